@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vramrun/vramrun/launcher"
+	"github.com/vramrun/vramrun/plugins/host"
+	"github.com/vramrun/vramrun/profiles"
+)
+
+// planOptions are vramrun plan's.
+type planOptions struct {
+	argv   []string
+	flags  *pflag.FlagSet
+	json   bool
+	oomLog string
+}
+
+func (s *session) newPlanCmd() *cobra.Command {
+	opts := &planOptions{}
+	cmd := newCobra("plan [--json] [--oom-log FILE] -- COMMAND [ARGS...]", "Show what each attempt would run, without running anything")
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.Flags().SetInterspersed(false)
+	profiles.RegisterFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print the plan as JSON")
+	cmd.Flags().StringVar(&opts.oomLog, "oom-log", "", "size the first step from the OOM in this log")
+	cmd.SetFlagErrorFunc(flagError)
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		argv, err := commandAfterDash(c, args)
+		if err != nil {
+			return err
+		}
+		opts.argv, opts.flags = argv, c.Flags()
+		return s.runPlan(c.Context(), opts)
+	}
+	return cmd
+}
+
+func (s *session) runPlan(ctx context.Context, opts *planOptions) error {
+	s.cancelOnSignal(ctx)
+	loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: s.env, Flags: opts.flags})
+	if err != nil {
+		return err
+	}
+	store, _, err := profiles.OpenStore(loaded.ProjectRoot, s.env)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	plugins, err := s.loadPlugins(ctx, loaded, 0)
+	if err != nil {
+		return err
+	}
+	defer plugins.Close()
+	return s.printPlan(ctx, loaded, plugins, store, opts.argv, opts.oomLog, opts.json)
+}
+
+func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins *host.Set, store *profiles.Store, argv []string, oomLog string, asJSON bool) error {
+	if err := os.MkdirAll(store.PlanDir(), 0o755); err != nil {
+		return usageError("%v", err)
+	}
+	var bf16 *bool
+	if g := s.openGPU(-1); g != nil {
+		bf16 = launcher.BF16Of(g, s.env)
+		g.Close()
+	}
+	p, err := launcher.MakePlan(ctx, launcher.PlanOptions{
+		Argv: argv, Settings: loaded.Settings, Dir: s.dir, Env: s.env, Plugins: plugins,
+		PlanDir: store.PlanDir(), OOMLog: oomLog, BF16: bf16,
+	})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return p.WriteJSON(s.stdout)
+	}
+	return p.WriteText(s.stdout)
+}

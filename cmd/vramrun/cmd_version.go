@@ -1,0 +1,27 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func (s *session) newVersionCmd() *cobra.Command {
+	cmd := newCobra("version", "Print vramrun's version")
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(*cobra.Command, []string) error {
+		v := version
+		if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v = info.Main.Version
+		}
+		fmt.Fprintf(s.stdout, "vramrun %s (plugin protocol %d)\n", v, sdk.ProtocolVersion)
+		return nil
+	}
+	return cmd
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vramrun/vramrun/launcher"
+	"github.com/vramrun/vramrun/launcher/runner"
+	"github.com/vramrun/vramrun/plugins/host"
+	"github.com/vramrun/vramrun/profiles"
+)
+
+// runOptions are the main form's: vramrun [flags] -- COMMAND [ARGS...].
+type runOptions struct {
+	argv    []string
+	flags   *pflag.FlagSet
+	dryRun  bool
+	quiet   bool
+	verbose bool
+}
+
+const rootHelp = `vramrun runs a training command, watches it for GPU out-of-memory errors,
+and relaunches it with the next memory fix until it runs.
+
+Exit status: the last attempt's status (0 after a successful relaunch,
+128+N when the job died of signal N); 125 when vramrun itself fails (bad
+flag, bad profile, plugin refused); 126 command not executable; 127 command
+not found.`
+
+func (s *session) newRootCmd() *cobra.Command {
+	opts := &runOptions{}
+	cmd := newCobra("vramrun [flags] -- COMMAND [ARGS...]", "Run a training job and fix its out-of-memory errors")
+	cmd.Long = rootHelp
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.Flags().SetInterspersed(false)
+	profiles.RegisterFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "print the plan and exit, as vramrun plan does")
+	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "fewer of vramrun's own lines")
+	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "more of vramrun's own lines")
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		argv, err := commandAfterDash(c, args)
+		if err != nil {
+			return err
+		}
+		opts.argv, opts.flags = argv, c.Flags()
+		return s.runMain(c.Context(), opts)
+	}
+	cmd.SetFlagErrorFunc(flagError)
+	cmd.AddCommand(s.newPlanCmd(), s.newExplainCmd(), s.newDoctorCmd(), s.newPluginsCmd(),
+		s.newProfileCmd(), s.newRunsCmd(), s.newReportCmd(), s.newVersionCmd())
+	return cmd
+}
+
+// commandAfterDash takes the job's command from after "--"; everything
+// there is the job's, untouched, even flags that look like vramrun's.
+func commandAfterDash(c *cobra.Command, args []string) ([]string, error) {
+	at := c.ArgsLenAtDash()
+	switch {
+	case at < 0 && len(args) > 0:
+		return nil, usageError("unknown command %q; to run a job put it after --: vramrun -- %s", args[0], strings.Join(args, " "))
+	case at < 0 || at == len(args):
+		return nil, usageError("no command given: usage is %s", c.Use)
+	case at > 0:
+		return nil, usageError("unexpected %q before --", strings.Join(args[:at], " "))
+	}
+	return args[at:], nil
+}
+
+func verbosity(quiet, verbose bool) int {
+	switch {
+	case quiet:
+		return -1
+	case verbose:
+		return 1
+	}
+	return 0
+}
+
+// runMain is the main form: run, diagnose, fix, relaunch.
+func (s *session) runMain(ctx context.Context, opts *runOptions) error {
+	env := s.env
+	loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: env, Flags: opts.flags})
+	if err != nil {
+		return err
+	}
+	store, warning, err := profiles.OpenStore(loaded.ProjectRoot, env)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	plugins, err := s.loadPlugins(ctx, loaded, verbosity(opts.quiet, opts.verbose))
+	if err != nil {
+		return err
+	}
+	defer plugins.Close()
+	if opts.dryRun {
+		return s.printPlan(ctx, loaded, plugins, store, opts.argv, "", false)
+	}
+	if warning != "" {
+		fmt.Fprintf(s.stderr, "vramrun: warning: %s\n", warning)
+	}
+	// Descendants that leave the job's process group (a double-forked
+	// worker) are re-parented to vramrun, so it can still find and end them.
+	if err := runner.EnableSubreaper(); err != nil && opts.verbose {
+		fmt.Fprintf(s.stderr, "vramrun: cannot become a child subreaper (%v); stray processes are found by their marker only\n", err)
+	}
+	gpus := s.openGPU(verbosity(opts.quiet, opts.verbose))
+	if gpus != nil {
+		defer gpus.Close()
+	}
+	status, err := launcher.Run(ctx, launcher.Options{
+		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: env,
+		Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr,
+		Verbosity: verbosity(opts.quiet, opts.verbose),
+		Plugins:   plugins, GPU: gpus, Store: store, Signals: s.signals,
+	})
+	if err != nil {
+		return err
+	}
+	s.status = status
+	return nil
+}
+
+// loadPlugins loads the built-ins and the external plugins the settings and
+// environment name.
+func (s *session) loadPlugins(ctx context.Context, loaded profiles.Loaded, verbosity int) (*host.Set, error) {
+	var refs []host.PluginRef
+	for _, p := range loaded.Settings.Plugins {
+		refs = append(refs, host.PluginRef{Name: p.Name, Path: p.Path, SHA256: p.SHA256})
+	}
+	set, err := host.Load(ctx, host.LoadOptions{Env: s.env, Profile: refs, LogTo: s.stderr, Verbose: verbosity > 0})
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
+}

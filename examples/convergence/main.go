@@ -1,0 +1,44 @@
+// Command convergence prints how vramrun's planner, halving and 0.9x per
+// failure converge on a grid of simulated out-of-memory jobs: relaunches to
+// fit, and the final micro-batch as a share of the largest that fits. The
+// README's table comes from here: go run ./examples/convergence
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/vramrun/vramrun/launcher/plan/plansim"
+)
+
+func main() {
+	perJob := flag.Bool("jobs", false, "also print every job")
+	flag.Parse()
+	jobs := plansim.Grid()
+	strategies := []plansim.Strategy{&plansim.Planner{}, plansim.Halving{}, plansim.Shrink90{}}
+	if *perJob {
+		fmt.Printf("%-42s", "job")
+		for _, s := range strategies {
+			fmt.Printf(" | %-16s", s.Name())
+		}
+		fmt.Println()
+		for _, j := range jobs {
+			fmt.Printf("%-42s", j.Name)
+			for _, s := range strategies {
+				o := plansim.Simulate(j, s)
+				fmt.Printf(" | %2d relaunches %3.0f%%", o.Relaunches, o.Share*100)
+			}
+			fmt.Println()
+		}
+		fmt.Println()
+	}
+	fmt.Printf("%d simulated jobs, starting batch 256\n\n", len(jobs))
+	fmt.Println("| strategy | relaunches (median / mean / max) | final micro-batch, share of the largest that fits (median / mean) | never fit |")
+	fmt.Println("|---|---|---|---|")
+	for _, s := range plansim.Summarize(jobs, strategies...) {
+		fmt.Printf("| %s | %.0f / %.1f / %d | %.0f%% / %.0f%% | %d |\n", s.Strategy, s.MedianRelaunches, s.MeanRelaunches,
+			s.MaxRelaunches, s.MedianShare*100, s.MeanShare*100, s.Failed)
+	}
+	os.Exit(0)
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""A LightningCLI-style training script on the simulated GPU.
+
+    python3 examples/simtrain/lightning_main.py fit [-c cfg.yaml]... [--trainer.precision bf16-mixed]
+        [--trainer.accumulate_grad_batches N] [--data.batch_size N] [--trainer.strategy NAME]
+        [--trainer.max_steps N] [--trainer.val_check_interval N] [--model.gradient_checkpointing true]
+
+Arguments apply left to right as jsonargparse applies them: a --key after a --config overrides it.
+Values are read as YAML scalars; "--key value" and "--key=value" both work. Differences from the
+real defaults, so that a large batch first fails in training: trainer.max_steps 20, no validation
+unless trainer.val_check_interval is set, trainer.num_sanity_val_steps 0. data.val_batch_size
+defaults to data.batch_size. Also takes simtrain's --sim-* options (see README.md).
+"""
+
+import os
+import sys
+
+try:
+    import lightning  # real lightning when present
+except ImportError:
+    lightning = None
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simgpu  # noqa: E402
+
+FW = simgpu.Frameworks()
+L = FW.lightning
+nn = FW.torch.nn
+optim = FW.torch.optim
+
+PRECISION = {
+    "32-true": "fp32", "32": "fp32", 32: "fp32", "16-mixed": "fp16", "16": "fp16", 16: "fp16",
+    "bf16-mixed": "bf16", "bf16": "bf16", "16-true": "fp16-true", "bf16-true": "bf16-true",
+    "64-true": "fp64-true", "64": "fp64-true", 64: "fp64-true", "transformer-engine": "bf16",
+    "transformer-engine-float16": "fp16",
+}
+STRATEGIES = {"auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "dp", "single_device", "fsdp",
+              "fsdp_cpu_offload", "deepspeed", "deepspeed_stage_1", "deepspeed_stage_2", "deepspeed_stage_2_offload",
+              "deepspeed_stage_3", "deepspeed_stage_3_offload", "deepspeed_stage_3_offload_nvme"}
+DEFAULTS = {
+    "trainer": {"accelerator": "auto", "strategy": "auto", "devices": "auto", "num_nodes": 1, "precision": "32-true",
+                "logger": None, "callbacks": None, "fast_dev_run": False, "max_epochs": None, "min_epochs": None,
+                "max_steps": 20, "min_steps": None, "max_time": None, "limit_train_batches": None,
+                "limit_val_batches": None, "limit_test_batches": None, "limit_predict_batches": None,
+                "overfit_batches": 0.0, "val_check_interval": None, "check_val_every_n_epoch": 1,
+                "num_sanity_val_steps": 0, "log_every_n_steps": None, "enable_checkpointing": None,
+                "enable_progress_bar": None, "enable_model_summary": None, "accumulate_grad_batches": 1,
+                "gradient_clip_val": None, "gradient_clip_algorithm": None, "deterministic": None,
+                "benchmark": None, "inference_mode": True, "use_distributed_sampler": True, "profiler": None,
+                "detect_anomaly": False, "barebones": False, "plugins": None, "sync_batchnorm": False,
+                "reload_dataloaders_every_n_epochs": 0, "default_root_dir": None},
+    "model": {"learning_rate": 1e-3, "gradient_checkpointing": False},
+    "data": {"batch_size": 16, "val_batch_size": None, "num_workers": 0, "data_dir": "data"},
+    "seed_everything": True,
+    "ckpt_path": None,
+}
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+USAGE = "usage: lightning_main.py [-h] [-c CONFIG] {fit,validate,test,predict} ..."
+
+
+class SimLanguageModel(L.LightningModule):
+    def __init__(self, learning_rate=1e-3, gradient_checkpointing=False):
+        super().__init__()
+        self.save_hyperparameters(learning_rate=learning_rate, gradient_checkpointing=gradient_checkpointing)
+        self.learning_rate = learning_rate
+        self.model = FW.torch_model()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        return loss
+
+    def configure_optimizers(self):
+        return optim.AdamW(self.parameters(), lr=self.learning_rate)
+
+
+class SimDataModule(L.LightningDataModule):
+    def __init__(self, batch_size=16, val_batch_size=None, num_workers=0, data_dir="data"):
+        super().__init__()
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.num_workers = num_workers
+        self.data_dir = data_dir
+
+
+def fail(message):
+    sys.stderr.write("%s\nlightning_main.py: error: %s\n" % (USAGE, message))
+    sys.exit(2)
+
+
+def merge(config, loaded, source):
+    if loaded is None:
+        return
+    if not isinstance(loaded, dict):
+        fail("%s: expected a mapping with trainer:, model: and data: sections" % source)
+    for key, value in loaded.items():
+        if key not in config:
+            fail("%s: unexpected key %r (known: %s)" % (source, key, ", ".join(config)))
+        if isinstance(config[key], dict):
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                fail("%s: %s: expected a mapping" % (source, key))
+            for sub, sub_value in value.items():
+                set_key(config, "%s.%s" % (key, sub), sub_value, source)
+        else:
+            config[key] = value
+
+
+def set_key(config, dotted, value, source):
+    section, _, key = dotted.partition(".")
+    if section not in ("trainer", "model", "data") or key not in config[section]:
+        fail("%s: unrecognized key %r" % (source, dotted))
+    config[section][key] = value
+
+
+def parse(argv):
+    """(subcommand, config) the way LightningCLI reads them."""
+    config = {k: dict(v) if isinstance(v, dict) else v for k, v in DEFAULTS.items()}
+    pending = []
+    i = 0
+    while i < len(argv) and argv[i] not in SUBCOMMANDS:
+        pending.append(argv[i])
+        i += 1
+    if i == len(argv):
+        fail('expected "subcommand" to be one of {fit,validate,test,predict}, but it was not provided.')
+    subcommand, args = argv[i], pending + argv[i + 1:]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        flag, eq, value = arg.partition("=")
+        if flag in ("-h", "--help"):
+            sys.stdout.write(USAGE + "\n")
+            sys.exit(0)
+        if not flag.startswith("-"):
+            fail("Unrecognized arguments: %s" % " ".join(args[i:]))
+        if not eq:
+            if i + 1 >= len(args):
+                fail("expected one argument for %s" % flag)
+            value = args[i + 1]
+            i += 1
+        i += 1
+        if flag in ("-c", "--config"):
+            try:
+                merge(config, simgpu.load_yaml_file(value), value)
+            except simgpu.YAMLError as err:
+                fail(str(err))
+        elif flag in ("--seed_everything", "--ckpt_path"):
+            config[flag[2:]] = simgpu.parse_yaml_scalar(value)
+        elif flag.startswith("--") and "." in flag:
+            set_key(config, flag[2:], simgpu.parse_yaml_scalar(value), flag)
+        else:
+            fail("Unrecognized arguments: %s" % arg)
+    return subcommand, config
+
+
+def positive_int(config, dotted):
+    section, key = dotted.split(".")
+    value = config[section][key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        fail("Key %r: expected an integer >= 1, got %r" % (dotted, value))
+    return value
+
+
+def make_job(config):
+    trainer = config["trainer"]
+    if trainer["precision"] not in PRECISION:
+        fail("Key 'trainer.precision': %r is not one of %s" % (trainer["precision"], ", ".join(map(str, PRECISION))))
+    strategy = trainer["strategy"]
+    if strategy not in STRATEGIES:
+        fail("Key 'trainer.strategy': unknown strategy %r (known: %s)" % (strategy, ", ".join(sorted(STRATEGIES))))
+    stage = 2 if strategy == "deepspeed" else int(strategy[len("deepspeed_stage_")]) if strategy.startswith(
+        "deepspeed_stage_") else 0
+    batch = positive_int(config, "data.batch_size")
+    steps = positive_int(config, "trainer.max_steps")
+    interval = trainer["val_check_interval"]
+    if isinstance(interval, float):
+        interval = max(1, round(interval * steps))
+    if interval is not None and (not isinstance(interval, int) or interval < 1):
+        fail("Key 'trainer.val_check_interval': expected a positive number, got %r" % (interval,))
+    checkpointing = config["model"]["gradient_checkpointing"]
+    if not isinstance(checkpointing, bool):
+        fail("Key 'model.gradient_checkpointing': expected true or false, got %r" % (checkpointing,))
+    return simgpu.Job(
+        "lightning_main.py", micro_batch=batch, accumulation=positive_int(config, "trainer.accumulate_grad_batches"),
+        eval_batch=config["data"]["val_batch_size"] or batch, precision=PRECISION[trainer["precision"]],
+        checkpointing=checkpointing, optimizer="adamw", offload="offload" in strategy, zero_stage=stage,
+        steps=steps, eval_every=interval or 0,
+    )
+
+
+def main():
+    sim = simgpu.start(default_format="pytorch", frameworks=FW)
+    subcommand, config = parse(sim.argv)
+    if subcommand != "fit":
+        fail("the simulated CLI runs only 'fit', not %r" % subcommand)
+    job = make_job(config)
+    session = sim.session(job)
+    trainer_config = config["trainer"]
+    model = SimLanguageModel(**config["model"])
+    datamodule = SimDataModule(**config["data"])
+    trainer = L.Trainer(
+        precision=trainer_config["precision"], accumulate_grad_batches=job.accumulation,
+        strategy=trainer_config["strategy"], max_steps=job.steps,
+        num_sanity_val_steps=trainer_config["num_sanity_val_steps"], val_check_interval=job.eval_every or None,
+    )
+    trainer.fit(model, datamodule=datamodule)
+    session.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,414 @@
+"""Running a simulated job: options, the step driver, the progress bar, tracebacks, the done line."""
+
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+
+import simgpu_frames
+import simgpu_model
+import simgpu_oom
+import simgpu_proc
+from simgpu_model import LAYERS, hidden_file
+from simgpu_proc import UsageError
+
+
+def _filter(te, seen):
+    if te is None or id(te) in seen:
+        return
+    seen.add(id(te))
+    te.stack = traceback.StackSummary.from_list([f for f in te.stack if not hidden_file(f.filename)])
+    _filter(te.__cause__, seen)
+    _filter(te.__context__, seen)
+
+
+def format_exception(exc):
+    """The traceback Python would print, without the sim's own frames."""
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    _filter(te, set())
+    return "".join(te.format())
+
+
+def print_exception(exc, file=None):
+    (file or sys.stderr).write(format_exception(exc))
+
+
+def fail_usage(message):
+    sys.stderr.write("simtrain: %s\n" % message)
+    sys.exit(2)
+
+
+class Sim:
+    """A started simulated job: its process options and the script's own arguments."""
+
+    def __init__(self, options, argv, env, script):
+        self.options = options
+        self.argv = argv
+        self.env = env
+        self.script = script
+        self.before_traceback = []
+        self._frameworks = None
+
+    @property
+    def frameworks(self):
+        """The fake framework modules (torch, transformers, lightning, keras, jax) of this process."""
+        if self._frameworks is None:
+            self._frameworks = simgpu_frames.Frameworks()
+        return self._frameworks
+
+    def excepthook(self, exc_type, exc, tb):
+        for cleanup in self.before_traceback:
+            cleanup()
+        sys.stdout.flush()
+        print_exception(exc)
+        sys.stderr.flush()
+        if self.options.hang_after_oom and isinstance(exc, simgpu_oom.SimulatedOOM):
+            simgpu_proc.hang_forever()
+
+    def session(self, job):
+        """Open the GPU for `job`: print allocator warnings, start workers, return the Session."""
+        try:
+            return Session(self, job)
+        except UsageError as err:
+            fail_usage(str(err))
+
+
+def start(argv=None, default_format="pytorch", env=None, script=None, frameworks=None):
+    """Take the --sim-* options out of argv and apply the ones that act at once.
+
+    Returns a Sim whose .argv is what the script's own parser should read. `frameworks` is a
+    simgpu.Frameworks the script made earlier (to subclass its classes at import time).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    env = os.environ if env is None else env
+    try:
+        options, rest = simgpu_proc.parse(argv, env, default_format)
+    except UsageError as err:
+        fail_usage(str(err))
+    if options.format not in simgpu_oom.FORMATS:
+        fail_usage("--sim-format: %r is not one of %s" % (options.format, ", ".join(simgpu_oom.FORMATS)))
+    sim = Sim(options, rest, env, script or os.path.basename(sys.argv[0]))
+    sim._frameworks = frameworks
+    sys.excepthook = sim.excepthook
+    if options.ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if options.big_output is not None:
+        simgpu_proc.big_output(options.big_output)
+        sys.exit(0)
+    return sim
+
+
+class Progress:
+    """A tqdm-like bar on stderr: '\\rtrain:  35%|###5      | 7/20 [00:00<00:00, 95.1it/s, loss=2.31]'."""
+
+    WIDTH = 10
+
+    def __init__(self, total, desc, stream, enabled):
+        self.total = total
+        self.desc = desc
+        self.stream = stream
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.shown = False
+        self.closed = False
+
+    def show(self, n, loss=None):
+        if not self.enabled or self.closed:
+            return
+        frac = n / self.total if self.total else 1.0
+        filled = frac * self.WIDTH
+        full = int(filled)
+        bar = "#" * full
+        if full < self.WIDTH:
+            bar += " 123456789"[int((filled - full) * 10)]
+        elapsed = time.monotonic() - self.started
+        rate = n / elapsed if n and elapsed > 0 else 0.0
+        remaining = (self.total - n) / rate if rate else 0.0
+        postfix = ", loss=%.2f" % loss if loss is not None else ""
+        rate_text = "%.1fit/s" % rate if rate else "?it/s"
+        self.stream.write(
+            "\r%s: %3.0f%%|%s| %d/%d [%s<%s, %s%s]"
+            % (self.desc, frac * 100, bar.ljust(self.WIDTH), n, self.total, _clock(elapsed), _clock(remaining),
+               rate_text, postfix)
+        )
+        self.stream.flush()
+        self.shown = True
+
+    def close(self):
+        if self.shown and not self.closed:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.closed = True
+
+
+def _clock(seconds):
+    minutes, secs = divmod(int(seconds), 60)
+    return "%02d:%02d" % (minutes, secs)
+
+
+def loss_at(step):
+    """A made-up loss curve, the same on every run."""
+    return 0.8 + 2.0 * math.exp(-step / 12.0)
+
+
+class StepMemory:
+    """The activations of one micro-batch (train), one evaluation batch (eval) or an OOM spike."""
+
+    def __init__(self, session, kind):
+        self.session = session
+        self.kind = kind
+
+    def forward(self, layer):
+        session = self.session
+        plan = session.plan
+        if self.kind == "spike":
+            session.allocate(session.spec.budget + 1, layer, "forward")
+        elif self.kind == "eval":
+            session.allocate_activation(plan.eval_act[layer], plan.eval_act_elements[layer], layer, "eval")
+        else:
+            session.allocate_activation(plan.train_act[layer], plan.train_act_elements[layer], layer, "forward")
+
+    def backward(self):
+        session = self.session
+        plan = session.plan
+        for layer in reversed(range(LAYERS)):
+            index = LAYERS + layer
+            session.allocate_activation(plan.train_act[index], plan.train_act_elements[index], layer, "backward")
+            if not session.grads[layer]:
+                session.allocate(plan.grads[layer], layer, "grad")
+                session.grads[layer] = True
+
+
+class Session:
+    """One job on the simulated GPU: device, sizes, driver and the fake frameworks bound to them."""
+
+    def __init__(self, sim, job):
+        self.sim = sim
+        self.job = job
+        self.options = sim.options
+        self.spec = simgpu_model.GPUSpec(sim.env, sim.options.format, device=job.local_rank)
+        self.device = simgpu_model.Device(self.spec)
+        self.plan = simgpu_model.Plan(job, self.spec)
+        self.grads = [False] * LAYERS
+        self.live = []
+        self.phase = "train"
+        self.tf_function = None
+        self.main = job.rank == 0
+        self.device_name = "cuda:%d" % job.local_rank
+        for line in self.spec.warnings:
+            sys.stderr.write(line + "\n")
+        if self.options.workers:
+            self.workers = simgpu_proc.spawn_workers(self.options.workers, self.options.pidfile)
+        else:
+            self.workers = []
+        if self.options.double_fork:
+            simgpu_proc.double_fork(self.options.pidfile)
+        self.driver = Driver(self)
+        self.device.before_log = lambda: self.driver.progress.close()
+        self.frameworks = sim.frameworks
+        self.frameworks.bind(self)
+
+    def dtype_name(self):
+        return {2: "half" if self.job.precision.startswith("fp16") else "bfloat16", 4: "float", 8: "double"}[
+            self.plan.act_elem
+        ]
+
+    def allocate(self, nbytes, layer, what):
+        """Allocate a weight, gradient or optimizer-state tensor of `layer` (or a spike)."""
+        elements = nbytes // self.plan.param_elem if nbytes else 0
+        shape = _shape(elements, 4096)
+        dtype = {2: "half", 4: "float", 8: "double"}.get(self.plan.param_elem, "float")
+        self._allocate(nbytes, shape, dtype, _op_name(what, layer))
+
+    def allocate_activation(self, nbytes, elements, layer, what):
+        batch = self.job.eval_batch if what == "eval" else self.job.micro_batch
+        self._allocate(nbytes, _shape(elements, batch, leading=True), self.dtype_name(), _op_name(what, layer))
+        self.live.append(nbytes)
+
+    def _allocate(self, nbytes, shape, dtype, op):
+        self.device.allocate(nbytes, shape=shape, dtype=dtype, op=op, context=self.tf_context)
+
+    def tf_context(self):
+        """TensorFlow's extra figures for a failing op: its tf.function and where it was defined."""
+        function = self.tf_function or "__inference_%s_function_2417" % ("test" if self.phase == "eval" else "train")
+        frames = [f for f in traceback.extract_stack()
+                  if not hidden_file(f.filename) and "/site-packages/tensorflow/" not in f.filename]
+        listing = "".join('    File "%s", line %d, in %s\n      %s\n'
+                          % (f.filename, f.lineno, f.name, (f.line or "").strip()) for f in frames)
+        return {"tf_function": function, "tf_defined_at": listing}
+
+    def free_activations(self):
+        for nbytes in self.live:
+            self.device.release(nbytes)
+        self.live = []
+
+    def batch(self, kind):
+        """(inputs, targets) fake tensors whose forward and backward allocate `kind` activations."""
+        return self.frameworks.batch(StepMemory(self, kind))
+
+    def finish(self):
+        """The last stdout line, which tests parse."""
+        job = self.job
+        self.driver.progress.close()
+        if self.main:
+            sys.stdout.write(
+                "done: micro_batch=%d accumulation=%d effective_batch=%d precision=%s checkpointing=%s "
+                "optimizer=%s peak=%d\n"
+                % (job.micro_batch, job.accumulation, job.effective_batch, job.precision,
+                   "true" if job.checkpointing else "false", job.optimizer_label(), self.device.peak)
+            )
+            sys.stdout.flush()
+
+
+def _shape(elements, lead, leading=False):
+    if elements and lead and elements % lead == 0:
+        return (lead, elements // lead) if leading else (elements // lead, lead)
+    return (elements,)
+
+
+def _op_name(what, layer):
+    return {
+        "forward": "sequential/dense_%d/MatMul" % layer,
+        "eval": "sequential/dense_%d/MatMul" % layer,
+        "backward": "gradient_tape/sequential/dense_%d/MatMul/MatMul" % layer,
+        "grad": "gradient_tape/sequential/dense_%d/MatMul/MatMul_1" % layer,
+        "weight": "sequential/dense_%d/kernel/Initializer/random_uniform" % layer,
+        "state": "Adam/m/sequential/dense_%d/kernel/Initializer/zeros" % layer,
+    }.get(what, "sequential/dense_%d/MatMul" % layer)
+
+
+class Driver:
+    """Paces the steps: sim events, freeing activations, the bar, stdout lines and evaluations."""
+
+    def __init__(self, session):
+        self.session = session
+        self.job = session.job
+        self.options = session.options
+        self.step = 0
+        self.ended = 0  # the last step end_step finished
+        self.failure_pending = False
+        self.progress = Progress(self.job.steps, "train", sys.stderr, session.main)
+        session.sim.before_traceback.append(self.progress.close)
+
+    def steps(self):
+        """Yield 1..steps, with begin_step before and end_step after each."""
+        for step in range(1, self.job.steps + 1):
+            self.begin_step(step)
+            yield step
+            self.end_step(step)
+        self.progress.close()
+
+    def begin_step(self, step):
+        """The sim events due at the start of a step."""
+        options = self.options
+        self.step = step
+        if step == 1:
+            self.progress.show(0)
+        if step == 2 and options.sigkill_self:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if step == 2 and options.fail:
+            self.failure_pending = True
+        if step == options.survive_oom:
+            self.survive_oom()
+
+    def end_step(self, step):
+        """Free the step's activations, report it, and wait --sim-step-time (once per step)."""
+        if self.ended == step:
+            return
+        self.ended = step
+        job = self.job
+        self.session.free_activations()
+        if self.failure_pending:
+            # The framework had no loss computation to fail in; fail here instead.
+            self.failure_pending = False
+            raise ValueError("Expected input batch_size (%d) to match target batch_size (%d)."
+                             % (job.micro_batch, max(0, job.micro_batch - 1)))
+        self.report(step)
+        if self.options.step_time:
+            time.sleep(self.options.step_time)
+
+    def report(self, step):
+        if not self.session.main:
+            return
+        loss = loss_at(step)
+        sys.stdout.write("step %d/%d loss %.3f\n" % (step, self.job.steps, loss))
+        sys.stdout.flush()
+        self.progress.show(step, loss)
+
+    def take_failure(self):
+        """True once, at step 2 with --sim-fail: the framework raises its own ValueError there."""
+        pending, self.failure_pending = self.failure_pending, False
+        return pending
+
+    def micro_batches(self):
+        """The step's micro-batches; at step 2 with --sim-dataloader-killed, the DataLoader dies."""
+        for micro in range(self.job.accumulation):
+            self.session.free_activations()
+            if self.step == 2 and micro == 0 and self.options.dataloader_killed:
+                self.session.frameworks.kill_dataloader(self.session.workers)
+            yield self.session.batch("train")
+
+    def eval_due(self):
+        job = self.job
+        return bool(job.eval_every and self.step % job.eval_every == 0) or (
+            job.eval_at_end and self.step == job.steps
+        )
+
+    def eval_batches(self):
+        """Evaluation batches, on top of the weights alone (see the memory model)."""
+        session = self.session
+        device = session.device
+        if self.step:
+            # The step is over when its evaluation starts: report it first, as trainers log.
+            self.end_step(self.step)
+        session.free_activations()
+        saved, session.phase = device.allocated, "eval"
+        device.allocated = sum(session.plan.weights)
+        for _ in range(self.job.eval_batches):
+            session.free_activations()
+            yield session.batch("eval")
+        session.free_activations()
+        device.allocated, session.phase = saved, "train"
+        if session.main:
+            sys.stdout.write("eval after step %d: loss %.3f\n" % (self.step, loss_at(self.step) + 0.1))
+            sys.stdout.flush()
+
+    def survive_oom(self):
+        """fairseq style: log the OOM of an oversized batch, skip it and go on."""
+        session = self.session
+        try:
+            session.frameworks.spike(StepMemory(session, "spike"))
+        except simgpu_oom.SimulatedOOM as err:
+            session.free_activations()
+            self.progress.close()
+            started = self.progress.started
+            self.progress = Progress(self.job.steps, "train", sys.stderr, session.main)
+            self.progress.started = started
+            session.sim.before_traceback.append(self.progress.close)
+            sys.stderr.write("| WARNING: ran out of memory, skipping batch\n")
+            sys.stderr.write(format_exception(err))
+            sys.stderr.flush()
+
+
+def train(session, training_step, eval_step=None):
+    """The plain PyTorch loop: the script's training_step(model, criterion, batch) per micro-batch,
+    then the optimizer step, and eval_step(model, criterion, batch) when an evaluation is due."""
+    fw = session.frameworks
+    driver = session.driver
+    model = fw.torch_model()
+    model.to("cuda:%d" % session.job.local_rank)
+    optimizer = fw.optimizer(model)
+    criterion = fw.torch.nn.CrossEntropyLoss()
+    for _ in driver.steps():
+        for batch in driver.micro_batches():
+            training_step(model, criterion, batch)
+        optimizer.step()
+        optimizer.zero_grad()
+        if eval_step is not None and driver.eval_due():
+            for batch in driver.eval_batches():
+                eval_step(model, criterion, batch)
+    session.finish()

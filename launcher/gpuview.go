@@ -1,0 +1,274 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vramrun/vramrun/launcher/gpu"
+	"github.com/vramrun/vramrun/launcher/runner"
+	"github.com/vramrun/vramrun/profiles"
+)
+
+// gpuView is the run's NVML side. Every method works without NVML (g nil)
+// and then answers "unknown".
+type gpuView struct {
+	g   *gpu.GPUs
+	msg *messages
+	// poll is the sampling interval.
+	poll time.Duration
+	// devices are the GPUs the job sees, all every GPU, read at the start.
+	devices, all []gpu.Device
+}
+
+func newGPUView(g *gpu.GPUs, env map[string]string, poll time.Duration, msg *messages) *gpuView {
+	v := &gpuView{g: g, msg: msg, poll: poll}
+	if g == nil {
+		return v
+	}
+	all, err := g.Devices()
+	if err != nil {
+		msg.warn("NVML: %v", err)
+		v.g = nil
+		return v
+	}
+	v.all = all
+	devices, err := g.Visible(env)
+	if err != nil {
+		msg.warn("NVML: %v", err)
+	}
+	v.devices = devices
+	if len(devices) == 0 {
+		msg.info("NVML sees no GPU visible to the job; working from the job's output alone")
+	}
+	return v
+}
+
+// model is the first visible GPU's name, or profiles.UnknownGPU.
+func (v *gpuView) model() string {
+	if len(v.devices) == 0 {
+		return profiles.UnknownGPU
+	}
+	return v.devices[0].Name
+}
+
+// key identifies the GPU model for learned state.
+func (v *gpuView) key() profiles.GPUKey {
+	if len(v.devices) == 0 {
+		return profiles.GPUKey{Model: profiles.UnknownGPU}
+	}
+	return profiles.GPUKey{Model: v.devices[0].Name, TotalBytes: v.devices[0].MemoryTotal}
+}
+
+// bf16 is whether every visible GPU supports bf16; nil when unknown.
+func (v *gpuView) bf16() *bool { return bf16Of(v.devices) }
+
+func bf16Of(devs []gpu.Device) *bool {
+	if len(devs) == 0 {
+		return nil
+	}
+	ok := true
+	for _, d := range devs {
+		if d.ComputeMajor == 0 {
+			return nil
+		}
+		ok = ok && d.BF16
+	}
+	return &ok
+}
+
+// BF16Of says whether the GPUs a job with env would see support bf16 (nil
+// when NVML cannot tell), for vramrun plan.
+func BF16Of(g *gpu.GPUs, env map[string]string) *bool {
+	devs, err := g.Visible(env)
+	if err != nil {
+		return nil
+	}
+	return bf16Of(devs)
+}
+
+// capacity is the first visible GPU's memory, 0 when unknown.
+func (v *gpuView) capacity() int64 {
+	if len(v.devices) == 0 {
+		return 0
+	}
+	return int64(v.devices[0].MemoryTotal)
+}
+
+// preflight names who holds memory on the job's GPUs before an attempt,
+// and returns the devices to sample.
+func (v *gpuView) preflight(env map[string]string, earlier []int) []gpu.Device {
+	if v.g == nil || len(v.devices) == 0 {
+		return nil
+	}
+	devs := v.devices
+	if visible, err := v.g.Visible(env); err == nil && len(visible) > 0 {
+		devs = visible
+	}
+	pf := v.g.Preflight(devs, v.all, earlier)
+	for _, m := range pf.Messages {
+		if len(pf.Stale) > 0 && strings.Contains(m, "earlier attempt") {
+			v.msg.warn("%s (this is a vramrun bug: please report it)", m)
+			continue
+		}
+		v.msg.info("%s", m)
+	}
+	return devs
+}
+
+// pick moves the job to the visible GPU with the most free memory
+// (--pick-gpu) by setting CUDA_VISIBLE_DEVICES to its UUID.
+func (v *gpuView) pick(env map[string]string) map[string]string {
+	if v.g == nil || len(v.devices) < 2 {
+		return env
+	}
+	best := gpu.PickFreest(v.devices)
+	if best.UUID == "" || best.UUID == v.devices[0].UUID && len(v.devices) == 1 {
+		return env
+	}
+	out := mergeEnv(env, map[string]string{"CUDA_VISIBLE_DEVICES": best.UUID})
+	v.msg.info("--pick-gpu: running on GPU %d (%s, %s free)", best.Index, best.Name, HumanBytes(int64(best.MemoryFree)))
+	return out
+}
+
+// waitFree waits up to d for other processes to release the job's GPUs.
+func (v *gpuView) waitFree(ctx context.Context, d time.Duration) {
+	if v.g == nil || len(v.devices) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	said := false
+	err := v.g.WaitFree(ctx, v.devices, time.Second, nil, func(held []gpu.Process) {
+		if !said {
+			said = true
+			v.msg.info("waiting up to %s for other processes to release GPU memory", d)
+		}
+	})
+	if err != nil {
+		v.msg.warn("%v; starting anyway", err)
+	}
+}
+
+// samplesResult is what an attempt's sampling found.
+type samplesResult struct {
+	peak, capacity *int64
+	file           string
+	nearCapacity   bool
+	// xid describes a hardware Xid seen during the attempt ("" none).
+	xid string
+}
+
+// attemptSampler samples one attempt and watches for Xid errors.
+type attemptSampler struct {
+	v       *gpuView
+	s       *gpu.Sampler
+	devices []gpu.Device
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	xids    []gpu.XidEvent
+	done    chan struct{}
+}
+
+func (v *gpuView) startSampler(ctx context.Context, devices []gpu.Device, job *runner.Job) *attemptSampler {
+	a := &attemptSampler{v: v, devices: devices}
+	if v.g == nil || len(devices) == 0 {
+		return a
+	}
+	pid := job.PID()
+	a.s = gpu.NewSampler(v.g, devices, v.poll, func() []int { return processTree(pid) })
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.s.Start(ctx)
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		_ = v.g.WatchXid(ctx, devices, func(e gpu.XidEvent) {
+			a.mu.Lock()
+			a.xids = append(a.xids, e)
+			a.mu.Unlock()
+		})
+	}()
+	return a
+}
+
+// stop ends sampling and keeps the samples in the run folder.
+func (a *attemptSampler) stop(runDir string, n int) samplesResult {
+	var out samplesResult
+	if a.s == nil {
+		return out
+	}
+	samples := a.s.Stop()
+	a.cancel()
+	<-a.done
+	for _, note := range a.s.Notes() {
+		a.v.msg.info("%s", note)
+	}
+	if peak, ok := a.s.Peak(); ok {
+		p := int64(peak)
+		out.peak = &p
+	}
+	c := int64(a.devices[0].MemoryTotal)
+	out.capacity = &c
+	out.nearCapacity = a.s.NearCapacity(0.02)
+	name := fmt.Sprintf("attempt-%d.samples.jsonl", n)
+	if f, err := os.Create(filepath.Join(runDir, name)); err == nil {
+		if gpu.WriteSamples(f, samples) == nil {
+			out.file = name
+		}
+		f.Close()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.xids {
+		out.xid = fmt.Sprintf("Xid %d on %s: %s", e.Xid, e.DeviceUUID, gpu.XidMeaning(e.Xid))
+	}
+	return out
+}
+
+// processTree is pid and its descendants, from /proc.
+func processTree(root int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return []int{root}
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(pid); ok {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// parentOf reads the parent pid from /proc/<pid>/stat, whose second field
+// (the command name) may contain spaces and parentheses.
+func parentOf(pid int) (int, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
+}

@@ -1,0 +1,62 @@
+package oom_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/vramrun/vramrun/launcher/oom"
+)
+
+// chattyLog is about 4 MiB of what a training job prints: tqdm bars redrawn
+// with \r, loss lines, warnings and a pip-style table, with no OOM.
+func chattyLog() []byte {
+	var b bytes.Buffer
+	for epoch := 0; b.Len() < 4<<20; epoch++ {
+		for step := 0; step < 200; step++ {
+			fmt.Fprintf(&b, "Epoch %d:  %3d%%|██▍       | %d/200 [00:%02d<01:10,  2.91it/s, loss=%.4f, lr=3.0e-04]\r",
+				epoch, step/2, step, step%60, 2.5-float64(step)/1000)
+			if step%50 == 0 {
+				fmt.Fprintf(&b, "\n{'loss': %.4f, 'grad_norm': 1.873, 'learning_rate': 4.5e-05, 'epoch': %d.%d}\n", 2.1, epoch, step)
+				b.WriteString("/opt/conda/lib/python3.11/site-packages/torch/utils/checkpoint.py:92: UserWarning: None of the inputs have requires_grad=True. Gradients will be None\n")
+				b.WriteString("INFO:__main__:memory allocated 17.21 GiB, reserved 18.00 GiB, peak 19.40 GiB\n")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.Bytes()
+}
+
+func BenchmarkScannerChattyLog(b *testing.B) {
+	m := builtinMatcher(b)
+	log := chattyLog()
+	matches := 0
+	s := oom.NewScanner(m, func(oom.Match) { matches++ })
+	b.SetBytes(int64(len(log)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for chunk := log; len(chunk) > 0; {
+			n := min(4096, len(chunk)) // a pipe's usual read size
+			s.Write(chunk[:n])
+			chunk = chunk[n:]
+		}
+	}
+	b.StopTimer()
+	if matches != 0 {
+		b.Fatalf("%d matches in a log without OOM", matches)
+	}
+}
+
+func BenchmarkDiagnoseChattyLog(b *testing.B) {
+	m := builtinMatcher(b)
+	log := chattyLog()
+	b.SetBytes(int64(len(log)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := oom.Diagnose(m, bytes.NewReader(log), oom.Ending{}, "train.py"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

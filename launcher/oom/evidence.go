@@ -1,0 +1,138 @@
+package oom
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dmesgTimeout bounds the dmesg fallback of KernelOOMKilled.
+const dmesgTimeout = 5 * time.Second
+
+// CgroupOOMKills reads the oom_kill counter of this process's memory cgroup
+// (cgroup v2 memory.events, or v1 memory.oom_control). A job started by this
+// process is in the same cgroup, so the counter's rise over an attempt counts
+// the attempt's OOM kills. ok is false when the counter cannot be read.
+func CgroupOOMKills() (count int, ok bool) {
+	return cgroupOOMKills(os.DirFS("/"))
+}
+
+// cgroupOOMKills reads the counter from fsys, a view of the root directory.
+func cgroupOOMKills(fsys fs.FS) (int, bool) {
+	data, err := fs.ReadFile(fsys, "proc/self/cgroup")
+	if err != nil {
+		return 0, false
+	}
+	// Lines are "hierarchy-id:controllers:path". A v1 memory controller
+	// wins over the v2 line, since on hybrid systems memory is on v1.
+	var v1, v2 string
+	haveV1, haveV2 := false, false
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.SplitN(line, ":", 3)
+		if len(fields) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(fields[1], ",") {
+			if c == "memory" {
+				v1, haveV1 = fields[2], true
+			}
+		}
+		if fields[0] == "0" && fields[1] == "" {
+			v2, haveV2 = fields[2], true
+		}
+	}
+	// Inside a container without its own cgroup namespace the listed path
+	// does not exist under the container's mount, whose root is then the
+	// container's cgroup: try the root as well.
+	var tries []string
+	switch {
+	case haveV1:
+		tries = []string{cgroupFile("sys/fs/cgroup/memory", v1, "memory.oom_control"), "sys/fs/cgroup/memory/memory.oom_control"}
+	case haveV2:
+		tries = []string{cgroupFile("sys/fs/cgroup", v2, "memory.events"), "sys/fs/cgroup/memory.events"}
+	}
+	for _, name := range tries {
+		if name == "" {
+			continue
+		}
+		if n, ok := readOOMKill(fsys, name); ok {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// cgroupFile joins a cgroup path under root; "" when the path is not a
+// clean one.
+func cgroupFile(root, cgroup, file string) string {
+	name := path.Join(root, strings.TrimPrefix(cgroup, "/"), file)
+	if !fs.ValidPath(name) || strings.Contains(cgroup, "..") {
+		return ""
+	}
+	return name
+}
+
+// readOOMKill finds the "oom_kill N" line of a memory.events or
+// memory.oom_control file.
+func readOOMKill(fsys fs.FS, name string) (int, bool) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		key, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || key != "oom_kill" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(value))
+		if err != nil || n < 0 {
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+// KernelOOMKilled scans the kernel log (/dev/kmsg, else the dmesg command)
+// for the OOM killer's "Killed process <pid> (" line about pid. ok is false
+// when the log cannot be read (it usually needs privileges). The kernel logs
+// host pids, so inside a container without the host's pid namespace the
+// answer is false; and the log reaches back to boot, so a recycled pid may
+// find an old kill.
+func KernelOOMKilled(pid int) (killed bool, ok bool) {
+	if pid <= 0 {
+		return false, false
+	}
+	if killed, ok := kmsgShowsKill(pid); ok {
+		return killed, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dmesgTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "dmesg").Output()
+	if err != nil {
+		return false, false
+	}
+	return kernelLogShowsKill(bytes.NewReader(out), pid), true
+}
+
+// kernelLogShowsKill says whether a kernel log holds the OOM killer's line
+// about pid.
+func kernelLogShowsKill(r io.Reader, pid int) bool {
+	needle := []byte("Killed process " + strconv.Itoa(pid) + " (")
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), MaxLine)
+	for sc.Scan() {
+		if bytes.Contains(sc.Bytes(), needle) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,87 @@
+package oom
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestCgroupOOMKills(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	v2Events := "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n"
+	v1Control := "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n"
+	tests := []struct {
+		name string
+		fsys fstest.MapFS
+		want int
+		ok   bool
+	}{
+		{"v2", fstest.MapFS{
+			"proc/self/cgroup": file("0::/user.slice/user-1000.slice/session-3.scope\n"),
+			"sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope/memory.events": file(v2Events),
+		}, 2, true},
+		{"v2 in a container: the listed path is not mounted, the root is the container's", fstest.MapFS{
+			"proc/self/cgroup":            file("0::/docker/4f1c\n"),
+			"sys/fs/cgroup/memory.events": file(v2Events),
+		}, 2, true},
+		{"v1", fstest.MapFS{
+			"proc/self/cgroup": file("12:cpu,cpuacct:/slurm/uid_1000/job_7\n4:memory:/slurm/uid_1000/job_7\n"),
+			"sys/fs/cgroup/memory/slurm/uid_1000/job_7/memory.oom_control": file(v1Control),
+		}, 5, true},
+		{"hybrid: memory on v1", fstest.MapFS{
+			"proc/self/cgroup": file("4:memory:/job\n0::/job\n"),
+			"sys/fs/cgroup/memory/job/memory.oom_control": file(v1Control),
+			"sys/fs/cgroup/job/memory.events":             file(v2Events),
+		}, 5, true},
+		{"old kernel without the counter", fstest.MapFS{
+			"proc/self/cgroup": file("4:memory:/job\n"),
+			"sys/fs/cgroup/memory/job/memory.oom_control": file("oom_kill_disable 0\nunder_oom 0\n"),
+		}, 0, false},
+		{"v2 root cgroup has no memory.events", fstest.MapFS{"proc/self/cgroup": file("0::/\n")}, 0, false},
+		{"path escaping the mount", fstest.MapFS{
+			"proc/self/cgroup":                file("0::/../../etc\n"),
+			"sys/fs/cgroup/etc/memory.events": file(v2Events),
+		}, 0, false},
+		{"garbage counter", fstest.MapFS{
+			"proc/self/cgroup":                file("0::/job\n"),
+			"sys/fs/cgroup/job/memory.events": file("oom_kill lots\n"),
+		}, 0, false},
+		{"no /proc", fstest.MapFS{}, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := cgroupOOMKills(tc.fsys)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("cgroupOOMKills = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestKernelLogShowsKill(t *testing.T) {
+	log := strings.Join([]string{
+		"[1234567.880000] python invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
+		"[1234567.890123] Out of memory: Killed process 42421 (python) total-vm:98765432kB, anon-rss:65432100kB, file-rss:0kB",
+		"[1234568.000000] Memory cgroup out of memory: Killed process 777 (pt_data_worker) total-vm:1kB",
+	}, "\n")
+	for pid, want := range map[int]bool{42421: true, 777: true, 4242: false, 42: false, 1: false} {
+		if got := kernelLogShowsKill(strings.NewReader(log), pid); got != want {
+			t.Errorf("pid %d: %v, want %v", pid, got, want)
+		}
+	}
+}
+
+func TestKernelOOMKilledOnThisMachine(t *testing.T) {
+	if _, ok := KernelOOMKilled(0); ok {
+		t.Error("pid 0 gave an answer")
+	}
+	// This test process is alive, so the OOM killer has not killed it;
+	// whether the log is readable depends on the machine's privileges.
+	if killed, ok := KernelOOMKilled(os.Getpid()); ok && killed {
+		t.Error("the kernel log says this running test was OOM-killed")
+	}
+	if n, ok := CgroupOOMKills(); ok && n < 0 {
+		t.Errorf("cgroup oom_kill counter %d", n)
+	}
+}

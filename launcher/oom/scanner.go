@@ -1,0 +1,80 @@
+package oom
+
+import (
+	"errors"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Match is one output line that an OOM pattern matched.
+type Match struct {
+	// Pattern is the declaration that matched; it shares its slices and
+	// maps with the Matcher, so treat it as read-only.
+	Pattern sdk.OOMPattern
+	// Line is the line as printed, without its line break (cut at MaxLine).
+	Line string
+	// LineNo counts lines from 1; "\r"-separated progress-bar redraws count
+	// as lines.
+	LineNo int
+	// Groups holds the named groups that took part in the match. Figures a
+	// pattern reads from Follow lines are not here: they come after the
+	// line, and only Diagnose collects them.
+	Groups map[string]string
+}
+
+// Scanner is an io.Writer over one output stream that reports each line an
+// OOM pattern (not a Detail one) matches, as the line completes. Use one
+// Scanner per stream (a pseudo-terminal has one); a Scanner is not safe for
+// concurrent writes.
+type Scanner struct {
+	m       *Matcher
+	onMatch func(Match)
+	split   lineSplitter
+	lineNo  int
+	scratch []int
+	closed  bool
+}
+
+// errClosed is what Write returns after Close.
+var errClosed = errors.New("oom: write to a closed scanner")
+
+// NewScanner returns a Scanner that calls onMatch, from inside Write or
+// Close, for every line a pattern of m matches. onMatch should be quick:
+// the job's output waits for it.
+func NewScanner(m *Matcher, onMatch func(Match)) *Scanner {
+	s := &Scanner{m: m, onMatch: onMatch}
+	s.split.emit = s.line
+	return s
+}
+
+// Write scans p. It never fails before Close, so it can sit in a tee.
+func (s *Scanner) Write(p []byte) (int, error) {
+	if s.closed {
+		return 0, errClosed
+	}
+	s.split.write(p)
+	return len(p), nil
+}
+
+// Close scans a final line that has no line break. It is safe to call more
+// than once.
+func (s *Scanner) Close() error {
+	if !s.closed {
+		s.split.flush()
+		s.closed = true
+	}
+	return nil
+}
+
+func (s *Scanner) line(line []byte) {
+	s.lineNo++
+	if s.m == nil {
+		return
+	}
+	idx, loc := s.m.firstTrigger(line, &s.scratch)
+	if idx < 0 || s.onMatch == nil {
+		return
+	}
+	p := &s.m.patterns[idx]
+	s.onMatch(Match{Pattern: p.decl, Line: string(line), LineNo: s.lineNo, Groups: groupsOf(p.re, line, loc)})
+}

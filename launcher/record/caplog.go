@@ -1,0 +1,123 @@
+package record
+
+import (
+	"fmt"
+	"os"
+	"sync"
+)
+
+// CappedLog keeps an attempt's output in a file without letting a chatty
+// job fill the disk: the first Head bytes go to the file as they come, the
+// last Tail bytes are kept in memory, and Close appends a line saying how
+// much was cut, then the tail. Writes from both output streams may come from
+// different goroutines.
+type CappedLog struct {
+	mu      sync.Mutex
+	f       *os.File
+	head    int64
+	written int64
+	ring    []byte
+	start   int // index of the oldest byte in ring once it is full
+	full    bool
+	total   int64
+	err     error
+}
+
+// Default caps: enough for any traceback and the allocator dumps before it.
+const (
+	DefaultHead = 8 << 20
+	DefaultTail = 8 << 20
+)
+
+// NewCappedLog creates path. tail must be > 0.
+func NewCappedLog(path string, head, tail int) (*CappedLog, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &CappedLog{f: f, head: int64(head), ring: make([]byte, 0, tail)}, nil
+}
+
+// Write never fails towards the job: a disk error is kept for Close.
+func (c *CappedLog) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total += int64(len(p))
+	if c.written < c.head {
+		n := min(int64(len(p)), c.head-c.written)
+		if _, err := c.f.Write(p[:n]); err != nil && c.err == nil {
+			c.err = err
+		}
+		c.written += n
+	}
+	c.keepTail(p)
+	return len(p), nil
+}
+
+// keepTail keeps the last cap(ring) bytes of everything written (also of the
+// part that went to the head, so that Tail always has the end of the output).
+func (c *CappedLog) keepTail(p []byte) {
+	capacity := cap(c.ring)
+	if len(p) >= capacity {
+		c.ring = append(c.ring[:0], p[len(p)-capacity:]...)
+		c.start, c.full = 0, true
+		return
+	}
+	for len(p) > 0 {
+		if !c.full {
+			n := capacity - len(c.ring)
+			if n > len(p) {
+				n = len(p)
+			}
+			c.ring = append(c.ring, p[:n]...)
+			p = p[n:]
+			if len(c.ring) == capacity {
+				c.full = true
+			}
+			continue
+		}
+		n := copy(c.ring[c.start:], p)
+		c.start = (c.start + n) % capacity
+		p = p[n:]
+	}
+}
+
+// Tail returns the last bytes written, oldest first.
+func (c *CappedLog) Tail() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]byte, 0, len(c.ring))
+	out = append(out, c.ring[c.start:]...)
+	return append(out, c.ring[:c.start]...)
+}
+
+// Total is how many bytes the job wrote.
+func (c *CappedLog) Total() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+// Close writes what the head did not hold: everything when nothing was cut,
+// else a marker line and the tail.
+func (c *CappedLog) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rest := c.total - c.written // bytes not in the file yet
+	if rest > 0 {
+		tail := append(append([]byte(nil), c.ring[c.start:]...), c.ring[:c.start]...)
+		if int64(len(tail)) > rest {
+			tail = tail[int64(len(tail))-rest:]
+		}
+		if cut := rest - int64(len(tail)); cut > 0 {
+			fmt.Fprintf(c.f, "\n[vramrun: %d bytes of output cut here; the log keeps the first %d and the last %d]\n", cut, c.written, len(tail))
+		}
+		if _, err := c.f.Write(tail); err != nil && c.err == nil {
+			c.err = err
+		}
+	}
+	if err := c.f.Close(); err != nil && c.err == nil {
+		c.err = err
+	}
+	return c.err
+}

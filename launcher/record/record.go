@@ -1,0 +1,236 @@
+// Package record keeps what happened in a run: the run record
+// (.vramrun/runs/<RUN-ID>/run.json), each attempt's capped output log, and
+// the --events stream (contract sections 4 and 6).
+package record
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Outcomes of a run.
+const (
+	OutcomeOK          = "ok"
+	OutcomeGaveUp      = "gave_up"
+	OutcomeFailed      = "failed"
+	OutcomeInterrupted = "interrupted"
+	OutcomeRunning     = "running"
+)
+
+// Run is the record of one vramrun run.
+type Run struct {
+	ID        string    `json:"id"`
+	Started   time.Time `json:"started"`
+	Ended     time.Time `json:"ended,omitempty"`
+	Argv      []string  `json:"argv"`
+	Dir       string    `json:"dir"`
+	Framework string    `json:"framework"`
+	Launcher  string    `json:"launcher,omitempty"`
+	Script    string    `json:"script,omitempty"`
+	GPU       string    `json:"gpu"`
+	// Learned is the summary of the learned start, when the run began from
+	// what fit last time.
+	Learned    string            `json:"learned,omitempty"`
+	Attempts   []Attempt         `json:"attempts"`
+	Outcome    string            `json:"outcome"`
+	ExitStatus int               `json:"exit_status"`
+	FinalArgv  []string          `json:"final_argv"`
+	FinalEnv   map[string]string `json:"final_env,omitempty"`
+	// Fixes are the fix ids applied in this run, in order.
+	Fixes []string `json:"fixes"`
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Attempt is one launch of the job.
+type Attempt struct {
+	N    int      `json:"n"`
+	Argv []string `json:"argv"`
+	// Env is only what vramrun set.
+	Env map[string]string `json:"env,omitempty"`
+	// Files maps each rewritten config file to its copy.
+	Files   map[string]string `json:"files,omitempty"`
+	Started time.Time         `json:"started"`
+	Ended   time.Time         `json:"ended"`
+	// ExitCode is -1 when a signal ended the job.
+	ExitCode int `json:"exit_code"`
+	Signal   int `json:"signal,omitempty"`
+	// ExitStatus is the contract's status: the code, or 128+signal.
+	ExitStatus int `json:"exit_status"`
+	// Fix is the fix applied before this attempt (nil for the first).
+	Fix       *FixRecord     `json:"fix,omitempty"`
+	Skipped   []SkipRecord   `json:"skipped,omitempty"`
+	Diagnosis *sdk.Diagnosis `json:"diagnosis,omitempty"`
+	// Outcome: ok, oom, host_oom, probable_oom, hung, failed, interrupted,
+	// hardware.
+	Outcome      string `json:"outcome"`
+	SurvivedOOMs int    `json:"survived_ooms,omitempty"`
+	PeakBytes    *int64 `json:"peak_bytes,omitempty"`
+	// CapacityBytes is the GPU's total memory when NVML knew it.
+	CapacityBytes *int64   `json:"capacity_bytes,omitempty"`
+	SamplesFile   string   `json:"samples_file,omitempty"`
+	LogFile       string   `json:"log_file"`
+	LogBytes      int64    `json:"log_bytes"`
+	Notes         []string `json:"notes,omitempty"`
+}
+
+// FixRecord is a fix as applied.
+type FixRecord struct {
+	Fix     sdk.Fix `json:"fix"`
+	Reason  string  `json:"reason"`
+	Summary string  `json:"summary"`
+	Learned bool    `json:"learned,omitempty"`
+}
+
+// SkipRecord is a fix passed over.
+type SkipRecord struct {
+	Fix    sdk.FixID `json:"fix"`
+	Reason string    `json:"reason"`
+}
+
+// NewRunID makes an id that sorts by start time.
+func NewRunID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// FileName is the run record's name inside its folder.
+const FileName = "run.json"
+
+// Write stores the record in dir atomically (temp file and rename), so a
+// reader never sees half a record.
+func (r *Run) Write(dir string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".run-*.json")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, FileName))
+}
+
+// Read loads a run record.
+func Read(dir string) (*Run, error) {
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, err
+	}
+	var r Run
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, FileName), err)
+	}
+	return &r, nil
+}
+
+// List reads the runs under runsDir, newest first. Folders without a
+// readable record are left out.
+func List(runsDir string) ([]*Run, error) {
+	entries, err := os.ReadDir(runsDir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var runs []*Run
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		r, err := Read(filepath.Join(runsDir, e.Name()))
+		if err != nil {
+			continue
+		}
+		runs = append(runs, r)
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].ID > runs[j].ID })
+	return runs, nil
+}
+
+// Prune deletes all but the newest keep run folders. Only folders that look
+// like run folders (a run id name) are touched, and never one whose run is
+// still going (another vramrun in the same project): a run that says
+// "running" and was written to in the last day is left alone.
+func Prune(runsDir string, keep int) ([]string, error) {
+	entries, err := os.ReadDir(runsDir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && looksLikeRunID(e.Name()) {
+			ids = append(ids, e.Name())
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	var removed []string
+	for i := keep; i < len(ids); i++ {
+		dir := filepath.Join(runsDir, ids[i])
+		if stillRunning(dir) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return removed, err
+		}
+		removed = append(removed, ids[i])
+	}
+	return removed, nil
+}
+
+// stillRunning says whether the run in dir may still be going.
+func stillRunning(dir string) bool {
+	path := filepath.Join(dir, FileName)
+	info, err := os.Stat(path)
+	if err != nil {
+		// A folder without a record yet is a run being set up.
+		return time.Since(dirTime(dir)) < 24*time.Hour
+	}
+	r, err := Read(dir)
+	return err == nil && r.Outcome == OutcomeRunning && time.Since(info.ModTime()) < 24*time.Hour
+}
+
+func dirTime(dir string) time.Time {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return time.Time{}
+	}
+	return info.ModTime()
+}
+
+// looksLikeRunID matches NewRunID's shape: 20060102-150405-abcdef.
+func looksLikeRunID(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) != 3 || len(parts[0]) != 8 || len(parts[1]) != 6 || len(parts[2]) != 6 {
+		return false
+	}
+	for _, c := range parts[0] + parts[1] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	_, err := hex.DecodeString(parts[2])
+	return err == nil
+}

@@ -1,0 +1,292 @@
+// Package report turns a run record into one self-contained HTML page: the
+// run's command and outcome, the attempts table, a chart of VRAM over time
+// per attempt (gonum/plot drawn as inline SVG), the diagnosis of each OOM in
+// words and the final command to copy. The page loads nothing from anywhere:
+// no scripts, no external style sheets, fonts or images.
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vramrun/vramrun/launcher/gpu"
+	"github.com/vramrun/vramrun/launcher/record"
+)
+
+// FileName is the page's name inside the run folder when no other output is
+// asked for.
+const FileName = "report.html"
+
+//go:embed page.html.tmpl
+var pageTemplate string
+
+// pageTmpl is parsed once; html/template escapes every value it is given,
+// and only the charts, which this package draws itself, go in as
+// template.HTML.
+var pageTmpl = template.Must(template.New("page").Parse(pageTemplate))
+
+// page is what the template shows of one run.
+type page struct {
+	RunID   string
+	Command string
+	Dir     string
+	Outcome string
+	// OutcomeClass colours the outcome: outcome-ok or outcome-bad.
+	OutcomeClass string
+	ExitStatus   int
+	GPU          string
+	Framework    string
+	Started      string
+	Ended        string
+	Duration     string
+	Learned      string
+	Notes        []string
+	Attempts     []attemptView
+	Final        string
+	FinalFiles   []filePair
+	// FinalIsAsTyped says the final command is the one the user typed.
+	FinalIsAsTyped bool
+}
+
+// attemptView is one attempt: a row of the table and a section below it.
+type attemptView struct {
+	N          int
+	ExitStatus string
+	Result     string
+	Fix        string
+	Duration   string
+	Peak       string
+	Command    string
+	Files      []filePair
+	Skipped    []string
+	Notes      []string
+	// Chart is the inline SVG; empty when there is nothing to draw, and
+	// NoChart then says why.
+	Chart     template.HTML
+	NoChart   string
+	OOMMarked bool
+	Diagnosis []string
+	Message   string
+	LogFile   string
+}
+
+type filePair struct{ Original, Copy string }
+
+// Write renders the page of run, whose folder (holding the samples files) is
+// runDir, to w. A samples file that is missing or unreadable does not stop
+// the page: that attempt's section says so instead of drawing a chart.
+func Write(w io.Writer, run *record.Run, runDir string) error {
+	p := page{
+		RunID:        run.ID,
+		Command:      shellJoin(run.Argv),
+		Dir:          run.Dir,
+		Outcome:      runOutcome(run),
+		OutcomeClass: "outcome-bad",
+		ExitStatus:   run.ExitStatus,
+		GPU:          run.GPU,
+		Framework:    run.Framework,
+		Started:      when(run.Started),
+		Ended:        when(run.Ended),
+		Duration:     duration(run.Started, run.Ended),
+		Learned:      run.Learned,
+		Notes:        run.Notes,
+	}
+	if run.Outcome == record.OutcomeOK {
+		p.OutcomeClass = "outcome-ok"
+	}
+	if p.GPU == "" {
+		p.GPU = "unknown GPU"
+	}
+	for _, a := range run.Attempts {
+		p.Attempts = append(p.Attempts, viewAttempt(a, runDir))
+	}
+	p.Final, p.FinalFiles, p.FinalIsAsTyped = finalCommand(run)
+	var buf bytes.Buffer
+	if err := pageTmpl.Execute(&buf, p); err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// WriteFile renders the page into path, through a temporary file and a
+// rename, so that a browser never shows half a page. Its errors name path.
+func WriteFile(path string, run *record.Run, runDir string) error {
+	var buf bytes.Buffer
+	if err := Write(&buf, run, runDir); err != nil {
+		return err
+	}
+	if err := writeAtomic(path, buf.Bytes()); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.html")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	// CreateTemp makes the file private; a report is as readable as any
+	// other file the user writes.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func viewAttempt(a record.Attempt, runDir string) attemptView {
+	v := attemptView{
+		N:          a.N,
+		ExitStatus: exitWords(a),
+		Result:     attemptResult(a),
+		Fix:        fixWords(a.Fix),
+		Duration:   duration(a.Started, a.Ended),
+		Peak:       peakWords(a),
+		Command:    commandLine(a.Env, a.Argv),
+		Files:      pairs(a.Files),
+		Notes:      a.Notes,
+		Diagnosis:  diagnosisLines(a.Diagnosis),
+	}
+	if a.Diagnosis != nil && a.Diagnosis.OOM {
+		v.Message = a.Diagnosis.Message
+	}
+	for _, s := range a.Skipped {
+		v.Skipped = append(v.Skipped, fmt.Sprintf("%s: %s", s.Fix, s.Reason))
+	}
+	if a.LogFile != "" {
+		v.LogFile = filepath.Join(runDir, a.LogFile)
+	}
+	samples, why := readSamples(a, runDir)
+	if len(samples) == 0 {
+		v.NoChart = why
+		return v
+	}
+	in := chartInputOf(a, samples)
+	v.OOMMarked = in.oomAt >= 0
+	svg, err := renderChart(in)
+	if err != nil {
+		// One attempt's chart failing should not cost the reader the page.
+		v.NoChart, v.OOMMarked = "No chart for this attempt: "+err.Error()+".", false
+		return v
+	}
+	v.Chart = template.HTML(svg) // drawn here from numbers; gonum escapes its text
+	return v
+}
+
+// chartInputOf sets up an attempt's chart: time zero is the attempt's start
+// (the first sample's when unknown), the capacity NVML's (the diagnosis's when
+// unknown), and the OOM mark at the attempt's end when it ran out.
+func chartInputOf(a record.Attempt, samples []gpu.Sample) chartInput {
+	in := chartInput{samples: samples, start: a.Started, oomAt: -1}
+	if in.start.IsZero() {
+		in.start = samples[0].Time
+	}
+	switch {
+	case a.CapacityBytes != nil:
+		in.capacity = *a.CapacityBytes
+	case a.Diagnosis != nil && a.Diagnosis.CapacityBytes != nil:
+		in.capacity = *a.Diagnosis.CapacityBytes
+	}
+	if oom, label := endedInOOM(a); oom && !a.Ended.IsZero() {
+		in.oomAt, in.oomLabel = a.Ended.Sub(in.start).Seconds(), label
+	}
+	return in
+}
+
+// readSamples loads an attempt's samples, or says in words why there are
+// none to draw.
+func readSamples(a record.Attempt, runDir string) ([]gpu.Sample, string) {
+	if a.SamplesFile == "" {
+		return nil, "No GPU memory samples for this attempt: NVML was not available, so vramrun worked from the job's output alone."
+	}
+	path := filepath.Join(runDir, a.SamplesFile)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, "No GPU memory samples for this attempt: its samples file " + path + " is gone."
+		}
+		return nil, "No chart for this attempt: " + err.Error() + "."
+	}
+	defer f.Close()
+	samples, err := gpu.ReadSamples(f)
+	if err != nil {
+		return nil, "No chart for this attempt: " + path + ": " + err.Error() + "."
+	}
+	if len(samples) == 0 {
+		return nil, "No GPU memory samples for this attempt: it ended before the first sample was taken."
+	}
+	return samples, ""
+}
+
+func exitWords(a record.Attempt) string {
+	if a.Ended.IsZero() && a.Outcome == "" {
+		return "-"
+	}
+	s := strconv.Itoa(a.ExitStatus)
+	if a.Signal > 0 {
+		s += fmt.Sprintf(" (signal %d)", a.Signal)
+	}
+	return s
+}
+
+// finalCommand is the command to copy: the run's final command with the
+// environment vramrun set, or, for a run that recorded none, the last
+// attempt's.
+func finalCommand(run *record.Run) (string, []filePair, bool) {
+	argv, env := run.FinalArgv, run.FinalEnv
+	var files map[string]string
+	if n := len(run.Attempts); n > 0 {
+		last := run.Attempts[n-1]
+		if len(argv) == 0 {
+			argv, env = last.Argv, last.Env
+		}
+		files = last.Files
+	}
+	if len(argv) == 0 {
+		argv = run.Argv
+	}
+	asTyped := len(env) == 0 && len(files) == 0 && strings.Join(argv, "\x00") == strings.Join(run.Argv, "\x00")
+	return commandLine(env, argv), pairs(files), asTyped
+}
+
+func pairs(m map[string]string) []filePair {
+	out := make([]filePair, 0, len(m))
+	for k, v := range m {
+		out = append(out, filePair{Original: k, Copy: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Original < out[j].Original })
+	return out
+}
+
+// when writes a moment with its zone, in the reader's local time.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04:05 -0700")
+}

@@ -1,0 +1,276 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// humanBytes writes a size as vramrun's attempt lines do: GiB with one
+// decimal below 10 GiB and none above, MiB below 1 GiB. It repeats
+// launcher.HumanBytes, which this package cannot import without pulling the
+// whole launcher (and its plugins) into the report.
+func humanBytes(n int64) string {
+	const gib, mib = 1 << 30, 1 << 20
+	switch {
+	case n >= 10*gib:
+		return fmt.Sprintf("%.0f GiB", float64(n)/gib)
+	case n >= gib:
+		return fmt.Sprintf("%.1f GiB", float64(n)/gib)
+	case n >= mib:
+		return fmt.Sprintf("%.0f MiB", float64(n)/mib)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
+
+// attemptResult says in a few words how an attempt ended. The outcome words
+// are those the launcher records in Attempt.Outcome.
+func attemptResult(a record.Attempt) string {
+	var what, after string
+	switch a.Outcome {
+	case "ok":
+		return "ran to the end"
+	case "oom":
+		what = "GPU out of memory"
+	case "hung":
+		what, after = "GPU out of memory", ", then hung"
+	case "host_oom":
+		what = "host memory ran out"
+	case "probable_oom":
+		return "probable GPU out of memory (no message; memory at capacity)"
+	case "failed":
+		return "failed, not for lack of memory"
+	case "interrupted":
+		return "interrupted"
+	case "hardware":
+		return "GPU hardware or driver fault"
+	case "":
+		return "still running"
+	default:
+		return a.Outcome
+	}
+	if a.Diagnosis != nil {
+		what += phaseWords(a.Diagnosis.Phase)
+	}
+	return what + after
+}
+
+func phaseWords(p sdk.Phase) string {
+	switch p {
+	case sdk.PhaseTrain:
+		return " in training"
+	case sdk.PhaseEval:
+		return " in evaluation"
+	}
+	return ""
+}
+
+// endedInOOM reports whether the attempt's end is its out-of-memory moment,
+// and the legend words for the mark.
+func endedInOOM(a record.Attempt) (bool, string) {
+	switch a.Outcome {
+	case "oom", "probable_oom":
+		return true, "OOM (attempt ended)"
+	case "host_oom":
+		return true, "host OOM (attempt ended)"
+	case "hung":
+		// The OOM text came a grace period before; the record keeps only
+		// the moment vramrun ended the hung job.
+		return true, "OOM, hung job ended"
+	}
+	return false, ""
+}
+
+// runOutcome says how the whole run ended.
+func runOutcome(r *record.Run) string {
+	switch r.Outcome {
+	case record.OutcomeOK:
+		if len(r.Attempts) > 1 {
+			return "fits: ran to the end after " + plural(len(r.Attempts)-1, "relaunch", "relaunches")
+		}
+		return "ran to the end on the first attempt"
+	case record.OutcomeGaveUp:
+		return "gave up: still out of memory after " + plural(len(r.Attempts), "attempt", "attempts")
+	case record.OutcomeFailed:
+		return "failed, not for lack of memory"
+	case record.OutcomeInterrupted:
+		return "interrupted"
+	case record.OutcomeRunning, "":
+		return "still running (or vramrun was killed)"
+	}
+	return r.Outcome
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// fixWords is the "fix applied before it" cell: what changed and why.
+func fixWords(f *record.FixRecord) string {
+	if f == nil {
+		return "none: the command as typed"
+	}
+	s := string(f.Fix.ID)
+	if f.Summary != "" {
+		s += ": " + f.Summary
+	}
+	var why []string
+	if f.Reason != "" {
+		why = append(why, f.Reason)
+	}
+	if f.Learned {
+		why = append(why, "learned from an earlier run")
+	}
+	if len(why) > 0 {
+		s += " (" + strings.Join(why, "; ") + ")"
+	}
+	return s
+}
+
+// duration writes an attempt's length; "" when it has not ended.
+func duration(start, end time.Time) string {
+	if start.IsZero() || end.IsZero() || end.Before(start) {
+		return ""
+	}
+	d := end.Sub(start)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// peakWords is the peak VRAM cell: the peak, and its share of the GPU.
+func peakWords(a record.Attempt) string {
+	if a.PeakBytes == nil {
+		return ""
+	}
+	s := humanBytes(*a.PeakBytes)
+	if a.CapacityBytes != nil && *a.CapacityBytes > 0 {
+		s += fmt.Sprintf(" of %s (%.0f %%)", humanBytes(*a.CapacityBytes),
+			100*float64(*a.PeakBytes)/float64(*a.CapacityBytes))
+	}
+	return s
+}
+
+// diagnosisLines says what the diagnosis of an OOM found, one fact a line.
+func diagnosisLines(d *sdk.Diagnosis) []string {
+	if d == nil || !d.OOM {
+		return nil
+	}
+	var out []string
+	what := "GPU memory ran out"
+	if d.Kind == sdk.KindHost {
+		what = "host memory ran out"
+	}
+	switch d.Phase {
+	case sdk.PhaseTrain:
+		what += " during training"
+	case sdk.PhaseEval:
+		what += " during evaluation"
+	default:
+		what += " (phase unknown: no training or evaluation frame in the traceback)"
+	}
+	if d.Device != nil {
+		what += fmt.Sprintf(", on device %d", *d.Device)
+	}
+	out = append(out, what+".")
+	if d.TriedBytes != nil {
+		out = append(out, "It asked for "+humanBytes(*d.TriedBytes)+" more.")
+	}
+	if d.CapacityBytes != nil {
+		out = append(out, "The GPU holds "+humanBytes(*d.CapacityBytes)+" in all.")
+	}
+	if d.FreeBytes != nil {
+		out = append(out, humanBytes(*d.FreeBytes)+" was free at that moment.")
+	}
+	if d.AllocatedBytes != nil {
+		out = append(out, humanBytes(*d.AllocatedBytes)+" was allocated by the framework.")
+	}
+	if d.ReservedUnallocatedBytes != nil {
+		s := humanBytes(*d.ReservedUnallocatedBytes) + " was held unused by the allocator (reserved but unallocated)"
+		if d.Fragmented {
+			s += ": the memory was fragmented"
+		}
+		out = append(out, s+".")
+	}
+	if d.AllowedBytes != nil {
+		out = append(out, "The process was allowed "+humanBytes(*d.AllowedBytes)+".")
+	}
+	if len(d.OtherProcesses) > 0 {
+		parts := make([]string, len(d.OtherProcesses))
+		for i, p := range d.OtherProcesses {
+			parts[i] = fmt.Sprintf("pid %d held %s", p.PID, humanBytes(p.UsedBytes))
+		}
+		out = append(out, "Other processes on the GPU: "+strings.Join(parts, ", ")+".")
+	}
+	if d.Framework != "" && d.Framework != "unknown" {
+		s := "Recognised as " + d.Framework
+		if d.Signature != "" {
+			s += " (" + d.Signature + ")"
+		}
+		out = append(out, s+".")
+	}
+	if len(d.NextFixes) > 0 {
+		ids := make([]string, len(d.NextFixes))
+		for i, f := range d.NextFixes {
+			ids[i] = string(f)
+		}
+		out = append(out, "Fixes that suit it: "+strings.Join(ids, ", ")+".")
+	}
+	return out
+}
+
+// shellJoin writes argv so that a POSIX shell reads it back unchanged.
+func shellJoin(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		parts[i] = shellQuote(a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_@%+=:,./-", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// commandLine is argv preceded by the environment assignments, sorted, as
+// one line a user can paste into a shell.
+func commandLine(env map[string]string, argv []string) string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys)+1)
+	for _, k := range keys {
+		parts = append(parts, k+"="+shellQuote(env[k]))
+	}
+	if len(argv) > 0 {
+		parts = append(parts, shellJoin(argv))
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// copier moves one output stream of the job (a pipe or the pty master) to
+// its writer.
+type copier struct {
+	src *os.File
+	dst io.Writer
+}
+
+// outputCopiers drain the job's output streams until their end: EOF for a
+// pipe, EIO for a pty master (once no process holds the slave).
+type outputCopiers struct {
+	copiers []copier
+	started bool
+	done    chan struct{} // closed when every copier has reached its end
+
+	mu    sync.Mutex
+	first error
+}
+
+func newOutputCopiers(cs ...copier) *outputCopiers {
+	return &outputCopiers{copiers: cs, done: make(chan struct{})}
+}
+
+// newPipeCopiers makes the pipes of Pipes mode and returns the child's
+// ends for its stdout and stderr. When stdout and stderr are the same
+// writer, both get one pipe, so their relative order is kept and the
+// writer is never called concurrently.
+func newPipeCopiers(stdout, stderr io.Writer) (*outputCopiers, [2]*os.File, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, [2]*os.File{}, fmt.Errorf("stdout pipe: %w", err)
+	}
+	if sameWriter(stdout, stderr) {
+		return newOutputCopiers(copier{src: outR, dst: stdout}), [2]*os.File{outW, outW}, nil
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		_ = outR.Close()
+		_ = outW.Close()
+		return nil, [2]*os.File{}, fmt.Errorf("stderr pipe: %w", err)
+	}
+	o := newOutputCopiers(copier{src: outR, dst: stdout}, copier{src: errR, dst: stderr})
+	return o, [2]*os.File{outW, errW}, nil
+}
+
+// sameWriter compares two writers; writers of uncomparable types (which
+// make == panic) are different.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a != nil && a == b
+}
+
+func (o *outputCopiers) start(onPanic func()) {
+	o.started = true
+	var wg sync.WaitGroup
+	for _, c := range o.copiers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer onPanic()
+			o.copy(c)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(o.done)
+	}()
+}
+
+func (o *outputCopiers) copy(c copier) {
+	buf := make([]byte, 32*1024)
+	dst := c.dst
+	for {
+		n, err := c.src.Read(buf)
+		if n > 0 && dst != nil {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				// Keep reading: a job blocked on a full pipe or pty would
+				// look hung.
+				o.noteErr(fmt.Errorf("write job output: %w", werr))
+				dst = nil
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, unix.EIO) &&
+				!errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, os.ErrClosed) {
+				o.noteErr(fmt.Errorf("read job output: %w", err))
+			}
+			return
+		}
+	}
+}
+
+// waitDone waits up to d for every stream to end and reports whether they
+// did.
+func (o *outputCopiers) waitDone(d time.Duration) bool {
+	if !o.started {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-o.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// abort makes every pending read return now and waits for the copiers.
+func (o *outputCopiers) abort() {
+	if !o.started {
+		return
+	}
+	for _, c := range o.copiers {
+		_ = c.src.SetReadDeadline(time.Now())
+	}
+	<-o.done
+}
+
+// close ends the copiers if they still run and closes the read ends.
+func (o *outputCopiers) close() {
+	select {
+	case <-o.done:
+	default:
+		o.abort()
+	}
+	for _, c := range o.copiers {
+		_ = c.src.Close()
+	}
+}
+
+func (o *outputCopiers) noteErr(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.first == nil {
+		o.first = err
+	}
+}
+
+func (o *outputCopiers) err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.first
+}

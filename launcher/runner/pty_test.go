@@ -1,0 +1,196 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// openTestTerminal makes a pty pair that plays vramrun's terminal: the
+// slave is what vramrun would have as stdin/stdout, the master is the
+// user's side.
+func openTestTerminal(t *testing.T, rows, cols uint16) (user, terminal *os.File) {
+	t.Helper()
+	user, terminal, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = user.Close(); _ = terminal.Close() })
+	if err := pty.Setsize(terminal, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
+		t.Fatal(err)
+	}
+	return user, terminal
+}
+
+func termios(t *testing.T, f *os.File) unix.Termios {
+	t.Helper()
+	var tio unix.Termios
+	err := withFd(f, func(fd int) error {
+		got, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+		if err == nil {
+			tio = *got
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tio
+}
+
+// TestPTYIsTerminal: the job's stdin, stdout and stderr are a terminal;
+// with the output going to a buffer, the pty leaves \n alone.
+func TestPTYIsTerminal(t *testing.T) {
+	var out bytes.Buffer
+	res := startAndWait(t, Spec{Argv: []string{"sh", "-c", shIsatty}, Mode: PTY, Stdout: &out})
+	if res.Status() != 0 {
+		t.Fatalf("status %d", res.Status())
+	}
+	if want := "tty 0 1 2\na\nb\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+}
+
+// TestPTYTranslatesForTerminal: when the output goes to a terminal, the
+// pty keeps its \n -> \r\n translation (vramrun's terminal may be raw).
+func TestPTYTranslatesForTerminal(t *testing.T) {
+	_, terminal := openTestTerminal(t, 24, 80)
+	var out bytes.Buffer
+	res := startAndWait(t, Spec{Argv: []string{"sh", "-c", shIsatty}, Mode: PTY, Stdout: &out, Terminal: terminal})
+	if res.Status() != 0 {
+		t.Fatalf("status %d", res.Status())
+	}
+	if want := "tty 0 1 2\r\na\r\nb\r\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+}
+
+// TestPTYNoLostOutput: a job that writes 1 MB and exits at once loses no
+// byte, 200 times in a row.
+func TestPTYNoLostOutput(t *testing.T) {
+	argv := []string{"cat", bigFile(t, 1<<20)}
+	want := sha256.Sum256(bigData(1 << 20))
+	for i := range 200 {
+		h := sha256.New()
+		n := &countingWriter{w: h}
+		res := startAndWait(t, Spec{Argv: argv, Mode: PTY, Stdout: n})
+		if res.Status() != 0 || res.OutputErr != nil {
+			t.Fatalf("run %d: status %d, output error %v", i, res.Status(), res.OutputErr)
+		}
+		if n.n != 1<<20 || !bytes.Equal(h.Sum(nil), want[:]) {
+			t.Fatalf("run %d: got %d bytes (checksum match %v), want %d", i, n.n, bytes.Equal(h.Sum(nil), want[:]), 1<<20)
+		}
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += len(p)
+	return c.w.Write(p)
+}
+
+// TestPTYWindowSize: without a terminal the job gets 24x80; with one it
+// gets the terminal's size, and after the terminal is resized and SIGWINCH
+// arrives, the new size.
+func TestPTYWindowSize(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		var out bytes.Buffer
+		startAndWait(t, Spec{Argv: []string{"stty", "size"}, Mode: PTY, Stdout: &out})
+		if out.String() != "24 80\n" {
+			t.Errorf("output %q, want the default size", out.String())
+		}
+	})
+	t.Run("follows-terminal", func(t *testing.T) {
+		_, terminal := openTestTerminal(t, 30, 100)
+		out := newLineWatcher()
+		job, err := Start(context.Background(), Spec{Argv: []string{"sh", "-c", shWinsize}, Mode: PTY, Stdout: out, Terminal: terminal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.waitFor("30 100\r\n") // printed after the job set its SIGWINCH trap
+		if err := pty.Setsize(terminal, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+			t.Fatal(err)
+		}
+		// The terminal is not this process's controlling one, so deliver
+		// the SIGWINCH a real terminal would send.
+		if err := syscall.Kill(os.Getpid(), syscall.SIGWINCH); err != nil {
+			t.Fatal(err)
+		}
+		res := job.Wait()
+		if want := "30 100\r\n40 120\r\n"; out.String() != want || res.Status() != 0 {
+			t.Errorf("status %d, output %q; want 0, %q", res.Status(), out.String(), want)
+		}
+	})
+}
+
+// TestPTYRawMode: a terminal stdin is raw while the job runs, what the user
+// types reaches the job, and Wait restores the terminal exactly.
+func TestPTYRawMode(t *testing.T) {
+	user, terminal := openTestTerminal(t, 24, 80)
+	before := termios(t, terminal)
+	if before.Lflag&unix.ICANON == 0 {
+		t.Fatal("test terminal is not in canonical mode to begin with")
+	}
+	out := newLineWatcher()
+	job, err := Start(context.Background(), Spec{Argv: []string{"sh", "-c", shReadline}, Mode: PTY, Stdin: terminal, Stdout: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.waitFor("ready")
+	during := termios(t, terminal)
+	if during.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 || during.Oflag&unix.OPOST != 0 || !job.RawMode() {
+		t.Errorf("terminal not raw during the job: lflag %#x oflag %#x, RawMode %v", during.Lflag, during.Oflag, job.RawMode())
+	}
+	if _, err := user.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	res := job.Wait()
+	if res.Status() != 0 || !strings.Contains(out.String(), "got hello") {
+		t.Errorf("status %d, output %q; want the typed line echoed", res.Status(), out.String())
+	}
+	if after := termios(t, terminal); after != before {
+		t.Errorf("terminal after Wait %+v, want it restored to %+v", after, before)
+	}
+	if job.RawMode() {
+		t.Error("RawMode true after Wait")
+	}
+	if err := job.RestoreTerminal(); err != nil {
+		t.Errorf("second restore: %v", err)
+	}
+}
+
+// TestPTYStdinFile: a file as stdin is typed into the pty, and its end
+// reaches the job as end of input, even after a partial last line.
+func TestPTYStdinFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "input")
+	if err := os.WriteFile(path, []byte("hello\nworld"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var out bytes.Buffer
+	res := startAndWait(t, Spec{Argv: []string{"cat"}, Mode: PTY, Stdin: in, Stdout: &out})
+	if res.Status() != 0 {
+		t.Fatalf("status %d", res.Status())
+	}
+	// The pty echoes the input, then cat writes it back.
+	if got := strings.Count(out.String(), "world"); got != 2 {
+		t.Errorf("output %q: %d copies of the partial line, want 2 (echo and cat)", out.String(), got)
+	}
+}

@@ -1,0 +1,478 @@
+// Package runner runs one attempt of a training job: under a pseudo-terminal
+// (what the user would see without vramrun: colours, progress bars,
+// prompts) or under plain pipes (byte-exact stdout and stderr, for CI, batch
+// schedulers and log files). It supervises the job's processes: when the
+// main process exits, or the launcher stops the job, every process of its
+// group and every stray descendant that left the group is ended and reaped
+// before Wait returns, so the next attempt starts on a GPU nobody holds.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mode says how the job's standard streams are connected.
+type Mode string
+
+// The modes.
+const (
+	// PTY gives the job a pseudo-terminal; its stdout and stderr merge.
+	PTY Mode = "pty"
+	// Pipes gives the job separate pipes for stdout and stderr and
+	// vramrun's own stdin.
+	Pipes Mode = "pipes"
+)
+
+// ResolveMode turns the --pty flag value (auto, always or never) into a
+// Mode. auto means PTY when stdout is a terminal.
+func ResolveMode(flag string, stdout *os.File) (Mode, error) {
+	switch flag {
+	case "always":
+		return PTY, nil
+	case "never":
+		return Pipes, nil
+	case "auto":
+		if isTerminal(stdout) {
+			return PTY, nil
+		}
+		return Pipes, nil
+	}
+	return "", fmt.Errorf("--pty: %q is not auto, always or never", flag)
+}
+
+// MarkerEnv is the variable through which a job's processes carry their
+// attempt's marker; descendants that leave the process group are found by
+// it in /proc/<pid>/environ.
+const MarkerEnv = "VRAMRUN_ATTEMPT"
+
+// Defaults for the Spec durations left zero.
+const (
+	DefaultStopGrace    = 3 * time.Second
+	DefaultDrainTimeout = 2 * time.Second
+)
+
+// Spec describes one attempt.
+type Spec struct {
+	// Argv is the program and its arguments. A program name without a
+	// slash is looked up in the PATH of Env (not vramrun's own), a name
+	// with one is relative to Dir.
+	Argv []string
+	// Env is the job's complete environment (KEY=VALUE); nil means
+	// vramrun's own. MarkerEnv is set in it, and in Pipes mode
+	// PYTHONUNBUFFERED=1 unless it sets PYTHONUNBUFFERED already.
+	Env []string
+	// Dir is the working directory; "" means vramrun's.
+	Dir string
+	// Mode is PTY or Pipes.
+	Mode Mode
+	// Stdin is vramrun's stdin. In Pipes mode it is the job's stdin (nil:
+	// /dev/null). In PTY mode what is read from it is typed into the pty,
+	// it is put in raw mode while the job runs when it is a terminal, and
+	// the end of a file or pipe reaches the job as Ctrl-D; nil: nothing is
+	// typed.
+	Stdin *os.File
+	// Stdout receives the job's stdout; in PTY mode all of its output.
+	// nil discards it.
+	Stdout io.Writer
+	// Stderr receives the job's stderr in Pipes mode; nil discards it. When
+	// it is the same writer as Stdout, both streams share one pipe and keep
+	// their order.
+	Stderr io.Writer
+	// Terminal is the terminal the job's output ends up on (vramrun's
+	// stdout when it is one), nil when none. In PTY mode the job's window
+	// size follows it, and the pty translates \n to \r\n only when the
+	// output goes to a terminal (Terminal or Stdout is one), so logs keep
+	// the job's bytes.
+	Terminal *os.File
+	// Marker identifies this attempt; it must be unique per attempt. ""
+	// picks a random one (see Job.Marker).
+	Marker string
+	// StopGrace is how long processes get between SIGTERM and SIGKILL
+	// (DefaultStopGrace when 0).
+	StopGrace time.Duration
+	// DrainTimeout bounds reading the job's output after its main process
+	// exited, before leftover processes that hold the output open are
+	// ended (DefaultDrainTimeout when 0).
+	DrainTimeout time.Duration
+}
+
+// Result is the outcome of one attempt.
+type Result struct {
+	// ExitCode is the main process's exit code, -1 when a signal killed it.
+	ExitCode int
+	// Signal is the signal that killed the main process, 0 if none.
+	Signal syscall.Signal
+	// Started is when the main process started; Ended when it was reaped.
+	Started, Ended time.Time
+	// Reaped lists, in increasing order, the job's other processes (group
+	// members and strays, not the main process) that were still there when
+	// the main process exited or Stop was called, and that vramrun
+	// signalled or reaped.
+	Reaped []int
+	// Survivors lists processes still present after SIGKILL and a bounded
+	// wait (stuck in the kernel); normally empty.
+	Survivors []int
+	// OutputErr is the first error moving the job's I/O: writing its output
+	// to Stdout or Stderr, reading it, or putting vramrun's terminal in raw
+	// mode and back. The output was drained regardless, so the job never
+	// blocked on a failing writer.
+	OutputErr error
+}
+
+// Status is the contract's exit status: ExitCode, or 128+N when the main
+// process died of signal N.
+func (r Result) Status() int {
+	if r.Signal != 0 {
+		return 128 + int(r.Signal)
+	}
+	return r.ExitCode
+}
+
+// Job is a running attempt.
+type Job struct {
+	spec   Spec
+	marker string
+	cmd    *exec.Cmd
+	pid    int
+	sup    supervision
+
+	started time.Time
+	exited  chan struct{} // closed once the main process is reaped
+	ended   time.Time     // written before exited is closed
+	waitErr error         // idem
+
+	output  *outputCopiers
+	master  *os.File // PTY mode
+	input   *inputCopier
+	resize  *resizeForwarder
+	termRaw rawTerminal
+
+	sweepMu   sync.Mutex // one sweep at a time (Stop and Wait may overlap)
+	reaped    map[int]bool
+	survivors []int
+
+	stopOnce    sync.Once
+	waitOnce    sync.Once
+	result      Result
+	finished    atomic.Bool
+	watcherDone chan struct{}
+}
+
+// Start starts the job. Cancelling ctx while the job runs stops it (see
+// Stop). A command that does not exist gives an error matching
+// ErrNotFound, one that cannot be executed ErrNotExecutable; both say
+// which, in one line, with the name as typed.
+func Start(ctx context.Context, spec Spec) (*Job, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("no command given")
+	}
+	if spec.Mode != PTY && spec.Mode != Pipes {
+		return nil, fmt.Errorf("runner: mode %q is not pty or pipes", spec.Mode)
+	}
+	if spec.StopGrace <= 0 {
+		spec.StopGrace = DefaultStopGrace
+	}
+	if spec.DrainTimeout <= 0 {
+		spec.DrainTimeout = DefaultDrainTimeout
+	}
+	if spec.Env == nil {
+		spec.Env = os.Environ()
+	}
+	if spec.Dir != "" {
+		if st, err := os.Stat(spec.Dir); err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("working directory %s: not a directory", spec.Dir)
+		}
+	}
+	marker := spec.Marker
+	if marker == "" {
+		marker = randomMarker()
+	}
+	if strings.ContainsRune(marker, 0) {
+		return nil, errors.New("runner: marker contains a NUL byte")
+	}
+	path, err := resolveProgram(spec.Argv[0], spec.Dir, spec.Env)
+	if err != nil {
+		return nil, err
+	}
+	env := withEnv(spec.Env, MarkerEnv, marker)
+	if spec.Mode == Pipes && !hasEnv(env, "PYTHONUNBUFFERED") {
+		env = append(env, "PYTHONUNBUFFERED=1")
+	}
+
+	j := &Job{
+		spec:        spec,
+		marker:      marker,
+		exited:      make(chan struct{}),
+		reaped:      map[int]bool{},
+		watcherDone: make(chan struct{}),
+		cmd: &exec.Cmd{ // built by hand: exec.Command would search vramrun's PATH
+			Path: path,
+			Args: append([]string(nil), spec.Argv...),
+			Env:  env,
+			Dir:  spec.Dir,
+		},
+	}
+	self := os.Getpid()
+	j.sup = supervision{
+		self:        self,
+		markerEntry: []byte(MarkerEnv + "=" + marker),
+		preexisting: childrenOf(self),
+		subreaper:   isSubreaper(),
+	}
+	if spec.Mode == PTY {
+		err = j.startPTY()
+	} else {
+		err = j.startPipes()
+	}
+	if ef := (*execFailure)(nil); errors.As(err, &ef) {
+		return nil, classifyStartError(spec.Argv[0], ef.err)
+	} else if err != nil {
+		return nil, fmt.Errorf("start %s: %w", displayName(spec.Argv[0]), err)
+	}
+	j.started = time.Now()
+	j.pid = j.cmd.Process.Pid
+	j.sup.pgid = j.pid
+	if st, err := readProcStat(j.pid); err == nil {
+		j.sup.mainStart = st.start
+	}
+	go j.reapMain()
+	j.output.start(j.recoverPanic)
+	if spec.Mode == PTY {
+		j.startTerminal()
+	}
+	go j.watchContext(ctx)
+	return j, nil
+}
+
+func (j *Job) startPipes() error {
+	j.cmd.Stdin = j.spec.Stdin
+	j.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, childEnds, err := newPipeCopiers(j.spec.Stdout, j.spec.Stderr)
+	if err != nil {
+		return err
+	}
+	j.cmd.Stdout, j.cmd.Stderr = childEnds[0], childEnds[1]
+	err = j.cmd.Start()
+	for _, f := range childEnds {
+		_ = f.Close() // the child has its copies; ours would hide EOF
+	}
+	if err != nil {
+		out.close()
+		return &execFailure{err}
+	}
+	j.output = out
+	return nil
+}
+
+func (j *Job) startPTY() error {
+	keepONLCR := isTerminal(j.spec.Terminal)
+	if f, ok := j.spec.Stdout.(*os.File); ok && isTerminal(f) {
+		keepONLCR = true
+	}
+	master, tty, err := openPTY(windowSize(j.spec.Terminal), keepONLCR)
+	if err != nil {
+		return err
+	}
+	// The tty must be the child's stdin for Setctty (Ctty 0). Setsid makes
+	// the child lead a new session and process group; Setpgid with it
+	// would fail with EPERM.
+	j.cmd.Stdin, j.cmd.Stdout, j.cmd.Stderr = tty, tty, tty
+	j.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	err = j.cmd.Start()
+	_ = tty.Close() // only the job may hold the slave, or EIO never comes
+	if err != nil {
+		_ = master.Close()
+		return &execFailure{err}
+	}
+	j.master = master
+	j.output = newOutputCopiers(copier{src: master, dst: j.spec.Stdout})
+	return nil
+}
+
+// execFailure marks an error of exec.Cmd.Start (as opposed to one setting
+// up pipes or a pty), which classifyStartError turns into ErrNotFound or
+// ErrNotExecutable.
+type execFailure struct{ err error }
+
+func (e *execFailure) Error() string { return e.err.Error() }
+func (e *execFailure) Unwrap() error { return e.err }
+
+// startTerminal connects vramrun's terminal to the job's pty once the job
+// runs: raw mode, typed input and window size changes.
+func (j *Job) startTerminal() {
+	if in := j.spec.Stdin; in != nil {
+		inIsTerminal := isTerminal(in)
+		if inIsTerminal {
+			if err := j.termRaw.makeRaw(in); err != nil {
+				j.output.noteErr(err)
+			}
+		}
+		c, err := startInputCopier(in, j.master, inIsTerminal, j.recoverPanic)
+		if err != nil {
+			j.output.noteErr(err)
+		} else {
+			j.input = c
+		}
+	}
+	if isTerminal(j.spec.Terminal) {
+		j.resize = startResizeForwarder(j.spec.Terminal, j.master, j.recoverPanic)
+	}
+}
+
+// recoverPanic, deferred in every goroutine of the job, gives the user's
+// terminal back before a panic ends the program.
+func (j *Job) recoverPanic() {
+	if r := recover(); r != nil {
+		_ = j.termRaw.restore()
+		panic(r)
+	}
+}
+
+func (j *Job) reapMain() {
+	defer close(j.exited)
+	j.waitErr = j.cmd.Wait()
+	j.ended = time.Now()
+}
+
+func (j *Job) watchContext(ctx context.Context) {
+	defer close(j.watcherDone)
+	select {
+	case <-ctx.Done():
+		j.Stop()
+	case <-j.exited:
+	}
+}
+
+// PID is the main process's pid, which is also the job's process-group id.
+func (j *Job) PID() int { return j.pid }
+
+// Marker is the attempt's marker, as exported in MarkerEnv.
+func (j *Job) Marker() string { return j.marker }
+
+// Signal sends sig to the job's whole process group. After the job has
+// ended it returns os.ErrProcessDone.
+func (j *Job) Signal(sig syscall.Signal) error {
+	if j.finished.Load() {
+		return os.ErrProcessDone
+	}
+	if err := unix.Kill(-j.pid, sig); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return fmt.Errorf("signal job group %d: %w", j.pid, err)
+	}
+	return nil
+}
+
+// Stop ends the job now, for a job the launcher judged hung: SIGTERM to
+// every process of the job, up to StopGrace for them to go, then SIGKILL.
+// It returns when they are gone. Idempotent; a no-op once Wait returned.
+// Wait must still be called to collect the Result.
+func (j *Job) Stop() {
+	j.stopOnce.Do(func() {
+		if !j.finished.Load() {
+			j.sweep()
+		}
+	})
+}
+
+// sweep ends every remaining process of the job (see supervision.endAll)
+// and records what it ended.
+func (j *Job) sweep() {
+	j.sweepMu.Lock()
+	defer j.sweepMu.Unlock()
+	out := j.sup.endAll(j.spec.StopGrace, j.pid)
+	for _, pid := range out.ended {
+		j.reaped[pid] = true
+	}
+	j.survivors = out.survivors
+}
+
+// Wait waits for the main process, reads the rest of its output (bounded by
+// DrainTimeout while other processes hold it open), ends every process of
+// the job that is left, restores the terminal and returns the Result. It
+// may be called more than once; later calls return the same Result.
+func (j *Job) Wait() Result {
+	j.waitOnce.Do(func() { j.result = j.finish() })
+	return j.result
+}
+
+func (j *Job) finish() Result {
+	<-j.exited
+	drained := j.output.waitDone(j.spec.DrainTimeout)
+	j.sweep()
+	if !drained && !j.output.waitDone(j.spec.DrainTimeout) {
+		// A process we could not find (one that changed both its group and
+		// its environment, with no subreaper) still holds the output.
+		j.output.abort()
+	}
+	if j.resize != nil {
+		j.resize.stop()
+	}
+	if j.input != nil {
+		if j.master != nil {
+			_ = j.master.SetWriteDeadline(time.Now()) // unblock a pending write
+		}
+		j.input.stop()
+	}
+	j.output.close()
+	if err := j.termRaw.restore(); err != nil {
+		j.output.noteErr(err)
+	}
+	<-j.watcherDone
+	j.finished.Store(true)
+
+	j.sweepMu.Lock()
+	defer j.sweepMu.Unlock()
+	r := Result{
+		ExitCode:  -1,
+		Started:   j.started,
+		Ended:     j.ended,
+		Reaped:    sortedPids(j.reaped, j.pid),
+		Survivors: j.survivors,
+		OutputErr: j.output.err(),
+	}
+	if st := j.cmd.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.Signal = ws.Signal()
+		} else {
+			r.ExitCode = st.ExitCode()
+		}
+	} else if j.waitErr != nil && r.OutputErr == nil {
+		r.OutputErr = fmt.Errorf("wait for job: %w", j.waitErr)
+	}
+	return r
+}
+
+// RestoreTerminal takes vramrun's terminal out of raw mode now; Wait does
+// it too. Safe to call any number of times.
+func (j *Job) RestoreTerminal() error { return j.termRaw.restore() }
+
+// RawMode reports whether vramrun's terminal is in raw mode now; vramrun's
+// own messages then need "\r\n" line ends.
+func (j *Job) RawMode() bool { return j.termRaw.raw.Load() }
+
+func randomMarker() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails on Linux (getrandom)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,300 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// defaultSize is the job's window size when vramrun has no terminal: a new
+// pty is 0x0, which makes progress bars and pagers misbehave.
+var defaultSize = unix.Winsize{Row: 24, Col: 80}
+
+// withFd runs fn with f's descriptor. Unlike f.Fd(), it does not switch the
+// file to blocking mode, which would make reads on it impossible to cancel.
+func withFd(f *os.File, fn func(fd int) error) error {
+	if f == nil {
+		return os.ErrInvalid
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var fnErr error
+	if err := rc.Control(func(fd uintptr) { fnErr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return fnErr
+}
+
+// isTerminal reports whether f is a terminal; false for nil.
+func isTerminal(f *os.File) bool {
+	if f == nil {
+		return false
+	}
+	yes := false
+	_ = withFd(f, func(fd int) error { yes = term.IsTerminal(fd); return nil })
+	return yes
+}
+
+// windowSize returns terminal's size, or defaultSize when it has none.
+func windowSize(terminal *os.File) unix.Winsize {
+	size := defaultSize
+	if !isTerminal(terminal) {
+		return size
+	}
+	_ = withFd(terminal, func(fd int) error {
+		ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+		if err == nil && ws.Row > 0 && ws.Col > 0 {
+			size = *ws
+		}
+		return err
+	})
+	return size
+}
+
+// openPTY opens a pty pair for a job: the master comes back pollable (so
+// that reads and writes on it can be ended by a deadline, see
+// pollableMaster), the slave sized and with ONLCR cleared when keepONLCR is
+// false. Both are set up before the child starts, so its first byte
+// already sees them.
+func openPTY(size unix.Winsize, keepONLCR bool) (master, tty *os.File, err error) {
+	m, tty, err := pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open pty: %w", err)
+	}
+	master, err = pollableMaster(m)
+	if err != nil {
+		_ = tty.Close()
+		return nil, nil, err
+	}
+	setup := func(fd int) error {
+		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &size); err != nil {
+			return fmt.Errorf("set pty size: %w", err)
+		}
+		if keepONLCR {
+			return nil
+		}
+		t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+		if err != nil {
+			return fmt.Errorf("read pty modes: %w", err)
+		}
+		t.Oflag &^= unix.ONLCR
+		if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+			return fmt.Errorf("clear pty ONLCR: %w", err)
+		}
+		return nil
+	}
+	if err := withFd(tty, setup); err != nil {
+		_ = master.Close()
+		_ = tty.Close()
+		return nil, nil, err
+	}
+	return master, tty, nil
+}
+
+// pollableMaster replaces the master creack/pty returns (blocking, since
+// pty.Open calls Fd on it) with a non-blocking duplicate registered with
+// Go's poller. A blocking read cannot be interrupted; this one ends on a
+// deadline or Close, so a grandchild holding the tty open cannot pin a
+// goroutine forever.
+func pollableMaster(m *os.File) (*os.File, error) {
+	defer func() { _ = m.Close() }()
+	var dup int
+	err := withFd(m, func(fd int) error {
+		var err error
+		dup, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.SetNonblock(dup, true); err != nil {
+			_ = unix.Close(dup)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pty master: %w", err)
+	}
+	return os.NewFile(uintptr(dup), "/dev/ptmx"), nil
+}
+
+// rawTerminal holds vramrun's terminal while it is in raw mode.
+type rawTerminal struct {
+	mu    sync.Mutex
+	file  *os.File
+	saved *term.State
+	raw   atomic.Bool
+}
+
+// makeRaw puts f in raw mode when it is a terminal.
+func (r *rawTerminal) makeRaw(f *os.File) error {
+	if !isTerminal(f) {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return withFd(f, func(fd int) error {
+		saved, err := term.MakeRaw(fd)
+		if err != nil {
+			return fmt.Errorf("terminal raw mode: %w", err)
+		}
+		r.file, r.saved = f, saved
+		r.raw.Store(true)
+		return nil
+	})
+}
+
+// restore puts the terminal back as it was; safe to call any number of
+// times, from any goroutine.
+func (r *rawTerminal) restore() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.saved == nil {
+		return nil
+	}
+	err := withFd(r.file, func(fd int) error { return term.Restore(fd, r.saved) })
+	r.file, r.saved = nil, nil
+	r.raw.Store(false)
+	if err != nil {
+		return fmt.Errorf("restore terminal: %w", err)
+	}
+	return nil
+}
+
+// resizeForwarder copies the size of vramrun's terminal to the job's pty on
+// every SIGWINCH; setting the pty's size makes the kernel signal the job.
+// The signal channel is its own, so jobs do not share state.
+type resizeForwarder struct {
+	signals chan os.Signal
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func startResizeForwarder(terminal, master *os.File, onPanic func()) *resizeForwarder {
+	f := &resizeForwarder{
+		signals: make(chan os.Signal, 1),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	signal.Notify(f.signals, unix.SIGWINCH)
+	go func() {
+		defer close(f.stopped)
+		defer onPanic()
+		for {
+			select {
+			case <-f.done:
+				return
+			case <-f.signals:
+				size := windowSize(terminal)
+				_ = withFd(master, func(fd int) error {
+					return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &size)
+				})
+			}
+		}
+	}()
+	return f
+}
+
+func (f *resizeForwarder) stop() {
+	signal.Stop(f.signals)
+	close(f.done)
+	<-f.stopped
+}
+
+// inputCopier copies vramrun's stdin to the job's pty. It waits with poll
+// on stdin and on a wake-up pipe, so it can be ended without leaving a
+// goroutine blocked in read(2) that would later swallow the user's next
+// keystroke.
+type inputCopier struct {
+	wakeR, wakeW int
+	stopped      chan struct{}
+}
+
+func startInputCopier(in, master *os.File, inIsTerminal bool, onPanic func()) (*inputCopier, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("input wake-up pipe: %w", err)
+	}
+	c := &inputCopier{wakeR: p[0], wakeW: p[1], stopped: make(chan struct{})}
+	go func() {
+		defer close(c.stopped)
+		defer onPanic()
+		_ = withFd(in, func(fd int) error {
+			c.copy(fd, master, inIsTerminal)
+			return nil
+		})
+	}()
+	return c, nil
+}
+
+func (c *inputCopier) copy(in int, master *os.File, inIsTerminal bool) {
+	fds := []unix.PollFd{{Fd: int32(in), Events: unix.POLLIN}, {Fd: int32(c.wakeR), Events: unix.POLLIN}}
+	buf := make([]byte, 32*1024)
+	lastByte := byte('\n')
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return
+		}
+		if fds[1].Revents != 0 || fds[0].Revents&unix.POLLNVAL != 0 {
+			return
+		}
+		n, err := unix.Read(in, buf)
+		switch {
+		case n > 0:
+			if _, werr := master.Write(buf[:n]); werr != nil {
+				return
+			}
+			lastByte = buf[n-1]
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		case err == nil && !inIsTerminal:
+			// End of a file or pipe given as stdin: tell the job, as a
+			// terminal user would with Ctrl-D.
+			sendEOF(master, lastByte != '\n')
+			return
+		default:
+			return
+		}
+	}
+}
+
+// sendEOF types the pty's end-of-file character when the job reads in
+// canonical mode (twice when a partial line is pending: the first one only
+// submits the line). In raw mode that byte would be data, so nothing is sent.
+func sendEOF(master *os.File, partialLine bool) {
+	var eof byte
+	_ = withFd(master, func(fd int) error {
+		t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+		if err == nil && t.Lflag&unix.ICANON != 0 {
+			eof = t.Cc[unix.VEOF]
+		}
+		return err
+	})
+	if eof == 0 {
+		return
+	}
+	msg := []byte{eof}
+	if partialLine {
+		msg = append(msg, eof)
+	}
+	_, _ = master.Write(msg)
+}
+
+// stop ends the copier. The caller makes any blocked write to the master
+// return first (deadline or Close).
+func (c *inputCopier) stop() {
+	_, _ = unix.Write(c.wakeW, []byte{0})
+	<-c.stopped
+	_ = unix.Close(c.wakeR)
+	_ = unix.Close(c.wakeW)
+}

@@ -1,0 +1,373 @@
+// Package cmdline reads and edits training command lines for vramrun's
+// framework plugins: where the training script begins behind launchers
+// and wrappers (python, torchrun, accelerate launch, deepspeed, srun, env,
+// uv run, ...), the script's own flags (argparse- and HfArgumentParser-
+// style), and, statically, a Python script's argparse definitions, simple
+// module globals and imports.
+//
+// Everything here is pure parsing: which flag to change, and to what, is
+// the plugins' business.
+package cmdline
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Invocation is a command line split into its wrappers, its launcher and
+// the training script with the script's own arguments.
+type Invocation struct {
+	// Prefix holds the wrappers before the launcher, as typed: `env A=1`,
+	// `uv run [uv options]`, `srun [srun options]` (when srun starts a
+	// launcher), `nice -n 5`, `nohup`, ...
+	Prefix []string
+	// Wrappers are the outer launchers, outermost first: ["srun"] for
+	// `srun torchrun ... train.py`.
+	Wrappers []string
+	// Launcher is the innermost launcher: "python", "python -m",
+	// "torchrun", "accelerate", "deepspeed", "srun" (when srun runs the
+	// script itself, e.g. `srun ./train.sh`), a shell ("bash", "sh"), or ""
+	// for a script run directly (`./train.py`).
+	Launcher string
+	// LauncherArgs are the innermost launcher's own options, as typed. For
+	// python they are the interpreter's options (-u, -X dev, -W ignore),
+	// the -m that names the module included.
+	LauncherArgs []string
+	// Interpreter is the python executable as typed ("python3",
+	// "/opt/venv/bin/python") when the command names one, also for
+	// `python -m torch.distributed.run`; "" for `torchrun`, `accelerate`,
+	// `deepspeed` (they use their own python) and for `uv run train.py`.
+	Interpreter string
+	// Script is the script path or module name.
+	Script string
+	// Module is true when Script is a module name (python -m, torchrun -m,
+	// accelerate launch -m, deepspeed --module, uv run -m).
+	Module bool
+	// ScriptIndex is the index in argv of the token that holds Script. It
+	// is Script itself except for a module typed attached to its flag
+	// (`python -mpkg.train`).
+	ScriptIndex int
+	// Args are the script's own arguments: argv[ScriptIndex+1:].
+	Args []string
+	// WorldSize is the number of processes started: torchrun
+	// --nproc-per-node x --nnodes, accelerate --num_processes, deepspeed
+	// --num_gpus x --num_nodes, srun's tasks times those of the launcher it
+	// starts; 1 for a single process; 0 when it cannot be told from the
+	// command line (--nproc-per-node gpu, a node range, deepspeed without
+	// --num_gpus, accelerate --multi_gpu without --num_processes).
+	WorldSize int
+	// Env holds the NAME=VALUE assignments of `env` wrappers; nil when
+	// there are none.
+	Env map[string]string
+
+	argv []string
+	// optsAt is the index of the first of LauncherArgs.
+	optsAt int
+	// insertAt is where a new launcher option goes: before the script, or
+	// before the "--" or "-m" that leads to it.
+	insertAt int
+	// table describes the launcher's options; nil when it has none that
+	// SetLauncherOption can edit.
+	table *optionTable
+}
+
+// Parse splits argv, program first, into wrappers, launcher and script. It
+// fails only when no script can be found; the message says what is
+// missing.
+func Parse(argv []string) (Invocation, error) {
+	if len(argv) == 0 {
+		return Invocation{}, errors.New("empty command")
+	}
+	p := &parser{argv: argv, inv: Invocation{argv: append([]string(nil), argv...)}}
+	if err := p.program(0, "command"); err != nil {
+		return Invocation{}, err
+	}
+	inv := p.inv
+	inv.Args = append([]string{}, argv[inv.ScriptIndex+1:]...)
+	inv.LauncherArgs = append([]string{}, argv[inv.optsAt:inv.launcherArgsEnd()]...)
+	world := p.launcherWorld
+	for _, n := range p.wrapperTasks {
+		world *= n
+	}
+	inv.WorldSize = world
+	return inv, nil
+}
+
+// launcherArgsEnd is the end of LauncherArgs: the script's token, or the
+// python -m token when the module is attached to it.
+func (inv Invocation) launcherArgsEnd() int {
+	if inv.ScriptIndex < inv.optsAt {
+		return inv.optsAt
+	}
+	return inv.ScriptIndex
+}
+
+// parser walks argv from the outermost wrapper to the script.
+type parser struct {
+	argv          []string
+	inv           Invocation
+	wrapperTasks  []int // processes each srun wrapper starts per command it runs
+	launcherWorld int   // processes the innermost launcher starts
+}
+
+var pythonName = regexp.MustCompile(`^python[0-9.]*$`)
+
+// program reads argv[i] as a program that runs the rest of argv. parent
+// names what led to it, for messages.
+func (p *parser) program(i int, parent string) error {
+	if i >= len(p.argv) {
+		return fmt.Errorf("%s: no program to run after its options", parent)
+	}
+	base := filepath.Base(p.argv[i])
+	switch {
+	case base == "env":
+		return p.env(i)
+	case base == "nohup":
+		return p.wrapper(i, nohupTable)
+	case base == "nice":
+		return p.nice(i)
+	case base == "time":
+		return p.wrapper(i, timeTable)
+	case base == "stdbuf":
+		return p.wrapper(i, stdbufTable)
+	case base == "timeout":
+		return p.timeout(i)
+	case base == "uv":
+		return p.uv(i)
+	case base == "srun":
+		return p.srun(i)
+	case base == "torchrun":
+		return p.argparseLauncher(i, i+1, "torchrun", torchrunTable, "")
+	case base == "accelerate":
+		if i+1 >= len(p.argv) || p.argv[i+1] != "launch" {
+			return errors.New("accelerate: only `accelerate launch` runs a training script")
+		}
+		return p.argparseLauncher(i, i+2, "accelerate", accelerateTable, "")
+	case base == "accelerate-launch":
+		return p.argparseLauncher(i, i+1, "accelerate", accelerateTable, "")
+	case base == "deepspeed":
+		return p.argparseLauncher(i, i+1, "deepspeed", deepspeedTable, "")
+	case pythonName.MatchString(base):
+		return p.python(i)
+	case base == "sh" || base == "bash" || base == "dash" || base == "zsh":
+		return p.shell(i, base)
+	}
+	p.script(i, i, i, i, "", false)
+	p.inv.Launcher = ""
+	p.launcherWorld = 1
+	return nil
+}
+
+// script records the script found at argv[scriptTok] for a launcher whose
+// own words begin at launcherAt and whose options begin at optsAt.
+func (p *parser) script(launcherAt, optsAt, insertAt, scriptTok int, script string, module bool) {
+	if script == "" {
+		script = p.argv[scriptTok]
+	}
+	p.inv.Prefix = append([]string{}, p.argv[:launcherAt]...)
+	p.inv.optsAt = optsAt
+	p.inv.insertAt = insertAt
+	p.inv.ScriptIndex = scriptTok
+	p.inv.Script = script
+	p.inv.Module = module
+}
+
+// wrapper reads a program that only passes its command on (nohup, time,
+// stdbuf): its options, then the command.
+func (p *parser) wrapper(i int, t *optionTable) error {
+	res, err := t.scan(p.argv, i+1)
+	if err != nil {
+		return err
+	}
+	return p.program(res.next, t.program)
+}
+
+// env reads `env [OPTION]... [-] [NAME=VALUE]... COMMAND`.
+func (p *parser) env(i int) error {
+	j := i + 1
+	for {
+		res, err := envTable.scan(p.argv, j)
+		if err != nil {
+			return err
+		}
+		j = res.next
+		// A lone "-" is the old spelling of -i; options may follow it.
+		if res.dashdash < 0 && j < len(p.argv) && p.argv[j] == "-" {
+			j++
+			continue
+		}
+		break
+	}
+	for ; j < len(p.argv) && strings.Contains(p.argv[j], "="); j++ {
+		name, value, _ := strings.Cut(p.argv[j], "=")
+		if p.inv.Env == nil {
+			p.inv.Env = map[string]string{}
+		}
+		p.inv.Env[name] = value
+	}
+	return p.program(j, "env")
+}
+
+// nice reads `nice [-n N | -N] COMMAND`.
+func (p *parser) nice(i int) error {
+	j := i + 1
+	if j < len(p.argv) && oldNiceAdjustment.MatchString(p.argv[j]) {
+		j++
+	}
+	res, err := niceTable.scan(p.argv, j)
+	if err != nil {
+		return err
+	}
+	return p.program(res.next, "nice")
+}
+
+var oldNiceAdjustment = regexp.MustCompile(`^--?[0-9]+$`)
+
+// timeout reads `timeout [OPTION]... DURATION COMMAND`.
+func (p *parser) timeout(i int) error {
+	res, err := timeoutTable.scan(p.argv, i+1)
+	if err != nil {
+		return err
+	}
+	if res.next >= len(p.argv) {
+		return errors.New("timeout: no duration and command")
+	}
+	return p.program(res.next+1, "timeout")
+}
+
+// uv reads `uv [global options] run [options] COMMAND`. uv runs a .py
+// file, --script/-s or --module/-m target with python itself.
+func (p *parser) uv(i int) error {
+	res, err := uvTable.scan(p.argv, i+1)
+	if err != nil {
+		return err
+	}
+	if res.next >= len(p.argv) || p.argv[res.next] != "run" {
+		return errors.New("uv: only `uv run` runs a training script")
+	}
+	first := res.opts
+	res, err = uvTable.scan(p.argv, res.next+1)
+	if err != nil {
+		return err
+	}
+	j := res.next
+	if j >= len(p.argv) {
+		return errors.New("uv run: no command after its options")
+	}
+	opts := append(first, res.opts...)
+	_, module := last(opts, "--module")
+	_, script := last(opts, "--script")
+	_, gui := last(opts, "--gui-script")
+	cmd := p.argv[j]
+	if module || script || gui || strings.HasSuffix(cmd, ".py") || strings.HasSuffix(cmd, ".pyw") {
+		p.script(j, j, j, j, "", module)
+		p.inv.Launcher = "python"
+		if module {
+			p.inv.Launcher = "python -m"
+		}
+		p.launcherWorld = 1
+		return nil
+	}
+	return p.program(j, "uv run")
+}
+
+// srun reads `srun [options] [--] PROGRAM`. When PROGRAM is the script
+// itself, srun is the launcher; otherwise it wraps the launcher.
+func (p *parser) srun(i int) error {
+	res, err := srunTable.scan(p.argv, i+1)
+	if err != nil {
+		return err
+	}
+	p.wrapperTasks = append(p.wrapperTasks, srunTasks(res.opts))
+	wrapperAt := len(p.inv.Wrappers)
+	p.inv.Wrappers = append(p.inv.Wrappers, "srun")
+	if err := p.program(res.next, "srun"); err != nil {
+		return err
+	}
+	if p.inv.Launcher == "" && p.inv.ScriptIndex == res.next {
+		insertAt := res.next
+		if res.dashdash >= 0 {
+			insertAt = res.dashdash
+		}
+		p.script(i, i+1, insertAt, res.next, p.inv.Script, false)
+		p.inv.Launcher = "srun"
+		p.inv.table = srunTable
+		p.inv.Wrappers = append(p.inv.Wrappers[:wrapperAt], p.inv.Wrappers[wrapperAt+1:]...)
+	}
+	if len(p.inv.Wrappers) == 0 {
+		p.inv.Wrappers = nil
+	}
+	return nil
+}
+
+// srunTasks is the number of tasks srun starts: -n, else nodes times tasks
+// per node; 0 when a node range or a non-number leaves it open.
+func srunTasks(opts []scannedOption) int {
+	if o, ok := last(opts, "--ntasks"); ok {
+		return positive(o.value)
+	}
+	perNode := 1
+	if o, ok := last(opts, "--ntasks-per-node"); ok {
+		perNode = positive(o.value)
+	} else if o, ok := last(opts, "--tasks-per-node"); ok {
+		perNode = positive(o.value)
+	}
+	nodes := 1
+	if o, ok := last(opts, "--nodes"); ok {
+		nodes = positiveRange(o.value, "-")
+	}
+	return nodes * perNode
+}
+
+// positive reads a count; 0 when it is not a positive integer.
+func positive(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
+
+// positiveRange reads "N" or "MIN<sep>MAX" with MIN == MAX; 0 otherwise.
+func positiveRange(s, sep string) int {
+	lo, hi, isRange := strings.Cut(s, sep)
+	if !isRange {
+		return positive(s)
+	}
+	if a, b := positive(lo), positive(hi); a == b {
+		return a
+	}
+	return 0
+}
+
+// shell reads `sh [options] SCRIPT`.
+func (p *parser) shell(i int, base string) error {
+	res, err := shellTable.scan(p.argv, i+1)
+	if err != nil {
+		return err
+	}
+	for _, o := range res.opts {
+		if o.typed == "-c" {
+			return fmt.Errorf("%s -c has no script", base)
+		}
+	}
+	if res.next >= len(p.argv) {
+		return fmt.Errorf("%s: no script to run", base)
+	}
+	p.script(i, i+1, insertPoint(res), res.next, "", false)
+	p.inv.Launcher = base
+	p.inv.table = shellTable
+	p.launcherWorld = 1
+	return nil
+}
+
+func insertPoint(res scanResult) int {
+	if res.dashdash >= 0 {
+		return res.dashdash
+	}
+	return res.next
+}

@@ -1,0 +1,17 @@
+package host
+
+import (
+	"github.com/vramrun/vramrun/plugins/generic"
+	"github.com/vramrun/vramrun/plugins/jax"
+	"github.com/vramrun/vramrun/plugins/lightning"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/plugins/slurm"
+	"github.com/vramrun/vramrun/plugins/tensorflow"
+	"github.com/vramrun/vramrun/plugins/transformers"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Builtins are the plugins compiled into vramrun, in tie-break order.
+func Builtins() []sdk.Framework {
+	return []sdk.Framework{transformers.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
+}

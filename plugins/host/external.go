@@ -1,0 +1,210 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Default limits for external plugins.
+const (
+	DefaultStartTimeout = 10 * time.Second
+	DefaultCallTimeout  = 30 * time.Second
+)
+
+// external is an external plugin behind the sdk.Framework interface: each
+// call is bounded by a timeout, and an answer that breaks the contract is an
+// error, so that the set drops the plugin rather than act on garbage.
+type external struct {
+	rpc     sdk.Framework
+	timeout time.Duration
+	// broken is set once a call ran out of time or lost the connection: the
+	// plugin is then ended without the courtesy of a graceful shutdown.
+	broken atomic.Bool
+}
+
+var _ sdk.Framework = (*external)(nil)
+
+func (e *external) Describe(ctx context.Context) (sdk.Description, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	d, err := e.rpc.Describe(ctx)
+	if err != nil {
+		return d, e.failed("Describe", ctx, err)
+	}
+	if err := d.Validate(); err != nil {
+		return d, fmt.Errorf("Describe: %w", err)
+	}
+	return d, nil
+}
+
+func (e *external) Recognize(ctx context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	r, err := e.rpc.Recognize(ctx, cmd)
+	if err != nil {
+		return r, e.failed("Recognize", ctx, err)
+	}
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("Recognize: %w", err)
+	}
+	return r, nil
+}
+
+func (e *external) Analyze(ctx context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	a, err := e.rpc.Analyze(ctx, cmd)
+	if err != nil {
+		return a, e.failed("Analyze", ctx, err)
+	}
+	if err := a.Validate(); err != nil {
+		return a, fmt.Errorf("Analyze: %w", err)
+	}
+	return a, nil
+}
+
+func (e *external) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	a, err := e.rpc.Apply(ctx, cmd, fix, copyDir)
+	var unsupported *sdk.UnsupportedError
+	if errors.As(err, &unsupported) {
+		return a, err
+	}
+	if err != nil {
+		return a, e.failed("Apply "+string(fix.ID), ctx, err)
+	}
+	if err := a.Validate(copyDir); err != nil {
+		return a, fmt.Errorf("Apply %s: %w", fix.ID, err)
+	}
+	return a, nil
+}
+
+// failed words a call's error for the one line that drops the plugin.
+func (e *external) failed(call string, ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.broken.Store(true)
+		return fmt.Errorf("%s: no answer within %s", call, e.timeout)
+	}
+	if errors.Is(err, sdk.ErrUnreachable) {
+		e.broken.Store(true)
+	}
+	return fmt.Errorf("%s: %v", call, err)
+}
+
+// started is a running external plugin and how to end it.
+type started struct {
+	ext      *external
+	client   *plugin.Client
+	proc     *process
+	once     sync.Once
+	protocol int
+	// stopping is set once the plugin is being ended on purpose.
+	stopping atomic.Bool
+}
+
+// stop ends the plugin process and everything in its process group. A
+// healthy plugin is asked to shut down first; a broken one is killed at once,
+// since a frozen plugin would never answer the request.
+func (s *started) stop() {
+	s.once.Do(func() {
+		s.stopping.Store(true)
+		if s.ext == nil || s.ext.broken.Load() {
+			s.proc.killGroup()
+		}
+		s.client.Kill()
+		s.proc.killGroup()
+	})
+}
+
+// startOptions are what starting one plugin needs from LoadOptions.
+type startOptions struct {
+	env          []string
+	logTo        io.Writer
+	level        hclog.Level
+	startTimeout time.Duration
+	callTimeout  time.Duration
+}
+
+// start runs one plugin executable, connects to it and dispenses its
+// Framework. On an error nothing of the plugin is left running.
+func start(c candidate, o startOptions) (*started, error) {
+	s := &started{}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "plugin." + c.name, Output: o.logTo, Level: o.level,
+		// Once vramrun (or go-plugin, after a failed start) ends a plugin on
+		// purpose, the complaints that it did not exit by itself say
+		// nothing the drop note has not said.
+		Exclude: func(_ hclog.Level, msg string, _ ...any) bool {
+			return s.stopping.Load() && (msg == "plugin failed to exit gracefully" || msg == "plugin process exited")
+		}})
+	s.client = plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake(),
+		VersionedPlugins: sdk.PluginSets(nil),
+		// go-plugin passes the command it would have run, with its own
+		// variables (the magic cookie, the protocol versions, the socket
+		// folder) in Env; the plugin gets vramrun's environment and those.
+		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+			proc, err := newProcess(c.path, append(append([]string(nil), o.env...), cmd.Env...), &s.stopping)
+			s.proc = proc
+			return proc, err
+		},
+		SkipHostEnv:      true,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         false,
+		Logger:           logger,
+		StartTimeout:     o.startTimeout,
+	})
+	rpc, err := s.client.Client()
+	if err != nil {
+		s.stop()
+		return nil, firstLine(err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		s.stop()
+		return nil, firstLine(err)
+	}
+	f, ok := raw.(sdk.Framework)
+	if !ok {
+		s.stop()
+		return nil, fmt.Errorf("dispensed a %T, not a framework", raw)
+	}
+	s.ext = &external{rpc: f, timeout: o.callTimeout}
+	s.protocol = s.client.NegotiatedVersion()
+	return s, nil
+}
+
+// firstLine keeps an error to one line: go-plugin's start errors add
+// paragraphs of advice meant for its own users.
+func firstLine(err error) error {
+	msg := strings.TrimSpace(err.Error())
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	return errors.New(msg)
+}
+
+// envList turns an environment map into the KEY=VALUE list exec wants, in a
+// stable order.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,100 @@
+// Command faulty is a vramrun plugin that misbehaves on purpose, for the
+// host's tests. Its mode is the name it is started under,
+// vramrun-plugin-<mode>:
+//
+//	crash       exits in the middle of Recognize
+//	hang        never answers Recognize
+//	stdout      prints to stdout before the handshake
+//	badproto    speaks protocol version 2 only
+//	garbage     answers Recognize with confidence 150
+//	badpattern  declares a pattern with a group outside the contract
+//	silent      never prints the handshake
+//	children    behaves, but starts a child process of its own
+//	chatty      behaves, and logs one debug and one warning line
+//	stdin       behaves, and reports what its stdin is as its version
+//
+// It writes its pid to $FAULTY_PID_DIR/<mode>.pid (and a child's to
+// <mode>.child.pid) so that a test can check nothing is left running.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+type faulty struct{ mode string }
+
+func (f faulty) Describe(context.Context) (sdk.Description, error) {
+	d := sdk.Description{Name: f.mode, Version: "0.0.1", Frameworks: []string{f.mode}}
+	if f.mode == "stdin" {
+		d.Version, _ = os.Readlink("/proc/self/fd/0")
+	}
+	if f.mode == "badpattern" {
+		d.Patterns = []sdk.OOMPattern{{ID: "badpattern.oom", Framework: "badpattern", Kind: sdk.KindGPU, Regexp: `OOM (?P<bytes>\d+)`}}
+	}
+	return d, nil
+}
+
+func (f faulty) Recognize(context.Context, sdk.Command) (sdk.Recognition, error) {
+	switch f.mode {
+	case "crash":
+		os.Exit(3)
+	case "hang":
+		select {}
+	case "garbage":
+		return sdk.Recognition{Confidence: 150, Framework: "garbage"}, nil
+	}
+	return sdk.Recognition{}, nil
+}
+
+func (f faulty) Analyze(context.Context, sdk.Command) (sdk.Analysis, error) {
+	return sdk.Analysis{}, fmt.Errorf("%s analyzes nothing", f.mode)
+}
+
+func (f faulty) Apply(_ context.Context, _ sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
+	return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s applies nothing", f.mode)
+}
+
+func writePid(name string, pid int) {
+	if dir := os.Getenv("FAULTY_PID_DIR"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, name+".pid"), []byte(strconv.Itoa(pid)), 0o644)
+	}
+}
+
+func main() {
+	mode := strings.TrimPrefix(filepath.Base(os.Args[0]), "vramrun-plugin-")
+	writePid(mode, os.Getpid())
+	impl := faulty{mode: mode}
+	switch mode {
+	case "stdout":
+		fmt.Println("hello from a plugin")
+	case "silent":
+		select {}
+	case "children":
+		child := exec.Command("sleep", "1000")
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		writePid(mode+".child", child.Process.Pid)
+	case "chatty":
+		fmt.Fprintln(os.Stderr, `{"@level":"debug","@message":"chatty debug line"}`)
+		fmt.Fprintln(os.Stderr, `{"@level":"warn","@message":"chatty warning line"}`)
+	case "badproto":
+		h := sdk.Handshake()
+		h.ProtocolVersion = 2
+		plugin.Serve(&plugin.ServeConfig{HandshakeConfig: h, GRPCServer: plugin.DefaultGRPCServer,
+			VersionedPlugins: map[int]plugin.PluginSet{2: sdk.PluginSets(impl)[sdk.ProtocolVersion]}})
+		return
+	}
+	sdk.Serve(impl)
+}

@@ -1,0 +1,130 @@
+// Package lightning is the built-in plugin for PyTorch Lightning: LightningCLI
+// commands (`python main.py fit --config config.yaml --data.batch_size 32`),
+// whose settings come from --section.key flags and -c/--config YAML or JSON
+// files, and plain scripts that build a Trainer from their own argparse
+// flags. It declares the traceback frames that tell Lightning's training
+// from its evaluation; the OOM texts are PyTorch's.
+package lightning
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Plugin is the Lightning plugin. It holds no state: every call reads the
+// command it is given.
+type Plugin struct{}
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{} }
+
+// Describe declares the plugin and Lightning's traceback frames.
+func (*Plugin) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{Name: "lightning", Version: Version, Frameworks: []string{"lightning"}, Frames: Frames()}, nil
+}
+
+// Recognize claims scripts that import Lightning (80; 85 when they also
+// import transformers but use no Hugging Face Trainer, so that the
+// transformers plugin does not take a LightningModule around a Hugging
+// Face model) and commands shaped like LightningCLI's (70: its
+// --trainer./--data./--model. flags, or a subcommand with a config file;
+// 50 for a subcommand alone).
+func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+	s, ok := pyscript.Load(cmd)
+	if !ok {
+		return sdk.Recognition{}, nil
+	}
+	rec := sdk.Recognition{Framework: "lightning"}
+	c := parseCLI(s)
+	switch {
+	case s.ImportsAny("lightning", "pytorch_lightning"):
+		rec.Confidence, rec.Reason = 80, "the script imports lightning"
+		if s.ImportsAny("pytorch_lightning") && !s.ImportsAny("lightning") {
+			rec.Reason = "the script imports pytorch_lightning"
+		}
+		if s.ImportsAny("transformers") && !bytesContain(s.Source, "TrainingArguments") && !bytesContain(s.Source, "HfArgumentParser") {
+			// A Lightning module around a Hugging Face model: Lightning's
+			// Trainer, not Hugging Face's, owns the memory settings.
+			rec.Confidence += 5
+			rec.Reason += " and trains a transformers model with its own Trainer"
+		}
+	case dottedFlag(c.args) != "":
+		rec.Confidence, rec.Reason = 70, "LightningCLI flag "+dottedFlag(c.args)
+	case c.sub != "" && len(c.configs) > 0:
+		rec.Confidence, rec.Reason = 70, "LightningCLI subcommand "+c.sub+" with a config file"
+	case c.sub != "" && c.subAt == 0:
+		rec.Confidence, rec.Reason = 50, "LightningCLI subcommand "+c.sub
+	}
+	return rec, nil
+}
+
+// Analyze finds the command's knobs.
+func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+	s, ok := pyscript.Load(cmd)
+	if !ok {
+		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+	}
+	if c := parseCLI(s); looksLikeCLI(s, c) {
+		return analyzeCLI(c), nil
+	}
+	return analyzePlain(s), nil
+}
+
+// Apply rewrites the command for one fix. The input is never changed: the
+// answer is built from copies.
+func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
+	cmd = cmd.Clone()
+	s, ok := pyscript.Load(cmd)
+	if !ok {
+		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+	}
+	if fix.ID == sdk.FixAllocator {
+		if reason := pytorch.AllocatorUnsupported(cmd.Env); reason != "" {
+			return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+		}
+		env, summary, err := pytorch.AllocatorEnv(cmd.Env)
+		if err != nil {
+			return sdk.Applied{}, err
+		}
+		return sdk.Applied{Argv: cmd.Argv, Env: env, Summary: summary}, nil
+	}
+	if args, summary, ok := s.ApplyTemplate(fix); ok {
+		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+	}
+	if c := parseCLI(s); looksLikeCLI(s, c) {
+		return applyCLI(c, fix, copyDir)
+	}
+	args, summary, err := applyPlain(s, fix)
+	if err != nil {
+		return sdk.Applied{}, err
+	}
+	return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+}
+
+// baseAnalysis fills what both command styles share.
+func baseAnalysis(s *pyscript.Script) sdk.Analysis {
+	a := sdk.Analysis{Framework: "lightning", Launcher: s.Inv.Launcher, Script: s.Inv.Script,
+		WorldSize: s.Inv.WorldSize, Unsupported: map[sdk.FixID]string{}}
+	if a.WorldSize == 0 {
+		a.WorldSize = 1
+	}
+	if reason := pytorch.AllocatorUnsupported(s.Cmd.Env); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	}
+	return a
+}
+
+// Reasons shared by both command styles.
+const (
+	noCheckpointing = "Lightning has no Trainer switch for gradient checkpointing; the model turns it on in code (name a flag under flags.grad_checkpointing in vramrun.yaml)"
+	noOptimizer8bit = "Lightning sets the optimizer in configure_optimizers; name a flag under flags.optimizer_8bit in vramrun.yaml"
+	needsDeepSpeed  = "needs DeepSpeed installed"
+)

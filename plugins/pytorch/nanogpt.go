@@ -1,0 +1,122 @@
+package pytorch
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// nanoGPT's train.py runs configurator.py, which execs every argument
+// without "=" as a Python config file and takes the others only as
+// --key=value for keys train.py already defines (the space form is
+// rejected). Its knobs are the globals batch_size,
+// gradient_accumulation_steps and dtype.
+
+func isNanoGPT(s *pyscript.Script) bool {
+	return bytes.Contains(s.Source, []byte("configurator.py")) && bytes.Contains(s.Source, []byte("exec("))
+}
+
+// nanoGlobals are train.py's globals after its config files and overrides,
+// the way configurator.py would leave them.
+func nanoGlobals(s *pyscript.Script) (map[string]string, []string) {
+	vals := cmdline.PythonGlobals(s.Source)
+	var configs []string
+	for _, arg := range s.Inv.Args {
+		if strings.HasPrefix(arg, "--") {
+			if k, v, ok := strings.Cut(arg[2:], "="); ok {
+				vals[k] = v
+			}
+			continue
+		}
+		if !strings.Contains(arg, "=") {
+			configs = append(configs, arg)
+			if src, err := s.Cmd.ReadFile(arg); err == nil {
+				for k, v := range cmdline.PythonGlobals(src) {
+					vals[k] = v
+				}
+			}
+		}
+	}
+	return vals, configs
+}
+
+func nanoInt(vals map[string]string, key string) *int {
+	if n, err := strconv.Atoi(strings.TrimSpace(vals[key])); err == nil {
+		return sdk.Int(n)
+	}
+	return nil
+}
+
+func nanoDtype(vals map[string]string) string {
+	return strings.Trim(strings.TrimSpace(vals["dtype"]), `'"`)
+}
+
+func analyzeNanoGPT(s *pyscript.Script) sdk.Analysis {
+	a := baseAnalysis(s)
+	vals, configs := nanoGlobals(s)
+	a.ConfigFiles = configs
+	a.Knobs.BatchSize = nanoInt(vals, "batch_size")
+	a.Knobs.GradAccumulation = nanoInt(vals, "gradient_accumulation_steps")
+	switch d := nanoDtype(vals); d {
+	case "float32":
+		a.Knobs.Precision = sdk.Str("fp32")
+	case "bfloat16":
+		a.Knobs.Precision = sdk.Str("bf16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (dtype='bfloat16')"
+	case "float16":
+		a.Knobs.Precision = sdk.Str("fp16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in fp16 (dtype='float16')"
+	}
+	if a.Knobs.BatchSize == nil {
+		a.Unsupported[sdk.FixBatchSize] = "no batch_size global found in " + scriptName(s)
+	}
+	a.Unsupported[sdk.FixGradCheckpointing] = "nanoGPT has no gradient-checkpointing option (name it under flags.grad_checkpointing in vramrun.yaml)"
+	a.Unsupported[sdk.FixEvalBatchSize] = "nanoGPT evaluates at the training batch size"
+	a.Unsupported[sdk.FixOptimizer8bit] = "nanoGPT has no 8-bit optimizer option"
+	a.Unsupported[sdk.FixCPUOffload] = "nanoGPT has no CPU offload option"
+	s.ProfileTemplates(&a)
+	return a
+}
+
+// setKeyValue sets --key=value, the only form configurator.py accepts.
+func setKeyValue(args []string, key, value string) []string {
+	prefix := "--" + key + "="
+	out := append([]string(nil), args...)
+	for i := len(out) - 1; i >= 0; i-- {
+		if strings.HasPrefix(out[i], prefix) {
+			out[i] = prefix + value
+			return out
+		}
+	}
+	return append(out, prefix+value)
+}
+
+func applyNanoGPT(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
+	a := analyzeNanoGPT(s)
+	if reason, no := a.Unsupported[fix.ID]; no {
+		return nil, "", sdk.Unsupported(fix.ID, "%s", reason)
+	}
+	vals, _ := nanoGlobals(s)
+	args := append([]string(nil), s.Inv.Args...)
+	switch fix.ID {
+	case sdk.FixBatchSize:
+		args = setKeyValue(args, "batch_size", strconv.Itoa(fix.BatchSize))
+		parts := []string{pyscript.Change("--batch_size", vals["batch_size"], strconv.Itoa(fix.BatchSize))}
+		if fix.GradAccumulation > 0 {
+			args = setKeyValue(args, "gradient_accumulation_steps", strconv.Itoa(fix.GradAccumulation))
+			parts = append(parts, pyscript.Change("--gradient_accumulation_steps", vals["gradient_accumulation_steps"], strconv.Itoa(fix.GradAccumulation)))
+		}
+		return args, strings.Join(parts, ", "), nil
+	case sdk.FixMixedPrecision:
+		dtype := map[string]string{"bf16": "bfloat16", "fp16": "float16"}[fix.Precision]
+		if dtype == "" {
+			dtype = "float16"
+		}
+		return setKeyValue(args, "dtype", dtype), "--dtype=" + dtype, nil
+	}
+	return nil, "", sdk.Unsupported(fix.ID, "not supported for nanoGPT-style scripts")
+}

@@ -1,0 +1,119 @@
+// Package pytorch is the built-in plugin for plain PyTorch training scripts:
+// argparse scripts (timm, torchvision references and the like) and nanoGPT's
+// --key=value configurator. It also declares PyTorch's OOM texts and exports
+// the allocator settings the other PyTorch-based plugins share.
+package pytorch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Plugin is the PyTorch plugin.
+type Plugin struct{}
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{} }
+
+// Describe declares the plugin and PyTorch's OOM texts.
+func (*Plugin) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{Name: "pytorch", Version: Version, Frameworks: []string{"pytorch"},
+		Patterns: Patterns(), Frames: Frames()}, nil
+}
+
+// Recognize claims scripts that import torch (or timm, torchvision), and
+// commands started by torchrun.
+func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+	s, ok := pyscript.Load(cmd)
+	if !ok {
+		return sdk.Recognition{}, nil
+	}
+	rec := sdk.Recognition{Framework: "pytorch"}
+	switch {
+	case s.ImportsAny("torch", "timm", "torchvision"):
+		rec.Confidence, rec.Reason = 60, "the script imports torch"
+	case isNanoGPT(s):
+		rec.Confidence, rec.Reason = 60, "nanoGPT's configurator"
+	case s.Inv.Launcher == "torchrun":
+		rec.Confidence, rec.Reason = 40, "started by torchrun"
+	}
+	if rec.Confidence > 0 && s.Inv.Launcher == "torchrun" && !strings.Contains(rec.Reason, "torchrun") {
+		rec.Confidence += 10
+		rec.Reason += ", started by torchrun"
+	}
+	return rec, nil
+}
+
+// Analyze finds the script's memory knobs.
+func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+	s, ok := pyscript.Load(cmd)
+	if !ok {
+		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+	}
+	if isNanoGPT(s) {
+		return analyzeNanoGPT(s), nil
+	}
+	return analyzeArgparse(s), nil
+}
+
+// Apply rewrites the command for one fix.
+func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
+	s, ok := pyscript.Load(cmd)
+	if !ok {
+		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+	}
+	if fix.ID == sdk.FixAllocator {
+		env, summary, err := AllocatorEnv(cmd.Env)
+		if err != nil {
+			return sdk.Applied{}, err
+		}
+		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: env, Summary: summary}, nil
+	}
+	if args, summary, ok := s.ApplyTemplate(fix); ok {
+		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+	}
+	var args []string
+	var summary string
+	var err error
+	if isNanoGPT(s) {
+		args, summary, err = applyNanoGPT(s, fix)
+	} else {
+		args, summary, err = applyArgparse(s, fix)
+	}
+	if err != nil {
+		return sdk.Applied{}, err
+	}
+	return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+}
+
+// baseAnalysis fills what every style shares.
+func baseAnalysis(s *pyscript.Script) sdk.Analysis {
+	a := sdk.Analysis{Framework: "pytorch", Launcher: s.Inv.Launcher, Script: s.Inv.Script,
+		WorldSize: s.Inv.WorldSize, Unsupported: map[sdk.FixID]string{}}
+	if a.WorldSize == 0 {
+		a.WorldSize = 1
+	}
+	if reason := AllocatorUnsupported(s.Cmd.Env); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	}
+	return a
+}
+
+// noFlag is the reason for a fix whose flag the script does not have.
+func noFlag(s *pyscript.Script, what, key string) string {
+	return fmt.Sprintf("no %s flag in %s (name it under flags.%s in vramrun.yaml)", what, scriptName(s), key)
+}
+
+func scriptName(s *pyscript.Script) string {
+	if s.Inv.Script != "" {
+		return s.Inv.Script
+	}
+	return "the command"
+}

@@ -1,0 +1,242 @@
+package profiles
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Fingerprint identifies a command for learned state: a changed launcher,
+// script, knob value or config file content starts fresh.
+type Fingerprint struct {
+	Launcher  string `json:"launcher"`
+	WorldSize int    `json:"world_size"`
+	Script    string `json:"script"`
+	// Knobs are the knob values as typed ("batch_size": "256").
+	Knobs map[string]string `json:"knobs"`
+	// ConfigHashes maps each config file the command names to the sha256
+	// hex of its content.
+	ConfigHashes map[string]string `json:"config_hashes"`
+}
+
+// Key is a stable sha256 hex of the fingerprint's canonical encoding (JSON
+// with sorted map keys, empty and nil maps alike).
+func (f Fingerprint) Key() string {
+	canon := struct {
+		Version int `json:"v"`
+		Fingerprint
+	}{1, f}
+	canon.Knobs = nonNilMap(f.Knobs)
+	canon.ConfigHashes = nonNilMap(f.ConfigHashes)
+	// Marshalling strings, ints and string maps cannot fail.
+	data, _ := json.Marshal(canon)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// UnknownGPU is the GPU model recorded when NVML is not available.
+const UnknownGPU = "unknown GPU"
+
+// GPUKey is the GPU a learned entry is for.
+type GPUKey struct {
+	// Model is NVML's name; "" is taken as UnknownGPU.
+	Model      string `json:"model"`
+	TotalBytes uint64 `json:"total_bytes"`
+}
+
+func (g GPUKey) normal() GPUKey {
+	if g.Model == "" {
+		g.Model = UnknownGPU
+	}
+	return g
+}
+
+// Learned is what fit: the fixes that made a command run on a GPU.
+type Learned struct {
+	// Fixes are the fixes applied, in order, with the planner's sizes.
+	Fixes []sdk.Fix `json:"fixes"`
+	// Argv is the final command that fit.
+	Argv []string `json:"argv"`
+	// Env holds the variables vramrun set.
+	Env map[string]string `json:"env,omitempty"`
+	// Summary is a few words for the user: "batch 24 x accumulation 4, bf16".
+	Summary  string    `json:"summary"`
+	Recorded time.Time `json:"recorded"`
+	RunID    string    `json:"run_id"`
+}
+
+const (
+	stateFileName    = "state.json"
+	stateLockName    = "state.lock"
+	stateFileVersion = 1
+)
+
+// stateFile is the format of state.json.
+type stateFile struct {
+	Version int                   `json:"version"`
+	Entries map[string]stateEntry `json:"entries"`
+}
+
+// stateEntry keeps the fingerprint and GPU beside what fit, so a person
+// reading state.json sees what each entry is for.
+type stateEntry struct {
+	Fingerprint Fingerprint `json:"fingerprint"`
+	GPU         GPUKey      `json:"gpu"`
+	Learned     Learned     `json:"learned"`
+}
+
+func entryKey(fp Fingerprint, gpu GPUKey) string {
+	gpu = gpu.normal()
+	return fp.Key() + "/" + gpu.Model + "/" + strconv.FormatUint(gpu.TotalBytes, 10)
+}
+
+// CorruptStateError reports a state.json that could not be read and was set
+// aside. It is a warning, not a failure: Lookup answers "not found" and
+// Record has recorded its entry in a fresh file. Callers tell it apart with
+// errors.As and show it to the user.
+type CorruptStateError struct {
+	Path    string
+	MovedTo string
+	Cause   error
+}
+
+func (e *CorruptStateError) Error() string {
+	return fmt.Sprintf("learned state %s was unreadable (%v); set it aside as %s and started afresh",
+		e.Path, e.Cause, filepath.Base(e.MovedTo))
+}
+
+func (e *CorruptStateError) Unwrap() error { return e.Cause }
+
+// errCorruptState marks a state.json that parses as nothing of ours.
+var errCorruptState = errors.New("not a vramrun state file")
+
+func (s *Store) statePath() string { return filepath.Join(s.Dir, stateFileName) }
+
+// readState reads state.json without the lock: writers replace it by
+// rename, so a reader sees a whole file. A missing file is empty state.
+func (s *Store) readState() (stateFile, error) {
+	empty := stateFile{Version: stateFileVersion, Entries: map[string]stateEntry{}}
+	data, err := os.ReadFile(s.statePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return empty, nil
+	}
+	if err != nil {
+		return stateFile{}, fmt.Errorf("reading learned state: %w", err)
+	}
+	var st stateFile
+	if err := json.Unmarshal(data, &st); err != nil {
+		return stateFile{}, fmt.Errorf("%w: %v", errCorruptState, err)
+	}
+	switch {
+	case st.Version == 0:
+		return stateFile{}, fmt.Errorf("%w: no version", errCorruptState)
+	case st.Version > stateFileVersion:
+		return stateFile{}, fmt.Errorf("learned state %s has version %d; this vramrun reads version %d (upgrade vramrun)",
+			s.statePath(), st.Version, stateFileVersion)
+	}
+	if st.Entries == nil {
+		st.Entries = map[string]stateEntry{}
+	}
+	return st, nil
+}
+
+// locked runs fn holding the exclusive lock on state.lock, so that
+// concurrent vramrun processes in one project take turns.
+func (s *Store) locked(fn func() error) error {
+	lock := flock.New(filepath.Join(s.Dir, stateLockName))
+	if err := lock.Lock(); err != nil {
+		return fmt.Errorf("locking learned state: %w", err)
+	}
+	err := fn()
+	if uerr := lock.Close(); err == nil && uerr != nil {
+		err = fmt.Errorf("unlocking learned state: %w", uerr)
+	}
+	return err
+}
+
+// loadLocked reads state.json under the lock; a corrupt one is renamed to
+// state.json.corrupt-<UTC time> and an empty state returned with the
+// warning.
+func (s *Store) loadLocked() (stateFile, *CorruptStateError, error) {
+	st, err := s.readState()
+	if err == nil || !errors.Is(err, errCorruptState) {
+		return st, nil, err
+	}
+	aside := s.statePath() + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	for n := 2; ; n++ {
+		if _, serr := os.Lstat(aside); errors.Is(serr, fs.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.corrupt-%s-%d", s.statePath(), time.Now().UTC().Format("20060102T150405Z"), n)
+	}
+	if rerr := os.Rename(s.statePath(), aside); rerr != nil {
+		return stateFile{}, nil, fmt.Errorf("setting aside unreadable learned state: %w", rerr)
+	}
+	warning := &CorruptStateError{Path: s.statePath(), MovedTo: aside, Cause: err}
+	return stateFile{Version: stateFileVersion, Entries: map[string]stateEntry{}}, warning, nil
+}
+
+// Lookup finds what fit for the fingerprint on this GPU. A corrupt
+// state.json is set aside and reported as a *CorruptStateError with found
+// false.
+func (s *Store) Lookup(fp Fingerprint, gpu GPUKey) (Learned, bool, error) {
+	st, err := s.readState()
+	if errors.Is(err, errCorruptState) {
+		var warning *CorruptStateError
+		err = s.locked(func() error {
+			var lerr error
+			st, warning, lerr = s.loadLocked()
+			return lerr
+		})
+		if err == nil && warning != nil {
+			return Learned{}, false, warning
+		}
+	}
+	if err != nil {
+		return Learned{}, false, err
+	}
+	e, ok := st.Entries[entryKey(fp, gpu)]
+	return e.Learned, ok, nil
+}
+
+// Record stores what fit for the fingerprint on this GPU, replacing an
+// earlier entry for both. The read-modify-write runs under the lock and the
+// file is replaced atomically, so concurrent runs lose no entry. A zero
+// Recorded is set to now.
+func (s *Store) Record(fp Fingerprint, gpu GPUKey, l Learned) error {
+	if l.Recorded.IsZero() {
+		l.Recorded = time.Now().UTC()
+	}
+	var warning *CorruptStateError
+	err := s.locked(func() error {
+		st, w, err := s.loadLocked()
+		if err != nil {
+			return err
+		}
+		warning = w
+		st.Entries[entryKey(fp, gpu)] = stateEntry{Fingerprint: fp, GPU: gpu.normal(), Learned: l}
+		data, err := json.MarshalIndent(st, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding learned state: %w", err)
+		}
+		return s.WriteFileAtomic(s.statePath(), append(data, '\n'))
+	})
+	if err != nil {
+		return err
+	}
+	if warning != nil {
+		return warning
+	}
+	return nil
+}

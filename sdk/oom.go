@@ -1,0 +1,150 @@
+package sdk
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// OOMKind says which memory ran out.
+type OOMKind string
+
+// The kinds of out-of-memory.
+const (
+	KindNone OOMKind = ""
+	KindGPU  OOMKind = "gpu"
+	KindHost OOMKind = "host"
+)
+
+// MarshalJSON writes KindNone as null, as the contract's JSON shapes want.
+func (k OOMKind) MarshalJSON() ([]byte, error) {
+	if k == KindNone {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(k))
+}
+
+// UnmarshalJSON reads null as KindNone.
+func (k *OOMKind) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*k = KindNone
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*k = OOMKind(s)
+	return nil
+}
+
+// Phase is the part of the job that ran out of memory.
+type Phase string
+
+// The phases.
+const (
+	PhaseUnknown Phase = "unknown"
+	PhaseTrain   Phase = "train"
+	PhaseEval    Phase = "eval"
+)
+
+// OOMPattern declares one out-of-memory text a runtime prints. Plugins
+// declare these as data; vramrun's scanner and diagnosis engine run them.
+//
+// The named groups of Regexp and Follow carry the figures. Size groups hold a
+// number with an optional unit ("2.30 GiB", "1.25GiB", "512 bytes",
+// "1342177280"): tried, capacity, free, allocated, reserved_unallocated,
+// reserved_total, allowed, used. Other groups: device (an index), shape (a
+// comma-separated tensor shape), dtype (a name found in DTypeSizes), pid.
+type OOMPattern struct {
+	// ID is a stable signature, "<framework>.<name>", e.g.
+	// "pytorch.caching_allocator".
+	ID        string  `json:"id"`
+	Framework string  `json:"framework"`
+	Kind      OOMKind `json:"kind"`
+	// Regexp is an RE2 expression matched against one line of output.
+	Regexp string `json:"regexp"`
+	// Follow are RE2 expressions tried, in order, against the lines after a
+	// match (each once, within the next 2*len(Follow)+2 lines), for texts
+	// that spread their figures over several lines.
+	Follow []string `json:"follow,omitempty"`
+	// Detail marks a pattern that only adds figures (another process's
+	// usage, an allocator's summary line) and is never an OOM by itself.
+	Detail bool `json:"detail,omitempty"`
+	// DTypeSizes maps the dtype names this runtime prints to their size in
+	// bytes, for patterns with shape and dtype groups.
+	DTypeSizes map[string]int `json:"dtype_sizes,omitempty"`
+}
+
+// PatternGroups are the named groups an OOMPattern may use.
+func PatternGroups() []string {
+	return []string{"tried", "capacity", "free", "allocated", "reserved_unallocated",
+		"reserved_total", "allowed", "device", "shape", "dtype", "pid", "used"}
+}
+
+// Validate checks that the expressions compile as RE2 and use only the
+// contract's group names.
+func (p OOMPattern) Validate() error {
+	if p.ID == "" {
+		return fmt.Errorf("pattern without an id")
+	}
+	if p.Kind != KindGPU && p.Kind != KindHost {
+		return fmt.Errorf("pattern %s: kind %q is not gpu or host", p.ID, p.Kind)
+	}
+	known := map[string]bool{}
+	for _, g := range PatternGroups() {
+		known[g] = true
+	}
+	for _, expr := range append([]string{p.Regexp}, p.Follow...) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return fmt.Errorf("pattern %s: %v", p.ID, err)
+		}
+		for _, name := range re.SubexpNames()[1:] {
+			if name != "" && !known[name] {
+				return fmt.Errorf("pattern %s: group %q is not one of the contract's names", p.ID, name)
+			}
+		}
+	}
+	return nil
+}
+
+// Frame is a traceback frame name that tells the phase: a function named
+// Name on the stack means Phase.
+type Frame struct {
+	Name  string `json:"name"`
+	Phase Phase  `json:"phase"`
+}
+
+// ProcessUsage is memory another process holds on the GPU.
+type ProcessUsage struct {
+	PID       int   `json:"pid"`
+	UsedBytes int64 `json:"used_bytes"`
+}
+
+// Diagnosis is what vramrun makes of a failed attempt's output and exit
+// status: the explain --json shape of the contract.
+type Diagnosis struct {
+	OOM                      bool           `json:"oom"`
+	Kind                     OOMKind        `json:"kind"`
+	Framework                string         `json:"framework"`
+	Signature                string         `json:"signature"`
+	Device                   *int           `json:"device"`
+	Phase                    Phase          `json:"phase"`
+	TriedBytes               *int64         `json:"tried_bytes"`
+	CapacityBytes            *int64         `json:"capacity_bytes"`
+	FreeBytes                *int64         `json:"free_bytes"`
+	AllocatedBytes           *int64         `json:"allocated_bytes"`
+	ReservedUnallocatedBytes *int64         `json:"reserved_unallocated_bytes"`
+	AllowedBytes             *int64         `json:"allowed_bytes"`
+	OtherProcesses           []ProcessUsage `json:"other_processes"`
+	Fragmented               bool           `json:"fragmented"`
+	Message                  string         `json:"message"`
+	NextFixes                []FixID        `json:"next_fixes"`
+}
+
+// NoOOM is the diagnosis of output without an out-of-memory error.
+func NoOOM() Diagnosis {
+	return Diagnosis{Framework: "unknown", Phase: PhaseUnknown,
+		OtherProcesses: []ProcessUsage{}, NextFixes: []FixID{}}
+}

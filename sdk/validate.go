@@ -1,0 +1,124 @@
+package sdk
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// MaxPatternFollow is the most Follow expressions one OOMPattern may have.
+const MaxPatternFollow = 32
+
+// ReservedPatternPrefix starts the signatures of vramrun's own diagnoses
+// (a job killed by the kernel's OOM killer); no plugin pattern may use it.
+const ReservedPatternPrefix = "host."
+
+// Validate checks a plugin's description as vramrun does before it uses
+// the plugin: a name, and patterns and frames that vramrun's scanner can
+// run — each pattern valid (OOMPattern.Validate) with a framework, at most
+// MaxPatternFollow follow expressions, an id of its own outside
+// ReservedPatternPrefix, and positive dtype sizes; each frame named, with
+// the phase train or eval.
+func (d Description) Validate() error {
+	if strings.TrimSpace(d.Name) == "" || strings.ContainsAny(d.Name, " \t\r\n/") {
+		return fmt.Errorf("plugin name %q is empty or has a space or slash", d.Name)
+	}
+	seen := map[string]bool{}
+	for _, p := range d.Patterns {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		switch {
+		case p.Framework == "":
+			return fmt.Errorf("pattern %s: no framework", p.ID)
+		case len(p.Follow) > MaxPatternFollow:
+			return fmt.Errorf("pattern %s: %d follow expressions, at most %d", p.ID, len(p.Follow), MaxPatternFollow)
+		case strings.HasPrefix(p.ID, ReservedPatternPrefix):
+			return fmt.Errorf("pattern %s: ids starting %q are vramrun's own", p.ID, ReservedPatternPrefix)
+		case seen[p.ID]:
+			return fmt.Errorf("pattern %s: declared twice", p.ID)
+		}
+		seen[p.ID] = true
+		for name, size := range p.DTypeSizes {
+			if size <= 0 {
+				return fmt.Errorf("pattern %s: dtype %s has size %d, want a positive number of bytes", p.ID, name, size)
+			}
+		}
+	}
+	for _, f := range d.Frames {
+		if f.Name == "" {
+			return fmt.Errorf("traceback frame with an empty name (phase %q)", f.Phase)
+		}
+		if f.Phase != PhaseTrain && f.Phase != PhaseEval {
+			return fmt.Errorf("traceback frame %q: phase %q is not %q or %q", f.Name, f.Phase, PhaseTrain, PhaseEval)
+		}
+	}
+	return nil
+}
+
+// Validate checks that the confidence is within 0..100.
+func (r Recognition) Validate() error {
+	if r.Confidence < 0 || r.Confidence > 100 {
+		return fmt.Errorf("confidence %d is outside 0..100", r.Confidence)
+	}
+	return nil
+}
+
+// Validate checks an analysis: a world size of at least 1, knob values in
+// range (sizes positive, precision fp32, fp16 or bf16), and only known fix
+// ids in Unsupported, each with a reason.
+func (a Analysis) Validate() error {
+	if a.WorldSize < 1 {
+		return fmt.Errorf("world size %d, want at least 1", a.WorldSize)
+	}
+	for name, v := range map[string]*int{"batch_size": a.Knobs.BatchSize, "grad_accumulation": a.Knobs.GradAccumulation,
+		"eval_batch_size": a.Knobs.EvalBatchSize} {
+		if v != nil && *v < 1 {
+			return fmt.Errorf("knob %s is %d, want a positive number", name, *v)
+		}
+	}
+	if p := a.Knobs.Precision; p != nil && *p != "fp32" && *p != "fp16" && *p != "bf16" {
+		return fmt.Errorf("knob precision is %q, want fp32, fp16 or bf16", *p)
+	}
+	for id, reason := range a.Unsupported {
+		if _, err := ParseFixID(string(id)); err != nil {
+			return fmt.Errorf("unsupported: %v", err)
+		}
+		if strings.TrimSpace(reason) == "" {
+			return fmt.Errorf("unsupported fix %s without a reason", id)
+		}
+	}
+	return nil
+}
+
+// Validate checks an answer to a fix: a command line with a program, and
+// environment names that can be set; each copy names its original and lies
+// inside copyDir, each at a path of its own.
+func (a Applied) Validate(copyDir string) error {
+	if len(a.Argv) == 0 || a.Argv[0] == "" {
+		return fmt.Errorf("applied fix without a command line")
+	}
+	for name := range a.Env {
+		if name == "" || strings.ContainsAny(name, "=\x00") {
+			return fmt.Errorf("environment variable name %q cannot be set", name)
+		}
+	}
+	inside := filepath.Clean(copyDir)
+	if !strings.HasSuffix(inside, string(filepath.Separator)) {
+		inside += string(filepath.Separator)
+	}
+	seen := map[string]bool{}
+	for _, c := range a.Copies {
+		path := filepath.Clean(c.Path)
+		switch {
+		case c.Original == "":
+			return fmt.Errorf("copy %s does not name its original", c.Path)
+		case copyDir == "" || c.Path == "" || !strings.HasPrefix(path, inside):
+			return fmt.Errorf("copy of %s goes to %q, outside the copy folder %q", c.Original, c.Path, copyDir)
+		case seen[path]:
+			return fmt.Errorf("two copies go to %s", c.Path)
+		}
+		seen[path] = true
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package sdk_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+func goodPattern() sdk.OOMPattern {
+	return sdk.OOMPattern{ID: "mine.oom", Framework: "mine", Kind: sdk.KindGPU, Regexp: `wanted (?P<tried>\S+)`}
+}
+
+func TestDescriptionValidate(t *testing.T) {
+	tooMany := goodPattern()
+	tooMany.Follow = make([]string, sdk.MaxPatternFollow+1)
+	badDType := goodPattern()
+	badDType.DTypeSizes = map[string]int{"f16": 0}
+	noFramework := goodPattern()
+	noFramework.Framework = ""
+	reserved := goodPattern()
+	reserved.ID = "host.oom_kill"
+	badGroup := goodPattern()
+	badGroup.Regexp = `(?P<bytes>\d+)`
+	tests := []struct {
+		name string
+		desc sdk.Description
+		want string // "" means valid
+	}{
+		{"valid", sdk.Description{Name: "mine", Patterns: []sdk.OOMPattern{goodPattern()}, Frames: []sdk.Frame{{Name: "evaluate", Phase: sdk.PhaseEval}}}, ""},
+		{"no name", sdk.Description{}, "plugin name"},
+		{"name with a space", sdk.Description{Name: "my trainer"}, "plugin name"},
+		{"unknown group", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{badGroup}}, `group "bytes"`},
+		{"no framework", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{noFramework}}, "no framework"},
+		{"too many follow", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{tooMany}}, "follow expressions"},
+		{"reserved id", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{reserved}}, "vramrun's own"},
+		{"twice", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{goodPattern(), goodPattern()}}, "declared twice"},
+		{"dtype size", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{badDType}}, "positive number of bytes"},
+		{"frame phase", sdk.Description{Name: "m", Frames: []sdk.Frame{{Name: "step", Phase: sdk.PhaseUnknown}}}, `phase "unknown"`},
+		{"frame name", sdk.Description{Name: "m", Frames: []sdk.Frame{{Phase: sdk.PhaseTrain}}}, "empty name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkErr(t, tt.desc.Validate(), tt.want) })
+	}
+}
+
+func TestRecognitionValidate(t *testing.T) {
+	checkErr(t, sdk.Recognition{Confidence: 0}.Validate(), "")
+	checkErr(t, sdk.Recognition{Confidence: 100}.Validate(), "")
+	checkErr(t, sdk.Recognition{Confidence: 101}.Validate(), "outside 0..100")
+	checkErr(t, sdk.Recognition{Confidence: -1}.Validate(), "outside 0..100")
+}
+
+func TestAnalysisValidate(t *testing.T) {
+	checkErr(t, sdk.Analysis{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(8), Precision: sdk.Str("bf16")},
+		Unsupported: map[sdk.FixID]string{sdk.FixCPUOffload: "no flag"}}.Validate(), "")
+	checkErr(t, sdk.Analysis{}.Validate(), "world size 0")
+	checkErr(t, sdk.Analysis{WorldSize: 1, Knobs: sdk.Knobs{GradAccumulation: sdk.Int(0)}}.Validate(), "grad_accumulation is 0")
+	checkErr(t, sdk.Analysis{WorldSize: 1, Knobs: sdk.Knobs{Precision: sdk.Str("16-mixed")}}.Validate(), `precision is "16-mixed"`)
+	checkErr(t, sdk.Analysis{WorldSize: 1, Unsupported: map[sdk.FixID]string{"quantize": "x"}}.Validate(), `unknown fix "quantize"`)
+	checkErr(t, sdk.Analysis{WorldSize: 1, Unsupported: map[sdk.FixID]string{sdk.FixAllocator: " "}}.Validate(), "without a reason")
+}
+
+func TestAppliedValidate(t *testing.T) {
+	argv := []string{"python", "t.py"}
+	checkErr(t, sdk.Applied{Argv: argv, Env: map[string]string{"X": "1"},
+		Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies/c.yaml"}}}.Validate("/run/copies"), "")
+	checkErr(t, sdk.Applied{}.Validate("/c"), "without a command line")
+	checkErr(t, sdk.Applied{Argv: argv, Env: map[string]string{"A=B": "1"}}.Validate("/c"), "cannot be set")
+	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies/../c.yaml"}}}.Validate("/run/copies"), "outside the copy folder")
+	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies"}}}.Validate("/run/copies"), "outside the copy folder")
+	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies2/c.yaml"}}}.Validate("/run/copies"), "outside the copy folder")
+	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Path: "/c/x"}}}.Validate("/c"), "does not name its original")
+	two := []sdk.FileCopy{{Original: "a", Path: "/c/x"}, {Original: "b", Path: "/c/./x"}}
+	checkErr(t, sdk.Applied{Argv: argv, Copies: two}.Validate("/c"), "two copies")
+}
+
+// checkErr fails unless err is nil when want is "", or contains want.
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("unexpected error: %v", err)
+	case want != "" && err == nil:
+		t.Errorf("no error, want one containing %q", want)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+}

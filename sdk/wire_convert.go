@@ -1,0 +1,178 @@
+package sdk
+
+import "github.com/vramrun/vramrun/sdk/internal/pluginpb"
+
+// The conversions between the sdk types and their wire messages. An empty
+// slice or map comes back as nil, so that an answer compares the same
+// whichever side of the wire it was made on once both are normalised that
+// way.
+
+func commandToPB(c Command) *pluginpb.Command {
+	return &pluginpb.Command{Argv: c.Argv, Env: c.Env, Dir: c.Dir, Files: c.Files, Flags: c.Flags}
+}
+
+func commandFromPB(m *pluginpb.Command) Command {
+	return Command{
+		Argv:  nilIfEmpty(m.GetArgv()),
+		Env:   nilIfEmptyMap(m.GetEnv()),
+		Dir:   m.GetDir(),
+		Files: filesFromPB(m.GetFiles()),
+		Flags: nilIfEmptyMap(m.GetFlags()),
+	}
+}
+
+// filesFromPB keeps an empty file as an empty, non-nil content: it is still
+// a file that takes the place of the disk.
+func filesFromPB(files map[string][]byte) map[string][]byte {
+	if len(files) == 0 {
+		return nil
+	}
+	out := make(map[string][]byte, len(files))
+	for k, v := range files {
+		if v == nil {
+			v = []byte{}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func descriptionToPB(d Description) *pluginpb.DescribeResponse {
+	m := &pluginpb.DescribeResponse{Name: d.Name, Version: d.Version, Frameworks: d.Frameworks}
+	for _, p := range d.Patterns {
+		pm := &pluginpb.OOMPattern{Id: p.ID, Framework: p.Framework, Kind: string(p.Kind), Regexp: p.Regexp,
+			Follow: p.Follow, Detail: p.Detail}
+		if len(p.DTypeSizes) > 0 {
+			pm.DtypeSizes = make(map[string]int64, len(p.DTypeSizes))
+			for k, v := range p.DTypeSizes {
+				pm.DtypeSizes[k] = int64(v)
+			}
+		}
+		m.Patterns = append(m.Patterns, pm)
+	}
+	for _, f := range d.Frames {
+		m.Frames = append(m.Frames, &pluginpb.Frame{Name: f.Name, Phase: string(f.Phase)})
+	}
+	return m
+}
+
+func descriptionFromPB(m *pluginpb.DescribeResponse) Description {
+	d := Description{Name: m.GetName(), Version: m.GetVersion(), Frameworks: nilIfEmpty(m.GetFrameworks())}
+	for _, pm := range m.GetPatterns() {
+		p := OOMPattern{ID: pm.GetId(), Framework: pm.GetFramework(), Kind: OOMKind(pm.GetKind()),
+			Regexp: pm.GetRegexp(), Follow: nilIfEmpty(pm.GetFollow()), Detail: pm.GetDetail()}
+		if len(pm.GetDtypeSizes()) > 0 {
+			p.DTypeSizes = make(map[string]int, len(pm.GetDtypeSizes()))
+			for k, v := range pm.GetDtypeSizes() {
+				p.DTypeSizes[k] = int(v)
+			}
+		}
+		d.Patterns = append(d.Patterns, p)
+	}
+	for _, f := range m.GetFrames() {
+		d.Frames = append(d.Frames, Frame{Name: f.GetName(), Phase: Phase(f.GetPhase())})
+	}
+	return d
+}
+
+func analysisToPB(a Analysis) *pluginpb.AnalyzeResponse {
+	m := &pluginpb.AnalyzeResponse{Framework: a.Framework, Launcher: a.Launcher, Script: a.Script,
+		WorldSize: int64(a.WorldSize), ConfigFiles: a.ConfigFiles, Knobs: &pluginpb.Knobs{
+			BatchSize:         int64Ptr(a.Knobs.BatchSize),
+			GradAccumulation:  int64Ptr(a.Knobs.GradAccumulation),
+			EvalBatchSize:     int64Ptr(a.Knobs.EvalBatchSize),
+			Precision:         a.Knobs.Precision,
+			GradCheckpointing: a.Knobs.GradCheckpointing,
+			Optimizer:         a.Knobs.Optimizer,
+			Offload:           a.Knobs.Offload,
+		}}
+	if len(a.Unsupported) > 0 {
+		m.Unsupported = make(map[string]string, len(a.Unsupported))
+		for k, v := range a.Unsupported {
+			m.Unsupported[string(k)] = v
+		}
+	}
+	return m
+}
+
+func analysisFromPB(m *pluginpb.AnalyzeResponse) Analysis {
+	k := m.GetKnobs()
+	if k == nil {
+		k = &pluginpb.Knobs{}
+	}
+	a := Analysis{Framework: m.GetFramework(), Launcher: m.GetLauncher(), Script: m.GetScript(),
+		WorldSize: int(m.GetWorldSize()), ConfigFiles: nilIfEmpty(m.GetConfigFiles()), Knobs: Knobs{
+			BatchSize:         intPtr(k.BatchSize),
+			GradAccumulation:  intPtr(k.GradAccumulation),
+			EvalBatchSize:     intPtr(k.EvalBatchSize),
+			Precision:         k.Precision,
+			GradCheckpointing: k.GradCheckpointing,
+			Optimizer:         k.Optimizer,
+			Offload:           k.Offload,
+		}}
+	if len(m.GetUnsupported()) > 0 {
+		a.Unsupported = make(map[FixID]string, len(m.GetUnsupported()))
+		for id, reason := range m.GetUnsupported() {
+			a.Unsupported[FixID(id)] = reason
+		}
+	}
+	return a
+}
+
+func fixToPB(f Fix) *pluginpb.Fix {
+	return &pluginpb.Fix{Id: string(f.ID), BatchSize: int64(f.BatchSize), GradAccumulation: int64(f.GradAccumulation), Precision: f.Precision}
+}
+
+func fixFromPB(m *pluginpb.Fix) Fix {
+	return Fix{ID: FixID(m.GetId()), BatchSize: int(m.GetBatchSize()), GradAccumulation: int(m.GetGradAccumulation()), Precision: m.GetPrecision()}
+}
+
+func appliedToPB(a Applied) *pluginpb.ApplyResponse {
+	m := &pluginpb.ApplyResponse{Argv: a.Argv, Env: a.Env, Summary: a.Summary}
+	for _, c := range a.Copies {
+		m.Copies = append(m.Copies, &pluginpb.FileCopy{Original: c.Original, Path: c.Path, Content: c.Content})
+	}
+	return m
+}
+
+func appliedFromPB(m *pluginpb.ApplyResponse) Applied {
+	a := Applied{Argv: nilIfEmpty(m.GetArgv()), Env: nilIfEmptyMap(m.GetEnv()), Summary: m.GetSummary()}
+	for _, c := range m.GetCopies() {
+		content := c.GetContent()
+		if content == nil {
+			content = []byte{}
+		}
+		a.Copies = append(a.Copies, FileCopy{Original: c.GetOriginal(), Path: c.GetPath(), Content: content})
+	}
+	return a
+}
+
+func int64Ptr(v *int) *int64 {
+	if v == nil {
+		return nil
+	}
+	n := int64(*v)
+	return &n
+}
+
+func intPtr(v *int64) *int {
+	if v == nil {
+		return nil
+	}
+	n := int(*v)
+	return &n
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func nilIfEmptyMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
