@@ -45,6 +45,9 @@ type Options struct {
 	Signals <-chan os.Signal
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PluginLog, when set, is where the plugins log: it is pointed at the
+	// run's folder (plugins.log) once that exists.
+	PluginLog *PluginLog
 }
 
 // ExitError carries an exit status that is not the job's: 125 when vramrun
@@ -130,14 +133,16 @@ func (r *run) prepare() error {
 	r.setEnv = map[string]string{}
 	r.files = map[string]string{}
 	r.argv = append([]string(nil), o.Argv...)
-	for _, n := range o.Plugins.Notes {
-		r.msg.warn(n)
-	}
 
 	id := record.NewRunID(o.Now())
 	r.runDir = filepath.Join(o.Store.RunsDir(), id)
 	if err := os.MkdirAll(r.runDir, 0o755); err != nil {
 		return &ExitError{StatusFailure, fmt.Errorf("run folder: %w", err)}
+	}
+	if o.PluginLog != nil {
+		if err := o.PluginLog.Open(filepath.Join(r.runDir, "plugins.log")); err != nil {
+			r.msg.warn("plugin log: %v", err)
+		}
 	}
 	r.rec = &record.Run{ID: id, Started: o.Now(), Argv: o.Argv, Dir: o.Dir, Framework: "unknown", Outcome: record.OutcomeRunning, Fixes: []string{}}
 	if o.Settings.Events != "" {
@@ -151,8 +156,9 @@ func (r *run) prepare() error {
 	r.rec.GPU = r.gpu.model()
 
 	claim, ok := o.Plugins.Claim(r.ctx, r.command())
+	// Plugins dropped at load or while claiming, each said once.
 	for _, n := range o.Plugins.Notes {
-		r.msg.warn(n)
+		r.msg.warn("%s", n)
 	}
 	o.Plugins.Notes = nil
 	if ok {

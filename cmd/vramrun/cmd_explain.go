@@ -38,7 +38,7 @@ func (s *session) runExplain(c *cobra.Command, opts *explainOptions) error {
 	if err != nil {
 		return err
 	}
-	plugins, err := s.loadPlugins(c.Context(), loaded, 0)
+	plugins, err := s.loadPlugins(c.Context(), loaded, io.Discard, false)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -50,7 +51,7 @@ func (s *session) runPlan(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	plugins, err := s.loadPlugins(ctx, loaded, 0)
+	plugins, err := s.loadPlugins(ctx, loaded, io.Discard, false)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -42,7 +43,7 @@ func (s *session) newPluginsCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		set, err := s.loadPlugins(c.Context(), loaded, 0)
+		set, err := s.loadPlugins(c.Context(), loaded, io.Discard, false)
 		if err != nil {
 			return err
 		}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -49,7 +52,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PYTHONDONTWRITEBYTECODE", "1")
 			return plugins.setup(env)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"status": cmdStatus},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": cmdStatus, "dead": cmdDead, "waitfor": cmdWaitFor,
+		},
 	})
 }
 
@@ -74,5 +79,54 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}
+
+// cmdDead is `dead PIDFILE`: every pid listed in the file (one a line) is
+// gone — no process left holding GPU memory. A zombie counts as gone: it
+// holds nothing and only waits for its parent to read its status.
+func cmdDead(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dead PIDFILE")
+	}
+	data := ts.ReadFile(args[0])
+	n := 0
+	for _, line := range strings.Fields(data) {
+		pid, err := strconv.Atoi(line)
+		if err != nil {
+			ts.Fatalf("dead: %q in %s is not a pid", line, args[0])
+		}
+		n++
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
+			continue
+		}
+		ts.Fatalf("process %d is still running", pid)
+	}
+	if n == 0 {
+		ts.Fatalf("dead: no pid in %s", args[0])
+	}
+}
+
+// cmdWaitFor is `waitfor FILE`: it waits (up to a minute) until FILE exists
+// and is not empty — how a script knows a background job has started. It
+// waits on that state, not for a fixed time.
+func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfor FILE")
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(time.Minute)
+	for delay := time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
+		if info, err := os.Stat(path); err == nil && info.Size() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfor: %s did not appear", args[0])
+		}
+		time.Sleep(delay)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -91,7 +92,9 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	plugins, err := s.loadPlugins(ctx, loaded, verbosity(opts.quiet, opts.verbose))
+	pluginLog := &launcher.PluginLog{}
+	defer pluginLog.Close()
+	plugins, err := s.loadPlugins(ctx, loaded, pluginLog, opts.verbose)
 	if err != nil {
 		return err
 	}
@@ -115,7 +118,7 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: env,
 		Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr,
 		Verbosity: verbosity(opts.quiet, opts.verbose),
-		Plugins:   plugins, GPU: gpus, Store: store, Signals: s.signals,
+		Plugins:   plugins, GPU: gpus, Store: store, Signals: s.signals, PluginLog: pluginLog,
 	})
 	if err != nil {
 		return err
@@ -125,13 +128,13 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 }
 
 // loadPlugins loads the built-ins and the external plugins the settings and
-// environment name.
-func (s *session) loadPlugins(ctx context.Context, loaded profiles.Loaded, verbosity int) (*host.Set, error) {
+// environment name. External plugins log to logTo (never the terminal).
+func (s *session) loadPlugins(ctx context.Context, loaded profiles.Loaded, logTo io.Writer, verbose bool) (*host.Set, error) {
 	var refs []host.PluginRef
 	for _, p := range loaded.Settings.Plugins {
 		refs = append(refs, host.PluginRef{Name: p.Name, Path: p.Path, SHA256: p.SHA256})
 	}
-	set, err := host.Load(ctx, host.LoadOptions{Env: s.env, Profile: refs, LogTo: s.stderr, Verbose: verbosity > 0})
+	set, err := host.Load(ctx, host.LoadOptions{Env: s.env, Profile: refs, LogTo: logTo, Verbose: verbose})
 	if err != nil {
 		return nil, err
 	}

@@ -62,9 +62,9 @@ scenario_def() {
 		EXPECT_FIXES=allocator,mixed_precision,batch_size EXPECT_EFFECTIVE=64 TIMEOUT_S=180 ;;
 	hf-eval)
 		DESCRIPTION="HF Trainer, out of memory in evaluation: smaller --per_device_eval_batch_size only"
-		SCRIPT=hf_trainer.py ARGS=("${hf[@]}" --per_device_train_batch_size 8 --eval_strategy steps --eval_steps 2
+		SCRIPT=hf_trainer.py ARGS=("${hf[@]}" --per_device_train_batch_size 4 --eval_strategy steps --eval_steps 2
 			--per_device_eval_batch_size 256)
-		EXPECT_FIXES=eval_batch_size EXPECT_EFFECTIVE=8 TIMEOUT_S=180 ;;
+		EXPECT_FIXES=eval_batch_size EXPECT_EFFECTIVE=4 TIMEOUT_S=180 ;;
 	hf-optim)
 		DESCRIPTION="HF Trainer, low-memory optimizer and --gradient_checkpointing first"
 		SCRIPT=hf_trainer.py ARGS=("${hf[@]}" --per_device_train_batch_size 64)

@@ -142,17 +142,17 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(rows["hf-eval"]["problems"], [
             "expected fix(es) not applied: eval_batch_size (applied: allocator, mixed_precision, batch_size, "
             "grad_checkpointing)",
-            "effective batch changed: 8 -> 64 (32 x 2 x 1)",
+            "effective batch changed: 4 -> 64 (32 x 2 x 1)",
         ])
         self.assert_holders_gone()
 
     def test_a_hung_scenario_times_out_and_the_run_goes_on(self):
         self.hang("torch")
-        self.record("jax", "pass")
-        done = self.run_script("torch", "jax", ACCEPTANCE_TIMEOUT_S="1")
+        # doctor runs without a timeout, so a slow machine cannot make it time out too.
+        done = self.run_script("torch", "doctor", ACCEPTANCE_TIMEOUT_S="1")
         self.assertEqual(done.returncode, 1, done.stderr)
         rows = self.rows()
-        self.assertEqual([(r["scenario"], r["result"]) for r in rows], [("torch", "TIMEOUT"), ("jax", "PASS")])
+        self.assertEqual([(r["scenario"], r["result"]) for r in rows], [("torch", "TIMEOUT"), ("doctor", "PASS")])
         self.assertEqual(rows[0]["exit_status"], 124)
         self.assertEqual(rows[0]["problems"][0], "timed out: vramrun was ended before the scenario finished")
         self.assert_holders_gone()

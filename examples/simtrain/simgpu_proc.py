@@ -92,7 +92,9 @@ def parse(argv, env, default_format):
     values = {}
     for name, (kind, var, default) in OPTIONS.items():
         values[name] = default
-        if var in env:
+        # An empty variable counts as unset, as shells and test scripts
+        # expect when they clear one with VAR=.
+        if env.get(var, "") != "":
             values[name] = _convert(name, kind, env[var], var)
     rest = []
     i = 0

@@ -23,9 +23,9 @@ const (
 	SignatureOOMKill = "host.oom_kill"
 )
 
-// maxFollow bounds a pattern's Follow list, and with it the lines a
+// maxFollow bounds a pattern's Follow list (the sdk's own bound), and with it the lines a
 // diagnosis keeps after a match.
-const maxFollow = 32
+const maxFollow = sdk.MaxPatternFollow
 
 // Matcher holds the compiled OOM patterns and traceback frames of all
 // plugins. It is read-only after Compile and safe for concurrent use.

@@ -407,9 +407,10 @@ func (j *Job) sweep() {
 	j.survivors = out.survivors
 }
 
-// Wait waits for the main process, reads the rest of its output (bounded by
-// DrainTimeout while other processes hold it open), ends every process of
-// the job that is left, restores the terminal and returns the Result. It
+// Wait waits for the main process, ends every process of the job that is
+// left, reads the rest of the output (bounded by DrainTimeout while a process
+// it could not find holds it open), restores the terminal and returns the
+// Result. It
 // may be called more than once; later calls return the same Result.
 func (j *Job) Wait() Result {
 	j.waitOnce.Do(func() { j.result = j.finish() })
@@ -418,9 +419,12 @@ func (j *Job) Wait() Result {
 
 func (j *Job) finish() Result {
 	<-j.exited
-	drained := j.output.waitDone(j.spec.DrainTimeout)
+	// End the rest of the job first: what the main process wrote is in the
+	// pipe or pty already and stays readable, while a worker that keeps
+	// the output open would otherwise hold up the drain for DrainTimeout
+	// on every attempt.
 	j.sweep()
-	if !drained && !j.output.waitDone(j.spec.DrainTimeout) {
+	if !j.output.waitDone(j.spec.DrainTimeout) {
 		// A process we could not find (one that changed both its group and
 		// its environment, with no subreaper) still holds the output.
 		j.output.abort()

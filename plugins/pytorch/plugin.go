@@ -76,6 +76,17 @@ func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) 
 		}
 		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: env, Summary: summary}, nil
 	}
+	var a sdk.Analysis
+	if isNanoGPT(s) {
+		a = analyzeNanoGPT(s)
+	} else {
+		a = analyzeArgparse(s)
+	}
+	// Apply agrees with Analyze: a fix the command cannot take (or has
+	// already) is turned down with the same reason.
+	if reason, no := a.Unsupported[fix.ID]; no {
+		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+	}
 	if args, summary, ok := s.ApplyTemplate(fix); ok {
 		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 	}
