@@ -4,6 +4,7 @@ The formula and a worked example are in simgpu.py's docstring.
 """
 
 import os
+import time
 import re
 import sys
 from fractions import Fraction
@@ -179,16 +180,46 @@ def _fraction(text, source):
     return value
 
 
+class UsageReport:
+    """What vramrun's built-in simulated GPU reads: with VRAMRUN_SIMGPU=<dir> set, the job keeps
+    its current usage (reserved bytes) in <dir>/<pid>.mem, as NVML would report it for a process.
+    Written at most every 10 ms, atomically (temp file and rename), and always at the end."""
+
+    INTERVAL = 0.01
+
+    def __init__(self, env):
+        folder = env.get("VRAMRUN_SIMGPU", "")
+        self.path = os.path.join(folder, "%d.mem" % os.getpid()) if folder else ""
+        self.last = 0.0
+        self.value = None
+
+    def update(self, used, force=False):
+        if not self.path or used == self.value:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < self.INTERVAL:
+            return
+        self.last, self.value = now, used
+        tmp = self.path + ".tmp"
+        try:
+            with open(tmp, "w") as f:
+                f.write("%d\n" % used)
+            os.replace(tmp, self.path)
+        except OSError:
+            self.path = ""  # the folder went away: stop reporting, keep training
+
+
 class Device:
     """Allocation bookkeeping on the simulated GPU; a failed request raises the runtime's OOM."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, env=None):
         self.spec = spec
         self.allocated = 0
         self.peak = 0  # of reserved memory: allocated plus the allocator's waste
         self.peak_allocated = 0
         self.count = 0
         self.before_log = None  # called before the runtime's log lines, to end a progress bar's line
+        self.usage = UsageReport(os.environ if env is None else env)
 
     def allocate(self, nbytes, shape=None, dtype="float", op="MatMul", context=None):
         """Take nbytes; when that would pass the budget, print the runtime's log lines and return
@@ -200,17 +231,21 @@ class Device:
         if spec.format == "tensorflow":
             nbytes = -(-nbytes // 256) * 256
         if spec.reserved(self.allocated + nbytes) > spec.budget:
+            # The GPU is as full as it gets when the request fails.
+            self.usage.update(spec.reserved(self.allocated), force=True)
             extra = context() if context is not None else {}
             raise self.out_of_memory(nbytes, shape, dtype, op, **extra)
         self.allocated += nbytes
         self.count += 1
         self.peak_allocated = max(self.peak_allocated, self.allocated)
         self.peak = max(self.peak, spec.reserved(self.allocated))
+        self.usage.update(spec.reserved(self.allocated))
 
     def release(self, nbytes):
         if self.spec.format == "tensorflow":
             nbytes = -(-nbytes // 256) * 256
         self.allocated -= nbytes
+        self.usage.update(self.spec.reserved(self.allocated))
 
     def figures(self, nbytes, shape=None, dtype="float", op="MatMul", **extra):
         """The allocator's view of a failing request of nbytes."""

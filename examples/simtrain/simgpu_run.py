@@ -189,7 +189,7 @@ class Session:
         self.job = job
         self.options = sim.options
         self.spec = simgpu_model.GPUSpec(sim.env, sim.options.format, device=job.local_rank)
-        self.device = simgpu_model.Device(self.spec)
+        self.device = simgpu_model.Device(self.spec, sim.env)
         self.plan = simgpu_model.Plan(job, self.spec)
         self.grads = [False] * LAYERS
         self.live = []

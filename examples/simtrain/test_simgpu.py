@@ -344,3 +344,28 @@ class SourcesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UsageReportTest(unittest.TestCase):
+    """With VRAMRUN_SIMGPU set the job tells vramrun's simulated GPU what it uses."""
+
+    def test_usage_file_follows_allocations(self):
+        import tempfile
+        folder = tempfile.mkdtemp()
+        env = {"VRAMRUN_SIMGPU": folder}
+        device = simgpu_model.Device(simgpu_model.GPUSpec(env, "pytorch"), env)
+        device.usage.INTERVAL = 0  # every change is written
+        device.allocate(1 << 30)
+        path = os.path.join(folder, "%d.mem" % os.getpid())
+        with open(path) as f:
+            first = int(f.read())
+        self.assertGreaterEqual(first, 1 << 30)
+        device.release(1 << 30)
+        with open(path) as f:
+            self.assertLess(int(f.read()), first)
+        self.assertFalse(os.path.exists(path + ".tmp"))
+
+    def test_no_folder_no_file(self):
+        device = simgpu_model.Device(simgpu_model.GPUSpec({}, "pytorch"), {})
+        device.allocate(1 << 20)
+        self.assertEqual(device.usage.path, "")

@@ -96,11 +96,14 @@ type SkipRecord struct {
 	Reason string    `json:"reason"`
 }
 
-// NewRunID makes an id that sorts by start time.
+// NewRunID makes an id that sorts by start time, to the millisecond (runs
+// started in the same second, as in a script, still sort in order), with a
+// random tail so that concurrent runs never share one:
+// 20260102-150405.123-a1b2c3.
 func NewRunID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+	return t.UTC().Format("20060102-150405.000") + "-" + hex.EncodeToString(b[:])
 }
 
 // FileName is the run record's name inside its folder.
@@ -220,13 +223,13 @@ func dirTime(dir string) time.Time {
 	return info.ModTime()
 }
 
-// looksLikeRunID matches NewRunID's shape: 20060102-150405-abcdef.
+// looksLikeRunID matches NewRunID's shape: 20060102-150405.000-abcdef.
 func looksLikeRunID(s string) bool {
 	parts := strings.Split(s, "-")
-	if len(parts) != 3 || len(parts[0]) != 8 || len(parts[1]) != 6 || len(parts[2]) != 6 {
+	if len(parts) != 3 || len(parts[0]) != 8 || len(parts[1]) != 10 || parts[1][6] != '.' || len(parts[2]) != 6 {
 		return false
 	}
-	for _, c := range parts[0] + parts[1] {
+	for _, c := range parts[0] + parts[1][:6] + parts[1][7:] {
 		if c < '0' || c > '9' {
 			return false
 		}

@@ -98,8 +98,8 @@ func writeRun(t *testing.T, runsDir, id, outcome string) {
 
 func TestPruneKeepsNewestAndNothingElse(t *testing.T) {
 	runs := t.TempDir()
-	ids := []string{"20261101-100000-aaaaaa", "20261102-100000-bbbbbb", "20261103-100000-cccccc",
-		"20261104-100000-dddddd", "20261105-100000-eeeeee"}
+	ids := []string{"20261101-100000.000-aaaaaa", "20261102-100000.000-bbbbbb", "20261103-100000.000-cccccc",
+		"20261104-100000.000-dddddd", "20261105-100000.000-eeeeee"}
 	for _, id := range ids {
 		writeRun(t, runs, id, OutcomeOK)
 	}
@@ -107,7 +107,7 @@ func TestPruneKeepsNewestAndNothingElse(t *testing.T) {
 	os.MkdirAll(filepath.Join(runs, "notes"), 0o755)
 	os.WriteFile(filepath.Join(runs, "README"), []byte("mine"), 0o644)
 	// A run still going (another vramrun) is never pruned.
-	writeRun(t, runs, "20261001-100000-ffffff", OutcomeRunning)
+	writeRun(t, runs, "20261001-100000.000-ffffff", OutcomeRunning)
 
 	removed, err := Prune(runs, 2)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestPruneKeepsNewestAndNothingElse(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	want := []string{"20261001-100000-ffffff", "20261104-100000-dddddd", "20261105-100000-eeeeee", "README", "notes"}
+	want := []string{"20261001-100000.000-ffffff", "20261104-100000.000-dddddd", "20261105-100000.000-eeeeee", "README", "notes"}
 	if !reflect.DeepEqual(left, want) {
 		t.Fatalf("left %v, want %v", left, want)
 	}
@@ -130,25 +130,25 @@ func TestPruneKeepsNewestAndNothingElse(t *testing.T) {
 
 func TestListNewestFirst(t *testing.T) {
 	runs := t.TempDir()
-	writeRun(t, runs, "20261101-100000-aaaaaa", OutcomeOK)
-	writeRun(t, runs, "20261103-100000-cccccc", OutcomeGaveUp)
-	os.MkdirAll(filepath.Join(runs, "20261102-100000-bbbbbb"), 0o755) // no record: left out
+	writeRun(t, runs, "20261101-100000.000-aaaaaa", OutcomeOK)
+	writeRun(t, runs, "20261103-100000.000-cccccc", OutcomeGaveUp)
+	os.MkdirAll(filepath.Join(runs, "20261102-100000.000-bbbbbb"), 0o755) // no record: left out
 	list, err := List(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].ID != "20261103-100000-cccccc" || list[1].ID != "20261101-100000-aaaaaa" {
+	if len(list) != 2 || list[0].ID != "20261103-100000.000-cccccc" || list[1].ID != "20261101-100000.000-aaaaaa" {
 		t.Fatalf("List = %v", list)
 	}
 }
 
 func TestRunIDSortsByTime(t *testing.T) {
-	a := NewRunID(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	b := NewRunID(time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC))
-	if !(a < b) || !looksLikeRunID(a) || !strings.HasPrefix(a, "20260102-030405-") {
+	a := NewRunID(time.Date(2026, 1, 2, 3, 4, 5, 1e6, time.UTC))
+	b := NewRunID(time.Date(2026, 1, 2, 3, 4, 5, 2e6, time.UTC))
+	if !(a < b) || !looksLikeRunID(a) || !strings.HasPrefix(a, "20260102-030405.001-") {
 		t.Fatalf("ids %q %q", a, b)
 	}
-	for _, bad := range []string{"notes", "20260102-030405", "2026010x-030405-abcdef", "20260102-030405-zzzzzz"} {
+	for _, bad := range []string{"notes", "20260102-030405", "2026010x-030405.000-abcdef", "20260102-030405.000-zzzzzz", "20260102-030405-abcdef"} {
 		if looksLikeRunID(bad) {
 			t.Errorf("%q taken for a run id", bad)
 		}
