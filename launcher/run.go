@@ -230,7 +230,7 @@ func (r *run) loop() (int, error) {
 			r.rec.Outcome = record.OutcomeGaveUp
 			return status, nil
 		}
-		if r.plugin == nil {
+		if r.plugin == nil && !r.claimByOOM(res.diagnosis) {
 			r.rec.Outcome = record.OutcomeGaveUp
 			return status, nil
 		}
@@ -245,6 +245,31 @@ func (r *run) loop() (int, error) {
 		}
 		pendingFix, pendingSkips = fix, skips
 	}
+}
+
+// claimByOOM is recognition's last resort: no plugin knew the command, but
+// the OOM text names a runtime; the plugin that declared that runtime takes
+// the command from here on.
+func (r *run) claimByOOM(d sdk.Diagnosis) bool {
+	for _, p := range r.o.Plugins.Plugins() {
+		for _, fw := range p.Desc.Frameworks {
+			if fw != d.Framework {
+				continue
+			}
+			a, err := p.Framework.Analyze(r.ctx, r.command())
+			if err != nil {
+				r.msg.verbose("plugin %s cannot analyse the command: %v", p.Name(), err)
+				return false
+			}
+			r.plugin, r.analysis = p, a
+			r.claim = host.Claim{Plugin: p, Recognition: sdk.Recognition{Confidence: 1, Framework: fw, Reason: "its out-of-memory text"}}
+			r.rec.Framework, r.rec.Launcher, r.rec.Script = fw, a.Launcher, a.Script
+			r.learned.fp, r.learned.gpu = r.fingerprint(), r.gpu.key()
+			r.msg.info("the out-of-memory text is %s's: the %s plugin takes the command from here", fw, p.Name())
+			return true
+		}
+	}
+	return false
 }
 
 // pendingInterrupt takes a terminating signal that arrived while no job was

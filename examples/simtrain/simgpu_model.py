@@ -132,6 +132,7 @@ class GPUSpec:
         self.weights = parse_size(env.get("SIMGPU_MODEL", DEFAULT_MODEL), "SIMGPU_MODEL")
         self.act = parse_size(env.get("SIMGPU_ACT", DEFAULT_ACT), "SIMGPU_ACT")
         self.eval_act = parse_size(env.get("SIMGPU_EVAL_ACT", DEFAULT_EVAL_ACT), "SIMGPU_EVAL_ACT")
+        self.logits_share = parse_share(env.get("SIMGPU_LOGITS_SHARE", "0"), "SIMGPU_LOGITS_SHARE")
         self.warnings, self.config_error, self.allowed = [], None, None
         self.tf_allocator = "bfc"
         budget = self.capacity - sum(used for _, used in self.others)
@@ -321,6 +322,17 @@ def _env_int(env, name, default):
     return int(text)
 
 
+def parse_share(text, name):
+    """A share between 0 and 1 (inclusive of 0, exclusive of 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise UsageError("%s: expected a share from 0 up to (not including) 1, got %r" % (name, text))
+    return Fraction(text.strip()) if value else Fraction(0)
+
+
 class Plan:
     """The byte sizes of every tensor the job allocates, per layer."""
 
@@ -336,6 +348,12 @@ class Plan:
         self.grads = [n * param_elem // div_g for n in self.param_elements]
         checkpoint = CHECKPOINT_FACTOR if job.checkpointing else Fraction(1)
         train_elements = int(Fraction(job.micro_batch * spec.act) * checkpoint / 4)
+        # SIMGPU_LOGITS_SHARE of the activations come as one tensor at the end of the forward
+        # pass, like a language model's logits: the allocation PyTorch's message then names is
+        # most of what the batch costs.
+        self.logits_elements = int(train_elements * spec.logits_share)
+        self.logits = self.logits_elements * self.act_elem
+        train_elements -= self.logits_elements
         self.train_act = [n * self.act_elem for n in spread(train_elements, 2 * LAYERS)]
         self.train_act_elements = spread(train_elements, 2 * LAYERS)
         eval_elements = job.eval_batch * spec.eval_act // 4
@@ -363,9 +381,9 @@ class Plan:
         state = sum(self.state_bytes(layer, d) for layer in range(LAYERS) for d in self.state_tensors())
         weights, grads = sum(self.weights), sum(self.grads)
         return {
-            "weights": weights, "grads": grads, "optimizer": state, "activations": sum(self.train_act),
+            "weights": weights, "grads": grads, "optimizer": state, "activations": sum(self.train_act) + self.logits,
             "eval_activations": sum(self.eval_act),
-            "train_need": weights + grads + state + sum(self.train_act),
+            "train_need": weights + grads + state + sum(self.train_act) + self.logits,
             "eval_need": weights + sum(self.eval_act),
         }
 

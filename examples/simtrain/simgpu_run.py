@@ -169,6 +169,8 @@ class StepMemory:
             session.allocate_activation(plan.eval_act[layer], plan.eval_act_elements[layer], layer, "eval")
         else:
             session.allocate_activation(plan.train_act[layer], plan.train_act_elements[layer], layer, "forward")
+            if layer == LAYERS - 1 and plan.logits:
+                session.allocate_activation(plan.logits, plan.logits_elements, layer, "logits")
 
     def backward(self):
         session = self.session

@@ -369,3 +369,19 @@ class UsageReportTest(unittest.TestCase):
         device = simgpu_model.Device(simgpu_model.GPUSpec({}, "pytorch"), {})
         device.allocate(1 << 20)
         self.assertEqual(device.usage.path, "")
+
+
+class LogitsShareTest(unittest.TestCase):
+    """SIMGPU_LOGITS_SHARE moves activations into one big tensor without changing the total."""
+
+    def test_total_is_unchanged_and_request_is_big(self):
+        job = simgpu.Job("train.py", 1000, precision="fp16")
+        plain = simgpu.estimate(job, env={})
+        shared = simgpu.estimate(job, env={"SIMGPU_LOGITS_SHARE": "0.8"})
+        self.assertAlmostEqual(plain["activations"], shared["activations"], delta=64)
+        plan = simgpu_model.Plan(job, simgpu_model.GPUSpec({"SIMGPU_LOGITS_SHARE": "0.8"}, "pytorch"))
+        self.assertGreater(plan.logits, 0.75 * shared["activations"])
+
+    def test_bad_share_is_refused(self):
+        with self.assertRaises(Exception):
+            simgpu_model.GPUSpec({"SIMGPU_LOGITS_SHARE": "1.5"}, "pytorch")

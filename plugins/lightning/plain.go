@@ -104,13 +104,13 @@ func applyPlain(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 		args, summary := pyscript.ApplyBatch(args, k.batch, k.accum, fix)
 		return args, summary, nil
 	case sdk.FixEvalBatchSize:
-		return k.eval.SetInt(args, fix.BatchSize), pyscript.Change(k.eval.LongName(), k.eval.Value, fmt.Sprint(fix.BatchSize)), nil
+		return k.eval.SetInt(args, fix.BatchSize), pyscript.Change(k.eval.DisplayName(), k.eval.Value, fmt.Sprint(fix.BatchSize)), nil
 	case sdk.FixMixedPrecision:
 		value, note := plainPrecision(s, k.precision, fix.Precision)
-		return k.precision.Set(args, value), pyscript.Change(k.precision.LongName(), k.precision.Value, value) + note, nil
+		return k.precision.Set(args, value), pyscript.Change(k.precision.DisplayName(), k.precision.Value, value) + note, nil
 	case sdk.FixCPUOffload:
 		target, _ := offloadStrategy(k.strategy.Value)
-		return k.strategy.Set(args, target), pyscript.Change(k.strategy.LongName(), k.strategy.Value, target) + " (" + needsDeepSpeed + ")", nil
+		return k.strategy.Set(args, target), pyscript.Change(k.strategy.DisplayName(), k.strategy.Value, target) + " (" + needsDeepSpeed + ")", nil
 	}
 	return nil, "", sdk.Unsupported(fix.ID, "not supported for plain Lightning scripts")
 }

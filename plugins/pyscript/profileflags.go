@@ -133,14 +133,14 @@ func (o Option) IntPtr() *int {
 // one, and says what changed: "--batch-size 64 -> 32, --grad-accum-steps 1 -> 2".
 func ApplyBatch(args []string, batch, accum Option, fix sdk.Fix) ([]string, string) {
 	args = batch.SetInt(args, fix.BatchSize)
-	parts := []string{Change(batch.LongName(), batch.Value, fmt.Sprint(fix.BatchSize))}
+	parts := []string{Change(batch.DisplayName(), batch.Value, fmt.Sprint(fix.BatchSize))}
 	if fix.GradAccumulation > 0 && accum.Exists() {
 		from := accum.Value
 		if !accum.Known {
 			from = "1"
 		}
 		args = accum.SetInt(args, fix.GradAccumulation)
-		parts = append(parts, Change(accum.LongName(), from, fmt.Sprint(fix.GradAccumulation)))
+		parts = append(parts, Change(accum.DisplayName(), from, fmt.Sprint(fix.GradAccumulation)))
 	}
 	return args, strings.Join(parts, ", ")
 }

@@ -95,8 +95,9 @@ type Option struct {
 	// default; "" with Known false when neither says.
 	Value string
 	Known bool
-	// Typed says the command line sets it.
-	Typed bool
+	// Typed says the command line sets it; TypedName is the spelling used.
+	Typed     bool
+	TypedName string
 	// Defined says the script's argparse defines it.
 	Defined bool
 	// Bool says the script defines it as a store_true switch.
@@ -129,6 +130,9 @@ func (s *Script) find(names []string) (Option, bool) {
 		return Option{}, false
 	}
 	o := Option{Names: all, Typed: typed, Defined: defined}
+	if typed {
+		o.TypedName = f.Name
+	}
 	if defined {
 		o.Bool = def.Action == "store_true" || def.Action == "store_false" || def.Action == "BooleanOptionalAction"
 	}
@@ -183,6 +187,15 @@ func (o Option) LongName() string {
 		return o.Names[0]
 	}
 	return ""
+}
+
+// DisplayName is the flag as the user will see it change: the spelling
+// they typed, else the one vramrun adds.
+func (o Option) DisplayName() string {
+	if o.TypedName != "" {
+		return o.TypedName
+	}
+	return o.LongName()
 }
 
 // SetInt sets a numeric flag in args, keeping the user's spelling and form

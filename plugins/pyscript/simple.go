@@ -56,7 +56,7 @@ func (s *Script) ApplyBatchFix(fix sdk.Fix, f BatchFlags) (args []string, summar
 		if !eval.Exists() {
 			return nil, "", true, sdk.Unsupported(fix.ID, "%s", s.NoFlag("evaluation batch-size", "eval_batch_size"))
 		}
-		return eval.SetInt(args, fix.BatchSize), Change(eval.LongName(), eval.Value, fmt.Sprint(fix.BatchSize)), true, nil
+		return eval.SetInt(args, fix.BatchSize), Change(eval.DisplayName(), eval.Value, fmt.Sprint(fix.BatchSize)), true, nil
 	}
 	return nil, "", false, nil
 }

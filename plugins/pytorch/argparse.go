@@ -143,7 +143,7 @@ func applyArgparse(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 			return nil, "", sdk.Unsupported(fix.ID, "%s", noFlag(s, "evaluation batch-size", "eval_batch_size"))
 		}
 		from := k.eval.Value
-		return k.eval.SetInt(args, fix.BatchSize), pyscript.Change(k.eval.LongName(), from, fmt.Sprint(fix.BatchSize)), nil
+		return k.eval.SetInt(args, fix.BatchSize), pyscript.Change(k.eval.DisplayName(), from, fmt.Sprint(fix.BatchSize)), nil
 	case sdk.FixMixedPrecision:
 		return applyPrecision(s, k, args, fix)
 	case sdk.FixGradCheckpointing:

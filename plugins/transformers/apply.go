@@ -194,7 +194,7 @@ func (r *rewrite) precision(fix sdk.Fix) error {
 	default:
 		if o := j.view.Find(mixedPrecisionFlags); o.Exists() {
 			r.args = o.Set(r.args, p)
-			r.parts = append(r.parts, pyscript.Change(o.LongName(), o.Value, p))
+			r.parts = append(r.parts, pyscript.Change(o.DisplayName(), o.Value, p))
 		} else if j.acc.on {
 			r.setLauncher(accMixedPrecision, j.acc.mixedPrecision, p)
 		} else {
