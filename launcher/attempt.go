@@ -17,14 +17,14 @@ import (
 
 // Attempt outcomes, as kept in the run record.
 const (
-	outcomeOK          = "ok"
-	outcomeOOM         = "oom"
-	outcomeHung        = "hung"
-	outcomeHostOOM     = "host_oom"
-	outcomeProbable    = "probable_oom"
-	outcomeFailed      = "failed"
-	outcomeInterrupted = "interrupted"
-	outcomeHardware    = "hardware"
+	outcomeOK          = record.AttemptOK
+	outcomeOOM         = record.AttemptOOM
+	outcomeHung        = record.AttemptHung
+	outcomeHostOOM     = record.AttemptHostOOM
+	outcomeProbable    = record.AttemptProbableOOM
+	outcomeFailed      = record.AttemptFailed
+	outcomeInterrupted = record.AttemptInterrupted
+	outcomeHardware    = record.AttemptHardware
 )
 
 // attemptResult is what the loop needs from one attempt.

@@ -131,21 +131,8 @@ func Cause(d sdk.Diagnosis, outcome string) string {
 	return what
 }
 
-// HumanBytes writes a size the way the attempt line does: GiB with one
-// decimal below 10 GiB and none above, MiB below 1 GiB.
-func HumanBytes(n int64) string {
-	const gib, mib = 1 << 30, 1 << 20
-	switch {
-	case n >= 10*gib:
-		return fmt.Sprintf("%.0f GiB", float64(n)/gib)
-	case n >= gib:
-		return fmt.Sprintf("%.1f GiB", float64(n)/gib)
-	case n >= mib:
-		return fmt.Sprintf("%.0f MiB", float64(n)/mib)
-	default:
-		return fmt.Sprintf("%d bytes", n)
-	}
-}
+// HumanBytes writes a size as the attempt lines do.
+func HumanBytes(n int64) string { return record.HumanBytes(n) }
 
 // table is the summary printed when the run ends.
 func (m *messages) table(rec *record.Run) {

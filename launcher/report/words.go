@@ -10,44 +10,29 @@ import (
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// humanBytes writes a size as vramrun's attempt lines do: GiB with one
-// decimal below 10 GiB and none above, MiB below 1 GiB. It repeats
-// launcher.HumanBytes, which this package cannot import without pulling the
-// whole launcher (and its plugins) into the report.
-func humanBytes(n int64) string {
-	const gib, mib = 1 << 30, 1 << 20
-	switch {
-	case n >= 10*gib:
-		return fmt.Sprintf("%.0f GiB", float64(n)/gib)
-	case n >= gib:
-		return fmt.Sprintf("%.1f GiB", float64(n)/gib)
-	case n >= mib:
-		return fmt.Sprintf("%.0f MiB", float64(n)/mib)
-	default:
-		return fmt.Sprintf("%d bytes", n)
-	}
-}
+// humanBytes writes a size as vramrun's attempt lines do.
+func humanBytes(n int64) string { return record.HumanBytes(n) }
 
 // attemptResult says in a few words how an attempt ended. The outcome words
 // are those the launcher records in Attempt.Outcome.
 func attemptResult(a record.Attempt) string {
 	var what, after string
 	switch a.Outcome {
-	case "ok":
+	case record.AttemptOK:
 		return "ran to the end"
-	case "oom":
+	case record.AttemptOOM:
 		what = "GPU out of memory"
-	case "hung":
+	case record.AttemptHung:
 		what, after = "GPU out of memory", ", then hung"
-	case "host_oom":
+	case record.AttemptHostOOM:
 		what = "host memory ran out"
-	case "probable_oom":
+	case record.AttemptProbableOOM:
 		return "probable GPU out of memory (no message; memory at capacity)"
-	case "failed":
+	case record.AttemptFailed:
 		return "failed, not for lack of memory"
-	case "interrupted":
+	case record.AttemptInterrupted:
 		return "interrupted"
-	case "hardware":
+	case record.AttemptHardware:
 		return "GPU hardware or driver fault"
 	case "":
 		return "still running"
@@ -74,11 +59,11 @@ func phaseWords(p sdk.Phase) string {
 // and the legend words for the mark.
 func endedInOOM(a record.Attempt) (bool, string) {
 	switch a.Outcome {
-	case "oom", "probable_oom":
+	case record.AttemptOOM, record.AttemptProbableOOM:
 		return true, "OOM (attempt ended)"
-	case "host_oom":
+	case record.AttemptHostOOM:
 		return true, "host OOM (attempt ended)"
-	case "hung":
+	case record.AttemptHung:
 		// The OOM text came a grace period before; the record keeps only
 		// the moment vramrun ended the hung job.
 		return true, "OOM, hung job ended"

@@ -153,6 +153,20 @@ func SetFlag(args []string, names []string, value string, style Style) []string 
 	return insertAt(out, optionsEnd(out), flagTokens(names[0], value, style)...)
 }
 
+// AddSwitch returns args with a value-less flag turned on: unchanged when
+// any of names is there already, else names[0] added at the end (before a
+// bare "--", after which tokens are not the script's options).
+func AddSwitch(args []string, names ...string) []string {
+	out := append([]string{}, args...)
+	if len(names) == 0 {
+		return out
+	}
+	if _, ok := FindFlag(args, names...); ok {
+		return out
+	}
+	return insertAt(out, optionsEnd(out), names[0])
+}
+
 // flagTokens spells a new flag in style.
 func flagTokens(name, value string, style Style) []string {
 	switch {

@@ -124,3 +124,19 @@ func TestRemoveFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestAddSwitch(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-b", "8"}, []string{"-b", "8", "--amp"}},
+		{[]string{"-b", "8", "--", "extra"}, []string{"-b", "8", "--amp", "--", "extra"}},
+		{[]string{"--amp", "-b", "8"}, []string{"--amp", "-b", "8"}},
+	}
+	for _, c := range cases {
+		if got := AddSwitch(c.args, "--amp"); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("AddSwitch(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

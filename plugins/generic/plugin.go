@@ -5,8 +5,6 @@ package generic
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/sdk"
@@ -38,41 +36,19 @@ func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, e
 	return sdk.Recognition{Confidence: 5, Framework: "generic", Reason: "the profile's flags: mapping"}, nil
 }
 
-var noFlags = pyscript.BatchFlags{}
+// simple has no flags of its own: only what the profile names.
+var simple = pyscript.Simple{
+	Framework:   "generic",
+	NoAllocator: "no framework recognised, so no allocator settings are known",
+	InCode:      "not in the profile's flags: mapping",
+}
 
 // Analyze reads the knobs the profile names.
 func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	s, ok := pyscript.Load(cmd)
-	if !ok {
-		return sdk.Analysis{}, fmt.Errorf("cannot find the program in %q", strings.Join(cmd.Argv, " "))
-	}
-	a := sdk.Analysis{Framework: "generic", Launcher: s.Inv.Launcher, Script: s.Inv.Script, WorldSize: max(s.Inv.WorldSize, 1),
-		Unsupported: map[sdk.FixID]string{}}
-	s.AnalyzeBatch(&a, noFlags)
-	a.Unsupported[sdk.FixAllocator] = "no framework recognised, so no allocator settings are known"
-	for _, f := range []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload} {
-		a.Unsupported[f] = "not in the profile's flags: mapping (flags." + string(f) + ")"
-	}
-	s.ProfileTemplates(&a)
-	return a, nil
+	return simple.Analyze(cmd)
 }
 
 // Apply applies a fix the profile spells out.
-func (p *Plugin) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	s, ok := pyscript.Load(cmd)
-	if !ok {
-		return sdk.Applied{}, fmt.Errorf("cannot find the program in %q", strings.Join(cmd.Argv, " "))
-	}
-	if args, summary, ok := s.ApplyTemplate(fix); ok {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
-	}
-	args, summary, handled, err := s.ApplyBatchFix(fix, noFlags)
-	if err != nil {
-		return sdk.Applied{}, err
-	}
-	if handled {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
-	}
-	a, _ := p.Analyze(ctx, cmd)
-	return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", a.Unsupported[fix.ID])
+func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
+	return simple.Apply(cmd, fix)
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/sdk"
@@ -48,23 +47,27 @@ func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, e
 	return sdk.Recognition{Confidence: 60, Framework: "jax", Reason: "the script imports jax"}, nil
 }
 
+// simple is what vramrun can change in a JAX command: the memory fraction
+// and the batch flags.
+var simple = pyscript.Simple{
+	Framework: "jax",
+	Batch:     batchFlags,
+	Allocator: func(env map[string]string) (map[string]string, string, string) {
+		if current := currentFraction(env); current >= 0.95 {
+			return nil, "", fmt.Sprintf("JAX may already use %.0f%% of the GPU", current*100)
+		}
+		vars := map[string]string{}
+		for _, k := range fractionVars {
+			vars[k] = fraction
+		}
+		return vars, "XLA_PYTHON_CLIENT_MEM_FRACTION=" + fraction + " XLA_CLIENT_MEM_FRACTION=" + fraction, ""
+	},
+	InCode: "JAX sets this in code, not with a flag",
+}
+
 // Analyze finds the batch flags; the other fixes need the profile's flags.
 func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	s, ok := pyscript.Load(cmd)
-	if !ok {
-		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
-	}
-	a := sdk.Analysis{Framework: "jax", Launcher: s.Inv.Launcher, Script: s.Inv.Script, WorldSize: max(s.Inv.WorldSize, 1),
-		Unsupported: map[sdk.FixID]string{}}
-	s.AnalyzeBatch(&a, batchFlags)
-	if current := currentFraction(cmd.Env); current >= 0.95 {
-		a.Unsupported[sdk.FixAllocator] = fmt.Sprintf("JAX may already use %.0f%% of the GPU", current*100)
-	}
-	for _, f := range []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload} {
-		a.Unsupported[f] = "JAX sets this in code, not with a flag (name the script's flag under flags." + string(f) + " in vramrun.yaml)"
-	}
-	s.ProfileTemplates(&a)
-	return a, nil
+	return simple.Analyze(cmd)
 }
 
 func currentFraction(env map[string]string) float64 {
@@ -77,29 +80,6 @@ func currentFraction(env map[string]string) float64 {
 }
 
 // Apply rewrites the command for one fix.
-func (p *Plugin) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	s, ok := pyscript.Load(cmd)
-	if !ok {
-		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
-	}
-	if fix.ID == sdk.FixAllocator {
-		env := map[string]string{}
-		for _, k := range fractionVars {
-			env[k] = fraction
-		}
-		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: env,
-			Summary: "XLA_PYTHON_CLIENT_MEM_FRACTION=" + fraction + " XLA_CLIENT_MEM_FRACTION=" + fraction}, nil
-	}
-	if args, summary, ok := s.ApplyTemplate(fix); ok {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
-	}
-	args, summary, handled, err := s.ApplyBatchFix(fix, batchFlags)
-	if err != nil {
-		return sdk.Applied{}, err
-	}
-	if handled {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
-	}
-	a, _ := p.Analyze(ctx, cmd)
-	return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", a.Unsupported[fix.ID])
+func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
+	return simple.Apply(cmd, fix)
 }

@@ -65,30 +65,47 @@ func (s *Script) ProfileTemplate(key string) (Template, bool) {
 }
 
 // Present says whether the command already carries the template's first
-// flag (the fix is on).
+// flag with the template's value (the fix is on): `--optim adamw` is not
+// `--optim adamw8bit`. A {dtype} matches either precision.
 func (t Template) Present(args []string) bool {
 	if len(t.Pairs) == 0 {
 		return false
 	}
-	_, ok := cmdline.FindFlag(args, t.Pairs[0].Name)
-	return ok
+	first := t.Pairs[0]
+	for _, dtype := range []string{"bf16", "fp16"} {
+		name, value := fillDtype(first.Name, dtype), fillDtype(first.Value, dtype)
+		if k, v, ok := strings.Cut(name, "="); ok {
+			name, value = k, v
+		}
+		f, ok := cmdline.FindFlag(args, name)
+		if ok && (value == "" || f.HasValue && f.Value == value) {
+			return true
+		}
+	}
+	return false
 }
+
+func fillDtype(s, dtype string) string { return strings.ReplaceAll(s, "{dtype}", dtype) }
 
 // Apply adds the template's flags to args: a flag already there gets the
 // template's value, a missing one is appended. dtype fills {dtype}.
 func (t Template) Apply(args []string, dtype string) ([]string, string) {
 	var words []string
 	for _, p := range t.Pairs {
-		v := strings.ReplaceAll(p.Value, "{dtype}", dtype)
-		if v == "" {
-			if _, ok := cmdline.FindFlag(args, p.Name); !ok {
-				args = append(args, p.Name)
-			}
-			words = append(words, p.Name)
+		name, v := fillDtype(p.Name, dtype), fillDtype(p.Value, dtype)
+		if k, val, ok := strings.Cut(name, "="); ok {
+			// Written as --flag=value: keep that form.
+			args = cmdline.SetFlag(args, []string{k}, val, cmdline.Equals)
+			words = append(words, name)
 			continue
 		}
-		args = cmdline.SetFlag(args, []string{p.Name}, v, cmdline.Space)
-		words = append(words, p.Name+" "+v)
+		if v == "" {
+			args = cmdline.AddSwitch(args, name)
+			words = append(words, name)
+			continue
+		}
+		args = cmdline.SetFlag(args, []string{name}, v, cmdline.Space)
+		words = append(words, name+" "+v)
 	}
 	return args, strings.Join(words, " ")
 }

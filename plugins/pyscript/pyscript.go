@@ -221,6 +221,20 @@ func (o Option) setNames() []string {
 	return out
 }
 
+// TurnOn turns a boolean flag on in args: added bare when missing (before a
+// bare "--"), its value set to true when it is typed with a boolean value
+// (`--bf16 False`). Anything else after a store_true flag is the next
+// argument, not its value.
+func (o Option) TurnOn(args []string) []string {
+	if f, ok := cmdline.FindFlag(args, o.Names...); ok {
+		if _, err := cmdline.ParseBool(f.Value); f.HasValue && !o.Bool && err == nil {
+			return cmdline.SetFlag(args, o.Names, "true", cmdline.Space)
+		}
+		return append([]string(nil), args...)
+	}
+	return cmdline.AddSwitch(args, o.LongName())
+}
+
 // Change describes one flag's change for a summary: "--batch-size 64 -> 32".
 func Change(name, from, to string) string {
 	if from == "" {

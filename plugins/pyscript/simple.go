@@ -2,6 +2,7 @@ package pyscript
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -68,4 +69,79 @@ func (s *Script) NoFlag(what, key string) string {
 		name = "the command"
 	}
 	return fmt.Sprintf("no %s flag in %s (name it under flags.%s in vramrun.yaml)", what, name, key)
+}
+
+// Simple is the analysis and fixes of a framework whose scripts expose only
+// their batch flags: an allocator setting in the environment, the batch
+// flags, and the profile's flags: mapping for everything else (TensorFlow
+// and JAX set precision and checkpointing in code).
+type Simple struct {
+	Framework string
+	Batch     BatchFlags
+	// Allocator gives the variables of the allocator fix for a job with
+	// environment env and the summary, or why it has nothing to add
+	// (unsupported non-empty). Nil: the framework has no allocator fix.
+	Allocator func(env map[string]string) (vars map[string]string, summary, unsupported string)
+	// NoAllocator is the reason when Allocator is nil.
+	NoAllocator string
+	// InCode is the reason for the fixes the framework sets in code; the
+	// fix id and the flags: hint are added to it.
+	InCode string
+}
+
+// inCodeFixes are the fixes a Simple framework leaves to the profile.
+var inCodeFixes = []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload}
+
+// Analyze finds the command's batch knobs and what it cannot take.
+func (p Simple) Analyze(cmd sdk.Command) (sdk.Analysis, error) {
+	s, ok := Load(cmd)
+	if !ok {
+		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+	}
+	return p.analyze(s), nil
+}
+
+func (p Simple) analyze(s *Script) sdk.Analysis {
+	a := sdk.Analysis{Framework: p.Framework, Launcher: s.Inv.Launcher, Script: s.Inv.Script,
+		WorldSize: max(s.Inv.WorldSize, 1), Unsupported: map[sdk.FixID]string{}}
+	s.AnalyzeBatch(&a, p.Batch)
+	switch {
+	case p.Allocator == nil:
+		a.Unsupported[sdk.FixAllocator] = p.NoAllocator
+	default:
+		if _, _, why := p.Allocator(s.Cmd.Env); why != "" {
+			a.Unsupported[sdk.FixAllocator] = why
+		}
+	}
+	for _, f := range inCodeFixes {
+		a.Unsupported[f] = fmt.Sprintf("%s (name the script's flag under flags.%s in vramrun.yaml)", p.InCode, f)
+	}
+	s.ProfileTemplates(&a)
+	return a
+}
+
+// Apply rewrites the command for one fix, or says why it cannot.
+func (p Simple) Apply(cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
+	s, ok := Load(cmd)
+	if !ok {
+		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+	}
+	if why, no := p.analyze(s).Unsupported[fix.ID]; no {
+		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", why)
+	}
+	if fix.ID == sdk.FixAllocator {
+		vars, summary, _ := p.Allocator(cmd.Env)
+		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: vars, Summary: summary}, nil
+	}
+	if args, summary, ok := s.ApplyTemplate(fix); ok {
+		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+	}
+	args, summary, handled, err := s.ApplyBatchFix(fix, p.Batch)
+	if err != nil {
+		return sdk.Applied{}, err
+	}
+	if !handled {
+		return sdk.Applied{}, sdk.Unsupported(fix.ID, "not supported for %s scripts", p.Framework)
+	}
+	return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 }

@@ -19,9 +19,11 @@ const (
 // AllocatorEnv returns the variables that turn on expandable segments for a
 // job with environment env, and the summary for the attempt line.
 func AllocatorEnv(env map[string]string) (map[string]string, string, error) {
-	current := env[anyConf]
-	if current == "" {
-		current = env[cudaConf]
+	var current string
+	for _, name := range confNames(env) {
+		if current = env[name]; current != "" {
+			break
+		}
 	}
 	merged, err := mergeAllocConf(current)
 	if err != nil {
@@ -38,7 +40,7 @@ func AllocatorEnv(env map[string]string) (map[string]string, string, error) {
 // job with environment env — expandable segments already on, or the
 // cudaMallocAsync backend they do not apply to — or "".
 func AllocatorUnsupported(env map[string]string) string {
-	for _, name := range []string{anyConf, cudaConf} {
+	for _, name := range confNames(env) {
 		if v := env[name]; v != "" {
 			pairs, err := parseAllocConf(v)
 			if err != nil {
@@ -55,6 +57,15 @@ func AllocatorUnsupported(env map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// confNames are the variables the job's PyTorch reads its allocator
+// settings from, the one that wins first.
+func confNames(env map[string]string) []string {
+	if onROCm(env) {
+		return []string{anyConf, hipConf, cudaConf}
+	}
+	return []string{anyConf, cudaConf}
 }
 
 func onROCm(env map[string]string) bool {

@@ -150,7 +150,7 @@ func applyArgparse(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 		if !k.ckpt.Exists() {
 			return nil, "", sdk.Unsupported(fix.ID, "%s", noFlag(s, "gradient-checkpointing", "grad_checkpointing"))
 		}
-		return setSwitch(args, k.ckpt), k.ckpt.LongName(), nil
+		return k.ckpt.TurnOn(args), k.ckpt.LongName(), nil
 	}
 	a := analyzeArgparse(s)
 	if reason, no := a.Unsupported[fix.ID]; no {
@@ -169,7 +169,7 @@ func applyPrecision(s *pyscript.Script, k argparseKnobs, args []string, fix sdk.
 	}
 	switch {
 	case k.amp.Exists():
-		args = setSwitch(args, k.amp)
+		args = k.amp.TurnOn(args)
 		if k.ampDtype.Exists() {
 			dtype := map[string]string{"bf16": "bfloat16", "fp16": "float16"}[want]
 			args = k.ampDtype.Set(args, dtype)
@@ -185,28 +185,13 @@ func applyPrecision(s *pyscript.Script, k argparseKnobs, args []string, fix sdk.
 			on, off = k.fp16, k.bf16
 		}
 		args = cmdline.RemoveFlag(args, off.Names...)
-		return setSwitch(args, on), on.LongName(), nil
+		return on.TurnOn(args), on.LongName(), nil
 	case k.bf16.Exists() || k.fp16.Exists():
 		on := k.bf16
 		if !on.Exists() {
 			on = k.fp16
 		}
-		return setSwitch(args, on), on.LongName() + " (the script has no " + want + " switch)", nil
+		return on.TurnOn(args), on.LongName() + " (the script has no " + want + " switch)", nil
 	}
 	return nil, "", sdk.Unsupported(fix.ID, "%s", noFlag(s, "mixed-precision", "mixed_precision"))
-}
-
-// setSwitch turns a boolean flag on: added bare when missing, its value set
-// to true when typed with one.
-func setSwitch(args []string, o pyscript.Option) []string {
-	if f, ok := cmdline.FindFlag(args, o.Names...); ok {
-		// Only a value that is itself a boolean belongs to the switch
-		// (`--bf16 False`); anything else after a store_true flag is the
-		// next argument.
-		if _, err := cmdline.ParseBool(f.Value); f.HasValue && !o.Bool && err == nil {
-			return cmdline.SetFlag(args, o.Names, "true", cmdline.Space)
-		}
-		return args
-	}
-	return append(args, o.LongName())
 }

@@ -82,17 +82,41 @@ func analyzeNanoGPT(s *pyscript.Script) sdk.Analysis {
 	return a
 }
 
-// setKeyValue sets --key=value, the only form configurator.py accepts.
+// setKeyValue sets --key=value, the only form configurator.py accepts. The
+// configurator applies arguments in order: the last override is edited in
+// place, unless a config file comes after it (that file would undo it); then
+// the overrides of the key go and the new one comes last.
 func setKeyValue(args []string, key, value string) []string {
 	prefix := "--" + key + "="
-	out := append([]string(nil), args...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if strings.HasPrefix(out[i], prefix) {
-			out[i] = prefix + value
-			return out
+	last := -1
+	for i, a := range args {
+		if strings.HasPrefix(a, prefix) {
+			last = i
+		}
+	}
+	if last >= 0 && !configAfter(args, last) {
+		out := append([]string(nil), args...)
+		out[last] = prefix + value
+		return out
+	}
+	out := make([]string, 0, len(args)+1)
+	for _, a := range args {
+		if !strings.HasPrefix(a, prefix) {
+			out = append(out, a)
 		}
 	}
 	return append(out, prefix+value)
+}
+
+// configAfter says whether a config file (an argument without "=") comes
+// after index i.
+func configAfter(args []string, i int) bool {
+	for _, a := range args[i+1:] {
+		if !strings.HasPrefix(a, "--") && !strings.Contains(a, "=") {
+			return true
+		}
+	}
+	return false
 }
 
 func applyNanoGPT(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {

@@ -69,13 +69,6 @@ func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) 
 	if !ok {
 		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
-	if fix.ID == sdk.FixAllocator {
-		env, summary, err := AllocatorEnv(cmd.Env)
-		if err != nil {
-			return sdk.Applied{}, err
-		}
-		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: env, Summary: summary}, nil
-	}
 	var a sdk.Analysis
 	if isNanoGPT(s) {
 		a = analyzeNanoGPT(s)
@@ -86,6 +79,13 @@ func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) 
 	// already) is turned down with the same reason.
 	if reason, no := a.Unsupported[fix.ID]; no {
 		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+	}
+	if fix.ID == sdk.FixAllocator {
+		env, summary, err := AllocatorEnv(cmd.Env)
+		if err != nil {
+			return sdk.Applied{}, err
+		}
+		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: env, Summary: summary}, nil
 	}
 	if args, summary, ok := s.ApplyTemplate(fix); ok {
 		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil

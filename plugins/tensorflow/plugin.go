@@ -5,8 +5,6 @@ package tensorflow
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/sdk"
@@ -41,54 +39,29 @@ func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, e
 	return sdk.Recognition{Confidence: 60, Framework: "tensorflow", Reason: "the script imports tensorflow or keras"}, nil
 }
 
-// The allocator fix: the asynchronous CUDA allocator fragments less than
-// the BFC allocator, and memory growth stops TensorFlow from reserving the
-// whole GPU at start.
-var allocatorEnv = map[string]string{"TF_GPU_ALLOCATOR": "cuda_malloc_async", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+// simple is what vramrun can change in a TensorFlow command. The allocator
+// fix: the asynchronous CUDA allocator fragments less than the BFC
+// allocator, and memory growth stops TensorFlow from reserving the whole GPU
+// at start.
+var simple = pyscript.Simple{
+	Framework: "tensorflow",
+	Batch:     batchFlags,
+	Allocator: func(env map[string]string) (map[string]string, string, string) {
+		if env["TF_GPU_ALLOCATOR"] == "cuda_malloc_async" && env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" {
+			return nil, "", "TF_GPU_ALLOCATOR=cuda_malloc_async and memory growth are already set"
+		}
+		return map[string]string{"TF_GPU_ALLOCATOR": "cuda_malloc_async", "TF_FORCE_GPU_ALLOW_GROWTH": "true"},
+			"TF_GPU_ALLOCATOR=cuda_malloc_async TF_FORCE_GPU_ALLOW_GROWTH=true", ""
+	},
+	InCode: "Keras sets this in code, not with a flag",
+}
 
 // Analyze finds the batch flags; the other fixes need the profile's flags.
 func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	s, ok := pyscript.Load(cmd)
-	if !ok {
-		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
-	}
-	a := sdk.Analysis{Framework: "tensorflow", Launcher: s.Inv.Launcher, Script: s.Inv.Script, WorldSize: max(s.Inv.WorldSize, 1),
-		Unsupported: map[sdk.FixID]string{}}
-	s.AnalyzeBatch(&a, batchFlags)
-	if cmd.Env["TF_GPU_ALLOCATOR"] == allocatorEnv["TF_GPU_ALLOCATOR"] && cmd.Env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" {
-		a.Unsupported[sdk.FixAllocator] = "TF_GPU_ALLOCATOR=cuda_malloc_async and memory growth are already set"
-	}
-	for _, f := range []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload} {
-		a.Unsupported[f] = "Keras sets this in code, not with a flag (name the script's flag under flags." + string(f) + " in vramrun.yaml)"
-	}
-	s.ProfileTemplates(&a)
-	return a, nil
+	return simple.Analyze(cmd)
 }
 
 // Apply rewrites the command for one fix.
-func (p *Plugin) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	s, ok := pyscript.Load(cmd)
-	if !ok {
-		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
-	}
-	argv := append([]string(nil), cmd.Argv...)
-	if fix.ID == sdk.FixAllocator {
-		env := map[string]string{}
-		for k, v := range allocatorEnv {
-			env[k] = v
-		}
-		return sdk.Applied{Argv: argv, Env: env, Summary: "TF_GPU_ALLOCATOR=cuda_malloc_async TF_FORCE_GPU_ALLOW_GROWTH=true"}, nil
-	}
-	if args, summary, ok := s.ApplyTemplate(fix); ok {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
-	}
-	args, summary, handled, err := s.ApplyBatchFix(fix, batchFlags)
-	if err != nil {
-		return sdk.Applied{}, err
-	}
-	if handled {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
-	}
-	a, _ := p.Analyze(ctx, cmd)
-	return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", a.Unsupported[fix.ID])
+func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
+	return simple.Apply(cmd, fix)
 }

@@ -222,7 +222,7 @@ func (r *rewrite) checkpointing() {
 		r.parts = append(r.parts, "--"+fieldCkpt)
 	default:
 		o := j.view.Find(cmdline.HFNames(fieldCkpt))
-		r.args = setSwitch(r.args, o)
+		r.args = o.TurnOn(r.args)
 		r.parts = append(r.parts, o.LongName())
 	}
 }
@@ -373,18 +373,6 @@ func (r *rewrite) argv() ([]string, error) {
 		inv = next
 	}
 	return inv.WithArgs(r.args), nil
-}
-
-// setSwitch turns an argparse boolean flag on: added bare when missing,
-// its value set to true when typed with one.
-func setSwitch(args []string, o pyscript.Option) []string {
-	if f, ok := cmdline.FindFlag(args, o.Names...); ok {
-		if _, err := cmdline.ParseBool(f.Value); f.HasValue && !o.Bool && err == nil {
-			return cmdline.SetFlag(args, o.Names, "true", cmdline.Space)
-		}
-		return args
-	}
-	return append(args, o.LongName())
 }
 
 // spelled is a flag as the command types it (for summaries), else the

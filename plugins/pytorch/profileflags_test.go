@@ -1,0 +1,148 @@
+package pytorch
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// customTorch reads its flags with a parser vramrun cannot see: only the
+// profile's flags: mapping names them.
+const customTorch = `import torch
+from mytrainer import Config
+
+cfg = Config.from_cli()
+`
+
+// twoBatchFlags defines a global batch and a micro-batch; the profile says
+// which one is the micro-batch.
+const twoBatchFlags = `import argparse
+import torch
+p = argparse.ArgumentParser()
+p.add_argument("--batch-size", type=int, default=512, help="global batch")
+p.add_argument("--bsz", type=int, default=32, help="micro-batch per GPU")
+`
+
+// profileFlags() is the contract's example mapping.
+func profileFlags() map[string]string {
+	return map[string]string{"batch_size": "--bsz", "grad_accumulation": "--accum", "grad_checkpointing": "--ckpt",
+		"mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit"}
+}
+
+func withFlags(cmd sdk.Command, flags map[string]string) sdk.Command {
+	cmd.Flags = flags
+	return cmd
+}
+
+func TestProfileFlagsAnalyze(t *testing.T) {
+	tests := []struct {
+		name   string
+		cmd    sdk.Command
+		knobs  sdk.Knobs
+		cannot map[sdk.FixID]string
+	}{
+		{"the mapping names every knob", withFlags(command("python train.py --bsz 32 --accum 2", files("train.py", customTorch)), profileFlags()),
+			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(2)},
+			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload"}},
+		{"accumulation not typed is 1", withFlags(command("python train.py --bsz 32", files("train.py", customTorch)), profileFlags()),
+			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(1)},
+			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload"}},
+		{"templates already in the command are on", withFlags(command("python train.py --bsz 32 --ckpt --amp --amp-dtype bf16 --optim adamw8bit", files("train.py", customTorch)), profileFlags()),
+			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(1), Precision: sdk.Str("bf16"), Optimizer: sdk.Str("adamw8bit")},
+			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
+				sdk.FixGradCheckpointing: "already on (--ckpt is in the command)", sdk.FixMixedPrecision: "already on (--amp is in the command)",
+				sdk.FixOptimizer8bit: "already on (--optim is in the command)"}},
+		{"without the mapping the script's global batch is found", command("python train.py", files("train.py", twoBatchFlags)),
+			sdk.Knobs{BatchSize: sdk.Int(512)}, nil},
+		{"the mapping overrides the flag the plugin finds", withFlags(command("python train.py", files("train.py", twoBatchFlags)), map[string]string{"batch_size": "--bsz"}),
+			sdk.Knobs{BatchSize: sdk.Int(32)}, nil},
+		{"the mapping adds checkpointing torchvision lacks", withFlags(command(visionCmd, visionFiles()), map[string]string{"grad_checkpointing": "--ckpt"}),
+			sdk.Knobs{BatchSize: sdk.Int(32), Precision: sdk.Str("fp32"), Optimizer: sdk.Str("sgd")},
+			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
+				sdk.FixOptimizer8bit: "flags.optimizer_8bit"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := analyze(t, tt.cmd)
+			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
+				t.Errorf("knobs = %s\nwant   %s", knobsText(a.Knobs), knobsText(tt.knobs))
+			}
+			if tt.cannot == nil {
+				return
+			}
+			var ids []sdk.FixID
+			for id, want := range tt.cannot {
+				ids = append(ids, id)
+				if got := a.Unsupported[id]; !strings.Contains(got, want) {
+					t.Errorf("%s reason = %q, want one containing %q", id, got, want)
+				}
+			}
+			checkUnsupported(t, a, ids)
+		})
+	}
+}
+
+func TestProfileFlagsApply(t *testing.T) {
+	custom := files("train.py", customTorch)
+	tests := []struct {
+		name    string
+		cmd     sdk.Command
+		fix     sdk.Fix
+		want    string
+		summary string
+	}{
+		{"batch and accumulation through the mapped flags", withFlags(command("python train.py --bsz 32 --accum 2", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 4},
+			"python train.py --bsz 16 --accum 4", "--bsz 32 -> 16, --accum 2 -> 4"},
+		{"accumulation added", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 2},
+			"python train.py --bsz 16 --accum 2", "--bsz 32 -> 16, --accum 1 -> 2"},
+		{"batch flag added when not typed", withFlags(command("python train.py", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8},
+			"python train.py --bsz 8", "--bsz 8"},
+		{"checkpointing appended", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixGradCheckpointing}, "python train.py --bsz 32 --ckpt", "--ckpt"},
+		{"mixed precision: {dtype} becomes bf16", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "python train.py --bsz 32 --amp --amp-dtype bf16", "--amp --amp-dtype bf16"},
+		{"mixed precision: {dtype} becomes fp16", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"}, "python train.py --bsz 32 --amp --amp-dtype fp16", "--amp --amp-dtype fp16"},
+		{"8-bit optimizer", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixOptimizer8bit}, "python train.py --bsz 32 --optim adamw8bit", "--optim adamw8bit"},
+		{"the mapped micro-batch, not the script's global batch", withFlags(command("python train.py --batch-size 512", files("train.py", twoBatchFlags)), map[string]string{"batch_size": "--bsz"}),
+			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16}, "python train.py --batch-size 512 --bsz 16", "--bsz 32 -> 16"},
+		{"the mapping's template wins over timm's own switches", withFlags(command("python train.py --model resnet50", timmFiles()), profileFlags()),
+			sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "python train.py --model resnet50 --amp --amp-dtype bf16", "--amp --amp-dtype bf16"},
+		{"under torchrun only the script's arguments change", withFlags(command("torchrun --nproc_per_node 2 train.py --bsz 32", custom), profileFlags()),
+			sdk.Fix{ID: sdk.FixGradCheckpointing}, "torchrun --nproc_per_node 2 train.py --bsz 32 --ckpt", "--ckpt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mustApply(t, tt.cmd, tt.fix)
+			if argvText(got.Argv) != tt.want || got.Summary != tt.summary {
+				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", argvText(got.Argv), got.Summary, tt.want, tt.summary)
+			}
+		})
+	}
+}
+
+func TestProfileFlagsAlreadyOn(t *testing.T) {
+	custom := files("train.py", customTorch)
+	tests := []struct {
+		name string
+		argv string
+		fix  sdk.Fix
+		want string
+	}{
+		{"checkpointing", "python train.py --ckpt", sdk.Fix{ID: sdk.FixGradCheckpointing}, "already on (--ckpt is in the command)"},
+		{"mixed precision", "python train.py --amp --amp-dtype fp16", sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "already on (--amp is in the command)"},
+		{"8-bit optimizer", "python train.py --optim adamw8bit", sdk.Fix{ID: sdk.FixOptimizer8bit}, "already on (--optim is in the command)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := apply(t, withFlags(command(tt.argv, custom), profileFlags()), tt.fix)
+			wantUnsupported(t, err, tt.fix.ID, tt.want)
+		})
+	}
+}
