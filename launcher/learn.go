@@ -14,9 +14,13 @@ import (
 
 // learnedStart is the state of learning in one run.
 type learnedStart struct {
-	fp       profiles.Fingerprint
-	gpu      profiles.GPUKey
-	recorded bool
+	fp  profiles.Fingerprint
+	gpu profiles.GPUKey
+	// recorded is how many fixes the recorded entry holds, so that an
+	// attempt that needed more fixes after one that fit for learn_after
+	// (and then ran out of memory later on) updates the record; -1 before
+	// anything was recorded.
+	recorded int
 }
 
 // fingerprint identifies the command as typed (contract section 6).
@@ -110,13 +114,10 @@ func (r *run) startFromLearned() error {
 // learn records what fit. It runs when an attempt exits 0, or has run for
 // learn_after without an OOM.
 func (r *run) learn(attempt int) {
-	if !r.o.Settings.Learn || r.plugin == nil || r.learned.recorded {
+	if !r.o.Settings.Learn || r.plugin == nil || len(r.applied) == 0 || len(r.applied) == r.learned.recorded {
 		return
 	}
-	r.learned.recorded = true
-	if len(r.applied) == 0 {
-		return
-	}
+	r.learned.recorded = len(r.applied)
 	l := profiles.Learned{
 		Fixes:    append([]sdk.Fix(nil), r.applied...),
 		Argv:     append([]string(nil), r.argv...),

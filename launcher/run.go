@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if len(o.Argv) == 0 {
 		return 0, &ExitError{StatusFailure, errors.New("no command given: usage is vramrun [flags] -- COMMAND [ARGS...]")}
 	}
-	r := &run{o: o, ctx: ctx, msg: newMessages(o.Stderr, o.Verbosity)}
+	r := &run{o: o, ctx: ctx, msg: newMessages(o.Stderr, o.Verbosity), learned: learnedStart{recorded: -1}}
 	if err := r.prepare(); err != nil {
 		return 0, err
 	}

@@ -284,6 +284,9 @@ func (p *Planner) propose(fix sdk.FixID, points []Point, current int) (int, stri
 	size, how, ok := Estimate(points, current)
 	half := clampBelow(current/2, current)
 	switch {
+	case !ok && len(points) == 0:
+		p.estimated[fix] = false
+		return half, "halved (no memory figures)"
 	case !ok:
 		p.estimated[fix] = false
 		return half, "halved (the OOM figures do not say by how much)"

@@ -2,12 +2,11 @@ package generic
 
 import (
 	"context"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -26,40 +25,9 @@ parser.add_argument("--bsz", type=int, default=64)
 `
 
 // command builds a command with the given profile mapping; its files come
-// only from the overlay.
+// only from the path, content pairs.
 func command(argv string, flags map[string]string, files ...string) sdk.Command {
-	cmd := sdk.Command{Argv: strings.Fields(argv), Env: map[string]string{"PATH": "/usr/bin"},
-		Dir: "/nonexistent-vramrun-test-dir", Files: map[string][]byte{}, Flags: flags}
-	for i := 0; i+1 < len(files); i += 2 {
-		cmd.Files[files[i]] = []byte(files[i+1])
-	}
-	return cmd
-}
-
-func analyze(t *testing.T, cmd sdk.Command) sdk.Analysis {
-	t.Helper()
-	before := cmd.Clone()
-	a, err := New().Analyze(context.Background(), cmd)
-	if err != nil {
-		t.Fatalf("Analyze(%q): %v", cmd.Argv, err)
-	}
-	if !reflect.DeepEqual(before, cmd) {
-		t.Errorf("Analyze changed its input")
-	}
-	if err := a.Validate(); err != nil {
-		t.Errorf("invalid analysis: %v", err)
-	}
-	return a
-}
-
-func apply(t *testing.T, cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
-	t.Helper()
-	before := cmd.Clone()
-	got, err := New().Apply(context.Background(), cmd, fix, "/copies")
-	if !reflect.DeepEqual(before, cmd) {
-		t.Errorf("Apply(%s) changed its input:\nbefore %+v\nafter  %+v", fix.ID, before, cmd)
-	}
-	return got, err
+	return plugintab.Command(argv, plugintab.Files(files...), plugintab.Flags(flags))
 }
 
 func TestRecognize(t *testing.T) {
@@ -131,20 +99,14 @@ func TestAnalyze(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyze(t, tt.cmd)
+			a := plugintab.Analyze(t, New(), tt.cmd)
 			if a.Framework != "generic" || a.Launcher != tt.launcher || a.WorldSize != tt.world {
 				t.Errorf("Analyze = %q %q world %d, want generic %q %d", a.Framework, a.Launcher, a.WorldSize, tt.launcher, tt.world)
 			}
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
 				t.Errorf("knobs = %+v, want %+v", a.Knobs, tt.knobs)
 			}
-			for _, f := range sdk.AllFixes() {
-				reason, listed := a.Unsupported[f]
-				want, cannot := tt.cannot[f]
-				if listed != cannot || !strings.Contains(reason, want) {
-					t.Errorf("%s: unsupported %v (%q), want %v (%q)", f, listed, reason, cannot, want)
-				}
-			}
+			plugintab.WantUnsupportedExactly(t, a, tt.cannot)
 		})
 	}
 }
@@ -181,7 +143,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := apply(t, tt.cmd, tt.fix)
+			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -211,14 +173,11 @@ func TestApplyUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := apply(t, tt.cmd, tt.fix)
-			var unsupported *sdk.UnsupportedError
-			if !errors.As(err, &unsupported) {
-				t.Fatalf("Apply = %q, %v; want unsupported", got.Argv, err)
+			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
+			if err == nil {
+				t.Fatalf("Apply = %q; want unsupported", got.Argv)
 			}
-			if unsupported.Fix != tt.fix.ID || !strings.Contains(unsupported.Reason, tt.want) {
-				t.Errorf("unsupported %s: %q, want a reason containing %q", unsupported.Fix, unsupported.Reason, tt.want)
-			}
+			plugintab.WantUnsupported(t, err, tt.fix.ID, tt.want)
 		})
 	}
 }
@@ -243,25 +202,7 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 	}
 	for name, cmd := range cmds {
 		t.Run(name, func(t *testing.T) {
-			a := analyze(t, cmd)
-			inv, err := cmdline.Parse(cmd.Argv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			head := cmd.Argv[:inv.ScriptIndex+1]
-			for _, id := range sdk.AllFixes() {
-				got, err := apply(t, cmd, sdk.Fix{ID: id, BatchSize: 8, GradAccumulation: 2, Precision: "bf16"})
-				reason, listed := a.Unsupported[id]
-				var unsupported *sdk.UnsupportedError
-				switch {
-				case listed && (!errors.As(err, &unsupported) || unsupported.Reason != reason):
-					t.Errorf("%s: Analyze says unsupported (%s), Apply gave %q, %v", id, reason, got.Argv, err)
-				case !listed && err != nil:
-					t.Errorf("%s: supported by Analyze, but Apply: %v", id, err)
-				case !listed && (len(got.Argv) < len(head) || !reflect.DeepEqual(got.Argv[:len(head)], head)):
-					t.Errorf("%s: the argv up to the script changed: %q", id, got.Argv)
-				}
-			}
+			plugintab.CheckAgreement(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, GradAccumulation: 2, Precision: "bf16"}))
 		})
 	}
 }

@@ -2,12 +2,11 @@ package jax
 
 import (
 	"context"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -44,40 +43,10 @@ func fractionEnv() map[string]string {
 	return map[string]string{"XLA_PYTHON_CLIENT_MEM_FRACTION": ".95", "XLA_CLIENT_MEM_FRACTION": ".95"}
 }
 
-// command builds a command whose files come only from the overlay.
+// command builds a command whose one file is train.py holding script,
+// with env's name, value pairs set.
 func command(argv, script string, env ...string) sdk.Command {
-	cmd := sdk.Command{Argv: strings.Fields(argv), Env: map[string]string{"PATH": "/usr/bin"},
-		Dir: "/nonexistent-vramrun-test-dir", Files: map[string][]byte{"train.py": []byte(script)}}
-	for i := 0; i+1 < len(env); i += 2 {
-		cmd.Env[env[i]] = env[i+1]
-	}
-	return cmd
-}
-
-func analyze(t *testing.T, cmd sdk.Command) sdk.Analysis {
-	t.Helper()
-	before := cmd.Clone()
-	a, err := New().Analyze(context.Background(), cmd)
-	if err != nil {
-		t.Fatalf("Analyze(%q): %v", cmd.Argv, err)
-	}
-	if !reflect.DeepEqual(before, cmd) {
-		t.Errorf("Analyze changed its input")
-	}
-	if err := a.Validate(); err != nil {
-		t.Errorf("invalid analysis: %v", err)
-	}
-	return a
-}
-
-func apply(t *testing.T, cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
-	t.Helper()
-	before := cmd.Clone()
-	got, err := New().Apply(context.Background(), cmd, fix, "/copies")
-	if !reflect.DeepEqual(before, cmd) {
-		t.Errorf("Apply(%s) changed its input:\nbefore %+v\nafter  %+v", fix.ID, before, cmd)
-	}
-	return got, err
+	return plugintab.Command(argv, plugintab.Files("train.py", script), plugintab.Env(env...))
 }
 
 func TestRecognize(t *testing.T) {
@@ -129,7 +98,7 @@ func TestAnalyze(t *testing.T) {
 	inCode := []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyze(t, tt.cmd)
+			a := plugintab.Analyze(t, New(), tt.cmd)
 			if a.Framework != "jax" || a.Launcher != "python" || a.Script != "train.py" || a.WorldSize != 1 {
 				t.Errorf("Analyze = %q %q %q world %d, want jax python train.py 1", a.Framework, a.Launcher, a.Script, a.WorldSize)
 			}
@@ -139,13 +108,7 @@ func TestAnalyze(t *testing.T) {
 			for _, f := range inCode {
 				tt.cannot[f] = "JAX sets this in code, not with a flag (name the script's flag under flags." + string(f)
 			}
-			for _, f := range sdk.AllFixes() {
-				reason, listed := a.Unsupported[f]
-				want, cannot := tt.cannot[f]
-				if listed != cannot || !strings.Contains(reason, want) {
-					t.Errorf("%s: unsupported %v (%q), want %v (%q)", f, listed, reason, cannot, want)
-				}
-			}
+			plugintab.WantUnsupportedExactly(t, a, tt.cannot)
 		})
 	}
 }
@@ -185,7 +148,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := apply(t, tt.cmd, tt.fix)
+			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -214,14 +177,11 @@ func TestApplyUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := apply(t, tt.cmd, tt.fix)
-			var unsupported *sdk.UnsupportedError
-			if !errors.As(err, &unsupported) {
-				t.Fatalf("Apply = %q %v, %v; want unsupported", got.Argv, got.Env, err)
+			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
+			if err == nil {
+				t.Fatalf("Apply = %q %v; want unsupported", got.Argv, got.Env)
 			}
-			if unsupported.Fix != tt.fix.ID || !strings.Contains(unsupported.Reason, tt.want) {
-				t.Errorf("unsupported %s: %q, want a reason containing %q", unsupported.Fix, unsupported.Reason, tt.want)
-			}
+			plugintab.WantUnsupported(t, err, tt.fix.ID, tt.want)
 		})
 	}
 }
@@ -240,25 +200,7 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 	}
 	for name, cmd := range cmds {
 		t.Run(name, func(t *testing.T) {
-			a := analyze(t, cmd)
-			inv, err := cmdline.Parse(cmd.Argv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			head := cmd.Argv[:inv.ScriptIndex+1]
-			for _, id := range sdk.AllFixes() {
-				got, err := apply(t, cmd, sdk.Fix{ID: id, BatchSize: 8, GradAccumulation: 2, Precision: "bf16"})
-				reason, listed := a.Unsupported[id]
-				var unsupported *sdk.UnsupportedError
-				switch {
-				case listed && (!errors.As(err, &unsupported) || unsupported.Reason != reason):
-					t.Errorf("%s: Analyze says unsupported (%s), Apply gave %q, %v", id, reason, got.Argv, err)
-				case !listed && err != nil:
-					t.Errorf("%s: supported by Analyze, but Apply: %v", id, err)
-				case !listed && (len(got.Argv) < len(head) || !reflect.DeepEqual(got.Argv[:len(head)], head)):
-					t.Errorf("%s: the argv up to the script changed: %q", id, got.Argv)
-				}
-			}
+			plugintab.CheckAgreement(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, GradAccumulation: 2, Precision: "bf16"}))
 		})
 	}
 }

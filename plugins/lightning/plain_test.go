@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -82,7 +83,7 @@ func TestPlainScript(t *testing.T) {
 }
 
 func TestAnalyzePlain(t *testing.T) {
-	a := analyze(t, command("python train.py --batch_size 48 --precision 16-mixed", map[string]string{"train.py": trainPy}))
+	a := plugintab.Analyze(t, New(), command("python train.py --batch_size 48 --precision 16-mixed", map[string]string{"train.py": trainPy}))
 	if intp(a.Knobs.BatchSize) != 48 || intp(a.Knobs.GradAccumulation) != 1 || intp(a.Knobs.EvalBatchSize) != 128 || strp(a.Knobs.Precision) != "fp16" {
 		t.Errorf("knobs batch %v accum %v eval %v precision %v", intp(a.Knobs.BatchSize), intp(a.Knobs.GradAccumulation),
 			intp(a.Knobs.EvalBatchSize), strp(a.Knobs.Precision))
@@ -94,7 +95,7 @@ func TestAnalyzePlain(t *testing.T) {
 		t.Errorf("cpu_offload supported without a --strategy flag, or config files %v", a.ConfigFiles)
 	}
 
-	a = analyze(t, command("python train.py", map[string]string{"train.py": legacyPy}))
+	a = plugintab.Analyze(t, New(), command("python train.py", map[string]string{"train.py": legacyPy}))
 	if intp(a.Knobs.BatchSize) != 32 || intp(a.Knobs.GradAccumulation) != 1 || strp(a.Knobs.Precision) != "fp32" {
 		t.Errorf("1.x knobs batch %v accum %v precision %v", intp(a.Knobs.BatchSize), intp(a.Knobs.GradAccumulation), strp(a.Knobs.Precision))
 	}
@@ -108,7 +109,7 @@ func TestAnalyzePlain(t *testing.T) {
 	}
 
 	cmd := command("python train.py", map[string]string{"train.py": "import lightning\n"})
-	a = analyze(t, cmd)
+	a = plugintab.Analyze(t, New(), cmd)
 	for _, f := range []sdk.FixID{sdk.FixBatchSize, sdk.FixMixedPrecision, sdk.FixEvalBatchSize, sdk.FixCPUOffload} {
 		if !strings.Contains(a.Unsupported[f], "vramrun.yaml") {
 			t.Errorf("%s: %q, want a hint to name a flag", f, a.Unsupported[f])

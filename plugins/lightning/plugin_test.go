@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -57,39 +58,23 @@ data:
 
 var ctx = context.Background()
 
-// command builds a command whose files come from the overlay.
+// command builds a command whose files come from the overlay, run in
+// /proj.
 func command(argv string, files map[string]string) sdk.Command {
-	cmd := sdk.Command{Argv: strings.Fields(argv), Env: map[string]string{"PATH": "/usr/bin"}, Dir: "/proj",
-		Files: map[string][]byte{}}
-	for p, c := range files {
-		cmd.Files[p] = []byte(c)
-	}
-	return cmd
+	return plugintab.Command(argv, files, plugintab.Dir("/proj"))
 }
 
-// apply runs Apply and checks that it left its input alone.
+// apply is plugintab.Apply that also checks each copy lies directly in the
+// copy folder.
 func apply(t *testing.T, cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
 	t.Helper()
-	before := cmd.Clone()
-	got, err := New().Apply(ctx, cmd, fix, "/copies")
-	if !reflect.DeepEqual(before, cmd) {
-		t.Errorf("Apply changed its input:\n%#v\nnow\n%#v", before, cmd)
-	}
+	got, err := plugintab.Apply(t, New(), cmd, fix)
 	for _, c := range got.Copies {
-		if filepath.Dir(c.Path) != "/copies" {
+		if filepath.Dir(c.Path) != plugintab.CopyDir {
 			t.Errorf("copy %s is outside the copy folder", c.Path)
 		}
 	}
 	return got, err
-}
-
-func analyze(t *testing.T, cmd sdk.Command) sdk.Analysis {
-	t.Helper()
-	a, err := New().Analyze(ctx, cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }
 
 func intp(p *int) any {
@@ -190,7 +175,7 @@ func TestAnalyzeCLI(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyze(t, command(tt.argv, tt.files))
+			a := plugintab.Analyze(t, New(), command(tt.argv, tt.files))
 			if a.Framework != "lightning" || a.Launcher != tt.launcher || a.Script != "main.py" || a.WorldSize != tt.world {
 				t.Errorf("framework %q launcher %q script %q world %d, want lightning %q main.py %d",
 					a.Framework, a.Launcher, a.Script, a.WorldSize, tt.launcher, tt.world)
@@ -378,7 +363,7 @@ func TestApplyThenAnalyze(t *testing.T) {
 	for _, c := range got.Copies {
 		next.Files[c.Path] = c.Content
 	}
-	a := analyze(t, next)
+	a := plugintab.Analyze(t, New(), next)
 	if intp(a.Knobs.BatchSize) != 16 || intp(a.Knobs.GradAccumulation) != 4 {
 		t.Errorf("after the fix: batch %v accum %v, want 16 4", intp(a.Knobs.BatchSize), intp(a.Knobs.GradAccumulation))
 	}
@@ -410,7 +395,7 @@ func TestApplyCLIUnsupported(t *testing.T) {
 			for k, v := range tt.env {
 				cmd.Env[k] = v
 			}
-			a := analyze(t, cmd)
+			a := plugintab.Analyze(t, New(), cmd)
 			if !strings.Contains(a.Unsupported[tt.fix.ID], tt.reason) {
 				t.Errorf("Analyze: %s: %q, want it to say %q", tt.fix.ID, a.Unsupported[tt.fix.ID], tt.reason)
 			}
@@ -445,7 +430,7 @@ func TestProfileFlags(t *testing.T) {
 		"config.yaml": "data:\n  bs: 40\n  eval_bs: 80\n"})
 	cmd.Flags = map[string]string{"batch_size": "--data.bs", "eval_batch_size": "--data.eval_bs",
 		"grad_checkpointing": "--model.checkpointing true", "optimizer_8bit": "--optimizer bnb.optim.AdamW8bit"}
-	a := analyze(t, cmd)
+	a := plugintab.Analyze(t, New(), cmd)
 	if intp(a.Knobs.BatchSize) != 40 || intp(a.Knobs.EvalBatchSize) != 80 {
 		t.Errorf("batch %v eval %v, want 40 80", intp(a.Knobs.BatchSize), intp(a.Knobs.EvalBatchSize))
 	}
@@ -503,13 +488,13 @@ func TestDescribe(t *testing.T) {
 
 func TestBadConfig(t *testing.T) {
 	cmd := command("python main.py fit --config config.yaml --data.batch_size 8", map[string]string{"main.py": mainPy, "config.yaml": "data: [1, 2\n"})
-	a := analyze(t, cmd)
+	a := plugintab.Analyze(t, New(), cmd)
 	if intp(a.Knobs.BatchSize) != 8 {
 		t.Errorf("batch %v, want 8 from the flag", intp(a.Knobs.BatchSize))
 	}
 	cmd = command("python main.py fit --config missing.yaml", map[string]string{"main.py": bareCLIPy})
 	cmd.Dir = t.TempDir()
-	a = analyze(t, cmd)
+	a = plugintab.Analyze(t, New(), cmd)
 	if r := a.Unsupported[sdk.FixBatchSize]; !strings.Contains(r, "cannot read missing.yaml") {
 		t.Errorf("batch_size reason %q, want it to name the unreadable file", r)
 	}

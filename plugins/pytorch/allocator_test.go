@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -96,9 +97,9 @@ func TestAllocatorUnsupported(t *testing.T) {
 			if (tt.want == "") != (got == "") || !strings.HasPrefix(got, tt.want) {
 				t.Errorf("AllocatorUnsupported(%v) = %q, want %q", tt.env, got, tt.want)
 			}
-			cmd := command(timmCmd, timmFiles())
+			cmd := plugintab.Command(timmCmd, timmFiles())
 			maps.Copy(cmd.Env, tt.env)
-			a := analyze(t, cmd)
+			a := plugintab.Analyze(t, New(), cmd)
 			if reason := a.Unsupported[sdk.FixAllocator]; reason != got {
 				t.Errorf("Analyze's allocator reason = %q, want AllocatorUnsupported's %q", reason, got)
 			}
@@ -114,19 +115,19 @@ func TestApplyAllocator(t *testing.T) {
 		cmd  sdk.Command
 		env  map[string]string
 	}{
-		{"timm", command(timmCmd, timmFiles()), map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True", "PYTORCH_ALLOC_CONF": "expandable_segments:True"}},
+		{"timm", plugintab.Command(timmCmd, timmFiles()), map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True", "PYTORCH_ALLOC_CONF": "expandable_segments:True"}},
 		{"nanoGPT under torchrun, merged with the user's key", func() sdk.Command {
-			c := command(gpt2Torchrun, nanoFiles())
+			c := plugintab.Command(gpt2Torchrun, nanoFiles())
 			c.Env["PYTORCH_CUDA_ALLOC_CONF"] = "max_split_size_mb:128"
 			return c
 		}(), map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "max_split_size_mb:128,expandable_segments:True",
 			"PYTORCH_ALLOC_CONF": "max_split_size_mb:128,expandable_segments:True"}},
-		{"a script nothing recognises still gets the variables", command("python train.py", files("train.py", plainNoImports)),
+		{"a script nothing recognises still gets the variables", plugintab.Command("python train.py", plugintab.Files("train.py", plainNoImports)),
 			map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True", "PYTORCH_ALLOC_CONF": "expandable_segments:True"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mustApply(t, tt.cmd, sdk.Fix{ID: sdk.FixAllocator})
+			got := plugintab.MustApply(t, New(), tt.cmd, sdk.Fix{ID: sdk.FixAllocator})
 			if !reflect.DeepEqual(got.Argv, tt.cmd.Argv) {
 				t.Errorf("argv = %q, want it as typed %q", got.Argv, tt.cmd.Argv)
 			}

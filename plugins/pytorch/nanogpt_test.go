@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -83,7 +84,7 @@ const (
 )
 
 func nanoFiles() map[string]string {
-	return files("train.py", nanoTrain, "config/train_shakespeare_char.py", shakespeareConfig,
+	return plugintab.Files("train.py", nanoTrain, "config/train_shakespeare_char.py", shakespeareConfig,
 		"config/train_gpt2.py", gpt2Config)
 }
 
@@ -129,13 +130,13 @@ func TestAnalyzeNanoGPT(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyze(t, command(tt.argv, nanoFiles()))
+			a := plugintab.Analyze(t, New(), plugintab.Command(tt.argv, nanoFiles()))
 			if a.Framework != "pytorch" || a.Launcher != tt.launcher || a.Script != "train.py" || a.WorldSize != tt.world {
 				t.Errorf("Analyze = framework %q launcher %q script %q world %d, want pytorch %q train.py %d",
 					a.Framework, a.Launcher, a.Script, a.WorldSize, tt.launcher, tt.world)
 			}
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
-				t.Errorf("knobs = %s\nwant   %s", knobsText(a.Knobs), knobsText(tt.knobs))
+				t.Errorf("knobs = %s\nwant   %s", plugintab.KnobsText(a.Knobs), plugintab.KnobsText(tt.knobs))
 			}
 			if !reflect.DeepEqual(a.ConfigFiles, tt.configs) {
 				t.Errorf("config files = %q, want %q", a.ConfigFiles, tt.configs)
@@ -179,13 +180,13 @@ func TestApplyNanoGPT(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mustApply(t, command(tt.argv, nanoFiles()), tt.fix)
-			if argvText(got.Argv) != tt.want || got.Summary != tt.summary {
-				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", argvText(got.Argv), got.Summary, tt.want, tt.summary)
+			got := plugintab.MustApply(t, New(), plugintab.Command(tt.argv, nanoFiles()), tt.fix)
+			if plugintab.ArgvText(got.Argv) != tt.want || got.Summary != tt.summary {
+				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", plugintab.ArgvText(got.Argv), got.Summary, tt.want, tt.summary)
 			}
 			// configurator.py rejects --key value: every flag after the
 			// script must be --key=value.
-			for _, arg := range argsOf(argvText(got.Argv)) {
+			for _, arg := range argsOf(plugintab.ArgvText(got.Argv)) {
 				if strings.HasPrefix(arg, "--") && !strings.Contains(arg, "=") {
 					t.Errorf("%q is not in the --key=value form", arg)
 				}
@@ -220,11 +221,11 @@ func TestApplyNanoGPTUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := apply(t, command(tt.argv, nanoFiles()), tt.fix)
+			got, err := plugintab.Apply(t, New(), plugintab.Command(tt.argv, nanoFiles()), tt.fix)
 			if err == nil {
 				t.Fatalf("Apply = %q (%s), want unsupported", got.Argv, got.Summary)
 			}
-			wantUnsupported(t, err, tt.fix.ID, tt.want)
+			plugintab.WantUnsupported(t, err, tt.fix.ID, tt.want)
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -17,13 +18,13 @@ const (
 	visionTorchrun = "torchrun --nproc_per_node=8 train.py --model resnet50 --batch-size 32 --amp"
 )
 
-func timmFiles() map[string]string { return files("train.py", timmTrain) }
+func timmFiles() map[string]string { return plugintab.Files("train.py", timmTrain) }
 
 func shellFiles() map[string]string {
-	return files("./distributed_train.sh", timmDistributed, "train.py", timmTrain)
+	return plugintab.Files("./distributed_train.sh", timmDistributed, "train.py", timmTrain)
 }
 
-func visionFiles() map[string]string { return files("train.py", torchvisionTrain) }
+func visionFiles() map[string]string { return plugintab.Files("train.py", torchvisionTrain) }
 
 func TestRecognize(t *testing.T) {
 	tests := []struct {
@@ -36,19 +37,19 @@ func TestRecognize(t *testing.T) {
 		{"timm imports torch", timmCmd, timmFiles(), 60, "the script imports torch"},
 		{"torchvision reference under torchrun", visionTorchrun, visionFiles(), 70, "the script imports torch, started by torchrun"},
 		{"nanoGPT's configurator without a torch import", "python train.py config/train_gpt2.py",
-			files("train.py", nanoTrainNoTorch(), "config/train_gpt2.py", gpt2Config), 60, "nanoGPT's configurator"},
+			plugintab.Files("train.py", nanoTrainNoTorch(), "config/train_gpt2.py", gpt2Config), 60, "nanoGPT's configurator"},
 		{"nanoGPT under torchrun", "torchrun --standalone --nproc_per_node=4 train.py config/train_gpt2.py",
-			files("train.py", nanoTrainNoTorch(), "config/train_gpt2.py", gpt2Config), 70, "nanoGPT's configurator, started by torchrun"},
+			plugintab.Files("train.py", nanoTrainNoTorch(), "config/train_gpt2.py", gpt2Config), 70, "nanoGPT's configurator, started by torchrun"},
 		{"torchrun and a script importing nothing known", "torchrun --nproc_per_node=2 train.py --batch-size 8",
-			files("train.py", plainNoImports), 40, "started by torchrun"},
+			plugintab.Files("train.py", plainNoImports), 40, "started by torchrun"},
 		{"torchrun and a script that cannot be read", "torchrun --nproc_per_node=2 missing.py", nil, 40, "started by torchrun"},
-		{"a script importing nothing known", "python train.py --batch-size 8", files("train.py", plainNoImports), 0, ""},
-		{"a tensorflow script", "python train.py", files("train.py", "import tensorflow as tf\n"), 0, ""},
+		{"a script importing nothing known", "python train.py --batch-size 8", plugintab.Files("train.py", plainNoImports), 0, ""},
+		{"a tensorflow script", "python train.py", plugintab.Files("train.py", "import tensorflow as tf\n"), 0, ""},
 		{"no script at all", "python -c print(1)", nil, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := recognize(t, command(tt.argv, tt.files))
+			rec := plugintab.Recognize(t, New(), plugintab.Command(tt.argv, tt.files))
 			if rec.Confidence != tt.confidence || rec.Reason != tt.reason || (rec.Confidence > 0 && rec.Framework != "pytorch") {
 				t.Errorf("Recognize(%q) = %+v, want confidence %d framework pytorch reason %q", tt.argv, rec, tt.confidence, tt.reason)
 			}
@@ -102,13 +103,13 @@ func TestAnalyzeArgparse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyze(t, command(tt.argv, tt.files))
+			a := plugintab.Analyze(t, New(), plugintab.Command(tt.argv, tt.files))
 			if a.Framework != "pytorch" || a.Launcher != tt.launcher || a.Script != tt.script || a.WorldSize != tt.world {
 				t.Errorf("Analyze = framework %q launcher %q script %q world %d, want pytorch %q %q %d",
 					a.Framework, a.Launcher, a.Script, a.WorldSize, tt.launcher, tt.script, tt.world)
 			}
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
-				t.Errorf("knobs = %s\nwant   %s", knobsText(a.Knobs), knobsText(tt.knobs))
+				t.Errorf("knobs = %s\nwant   %s", plugintab.KnobsText(a.Knobs), plugintab.KnobsText(tt.knobs))
 			}
 			checkUnsupported(t, a, tt.cannot)
 			if tt.precision != "" && a.Unsupported[sdk.FixMixedPrecision] != tt.precision {
@@ -166,13 +167,13 @@ func TestBatchFlagForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := command(tt.argv, timmFiles())
-			if got := analyze(t, cmd).Knobs.BatchSize; got == nil || *got != tt.batch {
+			cmd := plugintab.Command(tt.argv, timmFiles())
+			if got := plugintab.Analyze(t, New(), cmd).Knobs.BatchSize; got == nil || *got != tt.batch {
 				t.Errorf("batch knob = %v, want %d", got, tt.batch)
 			}
-			got := mustApply(t, cmd, tt.fix)
-			if argvText(got.Argv) != tt.want || got.Summary != tt.summary {
-				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", argvText(got.Argv), got.Summary, tt.want, tt.summary)
+			got := plugintab.MustApply(t, New(), cmd, tt.fix)
+			if plugintab.ArgvText(got.Argv) != tt.want || got.Summary != tt.summary {
+				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", plugintab.ArgvText(got.Argv), got.Summary, tt.want, tt.summary)
 			}
 			if got.Env != nil || got.Copies != nil {
 				t.Errorf("a batch fix set env %v and copies %v", got.Env, got.Copies)
@@ -235,22 +236,22 @@ func TestApplyArgparse(t *testing.T) {
 			visionCmd + " --amp", "--amp"},
 		{"torchvision under torchrun: the batch per GPU, no accumulation", visionTorchrun, visionFiles(), sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16},
 			"torchrun --nproc_per_node=8 train.py --model resnet50 --batch-size 16 --amp", "--batch-size 32 -> 16"},
-		{"--bf16 switch added", "python train.py --batch_size 8", files("train.py", switchesPy), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
+		{"--bf16 switch added", "python train.py --batch_size 8", plugintab.Files("train.py", switchesPy), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
 			"python train.py --batch_size 8 --bf16", "--bf16"},
-		{"--fp16 switch added", "python train.py", files("train.py", switchesPy), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"},
+		{"--fp16 switch added", "python train.py", plugintab.Files("train.py", switchesPy), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"},
 			"python train.py --fp16", "--fp16"},
-		{"only --fp16 exists", "python train.py", files("train.py", fp16OnlyPy), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
+		{"only --fp16 exists", "python train.py", plugintab.Files("train.py", fp16OnlyPy), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
 			"python train.py --fp16", "--fp16 (the script has no bf16 switch)"},
-		{"a str2bool flag typed false becomes true", "python train.py --gradient_checkpointing false --batch_size 8", files("train.py", switchesPy),
+		{"a str2bool flag typed false becomes true", "python train.py --gradient_checkpointing false --batch_size 8", plugintab.Files("train.py", switchesPy),
 			sdk.Fix{ID: sdk.FixGradCheckpointing}, "python train.py --gradient_checkpointing true --batch_size 8", "--gradient_checkpointing"},
-		{"underscore evaluation flag edited at its default", "python train.py", files("train.py", switchesPy), sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 32},
+		{"underscore evaluation flag edited at its default", "python train.py", plugintab.Files("train.py", switchesPy), sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 32},
 			"python train.py --eval_batch_size 32", "--eval_batch_size 64 -> 32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mustApply(t, command(tt.argv, tt.files), tt.fix)
-			if argvText(got.Argv) != tt.want || got.Summary != tt.summary {
-				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", argvText(got.Argv), got.Summary, tt.want, tt.summary)
+			got := plugintab.MustApply(t, New(), plugintab.Command(tt.argv, tt.files), tt.fix)
+			if plugintab.ArgvText(got.Argv) != tt.want || got.Summary != tt.summary {
+				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", plugintab.ArgvText(got.Argv), got.Summary, tt.want, tt.summary)
 			}
 			if got.Env != nil || got.Copies != nil {
 				t.Errorf("fix %s set env %v and copies %v", tt.fix.ID, got.Env, got.Copies)
@@ -276,27 +277,27 @@ func TestApplyArgparseUnsupported(t *testing.T) {
 		{"torchvision has no evaluation batch flag", visionCmd, visionFiles(), sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 8},
 			"no evaluation batch-size flag in train.py"},
 		{"torchvision already in fp16", visionTorchrun, visionFiles(), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "already in fp16"},
-		{"a script with no batch flag", "python train.py", files("train.py", fp16OnlyPy), sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8},
+		{"a script with no batch flag", "python train.py", plugintab.Files("train.py", fp16OnlyPy), sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8},
 			"no batch-size flag in train.py (name it under flags.batch_size in vramrun.yaml)"},
-		{"a script with no precision switch", "python train.py", files("train.py", plainNoImports), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
+		{"a script with no precision switch", "python train.py", plugintab.Files("train.py", plainNoImports), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
 			"no mixed-precision flag in train.py"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := apply(t, command(tt.argv, tt.files), tt.fix)
+			got, err := plugintab.Apply(t, New(), plugintab.Command(tt.argv, tt.files), tt.fix)
 			if err == nil {
 				t.Fatalf("Apply = %q (%s), want unsupported", got.Argv, got.Summary)
 			}
-			wantUnsupported(t, err, tt.fix.ID, tt.want)
+			plugintab.WantUnsupported(t, err, tt.fix.ID, tt.want)
 		})
 	}
 }
 
 func TestAnalyzeNeedsAScript(t *testing.T) {
-	if _, err := New().Analyze(t.Context(), command("python -c pass", nil)); err == nil || !strings.Contains(err.Error(), "python -c pass") {
+	if _, err := New().Analyze(t.Context(), plugintab.Command("python -c pass", nil)); err == nil || !strings.Contains(err.Error(), "python -c pass") {
 		t.Errorf("Analyze(python -c pass) error = %v, want one naming the command", err)
 	}
-	if _, err := New().Apply(t.Context(), command("python", nil), sdk.Fix{ID: sdk.FixAllocator}, "/copies"); err == nil {
+	if _, err := New().Apply(t.Context(), plugintab.Command("python", nil), sdk.Fix{ID: sdk.FixAllocator}, "/copies"); err == nil {
 		t.Errorf("Apply to a bare python succeeded, want an error")
 	}
 }
@@ -312,25 +313,25 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 		cmd   sdk.Command
 		flags map[string]string
 	}{
-		{"timm", command(timmCmd, timmFiles()), nil},
-		{"timm defaults", command("python3 -u train.py /imagenet", timmFiles()), nil},
-		{"timm shell launcher", command(timmShellCmd, shellFiles()), nil},
-		{"timm torchrun", command(timmTorchrun, timmFiles()), nil},
-		{"timm under srun and torchrun", command("srun -N 2 torchrun --nproc_per_node 4 train.py -b 32 --grad-checkpointing", timmFiles()), nil},
-		{"torchvision", command(visionCmd, visionFiles()), nil},
-		{"torchvision torchrun", command(visionTorchrun, visionFiles()), nil},
-		{"switches", command("env CUDA_VISIBLE_DEVICES=0 python train.py --fp16", files("train.py", switchesPy)), nil},
-		{"nanoGPT shakespeare", command(shakespeareCmd, nanoFiles()), nil},
-		{"nanoGPT gpt2 torchrun", command(gpt2Torchrun, nanoFiles()), nil},
-		{"profile flags", command("python train.py --bsz 32", files("train.py", customTorch)), profile},
-		{"profile flags already on", command("python train.py --bsz 32 --ckpt --amp --optim adamw8bit", files("train.py", customTorch)), profile},
-		{"profile flags over timm", command(timmCmd, timmFiles()), profile},
-		{"profile flags over nanoGPT", command(shakespeareCmd, nanoFiles()), profile},
+		{"timm", plugintab.Command(timmCmd, timmFiles()), nil},
+		{"timm defaults", plugintab.Command("python3 -u train.py /imagenet", timmFiles()), nil},
+		{"timm shell launcher", plugintab.Command(timmShellCmd, shellFiles()), nil},
+		{"timm torchrun", plugintab.Command(timmTorchrun, timmFiles()), nil},
+		{"timm under srun and torchrun", plugintab.Command("srun -N 2 torchrun --nproc_per_node 4 train.py -b 32 --grad-checkpointing", timmFiles()), nil},
+		{"torchvision", plugintab.Command(visionCmd, visionFiles()), nil},
+		{"torchvision torchrun", plugintab.Command(visionTorchrun, visionFiles()), nil},
+		{"switches", plugintab.Command("env CUDA_VISIBLE_DEVICES=0 python train.py --fp16", plugintab.Files("train.py", switchesPy)), nil},
+		{"nanoGPT shakespeare", plugintab.Command(shakespeareCmd, nanoFiles()), nil},
+		{"nanoGPT gpt2 torchrun", plugintab.Command(gpt2Torchrun, nanoFiles()), nil},
+		{"profile flags", plugintab.Command("python train.py --bsz 32", plugintab.Files("train.py", customTorch)), profile},
+		{"profile flags already on", plugintab.Command("python train.py --bsz 32 --ckpt --amp --optim adamw8bit", plugintab.Files("train.py", customTorch)), profile},
+		{"profile flags over timm", plugintab.Command(timmCmd, timmFiles()), profile},
+		{"profile flags over nanoGPT", plugintab.Command(shakespeareCmd, nanoFiles()), profile},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cmd.Flags = tt.flags
-			checkAgreement(t, tt.cmd)
+			plugintab.CheckAgreement(t, New(), tt.cmd, plugintab.PlanFix)
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -31,11 +32,6 @@ func profileFlags() map[string]string {
 		"mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit"}
 }
 
-func withFlags(cmd sdk.Command, flags map[string]string) sdk.Command {
-	cmd.Flags = flags
-	return cmd
-}
-
 func TestProfileFlagsAnalyze(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -43,31 +39,31 @@ func TestProfileFlagsAnalyze(t *testing.T) {
 		knobs  sdk.Knobs
 		cannot map[sdk.FixID]string
 	}{
-		{"the mapping names every knob", withFlags(command("python train.py --bsz 32 --accum 2", files("train.py", customTorch)), profileFlags()),
+		{"the mapping names every knob", plugintab.Command("python train.py --bsz 32 --accum 2", plugintab.Files("train.py", customTorch), plugintab.Flags(profileFlags())),
 			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(2)},
 			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload"}},
-		{"accumulation not typed is 1", withFlags(command("python train.py --bsz 32", files("train.py", customTorch)), profileFlags()),
+		{"accumulation not typed is 1", plugintab.Command("python train.py --bsz 32", plugintab.Files("train.py", customTorch), plugintab.Flags(profileFlags())),
 			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(1)},
 			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload"}},
-		{"templates already in the command are on", withFlags(command("python train.py --bsz 32 --ckpt --amp --amp-dtype bf16 --optim adamw8bit", files("train.py", customTorch)), profileFlags()),
+		{"templates already in the command are on", plugintab.Command("python train.py --bsz 32 --ckpt --amp --amp-dtype bf16 --optim adamw8bit", plugintab.Files("train.py", customTorch), plugintab.Flags(profileFlags())),
 			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(1), Precision: sdk.Str("bf16"), Optimizer: sdk.Str("adamw8bit")},
 			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
 				sdk.FixGradCheckpointing: "already on (--ckpt is in the command)", sdk.FixMixedPrecision: "already on (--amp is in the command)",
 				sdk.FixOptimizer8bit: "already on (--optim is in the command)"}},
-		{"without the mapping the script's global batch is found", command("python train.py", files("train.py", twoBatchFlags)),
+		{"without the mapping the script's global batch is found", plugintab.Command("python train.py", plugintab.Files("train.py", twoBatchFlags)),
 			sdk.Knobs{BatchSize: sdk.Int(512)}, nil},
-		{"the mapping overrides the flag the plugin finds", withFlags(command("python train.py", files("train.py", twoBatchFlags)), map[string]string{"batch_size": "--bsz"}),
+		{"the mapping overrides the flag the plugin finds", plugintab.Command("python train.py", plugintab.Files("train.py", twoBatchFlags), plugintab.Flags(map[string]string{"batch_size": "--bsz"})),
 			sdk.Knobs{BatchSize: sdk.Int(32)}, nil},
-		{"the mapping adds checkpointing torchvision lacks", withFlags(command(visionCmd, visionFiles()), map[string]string{"grad_checkpointing": "--ckpt"}),
+		{"the mapping adds checkpointing torchvision lacks", plugintab.Command(visionCmd, visionFiles(), plugintab.Flags(map[string]string{"grad_checkpointing": "--ckpt"})),
 			sdk.Knobs{BatchSize: sdk.Int(32), Precision: sdk.Str("fp32"), Optimizer: sdk.Str("sgd")},
 			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
 				sdk.FixOptimizer8bit: "flags.optimizer_8bit"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyze(t, tt.cmd)
+			a := plugintab.Analyze(t, New(), tt.cmd)
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
-				t.Errorf("knobs = %s\nwant   %s", knobsText(a.Knobs), knobsText(tt.knobs))
+				t.Errorf("knobs = %s\nwant   %s", plugintab.KnobsText(a.Knobs), plugintab.KnobsText(tt.knobs))
 			}
 			if tt.cannot == nil {
 				return
@@ -85,7 +81,7 @@ func TestProfileFlagsAnalyze(t *testing.T) {
 }
 
 func TestProfileFlagsApply(t *testing.T) {
-	custom := files("train.py", customTorch)
+	custom := plugintab.Files("train.py", customTorch)
 	tests := []struct {
 		name    string
 		cmd     sdk.Command
@@ -93,42 +89,42 @@ func TestProfileFlagsApply(t *testing.T) {
 		want    string
 		summary string
 	}{
-		{"batch and accumulation through the mapped flags", withFlags(command("python train.py --bsz 32 --accum 2", custom), profileFlags()),
+		{"batch and accumulation through the mapped flags", plugintab.Command("python train.py --bsz 32 --accum 2", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 4},
 			"python train.py --bsz 16 --accum 4", "--bsz 32 -> 16, --accum 2 -> 4"},
-		{"accumulation added", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+		{"accumulation added", plugintab.Command("python train.py --bsz 32", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 2},
 			"python train.py --bsz 16 --accum 2", "--bsz 32 -> 16, --accum 1 -> 2"},
-		{"batch flag added when not typed", withFlags(command("python train.py", custom), profileFlags()),
+		{"batch flag added when not typed", plugintab.Command("python train.py", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8},
 			"python train.py --bsz 8", "--bsz 8"},
-		{"checkpointing appended", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+		{"checkpointing appended", plugintab.Command("python train.py --bsz 32", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixGradCheckpointing}, "python train.py --bsz 32 --ckpt", "--ckpt"},
-		{"mixed precision: {dtype} becomes bf16", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+		{"mixed precision: {dtype} becomes bf16", plugintab.Command("python train.py --bsz 32", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "python train.py --bsz 32 --amp --amp-dtype bf16", "--amp --amp-dtype bf16"},
-		{"mixed precision: {dtype} becomes fp16", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+		{"mixed precision: {dtype} becomes fp16", plugintab.Command("python train.py --bsz 32", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"}, "python train.py --bsz 32 --amp --amp-dtype fp16", "--amp --amp-dtype fp16"},
-		{"8-bit optimizer", withFlags(command("python train.py --bsz 32", custom), profileFlags()),
+		{"8-bit optimizer", plugintab.Command("python train.py --bsz 32", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixOptimizer8bit}, "python train.py --bsz 32 --optim adamw8bit", "--optim adamw8bit"},
-		{"the mapped micro-batch, not the script's global batch", withFlags(command("python train.py --batch-size 512", files("train.py", twoBatchFlags)), map[string]string{"batch_size": "--bsz"}),
+		{"the mapped micro-batch, not the script's global batch", plugintab.Command("python train.py --batch-size 512", plugintab.Files("train.py", twoBatchFlags), plugintab.Flags(map[string]string{"batch_size": "--bsz"})),
 			sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16}, "python train.py --batch-size 512 --bsz 16", "--bsz 32 -> 16"},
-		{"the mapping's template wins over timm's own switches", withFlags(command("python train.py --model resnet50", timmFiles()), profileFlags()),
+		{"the mapping's template wins over timm's own switches", plugintab.Command("python train.py --model resnet50", timmFiles(), plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "python train.py --model resnet50 --amp --amp-dtype bf16", "--amp --amp-dtype bf16"},
-		{"under torchrun only the script's arguments change", withFlags(command("torchrun --nproc_per_node 2 train.py --bsz 32", custom), profileFlags()),
+		{"under torchrun only the script's arguments change", plugintab.Command("torchrun --nproc_per_node 2 train.py --bsz 32", custom, plugintab.Flags(profileFlags())),
 			sdk.Fix{ID: sdk.FixGradCheckpointing}, "torchrun --nproc_per_node 2 train.py --bsz 32 --ckpt", "--ckpt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mustApply(t, tt.cmd, tt.fix)
-			if argvText(got.Argv) != tt.want || got.Summary != tt.summary {
-				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", argvText(got.Argv), got.Summary, tt.want, tt.summary)
+			got := plugintab.MustApply(t, New(), tt.cmd, tt.fix)
+			if plugintab.ArgvText(got.Argv) != tt.want || got.Summary != tt.summary {
+				t.Errorf("Apply =\n %q (%s)\nwant\n %q (%s)", plugintab.ArgvText(got.Argv), got.Summary, tt.want, tt.summary)
 			}
 		})
 	}
 }
 
 func TestProfileFlagsAlreadyOn(t *testing.T) {
-	custom := files("train.py", customTorch)
+	custom := plugintab.Files("train.py", customTorch)
 	tests := []struct {
 		name string
 		argv string
@@ -141,8 +137,8 @@ func TestProfileFlagsAlreadyOn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := apply(t, withFlags(command(tt.argv, custom), profileFlags()), tt.fix)
-			wantUnsupported(t, err, tt.fix.ID, tt.want)
+			_, err := plugintab.Apply(t, New(), plugintab.Command(tt.argv, custom, plugintab.Flags(profileFlags())), tt.fix)
+			plugintab.WantUnsupported(t, err, tt.fix.ID, tt.want)
 		})
 	}
 }

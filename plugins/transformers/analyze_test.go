@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -244,12 +245,12 @@ func TestAnalyze(t *testing.T) {
 				cmd.Env[k] = v
 			}
 			cmd.Flags = tt.flags
-			a := analyze(t, cmd)
+			a := plugintab.Analyze(t, New(), cmd)
 			if a.Framework != "transformers" {
 				t.Errorf("framework %q", a.Framework)
 			}
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
-				t.Errorf("knobs\n got %s\nwant %s", knobsText(a.Knobs), knobsText(tt.knobs))
+				t.Errorf("knobs\n got %s\nwant %s", plugintab.KnobsText(a.Knobs), plugintab.KnobsText(tt.knobs))
 			}
 			for fix, want := range tt.unsupported {
 				got, no := a.Unsupported[fix]

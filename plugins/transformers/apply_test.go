@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -138,9 +139,9 @@ func TestApplyFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := command(tt.argv, tt.files)
 			cmd.Flags = tt.flags
-			got := mustApply(t, cmd, tt.fix)
-			if argvText(got.Argv) != tt.want {
-				t.Errorf("argv\n got %s\nwant %s", argvText(got.Argv), tt.want)
+			got := plugintab.MustApply(t, New(), cmd, tt.fix)
+			if plugintab.ArgvText(got.Argv) != tt.want {
+				t.Errorf("argv\n got %s\nwant %s", plugintab.ArgvText(got.Argv), tt.want)
 			}
 			if !reflect.DeepEqual(got.Env, tt.env) {
 				t.Errorf("env %v, want %v", got.Env, tt.env)
@@ -158,14 +159,14 @@ func TestApplyFlags(t *testing.T) {
 func TestApplyAllocator(t *testing.T) {
 	cmd := command("python run_clm.py --do_train", map[string]string{"run_clm.py": runCLM})
 	cmd.Env["PYTORCH_CUDA_ALLOC_CONF"] = "max_split_size_mb:128"
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixAllocator})
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixAllocator})
 	want := map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "max_split_size_mb:128,expandable_segments:True",
 		"PYTORCH_ALLOC_CONF": "max_split_size_mb:128,expandable_segments:True"}
 	if !reflect.DeepEqual(got.Env, want) || !reflect.DeepEqual(got.Argv, cmd.Argv) {
 		t.Errorf("got env %v argv %q", got.Env, got.Argv)
 	}
 	cmd.Env["PYTORCH_ALLOC_CONF"] = "expandable_segments:True"
-	if _, err := apply(t, cmd, sdk.Fix{ID: sdk.FixAllocator}); !isUnsupported(err, "already on") {
+	if _, err := plugintab.Apply(t, New(), cmd, sdk.Fix{ID: sdk.FixAllocator}); !isUnsupported(err, "already on") {
 		t.Errorf("second allocator fix: err %v, want unsupported already on", err)
 	}
 }
@@ -194,7 +195,7 @@ func TestApplyUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := apply(t, command(tt.argv, tt.files), tt.fix)
+			_, err := plugintab.Apply(t, New(), command(tt.argv, tt.files), tt.fix)
 			if !isUnsupported(err, tt.reason) {
 				t.Errorf("err %v, want unsupported %q", err, tt.reason)
 			}
@@ -205,7 +206,7 @@ func TestApplyUnsupported(t *testing.T) {
 func TestApplyRejectsBadSizes(t *testing.T) {
 	cmd := command("python run_clm.py", map[string]string{"run_clm.py": runCLM})
 	for _, fix := range []sdk.Fix{{ID: sdk.FixBatchSize}, {ID: sdk.FixEvalBatchSize, BatchSize: -1}, {ID: sdk.FixMixedPrecision, Precision: "fp8"}} {
-		if _, err := apply(t, cmd, fix); err == nil || isUnsupported(err, "") {
+		if _, err := plugintab.Apply(t, New(), cmd, fix); err == nil || isUnsupported(err, "") {
 			t.Errorf("%+v: err %v, want a plain error", fix, err)
 		}
 	}
@@ -230,7 +231,7 @@ func TestApplyLeavesItsInputAlone(t *testing.T) {
 			if id == sdk.FixOptimizer8bit {
 				continue // runs a Python; covered in optim_test.go
 			}
-			if _, err := apply(t, cmd, fix); err != nil && !isUnsupported(err, "") {
+			if _, err := plugintab.Apply(t, New(), cmd, fix); err != nil && !isUnsupported(err, "") {
 				t.Errorf("%q %s: %v", cmd.Argv, id, err)
 			}
 		}

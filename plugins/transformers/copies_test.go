@@ -7,16 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
 func TestDeepSpeedBatchCopy(t *testing.T) {
 	files := map[string]string{"run_clm.py": runCLM, "ds_config.json": dsNumbers}
 	cmd := command("deepspeed --num_gpus=2 run_clm.py --deepspeed ds_config.json --per_device_train_batch_size 16 --gradient_accumulation_steps 2 --do_train", files)
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 4})
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 4})
 	wantArgv := "deepspeed --num_gpus=2 run_clm.py --deepspeed /copies/ds_config.json --per_device_train_batch_size 8 --gradient_accumulation_steps 4 --do_train"
-	if argvText(got.Argv) != wantArgv {
-		t.Errorf("argv\n got %s\nwant %s", argvText(got.Argv), wantArgv)
+	if plugintab.ArgvText(got.Argv) != wantArgv {
+		t.Errorf("argv\n got %s\nwant %s", plugintab.ArgvText(got.Argv), wantArgv)
 	}
 	wantSummary := "--per_device_train_batch_size 16 -> 8, --gradient_accumulation_steps 2 -> 4; " +
 		"ds_config.json (copy): train_micro_batch_size_per_gpu 16 -> 8, gradient_accumulation_steps 2 -> 4, train_batch_size 64 -> 64"
@@ -69,9 +70,9 @@ func TestDeepSpeedBatchSizes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			files := map[string]string{"run_clm.py": runCLM, "ds.json": tt.ds}
 			cmd := command(tt.launch+" run_clm.py --deepspeed ds.json --per_device_train_batch_size 16 --gradient_accumulation_steps 2", files)
-			got := mustApply(t, cmd, tt.fix)
+			got := plugintab.MustApply(t, New(), cmd, tt.fix)
 			if !tt.wantCopy {
-				if len(got.Copies) != 0 || !strings.Contains(argvText(got.Argv), "--deepspeed ds.json") {
+				if len(got.Copies) != 0 || !strings.Contains(plugintab.ArgvText(got.Argv), "--deepspeed ds.json") {
 					t.Errorf("want no copy; got copies %+v argv %q", got.Copies, got.Argv)
 				}
 				return
@@ -93,9 +94,9 @@ func TestDeepSpeedBatchSizes(t *testing.T) {
 func TestDeepSpeedPrecisionCopy(t *testing.T) {
 	files := map[string]string{"run_clm.py": runCLM, "ds_config.json": dsNumbers}
 	cmd := command("deepspeed --num_gpus=2 run_clm.py --deepspeed ds_config.json", files)
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
-	if want := "deepspeed --num_gpus=2 run_clm.py --deepspeed /copies/ds_config.json --bf16"; argvText(got.Argv) != want {
-		t.Errorf("argv %s, want %s", argvText(got.Argv), want)
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
+	if want := "deepspeed --num_gpus=2 run_clm.py --deepspeed /copies/ds_config.json --bf16"; plugintab.ArgvText(got.Argv) != want {
+		t.Errorf("argv %s, want %s", plugintab.ArgvText(got.Argv), want)
 	}
 	if m := copyJSON(t, got, "ds_config.json"); at(m, "bf16", "enabled") != true {
 		t.Errorf("bf16 not enabled in the copy: %v", m)
@@ -106,14 +107,14 @@ func TestDeepSpeedPrecisionCopy(t *testing.T) {
 
 	// "auto" is HF's to fill: no copy.
 	files["ds_config.json"] = dsAuto
-	got = mustApply(t, command("deepspeed --num_gpus=2 run_clm.py --deepspeed ds_config.json", files), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
-	if len(got.Copies) != 0 || argvText(got.Argv) != "deepspeed --num_gpus=2 run_clm.py --deepspeed ds_config.json --bf16" {
+	got = plugintab.MustApply(t, New(), command("deepspeed --num_gpus=2 run_clm.py --deepspeed ds_config.json", files), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
+	if len(got.Copies) != 0 || plugintab.ArgvText(got.Argv) != "deepspeed --num_gpus=2 run_clm.py --deepspeed ds_config.json --bf16" {
 		t.Errorf("auto: copies %+v argv %q", got.Copies, got.Argv)
 	}
 
 	// A DeepSpeed JSON that enables bf16 is already in bf16.
 	files["ds_config.json"] = `{"bf16": {"enabled": true}}`
-	if _, err := apply(t, command("python run_clm.py --deepspeed ds_config.json", files), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"}); !isUnsupported(err, "already in bf16") {
+	if _, err := plugintab.Apply(t, New(), command("python run_clm.py --deepspeed ds_config.json", files), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"}); !isUnsupported(err, "already in bf16") {
 		t.Errorf("err %v", err)
 	}
 }
@@ -132,7 +133,7 @@ func TestDeepSpeedOffloadCopy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			files := map[string]string{"run_clm.py": runCLM, "ds.json": tt.ds}
-			got := mustApply(t, command("python run_clm.py --deepspeed ds.json", files), sdk.Fix{ID: sdk.FixCPUOffload})
+			got := plugintab.MustApply(t, New(), command("python run_clm.py --deepspeed ds.json", files), sdk.Fix{ID: sdk.FixCPUOffload})
 			m := copyJSON(t, got, "ds.json")
 			if s := at(m, "zero_optimization", "stage"); s != tt.wantStage {
 				t.Errorf("stage %v, want %v", s, tt.wantStage)
@@ -143,13 +144,13 @@ func TestDeepSpeedOffloadCopy(t *testing.T) {
 			if p := at(m, "zero_optimization", "offload_optimizer", "pin_memory"); p != tt.wantPin {
 				t.Errorf("pin_memory %v, want %v", p, tt.wantPin)
 			}
-			if argvText(got.Argv) != "python run_clm.py --deepspeed /copies/ds.json" {
+			if plugintab.ArgvText(got.Argv) != "python run_clm.py --deepspeed /copies/ds.json" {
 				t.Errorf("argv %q", got.Argv)
 			}
 			// The copy is what the next attempt reads: offload is on there.
-			next := command(argvText(got.Argv), files)
+			next := command(plugintab.ArgvText(got.Argv), files)
 			next.Files["/copies/ds.json"] = got.Copies[0].Content
-			if reason := analyze(t, next).Unsupported[sdk.FixCPUOffload]; !strings.Contains(reason, "already on") {
+			if reason := plugintab.Analyze(t, New(), next).Unsupported[sdk.FixCPUOffload]; !strings.Contains(reason, "already on") {
 				t.Errorf("after the fix: cpu_offload reason %q", reason)
 			}
 		})
@@ -161,7 +162,7 @@ func TestInlineDeepSpeed(t *testing.T) {
 	argv := []string{"python", "run_clm.py", "--deepspeed", `{"train_micro_batch_size_per_gpu": 16, "gradient_accumulation_steps": "auto"}`, "--per_device_train_batch_size", "16"}
 	cmd := command("", files)
 	cmd.Argv = argv
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 2})
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 2})
 	want := []string{"python", "run_clm.py", "--deepspeed", `{"train_micro_batch_size_per_gpu":8,"gradient_accumulation_steps":"auto"}`,
 		"--per_device_train_batch_size", "8", "--gradient_accumulation_steps", "2"}
 	if !reflect.DeepEqual(got.Argv, want) || len(got.Copies) != 0 {
@@ -172,9 +173,9 @@ func TestInlineDeepSpeed(t *testing.T) {
 func TestAcceleratorDeepSpeedConfigFile(t *testing.T) {
 	files := map[string]string{"run_clm.py": runCLM, "zero.json": `{"zero_optimization": {"stage": 2}}`}
 	cmd := command("accelerate launch --use_deepspeed --deepspeed_config_file zero.json run_clm.py --do_train", files)
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixCPUOffload})
-	if want := "accelerate launch --use_deepspeed --deepspeed_config_file /copies/zero.json run_clm.py --do_train"; argvText(got.Argv) != want {
-		t.Errorf("argv %s, want %s", argvText(got.Argv), want)
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixCPUOffload})
+	if want := "accelerate launch --use_deepspeed --deepspeed_config_file /copies/zero.json run_clm.py --do_train"; plugintab.ArgvText(got.Argv) != want {
+		t.Errorf("argv %s, want %s", plugintab.ArgvText(got.Argv), want)
 	}
 	if d := at(copyJSON(t, got, "zero.json"), "zero_optimization", "offload_optimizer", "device"); d != "cpu" {
 		t.Errorf("device %v", d)
@@ -190,8 +191,8 @@ func TestSingleJSONArgsCopy(t *testing.T) {
 }
 `
 	files := map[string]string{"run_clm.py": runCLM, "args.json": args}
-	got := mustApply(t, command("python run_clm.py args.json", files), sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 2})
-	if argvText(got.Argv) != "python run_clm.py /copies/args.json" {
+	got := plugintab.MustApply(t, New(), command("python run_clm.py args.json", files), sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 2})
+	if plugintab.ArgvText(got.Argv) != "python run_clm.py /copies/args.json" {
 		t.Errorf("argv %q: the copy's path must replace the file, with no flag added", got.Argv)
 	}
 	want := "{\n\t\"model_name_or_path\": \"gpt2\",\n\t\"per_device_train_batch_size\": 8,\n\t\"output_dir\": \"/tmp/o\",\n\t\"do_train\": true,\n\t\"gradient_accumulation_steps\": 2\n}\n"
@@ -213,7 +214,7 @@ func TestSingleJSONArgsCopy(t *testing.T) {
 		{sdk.Fix{ID: sdk.FixGradCheckpointing}, "gradient_checkpointing", true, "gradient_checkpointing (unset) -> true", ""},
 		{sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"}, "fp16", true, "fp16 (unset) -> true", ""},
 	} {
-		got := mustApply(t, command("python run_clm.py args.json", files), tt.fix)
+		got := plugintab.MustApply(t, New(), command("python run_clm.py args.json", files), tt.fix)
 		if m := copyJSON(t, got, "args.json"); m[tt.key] != tt.want {
 			t.Errorf("%s: %s = %v, want %v", tt.fix.ID, tt.key, m[tt.key], tt.want)
 		}
@@ -227,8 +228,8 @@ func TestSingleJSONArgsWithDeepSpeedPath(t *testing.T) {
 	files := map[string]string{"run_clm.py": runCLM, "ds.json": dsNumbers,
 		"args.json": `{"output_dir": "o", "deepspeed": "ds.json", "per_device_train_batch_size": 16, "gradient_accumulation_steps": 2}`}
 	cmd := command("deepspeed --num_gpus 2 --no_local_rank run_clm.py args.json", files)
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 8})
-	if argvText(got.Argv) != "deepspeed --num_gpus 2 --no_local_rank run_clm.py /copies/args.json" {
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 8})
+	if plugintab.ArgvText(got.Argv) != "deepspeed --num_gpus 2 --no_local_rank run_clm.py /copies/args.json" {
 		t.Errorf("argv %q", got.Argv)
 	}
 	a := copyJSON(t, got, "args.json")
@@ -244,18 +245,18 @@ func TestSingleJSONArgsWithDeepSpeedPath(t *testing.T) {
 func TestBrokenJSONIsAnErrorNamingTheFile(t *testing.T) {
 	files := map[string]string{"run_clm.py": runCLM, "ds.json": "{\n  \"train_batch_size\": 64,\n}\n"}
 	cmd := command("python run_clm.py --deepspeed ds.json --per_device_eval_batch_size 8", files)
-	_, err := apply(t, cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 2})
+	_, err := plugintab.Apply(t, New(), cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 2})
 	if err == nil || isUnsupported(err, "") || !strings.HasPrefix(err.Error(), "ds.json: line 3, column 1") {
 		t.Errorf("err %v, want a plain error naming ds.json and its line", err)
 	}
 	// Fixes that do not touch the file still work.
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 4})
-	if !strings.HasSuffix(argvText(got.Argv), "--per_device_eval_batch_size 4") {
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 4})
+	if !strings.HasSuffix(plugintab.ArgvText(got.Argv), "--per_device_eval_batch_size 4") {
 		t.Errorf("argv %q", got.Argv)
 	}
 	// A missing file too names it.
 	delete(files, "ds.json")
-	_, err = apply(t, command("python run_clm.py --deepspeed ds.json", files), sdk.Fix{ID: sdk.FixCPUOffload})
+	_, err = plugintab.Apply(t, New(), command("python run_clm.py --deepspeed ds.json", files), sdk.Fix{ID: sdk.FixCPUOffload})
 	if err == nil || !strings.HasPrefix(err.Error(), "ds.json: ") {
 		t.Errorf("missing file: err %v", err)
 	}
@@ -268,10 +269,10 @@ func TestReadsConfigRelativeToDir(t *testing.T) {
 	}
 	cmd := command("python run_clm.py --deepspeed ds.json", map[string]string{"run_clm.py": runCLM})
 	cmd.Dir = dir
-	if a := analyze(t, cmd); a.Knobs.BatchSize == nil || *a.Knobs.BatchSize != 16 {
-		t.Errorf("knobs %s: the micro-batch of %s/ds.json not read", knobsText(a.Knobs), dir)
+	if a := plugintab.Analyze(t, New(), cmd); a.Knobs.BatchSize == nil || *a.Knobs.BatchSize != 16 {
+		t.Errorf("knobs %s: the micro-batch of %s/ds.json not read", plugintab.KnobsText(a.Knobs), dir)
 	}
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 4})
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 4})
 	if m := copyJSON(t, got, "ds.json"); m["train_micro_batch_size_per_gpu"] != 8.0 {
 		t.Errorf("copy %v", m)
 	}

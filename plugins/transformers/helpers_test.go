@@ -1,12 +1,10 @@
 package transformers
 
 import (
-	"context"
 	"encoding/json"
-	"reflect"
-	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -74,42 +72,10 @@ trainer = L.Trainer(precision="32-true")
 )
 
 // command builds a Command from a space-separated argv and file contents.
+// Its PATH names no folder, so no Python is found on it to check for
+// bitsandbytes and the answers do not depend on the machine.
 func command(argv string, files map[string]string) sdk.Command {
-	cmd := sdk.Command{Argv: strings.Fields(argv), Env: map[string]string{"PATH": "/nonexistent-vramrun-test"},
-		Dir: "/nonexistent-vramrun-test-dir", Files: map[string][]byte{}}
-	for k, v := range files {
-		cmd.Files[k] = []byte(v)
-	}
-	return cmd
-}
-
-func analyze(t *testing.T, cmd sdk.Command) sdk.Analysis {
-	t.Helper()
-	a, err := New().Analyze(context.Background(), cmd)
-	if err != nil {
-		t.Fatalf("Analyze(%q): %v", cmd.Argv, err)
-	}
-	return a
-}
-
-// apply applies fix and checks that the input was left as it was.
-func apply(t *testing.T, cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
-	t.Helper()
-	before := cmd.Clone()
-	got, err := New().Apply(context.Background(), cmd, fix, "/copies")
-	if !reflect.DeepEqual(before, cmd) {
-		t.Errorf("Apply(%s) changed its input command:\nbefore %+v\nafter  %+v", fix.ID, before, cmd)
-	}
-	return got, err
-}
-
-func mustApply(t *testing.T, cmd sdk.Command, fix sdk.Fix) sdk.Applied {
-	t.Helper()
-	got, err := apply(t, cmd, fix)
-	if err != nil {
-		t.Fatalf("Apply(%+v) to %q: %v", fix, cmd.Argv, err)
-	}
-	return got
+	return plugintab.Command(argv, files, plugintab.Env("PATH", "/nonexistent-vramrun-test"))
 }
 
 // copyJSON decodes the copy of original in an answer.
@@ -144,11 +110,3 @@ func at(m map[string]any, keys ...string) any {
 func intp(v int) *int       { return &v }
 func strp(v string) *string { return &v }
 func boolp(v bool) *bool    { return &v }
-
-// knobsText prints knobs for messages.
-func knobsText(k sdk.Knobs) string {
-	b, _ := json.Marshal(k)
-	return string(b)
-}
-
-func argvText(argv []string) string { return strings.Join(argv, " ") }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -39,9 +40,9 @@ func TestOptimizer8bitWithBitsandbytes(t *testing.T) {
 	cmd := command(filepath.Join(dir, "python3")+" run_clm.py --do_train", map[string]string{"run_clm.py": runCLM})
 	cmd.Dir = work
 	cmd.Env["VRAMRUN_TEST_MARK"] = "job-env"
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
-	if want := filepath.Join(dir, "python3") + " run_clm.py --do_train --optim adamw_bnb_8bit"; argvText(got.Argv) != want {
-		t.Errorf("argv %s, want %s", argvText(got.Argv), want)
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
+	if want := filepath.Join(dir, "python3") + " run_clm.py --do_train --optim adamw_bnb_8bit"; plugintab.ArgvText(got.Argv) != want {
+		t.Errorf("argv %s, want %s", plugintab.ArgvText(got.Argv), want)
 	}
 	if !strings.Contains(got.Summary, "--optim adamw_torch -> adamw_bnb_8bit") || !strings.Contains(got.Summary, "bitsandbytes imports in") {
 		t.Errorf("summary %q", got.Summary)
@@ -56,8 +57,8 @@ func TestOptimizer8bitWithoutBitsandbytes(t *testing.T) {
 	cmd := command("python3 run_clm.py --optim adamw_torch_fused", map[string]string{"run_clm.py": runCLM})
 	cmd.Env["PATH"] = dir
 	cmd.Dir = t.TempDir()
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
-	if argvText(got.Argv) != "python3 run_clm.py --optim adafactor" {
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
+	if plugintab.ArgvText(got.Argv) != "python3 run_clm.py --optim adafactor" {
 		t.Errorf("argv %q", got.Argv)
 	}
 	want := "--optim adamw_torch_fused -> adafactor (bitsandbytes is not installed in python3, so adafactor)"
@@ -75,15 +76,15 @@ func TestOptimizer8bitUnderLaunchersUsesPathPython(t *testing.T) {
 	cmd := command("torchrun --nproc_per_node 2 run_clm.py", map[string]string{"run_clm.py": runCLM})
 	cmd.Env["PATH"] = dir
 	cmd.Dir = t.TempDir()
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
-	if !strings.HasSuffix(argvText(got.Argv), "--optim adamw_bnb_8bit") || !strings.Contains(got.Summary, "bitsandbytes imports in python") {
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
+	if !strings.HasSuffix(plugintab.ArgvText(got.Argv), "--optim adamw_bnb_8bit") || !strings.Contains(got.Summary, "bitsandbytes imports in python") {
 		t.Errorf("argv %q summary %q", got.Argv, got.Summary)
 	}
 
 	// No Python at all on the PATH: Adafactor, and the summary says why.
 	cmd.Env["PATH"] = t.TempDir()
-	got = mustApply(t, cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
-	if !strings.HasSuffix(argvText(got.Argv), "--optim adafactor") || !strings.Contains(got.Summary, "no python3 or python found on the job's PATH") {
+	got = plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
+	if !strings.HasSuffix(plugintab.ArgvText(got.Argv), "--optim adafactor") || !strings.Contains(got.Summary, "no python3 or python found on the job's PATH") {
 		t.Errorf("argv %q summary %q", got.Argv, got.Summary)
 	}
 }
@@ -93,7 +94,7 @@ func TestOptimizer8bitInJSONArgs(t *testing.T) {
 	files := map[string]string{"run_clm.py": runCLM, "args.json": `{"output_dir": "o", "optim": "adamw_torch"}`}
 	cmd := command(filepath.Join(dir, "python3")+" run_clm.py args.json", files)
 	cmd.Dir = t.TempDir()
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
 	if m := copyJSON(t, got, "args.json"); m["optim"] != "adafactor" {
 		t.Errorf("copy %v", m)
 	}
@@ -106,15 +107,15 @@ func TestOptimizer8bitWhenThePythonCannotRun(t *testing.T) {
 	dir := fakePython(t, "python3", 0)
 	cmd := command(filepath.Join(dir, "python3")+" run_clm.py", map[string]string{"run_clm.py": runCLM})
 	cmd.Dir = filepath.Join(t.TempDir(), "missing")
-	got := mustApply(t, cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
-	if !strings.HasSuffix(argvText(got.Argv), "--optim adafactor") || !strings.Contains(got.Summary, "could not be run to check for bitsandbytes") {
+	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
+	if !strings.HasSuffix(plugintab.ArgvText(got.Argv), "--optim adafactor") || !strings.Contains(got.Summary, "could not be run to check for bitsandbytes") {
 		t.Errorf("argv %q summary %q", got.Argv, got.Summary)
 	}
 }
 
 func TestOptimizer8bitBlockedByDeepSpeedOptimizer(t *testing.T) {
 	files := map[string]string{"run_clm.py": runCLM, "ds.json": `{"optimizer": {"type": "AdamW"}}`}
-	_, err := apply(t, command("python run_clm.py --deepspeed ds.json", files), sdk.Fix{ID: sdk.FixOptimizer8bit})
+	_, err := plugintab.Apply(t, New(), command("python run_clm.py --deepspeed ds.json", files), sdk.Fix{ID: sdk.FixOptimizer8bit})
 	if !isUnsupported(err, "ds.json defines the optimizer (AdamW)") {
 		t.Errorf("err %v", err)
 	}
