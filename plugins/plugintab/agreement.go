@@ -7,6 +7,7 @@ import (
 
 	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/plugintest"
 )
 
 // FixFor makes the fix CheckAgreement asks for, given the fix id and the
@@ -14,29 +15,8 @@ import (
 type FixFor func(id sdk.FixID, k sdk.Knobs) sdk.Fix
 
 // PlanFix is the fix the planner could ask for, from the command's knobs:
-// half the batch with twice the accumulation (when the command has an
-// accumulation knob), half the evaluation batch, bf16.
-func PlanFix(id sdk.FixID, k sdk.Knobs) sdk.Fix {
-	half := func(v *int) int {
-		if v == nil || *v < 2 {
-			return 1
-		}
-		return *v / 2
-	}
-	fix := sdk.Fix{ID: id}
-	switch id {
-	case sdk.FixBatchSize:
-		fix.BatchSize = half(k.BatchSize)
-		if k.GradAccumulation != nil {
-			fix.GradAccumulation = 2 * *k.GradAccumulation
-		}
-	case sdk.FixEvalBatchSize:
-		fix.BatchSize = half(k.EvalBatchSize)
-	case sdk.FixMixedPrecision:
-		fix.Precision = "bf16"
-	}
-	return fix
-}
+// the conformance kit's plugintest.SampleFix.
+func PlanFix(id sdk.FixID, k sdk.Knobs) sdk.Fix { return plugintest.SampleFix(id, k) }
 
 // SameSizes asks for every fix id with the sizes and precision of sizes,
 // whatever the knobs.

@@ -72,10 +72,11 @@ func (a applyAnswer) String() string {
 	return "applied " + sprint(a.applied)
 }
 
-// fixFor makes the fix the planner could ask for, from the command's knobs:
-// half the batch with twice the accumulation (when the command has an
-// accumulation knob), half the evaluation batch, bf16.
-func fixFor(id sdk.FixID, k sdk.Knobs) sdk.Fix {
+// SampleFix is the fix the conformance checks ask a plugin to apply, as the
+// planner could ask for it from the command's knobs: half the batch with
+// twice the accumulation (when the command has an accumulation knob), half
+// the evaluation batch, bf16. A plugin author's own table tests can use it.
+func SampleFix(id sdk.FixID, k sdk.Knobs) sdk.Fix {
 	fix := sdk.Fix{ID: id}
 	switch id {
 	case sdk.FixBatchSize:

@@ -186,7 +186,7 @@ func checkCase(t tester, sides []side, c Case) {
 		t.Errorf("Analyze differs:\n%s: %+v\n%s: %+v", sides[0].name, analyses[0], sides[1].name, analyses[1])
 	}
 	for _, id := range sdk.AllFixes() {
-		checkApply(t, sides, cmd, analyses[0], fixFor(id, analyses[0].Knobs))
+		checkApply(t, sides, cmd, analyses[0], SampleFix(id, analyses[0].Knobs))
 	}
 }
 

@@ -190,11 +190,11 @@ func TestKitFindsEachFault(t *testing.T) {
 }
 
 func TestFixForHalvesTheBatch(t *testing.T) {
-	got := fixFor(sdk.FixBatchSize, sdk.Knobs{BatchSize: sdk.Int(64), GradAccumulation: sdk.Int(3)})
+	got := SampleFix(sdk.FixBatchSize, sdk.Knobs{BatchSize: sdk.Int(64), GradAccumulation: sdk.Int(3)})
 	if got != (sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 32, GradAccumulation: 6}) {
 		t.Errorf("fixFor = %+v", got)
 	}
-	got = fixFor(sdk.FixBatchSize, sdk.Knobs{})
+	got = SampleFix(sdk.FixBatchSize, sdk.Knobs{})
 	if got != (sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 1}) {
 		t.Errorf("fixFor with unknown knobs = %+v", got)
 	}
