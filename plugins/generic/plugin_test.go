@@ -143,13 +143,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
-			if err != nil {
-				t.Fatalf("Apply: %v", err)
-			}
-			if strings.Join(got.Argv, " ") != tt.want || got.Summary != tt.summary || got.Env != nil || got.Copies != nil {
-				t.Errorf("Apply =\n %q %v %v (%s)\nwant\n %q (%s)", strings.Join(got.Argv, " "), got.Env, got.Copies, got.Summary, tt.want, tt.summary)
-			}
+			plugintab.WantApplied(t, New(), tt.cmd, tt.fix, tt.want, nil, tt.summary)
 		})
 	}
 }
@@ -173,11 +167,7 @@ func TestApplyUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
-			if err == nil {
-				t.Fatalf("Apply = %q; want unsupported", got.Argv)
-			}
-			plugintab.WantUnsupported(t, err, tt.fix.ID, tt.want)
+			plugintab.WantRefused(t, New(), tt.cmd, tt.fix, tt.want)
 		})
 	}
 }

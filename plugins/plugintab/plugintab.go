@@ -179,3 +179,28 @@ func KnobsText(k sdk.Knobs) string {
 
 // ArgvText prints an argv for messages and comparisons, space-separated.
 func ArgvText(argv []string) string { return strings.Join(argv, " ") }
+
+// WantApplied applies fix to cmd and checks what comes back: the argv (as
+// one space-joined string), the environment it sets (nil for none), the
+// summary, and no config copies.
+func WantApplied(t testing.TB, f sdk.Framework, cmd sdk.Command, fix sdk.Fix, argv string, env map[string]string, summary string) {
+	t.Helper()
+	got, err := Apply(t, f, cmd, fix)
+	if err != nil {
+		t.Fatalf("Apply(%s): %v", fix.ID, err)
+	}
+	if ArgvText(got.Argv) != argv || got.Summary != summary || !reflect.DeepEqual(got.Env, env) || len(got.Copies) != 0 {
+		t.Errorf("Apply =\n %q %v %v (%s)\nwant\n %q %v no copies (%s)", ArgvText(got.Argv), got.Env, got.Copies, got.Summary, argv, env, summary)
+	}
+}
+
+// WantRefused applies fix to cmd and checks it is turned down as
+// unsupported with a reason containing want.
+func WantRefused(t testing.TB, f sdk.Framework, cmd sdk.Command, fix sdk.Fix, want string) {
+	t.Helper()
+	got, err := Apply(t, f, cmd, fix)
+	if err == nil {
+		t.Fatalf("Apply(%s) = %q %v (%s); want unsupported", fix.ID, got.Argv, got.Env, got.Summary)
+	}
+	WantUnsupported(t, err, fix.ID, want)
+}

@@ -3,7 +3,6 @@ package tensorflow
 import (
 	"context"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/vramrun/vramrun/plugins/plugintab"
@@ -147,13 +146,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
-			if err != nil {
-				t.Fatalf("Apply: %v", err)
-			}
-			if strings.Join(got.Argv, " ") != tt.want || got.Summary != tt.summary || !reflect.DeepEqual(got.Env, tt.env) {
-				t.Errorf("Apply =\n %q %v (%s)\nwant\n %q %v (%s)", strings.Join(got.Argv, " "), got.Env, got.Summary, tt.want, tt.env, tt.summary)
-			}
+			plugintab.WantApplied(t, New(), tt.cmd, tt.fix, tt.want, tt.env, tt.summary)
 		})
 	}
 }
@@ -180,11 +173,7 @@ func TestApplyUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := plugintab.Apply(t, New(), tt.cmd, tt.fix)
-			if err == nil {
-				t.Fatalf("Apply = %q (%s), want unsupported", got.Argv, got.Summary)
-			}
-			plugintab.WantUnsupported(t, err, tt.fix.ID, tt.want)
+			plugintab.WantRefused(t, New(), tt.cmd, tt.fix, tt.want)
 		})
 	}
 }
