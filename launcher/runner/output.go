@@ -16,10 +16,12 @@ import (
 type copier struct {
 	src *os.File
 	dst io.Writer
+	end *endMarker // pty master only: where the output ends
 }
 
 // outputCopiers drain the job's output streams until their end: EOF for a
-// pipe, EIO for a pty master (once no process holds the slave).
+// pipe, the end marker for a pty master (EIO should the marker never be
+// written).
 type outputCopiers struct {
 	copiers []copier
 	started bool
@@ -86,17 +88,27 @@ func (o *outputCopiers) start(onPanic func()) {
 func (o *outputCopiers) copy(c copier) {
 	buf := make([]byte, 32*1024)
 	dst := c.dst
+	end := endScanner{marker: c.end}
+	write := func(p []byte) {
+		if len(p) == 0 || dst == nil {
+			return
+		}
+		if _, err := dst.Write(p); err != nil {
+			// Keep reading: a job blocked on a full pipe or pty would
+			// look hung.
+			o.noteErr(fmt.Errorf("write job output: %w", err))
+			dst = nil
+		}
+	}
 	for {
 		n, err := c.src.Read(buf)
-		if n > 0 && dst != nil {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				// Keep reading: a job blocked on a full pipe or pty would
-				// look hung.
-				o.noteErr(fmt.Errorf("write job output: %w", werr))
-				dst = nil
-			}
+		out, found := end.scan(buf[:n])
+		write(out)
+		if found {
+			return
 		}
 		if err != nil {
+			write(end.flush())
 			if !errors.Is(err, io.EOF) && !errors.Is(err, unix.EIO) &&
 				!errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, os.ErrClosed) {
 				o.noteErr(fmt.Errorf("read job output: %w", err))

@@ -157,6 +157,8 @@ type Job struct {
 
 	output  *outputCopiers
 	master  *os.File // PTY mode
+	slave   *os.File // PTY mode: kept open so that the end marker can be written
+	end     *endMarker
 	input   *inputCopier
 	resize  *resizeForwarder
 	termRaw rawTerminal
@@ -297,14 +299,25 @@ func (j *Job) startPTY() error {
 	// would fail with EPERM.
 	j.cmd.Stdin, j.cmd.Stdout, j.cmd.Stderr = tty, tty, tty
 	j.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	err = j.cmd.Start()
-	_ = tty.Close() // only the job may hold the slave, or EIO never comes
+	// vramrun keeps the slave open, to write the end marker through it
+	// (see endMarker), from before the start: were the job to exit first,
+	// the master would already have reported the hangup. It is opened anew,
+	// as O_NONBLOCK belongs to an open file and the job's must block.
+	slave, err := os.OpenFile(tty.Name(), os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		_ = master.Close()
+		_ = tty.Close()
+		return fmt.Errorf("open pty slave: %w", err)
+	}
+	err = j.cmd.Start()
+	_ = tty.Close() // the job has its copies
+	if err != nil {
+		_ = master.Close()
+		_ = slave.Close()
 		return &execFailure{err}
 	}
-	j.master = master
-	j.output = newOutputCopiers(copier{src: master, dst: j.spec.Stdout})
+	j.master, j.slave, j.end = master, slave, newEndMarker()
+	j.output = newOutputCopiers(copier{src: master, dst: j.spec.Stdout, end: j.end})
 	return nil
 }
 
@@ -424,7 +437,14 @@ func (j *Job) finish() Result {
 	// the output open would otherwise hold up the drain for DrainTimeout
 	// on every attempt.
 	j.sweep()
-	if !j.output.waitDone(j.spec.DrainTimeout) {
+	deadline := time.Now().Add(j.spec.DrainTimeout)
+	if j.slave != nil {
+		if err := j.end.write(j.slave, deadline); err != nil {
+			// The reader then ends at EIO, as without a marker.
+			_ = j.slave.Close()
+		}
+	}
+	if !j.output.waitDone(time.Until(deadline)) {
 		// A process we could not find (one that changed both its group and
 		// its environment, with no subreaper) still holds the output.
 		j.output.abort()
@@ -439,6 +459,9 @@ func (j *Job) finish() Result {
 		j.input.stop()
 	}
 	j.output.close()
+	if j.slave != nil {
+		_ = j.slave.Close()
+	}
 	if err := j.termRaw.restore(); err != nil {
 		j.output.noteErr(err)
 	}

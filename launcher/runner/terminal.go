@@ -62,7 +62,7 @@ func windowSize(terminal *os.File) unix.Winsize {
 
 // openPTY opens a pty pair for a job: the master comes back pollable (so
 // that reads and writes on it can be ended by a deadline, see
-// pollableMaster), the slave sized and with ONLCR cleared when keepONLCR is
+// pollable), the slave sized and with ONLCR cleared when keepONLCR is
 // false. Both are set up before the child starts, so its first byte
 // already sees them.
 func openPTY(size unix.Winsize, keepONLCR bool) (master, tty *os.File, err error) {
@@ -70,7 +70,7 @@ func openPTY(size unix.Winsize, keepONLCR bool) (master, tty *os.File, err error
 	if err != nil {
 		return nil, nil, fmt.Errorf("open pty: %w", err)
 	}
-	master, err = pollableMaster(m)
+	master, err = pollable(m, "pty master")
 	if err != nil {
 		_ = tty.Close()
 		return nil, nil, err
@@ -100,15 +100,15 @@ func openPTY(size unix.Winsize, keepONLCR bool) (master, tty *os.File, err error
 	return master, tty, nil
 }
 
-// pollableMaster replaces the master creack/pty returns (blocking, since
-// pty.Open calls Fd on it) with a non-blocking duplicate registered with
-// Go's poller. A blocking read cannot be interrupted; this one ends on a
-// deadline or Close, so a grandchild holding the tty open cannot pin a
-// goroutine forever.
-func pollableMaster(m *os.File) (*os.File, error) {
-	defer func() { _ = m.Close() }()
+// pollable replaces f (blocking, as pty.Open returns it, since it calls Fd
+// on it) with a non-blocking duplicate registered with Go's
+// poller, and closes f. A blocking read or write cannot be interrupted;
+// this one ends on a deadline or Close, so a grandchild holding the tty
+// open cannot pin a goroutine forever.
+func pollable(f *os.File, what string) (*os.File, error) {
+	defer func() { _ = f.Close() }()
 	var dup int
-	err := withFd(m, func(fd int) error {
+	err := withFd(f, func(fd int) error {
 		var err error
 		dup, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
@@ -121,9 +121,9 @@ func pollableMaster(m *os.File) (*os.File, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pty master: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return os.NewFile(uintptr(dup), "/dev/ptmx"), nil
+	return os.NewFile(uintptr(dup), f.Name()), nil
 }
 
 // rawTerminal holds vramrun's terminal while it is in raw mode.
