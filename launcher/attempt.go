@@ -117,7 +117,8 @@ func (r *run) attempt(n int, fix *record.FixRecord, skips []record.SkipRecord) (
 		r.msg.verbose("ended %d leftover process(es) of the job: %v", len(res.Reaped), res.Reaped)
 	}
 
-	end := oom.Ending{Exited: true, ExitCode: res.ExitCode, Signal: int(res.Signal)}
+	end := oom.Ending{Exited: true, ExitCode: res.ExitCode, Signal: int(res.Signal),
+		JobPIDs: append(append([]int{job.PID()}, res.Reaped...), samples.jobPIDs...)}
 	if after, ok := oom.CgroupOOMKills(); ok && after > oomKillsBefore {
 		end.HostOOMKills = after - oomKillsBefore
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,6 +163,8 @@ type samplesResult struct {
 	nearCapacity   bool
 	// xid describes a hardware Xid seen during the attempt ("" none).
 	xid string
+	// jobPIDs are the job's processes the sampler saw.
+	jobPIDs []int
 }
 
 // attemptSampler samples one attempt and watches for Xid errors.
@@ -172,6 +175,7 @@ type attemptSampler struct {
 	cancel  context.CancelFunc
 	mu      sync.Mutex
 	xids    []gpu.XidEvent
+	seen    map[int]bool // the job's pids at any tick; mu
 	done    chan struct{}
 }
 
@@ -181,7 +185,16 @@ func (v *gpuView) startSampler(ctx context.Context, devices []gpu.Device, job *r
 		return a
 	}
 	pid := job.PID()
-	a.s = gpu.NewSampler(v.g, devices, v.poll, func() []int { return processTree(pid) })
+	a.seen = map[int]bool{}
+	a.s = gpu.NewSampler(v.g, devices, v.poll, func() []int {
+		tree := processTree(pid)
+		a.mu.Lock()
+		for _, p := range tree {
+			a.seen[p] = true
+		}
+		a.mu.Unlock()
+		return tree
+	})
 	ctx, a.cancel = context.WithCancel(ctx)
 	a.s.Start(ctx)
 	a.done = make(chan struct{})
@@ -224,6 +237,10 @@ func (a *attemptSampler) stop(runDir string, n int) samplesResult {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for p := range a.seen {
+		out.jobPIDs = append(out.jobPIDs, p)
+	}
+	slices.Sort(out.jobPIDs)
 	for _, e := range a.xids {
 		out.xid = fmt.Sprintf("Xid %d on %s: %s", e.Xid, e.DeviceUUID, gpu.XidMeaning(e.Xid))
 	}

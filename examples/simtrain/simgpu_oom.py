@@ -1,19 +1,22 @@
 """The out-of-memory texts of the real runtimes, filled with the simulated GPU's figures.
 
 Each --sim-format prints what that runtime prints when an allocation fails:
-pytorch (2.x caching allocator), pytorch-1x (late 1.x), pytorch-async
+pytorch (2.x caching allocator), pytorch-2.1 (the 2.1 text, which lists the
+failing process itself among the GPU's processes), pytorch-1x (late 1.x), pytorch-async
 (cudaMallocAsync backend), cuda-error (a bare CUDA error), tensorflow (BFC
 allocator log lines, then ResourceExhaustedError) and jax (XlaRuntimeError).
 The exception classes carry the module names the real ones print with.
 """
 
 import datetime
+import os
 
-FORMATS = ("pytorch", "pytorch-1x", "pytorch-async", "cuda-error", "tensorflow", "jax")
+FORMATS = ("pytorch", "pytorch-2.1", "pytorch-1x", "pytorch-async", "cuda-error", "tensorflow", "jax")
 
 # Which allocator model (waste, budget) each format simulates.
 RUNTIME_OF_FORMAT = {
     "pytorch": "pytorch",
+    "pytorch-2.1": "pytorch",
     "pytorch-1x": "pytorch",
     "pytorch-async": "pytorch",
     "cuda-error": "pytorch",
@@ -144,6 +147,31 @@ def torch_message(fig):
             format_size(fig.allocated),
             format_size(fig.reserved_unallocated),
             TORCH_DOCS_URL,
+        )
+    )
+
+
+def torch21_message(fig, pid):
+    """PyTorch ~2.1's text: "capacty" (sic), and the failing process listed as
+    one more "Process N has ..." holding what the others do not."""
+    others = sum(used for _, used in fig.others)
+    procs = list(fig.others) + [(pid, max(fig.capacity - fig.free - others, fig.allocated + fig.reserved_unallocated))]
+    proc = "".join("Process %d has %s memory in use. " % (p, format_size(used)) for p, used in procs)
+    allowed = "%s allowed; " % format_size(fig.allowed) if fig.allowed is not None else ""
+    return (
+        "CUDA out of memory. Tried to allocate %s. GPU %d has a total capacty of %s of which %s is free. "
+        "%s%sOf the allocated memory %s is allocated by PyTorch, and %s is reserved by PyTorch but unallocated. "
+        "If reserved but unallocated memory is large try setting max_split_size_mb to avoid fragmentation.  "
+        "See documentation for Memory Management and PYTORCH_CUDA_ALLOC_CONF"
+        % (
+            format_size(fig.tried),
+            fig.device,
+            format_size(fig.capacity),
+            format_size(fig.free),
+            proc,
+            allowed,
+            format_size(fig.allocated),
+            format_size(fig.reserved_unallocated),
         )
     )
 
@@ -279,6 +307,8 @@ def build(fmt, fig):
     """The log lines to print first and the exception to raise for one failed request."""
     if fmt == "pytorch":
         return [], OutOfMemoryError(torch_message(fig))
+    if fmt == "pytorch-2.1":
+        return [], OutOfMemoryError(torch21_message(fig, os.getpid()))
     if fmt == "pytorch-1x":
         return [], TorchRuntimeError(torch1x_message(fig))
     if fmt == "pytorch-async":

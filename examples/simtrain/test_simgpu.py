@@ -59,6 +59,16 @@ class OOMTextTest(unittest.TestCase):
             "fragmentation.  See documentation for Memory Management  "
             "(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)"))
 
+    def test_pytorch_21_text(self):
+        _, err = simgpu_oom.build("pytorch-2.1", figures(device=0))
+        self.assertEqual(type(err).__module__ + "." + type(err).__qualname__, "torch.OutOfMemoryError")
+        self.assertEqual(str(err), (
+            "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacty of 24.00 GiB of which "
+            "1.30 GiB is free. Process 1234 has 2.00 GiB memory in use. Process %d has 20.70 GiB memory in use. "
+            "Of the allocated memory 18.00 GiB is allocated by PyTorch, and 2.70 GiB is reserved by PyTorch but "
+            "unallocated. If reserved but unallocated memory is large try setting max_split_size_mb to avoid "
+            "fragmentation.  See documentation for Memory Management and PYTORCH_CUDA_ALLOC_CONF" % os.getpid()))
+
     def test_pytorch_1x_text(self):
         _, err = simgpu_oom.build("pytorch-1x", figures(device=0))
         self.assertEqual(type(err).__qualname__, "RuntimeError")

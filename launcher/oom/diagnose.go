@@ -43,6 +43,10 @@ type Ending struct {
 	HostOOMKills int
 	// KernelOOM is set when the kernel log showed an OOM kill of the job.
 	KernelOOM bool
+	// JobPIDs are the job's processes seen during the attempt: an OOM text
+	// that lists one of them among the GPU's processes is not counting
+	// another process (see withoutJob).
+	JobPIDs []int
 }
 
 // killed says whether the process died of SIGKILL, directly or as a shell
@@ -318,7 +322,7 @@ func (d *diagnoser) diagnosis(end Ending) sdk.Diagnosis {
 	diag.ReservedUnallocatedBytes = f.reservedUnallocated
 	diag.AllowedBytes = f.allowed
 	if c.others != nil {
-		diag.OtherProcesses = c.others
+		diag.OtherProcesses = withoutJob(c.others, end.JobPIDs, f)
 	}
 	diag.Fragmented = f.fragmented()
 	lines := make([]string, 0, c.lastFollow+1)
