@@ -48,6 +48,10 @@ func runHelper(name string) int {
 		}
 	case "supervise":
 		return superviseHelper()
+	case "session":
+		return sessionHelper()
+	case "background":
+		return backgroundHelper()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
 		return 2

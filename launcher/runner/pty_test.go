@@ -3,8 +3,10 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -221,4 +223,89 @@ func TestPTYOutputEndsBehindStray(t *testing.T) {
 	if want := fmt.Sprintf("stray %d\ndone\n", pid); pid == 0 || out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
 	}
+}
+
+// TestPTYInBackground: started in the background of its terminal (as by
+// `vramrun ... &` from a shell), the runner leaves the terminal alone
+// instead of being stopped by SIGTTOU for making it raw, and the job still
+// runs under its own pty. A "session" helper plays the shell: it owns the
+// terminal and keeps its foreground while a "background" helper, in a
+// process group of its own, runs a job.
+func TestPTYInBackground(t *testing.T) {
+	_, terminal := openTestTerminal(t, 24, 80)
+	before := termios(t, terminal)
+	report := filepath.Join(t.TempDir(), "report")
+	argv, env := helperArgv(t, "session")
+	cmd := exec.Command(argv[0])
+	cmd.Env = withEnv(env, "RUNNER_REPORT", report)
+	cmd.Stdin = terminal
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	err := cmd.Run()
+	got, _ := os.ReadFile(report)
+	if want := "status 0 output \"hi\\r\\ntty\\r\\n\" raw false"; err != nil || string(got) != want {
+		t.Errorf("helper: %v, report %q; want success, %q", err, got, want)
+	}
+	if after := termios(t, terminal); after != before {
+		t.Errorf("terminal modes changed: %+v, were %+v", after, before)
+	}
+}
+
+// sessionHelper runs as the session leader of a test terminal (its stdin),
+// in the terminal's foreground like a shell, and starts backgroundHelper
+// in a process group of its own, as a shell does for `cmd &`. It reports
+// when that helper is stopped.
+func sessionHelper() int {
+	report := os.Getenv("RUNNER_REPORT")
+	exe, err := os.Executable()
+	if err != nil {
+		return 1
+	}
+	proc, err := os.StartProcess(exe, []string{exe}, &os.ProcAttr{
+		Env:   withEnv(os.Environ(), helperEnv, "background"),
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		_ = os.WriteFile(report, []byte("error: "+err.Error()), 0o600)
+		return 1
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(proc.Pid, &ws, syscall.WUNTRACED, nil); err != nil {
+		return 1
+	}
+	if ws.Stopped() {
+		_ = os.WriteFile(report, []byte("stopped by "+ws.StopSignal().String()), 0o600)
+		_ = proc.Kill()
+		_, _ = proc.Wait()
+		return 1
+	}
+	return ws.ExitStatus()
+}
+
+// backgroundHelper runs a job in PTY mode with the terminal, in whose
+// background it is, as Stdin and Terminal.
+func backgroundHelper() int {
+	report := os.Getenv("RUNNER_REPORT")
+	fail := func(err error) int {
+		_ = os.WriteFile(report, []byte("error: "+err.Error()), 0o600)
+		return 1
+	}
+	if !inBackgroundOf(os.Stdin) {
+		return fail(errors.New("not in the background of the terminal"))
+	}
+	var out bytes.Buffer
+	job, err := Start(context.Background(), Spec{
+		Argv: []string{"sh", "-c", "echo hi; test -t 0 && echo tty"}, Mode: PTY,
+		Stdin: os.Stdin, Stdout: &out, Terminal: os.Stdin,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	raw := job.RawMode()
+	res := job.Wait()
+	msg := fmt.Sprintf("status %d output %q raw %v", res.Status(), out.String(), raw)
+	if err := os.WriteFile(report, []byte(msg), 0o600); err != nil {
+		return 1
+	}
+	return 0
 }

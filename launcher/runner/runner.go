@@ -330,9 +330,13 @@ func (e *execFailure) Error() string { return e.err.Error() }
 func (e *execFailure) Unwrap() error { return e.err }
 
 // startTerminal connects vramrun's terminal to the job's pty once the job
-// runs: raw mode, typed input and window size changes.
+// runs: raw mode, typed input and window size changes. When vramrun runs
+// in the background of its terminal (started with &), the terminal stays
+// as it is and is not read: changing its modes or reading it would get
+// vramrun stopped by SIGTTOU or SIGTTIN, and the keys belong to the
+// foreground job anyway.
 func (j *Job) startTerminal() {
-	if in := j.spec.Stdin; in != nil {
+	if in := j.spec.Stdin; in != nil && !inBackgroundOf(in) {
 		inIsTerminal := isTerminal(in)
 		if inIsTerminal {
 			if err := j.termRaw.makeRaw(in); err != nil {

@@ -44,6 +44,19 @@ func isTerminal(f *os.File) bool {
 	return yes
 }
 
+// inBackgroundOf reports whether f is this process's controlling terminal
+// and another process group is in its foreground. A terminal that is not
+// the controlling one (TIOCGPGRP fails) has no job control to fear.
+func inBackgroundOf(f *os.File) bool {
+	background := false
+	_ = withFd(f, func(fd int) error {
+		pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+		background = err == nil && pgrp != unix.Getpgrp()
+		return err
+	})
+	return background
+}
+
 // windowSize returns terminal's size, or defaultSize when it has none.
 func windowSize(terminal *os.File) unix.Winsize {
 	size := defaultSize
