@@ -51,6 +51,21 @@ func nanoInt(vals map[string]string, key string) *int {
 	return nil
 }
 
+// nanoAccumulation is the accumulation per process. nanoGPT's
+// gradient_accumulation_steps is the total over all processes: train.py
+// asserts it divides by the world size and divides it. nil when it does not
+// divide (the job fails that assertion on its own).
+func nanoAccumulation(vals map[string]string, world int) *int {
+	total := nanoInt(vals, "gradient_accumulation_steps")
+	if total == nil || world <= 1 {
+		return total
+	}
+	if *total%world != 0 {
+		return nil
+	}
+	return sdk.Int(*total / world)
+}
+
 func nanoDtype(vals map[string]string) string {
 	return strings.Trim(strings.TrimSpace(vals["dtype"]), `'"`)
 }
@@ -60,7 +75,7 @@ func analyzeNanoGPT(s *pyscript.Script) sdk.Analysis {
 	vals, configs := nanoGlobals(s)
 	a.ConfigFiles = configs
 	a.Knobs.BatchSize = nanoInt(vals, "batch_size")
-	a.Knobs.GradAccumulation = nanoInt(vals, "gradient_accumulation_steps")
+	a.Knobs.GradAccumulation = nanoAccumulation(vals, a.WorldSize)
 	switch d := nanoDtype(vals); d {
 	case "float32":
 		a.Knobs.Precision = sdk.Str("fp32")
@@ -131,8 +146,10 @@ func applyNanoGPT(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 		args = setKeyValue(args, "batch_size", strconv.Itoa(fix.BatchSize))
 		parts := []string{pyscript.Change("--batch_size", vals["batch_size"], strconv.Itoa(fix.BatchSize))}
 		if fix.GradAccumulation > 0 {
-			args = setKeyValue(args, "gradient_accumulation_steps", strconv.Itoa(fix.GradAccumulation))
-			parts = append(parts, pyscript.Change("--gradient_accumulation_steps", vals["gradient_accumulation_steps"], strconv.Itoa(fix.GradAccumulation)))
+			// The fix is per process; nanoGPT takes the total.
+			total := strconv.Itoa(fix.GradAccumulation * max(a.WorldSize, 1))
+			args = setKeyValue(args, "gradient_accumulation_steps", total)
+			parts = append(parts, pyscript.Change("--gradient_accumulation_steps", vals["gradient_accumulation_steps"], total))
 		}
 		return args, strings.Join(parts, ", "), nil
 	case sdk.FixMixedPrecision:
