@@ -166,6 +166,11 @@ func (r *run) attempt(n int, fix *record.FixRecord, skips []record.SkipRecord) (
 		a.Diagnosis = &d
 		r.events.Emit(record.EventOOM, n, map[string]any{"diagnosis": d})
 	}
+	if out.outcome == outcomeOOM || out.outcome == outcomeHung {
+		if t, ok := watch.causeAt(o.Settings.Grace, hung); ok {
+			a.OOMAt = &t
+		}
+	}
 	a.Outcome = out.outcome
 	r.rec.Attempts = append(r.rec.Attempts, a)
 	r.events.Emit(record.EventAttemptEnded, n, map[string]any{

@@ -97,6 +97,26 @@ func (w *outputWatch) survived(grace time.Duration, endedWell, hung bool) int {
 	return n
 }
 
+// causeAt is when the OOM that ended the attempt was printed: the first of
+// the texts that came at the end (see survived). False when none did.
+func (w *outputWatch) causeAt(grace time.Duration, hung bool) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ooms == 0 {
+		return time.Time{}, false
+	}
+	now := w.now()
+	if hung {
+		now = w.lastOOM
+	}
+	for _, t := range w.oomTimes {
+		if now.Sub(t) <= grace {
+			return t, true
+		}
+	}
+	return w.lastOOM, now.Sub(w.lastOOM) <= grace
+}
+
 // watchWriter marks output on the watch and passes bytes on.
 type watchWriter struct {
 	w    *outputWatch

@@ -63,3 +63,32 @@ func TestOOMCauseAndSurvivals(t *testing.T) {
 		t.Fatalf("hung: survived = %d, want 1", got)
 	}
 }
+
+// TestOOMCauseAt: the OOM that ended an attempt is dated at the first of
+// the texts printed at the end, not at a survived one nor at the end.
+func TestOOMCauseAt(t *testing.T) {
+	c := newFakeClock()
+	w := watchWith(c)
+	grace := 10 * time.Second
+	if _, ok := w.causeAt(grace, false); ok {
+		t.Fatal("no OOM text, yet a cause time")
+	}
+	w.oom() // survived
+	c.add(time.Minute)
+	first := c.now()
+	w.oom() // rank 0, then rank 1 a second later, then the job dies
+	c.add(time.Second)
+	w.oom()
+	c.add(3 * time.Second)
+	if at, ok := w.causeAt(grace, false); !ok || !at.Equal(first) {
+		t.Fatalf("causeAt = %v, %v; want %v", at, ok, first)
+	}
+	// Hung: noticed a grace period after the last text.
+	c.add(grace)
+	if at, ok := w.causeAt(grace, true); !ok || !at.Equal(first) {
+		t.Fatalf("hung: causeAt = %v, %v; want %v", at, ok, first)
+	}
+	if _, ok := w.causeAt(grace, false); ok {
+		t.Fatal("the job lived on long after its last OOM text: no cause")
+	}
+}

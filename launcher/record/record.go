@@ -71,8 +71,11 @@ type Attempt struct {
 	Diagnosis *sdk.Diagnosis `json:"diagnosis,omitempty"`
 	// Outcome: ok, oom, host_oom, probable_oom, hung, failed, interrupted,
 	// hardware.
-	Outcome      string `json:"outcome"`
-	SurvivedOOMs int    `json:"survived_ooms,omitempty"`
+	Outcome string `json:"outcome"`
+	// OOMAt is when the job printed the OOM text that ended the attempt
+	// (outcomes oom and hung), as vramrun read it.
+	OOMAt        *time.Time `json:"oom_at,omitempty"`
+	SurvivedOOMs int        `json:"survived_ooms,omitempty"`
 	PeakBytes    *int64 `json:"peak_bytes,omitempty"`
 	// CapacityBytes is the GPU's total memory when NVML knew it.
 	CapacityBytes *int64   `json:"capacity_bytes,omitempty"`

@@ -200,7 +200,7 @@ func viewAttempt(a record.Attempt, runDir string) attemptView {
 
 // chartInputOf sets up an attempt's chart: time zero is the attempt's start
 // (the first sample's when unknown), the capacity NVML's (the diagnosis's when
-// unknown), and the OOM mark at the attempt's end when it ran out.
+// unknown), and the OOM mark when it ran out.
 func chartInputOf(a record.Attempt, samples []gpu.Sample) chartInput {
 	in := chartInput{samples: samples, start: a.Started, oomAt: -1}
 	if in.start.IsZero() {
@@ -212,8 +212,8 @@ func chartInputOf(a record.Attempt, samples []gpu.Sample) chartInput {
 	case a.Diagnosis != nil && a.Diagnosis.CapacityBytes != nil:
 		in.capacity = *a.Diagnosis.CapacityBytes
 	}
-	if oom, label := endedInOOM(a); oom && !a.Ended.IsZero() {
-		in.oomAt, in.oomLabel = a.Ended.Sub(in.start).Seconds(), label
+	if at, label, ok := oomMark(a); ok {
+		in.oomAt, in.oomLabel = at.Sub(in.start).Seconds(), label
 	}
 	return in
 }

@@ -153,6 +153,24 @@ func TestChartInputPutsTheOOMAtTheAttemptsEnd(t *testing.T) {
 	}
 }
 
+// TestChartInputPutsTheOOMWhenItWasPrinted: with the time of the OOM text
+// in the record, the mark is there, not at the attempt's end.
+func TestChartInputPutsTheOOMWhenItWasPrinted(t *testing.T) {
+	run, _ := threeAttemptRun(t)
+	samples := rampSamples(run.Attempts[0].Started.Add(2*time.Second), 5, gib, gib, 0)
+	for _, c := range []struct {
+		attempt int
+		label   string
+	}{{0, "OOM"}, {1, "OOM (the job then hung)"}} {
+		a := run.Attempts[c.attempt]
+		at := a.Started.Add(12 * time.Second)
+		a.OOMAt = &at
+		if in := chartInputOf(a, samples); in.oomAt != 12 || in.oomLabel != c.label {
+			t.Errorf("attempt %d: mark at %v s %q; want 12 s %q", a.N, in.oomAt, in.oomLabel, c.label)
+		}
+	}
+}
+
 func TestWriteEscapesWhatTheRecordHolds(t *testing.T) {
 	run, dir := threeAttemptRun(t)
 	evil := `<script>alert("x")</script>`

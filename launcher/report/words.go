@@ -55,20 +55,30 @@ func phaseWords(p sdk.Phase) string {
 	return ""
 }
 
-// endedInOOM reports whether the attempt's end is its out-of-memory moment,
-// and the legend words for the mark.
-func endedInOOM(a record.Attempt) (bool, string) {
+// oomMark is where an attempt's chart marks its out-of-memory moment, and
+// the legend words: when the OOM text was printed, for records that have
+// the time, else the attempt's end.
+func oomMark(a record.Attempt) (time.Time, string, bool) {
+	if a.OOMAt != nil && !a.OOMAt.IsZero() {
+		switch a.Outcome {
+		case record.AttemptOOM:
+			return *a.OOMAt, "OOM", true
+		case record.AttemptHung:
+			return *a.OOMAt, "OOM (the job then hung)", true
+		}
+	}
+	if a.Ended.IsZero() {
+		return time.Time{}, "", false
+	}
 	switch a.Outcome {
 	case record.AttemptOOM, record.AttemptProbableOOM:
-		return true, "OOM (attempt ended)"
+		return a.Ended, "OOM (attempt ended)", true
 	case record.AttemptHostOOM:
-		return true, "host OOM (attempt ended)"
+		return a.Ended, "host OOM (attempt ended)", true
 	case record.AttemptHung:
-		// The OOM text came a grace period before; the record keeps only
-		// the moment vramrun ended the hung job.
-		return true, "OOM, hung job ended"
+		return a.Ended, "OOM, hung job ended", true
 	}
-	return false, ""
+	return time.Time{}, "", false
 }
 
 // runOutcome says how the whole run ended.
