@@ -76,7 +76,7 @@ type Attempt struct {
 	// (outcomes oom and hung), as vramrun read it.
 	OOMAt        *time.Time `json:"oom_at,omitempty"`
 	SurvivedOOMs int        `json:"survived_ooms,omitempty"`
-	PeakBytes    *int64 `json:"peak_bytes,omitempty"`
+	PeakBytes    *int64     `json:"peak_bytes,omitempty"`
 	// CapacityBytes is the GPU's total memory when NVML knew it.
 	CapacityBytes *int64   `json:"capacity_bytes,omitempty"`
 	SamplesFile   string   `json:"samples_file,omitempty"`
