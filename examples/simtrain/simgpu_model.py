@@ -62,18 +62,44 @@ def parse_size(text, source):
     return int(Fraction(match.group(1)) * _UNIT[unit])
 
 
-def parse_others(text):
-    """SIMGPU_OTHER='1234:2GiB,5678:512MiB' -> [(1234, bytes), (5678, bytes)]."""
+def parse_others(text, device=0):
+    """SIMGPU_OTHER='1234:2GiB,5678:512MiB@1' -> the (pid, bytes) on the given physical device
+    (an entry without @N is on device 0)."""
     others = []
     for item in text.split(","):
         item = item.strip()
         if not item:
             continue
         pid, sep, size = item.partition(":")
-        if not sep or not pid.strip().isdigit():
-            raise UsageError("SIMGPU_OTHER: expected PID:SIZE[,PID:SIZE...], got %r" % item)
-        others.append((int(pid), parse_size(size, "SIMGPU_OTHER")))
+        size, at, dev = size.partition("@")
+        if not sep or not pid.strip().isdigit() or (at and not dev.strip().isdigit()):
+            raise UsageError("SIMGPU_OTHER: expected PID:SIZE[@GPU][,PID:SIZE[@GPU]...], got %r" % item)
+        if int(dev or 0) == device:
+            others.append((int(pid), parse_size(size, "SIMGPU_OTHER")))
     return others
+
+
+# The simulated GPUs' UUIDs, as vramrun's simulated NVML names them.
+SIM_UUID = "GPU-51a1a7ed-0000-4000-8000-%012x"
+
+
+def physical_device(env, logical):
+    """The simulated GPU a process uses as cuda:logical: CUDA_VISIBLE_DEVICES' entry at that
+    position (an index or a simulated UUID), or the index itself when the variable is unset."""
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return logical
+    entries = [e.strip() for e in visible.split(",")]
+    entry = entries[logical] if logical < len(entries) else ""
+    if entry.isdigit():
+        return int(entry)
+    prefix = SIM_UUID[: SIM_UUID.index("%")]
+    if entry.startswith(prefix):
+        try:
+            return int(entry[len(prefix):], 16)
+        except ValueError:
+            pass
+    return 0
 
 
 def split_alloc_conf(value):
@@ -128,7 +154,7 @@ class GPUSpec:
         self.runtime = simgpu_oom.RUNTIME_OF_FORMAT[fmt]
         self.device = device
         self.capacity = parse_size(env.get("SIMGPU_CAPACITY", DEFAULT_CAPACITY), "SIMGPU_CAPACITY")
-        self.others = parse_others(env.get("SIMGPU_OTHER", ""))
+        self.others = parse_others(env.get("SIMGPU_OTHER", ""), physical_device(env, device))
         self.weights = parse_size(env.get("SIMGPU_MODEL", DEFAULT_MODEL), "SIMGPU_MODEL")
         self.act = parse_size(env.get("SIMGPU_ACT", DEFAULT_ACT), "SIMGPU_ACT")
         self.eval_act = parse_size(env.get("SIMGPU_EVAL_ACT", DEFAULT_EVAL_ACT), "SIMGPU_EVAL_ACT")

@@ -20,6 +20,9 @@ changing the command a launcher sees. The flag wins over the variable.
   --sim-big-output N        SIMTRAIN_BIG_OUTPUT        write N bytes to stdout at once, exit 0
   --sim-ignore-sigterm      SIMTRAIN_IGNORE_SIGTERM    ignore SIGTERM
   --sim-sigkill-self        SIMTRAIN_SIGKILL_SELF      SIGKILL itself at step 2, printing nothing
+  --sim-xid N               SIMTRAIN_XID               at step 2 the GPU reports Xid N (to vramrun's simulated
+                                                       GPU, see VRAMRUN_SIMGPU) and CUDA fails: "unspecified
+                                                       launch failure"
   --sim-dataloader-killed   SIMTRAIN_DATALOADER_KILLED at step 2, DataLoader "killed by signal" traceback
 """
 
@@ -42,6 +45,7 @@ OPTIONS = {
     "ignore-sigterm": ("bool", "SIMTRAIN_IGNORE_SIGTERM", False),
     "sigkill-self": ("bool", "SIMTRAIN_SIGKILL_SELF", False),
     "dataloader-killed": ("bool", "SIMTRAIN_DATALOADER_KILLED", False),
+    "xid": ("count", "SIMTRAIN_XID", None),
 }
 ALIASES = {"--step-time": "step-time"}
 _TRUE = {"1", "true", "yes", "on"}

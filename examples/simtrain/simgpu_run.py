@@ -35,6 +35,23 @@ def print_exception(exc, file=None):
     (file or sys.stderr).write(format_exception(exc))
 
 
+def gpu_fault(xid, env):
+    """A hardware fault: the driver logs Xid xid, then the next CUDA call fails. With vramrun's
+    simulated GPU, the Xid goes to <VRAMRUN_SIMGPU>/xid-<pid>, which its NVML reports and removes;
+    the job waits for that (up to 10 s), as a real job's failure follows the driver's report."""
+    folder = env.get("VRAMRUN_SIMGPU", "")
+    if folder:
+        path = os.path.join(folder, "xid-%d" % os.getpid())
+        with open(path, "w") as f:
+            f.write("%d\n" % xid)
+        deadline = time.monotonic() + 10
+        while os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    raise RuntimeError("CUDA error: unspecified launch failure\nCUDA kernel errors might be asynchronously "
+                       "reported at some other API call, so the stacktrace below might be incorrect.\n"
+                       "For debugging consider passing CUDA_LAUNCH_BLOCKING=1")
+
+
 def fail_usage(message):
     sys.stderr.write("simtrain: %s\n" % message)
     sys.exit(2)
@@ -312,6 +329,8 @@ class Driver:
             sys.stdout.flush()
             sys.stderr.flush()
             os.kill(os.getpid(), signal.SIGKILL)
+        if step == 2 and options.xid:
+            gpu_fault(options.xid, self.session.sim.env)
         if step == 2 and options.fail:
             self.failure_pending = True
         if step == options.survive_oom:

@@ -6,6 +6,8 @@ import glob
 import io
 import os
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -395,3 +397,49 @@ class LogitsShareTest(unittest.TestCase):
     def test_bad_share_is_refused(self):
         with self.assertRaises(Exception):
             simgpu_model.GPUSpec({"SIMGPU_LOGITS_SHARE": "1.5"}, "pytorch")
+
+
+class SeveralGPUsTest(unittest.TestCase):
+    """SIMGPU_COUNT machines: a process's GPU, and the other processes it shares it with."""
+
+    def test_physical_device(self):
+        uuid1 = simgpu_model.SIM_UUID % 1
+        for env, logical, want in (({}, 0, 0), ({}, 1, 1), ({"CUDA_VISIBLE_DEVICES": "1"}, 0, 1),
+                                   ({"CUDA_VISIBLE_DEVICES": uuid1}, 0, 1), ({"CUDA_VISIBLE_DEVICES": "0,1"}, 1, 1),
+                                   ({"CUDA_VISIBLE_DEVICES": "GPU-unknown"}, 0, 0)):
+            self.assertEqual(simgpu_model.physical_device(env, logical), want, (env, logical))
+
+    def test_others_are_on_their_gpu(self):
+        text = "11:1GiB,12:2GiB@1,13:3GiB@0"
+        self.assertEqual(simgpu_model.parse_others(text), [(11, GiB), (13, 3 * GiB)])
+        self.assertEqual(simgpu_model.parse_others(text, 1), [(12, 2 * GiB)])
+        with self.assertRaisesRegex(simgpu_model.UsageError, "PID:SIZE\\[@GPU\\]"):
+            simgpu_model.parse_others("11:1GiB@x")
+
+    def test_a_job_on_gpu_1_does_not_count_gpu_0s_processes(self):
+        env = {"SIMGPU_OTHER": "4242:20GiB@0", "CUDA_VISIBLE_DEVICES": simgpu_model.SIM_UUID % 1}
+        self.assertEqual(simgpu_model.GPUSpec(env, "pytorch").others, [])
+        self.assertEqual(simgpu_model.GPUSpec({"SIMGPU_OTHER": "4242:20GiB@0"}, "pytorch").others, [(4242, 20 * GiB)])
+
+
+class GPUFaultTest(unittest.TestCase):
+    def test_the_xid_is_handed_to_the_simulated_gpu_then_cuda_fails(self):
+        import threading
+        import simgpu_run
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "xid-%d" % os.getpid())
+            seen = []
+
+            def driver():  # vramrun's simulated NVML: report the Xid, remove the file
+                while not os.path.exists(path):
+                    time.sleep(0.005)
+                with open(path) as f:
+                    seen.append(f.read())
+                os.remove(path)
+
+            t = threading.Thread(target=driver)
+            t.start()
+            with self.assertRaisesRegex(RuntimeError, "^CUDA error: unspecified launch failure"):
+                simgpu_run.gpu_fault(79, {"VRAMRUN_SIMGPU": folder})
+            t.join()
+            self.assertEqual(seen, ["79\n"])

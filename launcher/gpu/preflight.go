@@ -185,11 +185,25 @@ func (g *GPUs) WaitFree(ctx context.Context, devs []Device, poll time.Duration, 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("GPU memory still held by other processes after waiting: %s: %w", desc, ctx.Err())
+			return &StillHeldError{Holders: desc, Err: ctx.Err()}
 		case <-tick:
 		}
 	}
 }
+
+// StillHeldError is WaitFree's error when its context ends first: it names
+// the holders, and unwraps to the context's error (which its message leaves
+// out: "context deadline exceeded" tells a user nothing).
+type StillHeldError struct {
+	Holders string
+	Err     error
+}
+
+func (e *StillHeldError) Error() string {
+	return "GPU memory still held by other processes after waiting: " + e.Holders
+}
+
+func (e *StillHeldError) Unwrap() error { return e.Err }
 
 // holders lists the processes holding memory on devs now, and says so in
 // a sentence.

@@ -6,22 +6,30 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 
 	"github.com/vramrun/vramrun/launcher/gpu/gputest"
 )
 
-// Simulated is vramrun's built-in simulated GPU, an NVML library with one
-// device whose memory is what simulated jobs say they use: each process
-// writes its current usage, in bytes, to <dir>/<pid>.mem (files of processes
-// that are gone are ignored). It lets the demo and the tests exercise
-// sampling, peaks, charts and learned state on a machine without a GPU.
+// Simulated is vramrun's built-in simulated GPU, an NVML library whose
+// devices' memory is what simulated jobs say they use: each process writes
+// its current usage, in bytes, to <dir>/<pid>.mem (files of processes that
+// are gone are ignored). It lets the demo and the tests exercise sampling,
+// peaks, charts, learned state, --pick-gpu, --wait-free and the Xid watch
+// on a machine without a GPU.
 //
-// The device is described by the same variables the simulated training job
-// reads, so both agree: SIMGPU_CAPACITY (default 24GiB), SIMGPU_NAME
-// (default "vramrun simulated GPU"), SIMGPU_CC (compute capability, default
-// 8.0) and SIMGPU_OTHER ("pid:size,...", memory other processes hold).
+// The devices are described by the same variables the simulated training
+// job reads, so both agree: SIMGPU_COUNT (default 1), SIMGPU_CAPACITY
+// (default 24GiB), SIMGPU_NAME (default "vramrun simulated GPU"), SIMGPU_CC
+// (compute capability, default 8.0) and SIMGPU_OTHER ("pid:size[@gpu],...",
+// memory other processes hold, on GPU 0 without @). A job's usage counts on
+// the GPU it uses as CUDA does: CUDA_VISIBLE_DEVICES' entry at LOCAL_RANK
+// (an index or a UUID), else LOCAL_RANK, read from the process's
+// environment. A file <dir>/xid-<anything> holding "N" or "N@gpu" is
+// reported once as Xid N by the event set and removed.
 func Simulated(dir string, env map[string]string) nvml.Interface {
 	total := uint64(24 << 30)
 	if v, err := parseSimSize(env["SIMGPU_CAPACITY"]); err == nil && v > 0 {
@@ -39,46 +47,171 @@ func Simulated(dir string, env map[string]string) nvml.Interface {
 			minor, _ = strconv.Atoi(b)
 		}
 	}
-	others := parseSimOthers(env["SIMGPU_OTHER"])
-	m := gputest.New("simulated", gputest.GPU{UUID: "GPU-51a1a7ed-0000-4000-8000-000000000000", Name: name,
-		Total: total, Major: major, Minor: minor, Utilization: -1})
+	count := 1
+	if n, err := strconv.Atoi(env["SIMGPU_COUNT"]); err == nil && n >= 1 && n <= maxSimGPUs {
+		count = n
+	}
+	gpus := make([]gputest.GPU, count)
+	for i := range gpus {
+		gpus[i] = gputest.GPU{UUID: simUUID(i), Name: name, Total: total, Major: major, Minor: minor, Utilization: -1}
+	}
+	m := gputest.New("simulated", gpus...)
+	others := parseSimOthers(env["SIMGPU_OTHER"], count)
 	_ = os.MkdirAll(dir, 0o755)
 	refresh := func() {
-		procs := append([]nvml.ProcessInfo(nil), others...)
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			pidText, ok := strings.CutSuffix(e.Name(), ".mem")
-			if !ok {
-				continue
-			}
-			pid, err := strconv.Atoi(pidText)
-			if err != nil {
-				continue
-			}
-			if _, err := os.Stat(filepath.Join("/proc", pidText)); err != nil {
-				continue
-			}
-			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				continue
-			}
-			used, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
-			if err != nil {
-				continue
-			}
-			procs = append(procs, gputest.Proc(pid, used))
+		procs := make([][]nvml.ProcessInfo, count)
+		for i := range procs {
+			procs[i] = append([]nvml.ProcessInfo(nil), others[i]...)
 		}
-		var used uint64
-		for _, p := range procs {
-			used += p.UsedGpuMemory
+		for _, p := range simJobs(dir) {
+			if i := simDeviceOf(p.Pid, count); i >= 0 {
+				procs[i] = append(procs[i], p)
+			}
 		}
-		m.Update(0, func(g *gputest.GPU) { g.Processes, g.Used = procs, min(used, g.Total) })
+		for i := range procs {
+			var used uint64
+			for _, p := range procs[i] {
+				used += p.UsedGpuMemory
+			}
+			m.Update(i, func(g *gputest.GPU) { g.Processes, g.Used = procs[i], min(used, g.Total) })
+		}
 	}
-	d := m.Device(0)
-	memInfo, running := d.GetMemoryInfoFunc, d.GetComputeRunningProcessesFunc
-	d.GetMemoryInfoFunc = func() (nvml.Memory, nvml.Return) { refresh(); return memInfo() }
-	d.GetComputeRunningProcessesFunc = func() ([]nvml.ProcessInfo, nvml.Return) { refresh(); return running() }
-	return m.Lib()
+	for i := range count {
+		d := m.Device(i)
+		memInfo, running := d.GetMemoryInfoFunc, d.GetComputeRunningProcessesFunc
+		d.GetMemoryInfoFunc = func() (nvml.Memory, nvml.Return) { refresh(); return memInfo() }
+		d.GetComputeRunningProcessesFunc = func() ([]nvml.ProcessInfo, nvml.Return) { refresh(); return running() }
+	}
+	lib := m.Lib()
+	createSet := lib.EventSetCreateFunc
+	lib.EventSetCreateFunc = func() (nvml.EventSet, nvml.Return) {
+		set, ret := createSet()
+		if ms, ok := set.(*mock.EventSet); ok && ret == nvml.SUCCESS {
+			wait := ms.WaitFunc
+			ms.WaitFunc = func(ms uint32) (nvml.EventData, nvml.Return) {
+				deadline := time.Now().Add(time.Duration(ms) * time.Millisecond)
+				for {
+					queueSimXids(dir, m, count)
+					slice := min(time.Until(deadline), simXidPoll)
+					data, ret := wait(uint32(max(slice, 0) / time.Millisecond))
+					if ret != nvml.ERROR_TIMEOUT || !time.Now().Before(deadline) {
+						return data, ret
+					}
+				}
+			}
+		}
+		return set, ret
+	}
+	return lib
+}
+
+const (
+	// maxSimGPUs bounds SIMGPU_COUNT.
+	maxSimGPUs = 16
+	// simXidPoll is how often a waiting event set looks for xid files: the
+	// simulated driver's reaction time.
+	simXidPoll = 20 * time.Millisecond
+	// simUUIDPrefix and an index in 12 hex digits make a simulated GPU's
+	// UUID; the simulated job parses it back (simgpu_model.SIM_UUID).
+	simUUIDPrefix = "GPU-51a1a7ed-0000-4000-8000-"
+)
+
+func simUUID(i int) string { return fmt.Sprintf("%s%012x", simUUIDPrefix, i) }
+
+// simJobs are the processes that wrote their usage to dir and still run.
+func simJobs(dir string) []nvml.ProcessInfo {
+	var out []nvml.ProcessInfo
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		pidText, ok := strings.CutSuffix(e.Name(), ".mem")
+		if !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(pidText)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("/proc", pidText)); err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		used, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, gputest.Proc(pid, used))
+	}
+	return out
+}
+
+// simDeviceOf is the simulated GPU a process uses, from its environment as
+// CUDA would read it; -1 when it names none of the count GPUs.
+func simDeviceOf(pid uint32, count int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return 0
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(data), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return simDevice(env, count)
+}
+
+// simDevice is simDeviceOf's rule on an environment.
+func simDevice(env map[string]string, count int) int {
+	logical, _ := strconv.Atoi(env["LOCAL_RANK"])
+	i := logical
+	if visible, set := env["CUDA_VISIBLE_DEVICES"]; set {
+		entries := strings.Split(visible, ",")
+		if logical < 0 || logical >= len(entries) {
+			return -1
+		}
+		entry := strings.TrimSpace(entries[logical])
+		if hex, ok := strings.CutPrefix(entry, simUUIDPrefix); ok {
+			n, err := strconv.ParseUint(hex, 16, 32)
+			if err != nil {
+				return -1
+			}
+			i = int(n)
+		} else {
+			n, err := strconv.Atoi(entry)
+			if err != nil {
+				return -1
+			}
+			i = n
+		}
+	}
+	if i < 0 || i >= count {
+		return -1
+	}
+	return i
+}
+
+// queueSimXids reports the xid files in dir as Xid events and removes them.
+func queueSimXids(dir string, m *gputest.Machine, count int) {
+	files, _ := filepath.Glob(filepath.Join(dir, "xid-*"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		_ = os.Remove(f)
+		if err != nil {
+			continue
+		}
+		xidText, gpuText, _ := strings.Cut(strings.TrimSpace(string(data)), "@")
+		xid, err := strconv.ParseUint(xidText, 10, 64)
+		if err != nil {
+			continue
+		}
+		i, _ := strconv.Atoi(gpuText)
+		if i >= 0 && i < count {
+			m.QueueXid(i, xid)
+		}
+	}
 }
 
 // parseSimSize reads sizes as the simulated job writes them: 24GiB, 24G,
@@ -105,17 +238,26 @@ func parseSimSize(s string) (uint64, error) {
 	return v, nil
 }
 
-func parseSimOthers(s string) []nvml.ProcessInfo {
-	var out []nvml.ProcessInfo
+// parseSimOthers reads SIMGPU_OTHER: each GPU's other processes.
+func parseSimOthers(s string, count int) [][]nvml.ProcessInfo {
+	out := make([][]nvml.ProcessInfo, count)
 	for _, part := range strings.Split(s, ",") {
-		pidText, sizeText, ok := strings.Cut(strings.TrimSpace(part), ":")
+		pidText, rest, ok := strings.Cut(strings.TrimSpace(part), ":")
 		if !ok {
 			continue
 		}
+		sizeText, gpuText, _ := strings.Cut(rest, "@")
 		pid, err1 := strconv.Atoi(pidText)
 		size, err2 := parseSimSize(sizeText)
-		if err1 == nil && err2 == nil {
-			out = append(out, gputest.Proc(pid, size))
+		i := 0
+		if gpuText != "" {
+			var err error
+			if i, err = strconv.Atoi(gpuText); err != nil {
+				continue
+			}
+		}
+		if err1 == nil && err2 == nil && i >= 0 && i < count {
+			out[i] = append(out[i], gputest.Proc(pid, size))
 		}
 	}
 	return out
