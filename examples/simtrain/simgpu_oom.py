@@ -125,53 +125,42 @@ class Figures:
         self.tf_defined_at = kw.get("tf_defined_at", "")
 
 
-def torch_message(fig):
-    """PyTorch 2.x CUDACachingAllocator text (note the double spaces the source has)."""
-    proc = "".join("Process %d has %s memory in use. " % (pid, format_size(used)) for pid, used in fig.others)
-    proc += "Including non-PyTorch memory, this process has %s memory in use. " % format_size(
-        fig.allocated + fig.reserved_unallocated
-    )
-    allowed = "%s allowed; " % format_size(fig.allowed) if fig.allowed is not None else ""
-    return (
-        "CUDA out of memory. Tried to allocate %s. GPU %d has a total capacity of %s of which %s is free. "
-        "%s%sOf the allocated memory %s is allocated by PyTorch, and %s is reserved by PyTorch but unallocated. "
-        "If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True "
-        "to avoid fragmentation.  See documentation for Memory Management  (%s)"
-        % (
-            format_size(fig.tried),
-            fig.device,
-            format_size(fig.capacity),
-            format_size(fig.free),
-            proc,
-            allowed,
-            format_size(fig.allocated),
-            format_size(fig.reserved_unallocated),
-            TORCH_DOCS_URL,
-        )
-    )
-
-
-def torch21_message(fig, pid):
-    """PyTorch ~2.1's text: "capacty" (sic), and the failing process listed as
-    one more "Process N has ..." holding what the others do not."""
-    others = sum(used for _, used in fig.others)
-    procs = list(fig.others) + [(pid, max(fig.capacity - fig.free - others, fig.allocated + fig.reserved_unallocated))]
+def torch_message(fig, pid=None):
+    """PyTorch 2.x CUDACachingAllocator text (note the double spaces the source has). With pid, the
+    ~2.1 text instead: "capacty" (sic), the failing process listed as one more "Process N has ..."
+    holding what the others do not, and the older hint."""
+    procs = list(fig.others)
+    if pid is not None:
+        others = sum(used for _, used in fig.others)
+        procs.append((pid, max(fig.capacity - fig.free - others, fig.allocated + fig.reserved_unallocated)))
     proc = "".join("Process %d has %s memory in use. " % (p, format_size(used)) for p, used in procs)
+    if pid is None:
+        proc += "Including non-PyTorch memory, this process has %s memory in use. " % format_size(
+            fig.allocated + fig.reserved_unallocated
+        )
+        capacity = "capacity"
+        hint = ("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation.  "
+                "See documentation for Memory Management  (%s)" % TORCH_DOCS_URL)
+    else:
+        capacity = "capacty"
+        hint = ("max_split_size_mb to avoid fragmentation.  "
+                "See documentation for Memory Management and PYTORCH_CUDA_ALLOC_CONF")
     allowed = "%s allowed; " % format_size(fig.allowed) if fig.allowed is not None else ""
     return (
-        "CUDA out of memory. Tried to allocate %s. GPU %d has a total capacty of %s of which %s is free. "
+        "CUDA out of memory. Tried to allocate %s. GPU %d has a total %s of %s of which %s is free. "
         "%s%sOf the allocated memory %s is allocated by PyTorch, and %s is reserved by PyTorch but unallocated. "
-        "If reserved but unallocated memory is large try setting max_split_size_mb to avoid fragmentation.  "
-        "See documentation for Memory Management and PYTORCH_CUDA_ALLOC_CONF"
+        "If reserved but unallocated memory is large try setting %s"
         % (
             format_size(fig.tried),
             fig.device,
+            capacity,
             format_size(fig.capacity),
             format_size(fig.free),
             proc,
             allowed,
             format_size(fig.allocated),
             format_size(fig.reserved_unallocated),
+            hint,
         )
     )
 
@@ -308,7 +297,7 @@ def build(fmt, fig):
     if fmt == "pytorch":
         return [], OutOfMemoryError(torch_message(fig))
     if fmt == "pytorch-2.1":
-        return [], OutOfMemoryError(torch21_message(fig, os.getpid()))
+        return [], OutOfMemoryError(torch_message(fig, os.getpid()))
     if fmt == "pytorch-1x":
         return [], TorchRuntimeError(torch1x_message(fig))
     if fmt == "pytorch-async":
