@@ -52,6 +52,10 @@ func runHelper(name string) int {
 		return sessionHelper()
 	case "background":
 		return backgroundHelper()
+	case "jobshell":
+		return jobShellHelper()
+	case "piperunner":
+		return pipeRunnerHelper()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
 		return 2

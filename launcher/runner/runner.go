@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,6 +160,7 @@ type Job struct {
 	master  *os.File // PTY mode
 	slave   *os.File // PTY mode: kept open so that the end marker can be written
 	end     *endMarker
+	handoff *terminalHandoff // Pipes mode with vramrun's terminal as stdin
 	input   *inputCopier
 	resize  *resizeForwarder
 	termRaw rawTerminal
@@ -273,13 +275,30 @@ func (j *Job) startPipes() error {
 		return err
 	}
 	j.cmd.Stdout, j.cmd.Stderr = childEnds[0], childEnds[1]
-	err = j.cmd.Start()
+	// A job reading vramrun's terminal needs its foreground (see
+	// terminalHandoff); exec hands it over in the child, before exec.
+	handoff := j.spec.Stdin != nil && foregroundOf(j.spec.Stdin) && jobControlled()
+	if handoff {
+		signal.Ignore(unix.SIGTTOU)
+		err = withFd(j.spec.Stdin, func(fd int) error {
+			j.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: fd}
+			return j.cmd.Start()
+		})
+	} else {
+		err = j.cmd.Start()
+	}
 	for _, f := range childEnds {
 		_ = f.Close() // the child has its copies; ours would hide EOF
 	}
 	if err != nil {
+		if handoff {
+			signal.Reset(unix.SIGTTOU)
+		}
 		out.close()
 		return &execFailure{err}
+	}
+	if handoff {
+		j.handoff = startHandoff(j.spec.Stdin, j.cmd.Process.Pid, j.recoverPanic)
 	}
 	j.output = out
 	return nil
@@ -452,6 +471,9 @@ func (j *Job) finish() Result {
 		// A process we could not find (one that changed both its group and
 		// its environment, with no subreaper) still holds the output.
 		j.output.abort()
+	}
+	if j.handoff != nil {
+		j.handoff.stop()
 	}
 	if j.resize != nil {
 		j.resize.stop()
