@@ -32,18 +32,6 @@ type terminalHandoff struct {
 // handoffPoll is how often the job's state is read to see it stopped.
 const handoffPoll = 100 * time.Millisecond
 
-// foregroundOf reports whether f is this process's controlling terminal
-// with this process's group in its foreground.
-func foregroundOf(f *os.File) bool {
-	fg := false
-	_ = withFd(f, func(fd int) error {
-		pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-		fg = err == nil && pgrp == unix.Getpgrp()
-		return err
-	})
-	return fg
-}
-
 // jobControlled reports whether this process's group is under a shell's
 // job control: going up from this process through its group, the first
 // parent outside the group is in the same session. Otherwise (no shell, or
@@ -93,13 +81,10 @@ func (h *terminalHandoff) setForeground(pgrp int) {
 
 // foreground is the terminal's foreground process group, -1 if unknown.
 func (h *terminalHandoff) foreground() int {
-	pgrp := -1
-	_ = withFd(h.term, func(fd int) error {
-		var err error
-		pgrp, err = unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-		return err
-	})
-	return pgrp
+	if pgrp, ok := foregroundGroup(h.term); ok {
+		return pgrp
+	}
+	return -1
 }
 
 // takeBack returns the terminal to vramrun's group if the job has it.

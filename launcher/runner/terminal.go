@@ -44,17 +44,31 @@ func isTerminal(f *os.File) bool {
 	return yes
 }
 
-// inBackgroundOf reports whether f is this process's controlling terminal
-// and another process group is in its foreground. A terminal that is not
-// the controlling one (TIOCGPGRP fails) has no job control to fear.
-func inBackgroundOf(f *os.File) bool {
-	background := false
-	_ = withFd(f, func(fd int) error {
-		pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-		background = err == nil && pgrp != unix.Getpgrp()
+// foregroundGroup is the foreground process group of f, when f is this
+// process's controlling terminal (TIOCGPGRP fails on any other terminal,
+// which has no job control to fear).
+func foregroundGroup(f *os.File) (int, bool) {
+	pgrp := -1
+	err := withFd(f, func(fd int) error {
+		var err error
+		pgrp, err = unix.IoctlGetInt(fd, unix.TIOCGPGRP)
 		return err
 	})
-	return background
+	return pgrp, err == nil
+}
+
+// inBackgroundOf reports whether f is this process's controlling terminal
+// and another process group is in its foreground.
+func inBackgroundOf(f *os.File) bool {
+	pgrp, ok := foregroundGroup(f)
+	return ok && pgrp != unix.Getpgrp()
+}
+
+// foregroundOf reports whether f is this process's controlling terminal
+// with this process's group in its foreground.
+func foregroundOf(f *os.File) bool {
+	pgrp, ok := foregroundGroup(f)
+	return ok && pgrp == unix.Getpgrp()
 }
 
 // windowSize returns terminal's size, or defaultSize when it has none.
