@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,10 +238,7 @@ func (a *attemptSampler) stop(runDir string, n int) samplesResult {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for p := range a.seen {
-		out.jobPIDs = append(out.jobPIDs, p)
-	}
-	slices.Sort(out.jobPIDs)
+	out.jobPIDs = slices.Sorted(maps.Keys(a.seen))
 	for _, e := range a.xids {
 		out.xid = fmt.Sprintf("Xid %d on %s: %s", e.Xid, e.DeviceUUID, gpu.XidMeaning(e.Xid))
 	}
