@@ -235,6 +235,24 @@ class UsageReport:
         except OSError:
             self.path = ""  # the folder went away: stop reporting, keep training
 
+    def wait_seen(self, timeout=10.0):
+        """Wait until vramrun's simulated NVML has read the current value (it copies what it reads
+        to <pid>.seen) and say whether it did; give up after timeout seconds (no vramrun)."""
+        if not self.path or self.value is None:
+            return False
+        seen = self.path[: -len(".mem")] + ".seen"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(seen) as f:
+                    if f.read().strip() == str(self.value):
+                        return True
+            except OSError:
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
 
 class Device:
     """Allocation bookkeeping on the simulated GPU; a failed request raises the runtime's OOM."""
@@ -258,8 +276,14 @@ class Device:
         if spec.format == "tensorflow":
             nbytes = -(-nbytes // 256) * 256
         if spec.reserved(self.allocated + nbytes) > spec.budget:
-            # The GPU is as full as it gets when the request fails.
-            self.usage.update(spec.reserved(self.allocated), force=True)
+            if spec.format == "silent":
+                # The process grabs what is left and fails later, without an OOM text; make sure
+                # vramrun's sampler saw the full GPU first, as it would have on a real one.
+                self.usage.update(spec.capacity - sum(used for _, used in spec.others), force=True)
+                self.usage.wait_seen()
+            else:
+                # The GPU is as full as it gets when the request fails.
+                self.usage.update(spec.reserved(self.allocated), force=True)
             extra = context() if context is not None else {}
             raise self.out_of_memory(nbytes, shape, dtype, op, **extra)
         self.allocated += nbytes

@@ -2,7 +2,8 @@
 
 Each --sim-format prints what that runtime prints when an allocation fails:
 pytorch (2.x caching allocator), pytorch-2.1 (the 2.1 text, which lists the
-failing process itself among the GPU's processes), pytorch-1x (late 1.x), pytorch-async
+failing process itself among the GPU's processes), silent (no OOM text: the GPU fills up and
+CUDA then fails otherwise, the case vramrun calls a probable OOM), pytorch-1x (late 1.x), pytorch-async
 (cudaMallocAsync backend), cuda-error (a bare CUDA error), tensorflow (BFC
 allocator log lines, then ResourceExhaustedError) and jax (XlaRuntimeError).
 The exception classes carry the module names the real ones print with.
@@ -11,12 +12,13 @@ The exception classes carry the module names the real ones print with.
 import datetime
 import os
 
-FORMATS = ("pytorch", "pytorch-2.1", "pytorch-1x", "pytorch-async", "cuda-error", "tensorflow", "jax")
+FORMATS = ("pytorch", "pytorch-2.1", "silent", "pytorch-1x", "pytorch-async", "cuda-error", "tensorflow", "jax")
 
 # Which allocator model (waste, budget) each format simulates.
 RUNTIME_OF_FORMAT = {
     "pytorch": "pytorch",
     "pytorch-2.1": "pytorch",
+    "silent": "pytorch",
     "pytorch-1x": "pytorch",
     "pytorch-async": "pytorch",
     "cuda-error": "pytorch",
@@ -24,6 +26,12 @@ RUNTIME_OF_FORMAT = {
     "jax": "jax",
 }
 
+# What a job that fails for lack of memory without saying so prints (the "silent" format).
+SILENT_MESSAGE = (
+    "CUDA error: an illegal memory access was encountered\n"
+    "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace "
+    "below might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1"
+)
 TORCH_DOCS_URL = "https://pytorch.org/docs/stable/notes/cuda.html#environment-variables"
 # PyTorch's cudaMallocAsync backend prints this limit when no memory fraction is set.
 UINT64_MAX = 2 ** 64 - 1
@@ -298,6 +306,8 @@ def build(fmt, fig):
         return [], OutOfMemoryError(torch_message(fig))
     if fmt == "pytorch-2.1":
         return [], OutOfMemoryError(torch_message(fig, os.getpid()))
+    if fmt == "silent":
+        return [], RuntimeError(SILENT_MESSAGE)
     if fmt == "pytorch-1x":
         return [], TorchRuntimeError(torch1x_message(fig))
     if fmt == "pytorch-async":

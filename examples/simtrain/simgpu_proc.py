@@ -4,9 +4,9 @@ Every option has a flag (taken out of the command line before the script's own
 parser sees it) and an environment variable, so a test can add it without
 changing the command a launcher sees. The flag wins over the variable.
 
-  --sim-format F            SIMTRAIN_FORMAT            OOM text: pytorch, pytorch-2.1, pytorch-1x,
-                                                       pytorch-async, cuda-error, tensorflow, jax
-                                                       (default per script)
+  --sim-format F            SIMTRAIN_FORMAT            OOM text: pytorch, pytorch-2.1, silent,
+                                                       pytorch-1x, pytorch-async, cuda-error,
+                                                       tensorflow, jax (default per script)
   --sim-step-time S         SIMTRAIN_STEP_TIME         seconds slept per step (default 0.005);
   --step-time S                                        --step-time is an alias
   --sim-workers N           SIMTRAIN_WORKERS           fork N DataLoader-like workers that sleep until killed

@@ -443,3 +443,22 @@ class GPUFaultTest(unittest.TestCase):
                 simgpu_run.gpu_fault(79, {"VRAMRUN_SIMGPU": folder})
             t.join()
             self.assertEqual(seen, ["79\n"])
+
+
+class SilentOOMTest(unittest.TestCase):
+    def test_silent_format_has_no_oom_text(self):
+        _, err = simgpu_oom.build("silent", figures(device=0))
+        self.assertIs(type(err), RuntimeError)
+        self.assertTrue(str(err).startswith("CUDA error: an illegal memory access was encountered\n"))
+        self.assertNotIn("out of memory", str(err))
+
+    def test_wait_seen_returns_once_nvml_read_the_value(self):
+        with tempfile.TemporaryDirectory() as folder:
+            report = simgpu_model.UsageReport({"VRAMRUN_SIMGPU": folder})
+            report.update(12345, force=True)
+            self.assertFalse(report.wait_seen(timeout=0), "nothing read yet")
+            with open(os.path.join(folder, "%d.seen" % os.getpid()), "w") as f:
+                f.write("12345\n")  # what vramrun's simulated NVML writes after reading <pid>.mem
+            self.assertTrue(report.wait_seen(timeout=0))
+            report.update(23456, force=True)
+            self.assertFalse(report.wait_seen(timeout=0), "an older value was read")

@@ -28,8 +28,9 @@ import (
 // memory other processes hold, on GPU 0 without @). A job's usage counts on
 // the GPU it uses as CUDA does: CUDA_VISIBLE_DEVICES' entry at LOCAL_RANK
 // (an index or a UUID), else LOCAL_RANK, read from the process's
-// environment. A file <dir>/xid-<anything> holding "N" or "N@gpu" is
-// reported once as Xid N by the event set and removed.
+// environment. What is read of a job's usage is copied to <dir>/<pid>.seen.
+// A file <dir>/xid-<anything> holding "N" or "N@gpu" is reported once as
+// Xid N by the event set and removed.
 func Simulated(dir string, env map[string]string) nvml.Interface {
 	total := uint64(24 << 30)
 	if v, err := parseSimSize(env["SIMGPU_CAPACITY"]); err == nil && v > 0 {
@@ -143,8 +144,21 @@ func simJobs(dir string) []nvml.ProcessInfo {
 			continue
 		}
 		out = append(out, gputest.Proc(pid, used))
+		markSeen(filepath.Join(dir, pidText+".seen"), data)
 	}
 	return out
+}
+
+// markSeen tells a simulated job what NVML last read of its usage (it may
+// wait for that before it fails, as the "silent" OOM does).
+func markSeen(path string, data []byte) {
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
+		return
+	}
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, data, 0o644) == nil {
+		_ = os.Rename(tmp, path)
+	}
 }
 
 // simDeviceOf is the simulated GPU a process uses, from its environment as

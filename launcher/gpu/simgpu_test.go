@@ -35,6 +35,10 @@ func TestSimulatedGPUs(t *testing.T) {
 	if best := PickFreest(devs); best.Index != 0 {
 		t.Errorf("the freest GPU is %d, want 0", best.Index)
 	}
+	// What NVML read is handed back to the job, which may wait for it.
+	if seen, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".seen")); err != nil || string(seen) != "1073741824\n" {
+		t.Errorf("<pid>.seen = %q, %v; want what the job wrote", seen, err)
+	}
 }
 
 func TestSimDevice(t *testing.T) {
