@@ -137,6 +137,11 @@ func (r *run) attempt(n int, fix *record.FixRecord, skips []record.SkipRecord) (
 	switch {
 	case r.interrupted != 0 && (res.Signal == r.interrupted || res.Status() != 0 || terminatingSignals[r.interrupted]):
 		out.outcome = outcomeInterrupted
+	case res.Signal == syscall.SIGINT || res.Signal == syscall.SIGQUIT:
+		// The user's Ctrl-C or Ctrl-\ reached the job without passing
+		// through vramrun: the job's terminal is its pty, or it holds the
+		// terminal's foreground.
+		out.outcome = outcomeInterrupted
 	case res.Status() == 0:
 		out.outcome = outcomeOK
 	case samples.xid != "":

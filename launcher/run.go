@@ -214,9 +214,13 @@ func (r *run) loop() (int, error) {
 		status = res.status
 		a := &r.rec.Attempts[len(r.rec.Attempts)-1]
 		switch {
-		case r.interrupted != 0:
+		case r.interrupted != 0 || a.Outcome == outcomeInterrupted:
+			sig := r.interrupted
+			if sig == 0 {
+				sig = syscall.Signal(a.Signal)
+			}
 			r.rec.Outcome = record.OutcomeInterrupted
-			r.msg.info("interrupted (%s): not relaunching", signalName(r.interrupted))
+			r.msg.info("interrupted (%s): not relaunching", signalName(sig))
 			return status, nil
 		case a.Outcome == outcomeOK:
 			r.rec.Outcome = record.OutcomeOK
