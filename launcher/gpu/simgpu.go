@@ -177,34 +177,20 @@ func simDeviceOf(pid uint32, count int) int {
 	return simDevice(env, count)
 }
 
-// simDevice is simDeviceOf's rule on an environment.
+// simDevice is simDeviceOf's rule on an environment: the job's device
+// LOCAL_RANK among those CUDA_VISIBLE_DEVICES lets it see, as
+// ResolveVisible reads the variable.
 func simDevice(env map[string]string, count int) int {
-	logical, _ := strconv.Atoi(env["LOCAL_RANK"])
-	i := logical
-	if visible, set := env["CUDA_VISIBLE_DEVICES"]; set {
-		entries := strings.Split(visible, ",")
-		if logical < 0 || logical >= len(entries) {
-			return -1
-		}
-		entry := strings.TrimSpace(entries[logical])
-		if hex, ok := strings.CutPrefix(entry, simUUIDPrefix); ok {
-			n, err := strconv.ParseUint(hex, 16, 32)
-			if err != nil {
-				return -1
-			}
-			i = int(n)
-		} else {
-			n, err := strconv.Atoi(entry)
-			if err != nil {
-				return -1
-			}
-			i = n
-		}
+	all := make([]Device, count)
+	for i := range all {
+		all[i] = Device{Index: i, UUID: simUUID(i)}
 	}
-	if i < 0 || i >= count {
+	visible, _ := ResolveVisible(all, env)
+	logical, _ := strconv.Atoi(env["LOCAL_RANK"])
+	if logical < 0 || logical >= len(visible) {
 		return -1
 	}
-	return i
+	return visible[logical].Index
 }
 
 // queueSimXids reports the xid files in dir as Xid events and removes them.

@@ -2,8 +2,6 @@ package runner
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -31,9 +29,7 @@ type endMarker struct {
 // case), no CR, NL or TAB. It reads as an APC sequence, which terminals
 // ignore, should any of it ever be shown.
 func newEndMarker() *endMarker {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails on Linux (getrandom)
-	return &endMarker{text: []byte("\x1b_VRAMRUN-END-" + strings.ToUpper(hex.EncodeToString(b)) + "\x1b\\")}
+	return &endMarker{text: []byte("\x1b_VRAMRUN-END-" + strings.ToUpper(randomMarker()) + "\x1b\\")}
 }
 
 // write arms the marker and writes it into the slave, giving up at
