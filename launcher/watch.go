@@ -82,12 +82,7 @@ func (w *outputWatch) survived(grace time.Duration, endedWell, hung bool) int {
 	if endedWell {
 		return w.ooms
 	}
-	now := w.now()
-	if hung {
-		// The hang was noticed grace after the last OOM text; the texts
-		// that came with it are the cause.
-		now = w.lastOOM
-	}
+	now := w.end(hung)
 	n := w.ooms - len(w.oomTimes) // beyond the bound: long before the end
 	for _, t := range w.oomTimes {
 		if now.Sub(t) > grace {
@@ -95,6 +90,16 @@ func (w *outputWatch) survived(grace time.Duration, endedWell, hung bool) int {
 		}
 	}
 	return n
+}
+
+// end is the moment the OOM texts are measured against: now, or for a job
+// that hung, its last OOM text (the hang was noticed grace after it, and
+// the texts that came with it are the cause). The caller holds mu.
+func (w *outputWatch) end(hung bool) time.Time {
+	if hung {
+		return w.lastOOM
+	}
+	return w.now()
 }
 
 // causeAt is when the OOM that ended the attempt was printed: the first of
@@ -105,10 +110,7 @@ func (w *outputWatch) causeAt(grace time.Duration, hung bool) (time.Time, bool) 
 	if w.ooms == 0 {
 		return time.Time{}, false
 	}
-	now := w.now()
-	if hung {
-		now = w.lastOOM
-	}
+	now := w.end(hung)
 	for _, t := range w.oomTimes {
 		if now.Sub(t) <= grace {
 			return t, true
