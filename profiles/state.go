@@ -240,3 +240,32 @@ func (s *Store) Record(fp Fingerprint, gpu GPUKey, l Learned) error {
 	}
 	return nil
 }
+
+// KnobNames are the knobs of sdk.Knobs by the names KnobStrings gives
+// them, in the order vramrun shows them.
+func KnobNames() []string {
+	return []string{"batch_size", "grad_accumulation", "eval_batch_size", "precision", "grad_checkpointing", "optimizer", "offload"}
+}
+
+// KnobStrings are a command's knob values as typed ("batch_size": "256"),
+// the known ones only: the fingerprint's Knobs.
+func KnobStrings(k sdk.Knobs) map[string]string {
+	out := map[string]string{}
+	ints := map[string]*int{"batch_size": k.BatchSize, "grad_accumulation": k.GradAccumulation, "eval_batch_size": k.EvalBatchSize}
+	for name, v := range ints {
+		if v != nil {
+			out[name] = strconv.Itoa(*v)
+		}
+	}
+	for name, v := range map[string]*string{"precision": k.Precision, "optimizer": k.Optimizer} {
+		if v != nil {
+			out[name] = *v
+		}
+	}
+	for name, v := range map[string]*bool{"grad_checkpointing": k.GradCheckpointing, "offload": k.Offload} {
+		if v != nil {
+			out[name] = strconv.FormatBool(*v)
+		}
+	}
+	return out
+}

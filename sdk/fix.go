@@ -6,7 +6,7 @@ import (
 )
 
 // FixID names one memory fix. The ids are the words users write in a
-// profile's ladder and see in vramrun's output (contract section 2).
+// profile's ladder and see in vramrun's output.
 type FixID string
 
 // The fix vocabulary.
@@ -20,7 +20,7 @@ const (
 	FixEvalBatchSize     FixID = "eval_batch_size"
 )
 
-// AllFixes lists every fix id, in the order of the contract's table.
+// AllFixes lists every fix id.
 func AllFixes() []FixID {
 	return []FixID{FixAllocator, FixMixedPrecision, FixGradCheckpointing, FixBatchSize,
 		FixOptimizer8bit, FixCPUOffload, FixEvalBatchSize}
@@ -62,10 +62,18 @@ type Fix struct {
 	Precision string `json:"precision,omitempty"`
 }
 
-// Applied is a plugin's answer to a fix: the command's new argv, the
-// environment variables to set and the contents of config-file copies. The
-// plugin writes no file; the host writes each copy to its Path.
-type Applied struct {
+// ApplyRequest asks a plugin to rewrite a command for one fix.
+type ApplyRequest struct {
+	Command Command `json:"command"`
+	Fix     Fix     `json:"fix"`
+	// CopyDir is the folder config-file copies go in. The plugin writes
+	// nothing there itself: it returns each copy's contents.
+	CopyDir string `json:"copy_dir"`
+}
+
+// ApplyResponse is a plugin's answer to a fix: the command's new argv, the
+// environment variables to set and the contents of config-file copies.
+type ApplyResponse struct {
 	Argv []string `json:"argv"`
 	// Env holds only the variables this fix sets, with their complete new
 	// values (already merged with what the user had set).
@@ -86,9 +94,10 @@ type FileCopy struct {
 	Content []byte `json:"content"`
 }
 
-// UnsupportedError is returned by Apply for a fix the command cannot take.
-// Its reason is shown to the user as is ("no gradient checkpointing flag in
-// train.py").
+// UnsupportedError is how Apply turns down a fix the command cannot take
+// (or has already): the one way to refuse. Its reason is shown to the user
+// as is ("no gradient checkpointing flag in train.py"), and the planner then
+// proposes the next fix.
 type UnsupportedError struct {
 	Fix    FixID
 	Reason string
@@ -98,7 +107,7 @@ func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("%s: %s", e.Fix, e.Reason)
 }
 
-// Unsupported builds the error a plugin returns for a fix it cannot apply.
+// Unsupported builds the error Apply returns to turn a fix down.
 func Unsupported(fix FixID, format string, args ...any) error {
 	return &UnsupportedError{Fix: fix, Reason: fmt.Sprintf(format, args...)}
 }

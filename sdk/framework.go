@@ -1,18 +1,58 @@
-// Package sdk is vramrun's public plugin API.
+// Package sdk is vramrun's public plugin API: the one page of types a plugin
+// author reads.
 //
 // A plugin teaches vramrun about one training framework: which commands are
-// its own, which memory knobs those commands have, how to apply a fix to
-// them, and which out-of-memory texts its runtime prints. vramrun's planner
-// chooses the fixes; a plugin never does.
+// its own (Recognize), which memory knobs those commands have (Analyze), how
+// to rewrite a command for one fix (Apply), and which out-of-memory texts and
+// traceback frames its runtime prints (Describe, as data). vramrun's planner
+// chooses the fixes and their sizes; a plugin never does.
 //
-// The package imports nothing else of vramrun and needs no cgo, so a plugin
-// author needs neither a GPU driver nor a C compiler.
+// Every call takes a request struct and returns a response struct, so that a
+// later version can add a field without breaking any plugin.
 //
-// An external plugin is an executable named vramrun-plugin-NAME whose main
-// calls Serve with its Framework; package sdk/plugintest checks it against
-// the contract in the author's own go test. examples/plugin-mytrainer is a
-// complete one, and its README describes the wire protocol for plugins in
-// other languages.
+// # The rules a plugin follows
+//
+//   - It writes no file. A rewritten config file is returned as the contents
+//     of a FileCopy inside ApplyRequest.CopyDir; vramrun writes it. The
+//     user's own files are never changed.
+//   - It does not change its input: Command.Clone gives a copy to build on.
+//   - A fix the command cannot take is answered with an *UnsupportedError
+//     (see Unsupported) whose reason the user reads as it is ("no gradient
+//     checkpointing flag in train.py"). That is the one way to turn a fix
+//     down; any other error is a failure of the plugin.
+//   - It never changes what is trained: the model, the data, the sequence
+//     length, the loss.
+//
+// # External plugins
+//
+// An external plugin is an executable named vramrun-plugin-NAME, found in
+// $XDG_DATA_HOME/vramrun/plugins, in the folders of VRAMRUN_PLUGIN_PATH, or
+// listed under plugins: in vramrun.yaml (optionally pinned by sha256). Its
+// main calls serve.Serve (package sdk/serve) with its Framework. vramrun
+// starts it through hashicorp/go-plugin and speaks gRPC to it:
+//
+//   - handshake: the environment variable VRAMRUN_PLUGIN is
+//     6c1f3a2e-vramrun-plugin; go-plugin core protocol 1; application
+//     protocol 2 (this package); the handshake line on stdout is
+//     1|2|unix|/path/to/socket|grpc;
+//   - the wire: the Framework service of sdk/proto/vramrun/plugin/v2/plugin.proto,
+//     whose messages mirror these types field for field; a plugin in another
+//     language generates its code from that file (protoc 3.15 or newer, for
+//     proto3 optional fields);
+//   - the standard gRPC health service is not required;
+//   - the plugin gets no stdin; what it writes to stderr (an hclog JSON line
+//     keeps its level) goes to the run's plugins.log;
+//   - the plugin has 10 seconds to start and 30 seconds for each call; one
+//     that crashes, hangs, breaks the handshake, speaks another protocol or
+//     answers something Validate refuses is dropped with one line, and the run
+//     goes on without it;
+//   - the name Describe gives is the name vramrun shows; it need not match
+//     the executable's.
+//
+// Package sdk/plugintest checks a plugin against these rules in the author's
+// own go test, and examples/plugin-mytrainer is a complete plugin. This
+// package imports nothing of vramrun and needs no cgo, so a plugin author
+// needs neither a GPU driver nor a C compiler.
 package sdk
 
 import "context"
@@ -21,23 +61,92 @@ import "context"
 type Framework interface {
 	// Describe says who the plugin is and which OOM texts and traceback
 	// frames it knows. It is called once, when the plugin is loaded.
-	Describe(ctx context.Context) (Description, error)
-	// Recognize says whether cmd is the plugin's, with a confidence.
-	Recognize(ctx context.Context, cmd Command) (Recognition, error)
-	// Analyze finds the command's knobs and which fixes it can take.
-	Analyze(ctx context.Context, cmd Command) (Analysis, error)
-	// Apply rewrites cmd for fix. Copies of config files go in copyDir, but
-	// only as contents in the answer: the plugin writes no file. A fix the
-	// command cannot take returns an *UnsupportedError.
-	Apply(ctx context.Context, cmd Command, fix Fix, copyDir string) (Applied, error)
+	Describe(ctx context.Context, req DescribeRequest) (DescribeResponse, error)
+	// Recognize says whether a command is the plugin's, with a confidence.
+	Recognize(ctx context.Context, req RecognizeRequest) (RecognizeResponse, error)
+	// Analyze finds a command's memory knobs.
+	Analyze(ctx context.Context, req AnalyzeRequest) (AnalyzeResponse, error)
+	// Apply rewrites a command for one fix, or turns the fix down with an
+	// *UnsupportedError.
+	Apply(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
 }
 
-// Description is a plugin's identity and what it knows about OOM texts.
-type Description struct {
+// DescribeRequest asks a plugin who it is. It has no fields yet.
+type DescribeRequest struct{}
+
+// DescribeResponse is a plugin's identity and what it knows about its
+// runtime's out-of-memory texts.
+type DescribeResponse struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
-	// Frameworks are the framework names the plugin answers for.
+	// Frameworks are the framework names the plugin answers for; an OOM text
+	// of one of these runtimes hands an unclaimed command to the plugin.
 	Frameworks []string     `json:"frameworks"`
 	Patterns   []OOMPattern `json:"patterns,omitempty"`
-	Frames     []Frame      `json:"frames,omitempty"`
+	// Frames tell the phase from a Python traceback's function names.
+	Frames []Frame `json:"frames,omitempty"`
 }
+
+// RecognizeRequest asks whether a command is the plugin's.
+type RecognizeRequest struct {
+	Command Command `json:"command"`
+}
+
+// RecognizeResponse is a plugin's answer to "is this command mine".
+type RecognizeResponse struct {
+	// Confidence is 0 when the command is not the plugin's, up to 100 when
+	// it is certain. The highest confidence wins; ties go to the profile's
+	// order, then to the built-ins' order.
+	Confidence int `json:"confidence"`
+	// Framework is the name the plan reports ("transformers", "lightning").
+	Framework string `json:"framework,omitempty"`
+	// Reason says what gave it away ("imports transformers", "torchrun").
+	Reason string `json:"reason,omitempty"`
+}
+
+// AnalyzeRequest asks for a command's knobs.
+type AnalyzeRequest struct {
+	Command Command `json:"command"`
+}
+
+// AnalyzeResponse is what a plugin found a command can change.
+type AnalyzeResponse struct {
+	Framework string `json:"framework"`
+	// Launcher is how the script is started: "python", "python -m",
+	// "torchrun", "accelerate", "deepspeed", "srun", ...
+	Launcher string `json:"launcher"`
+	// Script is the training script's path or module name.
+	Script string `json:"script"`
+	// WorldSize is the number of processes the launcher starts, at least 1.
+	// The effective batch counts every process.
+	WorldSize int   `json:"world_size"`
+	Knobs     Knobs `json:"knobs"`
+	// ConfigFiles are the config files the command names; a change to one
+	// makes it another command for learned state.
+	ConfigFiles []string `json:"config_files,omitempty"`
+}
+
+// Knobs are the values a command's memory settings have now, as far as the
+// plugin can tell. A nil field means unknown or absent.
+type Knobs struct {
+	// BatchSize is the micro-batch per process.
+	BatchSize *int `json:"batch_size"`
+	// GradAccumulation is the accumulation steps per process; nil when the
+	// command has no accumulation knob.
+	GradAccumulation *int    `json:"grad_accumulation"`
+	EvalBatchSize    *int    `json:"eval_batch_size"`
+	Precision        *string `json:"precision"`
+	// GradCheckpointing is whether activation checkpointing is on.
+	GradCheckpointing *bool   `json:"grad_checkpointing"`
+	Optimizer         *string `json:"optimizer"`
+	Offload           *bool   `json:"offload"`
+}
+
+// Int, Str and Bool make knob values: sdk.Int(32).
+func Int(v int) *int { return &v }
+
+// Str makes a knob value.
+func Str(v string) *string { return &v }
+
+// Bool makes a knob value.
+func Bool(v bool) *bool { return &v }

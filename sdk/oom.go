@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // OOMKind says which memory ran out.
@@ -16,7 +17,7 @@ const (
 	KindHost OOMKind = "host"
 )
 
-// MarshalJSON writes KindNone as null, as the contract's JSON shapes want.
+// MarshalJSON writes KindNone as null, as vramrun's JSON shapes have it.
 func (k OOMKind) MarshalJSON() ([]byte, error) {
 	if k == KindNone {
 		return []byte("null"), nil
@@ -82,8 +83,8 @@ func PatternGroups() []string {
 		"reserved_total", "allowed", "device", "shape", "dtype", "pid", "used"}
 }
 
-// Validate checks that the expressions compile as RE2 and use only the
-// contract's group names.
+// Validate checks that the expressions compile as RE2 and use only the group
+// names PatternGroups lists.
 func (p OOMPattern) Validate() error {
 	if p.ID == "" {
 		return fmt.Errorf("pattern without an id")
@@ -102,7 +103,7 @@ func (p OOMPattern) Validate() error {
 		}
 		for _, name := range re.SubexpNames()[1:] {
 			if name != "" && !known[name] {
-				return fmt.Errorf("pattern %s: group %q is not one of the contract's names", p.ID, name)
+				return fmt.Errorf("pattern %s: group %q is not one of the known names (%s)", p.ID, name, strings.Join(PatternGroups(), ", "))
 			}
 		}
 	}
@@ -114,37 +115,4 @@ func (p OOMPattern) Validate() error {
 type Frame struct {
 	Name  string `json:"name"`
 	Phase Phase  `json:"phase"`
-}
-
-// ProcessUsage is memory another process holds on the GPU.
-type ProcessUsage struct {
-	PID       int   `json:"pid"`
-	UsedBytes int64 `json:"used_bytes"`
-}
-
-// Diagnosis is what vramrun makes of a failed attempt's output and exit
-// status: the explain --json shape of the contract.
-type Diagnosis struct {
-	OOM                      bool           `json:"oom"`
-	Kind                     OOMKind        `json:"kind"`
-	Framework                string         `json:"framework"`
-	Signature                string         `json:"signature"`
-	Device                   *int           `json:"device"`
-	Phase                    Phase          `json:"phase"`
-	TriedBytes               *int64         `json:"tried_bytes"`
-	CapacityBytes            *int64         `json:"capacity_bytes"`
-	FreeBytes                *int64         `json:"free_bytes"`
-	AllocatedBytes           *int64         `json:"allocated_bytes"`
-	ReservedUnallocatedBytes *int64         `json:"reserved_unallocated_bytes"`
-	AllowedBytes             *int64         `json:"allowed_bytes"`
-	OtherProcesses           []ProcessUsage `json:"other_processes"`
-	Fragmented               bool           `json:"fragmented"`
-	Message                  string         `json:"message"`
-	NextFixes                []FixID        `json:"next_fixes"`
-}
-
-// NoOOM is the diagnosis of output without an out-of-memory error.
-func NoOOM() Diagnosis {
-	return Diagnosis{Framework: "unknown", Phase: PhaseUnknown,
-		OtherProcesses: []ProcessUsage{}, NextFixes: []FixID{}}
 }

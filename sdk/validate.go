@@ -19,7 +19,7 @@ const ReservedPatternPrefix = "host."
 // MaxPatternFollow follow expressions, an id of its own outside
 // ReservedPatternPrefix, and positive dtype sizes; each frame named, with
 // the phase train or eval.
-func (d Description) Validate() error {
+func (d DescribeResponse) Validate() error {
 	if strings.TrimSpace(d.Name) == "" || strings.ContainsAny(d.Name, " \t\r\n/") {
 		return fmt.Errorf("plugin name %q is empty or has a space or slash", d.Name)
 	}
@@ -57,17 +57,16 @@ func (d Description) Validate() error {
 }
 
 // Validate checks that the confidence is within 0..100.
-func (r Recognition) Validate() error {
+func (r RecognizeResponse) Validate() error {
 	if r.Confidence < 0 || r.Confidence > 100 {
 		return fmt.Errorf("confidence %d is outside 0..100", r.Confidence)
 	}
 	return nil
 }
 
-// Validate checks an analysis: a world size of at least 1, knob values in
-// range (sizes positive, precision fp32, fp16 or bf16), and only known fix
-// ids in Unsupported, each with a reason.
-func (a Analysis) Validate() error {
+// Validate checks an analysis: a world size of at least 1 and knob values in
+// range (sizes positive, precision fp32, fp16 or bf16).
+func (a AnalyzeResponse) Validate() error {
 	if a.WorldSize < 1 {
 		return fmt.Errorf("world size %d, want at least 1", a.WorldSize)
 	}
@@ -80,21 +79,13 @@ func (a Analysis) Validate() error {
 	if p := a.Knobs.Precision; p != nil && *p != "fp32" && *p != "fp16" && *p != "bf16" {
 		return fmt.Errorf("knob precision is %q, want fp32, fp16 or bf16", *p)
 	}
-	for id, reason := range a.Unsupported {
-		if _, err := ParseFixID(string(id)); err != nil {
-			return fmt.Errorf("unsupported: %v", err)
-		}
-		if strings.TrimSpace(reason) == "" {
-			return fmt.Errorf("unsupported fix %s without a reason", id)
-		}
-	}
 	return nil
 }
 
 // Validate checks an answer to a fix: a command line with a program, and
 // environment names that can be set; each copy names its original and lies
 // inside copyDir, each at a path of its own.
-func (a Applied) Validate(copyDir string) error {
+func (a ApplyResponse) Validate(copyDir string) error {
 	if len(a.Argv) == 0 || a.Argv[0] == "" {
 		return fmt.Errorf("applied fix without a command line")
 	}

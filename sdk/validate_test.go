@@ -24,20 +24,20 @@ func TestDescriptionValidate(t *testing.T) {
 	badGroup.Regexp = `(?P<bytes>\d+)`
 	tests := []struct {
 		name string
-		desc sdk.Description
+		desc sdk.DescribeResponse
 		want string // "" means valid
 	}{
-		{"valid", sdk.Description{Name: "mine", Patterns: []sdk.OOMPattern{goodPattern()}, Frames: []sdk.Frame{{Name: "evaluate", Phase: sdk.PhaseEval}}}, ""},
-		{"no name", sdk.Description{}, "plugin name"},
-		{"name with a space", sdk.Description{Name: "my trainer"}, "plugin name"},
-		{"unknown group", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{badGroup}}, `group "bytes"`},
-		{"no framework", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{noFramework}}, "no framework"},
-		{"too many follow", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{tooMany}}, "follow expressions"},
-		{"reserved id", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{reserved}}, "vramrun's own"},
-		{"twice", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{goodPattern(), goodPattern()}}, "declared twice"},
-		{"dtype size", sdk.Description{Name: "m", Patterns: []sdk.OOMPattern{badDType}}, "positive number of bytes"},
-		{"frame phase", sdk.Description{Name: "m", Frames: []sdk.Frame{{Name: "step", Phase: sdk.PhaseUnknown}}}, `phase "unknown"`},
-		{"frame name", sdk.Description{Name: "m", Frames: []sdk.Frame{{Phase: sdk.PhaseTrain}}}, "empty name"},
+		{"valid", sdk.DescribeResponse{Name: "mine", Patterns: []sdk.OOMPattern{goodPattern()}, Frames: []sdk.Frame{{Name: "evaluate", Phase: sdk.PhaseEval}}}, ""},
+		{"no name", sdk.DescribeResponse{}, "plugin name"},
+		{"name with a space", sdk.DescribeResponse{Name: "my trainer"}, "plugin name"},
+		{"unknown group", sdk.DescribeResponse{Name: "m", Patterns: []sdk.OOMPattern{badGroup}}, `group "bytes"`},
+		{"no framework", sdk.DescribeResponse{Name: "m", Patterns: []sdk.OOMPattern{noFramework}}, "no framework"},
+		{"too many follow", sdk.DescribeResponse{Name: "m", Patterns: []sdk.OOMPattern{tooMany}}, "follow expressions"},
+		{"reserved id", sdk.DescribeResponse{Name: "m", Patterns: []sdk.OOMPattern{reserved}}, "vramrun's own"},
+		{"twice", sdk.DescribeResponse{Name: "m", Patterns: []sdk.OOMPattern{goodPattern(), goodPattern()}}, "declared twice"},
+		{"dtype size", sdk.DescribeResponse{Name: "m", Patterns: []sdk.OOMPattern{badDType}}, "positive number of bytes"},
+		{"frame phase", sdk.DescribeResponse{Name: "m", Frames: []sdk.Frame{{Name: "step", Phase: sdk.PhaseUnknown}}}, `phase "unknown"`},
+		{"frame name", sdk.DescribeResponse{Name: "m", Frames: []sdk.Frame{{Phase: sdk.PhaseTrain}}}, "empty name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { checkErr(t, tt.desc.Validate(), tt.want) })
@@ -45,34 +45,31 @@ func TestDescriptionValidate(t *testing.T) {
 }
 
 func TestRecognitionValidate(t *testing.T) {
-	checkErr(t, sdk.Recognition{Confidence: 0}.Validate(), "")
-	checkErr(t, sdk.Recognition{Confidence: 100}.Validate(), "")
-	checkErr(t, sdk.Recognition{Confidence: 101}.Validate(), "outside 0..100")
-	checkErr(t, sdk.Recognition{Confidence: -1}.Validate(), "outside 0..100")
+	checkErr(t, sdk.RecognizeResponse{Confidence: 0}.Validate(), "")
+	checkErr(t, sdk.RecognizeResponse{Confidence: 100}.Validate(), "")
+	checkErr(t, sdk.RecognizeResponse{Confidence: 101}.Validate(), "outside 0..100")
+	checkErr(t, sdk.RecognizeResponse{Confidence: -1}.Validate(), "outside 0..100")
 }
 
 func TestAnalysisValidate(t *testing.T) {
-	checkErr(t, sdk.Analysis{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(8), Precision: sdk.Str("bf16")},
-		Unsupported: map[sdk.FixID]string{sdk.FixCPUOffload: "no flag"}}.Validate(), "")
-	checkErr(t, sdk.Analysis{}.Validate(), "world size 0")
-	checkErr(t, sdk.Analysis{WorldSize: 1, Knobs: sdk.Knobs{GradAccumulation: sdk.Int(0)}}.Validate(), "grad_accumulation is 0")
-	checkErr(t, sdk.Analysis{WorldSize: 1, Knobs: sdk.Knobs{Precision: sdk.Str("16-mixed")}}.Validate(), `precision is "16-mixed"`)
-	checkErr(t, sdk.Analysis{WorldSize: 1, Unsupported: map[sdk.FixID]string{"quantize": "x"}}.Validate(), `unknown fix "quantize"`)
-	checkErr(t, sdk.Analysis{WorldSize: 1, Unsupported: map[sdk.FixID]string{sdk.FixAllocator: " "}}.Validate(), "without a reason")
+	checkErr(t, sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(8), Precision: sdk.Str("bf16")}}.Validate(), "")
+	checkErr(t, sdk.AnalyzeResponse{}.Validate(), "world size 0")
+	checkErr(t, sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{GradAccumulation: sdk.Int(0)}}.Validate(), "grad_accumulation is 0")
+	checkErr(t, sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{Precision: sdk.Str("16-mixed")}}.Validate(), `precision is "16-mixed"`)
 }
 
 func TestAppliedValidate(t *testing.T) {
 	argv := []string{"python", "t.py"}
-	checkErr(t, sdk.Applied{Argv: argv, Env: map[string]string{"X": "1"},
+	checkErr(t, sdk.ApplyResponse{Argv: argv, Env: map[string]string{"X": "1"},
 		Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies/c.yaml"}}}.Validate("/run/copies"), "")
-	checkErr(t, sdk.Applied{}.Validate("/c"), "without a command line")
-	checkErr(t, sdk.Applied{Argv: argv, Env: map[string]string{"A=B": "1"}}.Validate("/c"), "cannot be set")
-	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies/../c.yaml"}}}.Validate("/run/copies"), "outside the copy folder")
-	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies"}}}.Validate("/run/copies"), "outside the copy folder")
-	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies2/c.yaml"}}}.Validate("/run/copies"), "outside the copy folder")
-	checkErr(t, sdk.Applied{Argv: argv, Copies: []sdk.FileCopy{{Path: "/c/x"}}}.Validate("/c"), "does not name its original")
+	checkErr(t, sdk.ApplyResponse{}.Validate("/c"), "without a command line")
+	checkErr(t, sdk.ApplyResponse{Argv: argv, Env: map[string]string{"A=B": "1"}}.Validate("/c"), "cannot be set")
+	checkErr(t, sdk.ApplyResponse{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies/../c.yaml"}}}.Validate("/run/copies"), "outside the copy folder")
+	checkErr(t, sdk.ApplyResponse{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies"}}}.Validate("/run/copies"), "outside the copy folder")
+	checkErr(t, sdk.ApplyResponse{Argv: argv, Copies: []sdk.FileCopy{{Original: "c.yaml", Path: "/run/copies2/c.yaml"}}}.Validate("/run/copies"), "outside the copy folder")
+	checkErr(t, sdk.ApplyResponse{Argv: argv, Copies: []sdk.FileCopy{{Path: "/c/x"}}}.Validate("/c"), "does not name its original")
 	two := []sdk.FileCopy{{Original: "a", Path: "/c/x"}, {Original: "b", Path: "/c/./x"}}
-	checkErr(t, sdk.Applied{Argv: argv, Copies: two}.Validate("/c"), "two copies")
+	checkErr(t, sdk.ApplyResponse{Argv: argv, Copies: two}.Validate("/c"), "two copies")
 }
 
 // checkErr fails unless err is nil when want is "", or contains want.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vramrun/vramrun/launcher"
+	"github.com/vramrun/vramrun/launcher/explain"
 	"github.com/vramrun/vramrun/profiles"
 )
 
@@ -52,12 +52,12 @@ func (s *session) runExplain(c *cobra.Command, opts *explainOptions) error {
 		defer f.Close()
 		in = f
 	}
-	d, err := launcher.Explain(plugins, loaded.Settings, in)
+	d, err := explain.Explain(plugins, loaded.Settings, in)
 	if err != nil {
 		return usageError("%s: %v", opts.file, err)
 	}
 	if opts.json {
-		return launcher.WriteDiagnosisJSON(s.stdout, d)
+		return explain.WriteJSON(s.stdout, d)
 	}
-	return launcher.WriteDiagnosisText(s.stdout, d)
+	return explain.WriteText(s.stdout, d)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vramrun/vramrun/launcher"
+	"github.com/vramrun/vramrun/launcher/gpuview"
 	"github.com/vramrun/vramrun/plugins/host"
 	"github.com/vramrun/vramrun/profiles"
 )
@@ -65,7 +66,7 @@ func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins
 	}
 	var bf16 *bool
 	if g := s.openGPU(-1); g != nil {
-		bf16 = launcher.BF16Of(g, s.env)
+		bf16 = gpuview.BF16Of(g, s.env)
 		g.Close()
 	}
 	p, err := launcher.MakePlan(ctx, launcher.PlanOptions{

@@ -12,6 +12,7 @@ import (
 	"github.com/vramrun/vramrun/plugins/host"
 	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
+	plugin "github.com/vramrun/vramrun/sdk/serve"
 )
 
 // pluginsListOptions are vramrun plugins list's.
@@ -100,14 +101,14 @@ func (s *session) newPluginsServeCmd() *cobra.Command {
 	serve.RunE = func(c *cobra.Command, args []string) error {
 		var names []string
 		for _, f := range host.Builtins() {
-			d, err := f.Describe(c.Context())
+			d, err := f.Describe(c.Context(), sdk.DescribeRequest{})
 			if err != nil {
 				return err
 			}
 			if d.Name == args[0] {
 				// Serve takes over stdout for the handshake and returns
 				// when vramrun closes the plugin.
-				sdk.Serve(f)
+				plugin.Serve(f)
 				return nil
 			}
 			names = append(names, d.Name)

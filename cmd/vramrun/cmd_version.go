@@ -5,8 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-
-	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -20,7 +19,7 @@ func (s *session) newVersionCmd() *cobra.Command {
 		if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			v = info.Main.Version
 		}
-		fmt.Fprintf(s.stdout, "vramrun %s (plugin protocol %d)\n", v, sdk.ProtocolVersion)
+		fmt.Fprintf(s.stdout, "vramrun %s (plugin protocol %d)\n", v, serve.ProtocolVersion)
 		return nil
 	}
 	return cmd

@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vramrun/vramrun/launcher"
+	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/launcher/runner"
+	"github.com/vramrun/vramrun/launcher/supervise"
 	"github.com/vramrun/vramrun/plugins/host"
 	"github.com/vramrun/vramrun/profiles"
 )
@@ -92,7 +94,7 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	pluginLog := &launcher.PluginLog{}
+	pluginLog := &record.PluginLog{}
 	defer pluginLog.Close()
 	plugins, err := s.loadPlugins(ctx, loaded, pluginLog, opts.verbose)
 	if err != nil {
@@ -116,7 +118,7 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	}
 	status, err := launcher.Run(ctx, launcher.Options{
 		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: env,
-		Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr,
+		Streams:   supervise.Streams{Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr},
 		Verbosity: verbosity(opts.quiet, opts.verbose),
 		Plugins:   plugins, GPU: gpus, Store: store, Signals: s.signals, PluginLog: pluginLog,
 	})

@@ -22,9 +22,10 @@ import (
 	"strings"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
-func main() { sdk.Serve(myTrainer{}) }
+func main() { serve.Serve(myTrainer{}) }
 
 // The trainer's defaults, as its argparse has them.
 const (
@@ -36,8 +37,8 @@ const (
 // depends on the command alone.
 type myTrainer struct{}
 
-func (myTrainer) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{
+func (myTrainer) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{
 		Name: "mytrainer", Version: "1.0.0", Frameworks: []string{"mytrainer"},
 		Patterns: []sdk.OOMPattern{{
 			ID: "mytrainer.oom", Framework: "mytrainer", Kind: sdk.KindGPU,
@@ -59,19 +60,19 @@ func script(cmd sdk.Command) (string, bool) {
 
 var importsMyTrainer = regexp.MustCompile(`(?m)^\s*(import|from)\s+mytrainer\b`)
 
-func (myTrainer) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
-	path, ok := script(cmd)
+func (myTrainer) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	path, ok := script(req.Command)
 	if !ok {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
 	if filepath.Base(path) == "mytrainer.py" {
-		return sdk.Recognition{Confidence: 90, Framework: "mytrainer", Reason: "runs mytrainer.py"}, nil
+		return sdk.RecognizeResponse{Confidence: 90, Framework: "mytrainer", Reason: "runs mytrainer.py"}, nil
 	}
 	// A script that cannot be read is simply not ours.
-	if src, err := cmd.ReadFile(path); err == nil && importsMyTrainer.Match(src) {
-		return sdk.Recognition{Confidence: 90, Framework: "mytrainer", Reason: "imports mytrainer"}, nil
+	if src, err := req.Command.ReadFile(path); err == nil && importsMyTrainer.Match(src) {
+		return sdk.RecognizeResponse{Confidence: 90, Framework: "mytrainer", Reason: "imports mytrainer"}, nil
 	}
-	return sdk.Recognition{}, nil
+	return sdk.RecognizeResponse{}, nil
 }
 
 // findFlag finds --name N or --name=N: the value and the index of the argument
@@ -101,59 +102,70 @@ func intFlag(argv []string, name string, def int) (int, error) {
 	return n, nil
 }
 
-func (myTrainer) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+// settings are a MyTrainer command's script and memory flags.
+type settings struct {
+	script    string
+	mb, accum int
+	half      bool
+}
+
+func read(cmd sdk.Command) (settings, error) {
 	path, ok := script(cmd)
 	if !ok {
-		return sdk.Analysis{}, fmt.Errorf("no .py script in %q", strings.Join(cmd.Argv, " "))
+		return settings{}, fmt.Errorf("no .py script in %q", strings.Join(cmd.Argv, " "))
 	}
 	mb, err := intFlag(cmd.Argv, "--mb", defaultMB)
 	if err != nil {
-		return sdk.Analysis{}, err
+		return settings{}, err
 	}
 	accum, err := intFlag(cmd.Argv, "--accum-steps", defaultAccum)
 	if err != nil {
-		return sdk.Analysis{}, err
+		return settings{}, err
 	}
-	precision := "fp32"
-	if slices.Contains(cmd.Argv, "--half") {
-		precision = "fp16"
-	}
-	a := sdk.Analysis{Framework: "mytrainer", Launcher: "python", Script: path, WorldSize: 1,
-		Knobs:       sdk.Knobs{BatchSize: sdk.Int(mb), GradAccumulation: sdk.Int(accum), Precision: sdk.Str(precision)},
-		Unsupported: map[sdk.FixID]string{}}
-	for _, f := range sdk.AllFixes() {
-		if f != sdk.FixBatchSize && f != sdk.FixMixedPrecision {
-			a.Unsupported[f] = "MyTrainer has no flag for " + string(f)
-		}
-	}
-	if precision == "fp16" {
-		a.Unsupported[sdk.FixMixedPrecision] = "already runs with --half"
-	}
-	return a, nil
+	return settings{script: path, mb: mb, accum: accum, half: slices.Contains(cmd.Argv, "--half")}, nil
 }
 
-func (t myTrainer) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	a, err := t.Analyze(ctx, cmd)
+func (myTrainer) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	s, err := read(req.Command)
 	if err != nil {
-		return sdk.Applied{}, err
+		return sdk.AnalyzeResponse{}, err
 	}
-	if reason, no := a.Unsupported[fix.ID]; no {
-		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+	precision := "fp32"
+	if s.half {
+		precision = "fp16"
 	}
-	argv := slices.Clone(cmd.Argv)
-	if fix.ID == sdk.FixMixedPrecision {
-		return sdk.Applied{Argv: append(argv, "--half"), Summary: "--half"}, nil
+	return sdk.AnalyzeResponse{Framework: "mytrainer", Launcher: "python", Script: s.script, WorldSize: 1,
+		Knobs: sdk.Knobs{BatchSize: sdk.Int(s.mb), GradAccumulation: sdk.Int(s.accum), Precision: sdk.Str(precision)}}, nil
+}
+
+// Apply applies batch_size and mixed_precision, and turns every other fix
+// down with sdk.Unsupported: the reason is what the user reads.
+func (myTrainer) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	s, err := read(req.Command)
+	if err != nil {
+		return sdk.ApplyResponse{}, err
 	}
-	if fix.BatchSize < 1 {
-		return sdk.Applied{}, fmt.Errorf("batch_size fix without a batch size")
+	fix := req.Fix
+	argv := slices.Clone(req.Command.Argv)
+	switch fix.ID {
+	case sdk.FixMixedPrecision:
+		if s.half {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "already runs with --half")
+		}
+		return sdk.ApplyResponse{Argv: append(argv, "--half"), Summary: "--half"}, nil
+	case sdk.FixBatchSize:
+		if fix.BatchSize < 1 {
+			return sdk.ApplyResponse{}, fmt.Errorf("batch_size fix without a batch size")
+		}
+		argv = setFlag(argv, "--mb", fix.BatchSize)
+		summary := fmt.Sprintf("--mb %d -> %d", s.mb, fix.BatchSize)
+		if fix.GradAccumulation > 0 {
+			argv = setFlag(argv, "--accum-steps", fix.GradAccumulation)
+			summary += fmt.Sprintf(", --accum-steps %d -> %d", s.accum, fix.GradAccumulation)
+		}
+		return sdk.ApplyResponse{Argv: argv, Summary: summary}, nil
 	}
-	argv = setFlag(argv, "--mb", fix.BatchSize)
-	summary := fmt.Sprintf("--mb %d -> %d", *a.Knobs.BatchSize, fix.BatchSize)
-	if fix.GradAccumulation > 0 {
-		argv = setFlag(argv, "--accum-steps", fix.GradAccumulation)
-		summary += fmt.Sprintf(", --accum-steps %d -> %d", *a.Knobs.GradAccumulation, fix.GradAccumulation)
-	}
-	return sdk.Applied{Argv: argv, Summary: summary}, nil
+	return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "MyTrainer has no flag for %s", fix.ID)
 }
 
 // setFlag sets --name to n where the command has it, else appends it.

@@ -25,7 +25,8 @@ func TestConformance(t *testing.T) {
 
 func TestBatchFixKeepsTheProduct(t *testing.T) {
 	cmd := sdk.Command{Argv: []string{"python3", "mytrainer.py", "--mb", "256"}}
-	got, err := myTrainer{}.Apply(context.Background(), cmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 64, GradAccumulation: 4}, t.TempDir())
+	got, err := myTrainer{}.Apply(context.Background(), sdk.ApplyRequest{Command: cmd,
+		Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 64, GradAccumulation: 4}, CopyDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +38,13 @@ func TestBatchFixKeepsTheProduct(t *testing.T) {
 
 func TestMixedPrecisionAddsHalfOnce(t *testing.T) {
 	cmd := sdk.Command{Argv: []string{"python3", "mytrainer.py"}}
-	got, err := myTrainer{}.Apply(context.Background(), cmd, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, t.TempDir())
+	got, err := myTrainer{}.Apply(context.Background(), sdk.ApplyRequest{Command: cmd,
+		Fix: sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, CopyDir: t.TempDir()})
 	if err != nil || !reflect.DeepEqual(got.Argv, []string{"python3", "mytrainer.py", "--half"}) {
 		t.Fatalf("Apply = %q, %v", got.Argv, err)
 	}
-	_, err = myTrainer{}.Apply(context.Background(), sdk.Command{Argv: got.Argv}, sdk.Fix{ID: sdk.FixMixedPrecision}, t.TempDir())
+	_, err = myTrainer{}.Apply(context.Background(), sdk.ApplyRequest{Command: sdk.Command{Argv: got.Argv},
+		Fix: sdk.Fix{ID: sdk.FixMixedPrecision}, CopyDir: t.TempDir()})
 	var unsupported *sdk.UnsupportedError
 	if !errors.As(err, &unsupported) || unsupported.Reason != "already runs with --half" {
 		t.Errorf("second mixed_precision: %v, want unsupported", err)
@@ -49,7 +52,7 @@ func TestMixedPrecisionAddsHalfOnce(t *testing.T) {
 }
 
 func TestBadFlagValueIsAnError(t *testing.T) {
-	_, err := myTrainer{}.Analyze(context.Background(), sdk.Command{Argv: []string{"python", "mytrainer.py", "--mb", "lots"}})
+	_, err := myTrainer{}.Analyze(context.Background(), sdk.AnalyzeRequest{Command: sdk.Command{Argv: []string{"python", "mytrainer.py", "--mb", "lots"}}})
 	if err == nil || err.Error() != `--mb "lots" is not a positive whole number` {
 		t.Errorf("Analyze error = %v", err)
 	}
@@ -63,7 +66,7 @@ mytrainer.errors.DeviceOOM: MyTrainer: device out of memory (wanted 2.50 GiB)
 `
 
 func TestPatternMatchesMyTrainerLog(t *testing.T) {
-	d, err := myTrainer{}.Describe(context.Background())
+	d, err := myTrainer{}.Describe(context.Background(), sdk.DescribeRequest{})
 	if err != nil || len(d.Patterns) != 1 {
 		t.Fatalf("Describe = %+v, %v", d, err)
 	}
@@ -76,5 +79,16 @@ func TestPatternMatchesMyTrainerLog(t *testing.T) {
 	}
 	if !reflect.DeepEqual(tried, []string{"2.50 GiB"}) {
 		t.Errorf("matched tried sizes %q, want the one OOM line's 2.50 GiB", tried)
+	}
+}
+
+func TestOtherFixesAreTurnedDown(t *testing.T) {
+	cmd := sdk.Command{Argv: []string{"python3", "mytrainer.py"}}
+	for _, id := range []sdk.FixID{sdk.FixAllocator, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload, sdk.FixEvalBatchSize} {
+		_, err := myTrainer{}.Apply(context.Background(), sdk.ApplyRequest{Command: cmd, Fix: sdk.Fix{ID: id, BatchSize: 8}, CopyDir: t.TempDir()})
+		var unsupported *sdk.UnsupportedError
+		if !errors.As(err, &unsupported) || unsupported.Fix != id || unsupported.Reason != "MyTrainer has no flag for "+string(id) {
+			t.Errorf("Apply %s: %v, want it turned down as having no flag", id, err)
+		}
 	}
 }

@@ -115,10 +115,10 @@ func TestHealthFindings(t *testing.T) {
 		{name: "lost GPU", change: func(g *gputest.GPU) { g.Lost = true }, problem: "ERROR_GPU_IS_LOST", hardware: true},
 		{name: "MIG instances", change: func(g *gputest.GPU) {
 			g.MIG = []gputest.MIG{{UUID: "MIG-1111", Total: 20 * gib, Used: 3 * gib}, {UUID: "MIG-2222", Total: 40 * gib}}
-		}, note: "in MIG mode with 2 instances: MIG-1111 (20.0 GiB, 3.0 GiB used), MIG-2222 (40.0 GiB, 0 B used)"},
+		}, note: "in MIG mode with 2 instances: MIG-1111 (20 GiB, 3.0 GiB used), MIG-2222 (40 GiB, 0 bytes used)"},
 		{name: "other processes", change: func(g *gputest.GPU) {
 			g.Processes = []nvml.ProcessInfo{gputest.Proc(4242, 10*gib), gputest.Proc(4243, gib)}
-		}, note: "2 other processes hold 11.0 GiB: pid 4242 10.0 GiB, pid 4243 1.0 GiB"},
+		}, note: "2 other processes hold 11 GiB: pid 4242 10 GiB, pid 4243 1.0 GiB"},
 		{name: "unsupported counters are fine", change: func(g *gputest.GPU) {
 			g.ECC, g.RetiredPagesUnsupported, g.RemapUnsupported = nil, true, true
 		}},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vramrun/vramrun/launcher/human"
+
 	"github.com/vramrun/vramrun/launcher/gpu"
 )
 
@@ -53,7 +55,7 @@ func (r *Report) gpuFindings(d gpu.Device, h gpu.Health) {
 	if d.MIG {
 		parts := make([]string, 0, len(d.MIGInstances))
 		for _, m := range d.MIGInstances {
-			parts = append(parts, fmt.Sprintf("%s (%s, %s used)", m.UUID, gpu.FormatBytes(m.MemoryTotal), gpu.FormatBytes(m.MemoryUsed)))
+			parts = append(parts, fmt.Sprintf("%s (%s, %s used)", m.UUID, human.Bytes(int64(m.MemoryTotal)), human.Bytes(int64(m.MemoryUsed))))
 		}
 		text := fmt.Sprintf("%s is in MIG mode with %d instance", label, len(d.MIGInstances))
 		if len(d.MIGInstances) != 1 {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/vramrun/vramrun/launcher/gpu"
+	"github.com/vramrun/vramrun/launcher/human"
 )
 
 // WriteText writes the report for a person: one screen of plain sentences,
@@ -20,7 +20,7 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	for _, g := range r.GPUs {
 		fmt.Fprintf(b, "GPU %d  %s  %s\n", g.Index, orUnknown(g.Name), g.UUID)
-		fmt.Fprintf(b, "       %s of %s used", gpu.FormatBytes(g.MemoryUsedBytes), gpu.FormatBytes(g.MemoryTotalBytes))
+		fmt.Fprintf(b, "       %s of %s used", human.Bytes(int64(g.MemoryUsedBytes)), human.Bytes(int64(g.MemoryTotalBytes)))
 		if g.ComputeCapability != "" {
 			fmt.Fprintf(b, ", compute %s", g.ComputeCapability)
 			if g.BF16 {
@@ -39,7 +39,7 @@ func (r Report) WriteText(w io.Writer) error {
 		for _, p := range g.Processes {
 			used := "unknown amount"
 			if p.UsedKnown {
-				used = gpu.FormatBytes(p.UsedBytes)
+				used = human.Bytes(int64(p.UsedBytes))
 			}
 			fmt.Fprintf(b, "       %s %s\n", p.Label(), used)
 		}

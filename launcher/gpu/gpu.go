@@ -149,19 +149,3 @@ func (g *GPUs) physicalUUID(uuid string) string {
 	}
 	return uuid
 }
-
-// FormatBytes writes a size the way vramrun's messages do: "10.0 GiB".
-func FormatBytes(b uint64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(b) / unit
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}

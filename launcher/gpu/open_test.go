@@ -55,12 +55,3 @@ func TestDriverAndCloseTwice(t *testing.T) {
 		t.Errorf("Shutdown called %d times, want 1", n)
 	}
 }
-
-func TestFormatBytes(t *testing.T) {
-	cases := map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3 * gib / 2: "1.5 GiB", 80 * gib: "80.0 GiB"}
-	for in, want := range cases {
-		if got := FormatBytes(in); got != want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", in, got, want)
-		}
-	}
-}

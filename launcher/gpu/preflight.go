@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vramrun/vramrun/launcher/human"
+
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
 
@@ -73,7 +75,7 @@ func (g *GPUs) Preflight(job []Device, all []Device, earlierAttemptPIDs []int) P
 		if best != nil {
 			pf.FreerGPU = best
 			pf.Messages = append(pf.Messages, fmt.Sprintf("%s has %s free against %s on %s; --pick-gpu runs the job on the freest GPU",
-				best.Label(), FormatBytes(best.MemoryFree), FormatBytes(busy.MemoryFree), busy.Label()))
+				best.Label(), human.Bytes(int64(best.MemoryFree)), human.Bytes(int64(busy.MemoryFree)), busy.Label()))
 		}
 	}
 	return pf
@@ -98,14 +100,14 @@ func DescribeHolders(ps []Process) string {
 	if len(ps) > 1 {
 		who = fmt.Sprintf("%d other processes hold", len(ps))
 	}
-	return fmt.Sprintf("%s %s: %s", who, FormatBytes(total), strings.Join(parts, ", "))
+	return fmt.Sprintf("%s %s: %s", who, human.Bytes(int64(total)), strings.Join(parts, ", "))
 }
 
 func usedText(p Process) string {
 	if !p.UsedKnown {
 		return "an unknown amount"
 	}
-	return FormatBytes(p.UsedBytes)
+	return human.Bytes(int64(p.UsedBytes))
 }
 
 // refresh re-reads a device's memory and processes; on failure the snapshot

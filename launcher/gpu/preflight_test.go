@@ -36,7 +36,7 @@ func TestPreflightNamesOthersAndFlagsStale(t *testing.T) {
 		}
 	}
 	others := pf.Messages[1]
-	for _, want := range []string{"GPU 0 (NVIDIA A100-SXM4-80GB)", "1 other process holds 10.0 GiB", "pid 4242 (jupyter) 10.0 GiB"} {
+	for _, want := range []string{"GPU 0 (NVIDIA A100-SXM4-80GB)", "1 other process holds 10 GiB", "pid 4242 (jupyter) 10 GiB"} {
 		if !strings.Contains(others, want) {
 			t.Errorf("others message %q lacks %q", others, want)
 		}
@@ -134,7 +134,7 @@ func TestWaitFreeGivesUpAtTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := g.WaitFree(ctx, devicesOf(t, g), time.Hour, make(chan time.Time), nil)
-	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "pid 4242 (python) 10.0 GiB") || strings.Contains(err.Error(), "context") {
+	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "pid 4242 (python) 10 GiB") || strings.Contains(err.Error(), "context") {
 		t.Errorf("WaitFree = %v, want an error naming the holder, and not the context", err)
 	}
 }

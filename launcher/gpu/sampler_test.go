@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vramrun/vramrun/launcher/human"
+
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/vramrun/vramrun/launcher/gpu/gputest"
 )
@@ -99,7 +101,7 @@ func TestSamplerContainerFallbackNotesOnce(t *testing.T) {
 		t.Fatalf("notes = %q, want the container note once", notes)
 	}
 	if peak, known := s.Peak(); !known || peak != 52*gib || s.JobAttributed() {
-		t.Errorf("Peak() = %s, %v (attributed %v), want the device peak 52 GiB", FormatBytes(peak), known, s.JobAttributed())
+		t.Errorf("Peak() = %s, %v (attributed %v), want the device peak 52 GiB", human.Bytes(int64(peak)), known, s.JobAttributed())
 	}
 	for _, sample := range s.Stop() {
 		if sample.JobUsedKnown {

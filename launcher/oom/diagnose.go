@@ -69,9 +69,9 @@ func (e Ending) killed() bool {
 //
 // On a read error Diagnose returns the diagnosis of what it read, with the
 // error.
-func Diagnose(m *Matcher, r io.Reader, end Ending, script string) (sdk.Diagnosis, error) {
+func Diagnose(m *Matcher, r io.Reader, end Ending, script string) (Diagnosis, error) {
 	if m == nil || r == nil {
-		return sdk.NoOOM(), errors.New("oom: Diagnose needs a matcher and a reader")
+		return NoOOM(), errors.New("oom: Diagnose needs a matcher and a reader")
 	}
 	d := &diagnoser{m: m, script: script}
 	split := lineSplitter{emit: d.line}
@@ -110,7 +110,7 @@ type diagnoser struct {
 type detailFinding struct {
 	lineNo int
 	figs   figures
-	others []sdk.ProcessUsage
+	others []ProcessUsage
 }
 
 // sighting is an earlier OOM match, kept to fill a later one's figures.
@@ -134,7 +134,7 @@ type candidate struct {
 	followLeft int
 	afterLeft  int
 	nearby     []nearbyFigures
-	others     []sdk.ProcessUsage
+	others     []ProcessUsage
 	earlier    *figures
 }
 
@@ -256,7 +256,7 @@ func (c *candidate) follow(line []byte) {
 	}
 }
 
-func (c *candidate) addOthers(us []sdk.ProcessUsage) {
+func (c *candidate) addOthers(us []ProcessUsage) {
 next:
 	for _, u := range us {
 		if len(c.others) >= maxOthers {
@@ -302,13 +302,13 @@ func (d *diagnoser) retire() {
 	d.cand = nil
 }
 
-func (d *diagnoser) diagnosis(end Ending) sdk.Diagnosis {
+func (d *diagnoser) diagnosis(end Ending) Diagnosis {
 	c := d.cand
 	if c == nil {
 		return hostDiagnosis(end)
 	}
 	f := c.figures()
-	diag := sdk.NoOOM()
+	diag := NoOOM()
 	diag.OOM = true
 	diag.Kind = c.p.decl.Kind
 	diag.Framework = c.p.decl.Framework
@@ -336,8 +336,8 @@ func (d *diagnoser) diagnosis(end Ending) sdk.Diagnosis {
 // hostDiagnosis is the diagnosis of output with no OOM text: a host OOM
 // when the process died of SIGKILL or the kernel log shows the OOM killer
 // ended it, else no OOM.
-func hostDiagnosis(end Ending) sdk.Diagnosis {
-	diag := sdk.NoOOM()
+func hostDiagnosis(end Ending) Diagnosis {
+	diag := NoOOM()
 	if !end.killed() && !end.KernelOOM {
 		return diag
 	}
@@ -367,21 +367,21 @@ func hostDiagnosis(end Ending) sdk.Diagnosis {
 }
 
 // processUsage reads another process's usage from a Detail match.
-func processUsage(groups map[string]string) (sdk.ProcessUsage, bool) {
+func processUsage(groups map[string]string) (ProcessUsage, bool) {
 	pidText, ok1 := groups["pid"]
 	usedText, ok2 := groups["used"]
 	if !ok1 || !ok2 {
-		return sdk.ProcessUsage{}, false
+		return ProcessUsage{}, false
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(pidText))
 	if err != nil || pid < 0 {
-		return sdk.ProcessUsage{}, false
+		return ProcessUsage{}, false
 	}
 	used, err := ParseSize(usedText)
 	if err != nil {
-		return sdk.ProcessUsage{}, false
+		return ProcessUsage{}, false
 	}
-	return sdk.ProcessUsage{PID: pid, UsedBytes: used}, true
+	return ProcessUsage{PID: pid, UsedBytes: used}, true
 }
 
 func abs(n int) int {

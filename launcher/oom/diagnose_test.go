@@ -37,7 +37,7 @@ func acmeMatcher(t *testing.T) *oom.Matcher {
 	return m
 }
 
-func diagnose(t *testing.T, m *oom.Matcher, log string, end oom.Ending, script string) sdk.Diagnosis {
+func diagnose(t *testing.T, m *oom.Matcher, log string, end oom.Ending, script string) oom.Diagnosis {
 	t.Helper()
 	d, err := oom.Diagnose(m, strings.NewReader(log), end, script)
 	if err != nil {
@@ -113,14 +113,14 @@ func TestHostDiagnosisMessageSaysWhatWasSeen(t *testing.T) {
 	}
 }
 
-func assertNoOOM(t *testing.T, d sdk.Diagnosis) {
+func assertNoOOM(t *testing.T, d oom.Diagnosis) {
 	t.Helper()
-	want := sdk.NoOOM()
+	want := oom.NoOOM()
 	if d.OOM || d.Kind != want.Kind || d.Framework != want.Framework || d.Phase != want.Phase || d.Signature != "" ||
 		d.Device != nil || d.TriedBytes != nil || d.CapacityBytes != nil || d.FreeBytes != nil || d.AllocatedBytes != nil ||
 		d.ReservedUnallocatedBytes != nil || d.AllowedBytes != nil || d.Fragmented || d.Message != "" ||
 		d.OtherProcesses == nil || len(d.OtherProcesses) != 0 || d.NextFixes == nil || len(d.NextFixes) != 0 {
-		t.Errorf("diagnosis %+v, want sdk.NoOOM()", d)
+		t.Errorf("diagnosis %+v, want oom.NoOOM()", d)
 	}
 }
 
@@ -217,7 +217,7 @@ func TestOtherProcesses(t *testing.T) {
 	m := acmeMatcher(t)
 	d := diagnose(t, m, "peer 9 uses 5 GiB\nACME BLOCK peer 7 uses 1 GiB peer 8 uses 512 MiB peer 7 uses 1 GiB\n  free: 1 GiB peer 10 uses 2 GiB\n", oom.Ending{}, "")
 	got := fmt.Sprint(d.OtherProcesses)
-	if want := fmt.Sprint([]sdk.ProcessUsage{{PID: 7, UsedBytes: 1 << 30}, {PID: 8, UsedBytes: 512 << 20}, {PID: 10, UsedBytes: 2 << 30}}); got != want {
+	if want := fmt.Sprint([]oom.ProcessUsage{{PID: 7, UsedBytes: 1 << 30}, {PID: 8, UsedBytes: 512 << 20}, {PID: 10, UsedBytes: 2 << 30}}); got != want {
 		t.Errorf("other processes %s, want %s (the OOM line and its follow window, each pid once)", got, want)
 	}
 	d = diagnose(t, m, "ACME CRASH\n", oom.Ending{}, "")

@@ -58,7 +58,7 @@ func FuzzDiagnose(f *testing.F) {
 }
 
 // checkInvariants are the contract's rules every diagnosis keeps.
-func checkInvariants(t *testing.T, d sdk.Diagnosis) {
+func checkInvariants(t *testing.T, d oom.Diagnosis) {
 	t.Helper()
 	if d.OtherProcesses == nil || d.NextFixes == nil || len(d.NextFixes) != 0 {
 		t.Errorf("other_processes %#v next_fixes %#v: want non-nil, next_fixes empty", d.OtherProcesses, d.NextFixes)

@@ -1,7 +1,5 @@
 package oom
 
-import "github.com/vramrun/vramrun/sdk"
-
 // withoutJob removes the job's own process from the processes an OOM text
 // lists on the GPU. Current PyTorch reports itself apart ("this process
 // has ..."), but PyTorch 2.1 lists itself as one more "Process N has ...",
@@ -15,7 +13,7 @@ import "github.com/vramrun/vramrun/sdk"
 // unallocated), so when that and the listed processes together exceed the
 // memory in use (capacity less free) the listing includes the job, and the
 // smallest entry that can hold the allocator's memory is taken for it.
-func withoutJob(others []sdk.ProcessUsage, jobPIDs []int, f figures) []sdk.ProcessUsage {
+func withoutJob(others []ProcessUsage, jobPIDs []int, f figures) []ProcessUsage {
 	if len(others) == 0 {
 		return others
 	}
@@ -23,7 +21,7 @@ func withoutJob(others []sdk.ProcessUsage, jobPIDs []int, f figures) []sdk.Proce
 	for _, p := range jobPIDs {
 		job[p] = true
 	}
-	kept := make([]sdk.ProcessUsage, 0, len(others))
+	kept := make([]ProcessUsage, 0, len(others))
 	for _, o := range others {
 		if !job[o.PID] {
 			kept = append(kept, o)

@@ -1,12 +1,19 @@
 // Package plan chooses which fix comes next after an out-of-memory attempt
-// and sizes batch reductions (contract section 2). Plugins apply fixes; only
-// this package decides them.
+// and sizes batch reductions. Plugins apply fixes; only this package decides
+// them.
+//
+// The planner proposes and the loop disposes: after each OOM the loop calls
+// Observe, then Propose, which changes nothing. When the plugin has applied
+// the proposed step the loop Commits it; when the plugin turns it down the
+// loop Rejects it with the plugin's reason, and the next Propose offers the
+// step after it. A rejected step leaves the planner's estimates as they were.
 package plan
 
 import (
 	"fmt"
-	"strings"
 
+	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -21,14 +28,36 @@ type Config struct {
 	BF16 *bool
 }
 
+// Why says what chose a step, for the words around it.
+type Why int
+
+// What chooses steps.
+const (
+	// WhyLadder: the step is next on the ladder, and there is nothing more
+	// to say; the attempt line shows no reason.
+	WhyLadder Why = iota
+	// WhyFragmented: the allocator held memory it could not use.
+	WhyFragmented
+	// WhyPrecision: mixed_precision, and Reason says which precision and why.
+	WhyPrecision
+	// WhySized: a batch step, and Reason says how the size was chosen.
+	WhySized
+	// WhyLearned: re-applied from what fit last time (set by the loop).
+	WhyLearned
+)
+
 // Step is the fix for the next attempt and why.
 type Step struct {
-	Fix    sdk.Fix
+	Fix sdk.Fix
+	Why Why
+	// Reason says why in words; for WhyLadder it is "next on the ladder".
 	Reason string
 	// EffectiveBatchChanged is set when a batch_size step could not keep the
 	// effective batch (no accumulation knob, or keep_effective_batch off and
 	// the rounding changed it).
 	EffectiveBatchChanged bool
+	// estimated says the size came from the figures, not from halving.
+	estimated bool
 }
 
 // Skip is a fix passed over, with a one-line reason.
@@ -37,12 +66,17 @@ type Skip struct {
 	Reason string    `json:"reason"`
 }
 
-// Decision is the planner's answer for one failed attempt: a step, or a
-// reason to give up. Skipped lists what was passed over on the way.
-type Decision struct {
+// Proposal is the planner's answer for one OOM: a step, or a reason to give
+// up. Skipped lists the ladder entries passed over on the way, each with the
+// planner's own reason (a refusal by the plugin comes through Reject).
+type Proposal struct {
 	Step    *Step
 	Skipped []Skip
 	GiveUp  string
+	// eval says which ladder the proposal walked; next is the position in
+	// it after the step (Commit and Reject move there).
+	eval bool
+	next int
 }
 
 // Observation is what an OOM attempt tells about memory at its batch sizes.
@@ -57,14 +91,21 @@ type Observation struct {
 
 // Planner walks the ladder across the attempts of one run.
 type Planner struct {
-	cfg      Config
-	trainPos int
-	evalPos  int
-	applied  map[sdk.FixID]bool
-	// points since the last change of anything but the batch, per phase.
-	trainPoints, evalPoints []Point
-	// estimated says the last batch step of a phase was an estimate: when
-	// the next OOM comes at that size, estimates have proved optimistic.
+	cfg Config
+	// last and command are the OOM being answered and the plugin's
+	// analysis of the command that ran out of memory.
+	last    oom.Diagnosis
+	command sdk.AnalyzeResponse
+	// trainPos and evalPos are the next positions on the two ladders.
+	trainPos, evalPos int
+	applied           map[sdk.FixID]bool
+	// refused holds the fixes the plugin turned down, with its reason.
+	refused map[sdk.FixID]string
+	// points since the last change of anything but the batch, per batch
+	// fix (batch_size, eval_batch_size).
+	points map[sdk.FixID][]Point
+	// estimated says the last batch step of a kind was an estimate: when the
+	// next OOM comes at that size, estimates have proved optimistic.
 	estimated map[sdk.FixID]bool
 }
 
@@ -76,7 +117,8 @@ func New(cfg Config) *Planner {
 	if len(cfg.Ladder) == 0 {
 		cfg.Ladder = sdk.DefaultLadder()
 	}
-	return &Planner{cfg: cfg, applied: map[sdk.FixID]bool{}, estimated: map[sdk.FixID]bool{}}
+	return &Planner{cfg: cfg, last: oom.NoOOM(), applied: map[sdk.FixID]bool{}, refused: map[sdk.FixID]string{},
+		points: map[sdk.FixID][]Point{}, estimated: map[sdk.FixID]bool{}}
 }
 
 // Resume marks fixes applied before the first attempt (learned state), so
@@ -93,43 +135,100 @@ func (p *Planner) Resume(fixes []sdk.Fix) {
 	}
 }
 
-// Next decides the fix after an attempt that ran out of GPU memory with
-// diagnosis d, on a command the plugin analysed as a.
-func (p *Planner) Next(d sdk.Diagnosis, a sdk.Analysis, obs Observation) Decision {
-	if d.Phase == sdk.PhaseEval {
-		return p.nextEval(a, obs)
+// Observe takes an attempt that ran out of GPU memory with diagnosis d, on
+// a command the plugin analysed as a, and what it tells about memory.
+func (p *Planner) Observe(d oom.Diagnosis, a sdk.AnalyzeResponse, obs Observation) {
+	p.last, p.command = d, a
+	if id, size := p.batchKnob(); size != nil {
+		p.points[id] = appendPoint(p.points[id], *size, obs)
 	}
-	return p.nextTrain(d, a, obs)
 }
 
-func (p *Planner) nextTrain(d sdk.Diagnosis, a sdk.Analysis, obs Observation) Decision {
-	var dec Decision
-	if a.Knobs.BatchSize != nil {
-		p.trainPoints = appendPoint(p.trainPoints, *a.Knobs.BatchSize, obs)
+// batchKnob is the batch fix of the OOM's phase and the command's size for it.
+func (p *Planner) batchKnob() (sdk.FixID, *int) {
+	if p.last.Phase == sdk.PhaseEval {
+		return sdk.FixEvalBatchSize, p.command.Knobs.EvalBatchSize
 	}
-	if d.Fragmented && p.inLadder(sdk.FixAllocator) && !p.applied[sdk.FixAllocator] && a.Supports(sdk.FixAllocator) {
-		return p.take(dec, p.simpleStep(sdk.FixAllocator, "fragmentation: the allocator held memory it could not use", a))
+	return sdk.FixBatchSize, p.command.Knobs.BatchSize
+}
+
+// Propose says what the next attempt should change, without changing the
+// planner: Commit or Reject the proposal next.
+func (p *Planner) Propose() Proposal {
+	if p.last.Phase == sdk.PhaseEval {
+		return p.walk(true, p.evalLadder(), p.evalPos, sdk.FixEvalBatchSize, "no fix left for evaluation: ")
 	}
-	for p.trainPos < len(p.cfg.Ladder) {
-		id := p.cfg.Ladder[p.trainPos]
-		p.trainPos++
-		if p.applied[id] && id != sdk.FixBatchSize {
-			// Taken out of turn already (a fragmented OOM, learned state).
+	if p.last.Fragmented && p.open(sdk.FixAllocator) && p.inLadder(sdk.FixAllocator) {
+		step := p.simpleStep(sdk.FixAllocator)
+		step.Why, step.Reason = WhyFragmented, "fragmentation: the allocator held memory it could not use"
+		return Proposal{Step: step, next: p.trainPos}
+	}
+	return p.walk(false, p.cfg.Ladder, p.trainPos, sdk.FixBatchSize, "no fix left: ")
+}
+
+// walk goes down a ladder from pos: the first entry that is neither on
+// already nor turned down, and that the planner can size, is the step. Past
+// the end the batch fix repeats down to the floor.
+func (p *Planner) walk(eval bool, ladder []sdk.FixID, pos int, batch sdk.FixID, giveUp string) Proposal {
+	pr := Proposal{eval: eval}
+	for ; pos < len(ladder); pos++ {
+		id := ladder[pos]
+		if !p.open(id) && id != batch || p.refused[id] != "" {
+			// Taken out of turn already (a fragmented OOM, learned state),
+			// or turned down by the plugin.
 			continue
 		}
-		step, skip := p.consider(id, a, false)
+		step, skip := p.consider(id)
 		if step != nil {
-			return p.take(dec, step)
+			pr.Step, pr.next = step, pos+1
+			return pr
 		}
-		dec.Skipped = append(dec.Skipped, *skip)
+		pr.Skipped = append(pr.Skipped, *skip)
 	}
-	// The ladder is used up: keep shrinking the batch down to the floor.
-	step, skip := p.consider(sdk.FixBatchSize, a, false)
-	if step != nil {
-		return p.take(dec, step)
+	pr.next = pos
+	if reason := p.refused[batch]; reason != "" {
+		pr.GiveUp = giveUp + reason
+		return pr
 	}
-	dec.GiveUp = "no fix left: " + skip.Reason
-	return dec
+	step, skip := p.consider(batch)
+	if step == nil {
+		pr.GiveUp = giveUp + skip.Reason
+		return pr
+	}
+	pr.Step = step
+	return pr
+}
+
+// open says a fix is neither applied nor turned down.
+func (p *Planner) open(id sdk.FixID) bool { return !p.applied[id] && p.refused[id] == "" }
+
+// Commit takes a proposal whose step the plugin applied.
+func (p *Planner) Commit(pr Proposal) {
+	p.moveTo(pr)
+	id := pr.Step.Fix.ID
+	if id != sdk.FixBatchSize && id != sdk.FixEvalBatchSize {
+		// Anything but the batch changes the memory curve.
+		p.points = map[sdk.FixID][]Point{}
+	} else {
+		p.estimated[id] = pr.Step.estimated
+	}
+	p.applied[id] = true
+}
+
+// Reject takes a proposal whose step the plugin turned down, with its
+// reason. The estimates stay as they were; the next Propose offers the step
+// after it.
+func (p *Planner) Reject(pr Proposal, reason string) {
+	p.moveTo(pr)
+	p.refused[pr.Step.Fix.ID] = reason
+}
+
+func (p *Planner) moveTo(pr Proposal) {
+	if pr.eval {
+		p.evalPos = pr.next
+	} else {
+		p.trainPos = pr.next
+	}
 }
 
 // evalLadder is the sequence for an OOM in evaluation: the evaluation batch,
@@ -144,70 +243,27 @@ func (p *Planner) evalLadder() []sdk.FixID {
 	return seq
 }
 
-func (p *Planner) nextEval(a sdk.Analysis, obs Observation) Decision {
-	var dec Decision
-	if a.Knobs.EvalBatchSize != nil {
-		p.evalPoints = appendPoint(p.evalPoints, *a.Knobs.EvalBatchSize, obs)
-	}
-	seq := p.evalLadder()
-	for p.evalPos < len(seq) {
-		id := seq[p.evalPos]
-		p.evalPos++
-		if p.applied[id] && id != sdk.FixEvalBatchSize {
-			continue
-		}
-		step, skip := p.consider(id, a, true)
-		if step != nil {
-			return p.take(dec, step)
-		}
-		dec.Skipped = append(dec.Skipped, *skip)
-	}
-	step, skip := p.consider(sdk.FixEvalBatchSize, a, true)
-	if step != nil {
-		return p.take(dec, step)
-	}
-	dec.GiveUp = "no fix left for evaluation: " + skip.Reason
-	return dec
-}
-
-func (p *Planner) take(dec Decision, step *Step) Decision {
-	if step.Fix.ID != sdk.FixBatchSize && step.Fix.ID != sdk.FixEvalBatchSize {
-		// Anything but the batch changes the memory curve.
-		p.trainPoints, p.evalPoints = nil, nil
-	}
-	p.applied[step.Fix.ID] = true
-	dec.Step = step
-	return dec
-}
-
 // consider returns a step for fix id, or why it is skipped.
-func (p *Planner) consider(id sdk.FixID, a sdk.Analysis, eval bool) (*Step, *Skip) {
-	if reason, no := a.Unsupported[id]; no {
-		return nil, &Skip{Fix: id, Reason: reason}
-	}
+func (p *Planner) consider(id sdk.FixID) (*Step, *Skip) {
 	switch id {
 	case sdk.FixBatchSize:
-		return p.batchStep(a)
+		return p.batchStep()
 	case sdk.FixEvalBatchSize:
-		return p.evalBatchStep(a)
+		return p.evalBatchStep()
 	}
-	return p.simpleStep(id, "next on the ladder", a), nil
+	return p.simpleStep(id), nil
 }
 
-func (p *Planner) simpleStep(id sdk.FixID, reason string, a sdk.Analysis) *Step {
-	step := &Step{Fix: sdk.Fix{ID: id}, Reason: reason}
+func (p *Planner) simpleStep(id sdk.FixID) *Step {
+	step := &Step{Fix: sdk.Fix{ID: id}, Why: WhyLadder, Reason: "next on the ladder"}
 	if id == sdk.FixMixedPrecision {
-		prec, why := p.precision()
-		step.Fix.Precision = prec
-		if why != "" {
-			step.Reason = why
-		}
+		step.Fix.Precision, step.Reason = p.precision()
+		step.Why = WhyPrecision
 	}
 	return step
 }
 
-// precision picks what mixed_precision switches to, and says why when the
-// choice is not the obvious one.
+// precision picks what mixed_precision switches to, and says why.
 func (p *Planner) precision() (string, string) {
 	switch p.cfg.Precision {
 	case "bf16", "fp16":
@@ -222,33 +278,31 @@ func (p *Planner) precision() (string, string) {
 	return "bf16", "bf16, which this GPU supports"
 }
 
-func (p *Planner) batchStep(a sdk.Analysis) (*Step, *Skip) {
-	if a.Knobs.BatchSize == nil {
+func (p *Planner) batchStep() (*Step, *Skip) {
+	k := p.command.Knobs
+	if k.BatchSize == nil {
 		return nil, &Skip{Fix: sdk.FixBatchSize, Reason: "the command's batch size is unknown"}
 	}
-	micro := *a.Knobs.BatchSize
+	micro := *k.BatchSize
 	accum := 0
-	if a.Knobs.GradAccumulation != nil {
-		accum = *a.Knobs.GradAccumulation
-		if accum < 1 {
-			accum = 1
-		}
+	if k.GradAccumulation != nil {
+		accum = max(*k.GradAccumulation, 1)
 	}
-	proposal, how := p.propose(sdk.FixBatchSize, p.trainPoints, micro)
-	newMicro, newAccum, ok := Resize(micro, accum, proposal, p.cfg.MinBatchSize, p.cfg.KeepEffectiveBatch)
+	size := p.size(sdk.FixBatchSize, micro)
+	newMicro, newAccum, ok := Resize(micro, accum, size.proposal, p.cfg.MinBatchSize, p.cfg.KeepEffectiveBatch)
 	if !ok {
 		return nil, &Skip{Fix: sdk.FixBatchSize, Reason: fmt.Sprintf("batch size %d cannot go lower (min_batch_size %d)", micro, p.cfg.MinBatchSize)}
 	}
-	step := &Step{Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: newMicro, GradAccumulation: newAccum}}
+	step := &Step{Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: newMicro, GradAccumulation: newAccum}, Why: WhySized, estimated: size.estimated}
 	switch {
 	case accum == 0:
 		step.EffectiveBatchChanged = true
-		step.Reason = fmt.Sprintf("%s; no accumulation knob, so the effective batch changes from %d to %d", how, micro, newMicro)
+		step.Reason = fmt.Sprintf("%s; no accumulation knob, so the effective batch changes from %d to %d", size.how, micro, newMicro)
 	case newMicro*newAccum != micro*accum:
 		step.EffectiveBatchChanged = true
-		step.Reason = fmt.Sprintf("%s; effective batch %d -> %d (keep_effective_batch is off)", how, micro*accum, newMicro*newAccum)
+		step.Reason = fmt.Sprintf("%s; effective batch %d -> %d (keep_effective_batch is off)", size.how, micro*accum, newMicro*newAccum)
 	default:
-		step.Reason = fmt.Sprintf("%s; effective batch kept at %s", how, effective(micro*accum, a.WorldSize))
+		step.Reason = fmt.Sprintf("%s; effective batch kept at %s", size.how, effective(micro*accum, p.command.WorldSize))
 	}
 	return step, nil
 }
@@ -262,39 +316,45 @@ func effective(perProcess, world int) string {
 	return fmt.Sprint(perProcess)
 }
 
-func (p *Planner) evalBatchStep(a sdk.Analysis) (*Step, *Skip) {
-	if a.Knobs.EvalBatchSize == nil {
+func (p *Planner) evalBatchStep() (*Step, *Skip) {
+	if p.command.Knobs.EvalBatchSize == nil {
 		return nil, &Skip{Fix: sdk.FixEvalBatchSize, Reason: "the command's evaluation batch size is unknown"}
 	}
-	size := *a.Knobs.EvalBatchSize
-	proposal, how := p.propose(sdk.FixEvalBatchSize, p.evalPoints, size)
-	newSize, _, ok := Resize(size, 0, proposal, p.cfg.MinBatchSize, false)
+	current := *p.command.Knobs.EvalBatchSize
+	size := p.size(sdk.FixEvalBatchSize, current)
+	newSize, _, ok := Resize(current, 0, size.proposal, p.cfg.MinBatchSize, false)
 	if !ok {
-		return nil, &Skip{Fix: sdk.FixEvalBatchSize, Reason: fmt.Sprintf("evaluation batch %d cannot go lower (min_batch_size %d)", size, p.cfg.MinBatchSize)}
+		return nil, &Skip{Fix: sdk.FixEvalBatchSize, Reason: fmt.Sprintf("evaluation batch %d cannot go lower (min_batch_size %d)", current, p.cfg.MinBatchSize)}
 	}
-	return &Step{Fix: sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: newSize}, Reason: how}, nil
+	return &Step{Fix: sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: newSize}, Why: WhySized, Reason: size.how, estimated: size.estimated}, nil
 }
 
-// propose estimates a size from the points, or halves when the figures say
+// sizing is a proposed batch size, how it was found, and whether it is an
+// estimate from the figures.
+type sizing struct {
+	proposal  int
+	how       string
+	estimated bool
+}
+
+// size estimates a size from the points, or halves when the figures say
 // nothing. Once an estimate has itself run out of memory, the figures have
 // proved optimistic for this job: from then on a step is never smaller than
 // halving, so that vramrun needs at most one relaunch more than halving
 // would, and usually fewer.
-func (p *Planner) propose(fix sdk.FixID, points []Point, current int) (int, string) {
+func (p *Planner) size(fix sdk.FixID, current int) sizing {
+	points := p.points[fix]
 	size, how, ok := Estimate(points, current)
 	half := clampBelow(current/2, current)
 	switch {
 	case !ok && len(points) == 0:
-		p.estimated[fix] = false
-		return half, "halved (no memory figures)"
+		return sizing{half, "halved (no memory figures)", false}
 	case !ok:
-		p.estimated[fix] = false
-		return half, "halved (the OOM figures do not say by how much)"
+		return sizing{half, "halved (the OOM figures do not say by how much)", false}
 	case p.estimated[fix] && size > half:
-		return half, "halved (the last estimate still ran out of memory)"
+		return sizing{half, "halved (the last estimate still ran out of memory)", true}
 	}
-	p.estimated[fix] = true
-	return size, how
+	return sizing{size, how, true}
 }
 
 func (p *Planner) inLadder(id sdk.FixID) bool {
@@ -313,93 +373,9 @@ func appendPoint(points []Point, size int, obs Observation) []Point {
 	return append(points, Point{Size: size, Demand: obs.Demand, Usable: obs.Usable, OOM: true})
 }
 
-// ObservationFrom adds up what an OOM diagnosis says about memory. peak is the
-// attempt's NVML peak (0 unknown), capacity the GPU's total from NVML (0
-// unknown) for texts that do not print it.
-func ObservationFrom(d sdk.Diagnosis, peak, capacity int64) Observation {
-	var obs Observation
-	total := capacity
-	if d.CapacityBytes != nil {
-		total = *d.CapacityBytes
-	}
-	if d.AllowedBytes != nil && (total == 0 || *d.AllowedBytes < total) {
-		total = *d.AllowedBytes
-	}
-	if total > 0 {
-		for _, o := range d.OtherProcesses {
-			total -= o.UsedBytes
-		}
-		obs.Usable = total
-	}
-	if d.TriedBytes != nil {
-		var inUse int64
-		switch {
-		case d.AllocatedBytes != nil:
-			inUse = *d.AllocatedBytes
-			if d.ReservedUnallocatedBytes != nil {
-				inUse += *d.ReservedUnallocatedBytes
-			}
-		case obs.Usable > 0:
-			// Without the allocator's own figures: an allocation failed, so
-			// what the job could use was in use, less what was still free.
-			inUse = obs.Usable
-			if d.FreeBytes != nil {
-				inUse -= *d.FreeBytes
-			}
-		}
-		tried := *d.TriedBytes
-		if d.AllocatedBytes != nil && d.ReservedUnallocatedBytes != nil && *d.AllocatedBytes > 0 {
-			// The request would have carried the allocator's waste too.
-			tried += int64(float64(tried) * float64(*d.ReservedUnallocatedBytes) / float64(*d.AllocatedBytes))
-		}
-		if inUse > 0 {
-			obs.Demand = inUse + tried
-		}
-	}
-	if peak > obs.Demand {
-		obs.Demand = peak
-	}
-	return obs
-}
-
-// Describe is a short human form of a fix and its sizes, for plan tables.
-func Describe(f sdk.Fix) string {
-	var parts []string
-	parts = append(parts, string(f.ID))
-	if f.BatchSize > 0 {
-		parts = append(parts, fmt.Sprintf("batch %d", f.BatchSize))
-	}
-	if f.GradAccumulation > 0 {
-		parts = append(parts, fmt.Sprintf("accumulation %d", f.GradAccumulation))
-	}
-	if f.Precision != "" {
-		parts = append(parts, f.Precision)
-	}
-	return strings.Join(parts, " ")
-}
-
-// NextFixes is the order in which the planner would try fixes after an OOM
-// like d, when every fix is open to the command: what `vramrun explain`
-// reports as next_fixes. Nothing for a host-memory OOM or no OOM.
-func NextFixes(cfg Config, d sdk.Diagnosis) []sdk.FixID {
-	out := []sdk.FixID{}
-	if !d.OOM || d.Kind != sdk.KindGPU {
-		return out
-	}
-	p := New(cfg)
-	if d.Phase == sdk.PhaseEval {
-		return append(out, p.evalLadder()...)
-	}
-	seen := map[sdk.FixID]bool{}
-	if d.Fragmented && p.inLadder(sdk.FixAllocator) {
-		out = append(out, sdk.FixAllocator)
-		seen[sdk.FixAllocator] = true
-	}
-	for _, id := range p.cfg.Ladder {
-		if !seen[id] || id == sdk.FixBatchSize {
-			out = append(out, id)
-			seen[id] = true
-		}
-	}
-	return out
+// FromSettings is the planner's configuration for a run's settings, on GPUs
+// that support bf16 or not (nil: unknown).
+func FromSettings(s profiles.Settings, bf16 *bool) Config {
+	return Config{Ladder: s.Ladder, KeepEffectiveBatch: s.KeepEffectiveBatch,
+		MinBatchSize: s.MinBatchSize, Precision: s.Precision, BF16: bf16}
 }

@@ -4,26 +4,27 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/sdk"
 )
 
 const gib = int64(1) << 30
 
-func knobs(batch, accum int) sdk.Analysis {
-	a := sdk.Analysis{Knobs: sdk.Knobs{BatchSize: sdk.Int(batch)}}
+func knobs(batch, accum int) sdk.AnalyzeResponse {
+	a := sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(batch)}}
 	if accum > 0 {
 		a.Knobs.GradAccumulation = sdk.Int(accum)
 	}
 	return a
 }
 
-func trainOOM() sdk.Diagnosis {
-	d := sdk.NoOOM()
+func trainOOM() oom.Diagnosis {
+	d := oom.NoOOM()
 	d.OOM, d.Kind, d.Phase = true, sdk.KindGPU, sdk.PhaseTrain
 	return d
 }
 
-func evalOOM() sdk.Diagnosis {
+func evalOOM() oom.Diagnosis {
 	d := trainOOM()
 	d.Phase = sdk.PhaseEval
 	return d
@@ -34,13 +35,24 @@ func cfg() Config {
 	return Config{Ladder: sdk.DefaultLadder(), KeepEffectiveBatch: true, MinBatchSize: 1, Precision: "auto", BF16: &yes}
 }
 
+// next answers one OOM as the loop does when the plugin applies every
+// step: Observe, Propose, Commit.
+func next(p *Planner, d oom.Diagnosis, a sdk.AnalyzeResponse, obs Observation) Proposal {
+	p.Observe(d, a, obs)
+	pr := p.Propose()
+	if pr.Step != nil {
+		p.Commit(pr)
+	}
+	return pr
+}
+
 // walk runs the planner over n training OOMs without figures, applying each
 // step to the knobs as a plugin would, and returns the fix ids and sizes.
-func walk(t *testing.T, p *Planner, a sdk.Analysis, n int) []sdk.Fix {
+func walk(t *testing.T, p *Planner, a sdk.AnalyzeResponse, n int) []sdk.Fix {
 	t.Helper()
 	var out []sdk.Fix
 	for i := 0; i < n; i++ {
-		dec := p.Next(trainOOM(), a, Observation{})
+		dec := next(p, trainOOM(), a, Observation{})
 		if dec.Step == nil {
 			break
 		}
@@ -80,30 +92,14 @@ func TestGiveUpAtMinBatchSize(t *testing.T) {
 	c.MinBatchSize = 8
 	p := New(c)
 	a := knobs(16, 1)
-	dec := p.Next(trainOOM(), a, Observation{})
+	dec := next(p, trainOOM(), a, Observation{})
 	if dec.Step == nil || dec.Step.Fix.BatchSize != 8 {
 		t.Fatalf("first step = %+v, want batch 8", dec.Step)
 	}
 	a.Knobs.BatchSize = sdk.Int(8)
-	dec = p.Next(trainOOM(), a, Observation{})
+	dec = next(p, trainOOM(), a, Observation{})
 	if dec.Step != nil || dec.GiveUp == "" {
 		t.Fatalf("at the floor: step %+v, give-up %q; want give up", dec.Step, dec.GiveUp)
-	}
-}
-
-func TestUnsupportedFixesAreSkippedWithReason(t *testing.T) {
-	a := knobs(32, 1)
-	a.Unsupported = map[sdk.FixID]string{
-		sdk.FixAllocator:      "not a PyTorch job",
-		sdk.FixMixedPrecision: "no precision flag in train.py",
-	}
-	dec := New(cfg()).Next(trainOOM(), a, Observation{})
-	if dec.Step == nil || dec.Step.Fix.ID != sdk.FixBatchSize {
-		t.Fatalf("step = %+v, want batch_size", dec.Step)
-	}
-	want := []Skip{{sdk.FixAllocator, "not a PyTorch job"}, {sdk.FixMixedPrecision, "no precision flag in train.py"}}
-	if !reflect.DeepEqual(dec.Skipped, want) {
-		t.Fatalf("skipped = %+v, want %+v", dec.Skipped, want)
 	}
 }
 
@@ -113,17 +109,17 @@ func TestFragmentedTakesAllocatorFirst(t *testing.T) {
 	p := New(c)
 	d := trainOOM()
 	d.Fragmented = true
-	dec := p.Next(d, knobs(32, 1), Observation{})
+	dec := next(p, d, knobs(32, 1), Observation{})
 	if dec.Step == nil || dec.Step.Fix.ID != sdk.FixAllocator {
 		t.Fatalf("step = %+v, want allocator first for a fragmented OOM", dec.Step)
 	}
 	// The ladder then goes on from its start, and allocator's own entry is
 	// passed over without a word: it is on already.
-	dec = p.Next(trainOOM(), knobs(32, 1), Observation{})
+	dec = next(p, trainOOM(), knobs(32, 1), Observation{})
 	if dec.Step.Fix.ID != sdk.FixBatchSize {
 		t.Fatalf("second step = %+v, want batch_size", dec.Step)
 	}
-	dec = p.Next(trainOOM(), knobs(16, 2), Observation{})
+	dec = next(p, trainOOM(), knobs(16, 2), Observation{})
 	if len(dec.Skipped) != 0 || dec.Step.Fix.ID != sdk.FixBatchSize {
 		t.Fatalf("third decision: step %+v skipped %+v; want batch_size again, nothing skipped", dec.Step, dec.Skipped)
 	}
@@ -134,7 +130,7 @@ func TestFragmentedWithoutAllocatorInLadder(t *testing.T) {
 	c.Ladder = []sdk.FixID{sdk.FixBatchSize}
 	d := trainOOM()
 	d.Fragmented = true
-	dec := New(c).Next(d, knobs(32, 1), Observation{})
+	dec := next(New(c), d, knobs(32, 1), Observation{})
 	if dec.Step == nil || dec.Step.Fix.ID != sdk.FixBatchSize {
 		t.Fatalf("step = %+v; a profile that leaves allocator out must not get it", dec.Step)
 	}
@@ -146,7 +142,7 @@ func TestEvalOOMNeverTouchesTrainingBatch(t *testing.T) {
 	a.Knobs.EvalBatchSize = sdk.Int(64)
 	var ids []sdk.FixID
 	for i := 0; i < 12; i++ {
-		dec := p.Next(evalOOM(), a, Observation{})
+		dec := next(p, evalOOM(), a, Observation{})
 		if dec.Step == nil {
 			break
 		}
@@ -187,7 +183,7 @@ func TestPrecisionChoice(t *testing.T) {
 			c := cfg()
 			c.Ladder = []sdk.FixID{sdk.FixMixedPrecision}
 			c.Precision, c.BF16 = tc.pref, tc.bf16
-			dec := New(c).Next(trainOOM(), knobs(8, 1), Observation{})
+			dec := next(New(c), trainOOM(), knobs(8, 1), Observation{})
 			if dec.Step.Fix.Precision != tc.want || dec.Step.Reason != tc.cause {
 				t.Fatalf("got %q (%q), want %q (%q)", dec.Step.Fix.Precision, dec.Step.Reason, tc.want, tc.cause)
 			}
@@ -198,7 +194,7 @@ func TestPrecisionChoice(t *testing.T) {
 func TestResumeContinuesAfterLearnedFixes(t *testing.T) {
 	p := New(cfg())
 	p.Resume([]sdk.Fix{{ID: sdk.FixAllocator}, {ID: sdk.FixMixedPrecision, Precision: "bf16"}, {ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 2}})
-	dec := p.Next(trainOOM(), knobs(16, 2), Observation{})
+	dec := next(p, trainOOM(), knobs(16, 2), Observation{})
 	if dec.Step == nil || dec.Step.Fix.ID != sdk.FixGradCheckpointing {
 		t.Fatalf("after resume step = %+v, want grad_checkpointing", dec.Step)
 	}
@@ -207,7 +203,7 @@ func TestResumeContinuesAfterLearnedFixes(t *testing.T) {
 func TestBatchSizeWithoutAccumulationChangesEffectiveBatch(t *testing.T) {
 	c := cfg()
 	c.Ladder = []sdk.FixID{sdk.FixBatchSize}
-	dec := New(c).Next(trainOOM(), knobs(48, 0), Observation{})
+	dec := next(New(c), trainOOM(), knobs(48, 0), Observation{})
 	if dec.Step.Fix.BatchSize != 24 || dec.Step.Fix.GradAccumulation != 0 || !dec.Step.EffectiveBatchChanged {
 		t.Fatalf("step = %+v, want batch 24, no accumulation, effective batch changed", dec.Step)
 	}
@@ -218,13 +214,13 @@ func TestEstimateFromFigures(t *testing.T) {
 	c.Ladder = []sdk.FixID{sdk.FixBatchSize}
 	// 256 samples needed 40 GiB of a 24 GiB GPU: proportionally about 138
 	// fit in 90% of 24 GiB; the largest divisor of 256 below that is 128.
-	dec := New(c).Next(trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
+	dec := next(New(c), trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
 	if got := dec.Step.Fix; got.BatchSize != 128 || got.GradAccumulation != 2 {
 		t.Fatalf("step = %+v, want 128 x 2", got)
 	}
 	// Without keep_effective_batch the estimate itself is used.
 	c.KeepEffectiveBatch = false
-	dec = New(c).Next(trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
+	dec = next(New(c), trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
 	if got := dec.Step.Fix; got.BatchSize != 138 || got.GradAccumulation != 2 {
 		t.Fatalf("step = %+v, want 138 x 2 (accumulation rounded up)", got)
 	}
@@ -244,10 +240,10 @@ func TestFailedEstimateFallsBackToHalving(t *testing.T) {
 	c.Ladder = []sdk.FixID{sdk.FixBatchSize}
 	c.KeepEffectiveBatch = false
 	p := New(c)
-	p.Next(trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
+	next(p, trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
 	// The estimate (138) ran out of memory too: from now on no step is
 	// smaller than halving, whatever the figures say.
-	dec := p.Next(trainOOM(), knobs(138, 2), Observation{Demand: 26 * gib, Usable: 24 * gib})
+	dec := next(p, trainOOM(), knobs(138, 2), Observation{Demand: 26 * gib, Usable: 24 * gib})
 	if got := dec.Step.Fix.BatchSize; got != 69 || dec.Step.Reason != "halved (the last estimate still ran out of memory); effective batch kept at 276" {
 		t.Fatalf("after a failed estimate: %d (%q), want 69 halved", got, dec.Step.Reason)
 	}
@@ -258,10 +254,10 @@ func TestPointsResetAfterOtherFixes(t *testing.T) {
 	c.Ladder = []sdk.FixID{sdk.FixBatchSize, sdk.FixMixedPrecision}
 	c.KeepEffectiveBatch = false
 	p := New(c)
-	p.Next(trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
-	p.Next(trainOOM(), knobs(138, 2), Observation{Demand: 30 * gib, Usable: 24 * gib}) // mixed_precision
-	if len(p.trainPoints) != 0 {
-		t.Fatalf("points after a precision change: %v, want none", p.trainPoints)
+	next(p, trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
+	next(p, trainOOM(), knobs(138, 2), Observation{Demand: 30 * gib, Usable: 24 * gib}) // mixed_precision
+	if len(p.points[sdk.FixBatchSize]) != 0 {
+		t.Fatalf("points after a precision change: %v, want none", p.points)
 	}
 }
 
@@ -318,7 +314,7 @@ func TestObservationFrom(t *testing.T) {
 	d := trainOOM()
 	d.TriedBytes, d.CapacityBytes = ptr(2*gib), ptr(24*gib)
 	d.AllocatedBytes, d.ReservedUnallocatedBytes = ptr(20*gib), ptr(1*gib)
-	d.OtherProcesses = []sdk.ProcessUsage{{PID: 1, UsedBytes: 1 * gib}}
+	d.OtherProcesses = []oom.ProcessUsage{{PID: 1, UsedBytes: 1 * gib}}
 	obs := ObservationFrom(d, 0, 0)
 	// 20 GiB allocated + 1 GiB held unused + the 2 GiB request with the
 	// same 5% waste = 23.1 GiB.
@@ -339,7 +335,7 @@ func TestObservationFrom(t *testing.T) {
 	if obs.Usable != 11*gib || obs.Demand != 30*gib {
 		t.Fatalf("allowed and peak: %+v", obs)
 	}
-	if (ObservationFrom(sdk.NoOOM(), 0, 0) != Observation{}) {
+	if (ObservationFrom(oom.NoOOM(), 0, 0) != Observation{}) {
 		t.Fatal("no figures must give an empty observation")
 	}
 }
@@ -348,7 +344,7 @@ func ptr(v int64) *int64 { return &v }
 
 func TestNextFixes(t *testing.T) {
 	c := cfg()
-	if got := NextFixes(c, sdk.NoOOM()); len(got) != 0 {
+	if got := NextFixes(c, oom.NoOOM()); len(got) != 0 {
 		t.Fatalf("no OOM: %v", got)
 	}
 	d := trainOOM()
@@ -369,5 +365,94 @@ func TestNextFixes(t *testing.T) {
 	h.Kind = sdk.KindHost
 	if got := NextFixes(c, h); len(got) != 0 {
 		t.Fatalf("host: %v", got)
+	}
+}
+
+// TestRejectedStepsGiveTheNext: a step the plugin turns down is rejected,
+// and the next proposal is the step after it; a rejected fix is not
+// proposed again.
+func TestRejectedStepsGiveTheNext(t *testing.T) {
+	p := New(cfg())
+	p.Observe(trainOOM(), knobs(32, 1), Observation{})
+	refusals := map[sdk.FixID]string{sdk.FixAllocator: "not a PyTorch job", sdk.FixMixedPrecision: "no precision flag in train.py"}
+	var rejected []sdk.FixID
+	pr := p.Propose()
+	for pr.Step != nil && refusals[pr.Step.Fix.ID] != "" {
+		rejected = append(rejected, pr.Step.Fix.ID)
+		p.Reject(pr, refusals[pr.Step.Fix.ID])
+		pr = p.Propose()
+	}
+	if want := []sdk.FixID{sdk.FixAllocator, sdk.FixMixedPrecision}; !reflect.DeepEqual(rejected, want) {
+		t.Fatalf("rejected %v, want %v", rejected, want)
+	}
+	if pr.Step == nil || pr.Step.Fix.ID != sdk.FixBatchSize {
+		t.Fatalf("step after two refusals = %+v, want batch_size", pr.Step)
+	}
+	p.Commit(pr)
+	// A fragmented OOM does not bring the refused allocator back.
+	d := trainOOM()
+	d.Fragmented = true
+	if got := next(p, d, knobs(16, 2), Observation{}); got.Step == nil || got.Step.Fix.ID != sdk.FixGradCheckpointing {
+		t.Fatalf("fragmented after allocator was refused: %+v, want grad_checkpointing", got.Step)
+	}
+}
+
+// TestProposeChangesNothing: the same proposal twice, and the planner as it
+// was, until Commit or Reject.
+func TestProposeChangesNothing(t *testing.T) {
+	p := New(cfg())
+	p.Observe(trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
+	before := *p
+	first, second := p.Propose(), p.Propose()
+	if !reflect.DeepEqual(first, second) {
+		t.Fatalf("two proposals differ:\n%+v\n%+v", first, second)
+	}
+	if !reflect.DeepEqual(before, *p) {
+		t.Fatal("Propose changed the planner")
+	}
+}
+
+// TestRefusalKeepsTheEstimates: a plugin's Apply that turns a fix down
+// leaves the batch estimates as they were, so that the next batch step is
+// still sized from the figures.
+func TestRefusalKeepsTheEstimates(t *testing.T) {
+	c := cfg()
+	c.Ladder = []sdk.FixID{sdk.FixGradCheckpointing, sdk.FixBatchSize}
+	p := New(c)
+	p.Observe(trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
+	pr := p.Propose()
+	if pr.Step == nil || pr.Step.Fix.ID != sdk.FixGradCheckpointing {
+		t.Fatalf("first proposal = %+v, want grad_checkpointing", pr.Step)
+	}
+	p.Reject(pr, "no checkpointing flag in train.py")
+	if len(p.points[sdk.FixBatchSize]) != 1 {
+		t.Fatalf("points after a refusal: %v, want the one observed", p.points)
+	}
+	pr = p.Propose()
+	if pr.Step == nil || pr.Step.Fix.BatchSize != 128 || pr.Step.Reason != "estimated from the OOM figures; effective batch kept at 256" {
+		t.Fatalf("batch step after the refusal = %+v, want 128 estimated from the figures", pr.Step)
+	}
+	// Committing the same checkpointing step instead would have dropped
+	// the points: the memory curve changes with checkpointing.
+	q := New(c)
+	q.Observe(trainOOM(), knobs(256, 1), Observation{Demand: 40 * gib, Usable: 24 * gib})
+	q.Commit(q.Propose())
+	if len(q.points[sdk.FixBatchSize]) != 0 {
+		t.Fatalf("points after checkpointing was applied: %v, want none", q.points)
+	}
+}
+
+// TestRefusedBatchEndsTheRun: past the ladder only the batch repeats; once
+// the plugin turns it down there is nothing left, and the give-up says why.
+func TestRefusedBatchEndsTheRun(t *testing.T) {
+	c := cfg()
+	c.Ladder = []sdk.FixID{sdk.FixBatchSize}
+	p := New(c)
+	p.Observe(trainOOM(), knobs(32, 1), Observation{})
+	pr := p.Propose()
+	p.Reject(pr, "no batch-size flag in train.py")
+	pr = p.Propose()
+	if pr.Step != nil || pr.GiveUp != "no fix left: no batch-size flag in train.py" {
+		t.Fatalf("after the batch was refused: %+v", pr)
 	}
 }

@@ -9,11 +9,24 @@ import (
 	"time"
 )
 
-// Event names of the --events stream (contract section 4).
+// Event names of the --events stream. Each line is a JSON object with
+// "time" (RFC 3339, UTC), "event" and "attempt", and the fields of its event:
+//
+//	run_started      attempt 0: run_id, argv
+//	attempt_started  argv, env (what vramrun set)
+//	oom              diagnosis (the explain --json object)
+//	skip             the attempt it comes before: fix, reason
+//	fix              the attempt it comes before: fix (its id), reason, argv, env, files
+//	attempt_ended    exit_status, signal (null when none), peak_bytes (null
+//	                 when unknown), duration_s
+//	run_ended        the number of attempts: outcome, exit_status, final_argv
+//
+// A reader should ignore event names and fields it does not know.
 const (
 	EventRunStarted     = "run_started"
 	EventAttemptStarted = "attempt_started"
 	EventOOM            = "oom"
+	EventSkip           = "skip"
 	EventFix            = "fix"
 	EventAttemptEnded   = "attempt_ended"
 	EventRunEnded       = "run_ended"
@@ -77,6 +90,42 @@ func (e *Events) setErr(err error) {
 // means nothing; the write itself already reached the reader.
 func isNotSyncable(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
+}
+
+// On writes the line of a run's event; events that have no line in the
+// stream (a claim, a learned start) are left out.
+func (e *Events) On(ev Event) {
+	switch ev := ev.(type) {
+	case RunStarted:
+		e.Emit(EventRunStarted, 0, map[string]any{"run_id": ev.ID, "argv": ev.Argv})
+	case AttemptStarted:
+		e.Emit(EventAttemptStarted, ev.N, map[string]any{"argv": ev.Launch.Argv, "env": orEmpty(ev.Launch.Env)})
+	case OOMDiagnosed:
+		e.Emit(EventOOM, ev.N, map[string]any{"diagnosis": ev.Diagnosis})
+	case FixSkipped:
+		e.Emit(EventSkip, ev.Before, map[string]any{"fix": ev.Skip.Fix, "reason": ev.Skip.Reason})
+	case FixCommitted:
+		e.Emit(EventFix, ev.Before, map[string]any{"fix": ev.Fix.Fix.ID, "reason": ev.Fix.Reason,
+			"argv": ev.Launch.Argv, "env": orEmpty(ev.Launch.Env), "files": orEmpty(ev.Launch.Files)})
+	case AttemptEnded:
+		a := ev.Attempt
+		var signal any
+		if a.Signal != 0 {
+			signal = a.Signal
+		}
+		e.Emit(EventAttemptEnded, a.N, map[string]any{"exit_status": a.ExitStatus, "signal": signal,
+			"peak_bytes": a.PeakBytes, "duration_s": a.Ended.Sub(a.Started).Seconds()})
+	case RunEnded:
+		e.Emit(EventRunEnded, ev.Attempts, map[string]any{"outcome": ev.End.Outcome, "exit_status": ev.End.ExitStatus,
+			"final_argv": ev.End.FinalArgv})
+	}
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // Close closes the stream and returns the first write error.

@@ -1,6 +1,6 @@
-// Package record keeps what happened in a run: the run record
-// (.vramrun/runs/<RUN-ID>/run.json), each attempt's capped output log, and
-// the --events stream (contract sections 4 and 6).
+// Package record keeps what happened in a run: the typed events of the run
+// (Event), the run record built from them (.vramrun/runs/<RUN-ID>/run.json),
+// each attempt's capped output log, and the --events stream.
 package record
 
 import (
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -26,63 +27,103 @@ const (
 	OutcomeRunning     = "running"
 )
 
-// Run is the record of one vramrun run.
+// Run is the record of one vramrun run: .vramrun/runs/<RUN-ID>/run.json.
 type Run struct {
-	ID        string    `json:"id"`
-	Started   time.Time `json:"started"`
-	Ended     time.Time `json:"ended,omitempty"`
-	Argv      []string  `json:"argv"`
-	Dir       string    `json:"dir"`
-	Framework string    `json:"framework"`
-	Launcher  string    `json:"launcher,omitempty"`
-	Script    string    `json:"script,omitempty"`
-	GPU       string    `json:"gpu"`
+	ID      string    `json:"id"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitempty"`
+	Argv    []string  `json:"argv"`
+	Dir     string    `json:"dir"`
+	Job
 	// Learned is the summary of the learned start, when the run began from
 	// what fit last time.
-	Learned    string            `json:"learned,omitempty"`
-	Attempts   []Attempt         `json:"attempts"`
+	Learned  string    `json:"learned,omitempty"`
+	Attempts []Attempt `json:"attempts"`
+	End
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Job is what the run found out about the command.
+type Job struct {
+	// Framework is the claiming plugin's framework, "unknown" without one.
+	Framework string `json:"framework"`
+	Launcher  string `json:"launcher,omitempty"`
+	Script    string `json:"script,omitempty"`
+	// GPU is the model of the first GPU the job sees, "unknown GPU"
+	// without NVML.
+	GPU string `json:"gpu"`
+}
+
+// End is how the run ended, and the command that ran last.
+type End struct {
+	// Outcome: ok, gave_up, failed, interrupted; running while it runs.
 	Outcome    string            `json:"outcome"`
 	ExitStatus int               `json:"exit_status"`
 	FinalArgv  []string          `json:"final_argv"`
 	FinalEnv   map[string]string `json:"final_env,omitempty"`
 	// Fixes are the fix ids applied in this run, in order.
 	Fixes []string `json:"fixes"`
-	Notes []string `json:"notes,omitempty"`
 }
 
 // Attempt is one launch of the job.
 type Attempt struct {
-	N    int      `json:"n"`
+	N int `json:"n"`
+	Launch
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	// Fix is the fix applied before this attempt (nil for the first).
+	Fix     *FixRecord   `json:"fix,omitempty"`
+	Skipped []SkipRecord `json:"skipped,omitempty"`
+	// Outcome: ok, oom, host_oom, probable_oom, hung, failed, interrupted,
+	// hardware.
+	Outcome string `json:"outcome"`
+	Exit
+	OOMs
+	Memory
+	Output
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Launch is what an attempt ran.
+type Launch struct {
 	Argv []string `json:"argv"`
 	// Env is only what vramrun set.
 	Env map[string]string `json:"env,omitempty"`
 	// Files maps each rewritten config file to its copy.
-	Files   map[string]string `json:"files,omitempty"`
-	Started time.Time         `json:"started"`
-	Ended   time.Time         `json:"ended"`
+	Files map[string]string `json:"files,omitempty"`
+}
+
+// Exit is how the job's main process ended.
+type Exit struct {
 	// ExitCode is -1 when a signal ended the job.
 	ExitCode int `json:"exit_code"`
 	Signal   int `json:"signal,omitempty"`
-	// ExitStatus is the contract's status: the code, or 128+signal.
+	// ExitStatus is the code, or 128+signal.
 	ExitStatus int `json:"exit_status"`
-	// Fix is the fix applied before this attempt (nil for the first).
-	Fix       *FixRecord     `json:"fix,omitempty"`
-	Skipped   []SkipRecord   `json:"skipped,omitempty"`
-	Diagnosis *sdk.Diagnosis `json:"diagnosis,omitempty"`
-	// Outcome: ok, oom, host_oom, probable_oom, hung, failed, interrupted,
-	// hardware.
-	Outcome string `json:"outcome"`
+}
+
+// OOMs are the attempt's out-of-memory errors.
+type OOMs struct {
+	Diagnosis *oom.Diagnosis `json:"diagnosis,omitempty"`
 	// OOMAt is when the job printed the OOM text that ended the attempt
 	// (outcomes oom and hung), as vramrun read it.
-	OOMAt        *time.Time `json:"oom_at,omitempty"`
-	SurvivedOOMs int        `json:"survived_ooms,omitempty"`
-	PeakBytes    *int64     `json:"peak_bytes,omitempty"`
+	OOMAt *time.Time `json:"oom_at,omitempty"`
+	// SurvivedOOMs counts the OOM texts the job lived on after.
+	SurvivedOOMs int `json:"survived_ooms,omitempty"`
+}
+
+// Memory is what NVML saw of the attempt.
+type Memory struct {
+	PeakBytes *int64 `json:"peak_bytes,omitempty"`
 	// CapacityBytes is the GPU's total memory when NVML knew it.
-	CapacityBytes *int64   `json:"capacity_bytes,omitempty"`
-	SamplesFile   string   `json:"samples_file,omitempty"`
-	LogFile       string   `json:"log_file"`
-	LogBytes      int64    `json:"log_bytes"`
-	Notes         []string `json:"notes,omitempty"`
+	CapacityBytes *int64 `json:"capacity_bytes,omitempty"`
+	SamplesFile   string `json:"samples_file,omitempty"`
+}
+
+// Output is where the attempt's output is kept.
+type Output struct {
+	LogFile  string `json:"log_file"`
+	LogBytes int64  `json:"log_bytes"`
 }
 
 // FixRecord is a fix as applied.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/launcher/oom"
 )
 
 func TestCappedLogKeepsHeadAndTailOf50MB(t *testing.T) {
@@ -90,7 +90,7 @@ func writeRun(t *testing.T, runsDir, id, outcome string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := &Run{ID: id, Outcome: outcome, Argv: []string{"python", "train.py"}}
+	r := &Run{ID: id, End: End{Outcome: outcome}, Argv: []string{"python", "train.py"}}
 	if err := r.Write(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestEventsOneObjectPerLineInOrder(t *testing.T) {
 	}
 	ev.Emit(EventRunStarted, 0, map[string]any{"run_id": "x", "argv": []string{"python", "t.py"}})
 	ev.Emit(EventAttemptStarted, 1, map[string]any{"argv": []string{"python", "t.py"}, "env": map[string]string{}})
-	d := sdk.NoOOM()
+	d := oom.NoOOM()
 	ev.Emit(EventOOM, 1, map[string]any{"diagnosis": d})
 	ev.Emit(EventRunEnded, 1, map[string]any{"outcome": "interrupted", "exit_status": 130, "final_argv": []string{"python"}})
 	if err := ev.Close(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/vramrun/vramrun/launcher/gpu"
+	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -50,8 +51,8 @@ func writeSamples(t *testing.T, dir, name string, samples []gpu.Sample) {
 	}
 }
 
-func oomDiagnosis() *sdk.Diagnosis {
-	d := sdk.NoOOM()
+func oomDiagnosis() *oom.Diagnosis {
+	d := oom.NoOOM()
 	d.OOM, d.Kind, d.Framework, d.Signature, d.Phase = true, sdk.KindGPU, "pytorch", "pytorch.caching_allocator", sdk.PhaseTrain
 	d.TriedBytes, d.CapacityBytes, d.FreeBytes = i64(2469606195), i64(capacity), i64(1*gib)
 	d.AllocatedBytes, d.ReservedUnallocatedBytes = i64(15*gib), i64(7*gib)
@@ -75,24 +76,26 @@ func threeAttemptRun(t *testing.T) (*record.Run, string) {
 	run := &record.Run{
 		ID: "20260314-092653-a1b2c3", Started: a1, Ended: a3.Add(25 * time.Second),
 		Argv: []string{"python3", "train.py", "--batch-size", "256"}, Dir: "/home/me/proj",
-		Framework: "pytorch", GPU: "vramrun simulated GPU (24 GiB)",
-		Outcome: record.OutcomeOK, FinalArgv: []string{"python3", "train.py", "--batch-size", "64", "--grad-accum-steps", "4"},
-		FinalEnv: map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"},
-		Fixes:    []string{"allocator", "batch_size"},
+		Job: record.Job{Framework: "pytorch", GPU: "vramrun simulated GPU (24 GiB)"},
+		End: record.End{Outcome: record.OutcomeOK, FinalArgv: []string{"python3", "train.py", "--batch-size", "64", "--grad-accum-steps", "4"},
+			FinalEnv: map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"},
+			Fixes:    []string{"allocator", "batch_size"}},
 		Attempts: []record.Attempt{
-			{N: 1, Argv: []string{"python3", "train.py", "--batch-size", "256"}, Started: a1, Ended: a1.Add(20 * time.Second),
-				ExitCode: 1, ExitStatus: 1, Diagnosis: oomDiagnosis(), Outcome: "oom",
-				PeakBytes: i64(23 * gib), CapacityBytes: i64(capacity), SamplesFile: "attempt-1.samples.jsonl", LogFile: "attempt-1.log"},
-			{N: 2, Argv: []string{"python3", "train.py", "--batch-size", "256"}, Env: map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"},
-				Started: a2, Ended: a2.Add(40 * time.Second), ExitCode: -1, Signal: 9, ExitStatus: 137,
-				Fix:       &record.FixRecord{Fix: sdk.Fix{ID: sdk.FixAllocator}, Reason: "7.0 GiB held unused by the allocator", Summary: "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"},
-				Diagnosis: oomDiagnosis(), Outcome: "hung", CapacityBytes: i64(capacity), SamplesFile: "attempt-2.samples.jsonl"},
-			{N: 3, Argv: []string{"python3", "train.py", "--batch-size", "64", "--grad-accum-steps", "4"},
-				Env:     map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"},
+			{N: 1, Launch: record.Launch{Argv: []string{"python3", "train.py", "--batch-size", "256"}}, Started: a1, Ended: a1.Add(20 * time.Second),
+				Exit: record.Exit{ExitCode: 1, ExitStatus: 1}, OOMs: record.OOMs{Diagnosis: oomDiagnosis()}, Outcome: "oom",
+				Memory: record.Memory{PeakBytes: i64(23 * gib), CapacityBytes: i64(capacity), SamplesFile: "attempt-1.samples.jsonl"},
+				Output: record.Output{LogFile: "attempt-1.log"}},
+			{N: 2, Launch: record.Launch{Argv: []string{"python3", "train.py", "--batch-size", "256"}, Env: map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}},
+				Started: a2, Ended: a2.Add(40 * time.Second), Exit: record.Exit{ExitCode: -1, Signal: 9, ExitStatus: 137},
+				Fix:  &record.FixRecord{Fix: sdk.Fix{ID: sdk.FixAllocator}, Reason: "7.0 GiB held unused by the allocator", Summary: "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"},
+				OOMs: record.OOMs{Diagnosis: oomDiagnosis()}, Outcome: "hung",
+				Memory: record.Memory{CapacityBytes: i64(capacity), SamplesFile: "attempt-2.samples.jsonl"}},
+			{N: 3, Launch: record.Launch{Argv: []string{"python3", "train.py", "--batch-size", "64", "--grad-accum-steps", "4"},
+				Env: map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}},
 				Started: a3, Ended: a3.Add(25 * time.Second),
 				Fix:     &record.FixRecord{Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 64, GradAccumulation: 4}, Reason: "asked 2.3 GiB of a 24 GiB GPU", Summary: "--batch-size 256 -> 64, --grad-accum-steps 1 -> 4"},
 				Skipped: []record.SkipRecord{{Fix: sdk.FixMixedPrecision, Reason: "no precision flag in train.py"}},
-				Outcome: "ok", PeakBytes: i64(12 * gib), CapacityBytes: i64(capacity), SamplesFile: "attempt-3.samples.jsonl"},
+				Outcome: "ok", Memory: record.Memory{PeakBytes: i64(12 * gib), CapacityBytes: i64(capacity), SamplesFile: "attempt-3.samples.jsonl"}},
 		},
 	}
 	if err := run.Write(dir); err != nil {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vramrun/vramrun/launcher/human"
+
 	"github.com/vramrun/vramrun/launcher/gpu"
 	"github.com/vramrun/vramrun/launcher/record"
 )
@@ -88,7 +90,7 @@ type filePair struct{ Original, Copy string }
 func Write(w io.Writer, run *record.Run, runDir string) error {
 	p := page{
 		RunID:        run.ID,
-		Command:      shellJoin(run.Argv),
+		Command:      human.Join(run.Argv),
 		Dir:          run.Dir,
 		Outcome:      runOutcome(run),
 		OutcomeClass: "outcome-bad",
@@ -167,7 +169,7 @@ func viewAttempt(a record.Attempt, runDir string) attemptView {
 		Fix:        fixWords(a.Fix),
 		Duration:   duration(a.Started, a.Ended),
 		Peak:       peakWords(a),
-		Command:    commandLine(a.Env, a.Argv),
+		Command:    human.CommandLine(a.Env, a.Argv),
 		Files:      pairs(a.Files),
 		Notes:      a.Notes,
 		Diagnosis:  diagnosisLines(a.Diagnosis),
@@ -271,7 +273,7 @@ func finalCommand(run *record.Run) (string, []filePair, bool) {
 		argv = run.Argv
 	}
 	asTyped := len(env) == 0 && len(files) == 0 && strings.Join(argv, "\x00") == strings.Join(run.Argv, "\x00")
-	return commandLine(env, argv), pairs(files), asTyped
+	return human.CommandLine(env, argv), pairs(files), asTyped
 }
 
 func pairs(m map[string]string) []filePair {

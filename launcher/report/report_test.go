@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -256,8 +257,8 @@ func TestNoChartSaysWhyInWords(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			run := &record.Run{ID: "20260314-092653-a1b2c3", Argv: []string{"true"}, Outcome: record.OutcomeOK,
-				Attempts: []record.Attempt{{N: 1, Argv: []string{"true"}, Outcome: "ok", SamplesFile: c.file}}}
+			run := &record.Run{ID: "20260314-092653-a1b2c3", Argv: []string{"true"}, End: record.End{Outcome: record.OutcomeOK},
+				Attempts: []record.Attempt{{N: 1, Launch: record.Launch{Argv: []string{"true"}}, Outcome: "ok", Memory: record.Memory{SamplesFile: c.file}}}}
 			doc := parseHTML(t, render(t, run, dir))
 			if len(byTag(doc, "svg")) != 0 {
 				t.Error("a chart was drawn without samples")
@@ -270,11 +271,11 @@ func TestNoChartSaysWhyInWords(t *testing.T) {
 }
 
 func TestFinalCommandFallsBackToTheLastAttempt(t *testing.T) {
-	run := &record.Run{ID: "20260314-092653-a1b2c3", Argv: []string{"python3", "train.py"}, Outcome: record.OutcomeRunning,
+	run := &record.Run{ID: "20260314-092653-a1b2c3", Argv: []string{"python3", "train.py"}, End: record.End{Outcome: record.OutcomeRunning},
 		Attempts: []record.Attempt{
-			{N: 1, Argv: []string{"python3", "train.py"}, Outcome: "oom"},
-			{N: 2, Argv: []string{"python3", "train.py", "--config", "my run.yaml"}, Env: map[string]string{"B": "2", "A": "it's"},
-				Files: map[string]string{"run.yaml": ".vramrun/runs/x/run.yaml"}},
+			{N: 1, Launch: record.Launch{Argv: []string{"python3", "train.py"}}, Outcome: "oom"},
+			{N: 2, Launch: record.Launch{Argv: []string{"python3", "train.py", "--config", "my run.yaml"}, Env: map[string]string{"B": "2", "A": "it's"},
+				Files: map[string]string{"run.yaml": ".vramrun/runs/x/run.yaml"}}},
 		}}
 	doc := parseHTML(t, render(t, run, t.TempDir()))
 	if got, want := textOf(byID(doc, "final-command")), `A='it'\''s' B=2 python3 train.py --config 'my run.yaml'`; got != want {
@@ -318,12 +319,12 @@ func TestWriteFileReplacesThePageWhole(t *testing.T) {
 }
 
 func TestDiagnosisLinesForOtherKinds(t *testing.T) {
-	d := sdk.NoOOM()
+	d := oom.NoOOM()
 	if lines := diagnosisLines(&d); lines != nil {
 		t.Errorf("no OOM, yet lines %q", lines)
 	}
 	d.OOM, d.Kind, d.Phase = true, sdk.KindHost, sdk.PhaseEval
-	d.OtherProcesses = []sdk.ProcessUsage{{PID: 4242, UsedBytes: 3 * gib}}
+	d.OtherProcesses = []oom.ProcessUsage{{PID: 4242, UsedBytes: 3 * gib}}
 	d.AllowedBytes = i64(20 * gib)
 	got := strings.Join(diagnosisLines(&d), "\n")
 	for _, want := range []string{"host memory ran out during evaluation.", "pid 4242 held 3.0 GiB", "allowed 20 GiB"} {

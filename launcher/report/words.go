@@ -2,16 +2,15 @@ package report
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/vramrun/vramrun/launcher/human"
+	"github.com/vramrun/vramrun/launcher/oom"
 
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/sdk"
 )
-
-// humanBytes writes a size as vramrun's attempt lines do.
-func humanBytes(n int64) string { return record.HumanBytes(n) }
 
 // attemptResult says in a few words how an attempt ended. The outcome words
 // are those the launcher records in Attempt.Outcome.
@@ -150,16 +149,16 @@ func peakWords(a record.Attempt) string {
 	if a.PeakBytes == nil {
 		return ""
 	}
-	s := humanBytes(*a.PeakBytes)
+	s := human.Bytes(*a.PeakBytes)
 	if a.CapacityBytes != nil && *a.CapacityBytes > 0 {
-		s += fmt.Sprintf(" of %s (%.0f %%)", humanBytes(*a.CapacityBytes),
+		s += fmt.Sprintf(" of %s (%.0f %%)", human.Bytes(*a.CapacityBytes),
 			100*float64(*a.PeakBytes)/float64(*a.CapacityBytes))
 	}
 	return s
 }
 
 // diagnosisLines says what the diagnosis of an OOM found, one fact a line.
-func diagnosisLines(d *sdk.Diagnosis) []string {
+func diagnosisLines(d *oom.Diagnosis) []string {
 	if d == nil || !d.OOM {
 		return nil
 	}
@@ -181,31 +180,31 @@ func diagnosisLines(d *sdk.Diagnosis) []string {
 	}
 	out = append(out, what+".")
 	if d.TriedBytes != nil {
-		out = append(out, "It asked for "+humanBytes(*d.TriedBytes)+" more.")
+		out = append(out, "It asked for "+human.Bytes(*d.TriedBytes)+" more.")
 	}
 	if d.CapacityBytes != nil {
-		out = append(out, "The GPU holds "+humanBytes(*d.CapacityBytes)+" in all.")
+		out = append(out, "The GPU holds "+human.Bytes(*d.CapacityBytes)+" in all.")
 	}
 	if d.FreeBytes != nil {
-		out = append(out, humanBytes(*d.FreeBytes)+" was free at that moment.")
+		out = append(out, human.Bytes(*d.FreeBytes)+" was free at that moment.")
 	}
 	if d.AllocatedBytes != nil {
-		out = append(out, humanBytes(*d.AllocatedBytes)+" was allocated by the framework.")
+		out = append(out, human.Bytes(*d.AllocatedBytes)+" was allocated by the framework.")
 	}
 	if d.ReservedUnallocatedBytes != nil {
-		s := humanBytes(*d.ReservedUnallocatedBytes) + " was held unused by the allocator (reserved but unallocated)"
+		s := human.Bytes(*d.ReservedUnallocatedBytes) + " was held unused by the allocator (reserved but unallocated)"
 		if d.Fragmented {
 			s += ": the memory was fragmented"
 		}
 		out = append(out, s+".")
 	}
 	if d.AllowedBytes != nil {
-		out = append(out, "The process was allowed "+humanBytes(*d.AllowedBytes)+".")
+		out = append(out, "The process was allowed "+human.Bytes(*d.AllowedBytes)+".")
 	}
 	if len(d.OtherProcesses) > 0 {
 		parts := make([]string, len(d.OtherProcesses))
 		for i, p := range d.OtherProcesses {
-			parts[i] = fmt.Sprintf("pid %d held %s", p.PID, humanBytes(p.UsedBytes))
+			parts[i] = fmt.Sprintf("pid %d held %s", p.PID, human.Bytes(p.UsedBytes))
 		}
 		out = append(out, "Other processes on the GPU: "+strings.Join(parts, ", ")+".")
 	}
@@ -224,48 +223,4 @@ func diagnosisLines(d *sdk.Diagnosis) []string {
 		out = append(out, "Fixes that suit it: "+strings.Join(ids, ", ")+".")
 	}
 	return out
-}
-
-// shellJoin writes argv so that a POSIX shell reads it back unchanged.
-func shellJoin(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, a := range argv {
-		parts[i] = shellQuote(a)
-	}
-	return strings.Join(parts, " ")
-}
-
-func shellQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	safe := true
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_@%+=:,./-", c)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// commandLine is argv preceded by the environment assignments, sorted, as
-// one line a user can paste into a shell.
-func commandLine(env map[string]string, argv []string) string {
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys)+1)
-	for _, k := range keys {
-		parts = append(parts, k+"="+shellQuote(env[k]))
-	}
-	if len(argv) > 0 {
-		parts = append(parts, shellJoin(argv))
-	}
-	return strings.Join(parts, " ")
 }

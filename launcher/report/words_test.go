@@ -10,24 +10,6 @@ import (
 	"github.com/vramrun/vramrun/launcher/record"
 )
 
-func TestHumanBytes(t *testing.T) {
-	for n, want := range map[int64]string{
-		512: "512 bytes", 3 * mib: "3 MiB", 2469606195: "2.3 GiB", 24 * gib: "24 GiB",
-	} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
-func TestShellJoinReadsBackInAShell(t *testing.T) {
-	argv := []string{"python3", "-c", "print('a b')", "", "--x=$HOME", "plain-1.0/x:y"}
-	want := `python3 -c 'print('\''a b'\'')' '' '--x=$HOME' plain-1.0/x:y`
-	if got := shellJoin(argv); got != want {
-		t.Errorf("shellJoin = %q, want %q", got, want)
-	}
-}
-
 func TestDurationWords(t *testing.T) {
 	start := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 	for d, want := range map[time.Duration]string{
@@ -54,7 +36,7 @@ func TestRunOutcomeWords(t *testing.T) {
 		{record.OutcomeInterrupted, 1, "interrupted"},
 		{record.OutcomeRunning, 1, "still running (or vramrun was killed)"},
 	} {
-		r := &record.Run{Outcome: c.outcome, Attempts: make([]record.Attempt, c.attempts)}
+		r := &record.Run{End: record.End{Outcome: c.outcome}, Attempts: make([]record.Attempt, c.attempts)}
 		if got := runOutcome(r); got != c.want {
 			t.Errorf("runOutcome(%s, %d attempts) = %q, want %q", c.outcome, c.attempts, got, c.want)
 		}
@@ -68,7 +50,7 @@ func TestFind(t *testing.T) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		r := &record.Run{ID: id, Argv: []string{"true"}, Outcome: record.OutcomeOK}
+		r := &record.Run{ID: id, Argv: []string{"true"}, End: record.End{Outcome: record.OutcomeOK}}
 		if err := r.Write(dir); err != nil {
 			t.Fatal(err)
 		}

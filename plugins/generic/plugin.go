@@ -20,20 +20,21 @@ type Plugin struct{}
 func New() *Plugin { return &Plugin{} }
 
 // Describe declares the plugin. It knows no OOM text of its own.
-func (*Plugin) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{Name: "generic", Version: Version, Frameworks: []string{"generic"}}, nil
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: "generic", Version: Version, Frameworks: []string{"generic"}}, nil
 }
 
 // Recognize claims any command, with the lowest confidence, when the
 // profile maps flags: then there is something it can do.
-func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	cmd := req.Command
 	if len(cmd.Flags) == 0 {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
 	if _, ok := pyscript.Load(cmd); !ok {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
-	return sdk.Recognition{Confidence: 5, Framework: "generic", Reason: "the profile's flags: mapping"}, nil
+	return sdk.RecognizeResponse{Confidence: 5, Framework: "generic", Reason: "the profile's flags: mapping"}, nil
 }
 
 // simple has no flags of its own: only what the profile names.
@@ -44,11 +45,12 @@ var simple = pyscript.Simple{
 }
 
 // Analyze reads the knobs the profile names.
-func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	return simple.Analyze(cmd)
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	a, err := simple.Analyze(req.Command)
+	return a.AnalyzeResponse, err
 }
 
 // Apply applies a fix the profile spells out.
-func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	return simple.Apply(cmd, fix)
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	return simple.Apply(req.Command, req.Fix)
 }

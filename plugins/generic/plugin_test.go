@@ -10,7 +10,7 @@ import (
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// profile is the contract's example flags: mapping.
+// profile is a flags: mapping that names every key a profile may use.
 func profile() map[string]string {
 	return map[string]string{"batch_size": "--bsz", "grad_accumulation": "--accum", "eval_batch_size": "--eval-bsz",
 		"grad_checkpointing": "--ckpt", "mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit",
@@ -46,7 +46,7 @@ func TestRecognize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, err := New().Recognize(context.Background(), tt.cmd)
+			rec, err := New().Recognize(context.Background(), sdk.RecognizeRequest{Command: tt.cmd})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestAnalyze(t *testing.T) {
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
 				t.Errorf("knobs = %+v, want %+v", a.Knobs, tt.knobs)
 			}
-			plugintab.WantUnsupportedExactly(t, a, tt.cannot)
+			plugintab.WantRefusals(t, New(), tt.cmd, plugintab.PlanFix, tt.cannot)
 		})
 	}
 }
@@ -173,14 +173,15 @@ func TestApplyUnsupported(t *testing.T) {
 }
 
 func TestAnalyzeNeedsAProgram(t *testing.T) {
-	_, err := New().Analyze(context.Background(), command("python -c pass", profile()))
+	_, err := New().Analyze(context.Background(), sdk.AnalyzeRequest{Command: command("python -c pass", profile())})
 	if err == nil || !strings.Contains(err.Error(), "python -c pass") {
 		t.Errorf("Analyze error = %v, want one naming the command", err)
 	}
 }
 
 // TestApplyAgreesWithAnalyze: every fix either applies, keeping the argv
-// up to the script as typed, or is turned down with Analyze's reason.
+// up to the script as typed, or is turned down with the reason the
+// plugin's analysis holds for it.
 func TestApplyAgreesWithAnalyze(t *testing.T) {
 	cmds := map[string]sdk.Command{
 		"every key":      command("./train --bsz 32", profile()),
@@ -192,7 +193,11 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 	}
 	for name, cmd := range cmds {
 		t.Run(name, func(t *testing.T) {
-			plugintab.CheckAgreement(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, GradAccumulation: 2, Precision: "bf16"}))
+			a, err := simple.Analyze(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plugintab.CheckFixes(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, GradAccumulation: 2, Precision: "bf16"}), a.Unsupported)
 		})
 	}
 }

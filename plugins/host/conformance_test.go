@@ -90,7 +90,7 @@ func conformanceCases(t *testing.T) []conformanceCase {
 // process and over gRPC.
 func TestBuiltinsConform(t *testing.T) {
 	for _, b := range Builtins() {
-		d, err := b.Describe(context.Background())
+		d, err := b.Describe(context.Background(), sdk.DescribeRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-plugin/runner"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 // Default limits for external plugins.
@@ -26,8 +27,10 @@ const (
 )
 
 // external is an external plugin behind the sdk.Framework interface: each
-// call is bounded by a timeout, and an answer that breaks the contract is an
-// error, so that the set drops the plugin rather than act on garbage.
+// call is bounded by a timeout, and an answer that breaks the rules of
+// package sdk (one its Validate refuses, or a refusal that names another
+// fix or gives no reason) is an error, so that the set drops the plugin
+// rather than act on garbage.
 type external struct {
 	rpc     sdk.Framework
 	timeout time.Duration
@@ -38,10 +41,10 @@ type external struct {
 
 var _ sdk.Framework = (*external)(nil)
 
-func (e *external) Describe(ctx context.Context) (sdk.Description, error) {
+func (e *external) Describe(ctx context.Context, req sdk.DescribeRequest) (sdk.DescribeResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	d, err := e.rpc.Describe(ctx)
+	d, err := e.rpc.Describe(ctx, req)
 	if err != nil {
 		return d, e.failed("Describe", ctx, err)
 	}
@@ -51,10 +54,10 @@ func (e *external) Describe(ctx context.Context) (sdk.Description, error) {
 	return d, nil
 }
 
-func (e *external) Recognize(ctx context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (e *external) Recognize(ctx context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	r, err := e.rpc.Recognize(ctx, cmd)
+	r, err := e.rpc.Recognize(ctx, req)
 	if err != nil {
 		return r, e.failed("Recognize", ctx, err)
 	}
@@ -64,10 +67,10 @@ func (e *external) Recognize(ctx context.Context, cmd sdk.Command) (sdk.Recognit
 	return r, nil
 }
 
-func (e *external) Analyze(ctx context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+func (e *external) Analyze(ctx context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	a, err := e.rpc.Analyze(ctx, cmd)
+	a, err := e.rpc.Analyze(ctx, req)
 	if err != nil {
 		return a, e.failed("Analyze", ctx, err)
 	}
@@ -77,19 +80,29 @@ func (e *external) Analyze(ctx context.Context, cmd sdk.Command) (sdk.Analysis, 
 	return a, nil
 }
 
-func (e *external) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
+// Apply passes a refusal on as it is when it names the fix asked for and
+// gives a reason; a refusal without either breaks the rules, and comes back
+// as an ordinary error.
+func (e *external) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	a, err := e.rpc.Apply(ctx, cmd, fix, copyDir)
+	fix := req.Fix.ID
+	a, err := e.rpc.Apply(ctx, req)
 	var unsupported *sdk.UnsupportedError
 	if errors.As(err, &unsupported) {
+		switch {
+		case unsupported.Fix != fix:
+			return sdk.ApplyResponse{}, fmt.Errorf("Apply %s: turned down fix %q instead", fix, unsupported.Fix)
+		case strings.TrimSpace(unsupported.Reason) == "":
+			return sdk.ApplyResponse{}, fmt.Errorf("Apply %s: turned down without a reason", fix)
+		}
 		return a, err
 	}
 	if err != nil {
-		return a, e.failed("Apply "+string(fix.ID), ctx, err)
+		return a, e.failed("Apply "+string(fix), ctx, err)
 	}
-	if err := a.Validate(copyDir); err != nil {
-		return a, fmt.Errorf("Apply %s: %w", fix.ID, err)
+	if err := a.Validate(req.CopyDir); err != nil {
+		return a, fmt.Errorf("Apply %s: %w", fix, err)
 	}
 	return a, nil
 }
@@ -100,7 +113,7 @@ func (e *external) failed(call string, ctx context.Context, err error) error {
 		e.broken.Store(true)
 		return fmt.Errorf("%s: no answer within %s", call, e.timeout)
 	}
-	if errors.Is(err, sdk.ErrUnreachable) {
+	if errors.Is(err, serve.ErrUnreachable) {
 		e.broken.Store(true)
 	}
 	return fmt.Errorf("%s: %v", call, err)
@@ -152,8 +165,8 @@ func start(c candidate, o startOptions) (*started, error) {
 			return s.stopping.Load() && (msg == "plugin failed to exit gracefully" || msg == "plugin process exited")
 		}})
 	s.client = plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake(),
-		VersionedPlugins: sdk.PluginSets(nil),
+		HandshakeConfig:  serve.Handshake(),
+		VersionedPlugins: serve.PluginSets(nil),
 		// go-plugin passes the command it would have run, with its own
 		// variables (the magic cookie, the protocol versions, the socket
 		// folder) in Env; the plugin gets vramrun's environment and those.
@@ -173,7 +186,7 @@ func start(c candidate, o startOptions) (*started, error) {
 		s.stop()
 		return nil, firstLine(err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(serve.PluginName)
 	if err != nil {
 		s.stop()
 		return nil, firstLine(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 // torchCmd is a command the pytorch built-in claims.
@@ -45,8 +46,8 @@ func TestFaultyPluginIsDroppedAndEnded(t *testing.T) {
 		{mode: "hang", note: "Recognize: no answer within 1s", o: LoadOptions{CallTimeout: time.Second}},
 		{mode: "garbage", note: "Recognize: confidence 150 is outside 0..100"},
 		{mode: "stdout", note: "Unrecognized remote plugin message: hello from a plugin", atLoad: true},
-		{mode: "badproto", note: "incompatible API version with plugin. Plugin version: 2, Client versions: [1]", atLoad: true},
-		{mode: "badpattern", note: `Describe: pattern badpattern.oom: group "bytes" is not one of the contract's names`, atLoad: true},
+		{mode: "badproto", note: "incompatible API version with plugin. Plugin version: 3, Client versions: [2]", atLoad: true},
+		{mode: "badpattern", note: `Describe: pattern badpattern.oom: group "bytes" is not one of the known names`, atLoad: true},
 		{mode: "silent", note: "timeout while waiting for plugin to start", atLoad: true, o: LoadOptions{StartTimeout: time.Second}},
 	}
 	for _, tt := range tests {
@@ -162,7 +163,7 @@ func TestPinnedPluginRunsOnMatch(t *testing.T) {
 	}
 	defer set.Close()
 	p := set.Plugins()[0]
-	if p.Name() != "chatty" || p.Source != SourcePath || p.SHA256 != sum || p.Path != path || p.Protocol != 1 {
+	if p.Name() != "chatty" || p.Source != SourcePath || p.SHA256 != sum || p.Path != path || p.Protocol != serve.ProtocolVersion {
 		t.Errorf("first plugin = %s %s %s %s %d, want chatty from the profile", p.Name(), p.Source, p.SHA256, p.Path, p.Protocol)
 	}
 }

@@ -142,7 +142,7 @@ func loadOne(ctx context.Context, c candidate, o startOptions) (*Plugin, error) 
 	if err != nil {
 		return nil, err
 	}
-	desc, err := s.ext.Describe(ctx)
+	desc, err := s.ext.Describe(ctx, sdk.DescribeRequest{})
 	if err != nil {
 		s.stop()
 		return nil, err

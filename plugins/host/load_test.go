@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 func TestPluginDirs(t *testing.T) {
@@ -116,7 +117,7 @@ func TestMyTrainerOverTheWire(t *testing.T) {
 		t.Errorf("notes: %q", set.Notes)
 	}
 	p := set.Plugins()[0]
-	if p.Name() != "mytrainer" || p.Source != SourcePath || p.Path != path || p.SHA256 != sha256Of(t, bin) || p.Protocol != 1 {
+	if p.Name() != "mytrainer" || p.Source != SourcePath || p.Path != path || p.SHA256 != sha256Of(t, bin) || p.Protocol != serve.ProtocolVersion {
 		t.Fatalf("first plugin = %s %s %s %s %d, want mytrainer from the path", p.Name(), p.Source, p.Path, p.SHA256, p.Protocol)
 	}
 	var ids []string
@@ -131,17 +132,22 @@ func TestMyTrainerOverTheWire(t *testing.T) {
 	if !ok || claim.Plugin != p || claim.Recognition.Confidence != 90 {
 		t.Fatalf("claim = %+v, %v; want mytrainer at 90", claim.Recognition, ok)
 	}
-	a, err := p.Framework.Analyze(context.Background(), myTrainerCmd)
-	if err != nil || *a.Knobs.BatchSize != 256 || *a.Knobs.GradAccumulation != 1 || a.Supports(sdk.FixAllocator) {
+	a, err := p.Framework.Analyze(context.Background(), sdk.AnalyzeRequest{Command: myTrainerCmd})
+	if err != nil || *a.Knobs.BatchSize != 256 || *a.Knobs.GradAccumulation != 1 {
 		t.Fatalf("Analyze = %+v, %v", a, err)
 	}
-	applied, err := p.Framework.Apply(context.Background(), myTrainerCmd, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 64, GradAccumulation: 4}, t.TempDir())
+	var unsupported *sdk.UnsupportedError
+	_, err = p.Framework.Apply(context.Background(), sdk.ApplyRequest{Command: myTrainerCmd, Fix: sdk.Fix{ID: sdk.FixAllocator}, CopyDir: t.TempDir()})
+	if !errors.As(err, &unsupported) || unsupported.Fix != sdk.FixAllocator || unsupported.Reason != "MyTrainer has no flag for allocator" {
+		t.Errorf("Apply allocator = %v, want it turned down", err)
+	}
+	applied, err := p.Framework.Apply(context.Background(), sdk.ApplyRequest{Command: myTrainerCmd,
+		Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 64, GradAccumulation: 4}, CopyDir: t.TempDir()})
 	want := []string{"python3", "mytrainer.py", "--mb", "64", "--accum-steps", "4"}
 	if err != nil || !reflect.DeepEqual(applied.Argv, want) {
 		t.Errorf("Apply = %q, %v; want %q", applied.Argv, err, want)
 	}
-	_, err = p.Framework.Apply(context.Background(), myTrainerCmd, sdk.Fix{ID: sdk.FixCPUOffload}, t.TempDir())
-	var unsupported *sdk.UnsupportedError
+	_, err = p.Framework.Apply(context.Background(), sdk.ApplyRequest{Command: myTrainerCmd, Fix: sdk.Fix{ID: sdk.FixCPUOffload}, CopyDir: t.TempDir()})
 	if !errors.As(err, &unsupported) || !strings.Contains(unsupported.Reason, "no flag for cpu_offload") {
 		t.Errorf("Apply cpu_offload = %v, want unsupported", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 // Source values for Plugin.Source.
@@ -21,7 +22,7 @@ const (
 // Plugin is one loaded plugin.
 type Plugin struct {
 	Framework sdk.Framework
-	Desc      sdk.Description
+	Desc      sdk.DescribeResponse
 	// Source is SourceBuiltin or SourcePath.
 	Source string
 	// Path and SHA256 describe an external plugin's executable.
@@ -49,11 +50,11 @@ type Set struct {
 func NewSet(ctx context.Context, builtins []sdk.Framework) (*Set, error) {
 	s := &Set{}
 	for _, f := range builtins {
-		desc, err := f.Describe(ctx)
+		desc, err := f.Describe(ctx, sdk.DescribeRequest{})
 		if err != nil {
 			return nil, fmt.Errorf("built-in plugin: %w", err)
 		}
-		s.plugins = append(s.plugins, &Plugin{Framework: f, Desc: desc, Source: SourceBuiltin, Protocol: sdk.ProtocolVersion, order: 1 << 20})
+		s.plugins = append(s.plugins, &Plugin{Framework: f, Desc: desc, Source: SourceBuiltin, Protocol: serve.ProtocolVersion, order: 1 << 20})
 	}
 	return s, nil
 }
@@ -97,7 +98,7 @@ func (s *Set) Frames() []sdk.Frame {
 // Claim is the plugin that won a command, and how sure it was.
 type Claim struct {
 	Plugin      *Plugin
-	Recognition sdk.Recognition
+	Recognition sdk.RecognizeResponse
 	// Others are the other plugins' answers, for -v.
 	Others []string
 }
@@ -109,7 +110,7 @@ type Claim struct {
 func (s *Set) Claim(ctx context.Context, cmd sdk.Command) (Claim, bool) {
 	var best Claim
 	for _, p := range s.Plugins() {
-		rec, err := p.Framework.Recognize(ctx, cmd.Clone())
+		rec, err := p.Framework.Recognize(ctx, sdk.RecognizeRequest{Command: cmd.Clone()})
 		if err != nil {
 			s.drop(p, err)
 			continue

@@ -34,17 +34,18 @@ const fraction = ".95"
 var fractionVars = []string{"XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION"}
 
 // Describe declares the plugin and XLA's OOM texts.
-func (*Plugin) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{Name: "jax", Version: Version, Frameworks: []string{"jax"}, Patterns: Patterns()}, nil
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: "jax", Version: Version, Frameworks: []string{"jax"}, Patterns: Patterns()}, nil
 }
 
 // Recognize claims scripts that import jax or flax.
-func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok || !s.ImportsAny("jax", "flax", "optax", "jaxlib") {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
-	return sdk.Recognition{Confidence: 60, Framework: "jax", Reason: "the script imports jax"}, nil
+	return sdk.RecognizeResponse{Confidence: 60, Framework: "jax", Reason: "the script imports jax"}, nil
 }
 
 // simple is what vramrun can change in a JAX command: the memory fraction
@@ -66,8 +67,9 @@ var simple = pyscript.Simple{
 }
 
 // Analyze finds the batch flags; the other fixes need the profile's flags.
-func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	return simple.Analyze(cmd)
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	a, err := simple.Analyze(req.Command)
+	return a.AnalyzeResponse, err
 }
 
 func currentFraction(env map[string]string) float64 {
@@ -80,6 +82,6 @@ func currentFraction(env map[string]string) float64 {
 }
 
 // Apply rewrites the command for one fix.
-func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	return simple.Apply(cmd, fix)
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	return simple.Apply(req.Command, req.Fix)
 }

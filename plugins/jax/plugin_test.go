@@ -61,7 +61,7 @@ func TestRecognize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, err := New().Recognize(context.Background(), tt.cmd)
+			rec, err := New().Recognize(context.Background(), sdk.RecognizeRequest{Command: tt.cmd})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +107,7 @@ func TestAnalyze(t *testing.T) {
 			for _, f := range inCode {
 				tt.cannot[f] = "JAX sets this in code, not with a flag (name the script's flag under flags." + string(f)
 			}
-			plugintab.WantUnsupportedExactly(t, a, tt.cannot)
+			plugintab.WantRefusals(t, New(), tt.cmd, plugintab.PlanFix, tt.cannot)
 		})
 	}
 }
@@ -176,7 +176,8 @@ func TestApplyUnsupported(t *testing.T) {
 }
 
 // TestApplyAgreesWithAnalyze: every fix either applies, keeping the argv
-// up to the script as typed, or is turned down with Analyze's reason.
+// up to the script as typed, or is turned down with the reason the
+// plugin's analysis holds for it.
 func TestApplyAgreesWithAnalyze(t *testing.T) {
 	withFlags := command("python train.py --remat", jaxTrain)
 	withFlags.Flags = map[string]string{"grad_checkpointing": "--remat", "mixed_precision": "--bf16"}
@@ -189,7 +190,11 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 	}
 	for name, cmd := range cmds {
 		t.Run(name, func(t *testing.T) {
-			plugintab.CheckAgreement(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, GradAccumulation: 2, Precision: "bf16"}))
+			a, err := simple.Analyze(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plugintab.CheckFixes(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, GradAccumulation: 2, Precision: "bf16"}), a.Unsupported)
 		})
 	}
 }

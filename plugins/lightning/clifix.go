@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -111,7 +112,7 @@ func strategyClass(src source) string {
 	return "a strategy class"
 }
 
-func analyzeCLI(c *cliCommand) sdk.Analysis {
+func analyzeCLI(c *cliCommand) pyscript.Analysis {
 	a := baseAnalysis(c.s)
 	for _, cf := range c.configs {
 		a.ConfigFiles = append(a.ConfigFiles, cf.path())
@@ -280,10 +281,10 @@ func changeText(name, from, to string) string {
 
 // applied writes the copies' contents, points each --config at its copy,
 // then sets the flags.
-func (e *cliEdit) applied(copyDir, note string) (sdk.Applied, error) {
+func (e *cliEdit) applied(copyDir, note string) (sdk.ApplyResponse, error) {
 	inv := e.c.s.Inv
 	args := append([]string(nil), inv.Args...)
-	var out sdk.Applied
+	var out sdk.ApplyResponse
 	used := map[string]bool{}
 	var parts []string
 	if len(e.cli) > 0 {
@@ -292,7 +293,7 @@ func (e *cliEdit) applied(copyDir, note string) (sdk.Applied, error) {
 	for _, cf := range e.order {
 		content, err := editConfig(cf.doc.src, e.files[cf])
 		if err != nil {
-			return sdk.Applied{}, fmt.Errorf("config %s: %v", cf.path(), err)
+			return sdk.ApplyResponse{}, fmt.Errorf("config %s: %v", cf.path(), err)
 		}
 		base := filepath.Base(cf.path())
 		name := base
@@ -352,10 +353,10 @@ func flagStyle(args []string) cmdline.Style {
 	return cmdline.Space
 }
 
-func applyCLI(c *cliCommand, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
+func applyCLI(c *cliCommand, fix sdk.Fix, copyDir string) (sdk.ApplyResponse, error) {
 	a := analyzeCLI(c)
 	if reason, no := a.Unsupported[fix.ID]; no {
-		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
 	}
 	k := c.knobs()
 	e := newCLIEdit(c)
@@ -385,7 +386,7 @@ func applyCLI(c *cliCommand, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
 		e.setFlag(k.strategy, strategySetting(), target)
 		note = needsDeepSpeed
 	default:
-		return sdk.Applied{}, sdk.Unsupported(fix.ID, "not supported for Lightning commands")
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for Lightning commands")
 	}
 	return e.applied(copyDir, note)
 }

@@ -52,7 +52,7 @@ func findPlain(s *pyscript.Script) plainKnobs {
 	return k
 }
 
-func analyzePlain(s *pyscript.Script) sdk.Analysis {
+func analyzePlain(s *pyscript.Script) pyscript.Analysis {
 	a := baseAnalysis(s)
 	k := findPlain(s)
 	a.Knobs.BatchSize = k.batch.IntPtr()

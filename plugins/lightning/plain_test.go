@@ -83,36 +83,40 @@ func TestPlainScript(t *testing.T) {
 }
 
 func TestAnalyzePlain(t *testing.T) {
-	a := plugintab.Analyze(t, New(), command("python train.py --batch_size 48 --precision 16-mixed", map[string]string{"train.py": trainPy}))
+	cmd := command("python train.py --batch_size 48 --precision 16-mixed", map[string]string{"train.py": trainPy})
+	a := plugintab.Analyze(t, New(), cmd)
 	if intp(a.Knobs.BatchSize) != 48 || intp(a.Knobs.GradAccumulation) != 1 || intp(a.Knobs.EvalBatchSize) != 128 || strp(a.Knobs.Precision) != "fp16" {
 		t.Errorf("knobs batch %v accum %v eval %v precision %v", intp(a.Knobs.BatchSize), intp(a.Knobs.GradAccumulation),
 			intp(a.Knobs.EvalBatchSize), strp(a.Knobs.Precision))
 	}
-	if !strings.HasPrefix(a.Unsupported[sdk.FixMixedPrecision], "already in fp16") {
-		t.Errorf("mixed_precision: %q", a.Unsupported[sdk.FixMixedPrecision])
+	refused := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
+	if !strings.HasPrefix(refused[sdk.FixMixedPrecision], "already in fp16") {
+		t.Errorf("mixed_precision: %q", refused[sdk.FixMixedPrecision])
 	}
-	if a.Supports(sdk.FixCPUOffload) || a.ConfigFiles != nil {
+	if _, no := refused[sdk.FixCPUOffload]; !no || a.ConfigFiles != nil {
 		t.Errorf("cpu_offload supported without a --strategy flag, or config files %v", a.ConfigFiles)
 	}
 
-	a = plugintab.Analyze(t, New(), command("python train.py", map[string]string{"train.py": legacyPy}))
+	cmd = command("python train.py", map[string]string{"train.py": legacyPy})
+	a = plugintab.Analyze(t, New(), cmd)
 	if intp(a.Knobs.BatchSize) != 32 || intp(a.Knobs.GradAccumulation) != 1 || strp(a.Knobs.Precision) != "fp32" {
 		t.Errorf("1.x knobs batch %v accum %v precision %v", intp(a.Knobs.BatchSize), intp(a.Knobs.GradAccumulation), strp(a.Knobs.Precision))
 	}
+	refused = plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
 	for _, f := range []sdk.FixID{sdk.FixBatchSize, sdk.FixMixedPrecision, sdk.FixCPUOffload} {
-		if !a.Supports(f) {
-			t.Errorf("1.x script: %s unsupported: %s", f, a.Unsupported[f])
+		if reason, no := refused[f]; no {
+			t.Errorf("1.x script: %s turned down: %s", f, reason)
 		}
 	}
-	if a.Supports(sdk.FixEvalBatchSize) {
+	if _, no := refused[sdk.FixEvalBatchSize]; !no {
 		t.Error("1.x script: eval_batch_size supported without a flag")
 	}
 
-	cmd := command("python train.py", map[string]string{"train.py": "import lightning\n"})
-	a = plugintab.Analyze(t, New(), cmd)
+	cmd = command("python train.py", map[string]string{"train.py": "import lightning\n"})
+	refused = plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
 	for _, f := range []sdk.FixID{sdk.FixBatchSize, sdk.FixMixedPrecision, sdk.FixEvalBatchSize, sdk.FixCPUOffload} {
-		if !strings.Contains(a.Unsupported[f], "vramrun.yaml") {
-			t.Errorf("%s: %q, want a hint to name a flag", f, a.Unsupported[f])
+		if !strings.Contains(refused[f], "vramrun.yaml") {
+			t.Errorf("%s: %q, want a hint to name a flag", f, refused[f])
 		}
 		_, err := apply(t, cmd, sdk.Fix{ID: f, BatchSize: 4})
 		var unsup *sdk.UnsupportedError

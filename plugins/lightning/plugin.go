@@ -27,8 +27,8 @@ type Plugin struct{}
 func New() *Plugin { return &Plugin{} }
 
 // Describe declares the plugin and Lightning's traceback frames.
-func (*Plugin) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{Name: "lightning", Version: Version, Frameworks: []string{"lightning"}, Frames: Frames()}, nil
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: "lightning", Version: Version, Frameworks: []string{"lightning"}, Frames: Frames()}, nil
 }
 
 // Recognize claims scripts that import Lightning (80; 85 when they also
@@ -37,12 +37,13 @@ func (*Plugin) Describe(context.Context) (sdk.Description, error) {
 // Face model) and commands shaped like LightningCLI's (70: its
 // --trainer./--data./--model. flags, or a subcommand with a config file;
 // 50 for a subcommand alone).
-func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
-	rec := sdk.Recognition{Framework: "lightning"}
+	rec := sdk.RecognizeResponse{Framework: "lightning"}
 	c := parseCLI(s)
 	switch {
 	case s.ImportsAny("lightning", "pytorch_lightning"):
@@ -67,52 +68,53 @@ func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, e
 }
 
 // Analyze finds the command's knobs.
-func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok {
-		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+		return sdk.AnalyzeResponse{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
 	if c := parseCLI(s); looksLikeCLI(s, c) {
-		return analyzeCLI(c), nil
+		return analyzeCLI(c).AnalyzeResponse, nil
 	}
-	return analyzePlain(s), nil
+	return analyzePlain(s).AnalyzeResponse, nil
 }
 
 // Apply rewrites the command for one fix. The input is never changed: the
 // answer is built from copies.
-func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
-	cmd = cmd.Clone()
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	cmd, fix, copyDir := req.Command.Clone(), req.Fix, req.CopyDir
 	s, ok := pyscript.Load(cmd)
 	if !ok {
-		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+		return sdk.ApplyResponse{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
 	if fix.ID == sdk.FixAllocator {
 		if reason := pytorch.AllocatorUnsupported(cmd.Env); reason != "" {
-			return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
 		}
 		env, summary, err := pytorch.AllocatorEnv(cmd.Env)
 		if err != nil {
-			return sdk.Applied{}, err
+			return sdk.ApplyResponse{}, err
 		}
-		return sdk.Applied{Argv: cmd.Argv, Env: env, Summary: summary}, nil
+		return sdk.ApplyResponse{Argv: cmd.Argv, Env: env, Summary: summary}, nil
 	}
 	if args, summary, ok := s.ApplyTemplate(fix); ok {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+		return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 	}
 	if c := parseCLI(s); looksLikeCLI(s, c) {
 		return applyCLI(c, fix, copyDir)
 	}
 	args, summary, err := applyPlain(s, fix)
 	if err != nil {
-		return sdk.Applied{}, err
+		return sdk.ApplyResponse{}, err
 	}
-	return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+	return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 }
 
 // baseAnalysis fills what both command styles share.
-func baseAnalysis(s *pyscript.Script) sdk.Analysis {
-	a := sdk.Analysis{Framework: "lightning", Launcher: s.Inv.Launcher, Script: s.Inv.Script,
-		WorldSize: s.Inv.WorldSize, Unsupported: map[sdk.FixID]string{}}
+func baseAnalysis(s *pyscript.Script) pyscript.Analysis {
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: "lightning", Launcher: s.Inv.Launcher,
+		Script: s.Inv.Script, WorldSize: s.Inv.WorldSize}, Unsupported: map[sdk.FixID]string{}}
 	if a.WorldSize == 0 {
 		a.WorldSize = 1
 	}

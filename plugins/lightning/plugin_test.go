@@ -66,7 +66,7 @@ func command(argv string, files map[string]string) sdk.Command {
 
 // apply is plugintab.Apply that also checks each copy lies directly in the
 // copy folder.
-func apply(t *testing.T, cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
+func apply(t *testing.T, cmd sdk.Command, fix sdk.Fix) (sdk.ApplyResponse, error) {
 	t.Helper()
 	got, err := plugintab.Apply(t, New(), cmd, fix)
 	for _, c := range got.Copies {
@@ -175,7 +175,8 @@ func TestAnalyzeCLI(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := plugintab.Analyze(t, New(), command(tt.argv, tt.files))
+			cmd := command(tt.argv, tt.files)
+			a := plugintab.Analyze(t, New(), cmd)
 			if a.Framework != "lightning" || a.Launcher != tt.launcher || a.Script != "main.py" || a.WorldSize != tt.world {
 				t.Errorf("framework %q launcher %q script %q world %d, want lightning %q main.py %d",
 					a.Framework, a.Launcher, a.Script, a.WorldSize, tt.launcher, tt.world)
@@ -191,14 +192,15 @@ func TestAnalyzeCLI(t *testing.T) {
 			if !reflect.DeepEqual(a.ConfigFiles, tt.configs) {
 				t.Errorf("config files %q, want %q", a.ConfigFiles, tt.configs)
 			}
+			refused := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
 			for _, f := range tt.unsupported {
-				if a.Supports(f) {
-					t.Errorf("%s supported, want a reason", f)
+				if _, no := refused[f]; !no {
+					t.Errorf("%s applies, want it turned down with a reason", f)
 				}
 			}
 			for _, f := range tt.supported {
-				if !a.Supports(f) {
-					t.Errorf("%s unsupported: %s", f, a.Unsupported[f])
+				if reason, no := refused[f]; no {
+					t.Errorf("%s turned down: %s", f, reason)
 				}
 			}
 		})
@@ -395,9 +397,9 @@ func TestApplyCLIUnsupported(t *testing.T) {
 			for k, v := range tt.env {
 				cmd.Env[k] = v
 			}
-			a := plugintab.Analyze(t, New(), cmd)
-			if !strings.Contains(a.Unsupported[tt.fix.ID], tt.reason) {
-				t.Errorf("Analyze: %s: %q, want it to say %q", tt.fix.ID, a.Unsupported[tt.fix.ID], tt.reason)
+			refused := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
+			if !strings.Contains(refused[tt.fix.ID], tt.reason) {
+				t.Errorf("Apply of every fix: %s: %q, want it to say %q", tt.fix.ID, refused[tt.fix.ID], tt.reason)
 			}
 			_, err := apply(t, cmd, tt.fix)
 			var unsup *sdk.UnsupportedError
@@ -434,9 +436,10 @@ func TestProfileFlags(t *testing.T) {
 	if intp(a.Knobs.BatchSize) != 40 || intp(a.Knobs.EvalBatchSize) != 80 {
 		t.Errorf("batch %v eval %v, want 40 80", intp(a.Knobs.BatchSize), intp(a.Knobs.EvalBatchSize))
 	}
+	refused := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
 	for _, f := range []sdk.FixID{sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixBatchSize, sdk.FixEvalBatchSize} {
-		if !a.Supports(f) {
-			t.Errorf("%s unsupported: %s", f, a.Unsupported[f])
+		if reason, no := refused[f]; no {
+			t.Errorf("%s turned down: %s", f, reason)
 		}
 	}
 	got, err := apply(t, cmd, sdk.Fix{ID: sdk.FixGradCheckpointing})
@@ -468,7 +471,7 @@ func TestRecognize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, err := New().Recognize(ctx, command(tt.argv, tt.files))
+			rec, err := New().Recognize(ctx, sdk.RecognizeRequest{Command: command(tt.argv, tt.files)})
 			if err != nil || rec.Confidence != tt.conf {
 				t.Errorf("confidence %d (%s), err %v; want %d", rec.Confidence, rec.Reason, err, tt.conf)
 			}
@@ -480,7 +483,7 @@ func TestRecognize(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	d, err := New().Describe(ctx)
+	d, err := New().Describe(ctx, sdk.DescribeRequest{})
 	if err != nil || d.Name != "lightning" || !reflect.DeepEqual(d.Frameworks, []string{"lightning"}) || len(d.Frames) == 0 {
 		t.Errorf("%+v %v", d, err)
 	}
@@ -494,8 +497,8 @@ func TestBadConfig(t *testing.T) {
 	}
 	cmd = command("python main.py fit --config missing.yaml", map[string]string{"main.py": bareCLIPy})
 	cmd.Dir = t.TempDir()
-	a = plugintab.Analyze(t, New(), cmd)
-	if r := a.Unsupported[sdk.FixBatchSize]; !strings.Contains(r, "cannot read missing.yaml") {
+	plugintab.Analyze(t, New(), cmd)
+	if r := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)[sdk.FixBatchSize]; !strings.Contains(r, "cannot read missing.yaml") {
 		t.Errorf("batch_size reason %q, want it to name the unreadable file", r)
 	}
 }

@@ -85,17 +85,26 @@ func With(cmd sdk.Command, opts ...Option) sdk.Command {
 	return cmd
 }
 
-// Recognize calls f.Recognize and checks that it left its input alone.
-func Recognize(t testing.TB, f sdk.Framework, cmd sdk.Command) sdk.Recognition {
+// Recognize calls f.Recognize and checks that it left its input alone and
+// that the answer passes sdk.RecognizeResponse.Validate.
+func Recognize(t testing.TB, f sdk.Framework, cmd sdk.Command) sdk.RecognizeResponse {
 	t.Helper()
-	return mustCall(t, "Recognize", f.Recognize, cmd)
+	rec := mustCall(t, "Recognize", func(ctx context.Context, cmd sdk.Command) (sdk.RecognizeResponse, error) {
+		return f.Recognize(ctx, sdk.RecognizeRequest{Command: cmd})
+	}, cmd)
+	if err := rec.Validate(); err != nil {
+		t.Errorf("Recognize(%q) gave an invalid answer: %v", cmd.Argv, err)
+	}
+	return rec
 }
 
 // Analyze calls f.Analyze and checks that it left its input alone and
-// that the analysis passes sdk.Analysis.Validate.
-func Analyze(t testing.TB, f sdk.Framework, cmd sdk.Command) sdk.Analysis {
+// that the analysis passes sdk.AnalyzeResponse.Validate.
+func Analyze(t testing.TB, f sdk.Framework, cmd sdk.Command) sdk.AnalyzeResponse {
 	t.Helper()
-	a := mustCall(t, "Analyze", f.Analyze, cmd)
+	a := mustCall(t, "Analyze", func(ctx context.Context, cmd sdk.Command) (sdk.AnalyzeResponse, error) {
+		return f.Analyze(ctx, sdk.AnalyzeRequest{Command: cmd})
+	}, cmd)
 	if err := a.Validate(); err != nil {
 		t.Errorf("Analyze(%q) gave an invalid analysis: %v", cmd.Argv, err)
 	}
@@ -117,10 +126,10 @@ func mustCall[R any](t testing.TB, name string, call func(context.Context, sdk.C
 
 // Apply calls f.Apply with CopyDir and checks that it left its input
 // alone. The answer and error are the caller's to check.
-func Apply(t testing.TB, f sdk.Framework, cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
+func Apply(t testing.TB, f sdk.Framework, cmd sdk.Command, fix sdk.Fix) (sdk.ApplyResponse, error) {
 	t.Helper()
 	before := cmd.Clone()
-	got, err := f.Apply(context.Background(), cmd, fix, CopyDir)
+	got, err := f.Apply(context.Background(), sdk.ApplyRequest{Command: cmd, Fix: fix, CopyDir: CopyDir})
 	leftAlone(t, "Apply("+string(fix.ID)+")", before, cmd)
 	return got, err
 }
@@ -135,7 +144,7 @@ func leftAlone(t testing.TB, call string, before, cmd sdk.Command) {
 }
 
 // MustApply is Apply for a fix that must apply: an error ends the test.
-func MustApply(t testing.TB, f sdk.Framework, cmd sdk.Command, fix sdk.Fix) sdk.Applied {
+func MustApply(t testing.TB, f sdk.Framework, cmd sdk.Command, fix sdk.Fix) sdk.ApplyResponse {
 	t.Helper()
 	got, err := Apply(t, f, cmd, fix)
 	if err != nil {
@@ -154,20 +163,6 @@ func WantUnsupported(t testing.TB, err error, fix sdk.FixID, want string) {
 	}
 	if unsupported.Fix != fix || !strings.Contains(unsupported.Reason, want) {
 		t.Errorf("Apply(%s) = unsupported %s: %q, want %s with a reason containing %q", fix, unsupported.Fix, unsupported.Reason, fix, want)
-	}
-}
-
-// WantUnsupportedExactly checks that the analysis lists as unsupported
-// exactly the fixes cannot names, each with a reason containing cannot's
-// text for it.
-func WantUnsupportedExactly(t testing.TB, a sdk.Analysis, cannot map[sdk.FixID]string) {
-	t.Helper()
-	for _, f := range sdk.AllFixes() {
-		reason, listed := a.Unsupported[f]
-		want, wantListed := cannot[f]
-		if listed != wantListed || !strings.Contains(reason, want) {
-			t.Errorf("%s: unsupported %v (%q), want %v (%q)", f, listed, reason, wantListed, want)
-		}
 	}
 }
 

@@ -8,10 +8,11 @@ import (
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// The profile's flags: mapping (contract section 5) names a project's own
-// flags for what vramrun cannot find itself. The numeric ones take a number;
-// the others are what to add to the command to apply a fix. Where the
-// mapping names a flag, it wins over what a plugin would have guessed.
+// The profile's flags: mapping (the flags: key of a profile in vramrun.yaml)
+// names a project's own flags for what vramrun cannot find itself. The
+// numeric ones take a number; the others are what to add to the command to
+// apply a fix. Where the mapping names a flag, it wins over what a plugin
+// would have guessed.
 
 // Knob is the option for a numeric knob (batch_size, grad_accumulation,
 // eval_batch_size): the profile's flag when the mapping names one, else the
@@ -121,7 +122,7 @@ var fixTemplateKeys = map[sdk.FixID]string{
 // ProfileTemplates overlays the profile's templates on a plugin's
 // analysis: a fix the mapping spells out is available, or already on when
 // its first flag is in the command.
-func (s *Script) ProfileTemplates(a *sdk.Analysis) {
+func (s *Script) ProfileTemplates(a *Analysis) {
 	if a.Unsupported == nil {
 		a.Unsupported = map[sdk.FixID]string{}
 	}

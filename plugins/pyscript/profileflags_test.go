@@ -135,7 +135,7 @@ func TestProfileTemplates(t *testing.T) {
 	flags := map[string]string{"grad_checkpointing": "--ckpt", "mixed_precision": "--amp --amp-dtype {dtype}",
 		"optimizer_8bit": "--optim adamw8bit", "batch_size": "--bsz"}
 	s := loadWith(t, "python train.py --amp", trainPy, flags)
-	a := sdk.Analysis{Unsupported: map[sdk.FixID]string{
+	a := Analysis{Unsupported: map[sdk.FixID]string{
 		sdk.FixGradCheckpointing: "no gradient-checkpointing flag",
 		sdk.FixOptimizer8bit:     "no 8-bit optimizer",
 		sdk.FixCPUOffload:        "no offload",
@@ -151,7 +151,7 @@ func TestProfileTemplates(t *testing.T) {
 		t.Errorf("Unsupported after the templates =\n %v\nwant\n %v", a.Unsupported, want)
 	}
 
-	var empty sdk.Analysis
+	var empty Analysis
 	loadWith(t, "python train.py --ckpt", trainPy, flags).ProfileTemplates(&empty)
 	if want := map[sdk.FixID]string{sdk.FixGradCheckpointing: "already on (--ckpt is in the command)"}; !reflect.DeepEqual(empty.Unsupported, want) {
 		t.Errorf("Unsupported from nil = %v, want %v", empty.Unsupported, want)
@@ -209,7 +209,7 @@ func TestApplyBatch(t *testing.T) {
 func TestBatchFlagsThroughAScript(t *testing.T) {
 	flags := BatchFlags{Batch: batchGroups(), Accum: [][]string{{"--grad-accum-steps"}}, Eval: [][]string{{"-vb", "--validation-batch-size"}}}
 	s := loadWith(t, "python train.py -vb 256", trainPy, nil)
-	var a sdk.Analysis
+	var a Analysis
 	s.AnalyzeBatch(&a, flags)
 	if want := (sdk.Knobs{BatchSize: sdk.Int(128), GradAccumulation: sdk.Int(1), EvalBatchSize: sdk.Int(256)}); !reflect.DeepEqual(a.Knobs, want) || len(a.Unsupported) != 0 {
 		t.Errorf("AnalyzeBatch = %+v, unsupported %v; want %+v", a.Knobs, a.Unsupported, want)
@@ -228,7 +228,7 @@ func TestBatchFlagsThroughAScript(t *testing.T) {
 	}
 
 	none := loadWith(t, "python train.py", "import torch\n", nil)
-	var b sdk.Analysis
+	var b Analysis
 	none.AnalyzeBatch(&b, flags)
 	wantReasons := map[sdk.FixID]string{
 		sdk.FixBatchSize:     "no batch-size flag in train.py (name it under flags.batch_size in vramrun.yaml)",

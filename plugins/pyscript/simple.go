@@ -20,7 +20,7 @@ func (s *Script) BatchOptions(f BatchFlags) (batch, accum, eval Option) {
 
 // AnalyzeBatch fills the batch knobs of a and marks the batch fixes the
 // command cannot take.
-func (s *Script) AnalyzeBatch(a *sdk.Analysis, f BatchFlags) {
+func (s *Script) AnalyzeBatch(a *Analysis, f BatchFlags) {
 	batch, accum, eval := s.BatchOptions(f)
 	a.Knobs.BatchSize = batch.IntPtr()
 	if accum.Exists() {
@@ -93,17 +93,17 @@ type Simple struct {
 var inCodeFixes = []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload}
 
 // Analyze finds the command's batch knobs and what it cannot take.
-func (p Simple) Analyze(cmd sdk.Command) (sdk.Analysis, error) {
+func (p Simple) Analyze(cmd sdk.Command) (Analysis, error) {
 	s, ok := Load(cmd)
 	if !ok {
-		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+		return Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
 	return p.analyze(s), nil
 }
 
-func (p Simple) analyze(s *Script) sdk.Analysis {
-	a := sdk.Analysis{Framework: p.Framework, Launcher: s.Inv.Launcher, Script: s.Inv.Script,
-		WorldSize: max(s.Inv.WorldSize, 1), Unsupported: map[sdk.FixID]string{}}
+func (p Simple) analyze(s *Script) Analysis {
+	a := Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: p.Framework, Launcher: s.Inv.Launcher, Script: s.Inv.Script,
+		WorldSize: max(s.Inv.WorldSize, 1)}, Unsupported: map[sdk.FixID]string{}}
 	s.AnalyzeBatch(&a, p.Batch)
 	switch {
 	case p.Allocator == nil:
@@ -121,27 +121,27 @@ func (p Simple) analyze(s *Script) sdk.Analysis {
 }
 
 // Apply rewrites the command for one fix, or says why it cannot.
-func (p Simple) Apply(cmd sdk.Command, fix sdk.Fix) (sdk.Applied, error) {
+func (p Simple) Apply(cmd sdk.Command, fix sdk.Fix) (sdk.ApplyResponse, error) {
 	s, ok := Load(cmd)
 	if !ok {
-		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+		return sdk.ApplyResponse{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
 	if why, no := p.analyze(s).Unsupported[fix.ID]; no {
-		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", why)
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", why)
 	}
 	if fix.ID == sdk.FixAllocator {
 		vars, summary, _ := p.Allocator(cmd.Env)
-		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: vars, Summary: summary}, nil
+		return sdk.ApplyResponse{Argv: append([]string(nil), cmd.Argv...), Env: vars, Summary: summary}, nil
 	}
 	if args, summary, ok := s.ApplyTemplate(fix); ok {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+		return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 	}
 	args, summary, handled, err := s.ApplyBatchFix(fix, p.Batch)
 	if err != nil {
-		return sdk.Applied{}, err
+		return sdk.ApplyResponse{}, err
 	}
 	if !handled {
-		return sdk.Applied{}, sdk.Unsupported(fix.ID, "not supported for %s scripts", p.Framework)
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for %s scripts", p.Framework)
 	}
-	return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+	return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 }

@@ -99,9 +99,9 @@ func TestAllocatorUnsupported(t *testing.T) {
 			}
 			cmd := plugintab.Command(timmCmd, timmFiles())
 			maps.Copy(cmd.Env, tt.env)
-			a := plugintab.Analyze(t, New(), cmd)
-			if reason := a.Unsupported[sdk.FixAllocator]; reason != got {
-				t.Errorf("Analyze's allocator reason = %q, want AllocatorUnsupported's %q", reason, got)
+			refused := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
+			if reason := refused[sdk.FixAllocator]; reason != got {
+				t.Errorf("Apply's allocator reason = %q, want AllocatorUnsupported's %q", reason, got)
 			}
 		})
 	}

@@ -78,7 +78,7 @@ func (k argparseKnobs) precision() (string, bool) {
 	return "", false
 }
 
-func analyzeArgparse(s *pyscript.Script) sdk.Analysis {
+func analyzeArgparse(s *pyscript.Script) pyscript.Analysis {
 	a := baseAnalysis(s)
 	k := findArgparse(s)
 	a.Knobs.BatchSize = k.batch.IntPtr()

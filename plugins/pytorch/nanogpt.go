@@ -70,7 +70,7 @@ func nanoDtype(vals map[string]string) string {
 	return strings.Trim(strings.TrimSpace(vals["dtype"]), `'"`)
 }
 
-func analyzeNanoGPT(s *pyscript.Script) sdk.Analysis {
+func analyzeNanoGPT(s *pyscript.Script) pyscript.Analysis {
 	a := baseAnalysis(s)
 	vals, configs := nanoGlobals(s)
 	a.ConfigFiles = configs

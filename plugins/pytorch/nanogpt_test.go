@@ -135,7 +135,8 @@ func TestAnalyzeNanoGPT(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := plugintab.Analyze(t, New(), plugintab.Command(tt.argv, nanoFiles()))
+			cmd := plugintab.Command(tt.argv, nanoFiles())
+			a := plugintab.Analyze(t, New(), cmd)
 			if a.Framework != "pytorch" || a.Launcher != tt.launcher || a.Script != "train.py" || a.WorldSize != tt.world {
 				t.Errorf("Analyze = framework %q launcher %q script %q world %d, want pytorch %q train.py %d",
 					a.Framework, a.Launcher, a.Script, a.WorldSize, tt.launcher, tt.world)
@@ -146,9 +147,10 @@ func TestAnalyzeNanoGPT(t *testing.T) {
 			if !reflect.DeepEqual(a.ConfigFiles, tt.configs) {
 				t.Errorf("config files = %q, want %q", a.ConfigFiles, tt.configs)
 			}
-			checkUnsupported(t, a, tt.cannot)
-			if tt.reason != "" && a.Unsupported[sdk.FixMixedPrecision] != tt.reason {
-				t.Errorf("mixed_precision reason = %q, want %q", a.Unsupported[sdk.FixMixedPrecision], tt.reason)
+			refused := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
+			checkRefused(t, refused, tt.cannot)
+			if tt.reason != "" && refused[sdk.FixMixedPrecision] != tt.reason {
+				t.Errorf("mixed_precision reason = %q, want %q", refused[sdk.FixMixedPrecision], tt.reason)
 			}
 		})
 	}

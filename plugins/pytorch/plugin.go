@@ -23,19 +23,20 @@ type Plugin struct{}
 func New() *Plugin { return &Plugin{} }
 
 // Describe declares the plugin and PyTorch's OOM texts.
-func (*Plugin) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{Name: "pytorch", Version: Version, Frameworks: []string{"pytorch"},
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: "pytorch", Version: Version, Frameworks: []string{"pytorch"},
 		Patterns: Patterns(), Frames: Frames()}, nil
 }
 
 // Recognize claims scripts that import torch (or timm, torchvision), and
 // commands started by torchrun.
-func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
-	rec := sdk.Recognition{Framework: "pytorch"}
+	rec := sdk.RecognizeResponse{Framework: "pytorch"}
 	switch {
 	case s.ImportsAny("torch", "timm", "torchvision"):
 		rec.Confidence, rec.Reason = 60, "the script imports torch"
@@ -52,43 +53,36 @@ func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, e
 }
 
 // Analyze finds the script's memory knobs.
-func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok {
-		return sdk.Analysis{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+		return sdk.AnalyzeResponse{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
-	if isNanoGPT(s) {
-		return analyzeNanoGPT(s), nil
-	}
-	return analyzeArgparse(s), nil
+	return analyze(s).AnalyzeResponse, nil
 }
 
 // Apply rewrites the command for one fix.
-func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	cmd, fix := req.Command, req.Fix
 	s, ok := pyscript.Load(cmd)
 	if !ok {
-		return sdk.Applied{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
+		return sdk.ApplyResponse{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
-	var a sdk.Analysis
-	if isNanoGPT(s) {
-		a = analyzeNanoGPT(s)
-	} else {
-		a = analyzeArgparse(s)
-	}
-	// Apply agrees with Analyze: a fix the command cannot take (or has
-	// already) is turned down with the same reason.
-	if reason, no := a.Unsupported[fix.ID]; no {
-		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+	// A fix the command cannot take (or has already) is turned down with
+	// the reason the analysis found.
+	if reason, no := analyze(s).Unsupported[fix.ID]; no {
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
 	}
 	if fix.ID == sdk.FixAllocator {
 		env, summary, err := AllocatorEnv(cmd.Env)
 		if err != nil {
-			return sdk.Applied{}, err
+			return sdk.ApplyResponse{}, err
 		}
-		return sdk.Applied{Argv: append([]string(nil), cmd.Argv...), Env: env, Summary: summary}, nil
+		return sdk.ApplyResponse{Argv: append([]string(nil), cmd.Argv...), Env: env, Summary: summary}, nil
 	}
 	if args, summary, ok := s.ApplyTemplate(fix); ok {
-		return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+		return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 	}
 	var args []string
 	var summary string
@@ -99,15 +93,23 @@ func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) 
 		args, summary, err = applyArgparse(s, fix)
 	}
 	if err != nil {
-		return sdk.Applied{}, err
+		return sdk.ApplyResponse{}, err
 	}
-	return sdk.Applied{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+	return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
+}
+
+// analyze reads the script in its style: nanoGPT's configurator or argparse.
+func analyze(s *pyscript.Script) pyscript.Analysis {
+	if isNanoGPT(s) {
+		return analyzeNanoGPT(s)
+	}
+	return analyzeArgparse(s)
 }
 
 // baseAnalysis fills what every style shares.
-func baseAnalysis(s *pyscript.Script) sdk.Analysis {
-	a := sdk.Analysis{Framework: "pytorch", Launcher: s.Inv.Launcher, Script: s.Inv.Script,
-		WorldSize: s.Inv.WorldSize, Unsupported: map[sdk.FixID]string{}}
+func baseAnalysis(s *pyscript.Script) pyscript.Analysis {
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: "pytorch", Launcher: s.Inv.Launcher,
+		Script: s.Inv.Script, WorldSize: s.Inv.WorldSize}, Unsupported: map[sdk.FixID]string{}}
 	if a.WorldSize == 0 {
 		a.WorldSize = 1
 	}

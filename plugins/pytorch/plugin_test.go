@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -103,7 +104,8 @@ func TestAnalyzeArgparse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := plugintab.Analyze(t, New(), plugintab.Command(tt.argv, tt.files))
+			cmd := plugintab.Command(tt.argv, tt.files)
+			a := plugintab.Analyze(t, New(), cmd)
 			if a.Framework != "pytorch" || a.Launcher != tt.launcher || a.Script != tt.script || a.WorldSize != tt.world {
 				t.Errorf("Analyze = framework %q launcher %q script %q world %d, want pytorch %q %q %d",
 					a.Framework, a.Launcher, a.Script, a.WorldSize, tt.launcher, tt.script, tt.world)
@@ -111,29 +113,30 @@ func TestAnalyzeArgparse(t *testing.T) {
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
 				t.Errorf("knobs = %s\nwant   %s", plugintab.KnobsText(a.Knobs), plugintab.KnobsText(tt.knobs))
 			}
-			checkUnsupported(t, a, tt.cannot)
-			if tt.precision != "" && a.Unsupported[sdk.FixMixedPrecision] != tt.precision {
-				t.Errorf("mixed_precision reason = %q, want %q", a.Unsupported[sdk.FixMixedPrecision], tt.precision)
+			refused := plugintab.CheckFixes(t, New(), cmd, plugintab.PlanFix, nil)
+			checkRefused(t, refused, tt.cannot)
+			if tt.precision != "" && refused[sdk.FixMixedPrecision] != tt.precision {
+				t.Errorf("mixed_precision reason = %q, want %q", refused[sdk.FixMixedPrecision], tt.precision)
 			}
 		})
 	}
 }
 
-// checkUnsupported checks that exactly the fixes cannot are unsupported,
-// each with a reason.
-func checkUnsupported(t *testing.T, a sdk.Analysis, cannot []sdk.FixID) {
+// checkRefused checks that Apply turned down exactly the fixes cannot,
+// each with a reason: refused is what plugintab.CheckFixes found.
+func checkRefused(t *testing.T, refused map[sdk.FixID]string, cannot []sdk.FixID) {
 	t.Helper()
 	want := map[sdk.FixID]bool{}
 	for _, f := range cannot {
 		want[f] = true
 	}
 	for _, f := range sdk.AllFixes() {
-		reason, listed := a.Unsupported[f]
+		reason, listed := refused[f]
 		switch {
 		case want[f] && !listed:
-			t.Errorf("%s is supported, want unsupported", f)
+			t.Errorf("%s applies, want it turned down", f)
 		case !want[f] && listed:
-			t.Errorf("%s is unsupported (%s), want supported", f, reason)
+			t.Errorf("%s is turned down (%s), want it applied", f, reason)
 		case listed && strings.TrimSpace(reason) == "":
 			t.Errorf("%s is unsupported without a reason", f)
 		}
@@ -294,17 +297,18 @@ func TestApplyArgparseUnsupported(t *testing.T) {
 }
 
 func TestAnalyzeNeedsAScript(t *testing.T) {
-	if _, err := New().Analyze(t.Context(), plugintab.Command("python -c pass", nil)); err == nil || !strings.Contains(err.Error(), "python -c pass") {
+	if _, err := New().Analyze(t.Context(), sdk.AnalyzeRequest{Command: plugintab.Command("python -c pass", nil)}); err == nil || !strings.Contains(err.Error(), "python -c pass") {
 		t.Errorf("Analyze(python -c pass) error = %v, want one naming the command", err)
 	}
-	if _, err := New().Apply(t.Context(), plugintab.Command("python", nil), sdk.Fix{ID: sdk.FixAllocator}, "/copies"); err == nil {
+	if _, err := New().Apply(t.Context(), sdk.ApplyRequest{Command: plugintab.Command("python", nil), Fix: sdk.Fix{ID: sdk.FixAllocator}, CopyDir: "/copies"}); err == nil {
 		t.Errorf("Apply to a bare python succeeded, want an error")
 	}
 }
 
 // TestApplyAgreesWithAnalyze puts every fix to each documented command:
-// a fix Analyze turns down, Apply turns down with the same reason; any
-// other applies and leaves the launcher part of argv as typed.
+// a fix the plugin's analysis finds the command cannot take, Apply turns
+// down with the analysis' reason; any other applies and leaves the
+// launcher part of argv as typed.
 func TestApplyAgreesWithAnalyze(t *testing.T) {
 	profile := map[string]string{"batch_size": "--bsz", "grad_accumulation": "--accum", "grad_checkpointing": "--ckpt",
 		"mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit"}
@@ -331,7 +335,11 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cmd.Flags = tt.flags
-			plugintab.CheckAgreement(t, New(), tt.cmd, plugintab.PlanFix)
+			s, ok := pyscript.Load(tt.cmd)
+			if !ok {
+				t.Fatalf("pyscript.Load(%q) found no script", tt.cmd.Argv)
+			}
+			plugintab.CheckFixes(t, New(), tt.cmd, plugintab.PlanFix, analyze(s).Unsupported)
 		})
 	}
 }

@@ -26,7 +26,8 @@ p.add_argument("--batch-size", type=int, default=512, help="global batch")
 p.add_argument("--bsz", type=int, default=32, help="micro-batch per GPU")
 `
 
-// profileFlags() is the contract's example mapping.
+// profileFlags is a profile's flags: mapping for a script with its own
+// flag names.
 func profileFlags() map[string]string {
 	return map[string]string{"batch_size": "--bsz", "grad_accumulation": "--accum", "grad_checkpointing": "--ckpt",
 		"mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit"}
@@ -68,14 +69,15 @@ func TestProfileFlagsAnalyze(t *testing.T) {
 			if tt.cannot == nil {
 				return
 			}
+			refused := plugintab.CheckFixes(t, New(), tt.cmd, plugintab.PlanFix, nil)
 			var ids []sdk.FixID
 			for id, want := range tt.cannot {
 				ids = append(ids, id)
-				if got := a.Unsupported[id]; !strings.Contains(got, want) {
+				if got := refused[id]; !strings.Contains(got, want) {
 					t.Errorf("%s reason = %q, want one containing %q", id, got, want)
 				}
 			}
-			checkUnsupported(t, a, ids)
+			checkRefused(t, refused, ids)
 		})
 	}
 }

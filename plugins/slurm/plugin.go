@@ -20,25 +20,22 @@ type Plugin struct{}
 func New() *Plugin { return &Plugin{} }
 
 // Describe declares the host-OOM texts.
-func (*Plugin) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{Name: "slurm", Version: Version, Frameworks: []string{"slurm"}, Patterns: Patterns()}, nil
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: "slurm", Version: Version, Frameworks: []string{"slurm"}, Patterns: Patterns()}, nil
 }
 
 // Recognize never claims a command.
-func (*Plugin) Recognize(context.Context, sdk.Command) (sdk.Recognition, error) {
-	return sdk.Recognition{}, nil
+func (*Plugin) Recognize(context.Context, sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	return sdk.RecognizeResponse{}, nil
 }
 
-// Analyze says every fix is out of its reach.
-func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	a := sdk.Analysis{Framework: "slurm", WorldSize: 1, Unsupported: map[sdk.FixID]string{}}
-	for _, f := range sdk.AllFixes() {
-		a.Unsupported[f] = "the slurm plugin only reads Slurm's messages"
-	}
-	return a, nil
+// Analyze finds no knob: every fix is out of its reach, and Apply turns
+// each one down.
+func (*Plugin) Analyze(context.Context, sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	return sdk.AnalyzeResponse{Framework: "slurm", WorldSize: 1}, nil
 }
 
 // Apply applies nothing.
-func (*Plugin) Apply(_ context.Context, _ sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	return sdk.Applied{}, sdk.Unsupported(fix.ID, "the slurm plugin only reads Slurm's messages")
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "the slurm plugin only reads Slurm's messages")
 }

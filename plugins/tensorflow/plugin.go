@@ -25,18 +25,19 @@ var batchFlags = pyscript.BatchFlags{
 }
 
 // Describe declares the plugin and TensorFlow's OOM texts.
-func (*Plugin) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{Name: "tensorflow", Version: Version, Frameworks: []string{"tensorflow"},
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: "tensorflow", Version: Version, Frameworks: []string{"tensorflow"},
 		Patterns: Patterns(), Frames: Frames()}, nil
 }
 
 // Recognize claims scripts that import tensorflow or keras.
-func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok || !s.ImportsAny("tensorflow", "keras", "tf_keras") {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
-	return sdk.Recognition{Confidence: 60, Framework: "tensorflow", Reason: "the script imports tensorflow or keras"}, nil
+	return sdk.RecognizeResponse{Confidence: 60, Framework: "tensorflow", Reason: "the script imports tensorflow or keras"}, nil
 }
 
 // simple is what vramrun can change in a TensorFlow command. The allocator
@@ -57,11 +58,12 @@ var simple = pyscript.Simple{
 }
 
 // Analyze finds the batch flags; the other fixes need the profile's flags.
-func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	return simple.Analyze(cmd)
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	a, err := simple.Analyze(req.Command)
+	return a.AnalyzeResponse, err
 }
 
 // Apply rewrites the command for one fix.
-func (*Plugin) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	return simple.Apply(cmd, fix)
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	return simple.Apply(req.Command, req.Fix)
 }

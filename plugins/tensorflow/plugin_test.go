@@ -63,7 +63,7 @@ func TestRecognize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, err := New().Recognize(context.Background(), tt.cmd)
+			rec, err := New().Recognize(context.Background(), sdk.RecognizeRequest{Command: tt.cmd})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestAnalyze(t *testing.T) {
 			for _, f := range inCode {
 				tt.cannot[f] = "Keras sets this in code, not with a flag (name the script's flag under flags." + string(f)
 			}
-			plugintab.WantUnsupportedExactly(t, a, tt.cannot)
+			plugintab.WantRefusals(t, New(), tt.cmd, plugintab.PlanFix, tt.cannot)
 		})
 	}
 }
@@ -179,7 +179,8 @@ func TestApplyUnsupported(t *testing.T) {
 }
 
 // TestApplyAgreesWithAnalyze: every fix either applies, keeping the argv
-// up to the script as typed, or is turned down with Analyze's reason.
+// up to the script as typed, or is turned down with the reason the
+// plugin's analysis holds for it.
 func TestApplyAgreesWithAnalyze(t *testing.T) {
 	cmds := map[string]sdk.Command{
 		"plain":          fitCmd("python train.py --epochs 5"),
@@ -192,7 +193,11 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 	}
 	for name, cmd := range cmds {
 		t.Run(name, func(t *testing.T) {
-			plugintab.CheckAgreement(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, Precision: "bf16"}))
+			a, err := simple.Analyze(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plugintab.CheckFixes(t, New(), cmd, plugintab.SameSizes(sdk.Fix{BatchSize: 8, Precision: "bf16"}), a.Unsupported)
 		})
 	}
 }

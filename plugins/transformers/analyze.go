@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/plugins/pytorch"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -13,10 +14,10 @@ import (
 const reasonNoDeepSpeed = "needs DeepSpeed: run with --deepspeed ds_config.json or accelerate launch --use_deepspeed"
 
 // analyze finds the command's knobs and the fixes it cannot take.
-func (j *job) analyze() sdk.Analysis {
+func (j *job) analyze() pyscript.Analysis {
 	inv := j.s.Inv
-	a := sdk.Analysis{Framework: Name, Launcher: inv.Launcher, Script: inv.Script, WorldSize: inv.WorldSize,
-		Unsupported: map[sdk.FixID]string{}, ConfigFiles: j.configFiles()}
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: inv.Launcher, Script: inv.Script,
+		WorldSize: inv.WorldSize, ConfigFiles: j.configFiles()}, Unsupported: map[sdk.FixID]string{}}
 	if a.WorldSize <= 0 {
 		a.WorldSize = 1
 	}
@@ -46,7 +47,7 @@ func (j *job) analyze() sdk.Analysis {
 	return a
 }
 
-func (j *job) analyzeBatch(a *sdk.Analysis) {
+func (j *job) analyzeBatch(a *pyscript.Analysis) {
 	batch := j.numField("batch_size", fieldBatch, defaultBatch)
 	accum := j.numField("grad_accumulation", fieldAccum, defaultAccum)
 	eval := j.numField("eval_batch_size", fieldEvalBatch, defaultEvalBatch)
@@ -117,7 +118,7 @@ func (j *job) canSetPrecision() bool {
 	return j.view.Find([]string{"--mixed_precision", "--mixed-precision"}).Exists()
 }
 
-func (j *job) analyzePrecision(a *sdk.Analysis) {
+func (j *job) analyzePrecision(a *pyscript.Analysis) {
 	p, _ := j.precisionNow()
 	switch p {
 	case "":
@@ -132,7 +133,7 @@ func (j *job) analyzePrecision(a *sdk.Analysis) {
 	}
 }
 
-func (j *job) analyzeCheckpointing(a *sdk.Analysis) {
+func (j *job) analyzeCheckpointing(a *pyscript.Analysis) {
 	on, _, available := j.boolField(fieldCkpt)
 	switch {
 	case !available:
@@ -145,7 +146,7 @@ func (j *job) analyzeCheckpointing(a *sdk.Analysis) {
 	}
 }
 
-func (j *job) analyzeOptimizer(a *sdk.Analysis) {
+func (j *job) analyzeOptimizer(a *pyscript.Analysis) {
 	if !j.trainer {
 		a.Unsupported[sdk.FixOptimizer8bit] = j.s.NoFlag("optimizer", "optimizer_8bit")
 		return
@@ -167,7 +168,7 @@ func (j *job) analyzeOptimizer(a *sdk.Analysis) {
 	}
 }
 
-func (j *job) analyzeOffload(a *sdk.Analysis) {
+func (j *job) analyzeOffload(a *pyscript.Analysis) {
 	switch {
 	case j.ds != nil:
 		doc := j.ds.usable()

@@ -27,7 +27,7 @@ const (
 	dsOffloaded = `{"zero_optimization": {"stage": 3, "offload_optimizer": {"device": "nvme", "nvme_path": "/nvme"}}}`
 )
 
-// supported marks a fix that must not be in Unsupported.
+// supported marks a fix that Apply must apply.
 const supported = ""
 
 func TestAnalyze(t *testing.T) {
@@ -46,7 +46,9 @@ func TestAnalyze(t *testing.T) {
 		env   map[string]string
 		flags map[string]string
 		knobs sdk.Knobs
-		// unsupported maps a fix to a part of its reason, or to supported.
+		// unsupported maps a fix to a part of the reason Apply turns it down
+		// with, to failed and a part of the error Apply fails with, or to
+		// supported.
 		unsupported map[sdk.FixID]string
 		launcher    string
 		world       int
@@ -198,7 +200,7 @@ func TestAnalyze(t *testing.T) {
 			files: withFiles(map[string]string{"ds.json": "{\n  \"train_batch_size\": 64,\n}"}),
 			knobs: sdk.Knobs{BatchSize: intp(4), GradAccumulation: intp(1), EvalBatchSize: intp(8), Precision: strp("fp32"),
 				GradCheckpointing: boolp(false), Optimizer: strp("adamw_torch")},
-			unsupported: map[sdk.FixID]string{sdk.FixBatchSize: supported, sdk.FixCPUOffload: supported},
+			unsupported: map[sdk.FixID]string{sdk.FixBatchSize: failed + "ds.json: line 3, column 1", sdk.FixCPUOffload: failed + "ds.json: line 3, column 1"},
 		},
 		{
 			name: "torchrun", argv: "torchrun --nproc_per_node 4 run_clm.py " + clmArgs, files: clm,
@@ -219,8 +221,8 @@ func TestAnalyze(t *testing.T) {
 			name: "single JSON args file that is broken", argv: "python run_clm.py args.json",
 			files: withFiles(map[string]string{"args.json": `{"per_device_train_batch_size": }`}),
 			knobs: sdk.Knobs{},
-			unsupported: map[sdk.FixID]string{sdk.FixBatchSize: "args.json: line 1, column 33", sdk.FixAllocator: supported,
-				sdk.FixMixedPrecision: "args.json"},
+			unsupported: map[sdk.FixID]string{sdk.FixBatchSize: failed + "args.json: line 1, column 33", sdk.FixAllocator: supported,
+				sdk.FixMixedPrecision: failed + "args.json"},
 		},
 		{
 			name: "the script's .args file comes before the command line", argv: "python run_clm.py --per_device_train_batch_size 2",
@@ -252,12 +254,14 @@ func TestAnalyze(t *testing.T) {
 			if !reflect.DeepEqual(a.Knobs, tt.knobs) {
 				t.Errorf("knobs\n got %s\nwant %s", plugintab.KnobsText(a.Knobs), plugintab.KnobsText(tt.knobs))
 			}
+			answers := outcomes(t, cmd)
 			for fix, want := range tt.unsupported {
-				got, no := a.Unsupported[fix]
+				got, no := answers[fix]
 				switch {
 				case want == supported && no:
-					t.Errorf("%s unsupported (%q), want supported", fix, got)
-				case want != supported && !strings.Contains(got, want):
+					t.Errorf("%s not applied (%q), want it applied", fix, got)
+				case want != supported && strings.HasPrefix(got, failed) != strings.HasPrefix(want, failed),
+					want != supported && !strings.Contains(got, want):
 					t.Errorf("%s: reason %q, want one with %q", fix, got, want)
 				}
 			}
@@ -275,7 +279,7 @@ func TestAnalyze(t *testing.T) {
 }
 
 func TestAnalyzeRejectsCommandWithoutScript(t *testing.T) {
-	_, err := New().Analyze(t.Context(), command("python -c pass", nil))
+	_, err := New().Analyze(t.Context(), sdk.AnalyzeRequest{Command: command("python -c pass", nil)})
 	if err == nil || !strings.Contains(err.Error(), "cannot find the training script") {
 		t.Errorf("err = %v", err)
 	}

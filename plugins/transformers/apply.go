@@ -14,32 +14,32 @@ import (
 
 // apply rewrites the command for one fix. The user's files are never
 // touched: a changed JSON comes back as a copy's content.
-func (j *job) apply(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
+func (j *job) apply(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.ApplyResponse, error) {
 	if fix.ID == sdk.FixAllocator {
 		if reason := pytorch.AllocatorUnsupported(j.cmd.Env); reason != "" {
-			return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
 		}
 		env, summary, err := pytorch.AllocatorEnv(j.cmd.Env)
 		if err != nil {
-			return sdk.Applied{}, err
+			return sdk.ApplyResponse{}, err
 		}
-		return sdk.Applied{Argv: append([]string(nil), j.cmd.Argv...), Env: env, Summary: summary}, nil
+		return sdk.ApplyResponse{Argv: append([]string(nil), j.cmd.Argv...), Env: env, Summary: summary}, nil
 	}
 	// A file vramrun has to rewrite but cannot read is the user's to fix:
 	// an error, not a fix to skip.
 	if j.jsonMode && j.argsJSON.err != nil {
-		return sdk.Applied{}, j.argsJSON.err
+		return sdk.ApplyResponse{}, j.argsJSON.err
 	}
 	if j.ds != nil && j.ds.err != nil && needsDeepSpeedJSON(fix.ID) {
-		return sdk.Applied{}, j.ds.err
+		return sdk.ApplyResponse{}, j.ds.err
 	}
 	a := j.analyze()
 	if reason, no := a.Unsupported[fix.ID]; no {
-		return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s", reason)
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
 	}
 	if !j.jsonMode {
 		if args, summary, ok := j.s.ApplyTemplate(fix); ok {
-			return sdk.Applied{Argv: j.s.Inv.WithArgs(args), Summary: summary}, nil
+			return sdk.ApplyResponse{Argv: j.s.Inv.WithArgs(args), Summary: summary}, nil
 		}
 	}
 	r := &rewrite{j: j, args: append([]string{}, j.s.Inv.Args...)}
@@ -61,7 +61,7 @@ func (j *job) apply(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Appli
 		err = fmt.Errorf("unknown fix %q", fix.ID)
 	}
 	if err != nil {
-		return sdk.Applied{}, err
+		return sdk.ApplyResponse{}, err
 	}
 	return r.finish(copyDir)
 }
@@ -76,7 +76,7 @@ func needsDeepSpeedJSON(id sdk.FixID) bool {
 }
 
 // rewrite is one fix's changes to a command, built up then turned into an
-// sdk.Applied by finish.
+// sdk.ApplyResponse by finish.
 type rewrite struct {
 	j *job
 	// args are the script's own arguments as they will be typed.
@@ -123,7 +123,7 @@ func (r *rewrite) setLauncher(name, from, to string) {
 	r.parts = append(r.parts, launcherChange(name, from, to))
 }
 
-func (r *rewrite) batch(fix sdk.Fix, a sdk.Analysis) error {
+func (r *rewrite) batch(fix sdk.Fix, a pyscript.Analysis) error {
 	if fix.BatchSize < 1 {
 		return fmt.Errorf("batch_size: the new micro-batch %d is not a positive number", fix.BatchSize)
 	}
@@ -183,7 +183,7 @@ func (r *rewrite) precision(fix sdk.Fix) error {
 		return fmt.Errorf("mixed_precision: unknown precision %q (want bf16 or fp16)", fix.Precision)
 	}
 	// The other half precision is not on here (the command would be in it
-	// already, and Analyze says so), so setting one never makes both.
+	// already, and the fix is turned down), so setting one never makes both.
 	j := r.j
 	switch {
 	case j.trainer && j.jsonMode:
@@ -264,7 +264,7 @@ func (r *rewrite) offload() error {
 
 // finish writes the edited JSON files as copies, points the command at
 // them and builds the answer.
-func (r *rewrite) finish(copyDir string) (sdk.Applied, error) {
+func (r *rewrite) finish(copyDir string) (sdk.ApplyResponse, error) {
 	j := r.j
 	var copies []sdk.FileCopy
 	var copyParts []string
@@ -272,7 +272,7 @@ func (r *rewrite) finish(copyDir string) (sdk.Applied, error) {
 	if r.ds != nil && r.ds.changed {
 		part, c, err := r.finishDeepSpeed(copyDir, used)
 		if err != nil {
-			return sdk.Applied{}, err
+			return sdk.ApplyResponse{}, err
 		}
 		copies = append(copies, c...)
 		copyParts = append(copyParts, part...)
@@ -280,7 +280,7 @@ func (r *rewrite) finish(copyDir string) (sdk.Applied, error) {
 	if r.argsJSON != nil && (r.argsJSON.changed || r.argsRef) {
 		content, err := r.argsJSON.doc.Indented(j.argsJSON.raw)
 		if err != nil {
-			return sdk.Applied{}, fmt.Errorf("%s: %w", j.argsJSON.named, err)
+			return sdk.ApplyResponse{}, fmt.Errorf("%s: %w", j.argsJSON.named, err)
 		}
 		path := copyPath(copyDir, j.argsJSON.named, used)
 		copies = append(copies, sdk.FileCopy{Original: j.argsJSON.named, Path: path, Content: content})
@@ -291,7 +291,7 @@ func (r *rewrite) finish(copyDir string) (sdk.Applied, error) {
 	}
 	argv, err := r.argv()
 	if err != nil {
-		return sdk.Applied{}, err
+		return sdk.ApplyResponse{}, err
 	}
 	summary := strings.Join(r.parts, ", ")
 	if len(copyParts) > 0 {
@@ -303,7 +303,7 @@ func (r *rewrite) finish(copyDir string) (sdk.Applied, error) {
 	if len(r.notes) > 0 {
 		summary += " (" + strings.Join(r.notes, "; ") + ")"
 	}
-	return sdk.Applied{Argv: argv, Env: r.env, Copies: copies, Summary: summary}, nil
+	return sdk.ApplyResponse{Argv: argv, Env: r.env, Copies: copies, Summary: summary}, nil
 }
 
 // finishDeepSpeed turns the DeepSpeed edits into a copy (or a new inline

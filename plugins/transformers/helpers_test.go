@@ -2,6 +2,7 @@ package transformers
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/vramrun/vramrun/plugins/plugintab"
@@ -78,8 +79,42 @@ func command(argv string, files map[string]string) sdk.Command {
 	return plugintab.Command(argv, files, plugintab.Env("PATH", "/nonexistent-vramrun-test"))
 }
 
+// failed starts what outcomes gives for a fix Apply fails with an ordinary
+// error: a file the fix has to rewrite but cannot read is the user's to
+// fix, an error rather than a fix to turn down.
+const failed = "error: "
+
+// outcomes applies every fix to cmd, with the sizes the planner could ask
+// for from Analyze's knobs (plugintab.PlanFix), and says how Apply answers
+// each fix it does not apply: the reason of its *sdk.UnsupportedError, or
+// failed and the text of any other error. A fix that applies is left out;
+// its answer must be valid.
+func outcomes(t *testing.T, cmd sdk.Command) map[sdk.FixID]string {
+	t.Helper()
+	a := plugintab.Analyze(t, New(), cmd)
+	out := map[sdk.FixID]string{}
+	for _, id := range sdk.AllFixes() {
+		got, err := plugintab.Apply(t, New(), cmd, plugintab.PlanFix(id, a.Knobs))
+		var unsupported *sdk.UnsupportedError
+		switch {
+		case errors.As(err, &unsupported):
+			if unsupported.Fix != id || unsupported.Reason == "" {
+				t.Errorf("%s: turned down as %s with reason %q, want the fix named and a reason", id, unsupported.Fix, unsupported.Reason)
+			}
+			out[id] = unsupported.Reason
+		case err != nil:
+			out[id] = failed + err.Error()
+		default:
+			if err := got.Validate(plugintab.CopyDir); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+		}
+	}
+	return out
+}
+
 // copyJSON decodes the copy of original in an answer.
-func copyJSON(t *testing.T, got sdk.Applied, original string) map[string]any {
+func copyJSON(t *testing.T, got sdk.ApplyResponse, original string) map[string]any {
 	t.Helper()
 	for _, c := range got.Copies {
 		if c.Original == original {

@@ -34,8 +34,8 @@ type Plugin struct{}
 func New() *Plugin { return &Plugin{} }
 
 // Describe declares the plugin and the Trainer's traceback frames.
-func (*Plugin) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{Name: Name, Version: Version, Frameworks: []string{Name}, Frames: Frames()}, nil
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: Name, Version: Version, Frameworks: []string{Name}, Frames: Frames()}, nil
 }
 
 // hfFlagFields are HF fields distinctive enough that typing one says the
@@ -54,12 +54,13 @@ var hfArgsWords = regexp.MustCompile(`\b(HfArgumentParser|\w*TrainingArguments|(
 
 // Recognize claims scripts that import transformers, commands typed with
 // TrainingArguments flags, and single JSON files of TrainingArguments.
-func (*Plugin) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
-	rec := sdk.Recognition{Framework: Name}
+	rec := sdk.RecognizeResponse{Framework: Name}
 	code := pythonCode(s.Source)
 	switch {
 	case s.ImportsAny("transformers", "trl"):
@@ -134,22 +135,23 @@ func jsonArgsFile(cmd sdk.Command, inv cmdline.Invocation) string {
 }
 
 // Analyze finds the command's knobs.
-func (*Plugin) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	cmd := req.Command
 	j, err := loadJob(cmd)
 	if err != nil {
-		return sdk.Analysis{}, err
+		return sdk.AnalyzeResponse{}, err
 	}
-	return j.analyze(), nil
+	return j.analyze().AnalyzeResponse, nil
 }
 
 // Apply rewrites the command for one fix; copies of JSON files go under
 // copyDir (as contents: the host writes them).
-func (*Plugin) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
-	j, err := loadJob(cmd)
+func (*Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	j, err := loadJob(req.Command)
 	if err != nil {
-		return sdk.Applied{}, err
+		return sdk.ApplyResponse{}, err
 	}
-	return j.apply(ctx, fix, copyDir)
+	return j.apply(ctx, req.Fix, req.CopyDir)
 }
 
 // pythonCode is a Python source without its comments and docstrings, so

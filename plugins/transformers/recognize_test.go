@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/vramrun/vramrun/sdk"
 )
 
 const (
@@ -37,7 +39,7 @@ func TestRecognize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, err := New().Recognize(context.Background(), command(tt.argv, tt.files))
+			rec, err := New().Recognize(context.Background(), sdk.RecognizeRequest{Command: command(tt.argv, tt.files)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +54,7 @@ func TestRecognize(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	d, err := New().Describe(context.Background())
+	d, err := New().Describe(context.Background(), sdk.DescribeRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // compared with every empty list or map made nil, and every file content
 // made non-nil.
 
-func normDescription(d sdk.Description) sdk.Description {
+func normDescription(d sdk.DescribeResponse) sdk.DescribeResponse {
 	d.Frameworks = nilStrings(d.Frameworks)
 	var patterns []sdk.OOMPattern
 	for _, p := range d.Patterns {
@@ -28,15 +28,12 @@ func normDescription(d sdk.Description) sdk.Description {
 	return d
 }
 
-func normAnalysis(a sdk.Analysis) sdk.Analysis {
-	if len(a.Unsupported) == 0 {
-		a.Unsupported = nil
-	}
+func normAnalysis(a sdk.AnalyzeResponse) sdk.AnalyzeResponse {
 	a.ConfigFiles = nilStrings(a.ConfigFiles)
 	return a
 }
 
-func normApplied(a sdk.Applied) sdk.Applied {
+func normApplied(a sdk.ApplyResponse) sdk.ApplyResponse {
 	a.Argv = nilStrings(a.Argv)
 	if len(a.Env) == 0 {
 		a.Env = nil

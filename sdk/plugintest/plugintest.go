@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 // Expectation is what a Case expects of Recognize.
@@ -49,20 +50,19 @@ type Case struct {
 	Expect Expectation
 }
 
-// Run checks impl against the plugin contract, in process and over gRPC:
+// Run checks impl against the rules of package sdk, in process and over gRPC:
 //
 //   - Describe: the name, patterns and frames pass sdk.Description.Validate
-//     (RE2 expressions with the contract's group names only; frames train or
+//     (RE2 expressions with the known group names only; frames train or
 //     eval).
 //   - Recognize: the same answer twice, a confidence within 0..100, and the
 //     case's expectation.
 //   - For a claimed command, Analyze works and its answer passes
-//     sdk.Analysis.Validate; then every fix id is applied, with sizes made
-//     from the analysis' knobs. Each one either applies — a valid
-//     sdk.Applied that keeps the command's program (argv[0]), with copies
-//     as contents inside the copy folder — or returns an
-//     *sdk.UnsupportedError with a reason; a fix the analysis lists as
-//     unsupported must return that error.
+//     sdk.AnalyzeResponse.Validate; then every fix id is applied, with sizes
+//     made from the analysis' knobs. Each one either applies — a valid
+//     sdk.ApplyResponse that keeps the command's program (argv[0]), with
+//     copies as contents inside the copy folder — or is turned down with an
+//     *sdk.UnsupportedError that names the fix and gives a reason.
 //   - No call mutates its input Command, and Apply writes no file: the copy
 //     folder (and the working folder the kit made) stay empty.
 func Run(t *testing.T, impl sdk.Framework, cases []Case) {
@@ -75,11 +75,11 @@ func Run(t *testing.T, impl sdk.Framework, cases []Case) {
 // plugin as vramrun sees it. The connection closes when the test ends.
 func Dial(t testing.TB, impl sdk.Framework) sdk.Framework {
 	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, sdk.PluginSets(impl)[sdk.ProtocolVersion])
+	client, _ := plugin.TestPluginGRPCConn(t, false, serve.PluginSets(impl)[serve.ProtocolVersion])
 	// Closing the client shuts the server down through go-plugin's
 	// controller; stopping the server as well races with that shutdown.
 	t.Cleanup(func() { _ = client.Close() })
-	raw, err := client.Dispense(sdk.PluginName)
+	raw, err := client.Dispense(serve.PluginName)
 	if err != nil {
 		t.Fatalf("dispense the plugin: %v", err)
 	}
@@ -124,9 +124,9 @@ func check(t tester, impl, wire sdk.Framework, cases []Case) {
 }
 
 func checkDescribe(t tester, sides []side) {
-	var answers []sdk.Description
+	var answers []sdk.DescribeResponse
 	for _, s := range sides {
-		d, err := s.f.Describe(context.Background())
+		d, err := s.f.Describe(context.Background(), sdk.DescribeRequest{})
 		if err != nil {
 			t.Errorf("%s: Describe: %v", s.name, err)
 			return
@@ -147,7 +147,7 @@ func checkCase(t tester, sides []side, c Case) {
 		cmd.Dir = t.TempDir()
 		defer checkEmpty(t, cmd.Dir, "the command's working folder")
 	}
-	var recs []sdk.Recognition
+	var recs []sdk.RecognizeResponse
 	for _, s := range sides {
 		rec, ok := recognizeTwice(t, s, cmd)
 		if !ok {
@@ -168,10 +168,10 @@ func checkCase(t tester, sides []side, c Case) {
 	if !claimed {
 		return
 	}
-	var analyses []sdk.Analysis
+	var analyses []sdk.AnalyzeResponse
 	for _, s := range sides {
 		before := cmd.Clone()
-		a, err := s.f.Analyze(context.Background(), cmd)
+		a, err := s.f.Analyze(context.Background(), sdk.AnalyzeRequest{Command: cmd})
 		if err != nil {
 			t.Errorf("%s: Analyze: %v", s.name, err)
 			return
@@ -186,18 +186,18 @@ func checkCase(t tester, sides []side, c Case) {
 		t.Errorf("Analyze differs:\n%s: %+v\n%s: %+v", sides[0].name, analyses[0], sides[1].name, analyses[1])
 	}
 	for _, id := range sdk.AllFixes() {
-		checkApply(t, sides, cmd, analyses[0], SampleFix(id, analyses[0].Knobs))
+		checkApply(t, sides, cmd, SampleFix(id, analyses[0].Knobs))
 	}
 }
 
-func recognizeTwice(t tester, s side, cmd sdk.Command) (sdk.Recognition, bool) {
+func recognizeTwice(t tester, s side, cmd sdk.Command) (sdk.RecognizeResponse, bool) {
 	before := cmd.Clone()
-	first, err := s.f.Recognize(context.Background(), cmd)
+	first, err := s.f.Recognize(context.Background(), sdk.RecognizeRequest{Command: cmd})
 	if err != nil {
 		t.Errorf("%s: Recognize: %v", s.name, err)
 		return first, false
 	}
-	second, err := s.f.Recognize(context.Background(), cmd)
+	second, err := s.f.Recognize(context.Background(), sdk.RecognizeRequest{Command: cmd})
 	if err != nil {
 		t.Errorf("%s: Recognize, second time: %v", s.name, err)
 		return first, false

@@ -15,14 +15,14 @@ import (
 )
 
 // toy is a plugin for "python toy.py --bs N [--accum N] [--conf FILE]"; each
-// of its fault fields breaks one rule of the contract.
+// of its fault fields breaks one rule of package sdk.
 type toy struct {
 	mutatesInput     bool
 	writesCopy       bool
 	unstable         bool
 	confidence       int
 	ordinaryErr      bool
-	ignoresAnalysis  bool
+	refusesAnother   bool
 	changesProgram   bool
 	copyOutside      bool
 	badPattern       bool
@@ -31,8 +31,8 @@ type toy struct {
 	unsupportedBlank bool
 }
 
-func (p *toy) Describe(context.Context) (sdk.Description, error) {
-	d := sdk.Description{Name: "toy", Version: "1.0.0", Frameworks: []string{"toy"},
+func (p *toy) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	d := sdk.DescribeResponse{Name: "toy", Version: "1.0.0", Frameworks: []string{"toy"},
 		Patterns: []sdk.OOMPattern{{ID: "toy.oom", Framework: "toy", Kind: sdk.KindGPU, Regexp: `toy OOM \((?P<tried>\d+) bytes\)`}},
 		Frames:   []sdk.Frame{{Name: "evaluate", Phase: sdk.PhaseEval}}}
 	if p.badPattern {
@@ -44,14 +44,15 @@ func (p *toy) Describe(context.Context) (sdk.Description, error) {
 	return d, nil
 }
 
-func (p *toy) Recognize(_ context.Context, cmd sdk.Command) (sdk.Recognition, error) {
+func (p *toy) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	cmd := req.Command
 	if p.mutatesInput && len(cmd.Argv) > 0 {
 		cmd.Argv[0] = "python3"
 	}
 	if len(cmd.Argv) < 2 || filepath.Base(cmd.Argv[1]) != "toy.py" {
-		return sdk.Recognition{}, nil
+		return sdk.RecognizeResponse{}, nil
 	}
-	rec := sdk.Recognition{Confidence: 80, Framework: "toy", Reason: "runs toy.py"}
+	rec := sdk.RecognizeResponse{Confidence: 80, Framework: "toy", Reason: "runs toy.py"}
 	if p.confidence != 0 {
 		rec.Confidence = p.confidence
 	}
@@ -70,8 +71,9 @@ func flagValue(argv []string, name string) (int, bool) {
 	return n, err == nil
 }
 
-func (p *toy) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	a := sdk.Analysis{Framework: "toy", Launcher: "python", Script: "toy.py", WorldSize: 1, Unsupported: map[sdk.FixID]string{}}
+func (p *toy) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	cmd := req.Command
+	a := sdk.AnalyzeResponse{Framework: "toy", Launcher: "python", Script: "toy.py", WorldSize: 1}
 	if n, ok := flagValue(cmd.Argv, "--bs"); ok {
 		a.Knobs.BatchSize = sdk.Int(n)
 	}
@@ -79,27 +81,26 @@ func (p *toy) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) 
 	if n, ok := flagValue(cmd.Argv, "--accum"); ok {
 		a.Knobs.GradAccumulation = sdk.Int(n)
 	}
-	for _, f := range sdk.AllFixes() {
-		if f != sdk.FixBatchSize {
-			a.Unsupported[f] = "toy.py has no flag for it"
-		}
-	}
 	return a, nil
 }
 
-func (p *toy) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
+func (p *toy) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	cmd, fix, copyDir := req.Command, req.Fix, req.CopyDir
 	if p.writesCopy {
 		_ = os.WriteFile(filepath.Join(copyDir, "conf.yaml"), []byte("bs: 1\n"), 0o644)
 	}
 	if p.ordinaryErr && fix.ID == sdk.FixCPUOffload {
-		return sdk.Applied{}, fmt.Errorf("offload is not for toys")
+		return sdk.ApplyResponse{}, fmt.Errorf("offload is not for toys")
 	}
-	if fix.ID != sdk.FixBatchSize && !p.ignoresAnalysis {
-		reason := "toy.py has no flag for it"
+	if fix.ID != sdk.FixBatchSize {
+		reason, id := "toy.py has no flag for it", fix.ID
 		if p.unsupportedBlank {
 			reason = ""
 		}
-		return sdk.Applied{}, &sdk.UnsupportedError{Fix: fix.ID, Reason: reason}
+		if p.refusesAnother {
+			id = sdk.FixBatchSize
+		}
+		return sdk.ApplyResponse{}, &sdk.UnsupportedError{Fix: id, Reason: reason}
 	}
 	argv := append([]string(nil), cmd.Argv...)
 	if p.changesProgram {
@@ -113,7 +114,7 @@ func (p *toy) Apply(ctx context.Context, cmd sdk.Command, fix sdk.Fix, copyDir s
 	if p.copyOutside {
 		dir = filepath.Dir(copyDir)
 	}
-	return sdk.Applied{Argv: argv, Summary: "smaller batch",
+	return sdk.ApplyResponse{Argv: argv, Summary: "smaller batch",
 		Copies: []sdk.FileCopy{{Original: "conf.yaml", Path: filepath.Join(dir, "conf.yaml"), Content: []byte("bs: 1\n")}}}, nil
 }
 
@@ -167,10 +168,10 @@ func TestKitFindsEachFault(t *testing.T) {
 		{"unstable", &toy{unstable: true}, toyCases, "Recognize is not stable"},
 		{"confidence out of range", &toy{confidence: 150}, toyCases, "confidence 150 is outside 0..100"},
 		{"ordinary error", &toy{ordinaryErr: true}, toyCases, "Apply cpu_offload: offload is not for toys"},
-		{"applies what analysis refuses", &toy{ignoresAnalysis: true}, toyCases, "applied a fix that Analyze says the command cannot take"},
+		{"refusal names another fix", &toy{refusesAnother: true}, toyCases, `the UnsupportedError names fix "batch_size"`},
 		{"changes the program", &toy{changesProgram: true}, toyCases, `changed the program from "python" to "/usr/bin/python3"`},
 		{"copy outside", &toy{copyOutside: true}, toyCases, "outside the copy folder"},
-		{"bad pattern group", &toy{badPattern: true}, toyCases, `group "size" is not one of the contract's names`},
+		{"bad pattern group", &toy{badPattern: true}, toyCases, `group "size" is not one of the known names`},
 		{"answers differ", &toy{describeVaries: true}, toyCases, "Describe differs"},
 		{"blank reason", &toy{unsupportedBlank: true}, toyCases, "unsupported without a reason"},
 		{"expectation", &toy{}, []Case{{Name: "x", Command: sdk.Command{Argv: []string{"python", "x.py"}}, Expect: ExpectClaimed}}, "not claimed"},

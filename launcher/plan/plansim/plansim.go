@@ -10,6 +10,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/plan"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -53,8 +54,8 @@ func (j Job) Largest() int {
 // OOM is the diagnosis PyTorch's message gives for a failed step at b: the
 // chunk that did not fit, what was allocated before it, what the allocator
 // held unused, and what was free.
-func (j Job) OOM(b int) sdk.Diagnosis {
-	d := sdk.NoOOM()
+func (j Job) OOM(b int) oom.Diagnosis {
+	d := oom.NoOOM()
 	d.OOM, d.Kind, d.Framework, d.Phase = true, sdk.KindGPU, "pytorch", sdk.PhaseTrain
 	chunk := j.PerSample * int64(b) / int64(j.Chunks)
 	if chunk < 1 {
@@ -81,7 +82,7 @@ func (j Job) OOM(b int) sdk.Diagnosis {
 type Strategy interface {
 	Name() string
 	Reset()
-	Next(b int, d sdk.Diagnosis) (int, bool)
+	Next(b int, d oom.Diagnosis) (int, bool)
 }
 
 // Halving halves the batch.
@@ -94,7 +95,7 @@ func (Halving) Name() string { return "halving" }
 func (Halving) Reset() {}
 
 // Next halves.
-func (Halving) Next(b int, _ sdk.Diagnosis) (int, bool) { return b / 2, b > 1 }
+func (Halving) Next(b int, _ oom.Diagnosis) (int, bool) { return b / 2, b > 1 }
 
 // Shrink90 multiplies the batch by 0.9.
 type Shrink90 struct{}
@@ -106,7 +107,7 @@ func (Shrink90) Name() string { return "0.9x" }
 func (Shrink90) Reset() {}
 
 // Next shrinks by a tenth, at least by one.
-func (Shrink90) Next(b int, _ sdk.Diagnosis) (int, bool) {
+func (Shrink90) Next(b int, _ oom.Diagnosis) (int, bool) {
 	n := int(float64(b) * 0.9)
 	if n >= b {
 		n = b - 1
@@ -127,13 +128,15 @@ func (s *Planner) Reset() {
 }
 
 // Next asks the planner.
-func (s *Planner) Next(b int, d sdk.Diagnosis) (int, bool) {
-	a := sdk.Analysis{Knobs: sdk.Knobs{BatchSize: sdk.Int(b), GradAccumulation: sdk.Int(1)}}
-	dec := s.p.Next(d, a, plan.ObservationFrom(d, 0, 0))
-	if dec.Step == nil {
+func (s *Planner) Next(b int, d oom.Diagnosis) (int, bool) {
+	a := sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(b), GradAccumulation: sdk.Int(1)}}
+	s.p.Observe(d, a, plan.ObservationFrom(d, 0, 0))
+	pr := s.p.Propose()
+	if pr.Step == nil {
 		return 0, false
 	}
-	return dec.Step.Fix.BatchSize, true
+	s.p.Commit(pr)
+	return pr.Step.Fix.BatchSize, true
 }
 
 // Outcome is one strategy on one job.

@@ -5,9 +5,9 @@
 //	crash       exits in the middle of Recognize
 //	hang        never answers Recognize
 //	stdout      prints to stdout before the handshake
-//	badproto    speaks protocol version 2 only
+//	badproto    speaks only the protocol version after vramrun's
 //	garbage     answers Recognize with confidence 150
-//	badpattern  declares a pattern with a group outside the contract
+//	badpattern  declares a pattern with a group no pattern may use
 //	silent      never prints the handshake
 //	children    behaves, but starts a child process of its own
 //	chatty      behaves, and logs one debug and one warning line
@@ -29,12 +29,13 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 type faulty struct{ mode string }
 
-func (f faulty) Describe(context.Context) (sdk.Description, error) {
-	d := sdk.Description{Name: f.mode, Version: "0.0.1", Frameworks: []string{f.mode}}
+func (f faulty) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	d := sdk.DescribeResponse{Name: f.mode, Version: "0.0.1", Frameworks: []string{f.mode}}
 	if f.mode == "stdin" {
 		d.Version, _ = os.Readlink("/proc/self/fd/0")
 	}
@@ -44,24 +45,24 @@ func (f faulty) Describe(context.Context) (sdk.Description, error) {
 	return d, nil
 }
 
-func (f faulty) Recognize(context.Context, sdk.Command) (sdk.Recognition, error) {
+func (f faulty) Recognize(context.Context, sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
 	switch f.mode {
 	case "crash":
 		os.Exit(3)
 	case "hang":
 		select {}
 	case "garbage":
-		return sdk.Recognition{Confidence: 150, Framework: "garbage"}, nil
+		return sdk.RecognizeResponse{Confidence: 150, Framework: "garbage"}, nil
 	}
-	return sdk.Recognition{}, nil
+	return sdk.RecognizeResponse{}, nil
 }
 
-func (f faulty) Analyze(context.Context, sdk.Command) (sdk.Analysis, error) {
-	return sdk.Analysis{}, fmt.Errorf("%s analyzes nothing", f.mode)
+func (f faulty) Analyze(context.Context, sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	return sdk.AnalyzeResponse{}, fmt.Errorf("%s analyzes nothing", f.mode)
 }
 
-func (f faulty) Apply(_ context.Context, _ sdk.Command, fix sdk.Fix, _ string) (sdk.Applied, error) {
-	return sdk.Applied{}, sdk.Unsupported(fix.ID, "%s applies nothing", f.mode)
+func (f faulty) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s applies nothing", f.mode)
 }
 
 func writePid(name string, pid int) {
@@ -90,11 +91,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, `{"@level":"debug","@message":"chatty debug line"}`)
 		fmt.Fprintln(os.Stderr, `{"@level":"warn","@message":"chatty warning line"}`)
 	case "badproto":
-		h := sdk.Handshake()
-		h.ProtocolVersion = 2
+		h := serve.Handshake()
+		h.ProtocolVersion = serve.ProtocolVersion + 1
 		plugin.Serve(&plugin.ServeConfig{HandshakeConfig: h, GRPCServer: plugin.DefaultGRPCServer,
-			VersionedPlugins: map[int]plugin.PluginSet{2: sdk.PluginSets(impl)[sdk.ProtocolVersion]}})
+			VersionedPlugins: map[int]plugin.PluginSet{serve.ProtocolVersion + 1: serve.PluginSets(impl)[serve.ProtocolVersion]}})
 		return
 	}
-	sdk.Serve(impl)
+	serve.Serve(impl)
 }

@@ -1,4 +1,6 @@
-package launcher
+// Package explain diagnoses an OOM log for `vramrun explain`: the diagnosis
+// engine's answer, with what vramrun would try next, as JSON or in words.
+package explain
 
 import (
 	"encoding/json"
@@ -6,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/vramrun/vramrun/launcher/human"
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/plan"
 	"github.com/vramrun/vramrun/plugins/host"
@@ -14,23 +17,23 @@ import (
 )
 
 // Explain diagnoses an OOM log and fills in what vramrun would try next.
-func Explain(plugins *host.Set, settings profiles.Settings, log io.Reader) (sdk.Diagnosis, error) {
+func Explain(plugins *host.Set, settings profiles.Settings, log io.Reader) (oom.Diagnosis, error) {
 	m, err := oom.Compile(plugins.Patterns(), plugins.Frames())
 	if err != nil {
-		return sdk.Diagnosis{}, err
+		return oom.Diagnosis{}, err
 	}
 	d, err := oom.Diagnose(m, log, oom.Ending{}, "")
 	if err != nil {
-		return sdk.Diagnosis{}, err
+		return oom.Diagnosis{}, err
 	}
-	d.NextFixes = plan.NextFixes(planConfig(settings, nil), d)
+	d.NextFixes = plan.NextFixes(plan.FromSettings(settings, nil), d)
 	return d, nil
 }
 
-// WriteDiagnosisJSON writes the contract's explain --json object.
-func WriteDiagnosisJSON(w io.Writer, d sdk.Diagnosis) error {
+// WriteJSON writes the explain --json object: the oom.Diagnosis.
+func WriteJSON(w io.Writer, d oom.Diagnosis) error {
 	if d.OtherProcesses == nil {
-		d.OtherProcesses = []sdk.ProcessUsage{}
+		d.OtherProcesses = []oom.ProcessUsage{}
 	}
 	if d.NextFixes == nil {
 		d.NextFixes = []sdk.FixID{}
@@ -40,8 +43,8 @@ func WriteDiagnosisJSON(w io.Writer, d sdk.Diagnosis) error {
 	return enc.Encode(d)
 }
 
-// WriteDiagnosisText explains a diagnosis in plain words.
-func WriteDiagnosisText(w io.Writer, d sdk.Diagnosis) error {
+// WriteText explains a diagnosis in plain words.
+func WriteText(w io.Writer, d oom.Diagnosis) error {
 	var b strings.Builder
 	switch {
 	case !d.OOM:
@@ -66,7 +69,7 @@ func WriteDiagnosisText(w io.Writer, d sdk.Diagnosis) error {
 	}
 	row := func(label string, v *int64, extra string) {
 		if v != nil {
-			fmt.Fprintf(&b, "  %-17s %s%s\n", label+":", HumanBytes(*v), extra)
+			fmt.Fprintf(&b, "  %-17s %s%s\n", label+":", human.Bytes(*v), extra)
 		}
 	}
 	row("asked for", d.TriedBytes, "")
@@ -80,7 +83,7 @@ func WriteDiagnosisText(w io.Writer, d sdk.Diagnosis) error {
 	row("held unused", d.ReservedUnallocatedBytes, frag)
 	row("allowed", d.AllowedBytes, " (a memory fraction is set)")
 	for _, p := range d.OtherProcesses {
-		fmt.Fprintf(&b, "  other process:    pid %d holds %s\n", p.PID, HumanBytes(p.UsedBytes))
+		fmt.Fprintf(&b, "  other process:    pid %d holds %s\n", p.PID, human.Bytes(p.UsedBytes))
 	}
 	fmt.Fprintf(&b, "  message:          %s\n", firstLine(d.Message))
 	switch {

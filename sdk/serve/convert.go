@@ -1,18 +1,21 @@
-package sdk
+package serve
 
-import "github.com/vramrun/vramrun/sdk/internal/pluginpb"
+import (
+	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/internal/pluginpb"
+)
 
 // The conversions between the sdk types and their wire messages. An empty
 // slice or map comes back as nil, so that an answer compares the same
 // whichever side of the wire it was made on once both are normalised that
 // way.
 
-func commandToPB(c Command) *pluginpb.Command {
+func commandToPB(c sdk.Command) *pluginpb.Command {
 	return &pluginpb.Command{Argv: c.Argv, Env: c.Env, Dir: c.Dir, Files: c.Files, Flags: c.Flags}
 }
 
-func commandFromPB(m *pluginpb.Command) Command {
-	return Command{
+func commandFromPB(m *pluginpb.Command) sdk.Command {
+	return sdk.Command{
 		Argv:  nilIfEmpty(m.GetArgv()),
 		Env:   nilIfEmptyMap(m.GetEnv()),
 		Dir:   m.GetDir(),
@@ -37,7 +40,7 @@ func filesFromPB(files map[string][]byte) map[string][]byte {
 	return out
 }
 
-func descriptionToPB(d Description) *pluginpb.DescribeResponse {
+func descriptionToPB(d sdk.DescribeResponse) *pluginpb.DescribeResponse {
 	m := &pluginpb.DescribeResponse{Name: d.Name, Version: d.Version, Frameworks: d.Frameworks}
 	for _, p := range d.Patterns {
 		pm := &pluginpb.OOMPattern{Id: p.ID, Framework: p.Framework, Kind: string(p.Kind), Regexp: p.Regexp,
@@ -56,10 +59,10 @@ func descriptionToPB(d Description) *pluginpb.DescribeResponse {
 	return m
 }
 
-func descriptionFromPB(m *pluginpb.DescribeResponse) Description {
-	d := Description{Name: m.GetName(), Version: m.GetVersion(), Frameworks: nilIfEmpty(m.GetFrameworks())}
+func descriptionFromPB(m *pluginpb.DescribeResponse) sdk.DescribeResponse {
+	d := sdk.DescribeResponse{Name: m.GetName(), Version: m.GetVersion(), Frameworks: nilIfEmpty(m.GetFrameworks())}
 	for _, pm := range m.GetPatterns() {
-		p := OOMPattern{ID: pm.GetId(), Framework: pm.GetFramework(), Kind: OOMKind(pm.GetKind()),
+		p := sdk.OOMPattern{ID: pm.GetId(), Framework: pm.GetFramework(), Kind: sdk.OOMKind(pm.GetKind()),
 			Regexp: pm.GetRegexp(), Follow: nilIfEmpty(pm.GetFollow()), Detail: pm.GetDetail()}
 		if len(pm.GetDtypeSizes()) > 0 {
 			p.DTypeSizes = make(map[string]int, len(pm.GetDtypeSizes()))
@@ -70,12 +73,12 @@ func descriptionFromPB(m *pluginpb.DescribeResponse) Description {
 		d.Patterns = append(d.Patterns, p)
 	}
 	for _, f := range m.GetFrames() {
-		d.Frames = append(d.Frames, Frame{Name: f.GetName(), Phase: Phase(f.GetPhase())})
+		d.Frames = append(d.Frames, sdk.Frame{Name: f.GetName(), Phase: sdk.Phase(f.GetPhase())})
 	}
 	return d
 }
 
-func analysisToPB(a Analysis) *pluginpb.AnalyzeResponse {
+func analysisToPB(a sdk.AnalyzeResponse) *pluginpb.AnalyzeResponse {
 	m := &pluginpb.AnalyzeResponse{Framework: a.Framework, Launcher: a.Launcher, Script: a.Script,
 		WorldSize: int64(a.WorldSize), ConfigFiles: a.ConfigFiles, Knobs: &pluginpb.Knobs{
 			BatchSize:         int64Ptr(a.Knobs.BatchSize),
@@ -86,22 +89,16 @@ func analysisToPB(a Analysis) *pluginpb.AnalyzeResponse {
 			Optimizer:         a.Knobs.Optimizer,
 			Offload:           a.Knobs.Offload,
 		}}
-	if len(a.Unsupported) > 0 {
-		m.Unsupported = make(map[string]string, len(a.Unsupported))
-		for k, v := range a.Unsupported {
-			m.Unsupported[string(k)] = v
-		}
-	}
 	return m
 }
 
-func analysisFromPB(m *pluginpb.AnalyzeResponse) Analysis {
+func analysisFromPB(m *pluginpb.AnalyzeResponse) sdk.AnalyzeResponse {
 	k := m.GetKnobs()
 	if k == nil {
 		k = &pluginpb.Knobs{}
 	}
-	a := Analysis{Framework: m.GetFramework(), Launcher: m.GetLauncher(), Script: m.GetScript(),
-		WorldSize: int(m.GetWorldSize()), ConfigFiles: nilIfEmpty(m.GetConfigFiles()), Knobs: Knobs{
+	a := sdk.AnalyzeResponse{Framework: m.GetFramework(), Launcher: m.GetLauncher(), Script: m.GetScript(),
+		WorldSize: int(m.GetWorldSize()), ConfigFiles: nilIfEmpty(m.GetConfigFiles()), Knobs: sdk.Knobs{
 			BatchSize:         intPtr(k.BatchSize),
 			GradAccumulation:  intPtr(k.GradAccumulation),
 			EvalBatchSize:     intPtr(k.EvalBatchSize),
@@ -110,24 +107,18 @@ func analysisFromPB(m *pluginpb.AnalyzeResponse) Analysis {
 			Optimizer:         k.Optimizer,
 			Offload:           k.Offload,
 		}}
-	if len(m.GetUnsupported()) > 0 {
-		a.Unsupported = make(map[FixID]string, len(m.GetUnsupported()))
-		for id, reason := range m.GetUnsupported() {
-			a.Unsupported[FixID(id)] = reason
-		}
-	}
 	return a
 }
 
-func fixToPB(f Fix) *pluginpb.Fix {
+func fixToPB(f sdk.Fix) *pluginpb.Fix {
 	return &pluginpb.Fix{Id: string(f.ID), BatchSize: int64(f.BatchSize), GradAccumulation: int64(f.GradAccumulation), Precision: f.Precision}
 }
 
-func fixFromPB(m *pluginpb.Fix) Fix {
-	return Fix{ID: FixID(m.GetId()), BatchSize: int(m.GetBatchSize()), GradAccumulation: int(m.GetGradAccumulation()), Precision: m.GetPrecision()}
+func fixFromPB(m *pluginpb.Fix) sdk.Fix {
+	return sdk.Fix{ID: sdk.FixID(m.GetId()), BatchSize: int(m.GetBatchSize()), GradAccumulation: int(m.GetGradAccumulation()), Precision: m.GetPrecision()}
 }
 
-func appliedToPB(a Applied) *pluginpb.ApplyResponse {
+func appliedToPB(a sdk.ApplyResponse) *pluginpb.ApplyResponse {
 	m := &pluginpb.ApplyResponse{Argv: a.Argv, Env: a.Env, Summary: a.Summary}
 	for _, c := range a.Copies {
 		m.Copies = append(m.Copies, &pluginpb.FileCopy{Original: c.Original, Path: c.Path, Content: c.Content})
@@ -135,14 +126,14 @@ func appliedToPB(a Applied) *pluginpb.ApplyResponse {
 	return m
 }
 
-func appliedFromPB(m *pluginpb.ApplyResponse) Applied {
-	a := Applied{Argv: nilIfEmpty(m.GetArgv()), Env: nilIfEmptyMap(m.GetEnv()), Summary: m.GetSummary()}
+func appliedFromPB(m *pluginpb.ApplyResponse) sdk.ApplyResponse {
+	a := sdk.ApplyResponse{Argv: nilIfEmpty(m.GetArgv()), Env: nilIfEmptyMap(m.GetEnv()), Summary: m.GetSummary()}
 	for _, c := range m.GetCopies() {
 		content := c.GetContent()
 		if content == nil {
 			content = []byte{}
 		}
-		a.Copies = append(a.Copies, FileCopy{Original: c.GetOriginal(), Path: c.GetPath(), Content: content})
+		a.Copies = append(a.Copies, sdk.FileCopy{Original: c.GetOriginal(), Path: c.GetPath(), Content: content})
 	}
 	return a
 }

@@ -1,4 +1,4 @@
-package sdk_test
+package serve_test
 
 import (
 	"context"
@@ -11,15 +11,16 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/vramrun/vramrun/sdk"
+	"github.com/vramrun/vramrun/sdk/serve"
 )
 
 // recorder is a Framework that gives fixed, fully filled answers and keeps
 // what it was asked, to check both directions of the wire.
 type recorder struct {
-	desc     sdk.Description
-	rec      sdk.Recognition
-	analysis sdk.Analysis
-	applied  sdk.Applied
+	desc     sdk.DescribeResponse
+	rec      sdk.RecognizeResponse
+	analysis sdk.AnalyzeResponse
+	applied  sdk.ApplyResponse
 	applyErr error
 	gotCmd   sdk.Command
 	gotFix   sdk.Fix
@@ -31,44 +32,46 @@ type recorder struct {
 	panics  bool
 }
 
-func (r *recorder) Describe(context.Context) (sdk.Description, error) { return r.desc, nil }
+func (r *recorder) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return r.desc, nil
+}
 
-func (r *recorder) Recognize(ctx context.Context, cmd sdk.Command) (sdk.Recognition, error) {
-	r.gotCmd = cmd
+func (r *recorder) Recognize(ctx context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	r.gotCmd = req.Command
 	if r.panics {
 		panic("index out of range")
 	}
 	if r.block {
 		close(r.entered)
 		<-ctx.Done()
-		return sdk.Recognition{}, ctx.Err()
+		return sdk.RecognizeResponse{}, ctx.Err()
 	}
 	return r.rec, nil
 }
 
-func (r *recorder) Analyze(_ context.Context, cmd sdk.Command) (sdk.Analysis, error) {
-	r.gotCmd = cmd
+func (r *recorder) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	r.gotCmd = req.Command
 	return r.analysis, nil
 }
 
-func (r *recorder) Apply(_ context.Context, cmd sdk.Command, fix sdk.Fix, copyDir string) (sdk.Applied, error) {
-	r.gotCmd, r.gotFix, r.gotDir = cmd, fix, copyDir
+func (r *recorder) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	r.gotCmd, r.gotFix, r.gotDir = req.Command, req.Fix, req.CopyDir
 	return r.applied, r.applyErr
 }
 
 func fullRecorder() *recorder {
 	return &recorder{
-		desc: sdk.Description{Name: "mine", Version: "0.3.1", Frameworks: []string{"mine", "mine-lite"},
+		desc: sdk.DescribeResponse{Name: "mine", Version: "0.3.1", Frameworks: []string{"mine", "mine-lite"},
 			Patterns: []sdk.OOMPattern{{ID: "mine.oom", Framework: "mine", Kind: sdk.KindGPU,
 				Regexp: `wanted (?P<tried>\S+ GiB)`, Follow: []string{`free (?P<free>\S+ GiB)`}, Detail: true,
 				DTypeSizes: map[string]int{"f16": 2, "f32": 4}}},
 			Frames: []sdk.Frame{{Name: "evaluate", Phase: sdk.PhaseEval}, {Name: "backward", Phase: sdk.PhaseTrain}}},
-		rec: sdk.Recognition{Confidence: 77, Framework: "mine", Reason: "imports mine"},
-		analysis: sdk.Analysis{Framework: "mine", Launcher: "python", Script: "train.py", WorldSize: 4,
+		rec: sdk.RecognizeResponse{Confidence: 77, Framework: "mine", Reason: "imports mine"},
+		analysis: sdk.AnalyzeResponse{Framework: "mine", Launcher: "python", Script: "train.py", WorldSize: 4,
 			Knobs: sdk.Knobs{BatchSize: sdk.Int(64), GradAccumulation: sdk.Int(2), EvalBatchSize: sdk.Int(128),
 				Precision: sdk.Str("fp32"), GradCheckpointing: sdk.Bool(false), Optimizer: sdk.Str("adamw"), Offload: sdk.Bool(true)},
-			Unsupported: map[sdk.FixID]string{sdk.FixCPUOffload: "no offload flag"}, ConfigFiles: []string{"conf.yaml"}},
-		applied: sdk.Applied{Argv: []string{"python", "train.py", "--mb", "32"}, Env: map[string]string{"A": "1"},
+			ConfigFiles: []string{"conf.yaml"}},
+		applied: sdk.ApplyResponse{Argv: []string{"python", "train.py", "--mb", "32"}, Env: map[string]string{"A": "1"},
 			Copies:  []sdk.FileCopy{{Original: "conf.yaml", Path: "/copies/conf.yaml", Content: []byte("mb: 32\n")}, {Original: "e.yaml", Path: "/copies/e.yaml", Content: []byte{}}},
 			Summary: "--mb 64 -> 32"},
 	}
@@ -78,11 +81,11 @@ func fullRecorder() *recorder {
 // view of it.
 func dial(t *testing.T, impl sdk.Framework) sdk.Framework {
 	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, sdk.PluginSets(impl)[sdk.ProtocolVersion])
+	client, _ := plugin.TestPluginGRPCConn(t, false, serve.PluginSets(impl)[serve.ProtocolVersion])
 	// Closing the client shuts the server down through go-plugin's
 	// controller; stopping the server as well races with that shutdown.
 	t.Cleanup(func() { _ = client.Close() })
-	raw, err := client.Dispense(sdk.PluginName)
+	raw, err := client.Dispense(serve.PluginName)
 	if err != nil {
 		t.Fatalf("dispense: %v", err)
 	}
@@ -102,23 +105,23 @@ func TestWireCarriesEveryField(t *testing.T) {
 	f := dial(t, impl)
 	ctx := context.Background()
 
-	desc, err := f.Describe(ctx)
+	desc, err := f.Describe(ctx, sdk.DescribeRequest{})
 	if err != nil || !reflect.DeepEqual(desc, impl.desc) {
 		t.Errorf("Describe = %+v, %v\nwant %+v", desc, err, impl.desc)
 	}
-	rec, err := f.Recognize(ctx, sampleCmd)
+	rec, err := f.Recognize(ctx, sdk.RecognizeRequest{Command: sampleCmd})
 	if err != nil || rec != impl.rec {
 		t.Errorf("Recognize = %+v, %v; want %+v", rec, err, impl.rec)
 	}
 	if !reflect.DeepEqual(impl.gotCmd, sampleCmd) {
 		t.Errorf("the plugin got %+v\nwant %+v", impl.gotCmd, sampleCmd)
 	}
-	a, err := f.Analyze(ctx, sampleCmd)
+	a, err := f.Analyze(ctx, sdk.AnalyzeRequest{Command: sampleCmd})
 	if err != nil || !reflect.DeepEqual(a, impl.analysis) {
 		t.Errorf("Analyze = %+v, %v\nwant %+v", a, err, impl.analysis)
 	}
 	fix := sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 32, GradAccumulation: 4, Precision: "bf16"}
-	applied, err := f.Apply(ctx, sampleCmd, fix, "/copies")
+	applied, err := f.Apply(ctx, sdk.ApplyRequest{Command: sampleCmd, Fix: fix, CopyDir: "/copies"})
 	if err != nil || !reflect.DeepEqual(applied, impl.applied) {
 		t.Errorf("Apply = %+v, %v\nwant %+v", applied, err, impl.applied)
 	}
@@ -129,8 +132,8 @@ func TestWireCarriesEveryField(t *testing.T) {
 
 func TestWireLeavesUnknownKnobsUnknown(t *testing.T) {
 	impl := fullRecorder()
-	impl.analysis = sdk.Analysis{Framework: "mine", WorldSize: 1}
-	a, err := dial(t, impl).Analyze(context.Background(), sdk.Command{Argv: []string{"x"}})
+	impl.analysis = sdk.AnalyzeResponse{Framework: "mine", WorldSize: 1}
+	a, err := dial(t, impl).Analyze(context.Background(), sdk.AnalyzeRequest{Command: sdk.Command{Argv: []string{"x"}}})
 	if err != nil || !reflect.DeepEqual(a, impl.analysis) {
 		t.Errorf("Analyze = %+v, %v; want %+v", a, err, impl.analysis)
 	}
@@ -139,7 +142,7 @@ func TestWireLeavesUnknownKnobsUnknown(t *testing.T) {
 func TestWireKeepsUnsupportedError(t *testing.T) {
 	impl := fullRecorder()
 	impl.applyErr = sdk.Unsupported(sdk.FixGradCheckpointing, "no checkpointing flag in %s", "train.py")
-	_, err := dial(t, impl).Apply(context.Background(), sampleCmd, sdk.Fix{ID: sdk.FixGradCheckpointing}, "/c")
+	_, err := dial(t, impl).Apply(context.Background(), sdk.ApplyRequest{Command: sampleCmd, Fix: sdk.Fix{ID: sdk.FixGradCheckpointing}, CopyDir: "/c"})
 	var unsupported *sdk.UnsupportedError
 	if !errors.As(err, &unsupported) {
 		t.Fatalf("Apply error = %v (%T), want *sdk.UnsupportedError", err, err)
@@ -152,7 +155,7 @@ func TestWireKeepsUnsupportedError(t *testing.T) {
 func TestWireKeepsPluginErrorMessage(t *testing.T) {
 	impl := fullRecorder()
 	impl.applyErr = errors.New("cannot parse conf.yaml: line 3: bad indent")
-	_, err := dial(t, impl).Apply(context.Background(), sampleCmd, sdk.Fix{ID: sdk.FixBatchSize}, "/c")
+	_, err := dial(t, impl).Apply(context.Background(), sdk.ApplyRequest{Command: sampleCmd, Fix: sdk.Fix{ID: sdk.FixBatchSize}, CopyDir: "/c"})
 	if err == nil || err.Error() != "cannot parse conf.yaml: line 3: bad indent" {
 		t.Errorf("Apply error = %v, want the plugin's message as it was", err)
 	}
@@ -166,11 +169,11 @@ func TestWireTurnsPanicIntoError(t *testing.T) {
 	impl := fullRecorder()
 	impl.panics = true
 	f := dial(t, impl)
-	_, err := f.Recognize(context.Background(), sampleCmd)
+	_, err := f.Recognize(context.Background(), sdk.RecognizeRequest{Command: sampleCmd})
 	if err == nil || !strings.Contains(err.Error(), "Recognize panicked: index out of range") {
 		t.Fatalf("Recognize error = %v, want the panic as an error", err)
 	}
-	if _, err := f.Describe(context.Background()); err != nil {
+	if _, err := f.Describe(context.Background(), sdk.DescribeRequest{}); err != nil {
 		t.Errorf("the plugin did not survive its panic: %v", err)
 	}
 }
@@ -184,16 +187,16 @@ func TestWireCancelsCallWithContext(t *testing.T) {
 		<-impl.entered
 		cancel()
 	}()
-	_, err := f.Recognize(ctx, sampleCmd)
+	_, err := f.Recognize(ctx, sdk.RecognizeRequest{Command: sampleCmd})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Recognize error = %v, want context.Canceled", err)
 	}
 }
 
 func TestServeNeedsAFramework(t *testing.T) {
-	p, ok := sdk.PluginSets(nil)[sdk.ProtocolVersion][sdk.PluginName].(plugin.GRPCPlugin)
+	p, ok := serve.PluginSets(nil)[serve.ProtocolVersion][serve.PluginName].(plugin.GRPCPlugin)
 	if !ok {
-		t.Fatalf("the plugin set's %q is not a go-plugin GRPCPlugin", sdk.PluginName)
+		t.Fatalf("the plugin set's %q is not a go-plugin GRPCPlugin", serve.PluginName)
 	}
 	server := grpc.NewServer()
 	defer server.Stop()

@@ -1,4 +1,8 @@
-package launcher
+// Package gpuview is a run's view of its GPUs through NVML: the devices the
+// job sees, preflight (who else holds memory), --pick-gpu, --wait-free, and
+// each attempt's sampling and Xid watch. Every method works without NVML
+// and then answers "unknown".
+package gpuview
 
 import (
 	"context"
@@ -13,62 +17,68 @@ import (
 	"time"
 
 	"github.com/vramrun/vramrun/launcher/gpu"
-	"github.com/vramrun/vramrun/launcher/runner"
+	"github.com/vramrun/vramrun/launcher/human"
 	"github.com/vramrun/vramrun/profiles"
 )
 
-// gpuView is the run's NVML side. Every method works without NVML (g nil)
-// and then answers "unknown".
-type gpuView struct {
+// Say is where the view's lines go.
+type Say interface {
+	Info(format string, args ...any)
+	Warn(format string, args ...any)
+}
+
+// View is the run's NVML side; g is nil without NVML.
+type View struct {
 	g   *gpu.GPUs
-	msg *messages
+	msg Say
 	// poll is the sampling interval.
 	poll time.Duration
 	// devices are the GPUs the job sees, all every GPU, read at the start.
 	devices, all []gpu.Device
 }
 
-func newGPUView(g *gpu.GPUs, env map[string]string, poll time.Duration, msg *messages) *gpuView {
-	v := &gpuView{g: g, msg: msg, poll: poll}
+// New reads the GPUs a job with env sees; poll is the sampling interval.
+func New(g *gpu.GPUs, env map[string]string, poll time.Duration, msg Say) *View {
+	v := &View{g: g, msg: msg, poll: poll}
 	if g == nil {
 		return v
 	}
 	all, err := g.Devices()
 	if err != nil {
-		msg.warn("NVML: %v", err)
+		msg.Warn("NVML: %v", err)
 		v.g = nil
 		return v
 	}
 	v.all = all
 	devices, err := g.Visible(env)
 	if err != nil {
-		msg.warn("NVML: %v", err)
+		msg.Warn("NVML: %v", err)
 	}
 	v.devices = devices
 	if len(devices) == 0 {
-		msg.info("NVML sees no GPU visible to the job; working from the job's output alone")
+		msg.Info("NVML sees no GPU visible to the job; working from the job's output alone")
 	}
 	return v
 }
 
-// model is the first visible GPU's name, or profiles.UnknownGPU.
-func (v *gpuView) model() string {
+// Model is the first visible GPU's name, or profiles.UnknownGPU.
+func (v *View) Model() string {
 	if len(v.devices) == 0 {
 		return profiles.UnknownGPU
 	}
 	return v.devices[0].Name
 }
 
-// key identifies the GPU model for learned state.
-func (v *gpuView) key() profiles.GPUKey {
+// Key identifies the GPU model for learned state.
+func (v *View) Key() profiles.GPUKey {
 	if len(v.devices) == 0 {
 		return profiles.GPUKey{Model: profiles.UnknownGPU}
 	}
 	return profiles.GPUKey{Model: v.devices[0].Name, TotalBytes: v.devices[0].MemoryTotal}
 }
 
-// bf16 is whether every visible GPU supports bf16; nil when unknown.
-func (v *gpuView) bf16() *bool { return bf16Of(v.devices) }
+// BF16 is whether every visible GPU supports bf16; nil when unknown.
+func (v *View) BF16() *bool { return bf16Of(v.devices) }
 
 func bf16Of(devs []gpu.Device) *bool {
 	if len(devs) == 0 {
@@ -94,17 +104,18 @@ func BF16Of(g *gpu.GPUs, env map[string]string) *bool {
 	return bf16Of(devs)
 }
 
-// capacity is the first visible GPU's memory, 0 when unknown.
-func (v *gpuView) capacity() int64 {
+// Capacity is the first visible GPU's memory, 0 when unknown.
+func (v *View) Capacity() int64 {
 	if len(v.devices) == 0 {
 		return 0
 	}
 	return int64(v.devices[0].MemoryTotal)
 }
 
-// preflight names who holds memory on the job's GPUs before an attempt,
-// and returns the devices to sample.
-func (v *gpuView) preflight(env map[string]string, earlier []int) []gpu.Device {
+// Preflight names who holds memory on the job's GPUs before an attempt,
+// and returns the devices to sample. earlier are the main pids of the run's
+// earlier attempts: one of them still holding memory is a vramrun bug.
+func (v *View) Preflight(env map[string]string, earlier []int) []gpu.Device {
 	if v.g == nil || len(v.devices) == 0 {
 		return nil
 	}
@@ -115,17 +126,17 @@ func (v *gpuView) preflight(env map[string]string, earlier []int) []gpu.Device {
 	pf := v.g.Preflight(devs, v.all, earlier)
 	for _, m := range pf.Messages {
 		if len(pf.Stale) > 0 && strings.Contains(m, "earlier attempt") {
-			v.msg.warn("%s (this is a vramrun bug: please report it)", m)
+			v.msg.Warn("%s (this is a vramrun bug: please report it)", m)
 			continue
 		}
-		v.msg.info("%s", m)
+		v.msg.Info("%s", m)
 	}
 	return devs
 }
 
-// pick moves the job to the visible GPU with the most free memory
+// Pick moves the job to the visible GPU with the most free memory
 // (--pick-gpu) by setting CUDA_VISIBLE_DEVICES to its UUID.
-func (v *gpuView) pick(env map[string]string) map[string]string {
+func (v *View) Pick(env map[string]string) map[string]string {
 	if v.g == nil || len(v.devices) < 2 {
 		return env
 	}
@@ -133,13 +144,17 @@ func (v *gpuView) pick(env map[string]string) map[string]string {
 	if best.UUID == "" || best.UUID == v.devices[0].UUID && len(v.devices) == 1 {
 		return env
 	}
-	out := mergeEnv(env, map[string]string{"CUDA_VISIBLE_DEVICES": best.UUID})
-	v.msg.info("--pick-gpu: running on GPU %d (%s, %s free)", best.Index, best.Name, HumanBytes(int64(best.MemoryFree)))
+	out := make(map[string]string, len(env)+1)
+	for k, val := range env {
+		out[k] = val
+	}
+	out["CUDA_VISIBLE_DEVICES"] = best.UUID
+	v.msg.Info("--pick-gpu: running on GPU %d (%s, %s free)", best.Index, best.Name, human.Bytes(int64(best.MemoryFree)))
 	return out
 }
 
-// waitFree waits up to d for other processes to release the job's GPUs.
-func (v *gpuView) waitFree(ctx context.Context, d time.Duration) {
+// WaitFree waits up to d for other processes to release the job's GPUs.
+func (v *View) WaitFree(ctx context.Context, d time.Duration) {
 	if v.g == nil || len(v.devices) == 0 {
 		return
 	}
@@ -149,28 +164,29 @@ func (v *gpuView) waitFree(ctx context.Context, d time.Duration) {
 	err := v.g.WaitFree(ctx, v.devices, time.Second, nil, func(held []gpu.Process) {
 		if !said {
 			said = true
-			v.msg.info("waiting up to %s for other processes to release GPU memory", d)
+			v.msg.Info("waiting up to %s for other processes to release GPU memory", d)
 		}
 	})
 	if err != nil {
-		v.msg.warn("%v; starting anyway", err)
+		v.msg.Warn("%v; starting anyway", err)
 	}
 }
 
-// samplesResult is what an attempt's sampling found.
-type samplesResult struct {
-	peak, capacity *int64
-	file           string
-	nearCapacity   bool
-	// xid describes a hardware Xid seen during the attempt ("" none).
-	xid string
-	// jobPIDs are the job's processes the sampler saw.
-	jobPIDs []int
+// Samples is what an attempt's sampling found.
+type Samples struct {
+	Peak, Capacity *int64
+	// File is the samples' file in the run folder, "" when none.
+	File         string
+	NearCapacity bool
+	// Xid describes a hardware Xid seen during the attempt ("" none).
+	Xid string
+	// JobPIDs are the job's processes the sampler saw.
+	JobPIDs []int
 }
 
-// attemptSampler samples one attempt and watches for Xid errors.
-type attemptSampler struct {
-	v       *gpuView
+// Sampler samples one attempt and watches for Xid errors.
+type Sampler struct {
+	v       *View
 	s       *gpu.Sampler
 	devices []gpu.Device
 	cancel  context.CancelFunc
@@ -180,12 +196,13 @@ type attemptSampler struct {
 	done    chan struct{}
 }
 
-func (v *gpuView) startSampler(ctx context.Context, devices []gpu.Device, job *runner.Job) *attemptSampler {
-	a := &attemptSampler{v: v, devices: devices}
+// StartSampler samples devices while the job whose main process is pid
+// runs; Stop ends it.
+func (v *View) StartSampler(ctx context.Context, devices []gpu.Device, pid int) *Sampler {
+	a := &Sampler{v: v, devices: devices}
 	if v.g == nil || len(devices) == 0 {
 		return a
 	}
-	pid := job.PID()
 	a.seen = map[int]bool{}
 	a.s = gpu.NewSampler(v.g, devices, v.poll, func() []int {
 		tree := processTree(pid)
@@ -210,9 +227,9 @@ func (v *gpuView) startSampler(ctx context.Context, devices []gpu.Device, job *r
 	return a
 }
 
-// stop ends sampling and keeps the samples in the run folder.
-func (a *attemptSampler) stop(runDir string, n int) samplesResult {
-	var out samplesResult
+// Stop ends sampling and keeps attempt n's samples in the run folder.
+func (a *Sampler) Stop(runDir string, n int) Samples {
+	var out Samples
 	if a.s == nil {
 		return out
 	}
@@ -220,27 +237,27 @@ func (a *attemptSampler) stop(runDir string, n int) samplesResult {
 	a.cancel()
 	<-a.done
 	for _, note := range a.s.Notes() {
-		a.v.msg.info("%s", note)
+		a.v.msg.Info("%s", note)
 	}
 	if peak, ok := a.s.Peak(); ok {
 		p := int64(peak)
-		out.peak = &p
+		out.Peak = &p
 	}
 	c := int64(a.devices[0].MemoryTotal)
-	out.capacity = &c
-	out.nearCapacity = a.s.NearCapacity(0.02)
+	out.Capacity = &c
+	out.NearCapacity = a.s.NearCapacity(0.02)
 	name := fmt.Sprintf("attempt-%d.samples.jsonl", n)
 	if f, err := os.Create(filepath.Join(runDir, name)); err == nil {
 		if gpu.WriteSamples(f, samples) == nil {
-			out.file = name
+			out.File = name
 		}
 		f.Close()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out.jobPIDs = slices.Sorted(maps.Keys(a.seen))
+	out.JobPIDs = slices.Sorted(maps.Keys(a.seen))
 	for _, e := range a.xids {
-		out.xid = fmt.Sprintf("Xid %d on %s: %s", e.Xid, e.DeviceUUID, gpu.XidMeaning(e.Xid))
+		out.Xid = fmt.Sprintf("Xid %d on %s: %s", e.Xid, e.DeviceUUID, gpu.XidMeaning(e.Xid))
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package sdk
+package serve
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/vramrun/vramrun/sdk"
 	"github.com/vramrun/vramrun/sdk/internal/pluginpb"
 )
 
@@ -18,7 +19,7 @@ import (
 // client, which is itself a Framework.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl Framework
+	impl sdk.Framework
 }
 
 var _ plugin.GRPCPlugin = (*grpcPlugin)(nil)
@@ -38,7 +39,7 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 // frameworkServer answers the host's calls with the plugin's Framework.
 type frameworkServer struct {
 	pluginpb.UnimplementedFrameworkServer
-	impl Framework
+	impl sdk.Framework
 }
 
 // guard turns a panic of the plugin's code into an error for this one call,
@@ -56,7 +57,7 @@ func asStatus(err error) error {
 
 func (s *frameworkServer) Describe(ctx context.Context, _ *pluginpb.DescribeRequest) (resp *pluginpb.DescribeResponse, err error) {
 	defer guard("Describe", &err)
-	d, err := s.impl.Describe(ctx)
+	d, err := s.impl.Describe(ctx, sdk.DescribeRequest{})
 	if err != nil {
 		return nil, asStatus(err)
 	}
@@ -65,7 +66,7 @@ func (s *frameworkServer) Describe(ctx context.Context, _ *pluginpb.DescribeRequ
 
 func (s *frameworkServer) Recognize(ctx context.Context, req *pluginpb.RecognizeRequest) (resp *pluginpb.RecognizeResponse, err error) {
 	defer guard("Recognize", &err)
-	r, err := s.impl.Recognize(ctx, commandFromPB(req.GetCommand()))
+	r, err := s.impl.Recognize(ctx, sdk.RecognizeRequest{Command: commandFromPB(req.GetCommand())})
 	if err != nil {
 		return nil, asStatus(err)
 	}
@@ -74,7 +75,7 @@ func (s *frameworkServer) Recognize(ctx context.Context, req *pluginpb.Recognize
 
 func (s *frameworkServer) Analyze(ctx context.Context, req *pluginpb.AnalyzeRequest) (resp *pluginpb.AnalyzeResponse, err error) {
 	defer guard("Analyze", &err)
-	a, err := s.impl.Analyze(ctx, commandFromPB(req.GetCommand()))
+	a, err := s.impl.Analyze(ctx, sdk.AnalyzeRequest{Command: commandFromPB(req.GetCommand())})
 	if err != nil {
 		return nil, asStatus(err)
 	}
@@ -83,8 +84,8 @@ func (s *frameworkServer) Analyze(ctx context.Context, req *pluginpb.AnalyzeRequ
 
 func (s *frameworkServer) Apply(ctx context.Context, req *pluginpb.ApplyRequest) (resp *pluginpb.ApplyResponse, err error) {
 	defer guard("Apply", &err)
-	applied, err := s.impl.Apply(ctx, commandFromPB(req.GetCommand()), fixFromPB(req.GetFix()), req.GetCopyDir())
-	var unsupported *UnsupportedError
+	applied, err := s.impl.Apply(ctx, sdk.ApplyRequest{Command: commandFromPB(req.GetCommand()), Fix: fixFromPB(req.GetFix()), CopyDir: req.GetCopyDir()})
+	var unsupported *sdk.UnsupportedError
 	switch {
 	case errors.As(err, &unsupported):
 		return &pluginpb.ApplyResponse{UnsupportedReason: &unsupported.Reason}, nil
@@ -104,39 +105,39 @@ type frameworkClient struct {
 	rpc pluginpb.FrameworkClient
 }
 
-var _ Framework = (*frameworkClient)(nil)
+var _ sdk.Framework = (*frameworkClient)(nil)
 
-func (c *frameworkClient) Describe(ctx context.Context) (Description, error) {
+func (c *frameworkClient) Describe(ctx context.Context, _ sdk.DescribeRequest) (sdk.DescribeResponse, error) {
 	resp, err := c.rpc.Describe(ctx, &pluginpb.DescribeRequest{})
 	if err != nil {
-		return Description{}, fromStatus(ctx, err)
+		return sdk.DescribeResponse{}, fromStatus(ctx, err)
 	}
 	return descriptionFromPB(resp), nil
 }
 
-func (c *frameworkClient) Recognize(ctx context.Context, cmd Command) (Recognition, error) {
-	resp, err := c.rpc.Recognize(ctx, &pluginpb.RecognizeRequest{Command: commandToPB(cmd)})
+func (c *frameworkClient) Recognize(ctx context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	resp, err := c.rpc.Recognize(ctx, &pluginpb.RecognizeRequest{Command: commandToPB(req.Command)})
 	if err != nil {
-		return Recognition{}, fromStatus(ctx, err)
+		return sdk.RecognizeResponse{}, fromStatus(ctx, err)
 	}
-	return Recognition{Confidence: int(resp.GetConfidence()), Framework: resp.GetFramework(), Reason: resp.GetReason()}, nil
+	return sdk.RecognizeResponse{Confidence: int(resp.GetConfidence()), Framework: resp.GetFramework(), Reason: resp.GetReason()}, nil
 }
 
-func (c *frameworkClient) Analyze(ctx context.Context, cmd Command) (Analysis, error) {
-	resp, err := c.rpc.Analyze(ctx, &pluginpb.AnalyzeRequest{Command: commandToPB(cmd)})
+func (c *frameworkClient) Analyze(ctx context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	resp, err := c.rpc.Analyze(ctx, &pluginpb.AnalyzeRequest{Command: commandToPB(req.Command)})
 	if err != nil {
-		return Analysis{}, fromStatus(ctx, err)
+		return sdk.AnalyzeResponse{}, fromStatus(ctx, err)
 	}
 	return analysisFromPB(resp), nil
 }
 
-func (c *frameworkClient) Apply(ctx context.Context, cmd Command, fix Fix, copyDir string) (Applied, error) {
-	resp, err := c.rpc.Apply(ctx, &pluginpb.ApplyRequest{Command: commandToPB(cmd), Fix: fixToPB(fix), CopyDir: copyDir})
+func (c *frameworkClient) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	resp, err := c.rpc.Apply(ctx, &pluginpb.ApplyRequest{Command: commandToPB(req.Command), Fix: fixToPB(req.Fix), CopyDir: req.CopyDir})
 	if err != nil {
-		return Applied{}, fromStatus(ctx, err)
+		return sdk.ApplyResponse{}, fromStatus(ctx, err)
 	}
 	if resp.UnsupportedReason != nil {
-		return Applied{}, &UnsupportedError{Fix: fix.ID, Reason: resp.GetUnsupportedReason()}
+		return sdk.ApplyResponse{}, &sdk.UnsupportedError{Fix: req.Fix.ID, Reason: resp.GetUnsupportedReason()}
 	}
 	return appliedFromPB(resp), nil
 }

@@ -1,0 +1,157 @@
+// Package launcher is vramrun's relaunch loop: it runs a training command,
+// and when an attempt dies of an out-of-memory error it has the planner
+// propose the next fix, the plugin that claimed the command apply it, and
+// relaunches, until the job fits, no fix is left, or the attempts run out.
+//
+// The loop is generic: what a framework prints and which flags it has come
+// from the plugins. Its parts hang off it behind narrow interfaces, each in
+// a package of its own: supervise runs one attempt, outcome judges it, plan
+// decides the next fix, rewrite holds the rewritten command, learn remembers
+// what fit, gpuview is NVML, record keeps the run and the --events stream,
+// present prints vramrun's lines. `vramrun plan` runs the same loop with a
+// supervisor whose every attempt runs out of memory.
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vramrun/vramrun/launcher/gpu"
+	"github.com/vramrun/vramrun/launcher/gpuview"
+	"github.com/vramrun/vramrun/launcher/learn"
+	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/launcher/plan"
+	"github.com/vramrun/vramrun/launcher/present"
+	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/launcher/rewrite"
+	"github.com/vramrun/vramrun/launcher/supervise"
+	"github.com/vramrun/vramrun/plugins/host"
+	"github.com/vramrun/vramrun/profiles"
+)
+
+// Options are everything one run needs. Tests build them directly.
+type Options struct {
+	Argv     []string
+	Settings profiles.Settings
+	// Dir is the job's working directory.
+	Dir string
+	// Env is vramrun's own environment; the job gets it plus the profile's
+	// env and what the fixes set.
+	Env     map[string]string
+	Streams supervise.Streams
+	// Verbosity: -1 with -q, 0 normally, 1 with -v.
+	Verbosity int
+	Plugins   *host.Set
+	// GPU is NVML; nil when it is unavailable.
+	GPU *gpu.GPUs
+	// Store is the project's .vramrun folder.
+	Store *profiles.Store
+	// Signals delivers the signals vramrun received.
+	Signals <-chan os.Signal
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PluginLog, when set, is where the plugins log: it is pointed at the
+	// run's folder (plugins.log) once that exists.
+	PluginLog *record.PluginLog
+}
+
+// ExitError carries an exit status that is not the job's: 125 when vramrun
+// itself fails, 126/127 when the command cannot be run.
+type ExitError struct {
+	Status int
+	Err    error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exit statuses of vramrun's own failures.
+const (
+	StatusFailure       = 125
+	StatusNotExecutable = 126
+	StatusNotFound      = 127
+)
+
+// Run runs the command until it fits, gives up, or is interrupted, and
+// returns the exit status vramrun should end with: the last attempt's. An
+// error means vramrun itself failed (see ExitError for the status).
+func Run(ctx context.Context, o Options) (int, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.Argv) == 0 {
+		return 0, &ExitError{StatusFailure, errors.New("no command given: usage is vramrun [flags] -- COMMAND [ARGS...]")}
+	}
+	say := present.NewLines(o.Streams.Stderr, o.Verbosity)
+	matcher, err := oom.Compile(o.Plugins.Patterns(), o.Plugins.Frames())
+	if err != nil {
+		return 0, &ExitError{StatusFailure, fmt.Errorf("plugin OOM patterns: %w", err)}
+	}
+	id := record.NewRunID(o.Now())
+	runDir := filepath.Join(o.Store.RunsDir(), id)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return 0, &ExitError{StatusFailure, fmt.Errorf("run folder: %w", err)}
+	}
+	if o.PluginLog != nil {
+		if err := o.PluginLog.Open(filepath.Join(runDir, "plugins.log")); err != nil {
+			say.Warn("plugin log: %v", err)
+		}
+	}
+	bus := record.Bus{record.NewKeeper(runDir, say.Warn)}
+	if o.Settings.Events != "" {
+		events, err := record.OpenEvents(o.Settings.Events, o.Now)
+		if err != nil {
+			return 0, &ExitError{StatusFailure, fmt.Errorf("--events: %w", err)}
+		}
+		defer events.Close()
+		bus = append(bus, events)
+	}
+	base := rewrite.Merge(o.Env, o.Settings.Env)
+	view := gpuview.New(o.GPU, base, o.Settings.GPUPoll, say)
+	learner := learn.New(o.Store, o.Settings.Learn, say, o.Now)
+	l := &loop{
+		cfg:     runConfig(o, id, view),
+		plugins: o.Plugins,
+		cmd:     rewrite.New(o.Argv, o.Dir, base, o.Settings.Flags),
+		planner: plan.New(plan.FromSettings(o.Settings, view.BF16())),
+		sup:     supervise.New(superviseConfig(o, runDir, matcher, view, say)),
+		learner: learner,
+		bus:     append(bus, learner, say),
+		say:     say,
+	}
+	status, err := l.run(ctx, func(before int) string {
+		return filepath.Join(runDir, "files", fmt.Sprintf("attempt-%d", before))
+	})
+	if o.Settings.KeepRuns > 0 {
+		if _, err := record.Prune(o.Store.RunsDir(), o.Settings.KeepRuns); err != nil {
+			say.Warn("could not prune old runs: %v", err)
+		}
+	}
+	return status, err
+}
+
+func runConfig(o Options, id string, view *gpuview.View) loopConfig {
+	return loopConfig{
+		runID: id, argv: o.Argv, dir: o.Dir, max: o.Settings.MaxAttempts,
+		policy:  policyOf(o.Settings),
+		gpu:     view.Key(),
+		model:   view.Model(),
+		memory:  view.Capacity(),
+		signals: o.Signals,
+		now:     o.Now,
+	}
+}
+
+func superviseConfig(o Options, runDir string, m *oom.Matcher, view *gpuview.View, say *present.Lines) supervise.Config {
+	s := o.Settings
+	return supervise.Config{
+		Streams: o.Streams, PTY: s.PTY,
+		Timing:  supervise.Timing{Grace: s.Grace, LearnAfter: s.LearnAfter, WaitFree: s.WaitFree},
+		RunDir:  runDir, Matcher: m, GPU: view, PickGPU: s.PickGPU,
+		Signals: o.Signals, Say: say, Now: o.Now,
+	}
+}

@@ -1,0 +1,179 @@
+// Package learn remembers what fit, per command and GPU model, in the
+// project's learned state (.vramrun/state.json), and finds it again for the
+// next run of the same command on the same GPU model.
+//
+// A command is identified by its fingerprint: the launcher and world size,
+// the script, the knob values as typed, and a hash of each config file it
+// names. What fit is recorded when an attempt exits 0, or has run for
+// learn_after without an OOM; an attempt that later needed more fixes
+// updates the record.
+package learn
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/profiles"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Say is where the learner's lines go.
+type Say interface {
+	Warn(format string, args ...any)
+	Verbose(format string, args ...any)
+}
+
+// Learner is the learned state of one run. It listens to the run's events
+// for what was applied and what fit.
+type Learner struct {
+	store *profiles.Store
+	// enabled is the learn setting; the learner also stays idle until a
+	// plugin's analysis identifies the command.
+	enabled bool
+	say     Say
+	now     func() time.Time
+	runID   string
+	fp      profiles.Fingerprint
+	gpu     profiles.GPUKey
+	known   bool
+	// fixes and launch are what the command runs with now.
+	fixes  []sdk.Fix
+	launch record.Launch
+	// recorded is how many fixes the recorded entry holds, -1 before
+	// anything was recorded.
+	recorded int
+}
+
+// New makes the learner of one run.
+func New(store *profiles.Store, enabled bool, say Say, now func() time.Time) *Learner {
+	return &Learner{store: store, enabled: enabled, say: say, now: now, recorded: -1}
+}
+
+// Identify takes the claiming plugin's analysis of the command as typed
+// (argv, in dir) on the GPU model gpu.
+func (l *Learner) Identify(a sdk.AnalyzeResponse, argv []string, dir string, gpu profiles.GPUKey) {
+	l.fp, l.gpu, l.known = Fingerprint(a, argv, dir), gpu, true
+}
+
+// Fingerprint identifies a command as typed.
+func Fingerprint(a sdk.AnalyzeResponse, argv []string, dir string) profiles.Fingerprint {
+	fp := profiles.Fingerprint{Launcher: a.Launcher, WorldSize: a.WorldSize, Script: a.Script,
+		Knobs: profiles.KnobStrings(a.Knobs), ConfigHashes: map[string]string{}}
+	if fp.Script == "" {
+		fp.Script = strings.Join(argv, " ")
+	}
+	cmd := sdk.Command{Dir: dir}
+	for _, f := range a.ConfigFiles {
+		data, err := cmd.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(data)
+		fp.ConfigHashes[f] = hex.EncodeToString(sum[:])
+	}
+	return fp
+}
+
+// Lookup is what fit last time for this command on this GPU model, when
+// learning is on and something was recorded.
+func (l *Learner) Lookup() (profiles.Learned, bool) {
+	if !l.enabled || !l.known {
+		return profiles.Learned{}, false
+	}
+	found, ok, err := l.store.Lookup(l.fp, l.gpu)
+	if err != nil {
+		l.say.Warn("%v", err)
+	}
+	return found, ok && len(found.Fixes) > 0
+}
+
+// GPU is the GPU model the learner records under.
+func (l *Learner) GPU() profiles.GPUKey { return l.gpu }
+
+// On follows the run: the fixes applied, and the moments an attempt fits.
+func (l *Learner) On(ev record.Event) {
+	switch ev := ev.(type) {
+	case record.RunStarted:
+		l.runID = ev.ID
+	case record.FixCommitted:
+		l.fixes = append(l.fixes, ev.Fix.Fix)
+		l.launch = ev.Launch
+	case record.AttemptFits:
+		l.record(ev.N)
+	case record.AttemptEnded:
+		if ev.Attempt.Outcome == record.AttemptOK {
+			l.record(ev.Attempt.N)
+		}
+	}
+}
+
+// record stores what fit, once per set of fixes.
+func (l *Learner) record(attempt int) {
+	if !l.enabled || !l.known || len(l.fixes) == 0 || len(l.fixes) == l.recorded {
+		return
+	}
+	l.recorded = len(l.fixes)
+	entry := profiles.Learned{
+		Fixes:    append([]sdk.Fix(nil), l.fixes...),
+		Argv:     append([]string(nil), l.launch.Argv...),
+		Env:      copyMap(l.launch.Env),
+		Summary:  Summary(l.fixes),
+		Recorded: l.now(),
+		RunID:    l.runID,
+	}
+	if err := l.store.Record(l.fp, l.gpu, entry); err != nil {
+		l.say.Warn("could not record what fit: %v", err)
+		return
+	}
+	l.say.Verbose("recorded what fit at attempt %d for %s: %s", attempt, l.gpu.Model, entry.Summary)
+}
+
+// Summary says in a few words what the fixes add up to:
+// "batch 24 x accumulation 4, bf16, allocator".
+func Summary(fixes []sdk.Fix) string {
+	var batch, eval string
+	var others []string
+	seen := map[sdk.FixID]bool{}
+	for _, f := range fixes {
+		switch f.ID {
+		case sdk.FixBatchSize:
+			batch = fmt.Sprintf("batch %d", f.BatchSize)
+			if f.GradAccumulation > 0 {
+				batch += fmt.Sprintf(" x accumulation %d", f.GradAccumulation)
+			}
+		case sdk.FixEvalBatchSize:
+			eval = fmt.Sprintf("eval batch %d", f.BatchSize)
+		case sdk.FixMixedPrecision:
+			if !seen[f.ID] {
+				others = append(others, f.Precision)
+			}
+		default:
+			if !seen[f.ID] {
+				others = append(others, string(f.ID))
+			}
+		}
+		seen[f.ID] = true
+	}
+	var parts []string
+	for _, p := range []string{batch, eval} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(append(parts, others...), ", ")
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

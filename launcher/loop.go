@@ -1,0 +1,224 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/launcher/outcome"
+	"github.com/vramrun/vramrun/launcher/plan"
+	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/launcher/rewrite"
+	"github.com/vramrun/vramrun/launcher/runner"
+	"github.com/vramrun/vramrun/launcher/supervise"
+	"github.com/vramrun/vramrun/plugins/host"
+	"github.com/vramrun/vramrun/profiles"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Supervisor runs one attempt and says what ended it (supervise.Supervisor;
+// for `vramrun plan`, one whose every attempt runs out of memory).
+type Supervisor interface {
+	Run(ctx context.Context, a supervise.Attempt) (supervise.Result, error)
+}
+
+// Learner identifies the command for learned state and finds what fit last
+// time (learn.Learner; it records what fits by listening to the events).
+type Learner interface {
+	Identify(a sdk.AnalyzeResponse, argv []string, dir string, gpu profiles.GPUKey)
+	Lookup() (profiles.Learned, bool)
+}
+
+// Say is where the loop's own warnings go.
+type Say interface {
+	Warn(format string, args ...any)
+	Verbose(format string, args ...any)
+}
+
+// loopConfig is what the loop knows of the run before it starts.
+type loopConfig struct {
+	runID     string
+	argv      []string
+	dir       string
+	max       int
+	policy    outcome.Policy
+	gpu       profiles.GPUKey
+	model     string
+	memory    int64 // the GPU's capacity, 0 unknown
+	signals   <-chan os.Signal
+	now       func() time.Time
+}
+
+// loop is the relaunch loop of one run.
+type loop struct {
+	cfg     loopConfig
+	plugins *host.Set
+	// claim is the plugin that took the command and its analysis of the
+	// command as typed; nil plugin until one does.
+	claim   claim
+	cmd     *rewrite.Command
+	planner *plan.Planner
+	sup     Supervisor
+	learner Learner
+	bus     record.Bus
+	say     Say
+	// copyDir is the folder of the config copies for the attempt before.
+	copyDir func(before int) string
+}
+
+type claim struct {
+	plugin    *host.Plugin
+	framework string
+	analysis  sdk.AnalyzeResponse
+}
+
+// pending is what comes before the next attempt: its fix and the fixes
+// passed over on the way.
+type pending struct {
+	fix   *record.FixRecord
+	skips []record.SkipRecord
+}
+
+// ended is what the loop needs of an attempt that ended.
+type ended struct {
+	verdict   outcome.Verdict
+	diagnosis oom.Diagnosis
+	status    int
+	signal    syscall.Signal
+	peak      int64
+}
+
+// run is the state machine: claim, start from what fit last time, then
+// attempt, judge, decide, until the verdict or the planner ends the run.
+func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, error) {
+	l.copyDir = copyDir
+	l.bus.Emit(record.RunStarted{ID: l.cfg.runID, Started: l.cfg.now(), Argv: l.cfg.argv, Dir: l.cfg.dir, GPU: l.cfg.model, Max: l.cfg.max})
+	if err := l.claimCommand(ctx); err != nil {
+		return l.fail(0, err)
+	}
+	if err := l.startFromLearned(ctx); err != nil {
+		return l.fail(0, err)
+	}
+	var next pending
+	for n := 1; ; n++ {
+		if sig := l.pendingInterrupt(); sig != 0 {
+			return l.end(n-1, 128+int(sig), record.OutcomeInterrupted, record.Stop{Kind: record.StopInterruptedBefore, Signal: int(sig), Before: n})
+		}
+		e, err := l.attempt(ctx, n, next)
+		if err != nil {
+			return l.fail(n, err)
+		}
+		switch {
+		case e.verdict.Run == record.OutcomeInterrupted:
+			return l.end(n, e.status, e.verdict.Run, record.Stop{Kind: record.StopInterrupted, Signal: int(e.signal)})
+		case !e.verdict.Relaunch:
+			return l.end(n, e.status, e.verdict.Run, record.Stop{Kind: record.StopFinished})
+		case n >= l.cfg.max:
+			return l.end(n, e.status, record.OutcomeGaveUp, record.Stop{Kind: record.StopOutOfAttempts, Used: n, Max: l.cfg.max})
+		case l.claim.plugin == nil && !l.claimByOOM(ctx, e.diagnosis):
+			return l.end(n, e.status, record.OutcomeGaveUp, record.Stop{Kind: record.StopUnclaimed})
+		}
+		var giveUp string
+		if next, giveUp, err = l.decide(ctx, n+1, e); err != nil {
+			return l.fail(n, err)
+		}
+		if giveUp != "" {
+			return l.end(n, e.status, record.OutcomeGaveUp, record.Stop{Kind: record.StopGaveUp, Reason: giveUp})
+		}
+	}
+}
+
+// attempt runs attempt n with the fix before it, judges it and reports it.
+func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error) {
+	launch := l.cmd.Launch()
+	l.bus.Emit(record.AttemptStarted{N: n, Max: l.cfg.max, Launch: launch, Framework: l.framework()})
+	res, err := l.sup.Run(ctx, supervise.Attempt{
+		N: n, Argv: launch.Argv, Env: l.cmd.Env(), Dir: l.cfg.dir,
+		Marker: fmt.Sprintf("%s/%d", l.cfg.runID, n), Script: l.claim.analysis.Script,
+		Fits: func() { l.bus.Emit(record.AttemptFits{N: n}) },
+	})
+	if err != nil {
+		return ended{}, startError(err)
+	}
+	v := outcome.Classify(res.Facts, l.cfg.policy)
+	d := res.Facts.Diagnosis
+	if v.Attempt == record.AttemptProbableOOM {
+		d = outcome.Probable(res.Memory.CapacityBytes)
+	}
+	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
+		Fix: before.fix, Skipped: before.skips, Outcome: v.Attempt, Exit: res.Exit,
+		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
+		Memory: res.Memory, Output: res.Output, Notes: res.Notes}
+	if d.OOM {
+		a.Diagnosis = &d
+		l.bus.Emit(record.OOMDiagnosed{N: n, Diagnosis: d})
+	}
+	l.bus.Emit(record.AttemptEnded{Attempt: a, Hardware: res.Facts.Xid})
+	sig := res.Facts.Interrupt
+	if sig == 0 {
+		sig = res.Facts.Signal
+	}
+	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak}, nil
+}
+
+// end reports the end of the run after attempt n and returns status.
+func (l *loop) end(n, status int, outcome string, why record.Stop) (int, error) {
+	l.bus.Emit(record.RunEnded{
+		End: record.End{Outcome: outcome, ExitStatus: status, FinalArgv: l.cmd.Launch().Argv,
+			FinalEnv: l.cmd.Launch().Env, Fixes: l.cmd.Fixes()},
+		Ended: l.cfg.now(), Why: why, Attempts: n,
+	})
+	return status, nil
+}
+
+// fail ends the run after attempt n because vramrun itself failed.
+func (l *loop) fail(n int, err error) (int, error) {
+	status := StatusFailure
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		status = exit.Status
+	}
+	_, _ = l.end(n, status, record.OutcomeFailed, record.Stop{Kind: record.StopFailed, Reason: err.Error()})
+	return status, err
+}
+
+func (l *loop) framework() string {
+	if l.claim.plugin == nil {
+		return "unknown"
+	}
+	return l.claim.framework
+}
+
+// pendingInterrupt takes a terminating signal that arrived while no job was
+// running (between attempts); other signals then have no one to go to.
+func (l *loop) pendingInterrupt() syscall.Signal {
+	for {
+		select {
+		case sig := <-l.cfg.signals:
+			if s, ok := sig.(syscall.Signal); ok && supervise.IsTerminating(s) {
+				return s
+			}
+		default:
+			return 0
+		}
+	}
+}
+
+// startError maps a failure to start the job to vramrun's exit status.
+func startError(err error) error {
+	switch {
+	case errors.Is(err, runner.ErrNotFound):
+		return &ExitError{StatusNotFound, err}
+	case errors.Is(err, runner.ErrNotExecutable):
+		return &ExitError{StatusNotExecutable, err}
+	}
+	return &ExitError{StatusFailure, err}
+}
+
+func policyOf(s profiles.Settings) outcome.Policy {
+	return outcome.Policy{Grace: s.Grace, FixProbable: s.ProbableOOM == "fix"}
+}

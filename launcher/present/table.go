@@ -1,0 +1,106 @@
+package present
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vramrun/vramrun/launcher/human"
+	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// table is the summary printed when the run ends.
+func (m *Lines) table(end record.End) {
+	if m.verbosity < 0 || len(m.attempts) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %-6s %-26s %s\n", "attempt", "exit", "result", "fix before it")
+	for _, a := range m.attempts {
+		fix := "-"
+		if a.Fix != nil {
+			fix = string(a.Fix.Fix.ID)
+			if a.Fix.Learned {
+				fix += " (learned)"
+			}
+		}
+		fmt.Fprintf(&b, "%-8d %-6d %-26s %s\n", a.N, a.ExitStatus, result(a), fix)
+	}
+	fmt.Fprintf(&b, "outcome: %s", strings.ReplaceAll(end.Outcome, "_", " "))
+	if len(m.fixes) > 0 {
+		fmt.Fprintf(&b, "\nfinal command: %s", human.Join(end.FinalArgv))
+		if len(end.FinalEnv) > 0 {
+			fmt.Fprintf(&b, "\nwith environment: %s", human.Env(end.FinalEnv))
+		}
+	}
+	m.line("%s", b.String())
+}
+
+func result(a record.Attempt) string {
+	if a.Diagnosis == nil || (a.Outcome != record.AttemptOOM && a.Outcome != record.AttemptHung) {
+		return a.Outcome
+	}
+	r := "GPU OOM"
+	if a.Diagnosis.Phase != sdk.PhaseUnknown {
+		r += " (" + string(a.Diagnosis.Phase) + ")"
+	}
+	if a.Outcome == record.AttemptHung {
+		r += ", hung"
+	}
+	return r
+}
+
+// Cause says in a few words what ended an attempt, with the figures that
+// matter: "GPU OOM in training (asked 2.3 GiB of a 24 GiB GPU, 7.0 GiB held
+// unused by the allocator)".
+func Cause(a record.Attempt) string {
+	if a.Outcome == record.AttemptProbableOOM {
+		return "probable GPU OOM (no message; memory at capacity)"
+	}
+	d := oom.NoOOM()
+	if a.Diagnosis != nil {
+		d = *a.Diagnosis
+	}
+	what := "GPU OOM"
+	if d.Kind == sdk.KindHost {
+		what = "host memory OOM"
+	}
+	switch d.Phase {
+	case sdk.PhaseTrain:
+		what += " in training"
+	case sdk.PhaseEval:
+		what += " in evaluation"
+	}
+	if a.Outcome == record.AttemptHung {
+		what += ", then hung"
+	}
+	if figs := figures(d); len(figs) > 0 {
+		what += " (" + strings.Join(figs, ", ") + ")"
+	}
+	return what
+}
+
+func figures(d oom.Diagnosis) []string {
+	var figs []string
+	if d.TriedBytes != nil {
+		f := "asked " + human.Bytes(*d.TriedBytes)
+		if d.CapacityBytes != nil {
+			f += " of a " + human.Bytes(*d.CapacityBytes) + " GPU"
+		}
+		figs = append(figs, f)
+	} else if d.CapacityBytes != nil {
+		figs = append(figs, "a "+human.Bytes(*d.CapacityBytes)+" GPU")
+	}
+	if d.ReservedUnallocatedBytes != nil && *d.ReservedUnallocatedBytes > 0 {
+		figs = append(figs, human.Bytes(*d.ReservedUnallocatedBytes)+" held unused by the allocator")
+	}
+	var others int64
+	for _, p := range d.OtherProcesses {
+		others += p.UsedBytes
+	}
+	if others > 0 {
+		figs = append(figs, fmt.Sprintf("%s held by %d other process(es)", human.Bytes(others), len(d.OtherProcesses)))
+	}
+	return figs
+}

@@ -1,0 +1,328 @@
+// Package supervise runs one attempt of a job and says what ended it: it
+// keeps the attempt's log, runs the OOM scanner over its output, passes
+// vramrun's signals to it, ends it when it hangs after an OOM, samples the
+// GPU, gathers the host-OOM evidence and diagnoses the output. It judges
+// nothing: package outcome does, from the Facts it returns.
+package supervise
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/vramrun/vramrun/launcher/gpu"
+	"github.com/vramrun/vramrun/launcher/gpuview"
+	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/launcher/outcome"
+	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/launcher/runner"
+)
+
+// Say is where the supervisor's own lines go. SetRaw tells it how to end a
+// line while a pty job holds the terminal raw (nil when none does).
+type Say interface {
+	Info(format string, args ...any)
+	Warn(format string, args ...any)
+	Verbose(format string, args ...any)
+	SetRaw(raw func() bool)
+}
+
+// Streams are vramrun's own standard streams.
+type Streams struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Timing is how long the supervisor waits for what.
+type Timing struct {
+	// Grace is how long a job may be silent after an OOM text before it
+	// counts as hung and is ended.
+	Grace time.Duration
+	// LearnAfter is how long a job must run without an OOM to count as
+	// fitting; 0 never.
+	LearnAfter time.Duration
+	// WaitFree is how long to wait for other processes to release the GPU
+	// before each attempt; 0 not at all.
+	WaitFree time.Duration
+}
+
+// Config is what the attempts of one run share.
+type Config struct {
+	Streams Streams
+	// PTY is the --pty setting: auto, always or never.
+	PTY    string
+	Timing Timing
+	// RunDir is the run's folder: logs and samples go there.
+	RunDir  string
+	Matcher *oom.Matcher
+	GPU     *gpuview.View
+	// PickGPU moves each attempt to the freest visible GPU.
+	PickGPU bool
+	// Signals are the signals vramrun receives, passed on to the job.
+	Signals <-chan os.Signal
+	Say     Say
+	Now     func() time.Time
+}
+
+// Supervisor runs the attempts of one run.
+type Supervisor struct {
+	cfg Config
+	// jobPIDs are the main pids of the attempts so far, so that preflight
+	// can tell a leftover of an earlier attempt from a stranger.
+	jobPIDs []int
+}
+
+// New makes the supervisor of one run.
+func New(cfg Config) *Supervisor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Supervisor{cfg: cfg}
+}
+
+// Attempt is one launch of the job.
+type Attempt struct {
+	N    int
+	Argv []string
+	// Env is the job's whole environment.
+	Env map[string]string
+	Dir string
+	// Marker tells this attempt's processes from any other's.
+	Marker string
+	// Script is the training script, for telling its evaluation frames;
+	// "" when unknown.
+	Script string
+	// Fits is called once, while the job runs, when it has run for
+	// LearnAfter without an OOM; nil when nobody asks.
+	Fits func()
+}
+
+// Result is what one attempt came to.
+type Result struct {
+	Facts   outcome.Facts
+	Exit    record.Exit
+	Started time.Time
+	Output  record.Output
+	Memory  record.Memory
+	// Peak is the NVML peak in bytes, 0 when unknown.
+	Peak  int64
+	Notes []string
+}
+
+// TerminatingSignals are the ones after which vramrun does not relaunch.
+func TerminatingSignals() []syscall.Signal {
+	return []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+}
+
+// IsTerminating says s is one of TerminatingSignals.
+func IsTerminating(s syscall.Signal) bool {
+	for _, t := range TerminatingSignals() {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Run runs one attempt and returns when its every process is gone. An
+// error means the job could not be started (see runner.ErrNotFound and
+// runner.ErrNotExecutable) or its log could not be made.
+func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
+	cfg := s.cfg
+	mode, err := runner.ResolveMode(cfg.PTY, cfg.Streams.Stdout)
+	if err != nil {
+		return Result{}, err
+	}
+	logName := fmt.Sprintf("attempt-%d.log", a.N)
+	logw, err := record.NewCappedLog(filepath.Join(cfg.RunDir, logName), record.DefaultHead, record.DefaultTail)
+	if err != nil {
+		return Result{}, fmt.Errorf("attempt log: %w", err)
+	}
+	env, devices := s.preflight(ctx, a.Env)
+	w := s.wire(mode, logw)
+	spec := runner.Spec{
+		Argv: a.Argv, Env: envList(env), Dir: a.Dir, Mode: mode,
+		Stdin: cfg.Streams.Stdin, Stdout: w.stdout, Stderr: w.stderr,
+		Terminal: terminalOf(cfg.Streams.Stdout), Marker: a.Marker,
+	}
+	oomKillsBefore, _ := oom.CgroupOOMKills()
+	started := cfg.Now()
+	job, err := runner.Start(ctx, spec)
+	if err != nil {
+		logw.Close()
+		return Result{}, err
+	}
+	cfg.Say.SetRaw(job.RawMode)
+	s.jobPIDs = append(s.jobPIDs, job.PID())
+	sampler := cfg.GPU.StartSampler(ctx, devices, job.PID())
+	watched := s.watch(job, w.clock, started, a.Fits)
+	cfg.Say.SetRaw(nil)
+	w.close()
+	samples := sampler.Stop(cfg.RunDir, a.N)
+	if err := logw.Close(); err != nil {
+		cfg.Say.Warn("attempt log: %v", err)
+	}
+	out := s.result(watched, samples, w.clock, started)
+	out.Output = record.Output{LogFile: logName, LogBytes: logw.Total()}
+	end := s.ending(job.PID(), watched, samples, oomKillsBefore)
+	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, bytes.NewReader(logw.Tail()), end, a.Script)
+	if err != nil {
+		out.Facts.Diagnosis = oom.NoOOM()
+	}
+	return out, nil
+}
+
+// preflight names who holds the job's GPUs, moves the job to the freest
+// one with --pick-gpu and waits for them with --wait-free; it returns the
+// job's environment and the devices to sample.
+func (s *Supervisor) preflight(ctx context.Context, env map[string]string) (map[string]string, []gpu.Device) {
+	v := s.cfg.GPU
+	devices := v.Preflight(env, s.jobPIDs)
+	if s.cfg.PickGPU {
+		env = v.Pick(env)
+	}
+	if d := s.cfg.Timing.WaitFree; d > 0 {
+		v.WaitFree(ctx, d)
+	}
+	return env, devices
+}
+
+// wiring is where the job's output goes: the terminal or vramrun's own
+// streams, the attempt log, and the OOM scanner of each stream, each write
+// marking the clock.
+type wiring struct {
+	clock          *clock
+	stdout, stderr clockWriter
+	scanners       []*oom.Scanner
+}
+
+func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog) *wiring {
+	w := &wiring{clock: newClock(s.cfg.Now)}
+	scanner := func() *oom.Scanner {
+		sc := oom.NewScanner(s.cfg.Matcher, func(oom.Match) { w.clock.oom() })
+		w.scanners = append(w.scanners, sc)
+		return sc
+	}
+	st := s.cfg.Streams
+	if mode == runner.PTY {
+		// One stream: the pty merges stdout and stderr.
+		w.stdout = clockWriter{w.clock, fanout{st.Stdout, logw, scanner()}}
+		w.stderr = clockWriter{w.clock, fanout{}}
+		return w
+	}
+	w.stdout = clockWriter{w.clock, fanout{st.Stdout, logw, scanner()}}
+	w.stderr = clockWriter{w.clock, fanout{st.Stderr, logw, scanner()}}
+	return w
+}
+
+// close scans the last line of each stream.
+func (w *wiring) close() {
+	for _, sc := range w.scanners {
+		sc.Close()
+	}
+}
+
+// watched is how the supervision of a job went.
+type watched struct {
+	res       runner.Result
+	hung      bool
+	interrupt syscall.Signal
+}
+
+// watch waits for the job while passing vramrun's signals on, ending it when
+// it hangs after an OOM, and calling fits once when it has run long enough
+// without an OOM to count as fitting. It returns when Wait has returned: the
+// job's main process has exited and the rest of its group is gone.
+func (s *Supervisor) watch(job *runner.Job, c *clock, started time.Time, fits func()) watched {
+	waited := make(chan runner.Result, 1)
+	go func() { waited <- job.Wait() }()
+	grace, learnAfter := s.cfg.Timing.Grace, s.cfg.Timing.LearnAfter
+	ticker := time.NewTicker(min(max(grace/4, 10*time.Millisecond), 250*time.Millisecond))
+	defer ticker.Stop()
+	var w watched
+	learned := fits == nil || learnAfter <= 0
+	for {
+		select {
+		case w.res = <-waited:
+			return w
+		case sig := <-s.cfg.Signals:
+			sys, ok := sig.(syscall.Signal)
+			if !ok {
+				continue
+			}
+			_ = job.Signal(sys)
+			if IsTerminating(sys) {
+				w.interrupt = sys
+			}
+		case <-ticker.C:
+			if !w.hung && c.hung(grace) {
+				w.hung = true
+				s.cfg.Say.Info("the job printed an out-of-memory error and then nothing for %s: ending it", grace)
+				go job.Stop()
+			}
+			if !learned && c.ooms() == 0 && s.cfg.Now().Sub(started) >= learnAfter {
+				learned = true
+				fits()
+			}
+		}
+	}
+}
+
+// result gathers the facts of an attempt that ended.
+func (s *Supervisor) result(w watched, samples gpuview.Samples, c *clock, started time.Time) Result {
+	res := w.res
+	out := Result{
+		Started: started,
+		Exit:    record.Exit{ExitCode: res.ExitCode, Signal: int(res.Signal), ExitStatus: res.Status()},
+		Memory:  record.Memory{PeakBytes: samples.Peak, CapacityBytes: samples.Capacity, SamplesFile: samples.File},
+		Facts: outcome.Facts{Status: res.Status(), Signal: res.Signal, Interrupt: w.interrupt, Hung: w.hung,
+			Ended: s.cfg.Now(), Texts: c.oomTexts(), NearCapacity: samples.NearCapacity, Xid: samples.Xid},
+	}
+	if samples.Peak != nil {
+		out.Peak = *samples.Peak
+	}
+	if len(res.Reaped) > 0 {
+		note := fmt.Sprintf("ended %d leftover process(es) of the job: %v", len(res.Reaped), res.Reaped)
+		out.Notes = append(out.Notes, note)
+		s.cfg.Say.Verbose("%s", note)
+	}
+	if samples.Xid != "" {
+		out.Notes = append(out.Notes, samples.Xid)
+	}
+	return out
+}
+
+// ending is how the job ended, with the host-OOM evidence the kernel and
+// the cgroup give, for the diagnosis.
+func (s *Supervisor) ending(pid int, w watched, samples gpuview.Samples, oomKillsBefore int) oom.Ending {
+	res := w.res
+	end := oom.Ending{Exited: true, ExitCode: res.ExitCode, Signal: int(res.Signal),
+		JobPIDs: append(append([]int{pid}, res.Reaped...), samples.JobPIDs...)}
+	if after, ok := oom.CgroupOOMKills(); ok && after > oomKillsBefore {
+		end.HostOOMKills = after - oomKillsBefore
+	}
+	if res.Signal == syscall.SIGKILL && !w.hung {
+		end.KernelOOM, _ = oom.KernelOOMKilled(pid)
+	}
+	return end
+}
+
+func envList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func terminalOf(f *os.File) *os.File {
+	if f != nil && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
+}
