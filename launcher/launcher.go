@@ -150,8 +150,8 @@ func superviseConfig(o Options, runDir string, m *oom.Matcher, view *gpuview.Vie
 	s := o.Settings
 	return supervise.Config{
 		Streams: o.Streams, PTY: s.PTY,
-		Timing:  supervise.Timing{Grace: s.Grace, LearnAfter: s.LearnAfter, WaitFree: s.WaitFree},
-		RunDir:  runDir, Matcher: m, GPU: view, PickGPU: s.PickGPU,
+		Timing: supervise.Timing{Grace: s.Grace, LearnAfter: s.LearnAfter, WaitFree: s.WaitFree},
+		RunDir: runDir, Matcher: m, GPU: view, PickGPU: s.PickGPU,
 		Signals: o.Signals, Say: say, Now: o.Now,
 	}
 }

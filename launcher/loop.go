@@ -41,16 +41,16 @@ type Say interface {
 
 // loopConfig is what the loop knows of the run before it starts.
 type loopConfig struct {
-	runID     string
-	argv      []string
-	dir       string
-	max       int
-	policy    outcome.Policy
-	gpu       profiles.GPUKey
-	model     string
-	memory    int64 // the GPU's capacity, 0 unknown
-	signals   <-chan os.Signal
-	now       func() time.Time
+	runID   string
+	argv    []string
+	dir     string
+	max     int
+	policy  outcome.Policy
+	gpu     profiles.GPUKey
+	model   string
+	memory  int64 // the GPU's capacity, 0 unknown
+	signals <-chan os.Signal
+	now     func() time.Time
 }
 
 // loop is the relaunch loop of one run.
