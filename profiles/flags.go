@@ -9,8 +9,8 @@ import (
 // ProfileFlag is the name of the --profile flag.
 const ProfileFlag = "profile"
 
-// RegisterFlags defines the main command's setting flags (contract section
-// 3) on fs, with the contract's defaults, so that their names live in one
+// RegisterFlags defines the main command's setting flags on fs, with their
+// defaults, so that their names live in one
 // place: --max-attempts --grace --ladder --no-learn --gpu-poll --events
 // --pick-gpu --wait-free --pty and --profile. Load reads the Changed ones
 // back from the same FlagSet.

@@ -21,7 +21,7 @@ const (
 	kindLadder
 )
 
-// scalarKey describes one scalar key of contract section 5: how to parse it
+// scalarKey describes one scalar key of vramrun.yaml: how to parse it
 // from the text of a file, a variable or a flag, and where it goes in
 // Settings. Parsed values travel as canonical strings (what format returns)
 // so that every layer, viper included, holds the same representation.
@@ -41,7 +41,7 @@ type scalarKey struct {
 	set  func(*Settings, any)
 }
 
-// scalarKeys lists the scalar keys in the order of contract section 5. Every
+// scalarKeys lists the scalar keys in the order profile init writes them. Every
 // one of them is also read from VRAMRUN_<KEY>.
 func scalarKeys() []scalarKey {
 	return []scalarKey{
@@ -116,7 +116,7 @@ const (
 	keyProfiles = "profiles"
 )
 
-// Keys lists every key of contract section 5, in its order (profiles:
+// Keys lists every key of vramrun.yaml, in profile init's order (profiles:
 // excluded, it holds variants rather than a setting).
 func Keys() []string {
 	var out []string

@@ -1,5 +1,5 @@
 // Package profiles finds and layers vramrun.yaml files and keeps the learned
-// state of what fit (contract sections 5 and 6).
+// state of what fit.
 //
 // Every scalar key of vramrun.yaml can also be set by VRAMRUN_<KEY> (the key
 // in upper case): the keys of the main command's flag table, and also
@@ -19,29 +19,54 @@ import (
 
 // Settings are the merged settings of one run: defaults < user file <
 // project vramrun.yaml < named profile < VRAMRUN_* environment < flags.
+//
+// The keys are grouped by what they govern; the groups are embedded, so
+// every key reads as a field of Settings itself (s.Grace, s.Ladder).
 type Settings struct {
-	MaxAttempts        int           `json:"max_attempts"`
-	Grace              time.Duration `json:"grace"`
-	Ladder             []sdk.FixID   `json:"ladder"`
-	Learn              bool          `json:"learn"`
-	LearnAfter         time.Duration `json:"learn_after"`
-	GPUPoll            time.Duration `json:"gpu_poll"`
-	Events             string        `json:"events"`
-	PickGPU            bool          `json:"pick_gpu"`
-	WaitFree           time.Duration `json:"wait_free"`
-	PTY                string        `json:"pty"`
-	KeepEffectiveBatch bool          `json:"keep_effective_batch"`
-	MinBatchSize       int           `json:"min_batch_size"`
+	LadderSettings
+	JobSettings
+	GPUSettings
+	RecordSettings
+}
+
+// LadderSettings say how many attempts vramrun makes and which fixes it
+// tries, in what order and how far.
+type LadderSettings struct {
+	MaxAttempts        int         `json:"max_attempts"`
+	Ladder             []sdk.FixID `json:"ladder"`
+	KeepEffectiveBatch bool        `json:"keep_effective_batch"`
+	MinBatchSize       int         `json:"min_batch_size"`
 	// Precision is what mixed_precision switches to: auto, bf16 or fp16.
 	Precision string `json:"precision"`
 	// ProbableOOM is report or fix.
 	ProbableOOM string `json:"probable_oom"`
-	KeepRuns    int    `json:"keep_runs"`
+}
+
+// JobSettings say how each attempt of the job is started and watched.
+type JobSettings struct {
+	Grace time.Duration `json:"grace"`
+	PTY   string        `json:"pty"`
 	// Flags is the project's own flags mapping, names kept as written.
 	Flags map[string]string `json:"flags"`
 	// Env is extra environment for every attempt, names kept as written.
 	Env     map[string]string `json:"env"`
 	Plugins []PluginRef       `json:"plugins"`
+}
+
+// GPUSettings say which GPU the job runs on and how its memory is watched.
+type GPUSettings struct {
+	GPUPoll  time.Duration `json:"gpu_poll"`
+	PickGPU  bool          `json:"pick_gpu"`
+	WaitFree time.Duration `json:"wait_free"`
+}
+
+// RecordSettings say what vramrun learns and writes down about its runs:
+// the learned state, the event stream and the run folders kept.
+type RecordSettings struct {
+	Learn      bool          `json:"learn"`
+	LearnAfter time.Duration `json:"learn_after"`
+	Events     string        `json:"events"`
+	KeepRuns   int           `json:"keep_runs"`
 }
 
 // PluginRef is one entry of the profile's plugins: list.
@@ -56,19 +81,27 @@ type PluginRef struct {
 // Defaults are the settings when no file, variable or flag says otherwise.
 func Defaults() Settings {
 	return Settings{
-		MaxAttempts:        6,
-		Grace:              10 * time.Second,
-		Ladder:             sdk.DefaultLadder(),
-		Learn:              true,
-		LearnAfter:         5 * time.Minute,
-		GPUPoll:            500 * time.Millisecond,
-		PTY:                "auto",
-		KeepEffectiveBatch: true,
-		MinBatchSize:       1,
-		Precision:          "auto",
-		ProbableOOM:        "report",
-		KeepRuns:           50,
-		Flags:              map[string]string{},
-		Env:                map[string]string{},
+		LadderSettings: LadderSettings{
+			MaxAttempts:        6,
+			Ladder:             sdk.DefaultLadder(),
+			KeepEffectiveBatch: true,
+			MinBatchSize:       1,
+			Precision:          "auto",
+			ProbableOOM:        "report",
+		},
+		JobSettings: JobSettings{
+			Grace: 10 * time.Second,
+			PTY:   "auto",
+			Flags: map[string]string{},
+			Env:   map[string]string{},
+		},
+		GPUSettings: GPUSettings{
+			GPUPoll: 500 * time.Millisecond,
+		},
+		RecordSettings: RecordSettings{
+			Learn:      true,
+			LearnAfter: 5 * time.Minute,
+			KeepRuns:   50,
+		},
 	}
 }

@@ -105,7 +105,7 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // ShowJSON writes {"key": {"value": ..., "source": "..."}} for every key of
-// contract section 5, in the contract's order. Durations are strings such as
+// vramrun.yaml, in profile init's order. Durations are strings such as
 // "10s", the ladder a list, flags and env objects, plugins a list.
 func (l Loaded) ShowJSON(w io.Writer) error {
 	var buf bytes.Buffer

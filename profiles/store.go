@@ -12,7 +12,7 @@ import (
 )
 
 // Store is the folder where vramrun keeps a project's learned state, run
-// records and plan copies (contract section 6).
+// records and plan copies (the README lists what goes where).
 type Store struct {
 	// Dir is the folder actually used: projectRoot/.vramrun, or the
 	// per-project folder under $XDG_STATE_HOME when that cannot be written.

@@ -35,7 +35,7 @@ func newApp(stdin, stdout, stderr *os.File, environ []string) *app {
 	return &app{stdin: stdin, stdout: stdout, stderr: stderr, env: env, dir: dir}
 }
 
-// forwardedSignals go to the job's process group (contract section 3).
+// forwardedSignals go to the job's process group.
 var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
 // main runs the command tree and turns its outcome into an exit status, in

@@ -20,7 +20,7 @@ type pluginsListOptions struct {
 	json bool
 }
 
-// pluginEntry is one entry of plugins list --json (contract section 4).
+// pluginEntry is one entry of plugins list --json.
 type pluginEntry struct {
 	Name       string   `json:"name"`
 	Version    string   `json:"version"`

@@ -19,7 +19,7 @@ type runsOptions struct {
 	keep int
 }
 
-// runSummary is one entry of runs --json (contract section 4).
+// runSummary is one entry of runs --json.
 type runSummary struct {
 	ID        string    `json:"id"`
 	Started   time.Time `json:"started"`

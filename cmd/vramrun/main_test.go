@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files of the testscripts")
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -53,8 +57,11 @@ func TestScripts(t *testing.T) {
 			return plugins.setup(env)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus, "dead": cmdDead, "waitfor": cmdWaitFor,
+			"status": cmdStatus, "dead": cmdDead, "waitfor": cmdWaitFor, "show": cmdShow,
 		},
+		// go test ./cmd/vramrun -run TestScripts -update rewrites the golden
+		// files that `cmp` compares against, in the .txtar files themselves.
+		UpdateScripts: *update,
 	})
 }
 
@@ -80,6 +87,27 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
+}
+
+// cmdShow is `show FILE [PREFIX]`: it prints FILE (stdout or stderr of the
+// last command, or a file), only the lines that start with PREFIX when one
+// is given, with the script's folder and the simulated jobs' folder written
+// as $WORK and $SIMTRAIN, so that `cmp stdout golden.txt` can compare output
+// that names them and -update can rewrite the golden file.
+func cmdShow(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: show FILE [PREFIX]")
+	}
+	text := ts.ReadFile(args[0])
+	text = strings.ReplaceAll(text, ts.Getenv("SIMTRAIN"), "$SIMTRAIN")
+	text = strings.ReplaceAll(text, ts.Getenv("WORK"), "$WORK")
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if line != "" && (len(args) == 1 || strings.HasPrefix(line, args[1])) {
+			b.WriteString(line)
+		}
+	}
+	_, _ = io.WriteString(ts.Stdout(), b.String())
 }
 
 // cmdDead is `dead PIDFILE`: every pid listed in the file (one a line) is

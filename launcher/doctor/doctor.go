@@ -1,6 +1,6 @@
 // Package doctor is `vramrun doctor`: what the driver, the GPUs and the
 // job's Python look like, and plainly what is wrong, including the hardware
-// faults that no software fix can help (contract section 4, doctor --json).
+// faults that no software fix can help (doctor --json).
 package doctor
 
 import (
@@ -29,7 +29,7 @@ type Options struct {
 	Open func() (*gpu.GPUs, error)
 }
 
-// Report is the doctor's finding, in the contract's doctor --json shape.
+// Report is the doctor's finding, in the doctor --json shape (README).
 type Report struct {
 	NVML     NVMLInfo    `json:"nvml"`
 	GPUs     []GPUReport `json:"gpus"`

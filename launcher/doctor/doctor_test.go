@@ -45,7 +45,7 @@ func writeScript(t *testing.T, script string) string {
 
 func a100(uuid string) gputest.GPU {
 	return gputest.GPU{UUID: uuid, Name: "NVIDIA A100-SXM4-80GB", Total: 80 * gib, Used: gib / 2, Major: 8, Utilization: 3,
-		ECC: &gputest.ECC{}, RemapUnsupported: false}
+		Health: gputest.Health{ECC: &gputest.ECC{}, RemapUnsupported: false}}
 }
 
 // options checks machine m with a fake Python that has everything.

@@ -14,6 +14,9 @@ import (
 
 // Device is one GPU, or one MIG instance when a job names it in
 // CUDA_VISIBLE_DEVICES, as NVML saw it when it was read.
+//
+// Its groups are embedded, in field order, so that every field reads (and
+// encodes, in JSON and elsewhere) as a field of Device itself.
 type Device struct {
 	// Index is NVML's index (PCI bus order). A MIG instance has its GPU's.
 	Index int
@@ -24,25 +27,41 @@ type Device struct {
 	// UUID is "GPU-..." for a whole GPU, "MIG-..." for a MIG instance.
 	UUID string
 	Name string
-	// Memory figures in bytes; for a MIG instance, the instance's own.
-	MemoryTotal, MemoryUsed, MemoryFree uint64
-	// ComputeMajor.ComputeMinor is the CUDA compute capability, 0.0 unknown.
-	ComputeMajor, ComputeMinor int
-	// BF16 is true from compute capability 8.0 on.
-	BF16 bool
+	Memory
+	Capability
 	// Processes are NVML's compute processes on the device, largest first.
 	Processes []Process
 	// Utilization is the GPU's busy percentage, -1 when unknown (also
 	// under MIG, where NVML does not report it).
 	Utilization int
+	MIGTopology
+	// Problem is set when NVML could not read the device ("GPU is lost").
+	Problem string
+}
+
+// Memory is a Device's memory figures in bytes; for a MIG instance, the
+// instance's own.
+type Memory struct {
+	MemoryTotal, MemoryUsed, MemoryFree uint64
+}
+
+// Capability is what a Device can compute.
+type Capability struct {
+	// ComputeMajor.ComputeMinor is the CUDA compute capability, 0.0 unknown.
+	ComputeMajor, ComputeMinor int
+	// BF16 is true from compute capability 8.0 on.
+	BF16 bool
+}
+
+// MIGTopology places a Device in MIG: a GPU in MIG mode and its
+// instances, or the GPU a MIG instance belongs to.
+type MIGTopology struct {
 	// MIG is true when the GPU is in MIG mode (for a MIG instance: always).
 	MIG bool
 	// MIGInstances are a MIG-mode GPU's instances.
 	MIGInstances []MIGInstance
 	// ParentUUID is the GPU's UUID when this Device is a MIG instance.
 	ParentUUID string
-	// Problem is set when NVML could not read the device ("GPU is lost").
-	Problem string
 }
 
 // MIGInstance is one MIG device of a GPU in MIG mode.

@@ -76,15 +76,15 @@ func TestPreflightNoFreerGPUWhenOthersAreBusyToo(t *testing.T) {
 
 func TestPickFreest(t *testing.T) {
 	devs := []Device{
-		{UUID: "GPU-a", MemoryFree: 10 * gib},
-		{UUID: "GPU-b", MemoryFree: 70 * gib},
-		{UUID: "GPU-c", MemoryFree: 70 * gib},
-		{UUID: "GPU-d", MemoryFree: 1 * gib},
+		{UUID: "GPU-a", Memory: Memory{MemoryFree: 10 * gib}},
+		{UUID: "GPU-b", Memory: Memory{MemoryFree: 70 * gib}},
+		{UUID: "GPU-c", Memory: Memory{MemoryFree: 70 * gib}},
+		{UUID: "GPU-d", Memory: Memory{MemoryFree: 1 * gib}},
 	}
 	if got := PickFreest(devs); got.UUID != "GPU-b" {
 		t.Errorf("PickFreest = %s, want GPU-b (the first of equals)", got.UUID)
 	}
-	devs = append(devs, Device{UUID: "GPU-mig", MemoryFree: 80 * gib, MIG: true}, Device{Index: 9, MemoryFree: 90 * gib, Problem: "lost"})
+	devs = append(devs, Device{UUID: "GPU-mig", Memory: Memory{MemoryFree: 80 * gib}, MIGTopology: MIGTopology{MIG: true}}, Device{Index: 9, Memory: Memory{MemoryFree: 90 * gib}, Problem: "lost"})
 	if got := PickFreest(devs); got.UUID != "GPU-b" {
 		t.Errorf("PickFreest = %q, want GPU-b: a MIG-mode GPU or an unreadable one cannot be given whole", got.UUID)
 	}

@@ -52,22 +52,49 @@ type Sampler struct {
 	tickMu   sync.Mutex
 	baseline map[int]bool // pids present at the first tick; tickMu
 
-	mu              sync.Mutex
-	maxSamples      int
-	samples         []Sample
-	stride          int // keep every stride-th tick once thinned
-	ticks           int
-	recent          []Sample // the last nearCapacityWindow samples
-	capacity        map[string]uint64
+	mu sync.Mutex
+	timeline
+	recentWindow
+	peaks
+	noteSet
+	loop
+}
+
+// timeline is the samples a Sampler keeps; the Sampler's mu guards it.
+type timeline struct {
+	maxSamples int
+	samples    []Sample
+	stride     int // keep every stride-th tick once thinned
+	ticks      int
+}
+
+// recentWindow is what NearCapacity looks at; the Sampler's mu guards it.
+type recentWindow struct {
+	recent   []Sample // the last nearCapacityWindow samples
+	capacity map[string]uint64
+}
+
+// peaks are the highest figures seen and which of them Peak can report;
+// the Sampler's mu guards them.
+type peaks struct {
 	jobPeak         uint64
 	jobPeakKnown    bool
 	devicePeak      uint64
 	devicePeakKnown bool
 	containerPIDs   bool
-	notes           []string
-	noted           map[string]bool
-	cancel          context.CancelFunc
-	done            chan struct{}
+}
+
+// noteSet is a Sampler's Notes, each once; the Sampler's mu guards it.
+type noteSet struct {
+	notes []string
+	noted map[string]bool
+}
+
+// loop is the sampling goroutine Start runs and Stop ends; the Sampler's
+// mu guards it.
+type loop struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type sampledDevice struct {
@@ -83,13 +110,12 @@ func NewSampler(g *GPUs, devices []Device, interval time.Duration, jobPIDs func(
 		interval = defaultInterval
 	}
 	s := &Sampler{
-		g:          g,
-		interval:   interval,
-		jobPIDs:    jobPIDs,
-		maxSamples: defaultMaxSamples,
-		stride:     1,
-		capacity:   map[string]uint64{},
-		noted:      map[string]bool{},
+		g:            g,
+		interval:     interval,
+		jobPIDs:      jobPIDs,
+		timeline:     timeline{maxSamples: defaultMaxSamples, stride: 1},
+		recentWindow: recentWindow{capacity: map[string]uint64{}},
+		noteSet:      noteSet{noted: map[string]bool{}},
 	}
 	for _, d := range devices {
 		if d.UUID == "" {
@@ -253,23 +279,23 @@ func (s *Sampler) record(sample Sample, totals map[string]uint64, failures []str
 
 // thin halves the kept samples, keeping every other one, and from then on
 // keeps every other tick, so the timeline stays evenly spaced.
-func (s *Sampler) thin() {
-	kept := s.samples[:0]
-	for i := 0; i < len(s.samples); i += 2 {
-		kept = append(kept, s.samples[i])
+func (t *timeline) thin() {
+	kept := t.samples[:0]
+	for i := 0; i < len(t.samples); i += 2 {
+		kept = append(kept, t.samples[i])
 	}
-	clear(s.samples[len(kept):])
-	s.samples = kept
-	s.stride *= 2
+	clear(t.samples[len(kept):])
+	t.samples = kept
+	t.stride *= 2
 }
 
-// note adds a message once; s.mu must be held.
-func (s *Sampler) note(msg string) {
-	if s.noted[msg] {
+// note adds a message once; the Sampler's mu must be held.
+func (n *noteSet) note(msg string) {
+	if n.noted[msg] {
 		return
 	}
-	s.noted[msg] = true
-	s.notes = append(s.notes, msg)
+	n.noted[msg] = true
+	n.notes = append(n.notes, msg)
 }
 
 // Peak returns the job's own peak memory (summed over its devices) when

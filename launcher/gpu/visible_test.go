@@ -10,7 +10,7 @@ import (
 
 func sameModel() []Device {
 	mk := func(i int, uuid string) Device {
-		return Device{Index: i, CUDAIndex: -1, UUID: uuid, Name: "NVIDIA A100-SXM4-80GB", MemoryTotal: 80 * gib, ComputeMajor: 8}
+		return Device{Index: i, CUDAIndex: -1, UUID: uuid, Name: "NVIDIA A100-SXM4-80GB", Memory: Memory{MemoryTotal: 80 * gib}, Capability: Capability{ComputeMajor: 8}}
 	}
 	return []Device{mk(0, "GPU-8f2a1111"), mk(1, "GPU-8f2b2222"), mk(2, "GPU-1c3d3333")}
 }
@@ -64,9 +64,9 @@ func TestResolveVisibleSameModel(t *testing.T) {
 // first, PCI_BUS_ID keeps NVML's order.
 func TestResolveVisibleDeviceOrder(t *testing.T) {
 	all := []Device{
-		{Index: 0, UUID: "GPU-v100", Name: "Tesla V100", MemoryTotal: 32 * gib, ComputeMajor: 7},
-		{Index: 1, UUID: "GPU-a100", Name: "A100", MemoryTotal: 80 * gib, ComputeMajor: 8},
-		{Index: 2, UUID: "GPU-a10", Name: "A10", MemoryTotal: 24 * gib, ComputeMajor: 8, ComputeMinor: 6},
+		{Index: 0, UUID: "GPU-v100", Name: "Tesla V100", Memory: Memory{MemoryTotal: 32 * gib}, Capability: Capability{ComputeMajor: 7}},
+		{Index: 1, UUID: "GPU-a100", Name: "A100", Memory: Memory{MemoryTotal: 80 * gib}, Capability: Capability{ComputeMajor: 8}},
+		{Index: 2, UUID: "GPU-a10", Name: "A10", Memory: Memory{MemoryTotal: 24 * gib}, Capability: Capability{ComputeMajor: 8, ComputeMinor: 6}},
 	}
 	cases := []struct {
 		name     string

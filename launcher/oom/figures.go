@@ -101,7 +101,7 @@ func (f *figures) fillFrom(o figures) {
 	}
 }
 
-// fragmented is the contract's rule: the allocator holds unused at least
+// fragmented is the README's rule: the allocator holds unused at least
 // the request, or at least a tenth of the GPU; false when unknown.
 func (f figures) fragmented() bool {
 	if f.reservedUnallocated == nil {

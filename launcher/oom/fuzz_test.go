@@ -57,7 +57,7 @@ func FuzzDiagnose(f *testing.F) {
 	})
 }
 
-// checkInvariants are the contract's rules every diagnosis keeps.
+// checkInvariants are the rules every diagnosis keeps (the explain --json shape in the README).
 func checkInvariants(t *testing.T, d oom.Diagnosis) {
 	t.Helper()
 	if d.OtherProcesses == nil || d.NextFixes == nil || len(d.NextFixes) != 0 {

@@ -1,7 +1,7 @@
 // Package oom runs the out-of-memory texts that plugins declare over a job's
 // output: a streaming Scanner that notices them while the job runs, and
 // Diagnose, which turns an attempt's output and exit status into the explain
-// --json diagnosis (contract section 4). The package is generic: every text,
+// --json diagnosis (its shape is in the README). The package is generic: every text,
 // figure and traceback frame it knows comes from the plugins' declarations.
 package oom
 

@@ -119,7 +119,7 @@ func clampBelow(size, current int) int {
 }
 
 // Resize turns a proposed micro-batch into the micro-batch and accumulation
-// to run, following contract section 2:
+// to run:
 //   - keep (keep_effective_batch) with an accumulation knob: the largest
 //     divisor of the effective batch not above the proposal, at least
 //     minSize, and accumulation = effective / micro;

@@ -37,49 +37,89 @@ var pageTemplate string
 // template.HTML.
 var pageTmpl = template.Must(template.New("page").Parse(pageTemplate))
 
-// page is what the template shows of one run.
+// page is what the template shows of one run. Its parts are embedded, so
+// the template reads every field as the page's own (.RunID, .Final).
 type page struct {
-	RunID   string
-	Command string
-	Dir     string
+	runSummary
+	runResult
+	Attempts []attemptView
+	finalView
+}
+
+// runSummary is what the page's header says the run was.
+type runSummary struct {
+	RunID     string
+	Command   string
+	Dir       string
+	GPU       string
+	Framework string
+	Learned   string
+	Notes     []string
+}
+
+// runResult is how the run ended, and when.
+type runResult struct {
 	Outcome string
 	// OutcomeClass colours the outcome: outcome-ok or outcome-bad.
 	OutcomeClass string
 	ExitStatus   int
-	GPU          string
-	Framework    string
 	Started      string
 	Ended        string
 	Duration     string
-	Learned      string
-	Notes        []string
-	Attempts     []attemptView
-	Final        string
-	FinalFiles   []filePair
+}
+
+// finalView is the final command to copy and the config copies it reads.
+type finalView struct {
+	Final      string
+	FinalFiles []filePair
 	// FinalIsAsTyped says the final command is the one the user typed.
 	FinalIsAsTyped bool
 }
 
 // attemptView is one attempt: a row of the table and a section below it.
+// Its parts are embedded, so the template reads .N, .Chart and the rest as
+// its own fields.
 type attemptView struct {
+	attemptRow
+	attemptLaunch
+	chartView
+	diagnosisView
+}
+
+// attemptRow is the attempt's row of the attempts table.
+type attemptRow struct {
 	N          int
 	ExitStatus string
 	Result     string
 	Fix        string
 	Duration   string
 	Peak       string
-	Command    string
-	Files      []filePair
-	Skipped    []string
-	Notes      []string
+}
+
+// attemptLaunch is what the attempt ran, what vramrun passed over before
+// it, and where its output went.
+type attemptLaunch struct {
+	Command string
+	Files   []filePair
+	Skipped []string
+	Notes   []string
+	LogFile string
+}
+
+// chartView is the attempt's chart of memory over time.
+type chartView struct {
 	// Chart is the inline SVG; empty when there is nothing to draw, and
 	// NoChart then says why.
 	Chart     template.HTML
 	NoChart   string
 	OOMMarked bool
+}
+
+// diagnosisView is the attempt's diagnosis in words and the OOM message
+// the job printed.
+type diagnosisView struct {
 	Diagnosis []string
 	Message   string
-	LogFile   string
 }
 
 type filePair struct{ Original, Copy string }
@@ -89,19 +129,23 @@ type filePair struct{ Original, Copy string }
 // the page: that attempt's section says so instead of drawing a chart.
 func Write(w io.Writer, run *record.Run, runDir string) error {
 	p := page{
-		RunID:        run.ID,
-		Command:      human.Join(run.Argv),
-		Dir:          run.Dir,
-		Outcome:      runOutcome(run),
-		OutcomeClass: "outcome-bad",
-		ExitStatus:   run.ExitStatus,
-		GPU:          run.GPU,
-		Framework:    run.Framework,
-		Started:      when(run.Started),
-		Ended:        when(run.Ended),
-		Duration:     duration(run.Started, run.Ended),
-		Learned:      run.Learned,
-		Notes:        run.Notes,
+		runSummary: runSummary{
+			RunID:     run.ID,
+			Command:   human.Join(run.Argv),
+			Dir:       run.Dir,
+			GPU:       run.GPU,
+			Framework: run.Framework,
+			Learned:   run.Learned,
+			Notes:     run.Notes,
+		},
+		runResult: runResult{
+			Outcome:      runOutcome(run),
+			OutcomeClass: "outcome-bad",
+			ExitStatus:   run.ExitStatus,
+			Started:      when(run.Started),
+			Ended:        when(run.Ended),
+			Duration:     duration(run.Started, run.Ended),
+		},
 	}
 	if run.Outcome == record.OutcomeOK {
 		p.OutcomeClass = "outcome-ok"
@@ -163,16 +207,20 @@ func writeAtomic(path string, data []byte) error {
 
 func viewAttempt(a record.Attempt, runDir string) attemptView {
 	v := attemptView{
-		N:          a.N,
-		ExitStatus: exitWords(a),
-		Result:     attemptResult(a),
-		Fix:        fixWords(a.Fix),
-		Duration:   duration(a.Started, a.Ended),
-		Peak:       peakWords(a),
-		Command:    human.CommandLine(a.Env, a.Argv),
-		Files:      pairs(a.Files),
-		Notes:      a.Notes,
-		Diagnosis:  diagnosisLines(a.Diagnosis),
+		attemptRow: attemptRow{
+			N:          a.N,
+			ExitStatus: exitWords(a),
+			Result:     attemptResult(a),
+			Fix:        fixWords(a.Fix),
+			Duration:   duration(a.Started, a.Ended),
+			Peak:       peakWords(a),
+		},
+		attemptLaunch: attemptLaunch{
+			Command: human.CommandLine(a.Env, a.Argv),
+			Files:   pairs(a.Files),
+			Notes:   a.Notes,
+		},
+		diagnosisView: diagnosisView{Diagnosis: diagnosisLines(a.Diagnosis)},
 	}
 	if a.Diagnosis != nil && a.Diagnosis.OOM {
 		v.Message = a.Diagnosis.Message

@@ -134,7 +134,7 @@ type Result struct {
 	OutputErr error
 }
 
-// Status is the contract's exit status: ExitCode, or 128+N when the main
+// Status is the job's exit status as a shell reports it: ExitCode, or 128+N when the main
 // process died of signal N.
 func (r Result) Status() int {
 	if r.Signal != 0 {
@@ -147,28 +147,49 @@ func (r Result) Status() int {
 type Job struct {
 	spec   Spec
 	marker string
-	cmd    *exec.Cmd
-	pid    int
 	sup    supervision
+	mainProcess
+	output *outputCopiers
+	ptySide
+	terminalSide
+	sweepState
+	completion
+}
 
+// mainProcess is the job's main process and its reaping.
+type mainProcess struct {
+	cmd     *exec.Cmd
+	pid     int
 	started time.Time
 	exited  chan struct{} // closed once the main process is reaped
 	ended   time.Time     // written before exited is closed
 	waitErr error         // idem
+}
 
-	output  *outputCopiers
-	master  *os.File // PTY mode
-	slave   *os.File // PTY mode: kept open so that the end marker can be written
-	end     *endMarker
+// ptySide is vramrun's side of the job's pty (PTY mode).
+type ptySide struct {
+	master *os.File
+	slave  *os.File // kept open so that the end marker can be written
+	end    *endMarker
+}
+
+// terminalSide connects vramrun's terminal to the job.
+type terminalSide struct {
 	handoff *terminalHandoff // Pipes mode with vramrun's terminal as stdin
 	input   *inputCopier
 	resize  *resizeForwarder
 	termRaw rawTerminal
+}
 
+// sweepState is what the sweeps of the job's processes ended.
+type sweepState struct {
 	sweepMu   sync.Mutex // one sweep at a time (Stop and Wait may overlap)
 	reaped    map[int]bool
 	survivors []int
+}
 
+// completion is the job's ending: Stop, Wait and the Result.
+type completion struct {
 	stopOnce    sync.Once
 	waitOnce    sync.Once
 	result      Result
@@ -184,11 +205,40 @@ func Start(ctx context.Context, spec Spec) (*Job, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	spec, err := withDefaults(spec)
+	if err != nil {
+		return nil, err
+	}
+	marker, err := attemptMarker(spec.Marker)
+	if err != nil {
+		return nil, err
+	}
+	path, err := resolveProgram(spec.Argv[0], spec.Dir, spec.Env)
+	if err != nil {
+		return nil, err
+	}
+	j := newJob(spec, marker, path, jobEnv(spec, marker))
+	if spec.Mode == PTY {
+		err = j.startPTY()
+	} else {
+		err = j.startPipes()
+	}
+	if ef := (*execFailure)(nil); errors.As(err, &ef) {
+		return nil, classifyStartError(spec.Argv[0], ef.err)
+	} else if err != nil {
+		return nil, fmt.Errorf("start %s: %w", displayName(spec.Argv[0]), err)
+	}
+	j.begin(ctx)
+	return j, nil
+}
+
+// withDefaults checks spec and fills in what it leaves zero.
+func withDefaults(spec Spec) (Spec, error) {
 	if len(spec.Argv) == 0 {
-		return nil, errors.New("no command given")
+		return spec, errors.New("no command given")
 	}
 	if spec.Mode != PTY && spec.Mode != Pipes {
-		return nil, fmt.Errorf("runner: mode %q is not pty or pipes", spec.Mode)
+		return spec, fmt.Errorf("runner: mode %q is not pty or pipes", spec.Mode)
 	}
 	if spec.StopGrace <= 0 {
 		spec.StopGrace = DefaultStopGrace
@@ -201,39 +251,53 @@ func Start(ctx context.Context, spec Spec) (*Job, error) {
 	}
 	if spec.Dir != "" {
 		if st, err := os.Stat(spec.Dir); err != nil {
-			return nil, fmt.Errorf("working directory: %w", err)
+			return spec, fmt.Errorf("working directory: %w", err)
 		} else if !st.IsDir() {
-			return nil, fmt.Errorf("working directory %s: not a directory", spec.Dir)
+			return spec, fmt.Errorf("working directory %s: not a directory", spec.Dir)
 		}
 	}
-	marker := spec.Marker
+	return spec, nil
+}
+
+// attemptMarker is the marker the Spec asks for, or a random one when it
+// asks for none.
+func attemptMarker(marker string) (string, error) {
 	if marker == "" {
 		marker = randomMarker()
 	}
 	if strings.ContainsRune(marker, 0) {
-		return nil, errors.New("runner: marker contains a NUL byte")
+		return "", errors.New("runner: marker contains a NUL byte")
 	}
-	path, err := resolveProgram(spec.Argv[0], spec.Dir, spec.Env)
-	if err != nil {
-		return nil, err
-	}
+	return marker, nil
+}
+
+// jobEnv is the job's environment: spec.Env with the marker and, in Pipes
+// mode, PYTHONUNBUFFERED.
+func jobEnv(spec Spec, marker string) []string {
 	env := withEnv(spec.Env, MarkerEnv, marker)
 	if spec.Mode == Pipes && !hasEnv(env, "PYTHONUNBUFFERED") {
 		env = append(env, "PYTHONUNBUFFERED=1")
 	}
+	return env
+}
 
+// newJob prepares the job, not started yet. It notes vramrun's children
+// now, before the start, so that they are never taken for the job's.
+func newJob(spec Spec, marker, path string, env []string) *Job {
 	j := &Job{
-		spec:        spec,
-		marker:      marker,
-		exited:      make(chan struct{}),
-		reaped:      map[int]bool{},
-		watcherDone: make(chan struct{}),
-		cmd: &exec.Cmd{ // built by hand: exec.Command would search vramrun's PATH
-			Path: path,
-			Args: append([]string(nil), spec.Argv...),
-			Env:  env,
-			Dir:  spec.Dir,
+		spec:   spec,
+		marker: marker,
+		mainProcess: mainProcess{
+			exited: make(chan struct{}),
+			cmd: &exec.Cmd{ // built by hand: exec.Command would search vramrun's PATH
+				Path: path,
+				Args: append([]string(nil), spec.Argv...),
+				Env:  env,
+				Dir:  spec.Dir,
+			},
 		},
+		sweepState: sweepState{reaped: map[int]bool{}},
+		completion: completion{watcherDone: make(chan struct{})},
 	}
 	self := os.Getpid()
 	j.sup = supervision{
@@ -242,16 +306,12 @@ func Start(ctx context.Context, spec Spec) (*Job, error) {
 		preexisting: childrenOf(self),
 		subreaper:   isSubreaper(),
 	}
-	if spec.Mode == PTY {
-		err = j.startPTY()
-	} else {
-		err = j.startPipes()
-	}
-	if ef := (*execFailure)(nil); errors.As(err, &ef) {
-		return nil, classifyStartError(spec.Argv[0], ef.err)
-	} else if err != nil {
-		return nil, fmt.Errorf("start %s: %w", displayName(spec.Argv[0]), err)
-	}
+	return j
+}
+
+// begin supervises the job once its main process runs: it is reaped, its
+// output copied, vramrun's terminal connected (PTY mode) and ctx watched.
+func (j *Job) begin(ctx context.Context) {
 	j.started = time.Now()
 	j.pid = j.cmd.Process.Pid
 	j.sup.pgid = j.pid
@@ -260,11 +320,10 @@ func Start(ctx context.Context, spec Spec) (*Job, error) {
 	}
 	go j.reapMain()
 	j.output.start(j.recoverPanic)
-	if spec.Mode == PTY {
+	if j.spec.Mode == PTY {
 		j.startTerminal()
 	}
 	go j.watchContext(ctx)
-	return j, nil
 }
 
 func (j *Job) startPipes() error {

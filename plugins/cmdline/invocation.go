@@ -19,8 +19,18 @@ import (
 )
 
 // Invocation is a command line split into its wrappers, its launcher and
-// the training script with the script's own arguments.
+// the training script with the script's own arguments. Its parts are
+// embedded, so every field reads as a field of Invocation itself
+// (inv.Launcher, inv.Script).
 type Invocation struct {
+	Wrapping
+	Launch
+	ScriptCall
+	layout
+}
+
+// Wrapping is what comes before the innermost launcher.
+type Wrapping struct {
 	// Prefix holds the wrappers before the launcher, as typed: `env A=1`,
 	// `uv run [uv options]`, `srun [srun options]` (when srun starts a
 	// launcher), `nice -n 5`, `nohup`, ...
@@ -28,6 +38,14 @@ type Invocation struct {
 	// Wrappers are the outer launchers, outermost first: ["srun"] for
 	// `srun torchrun ... train.py`.
 	Wrappers []string
+	// Env holds the NAME=VALUE assignments of `env` wrappers; nil when
+	// there are none.
+	Env map[string]string
+}
+
+// Launch is the innermost launcher: what it is, its own options and how
+// many processes the command starts.
+type Launch struct {
 	// Launcher is the innermost launcher: "python", "python -m",
 	// "torchrun", "accelerate", "deepspeed", "srun" (when srun runs the
 	// script itself, e.g. `srun ./train.sh`), a shell ("bash", "sh"), or ""
@@ -42,6 +60,17 @@ type Invocation struct {
 	// `python -m torch.distributed.run`; "" for `torchrun`, `accelerate`,
 	// `deepspeed` (they use their own python) and for `uv run train.py`.
 	Interpreter string
+	// WorldSize is the number of processes started: torchrun
+	// --nproc-per-node x --nnodes, accelerate --num_processes, deepspeed
+	// --num_gpus x --num_nodes, srun's tasks times those of the launcher it
+	// starts; 1 for a single process; 0 when it cannot be told from the
+	// command line (--nproc-per-node gpu, a node range, deepspeed without
+	// --num_gpus, accelerate --multi_gpu without --num_processes).
+	WorldSize int
+}
+
+// ScriptCall is the training script and the arguments it is given.
+type ScriptCall struct {
 	// Script is the script path or module name.
 	Script string
 	// Module is true when Script is a module name (python -m, torchrun -m,
@@ -53,17 +82,11 @@ type Invocation struct {
 	ScriptIndex int
 	// Args are the script's own arguments: argv[ScriptIndex+1:].
 	Args []string
-	// WorldSize is the number of processes started: torchrun
-	// --nproc-per-node x --nnodes, accelerate --num_processes, deepspeed
-	// --num_gpus x --num_nodes, srun's tasks times those of the launcher it
-	// starts; 1 for a single process; 0 when it cannot be told from the
-	// command line (--nproc-per-node gpu, a node range, deepspeed without
-	// --num_gpus, accelerate --multi_gpu without --num_processes).
-	WorldSize int
-	// Env holds the NAME=VALUE assignments of `env` wrappers; nil when
-	// there are none.
-	Env map[string]string
+}
 
+// layout is the command line as typed and the places in it that the
+// editing methods work on.
+type layout struct {
 	argv []string
 	// optsAt is the index of the first of LauncherArgs.
 	optsAt int
@@ -82,7 +105,7 @@ func Parse(argv []string) (Invocation, error) {
 	if len(argv) == 0 {
 		return Invocation{}, errors.New("empty command")
 	}
-	p := &parser{argv: argv, inv: Invocation{argv: append([]string(nil), argv...)}}
+	p := &parser{argv: argv, inv: Invocation{layout: layout{argv: append([]string(nil), argv...)}}}
 	if err := p.program(0, "command"); err != nil {
 		return Invocation{}, err
 	}

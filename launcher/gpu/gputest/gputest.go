@@ -21,23 +21,31 @@ type GPU struct {
 	// Utilization in percent; -1 answers ERROR_NOT_SUPPORTED.
 	Utilization int
 	Processes   []nvml.ProcessInfo
-	// ECC nil answers ERROR_NOT_SUPPORTED for every counter.
-	ECC                     *ECC
-	RetiredSingleBit        []uint64
-	RetiredDoubleBit        []uint64
-	PendingRetirement       bool
-	RetiredPagesUnsupported bool
-	RemapCorrected          int
-	RemapUncorrected        int
-	RemapPending            bool
-	RemapFailure            bool
-	RemapUnsupported        bool
+	Health
 	// MIG non-empty puts the GPU in MIG mode with these instances.
 	MIG []MIG
 	// Lost makes every query answer ERROR_GPU_IS_LOST.
 	Lost bool
 	// EventsUnsupported makes RegisterEvents answer ERROR_NOT_SUPPORTED.
 	EventsUnsupported bool
+}
+
+// Health is what a GPU's health counters answer: ECC errors, retired
+// pages and remapped rows.
+type Health struct {
+	// ECC nil answers ERROR_NOT_SUPPORTED for every counter.
+	ECC *ECC
+	// Retired pages.
+	RetiredSingleBit        []uint64
+	RetiredDoubleBit        []uint64
+	PendingRetirement       bool
+	RetiredPagesUnsupported bool
+	// Remapped rows.
+	RemapCorrected   int
+	RemapUncorrected int
+	RemapPending     bool
+	RemapFailure     bool
+	RemapUnsupported bool
 }
 
 // ECC are the four ECC counters.
@@ -183,8 +191,23 @@ func (m *Machine) eventSet() *mock.EventSet {
 // table under the lock.
 func (m *Machine) device(i int) *mock.Device {
 	get := func() GPU { return m.gpu(i) }
-	lost := func() bool { return get().Lost }
 	d := &mock.Device{}
+	answerReadings(d, get)
+	m.answerMIG(d, i, get)
+	answerHealth(d, get)
+	d.RegisterEventsFunc = func(uint64, nvml.EventSet) nvml.Return {
+		if get().EventsUnsupported {
+			return nvml.ERROR_NOT_SUPPORTED
+		}
+		return nvml.SUCCESS
+	}
+	return d
+}
+
+// answerReadings answers what a GPU reads as: identity, memory, processes,
+// compute capability and utilisation.
+func answerReadings(d *mock.Device, get func() GPU) {
+	lost := func() bool { return get().Lost }
 	d.GetUUIDFunc = func() (string, nvml.Return) {
 		if lost() {
 			return "", nvml.ERROR_GPU_IS_LOST
@@ -208,6 +231,10 @@ func (m *Machine) device(i int) *mock.Device {
 		}
 		return nvml.Utilization{Gpu: uint32(g.Utilization)}, lostOr(g)
 	}
+}
+
+// answerMIG answers the MIG mode of GPU i and hands out its instances.
+func (m *Machine) answerMIG(d *mock.Device, i int, get func() GPU) {
 	d.GetMigModeFunc = func() (int, int, nvml.Return) {
 		g := get()
 		if len(g.MIG) > 0 {
@@ -222,6 +249,10 @@ func (m *Machine) device(i int) *mock.Device {
 		}
 		return m.migDevice(i, n), nvml.SUCCESS
 	}
+}
+
+// answerHealth answers the health counters from the GPU's Health.
+func answerHealth(d *mock.Device, get func() GPU) {
 	d.GetTotalEccErrorsFunc = func(t nvml.MemoryErrorType, c nvml.EccCounterType) (uint64, nvml.Return) {
 		g := get()
 		if g.ECC == nil {
@@ -267,13 +298,6 @@ func (m *Machine) device(i int) *mock.Device {
 		}
 		return g.RemapCorrected, g.RemapUncorrected, g.RemapPending, g.RemapFailure, nvml.SUCCESS
 	}
-	d.RegisterEventsFunc = func(uint64, nvml.EventSet) nvml.Return {
-		if get().EventsUnsupported {
-			return nvml.ERROR_NOT_SUPPORTED
-		}
-		return nvml.SUCCESS
-	}
-	return d
 }
 
 // migDevice builds the handle of MIG instance n of GPU i.
