@@ -406,3 +406,34 @@ func TestLoopRecordsTheAttemptsFromEvents(t *testing.T) {
 		t.Fatalf("final argv %q", r.FinalArgv)
 	}
 }
+
+// TestLoopRefusalKeepsTheEstimates: the plugin turns checkpointing down;
+// the batch step that follows is still sized from the OOM's figures, not
+// halved as if nothing were known.
+func TestLoopRefusalKeepsTheEstimates(t *testing.T) {
+	gib := int64(1) << 30
+	j := &job{ends: func(n int, a supervise.Attempt) outcome.Facts {
+		if n > 1 {
+			return outcome.Facts{Status: 0, Ended: t0}
+		}
+		f := oomFacts()
+		// 64 samples wanted 27 GiB of a 24 GiB GPU: about 51 fit in 90%
+		// of it, and 48 is the largest divisor of the effective 192 below.
+		tried, capacity, allocated, held := 2*gib, 24*gib, 25*gib, int64(0)
+		f.Diagnosis.TriedBytes, f.Diagnosis.CapacityBytes = &tried, &capacity
+		f.Diagnosis.AllocatedBytes, f.Diagnosis.ReservedUnallocatedBytes = &allocated, &held
+		return f
+	}}
+	refuse := map[sdk.FixID]string{sdk.FixGradCheckpointing: "no checkpointing flag in toy.py"}
+	l, ev := newLoop(t, setup{plugin: toy{refuse: refuse}, ladder: []sdk.FixID{sdk.FixGradCheckpointing, sdk.FixBatchSize}}, j,
+		"python toy.py --bs 64 --accum 3")
+	if status, err := run(t, l); status != 0 || err != nil {
+		t.Fatalf("run = %d, %v", status, err)
+	}
+	if !slices.Contains(ev.got, "skip grad_checkpointing") {
+		t.Fatalf("events %v: want the refusal as a skip", ev.got)
+	}
+	if got := strings.Join(j.ran[1].Argv, " "); got != "python toy.py --bs 48 --accum 4" {
+		t.Fatalf("second attempt ran %q, want 48 x 4 from the figures (halving would give 32 x 6)", got)
+	}
+}

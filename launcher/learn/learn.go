@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -120,7 +121,7 @@ func (l *Learner) record(attempt int) {
 	entry := profiles.Learned{
 		Fixes:    append([]sdk.Fix(nil), l.fixes...),
 		Argv:     append([]string(nil), l.launch.Argv...),
-		Env:      copyMap(l.launch.Env),
+		Env:      maps.Clone(l.launch.Env),
 		Summary:  Summary(l.fixes),
 		Recorded: l.now(),
 		RunID:    l.runID,
@@ -165,15 +166,4 @@ func Summary(fixes []sdk.Fix) string {
 		}
 	}
 	return strings.Join(append(parts, others...), ", ")
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -1,0 +1,80 @@
+package present
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+func gpuOOM(tried, capacity, held int64) *oom.Diagnosis {
+	d := oom.NoOOM()
+	d.OOM, d.Kind, d.Phase = true, sdk.KindGPU, sdk.PhaseTrain
+	d.TriedBytes, d.CapacityBytes, d.ReservedUnallocatedBytes = &tried, &capacity, &held
+	return &d
+}
+
+// TestLinesFromEvents: the user's lines come from the run's events alone.
+func TestLinesFromEvents(t *testing.T) {
+	gib := int64(1) << 30
+	var b strings.Builder
+	m := NewLines(&b, 0)
+	argv := []string{"python", "train.py", "--batch-size", "256"}
+	fix := record.FixRecord{Fix: sdk.Fix{ID: sdk.FixAllocator}, Reason: "fragmentation: the allocator held memory it could not use",
+		Summary: "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"}
+	batch := record.FixRecord{Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 128, GradAccumulation: 2}, Reason: "next on the ladder",
+		Summary: "--batch-size 256 -> 128"}
+	final := record.Launch{Argv: []string{"python", "train.py", "--batch-size", "128"}, Env: map[string]string{"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}}
+	for _, ev := range []record.Event{
+		record.RunStarted{ID: "x", Argv: argv, Max: 6},
+		record.Claimed{Plugin: "pytorch", Framework: "pytorch"},
+		record.AttemptStarted{N: 1, Max: 6, Launch: record.Launch{Argv: argv}, Framework: "pytorch"},
+		record.AttemptEnded{Attempt: record.Attempt{N: 1, Outcome: record.AttemptOOM, Exit: record.Exit{ExitStatus: 1},
+			OOMs: record.OOMs{Diagnosis: gpuOOM(2*gib+gib/10*3, 24*gib, 7*gib)}}},
+		record.FixCommitted{Before: 2, Fix: fix, ShowReason: true},
+		record.AttemptStarted{N: 2, Max: 6},
+		record.AttemptEnded{Attempt: record.Attempt{N: 2, Outcome: record.AttemptHung, Fix: &fix, Exit: record.Exit{ExitStatus: 143},
+			OOMs: record.OOMs{Diagnosis: gpuOOM(gib, 24*gib, 0), SurvivedOOMs: 1}}},
+		record.FixSkipped{Before: 3, Skip: record.SkipRecord{Fix: sdk.FixMixedPrecision, Reason: "no precision flag in train.py"}},
+		record.FixCommitted{Before: 3, Fix: batch, ShowReason: false, Launch: final},
+		record.AttemptStarted{N: 3, Max: 6},
+		record.AttemptEnded{Attempt: record.Attempt{N: 3, Outcome: record.AttemptInterrupted, Fix: &batch, Exit: record.Exit{ExitStatus: 130}}},
+		record.RunEnded{End: record.End{Outcome: record.OutcomeInterrupted, ExitStatus: 130, FinalArgv: final.Argv, FinalEnv: final.Env},
+			Why: record.Stop{Kind: record.StopInterrupted, Signal: int(syscall.SIGINT)}, Attempts: 3},
+	} {
+		m.On(ev)
+	}
+	want := `vramrun: attempt 1/6: python train.py --batch-size 256 (pytorch)
+vramrun: attempt 2/6: GPU OOM in training (asked 2.3 GiB of a 24 GiB GPU, 7.0 GiB held unused by the allocator) -> allocator: PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (fragmentation: the allocator held memory it could not use)
+vramrun: the job survived 1 out-of-memory error(s) on its own; vramrun left it alone
+vramrun: skipping mixed_precision: no precision flag in train.py
+vramrun: attempt 3/6: GPU OOM in training, then hung (asked 1.0 GiB of a 24 GiB GPU) -> batch_size: --batch-size 256 -> 128
+vramrun: interrupted (SIGINT): not relaunching
+vramrun: attempt  exit   result                     fix before it
+vramrun: 1        1      GPU OOM (train)            -
+vramrun: 2        143    GPU OOM (train), hung      allocator
+vramrun: 3        130    interrupted                batch_size
+vramrun: outcome: interrupted
+vramrun: final command: python train.py --batch-size 128
+vramrun: with environment: PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+`
+	if got := b.String(); got != want {
+		t.Fatalf("lines:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestQuietShowsOnlyWhatChanged(t *testing.T) {
+	var b strings.Builder
+	m := NewLines(&b, -1)
+	fix := record.FixRecord{Fix: sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, Summary: "--bf16", Learned: true}
+	m.On(record.AttemptStarted{N: 1, Max: 6, Launch: record.Launch{Argv: []string{"true"}}})
+	m.On(record.FixCommitted{Before: 1, Fix: fix})
+	m.On(record.AttemptEnded{Attempt: record.Attempt{N: 1, Outcome: record.AttemptOK}})
+	m.On(record.RunEnded{End: record.End{Outcome: record.OutcomeOK}})
+	if got, want := b.String(), "vramrun: re-applying mixed_precision from learned state: --bf16\n"; got != want {
+		t.Fatalf("-q lines = %q, want %q", got, want)
+	}
+}
