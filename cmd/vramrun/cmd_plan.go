@@ -71,7 +71,7 @@ func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins
 	}
 	p, err := launcher.MakePlan(ctx, launcher.PlanOptions{
 		Argv: argv, Settings: loaded.Settings, Dir: s.dir, Env: s.env, Plugins: plugins,
-		PlanDir: store.PlanDir(), OOMLog: oomLog, BF16: bf16,
+		PlanDir: store.PlanDir(), OOMLog: oomLog, BF16: bf16, Stderr: s.stderr,
 	})
 	if err != nil {
 		return err

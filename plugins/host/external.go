@@ -109,7 +109,10 @@ func (e *external) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyRe
 
 // failed words a call's error for the one line that drops the plugin.
 func (e *external) failed(call string, ctx context.Context, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// The plugin's side of gRPC learns the call's deadline too and may
+	// answer DeadlineExceeded a moment before the context here has expired,
+	// so the error alone says the time ran out.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		e.broken.Store(true)
 		return fmt.Errorf("%s: no answer within %s", call, e.timeout)
 	}
