@@ -34,7 +34,7 @@ func (l *loop) claimCommand(ctx context.Context) error {
 	}
 	l.take(claim{plugin: c.Plugin, framework: c.Recognition.Framework, analysis: a})
 	l.bus.Emit(record.Claimed{Plugin: c.Plugin.Name(), Framework: c.Recognition.Framework, Reason: c.Recognition.Reason,
-		Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, Answers: c.Others})
+		Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, Answers: c.Others, Notes: a.Notes})
 	return nil
 }
 
@@ -54,7 +54,7 @@ func (l *loop) claimByOOM(ctx context.Context, d oom.Diagnosis) bool {
 			}
 			l.take(claim{plugin: p, framework: fw, analysis: a})
 			l.bus.Emit(record.Claimed{Plugin: p.Name(), Framework: fw, Reason: "its out-of-memory text",
-				Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, ByOOM: true})
+				Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, ByOOM: true, Notes: a.Notes})
 			return true
 		}
 	}

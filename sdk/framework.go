@@ -124,6 +124,11 @@ type AnalyzeResponse struct {
 	// ConfigFiles are the config files the command names; a change to one
 	// makes it another command for learned state.
 	ConfigFiles []string `json:"config_files,omitempty"`
+	// Notes are what the user should know about the command before it
+	// runs under vramrun, one sentence each ("torchrun restarts failed
+	// workers itself (--max_restarts 3): ..."). vramrun shows them once,
+	// when the plugin claims the command.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Knobs are the values a command's memory settings have now, as far as the

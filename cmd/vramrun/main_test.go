@@ -43,26 +43,39 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			sim := filepath.Join(root, "examples", "simtrain")
-			env.Setenv("SIMTRAIN", sim)
-			env.Setenv("PATH", filepath.Join(sim, "bin")+string(os.PathListSeparator)+env.Getenv("PATH"))
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
-			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
-			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, ".data"))
-			// No real driver is consulted: a missing library forces the
-			// no-NVML path even on a machine with a GPU.
-			env.Setenv("VRAMRUN_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
-			env.Setenv("PYTHONDONTWRITEBYTECODE", "1")
+			setupScriptEnv(env, root)
 			return plugins.setup(env)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus, "dead": cmdDead, "waitfor": cmdWaitFor, "show": cmdShow,
-		},
+		Cmds: scriptCmds(),
 		// go test ./cmd/vramrun -run TestScripts -update rewrites the golden
 		// files that `cmp` compares against, in the .txtar files themselves.
 		UpdateScripts: *update,
 	})
+}
+
+// setupScriptEnv is the environment every script runs in: $SIMTRAIN is the
+// simulated training jobs' folder, and its fake launchers (torchrun,
+// accelerate, deepspeed) are on PATH; home and XDG folders are the
+// script's own; no real NVML is consulted.
+func setupScriptEnv(env *testscript.Env, root string) {
+	sim := filepath.Join(root, "examples", "simtrain")
+	env.Setenv("SIMTRAIN", sim)
+	env.Setenv("PATH", filepath.Join(sim, "bin")+string(os.PathListSeparator)+env.Getenv("PATH"))
+	env.Setenv("HOME", env.WorkDir)
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+	env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
+	env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, ".data"))
+	// No real driver is consulted: a missing library forces the no-NVML
+	// path even on a machine with a GPU.
+	env.Setenv("VRAMRUN_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
+	env.Setenv("PYTHONDONTWRITEBYTECODE", "1")
+}
+
+// scriptCmds are the scripts' own commands.
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"status": cmdStatus, "dead": cmdDead, "waitfor": cmdWaitFor, "show": cmdShow,
+	}
 }
 
 // cmdStatus is `status N command args...`: it runs the command like exec,

@@ -107,6 +107,11 @@ func (m *Lines) On(ev record.Event) {
 }
 
 func (m *Lines) claimed(ev record.Claimed) {
+	defer func() {
+		for _, n := range ev.Notes {
+			m.Info("note: %s", n)
+		}
+	}()
 	switch {
 	case ev.ByOOM:
 		m.Info("the out-of-memory text is %s's: the %s plugin takes the command from here", ev.Framework, ev.Plugin)

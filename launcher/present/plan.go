@@ -20,6 +20,8 @@ type Plan struct {
 	Script    string    `json:"script"`
 	Argv      []string  `json:"argv"`
 	Knobs     sdk.Knobs `json:"knobs"`
+	// Notes are the claiming plugin's notes on the command.
+	Notes []string `json:"notes,omitempty"`
 	// Steps are the attempts after the first, each with the fix before it
 	// and the whole command it then runs.
 	Steps   []PlanStep          `json:"steps"`
@@ -54,6 +56,7 @@ func (p *Plan) On(ev record.Event) {
 	case record.Claimed:
 		if ev.Plugin != "" {
 			p.Framework, p.Launcher, p.Script, p.Knobs = ev.Framework, ev.Launcher, ev.Script, ev.Knobs
+			p.Notes = ev.Notes
 		}
 	case record.FixSkipped:
 		p.Skipped = append(p.Skipped, ev.Skip)
@@ -97,6 +100,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", script %s", p.Script)
 	}
 	fmt.Fprintf(&b, "\nknobs: %s\n", knobText(p.Knobs))
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
 	fmt.Fprintf(&b, "attempt 1: %s\n", human.Join(p.Argv))
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "attempt %d: %s", i+2, s.Fix)

@@ -50,6 +50,8 @@ type Claimed struct {
 	Launcher, Script          string
 	Knobs                     sdk.Knobs
 	ByOOM                     bool
+	// Notes are the plugin's notes on the command (sdk.AnalyzeResponse).
+	Notes []string
 	// Answers are every plugin's answer, for -v.
 	Answers []string
 }

@@ -30,6 +30,7 @@ func normDescription(d sdk.DescribeResponse) sdk.DescribeResponse {
 
 func normAnalysis(a sdk.AnalyzeResponse) sdk.AnalyzeResponse {
 	a.ConfigFiles = nilStrings(a.ConfigFiles)
+	a.Notes = nilStrings(a.Notes)
 	return a
 }
 

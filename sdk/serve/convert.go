@@ -80,7 +80,7 @@ func descriptionFromPB(m *pluginpb.DescribeResponse) sdk.DescribeResponse {
 
 func analysisToPB(a sdk.AnalyzeResponse) *pluginpb.AnalyzeResponse {
 	m := &pluginpb.AnalyzeResponse{Framework: a.Framework, Launcher: a.Launcher, Script: a.Script,
-		WorldSize: int64(a.WorldSize), ConfigFiles: a.ConfigFiles, Knobs: &pluginpb.Knobs{
+		WorldSize: int64(a.WorldSize), ConfigFiles: a.ConfigFiles, Notes: a.Notes, Knobs: &pluginpb.Knobs{
 			BatchSize:         int64Ptr(a.Knobs.BatchSize),
 			GradAccumulation:  int64Ptr(a.Knobs.GradAccumulation),
 			EvalBatchSize:     int64Ptr(a.Knobs.EvalBatchSize),
@@ -98,7 +98,7 @@ func analysisFromPB(m *pluginpb.AnalyzeResponse) sdk.AnalyzeResponse {
 		k = &pluginpb.Knobs{}
 	}
 	a := sdk.AnalyzeResponse{Framework: m.GetFramework(), Launcher: m.GetLauncher(), Script: m.GetScript(),
-		WorldSize: int(m.GetWorldSize()), ConfigFiles: nilIfEmpty(m.GetConfigFiles()), Knobs: sdk.Knobs{
+		WorldSize: int(m.GetWorldSize()), ConfigFiles: nilIfEmpty(m.GetConfigFiles()), Notes: nilIfEmpty(m.GetNotes()), Knobs: sdk.Knobs{
 			BatchSize:         intPtr(k.BatchSize),
 			GradAccumulation:  intPtr(k.GradAccumulation),
 			EvalBatchSize:     intPtr(k.EvalBatchSize),

@@ -70,7 +70,7 @@ func fullRecorder() *recorder {
 		analysis: sdk.AnalyzeResponse{Framework: "mine", Launcher: "python", Script: "train.py", WorldSize: 4,
 			Knobs: sdk.Knobs{BatchSize: sdk.Int(64), GradAccumulation: sdk.Int(2), EvalBatchSize: sdk.Int(128),
 				Precision: sdk.Str("fp32"), GradCheckpointing: sdk.Bool(false), Optimizer: sdk.Str("adamw"), Offload: sdk.Bool(true)},
-			ConfigFiles: []string{"conf.yaml"}},
+			ConfigFiles: []string{"conf.yaml"}, Notes: []string{"mine restarts itself; pass --no-restart"}},
 		applied: sdk.ApplyResponse{Argv: []string{"python", "train.py", "--mb", "32"}, Env: map[string]string{"A": "1"},
 			Copies:  []sdk.FileCopy{{Original: "conf.yaml", Path: "/copies/conf.yaml", Content: []byte("mb: 32\n")}, {Original: "e.yaml", Path: "/copies/e.yaml", Content: []byte{}}},
 			Summary: "--mb 64 -> 32"},

@@ -635,13 +635,16 @@ func (x *AnalyzeRequest) GetCommand() *Command {
 }
 
 type AnalyzeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Framework     string                 `protobuf:"bytes,1,opt,name=framework,proto3" json:"framework,omitempty"`
-	Launcher      string                 `protobuf:"bytes,2,opt,name=launcher,proto3" json:"launcher,omitempty"`
-	Script        string                 `protobuf:"bytes,3,opt,name=script,proto3" json:"script,omitempty"`
-	WorldSize     int64                  `protobuf:"varint,4,opt,name=world_size,json=worldSize,proto3" json:"world_size,omitempty"`
-	Knobs         *Knobs                 `protobuf:"bytes,5,opt,name=knobs,proto3" json:"knobs,omitempty"`
-	ConfigFiles   []string               `protobuf:"bytes,6,rep,name=config_files,json=configFiles,proto3" json:"config_files,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Framework   string                 `protobuf:"bytes,1,opt,name=framework,proto3" json:"framework,omitempty"`
+	Launcher    string                 `protobuf:"bytes,2,opt,name=launcher,proto3" json:"launcher,omitempty"`
+	Script      string                 `protobuf:"bytes,3,opt,name=script,proto3" json:"script,omitempty"`
+	WorldSize   int64                  `protobuf:"varint,4,opt,name=world_size,json=worldSize,proto3" json:"world_size,omitempty"`
+	Knobs       *Knobs                 `protobuf:"bytes,5,opt,name=knobs,proto3" json:"knobs,omitempty"`
+	ConfigFiles []string               `protobuf:"bytes,6,rep,name=config_files,json=configFiles,proto3" json:"config_files,omitempty"`
+	// notes are sentences the user should know before the command runs;
+	// vramrun shows them once, when the plugin claims the command.
+	Notes         []string `protobuf:"bytes,7,rep,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -714,6 +717,13 @@ func (x *AnalyzeResponse) GetKnobs() *Knobs {
 func (x *AnalyzeResponse) GetConfigFiles() []string {
 	if x != nil {
 		return x.ConfigFiles
+	}
+	return nil
+}
+
+func (x *AnalyzeResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
 	}
 	return nil
 }
@@ -1064,7 +1074,7 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\b_offload\"F\n" +
 	"\x0eAnalyzeRequest\x124\n" +
-	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\"\xd5\x01\n" +
+	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\"\xeb\x01\n" +
 	"\x0fAnalyzeResponse\x12\x1c\n" +
 	"\tframework\x18\x01 \x01(\tR\tframework\x12\x1a\n" +
 	"\blauncher\x18\x02 \x01(\tR\blauncher\x12\x16\n" +
@@ -1072,7 +1082,8 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\n" +
 	"world_size\x18\x04 \x01(\x03R\tworldSize\x12.\n" +
 	"\x05knobs\x18\x05 \x01(\v2\x18.vramrun.plugin.v2.KnobsR\x05knobs\x12!\n" +
-	"\fconfig_files\x18\x06 \x03(\tR\vconfigFiles\"\x7f\n" +
+	"\fconfig_files\x18\x06 \x03(\tR\vconfigFiles\x12\x14\n" +
+	"\x05notes\x18\a \x03(\tR\x05notes\"\x7f\n" +
 	"\x03Fix\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
