@@ -34,8 +34,11 @@ type PlanOptions struct {
 	OOMLog string
 	// BF16 is whether the GPU supports bf16; nil when unknown.
 	BF16 *bool
-	// Stderr takes vramrun's warnings (a plugin dropped); nil discards them.
-	Stderr io.Writer
+	// Stderr takes vramrun's warnings (a plugin dropped) and, at Verbosity
+	// 1, which plugin claimed the command; nil discards them. Verbosity -1
+	// says nothing but failures.
+	Stderr    io.Writer
+	Verbosity int
 }
 
 // MaxPlanSteps bounds the plan in case a plugin's fix does not change the
@@ -56,7 +59,7 @@ func MakePlan(ctx context.Context, o PlanOptions) (*present.Plan, error) {
 		return nil, err
 	}
 	collected := present.NewPlan(o.Argv, MaxPlanSteps)
-	say := present.NewLines(o.Stderr, 0)
+	say := present.NewLines(o.Stderr, o.Verbosity)
 	l := &loop{
 		cfg:     loopConfig{argv: o.Argv, dir: o.Dir, max: MaxPlanSteps + 1, policy: policyOf(o.Settings), now: time.Now},
 		plugins: o.Plugins,
@@ -64,7 +67,7 @@ func MakePlan(ctx context.Context, o PlanOptions) (*present.Plan, error) {
 		planner: plan.New(plan.FromSettings(o.Settings, o.BF16)),
 		sup:     &alwaysOOM{first: first, later: later},
 		learner: noLearning{},
-		bus:     record.Bus{collected},
+		bus:     record.Bus{collected, claimLines{say}},
 		say:     say,
 	}
 	_, err = l.run(ctx, func(before int) string {
@@ -97,6 +100,16 @@ func (s *alwaysOOM) Run(_ context.Context, a supervise.Attempt) (supervise.Resul
 		Exit:    record.Exit{ExitCode: 1, ExitStatus: 1},
 		Started: now,
 	}, nil
+}
+
+// claimLines passes the claim (with -v, which plugin and why; a note) to
+// vramrun's lines on stderr; the rest of a plan is its output.
+type claimLines struct{ lines *present.Lines }
+
+func (c claimLines) On(ev record.Event) {
+	if claimed, ok := ev.(record.Claimed); ok {
+		c.lines.On(claimed)
+	}
 }
 
 // noLearning is a plan's learned state: a plan starts from the command as

@@ -16,10 +16,12 @@ import (
 
 // planOptions are vramrun plan's.
 type planOptions struct {
-	argv   []string
-	flags  *pflag.FlagSet
-	json   bool
-	oomLog string
+	argv    []string
+	flags   *pflag.FlagSet
+	json    bool
+	oomLog  string
+	quiet   bool
+	verbose bool
 }
 
 func (s *session) newPlanCmd() *cobra.Command {
@@ -30,6 +32,8 @@ func (s *session) newPlanCmd() *cobra.Command {
 	profiles.RegisterFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the plan as JSON")
 	cmd.Flags().StringVar(&opts.oomLog, "oom-log", "", "size the first step from the OOM in this log")
+	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "fewer of vramrun's own lines on stderr")
+	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "also say which plugin claimed the command and why")
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		argv, err := commandAfterDash(c, args)
@@ -57,10 +61,10 @@ func (s *session) runPlan(ctx context.Context, opts *planOptions) error {
 		return err
 	}
 	defer plugins.Close()
-	return s.printPlan(ctx, loaded, plugins, store, opts.argv, opts.oomLog, opts.json)
+	return s.printPlan(ctx, loaded, plugins, store, opts)
 }
 
-func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins *host.Set, store *profiles.Store, argv []string, oomLog string, asJSON bool) error {
+func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins *host.Set, store *profiles.Store, opts *planOptions) error {
 	if err := os.MkdirAll(store.PlanDir(), 0o755); err != nil {
 		return usageError("%v", err)
 	}
@@ -70,13 +74,14 @@ func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins
 		g.Close()
 	}
 	p, err := launcher.MakePlan(ctx, launcher.PlanOptions{
-		Argv: argv, Settings: loaded.Settings, Dir: s.dir, Env: s.env, Plugins: plugins,
-		PlanDir: store.PlanDir(), OOMLog: oomLog, BF16: bf16, Stderr: s.stderr,
+		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: s.env, Plugins: plugins,
+		PlanDir: store.PlanDir(), OOMLog: opts.oomLog, BF16: bf16, Stderr: s.stderr,
+		Verbosity: verbosity(opts.quiet, opts.verbose),
 	})
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if opts.json {
 		return p.WriteJSON(s.stdout)
 	}
 	return p.WriteText(s.stdout)

@@ -102,7 +102,7 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	}
 	defer plugins.Close()
 	if opts.dryRun {
-		return s.printPlan(ctx, loaded, plugins, store, opts.argv, "", false)
+		return s.printPlan(ctx, loaded, plugins, store, &planOptions{argv: opts.argv, quiet: opts.quiet, verbose: opts.verbose})
 	}
 	if warning != "" {
 		fmt.Fprintf(s.stderr, "vramrun: warning: %s\n", warning)

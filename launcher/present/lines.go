@@ -163,7 +163,7 @@ func (m *Lines) attemptEnded(ev record.AttemptEnded) {
 	}
 	switch a.Outcome {
 	case record.AttemptHostOOM:
-		m.Info("the job ran out of host memory (RAM), not GPU memory: %s. Try fewer data-loader workers and no CPU offload; vramrun applies no GPU fix for this", hostEvidence(a))
+		m.Info("the job ran out of host memory (RAM), not GPU memory: %s. Try fewer data-loader workers and no CPU offload; vramrun applies no GPU fix for this", strings.TrimRight(hostEvidence(a), ". "))
 	case record.AttemptProbableOOM:
 		m.Info("the job failed (exit %d) without an out-of-memory message, but GPU memory sat at capacity just before: probably an OOM. Set probable_oom: fix to let vramrun treat it as one", a.ExitStatus)
 	case record.AttemptFailed:

@@ -78,3 +78,21 @@ func TestQuietShowsOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("-q lines = %q, want %q", got, want)
 	}
 }
+
+// TestHostOOMInWords: a host-memory OOM reads as words in the table, and
+// its evidence ends in one full stop.
+func TestHostOOMInWords(t *testing.T) {
+	var b strings.Builder
+	m := NewLines(&b, 0)
+	d := oom.NoOOM()
+	d.OOM, d.Kind, d.Message = true, sdk.KindHost, "DataLoader worker (pid 7) is killed by signal: Killed. "
+	m.On(record.AttemptEnded{Attempt: record.Attempt{N: 1, Outcome: record.AttemptHostOOM, Exit: record.Exit{ExitStatus: 1},
+		OOMs: record.OOMs{Diagnosis: &d}}})
+	m.On(record.RunEnded{End: record.End{Outcome: record.OutcomeFailed, ExitStatus: 1}})
+	got := b.String()
+	for _, want := range []string{"is killed by signal: Killed. Try fewer data-loader workers", "vramrun: 1        1      host memory OOM"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lines lack %q:\n%s", want, got)
+		}
+	}
+}
