@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/vramrun/vramrun/launcher/gpu"
@@ -76,25 +77,36 @@ const (
 	StatusNotFound      = 127
 )
 
-// Run runs the command until it fits, gives up, or is interrupted, and
-// returns the exit status vramrun should end with: the last attempt's. An
+// Result is how a run ends for vramrun's own process.
+type Result struct {
+	// Status is the exit status vramrun should end with: the last
+	// attempt's.
+	Status int
+	// Interrupted is the signal that interrupted the run (the user's Ctrl-C
+	// reaching vramrun or the job); 0 when none did. vramrun then dies of
+	// it too, so that a shell loop around vramrun stops as it would without
+	// vramrun.
+	Interrupted syscall.Signal
+}
+
+// Run runs the command until it fits, gives up, or is interrupted. An
 // error means vramrun itself failed (see ExitError for the status).
-func Run(ctx context.Context, o Options) (int, error) {
+func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if len(o.Argv) == 0 {
-		return 0, &ExitError{StatusFailure, errors.New("no command given: usage is vramrun [flags] -- COMMAND [ARGS...]")}
+		return Result{}, &ExitError{StatusFailure, errors.New("no command given: usage is vramrun [flags] -- COMMAND [ARGS...]")}
 	}
 	say := present.NewLines(o.Streams.Stderr, o.Verbosity)
 	matcher, err := oom.Compile(o.Plugins.Patterns(), o.Plugins.Frames())
 	if err != nil {
-		return 0, &ExitError{StatusFailure, fmt.Errorf("plugin OOM patterns: %w", err)}
+		return Result{}, &ExitError{StatusFailure, fmt.Errorf("plugin OOM patterns: %w", err)}
 	}
 	id := record.NewRunID(o.Now())
 	runDir := filepath.Join(o.Store.RunsDir(), id)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return 0, &ExitError{StatusFailure, fmt.Errorf("run folder: %w", err)}
+		return Result{}, &ExitError{StatusFailure, fmt.Errorf("run folder: %w", err)}
 	}
 	if o.PluginLog != nil {
 		if err := o.PluginLog.Open(filepath.Join(runDir, "plugins.log")); err != nil {
@@ -105,7 +117,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if o.Settings.Events != "" {
 		events, err := record.OpenEvents(o.Settings.Events, o.Now)
 		if err != nil {
-			return 0, &ExitError{StatusFailure, fmt.Errorf("--events: %w", err)}
+			return Result{}, &ExitError{StatusFailure, fmt.Errorf("--events: %w", err)}
 		}
 		defer events.Close()
 		bus = append(bus, events)
@@ -131,7 +143,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 			say.Warn("could not prune old runs: %v", err)
 		}
 	}
-	return status, err
+	return Result{Status: status, Interrupted: l.interrupted}, err
 }
 
 func runConfig(o Options, id string, view *gpuview.View) loopConfig {

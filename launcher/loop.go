@@ -68,6 +68,8 @@ type loop struct {
 	say     Say
 	// copyDir is the folder of the config copies for the attempt before.
 	copyDir func(before int) string
+	// interrupted is the signal that ended the run, 0 if none did.
+	interrupted syscall.Signal
 }
 
 type claim struct {
@@ -167,6 +169,9 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 
 // end reports the end of the run after attempt n and returns status.
 func (l *loop) end(n, status int, outcome string, why record.Stop) (int, error) {
+	if why.Kind == record.StopInterrupted || why.Kind == record.StopInterruptedBefore {
+		l.interrupted = syscall.Signal(why.Signal)
+	}
 	l.bus.Emit(record.RunEnded{
 		End: record.End{Outcome: outcome, ExitStatus: status, FinalArgv: l.cmd.Launch().Argv,
 			FinalEnv: l.cmd.Launch().Env, Fixes: l.cmd.Fixes()},

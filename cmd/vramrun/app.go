@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,8 +40,44 @@ func newApp(stdin, stdout, stderr *os.File, environ []string) *app {
 var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
 // main runs the command tree and turns its outcome into an exit status, in
-// this one place. An error is printed once, here.
+// this one place. An error is printed once, here. A run that was
+// interrupted ends with vramrun dying of the same signal, once everything is
+// cleaned up: a shell stops a loop around a command only when the command
+// died of SIGINT, not when it exited 130.
 func (a *app) main(args []string) int {
+	status, sig := a.execute(args)
+	if sig != 0 {
+		dieOf(sig)
+	}
+	return status
+}
+
+// dieOf ends vramrun by signal sig, as the job ended, when the signal's
+// default action ends a process and vramrun's parent did not have it
+// ignored; otherwise it returns, and vramrun exits with the status.
+func dieOf(sig syscall.Signal) {
+	if sig != syscall.SIGINT && sig != syscall.SIGTERM && sig != syscall.SIGHUP {
+		// SIGQUIT's default in Go dumps every goroutine; the exit status
+		// 131 says the same to a shell.
+		return
+	}
+	// Reset gives the signal back its disposition from the start: ignored,
+	// when vramrun's parent had it ignored (nohup), else the runtime's
+	// default, which ends the process by that signal.
+	signal.Reset(sig)
+	if signal.Ignored(sig) {
+		return
+	}
+	_ = syscall.Kill(os.Getpid(), sig)
+	// The runtime's default for these signals ends the process by the
+	// signal itself; should that not come at once, wait for it here rather
+	// than exit with a status.
+	time.Sleep(time.Second)
+}
+
+// execute runs the command tree: the exit status, and the signal that
+// interrupted a run.
+func (a *app) execute(args []string) (int, syscall.Signal) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
@@ -55,9 +92,9 @@ func (a *app) main(args []string) int {
 	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return s.status
+		return s.status, s.interrupted
 	}
-	return a.fail(err)
+	return a.fail(err), 0
 }
 
 // fail prints err once and returns the exit status for it.
@@ -105,6 +142,8 @@ type session struct {
 	// status is the exit status of a successful command (the job's status
 	// for the main form).
 	status int
+	// interrupted is the signal that interrupted a run: vramrun dies of it.
+	interrupted syscall.Signal
 }
 
 // cancelOnSignal cancels ctx on the first interrupt, for the commands that

@@ -11,10 +11,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the testscripts")
@@ -80,25 +82,25 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 
 // cmdStatus is `status N command args...`: it runs the command like exec,
 // keeping its output for stdout/stderr, and checks that it exits with
-// status N — testscript's own exec only tells zero from non-zero.
+// status N — testscript's own exec only tells zero from non-zero. N may be
+// a signal's name (SIGINT): the command must have died of that signal.
 func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: status N command [args...]")
+		ts.Fatalf("usage: status N|SIGNAME command [args...]")
 	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("status: %q is not a number", args[0])
-	}
-	got := 0
+	got := "0"
 	if err := ts.Exec(args[1], args[2:]...); err != nil {
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
 			ts.Fatalf("status: %v", err)
 		}
-		got = exit.ExitCode()
+		got = strconv.Itoa(exit.ExitCode())
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			got = unix.SignalName(ws.Signal())
+		}
 	}
-	if got != want {
-		ts.Fatalf("exit status %d, want %d", got, want)
+	if got != args[0] {
+		ts.Fatalf("exit status %s, want %s", got, args[0])
 	}
 }
 

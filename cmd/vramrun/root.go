@@ -116,7 +116,7 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	if gpus != nil {
 		defer gpus.Close()
 	}
-	status, err := launcher.Run(ctx, launcher.Options{
+	res, err := launcher.Run(ctx, launcher.Options{
 		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: env,
 		Streams:   supervise.Streams{Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr},
 		Verbosity: verbosity(opts.quiet, opts.verbose),
@@ -125,7 +125,7 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
-	s.status = status
+	s.status, s.interrupted = res.Status, res.Interrupted
 	return nil
 }
 
