@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/plan"
@@ -16,26 +17,44 @@ import (
 // planner keeps proposing.
 const maxProposals = 32
 
-// claimCommand asks the plugins whose the command is.
-func (l *loop) claimCommand(ctx context.Context) error {
-	c, ok := l.plugins.Claim(ctx, l.cmd.SDK())
-	// Plugins dropped at load or while claiming, each said once.
+// claimCommand asks the plugins whose the command is. A claimant that then
+// fails to analyse it is dropped, and the next one takes it.
+func (l *loop) claimCommand(ctx context.Context, identify bool) {
+	for {
+		c, ok := l.plugins.Claim(ctx, l.cmd.SDK())
+		l.sayNotes()
+		if !ok {
+			l.bus.Emit(record.Claimed{})
+			return
+		}
+		a, err := l.analyze(ctx, c.Plugin)
+		if err != nil {
+			l.drop(c.Plugin, err)
+			continue
+		}
+		l.take(claim{plugin: c.Plugin, framework: c.Recognition.Framework, analysis: a}, identify)
+		l.bus.Emit(record.Claimed{Plugin: c.Plugin.Name(), Framework: c.Recognition.Framework, Reason: c.Recognition.Reason,
+			Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, Answers: c.Others, Notes: a.Notes})
+		return
+	}
+}
+
+// sayNotes says, once each, which plugins were dropped and why.
+func (l *loop) sayNotes() {
 	for _, n := range l.plugins.Notes {
 		l.say.Warn("%s", n)
 	}
 	l.plugins.Notes = nil
-	if !ok {
-		l.bus.Emit(record.Claimed{})
-		return nil
+}
+
+// drop ends a plugin that failed a call or answered garbage, with one line;
+// the run goes on without it.
+func (l *loop) drop(p *host.Plugin, err error) {
+	l.plugins.Drop(p, err)
+	l.sayNotes()
+	if l.claim.plugin == p {
+		l.claim = claim{}
 	}
-	a, err := l.analyze(ctx, c.Plugin)
-	if err != nil {
-		return err
-	}
-	l.take(claim{plugin: c.Plugin, framework: c.Recognition.Framework, analysis: a})
-	l.bus.Emit(record.Claimed{Plugin: c.Plugin.Name(), Framework: c.Recognition.Framework, Reason: c.Recognition.Reason,
-		Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, Answers: c.Others, Notes: a.Notes})
-	return nil
 }
 
 // claimByOOM is recognition's last resort: no plugin knew the command, but
@@ -49,10 +68,10 @@ func (l *loop) claimByOOM(ctx context.Context, d oom.Diagnosis) bool {
 			}
 			a, err := l.analyze(ctx, p)
 			if err != nil {
-				l.say.Verbose("plugin %s cannot analyse the command: %v", p.Name(), err)
+				l.drop(p, err)
 				return false
 			}
-			l.take(claim{plugin: p, framework: fw, analysis: a})
+			l.take(claim{plugin: p, framework: fw, analysis: a}, true)
 			l.bus.Emit(record.Claimed{Plugin: p.Name(), Framework: fw, Reason: "its out-of-memory text",
 				Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, ByOOM: true, Notes: a.Notes})
 			return true
@@ -61,18 +80,27 @@ func (l *loop) claimByOOM(ctx context.Context, d oom.Diagnosis) bool {
 	return false
 }
 
-func (l *loop) take(c claim) {
+// take makes c the claim; identify says the command is still as typed, so
+// that learned state knows it by this analysis.
+func (l *loop) take(c claim, identify bool) {
 	l.claim = c
-	l.learner.Identify(c.analysis, l.cfg.argv, l.cfg.dir, l.cfg.gpu)
+	if identify {
+		l.learner.Identify(c.analysis, l.cfg.argv, l.cfg.dir, l.cfg.gpu)
+	}
 }
 
 // analyze has plugin p analyse the command as it runs now.
 func (l *loop) analyze(ctx context.Context, p *host.Plugin) (sdk.AnalyzeResponse, error) {
 	a, err := p.Framework.Analyze(ctx, sdk.AnalyzeRequest{Command: l.cmd.SDK()})
-	if err != nil {
-		return a, pluginFailed(p, err)
+	return a, callError("Analyze", err)
+}
+
+// callError names the call a plugin's error came from, once.
+func callError(call string, err error) error {
+	if err == nil || strings.HasPrefix(err.Error(), call) {
+		return err
 	}
-	return a, nil
+	return fmt.Errorf("%s: %w", call, err)
 }
 
 // startFromLearned applies what fit last time on this GPU model.
@@ -90,6 +118,13 @@ func (l *loop) startFromLearned(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if l.claim.plugin == nil {
+			// The plugin failed and was dropped: go on with what it
+			// applied so far, and whichever plugin takes the command now.
+			l.planner.Resume(fixes)
+			l.claimCommand(ctx, false)
+			return nil
+		}
 		if refused != "" {
 			l.say.Warn("could not re-apply %s from learned state: %s", f.ID, refused)
 			continue
@@ -101,14 +136,18 @@ func (l *loop) startFromLearned(ctx context.Context) error {
 	return nil
 }
 
+// noClaimant is the give-up reason when the claiming plugin was dropped and
+// no other takes the command.
+const noClaimant = "the plugin that claimed the command failed, and no other plugin takes it"
+
 // decide answers attempt next-1's OOM: the planner proposes, the plugin
 // applies or turns down, the planner commits or rejects, until a fix is
 // applied (the pending fix of attempt next) or the planner gives up (the
 // reason).
 func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, error) {
-	a, err := l.analyze(ctx, l.claim.plugin)
-	if err != nil {
-		return pending{}, "", err
+	a, ok := l.analyzeOrReclaim(ctx)
+	if !ok {
+		return pending{}, noClaimant, nil
 	}
 	l.planner.Observe(e.diagnosis, a, plan.ObservationFrom(e.diagnosis, e.peak, l.cfg.memory))
 	var out pending
@@ -125,10 +164,19 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 			return out, pr.GiveUp, nil
 		}
 		fix, refused, err := l.apply(ctx, next, *pr.Step, false)
-		if err != nil {
+		switch {
+		case err != nil:
 			return pending{}, "", err
-		}
-		if refused != "" {
+		case l.claim.plugin == nil:
+			// The plugin failed the fix and was dropped: the next
+			// claimant answers the same proposal.
+			l.claimCommand(ctx, false)
+			if a, ok = l.analyzeOrReclaim(ctx); !ok {
+				return out, noClaimant, nil
+			}
+			l.planner.Reanalyzed(a)
+			continue
+		case refused != "":
 			l.planner.Reject(pr, refused)
 			skip(record.SkipRecord{Fix: pr.Step.Fix.ID, Reason: refused})
 			continue
@@ -140,9 +188,25 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 	return out, "the plugin turned down every fix", nil
 }
 
+// analyzeOrReclaim is the claiming plugin's analysis of the command as it
+// runs now. A claimant that fails is dropped and the next one takes the
+// command; false when none is left.
+func (l *loop) analyzeOrReclaim(ctx context.Context) (sdk.AnalyzeResponse, bool) {
+	for l.claim.plugin != nil {
+		a, err := l.analyze(ctx, l.claim.plugin)
+		if err == nil {
+			return a, true
+		}
+		l.drop(l.claim.plugin, err)
+		l.claimCommand(ctx, false)
+	}
+	return sdk.AnalyzeResponse{}, false
+}
+
 // apply has the claiming plugin rewrite the command for step, before
 // attempt before, and takes its answer: the fix as applied, or the plugin's
-// reason when it turned the fix down.
+// reason when it turned the fix down. A plugin whose Apply fails is dropped
+// (the claim is then empty) and nothing is applied.
 func (l *loop) apply(ctx context.Context, before int, step plan.Step, learned bool) (*record.FixRecord, string, error) {
 	p := l.claim.plugin
 	copyDir := l.copyDir(before)
@@ -152,7 +216,8 @@ func (l *loop) apply(ctx context.Context, before int, step plan.Step, learned bo
 		return nil, unsupported.Reason, nil
 	}
 	if err != nil {
-		return nil, "", pluginFailed(p, err)
+		l.drop(p, callError("Apply "+string(step.Fix.ID), err))
+		return nil, "", nil
 	}
 	if err := l.cmd.Take(step.Fix.ID, resp, copyDir); err != nil {
 		return nil, "", &ExitError{StatusFailure, err}
@@ -161,8 +226,4 @@ func (l *loop) apply(ctx context.Context, before int, step plan.Step, learned bo
 	l.bus.Emit(record.FixCommitted{Before: before, Fix: fix, ShowReason: step.Why != plan.WhyLadder && step.Why != plan.WhyLearned,
 		Launch: l.cmd.Launch()})
 	return &fix, "", nil
-}
-
-func pluginFailed(p *host.Plugin, err error) error {
-	return &ExitError{StatusFailure, fmt.Errorf("plugin %s: %w", p.Name(), err)}
 }

@@ -99,9 +99,7 @@ type ended struct {
 func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, error) {
 	l.copyDir = copyDir
 	l.bus.Emit(record.RunStarted{ID: l.cfg.runID, Started: l.cfg.now(), Argv: l.cfg.argv, Dir: l.cfg.dir, GPU: l.cfg.model, Max: l.cfg.max})
-	if err := l.claimCommand(ctx); err != nil {
-		return l.fail(0, err)
-	}
+	l.claimCommand(ctx, true)
 	if err := l.startFromLearned(ctx); err != nil {
 		return l.fail(0, err)
 	}

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -33,22 +34,30 @@ import (
 // names.
 type toy struct {
 	refuse map[sdk.FixID]string
-	// fail makes Apply fail outright for this fix.
-	fail sdk.FixID
+	// fail makes Apply fail outright for this fix; failAnalyze makes
+	// Analyze fail.
+	fail        sdk.FixID
+	failAnalyze bool
+	// name and confidence default to "toy" and 50.
+	name       string
+	confidence int
 }
 
-func (toy) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: "toy", Version: "1", Frameworks: []string{"toyfw"}}, nil
+func (p toy) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: cmp.Or(p.name, "toy"), Version: "1", Frameworks: []string{"toyfw"}}, nil
 }
 
-func (toy) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+func (p toy) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
 	if slices.Contains(req.Command.Argv, "toy.py") {
-		return sdk.RecognizeResponse{Confidence: 50, Framework: "toyfw", Reason: "runs toy.py"}, nil
+		return sdk.RecognizeResponse{Confidence: cmp.Or(p.confidence, 50), Framework: "toyfw", Reason: "runs toy.py"}, nil
 	}
 	return sdk.RecognizeResponse{}, nil
 }
 
-func (toy) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+func (p toy) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	if p.failAnalyze {
+		return sdk.AnalyzeResponse{}, fmt.Errorf("knob batch_size is -5, want a positive number")
+	}
 	argv := req.Command.Argv
 	return sdk.AnalyzeResponse{Framework: "toyfw", Launcher: "python", Script: "toy.py", WorldSize: 1,
 		Knobs: sdk.Knobs{BatchSize: flag(argv, "--bs"), GradAccumulation: flag(argv, "--accum")}}, nil
@@ -173,7 +182,9 @@ func (quiet) Warn(string, ...any)    {}
 func (quiet) Verbose(string, ...any) {}
 
 type setup struct {
-	plugin  sdk.Framework
+	plugin sdk.Framework
+	// others are more plugins, after plugin in the tie-break order.
+	others  []sdk.Framework
 	ladder  []sdk.FixID
 	max     int
 	signals chan os.Signal
@@ -186,6 +197,7 @@ func newLoop(t *testing.T, s setup, sup Supervisor, argv string) (*loop, *events
 	if s.plugin != nil {
 		frameworks = append(frameworks, s.plugin)
 	}
+	frameworks = append(frameworks, s.others...)
 	set, err := host.NewSet(context.Background(), frameworks)
 	if err != nil {
 		t.Fatal(err)
@@ -347,13 +359,51 @@ func TestLoopMapsStartFailures(t *testing.T) {
 	}
 }
 
-func TestLoopPluginFailureEndsTheRun(t *testing.T) {
-	j := &job{ends: oomUnless(0)}
-	l, _ := newLoop(t, setup{plugin: toy{fail: sdk.FixAllocator}}, j, "python toy.py --bs 64")
-	status, err := run(t, l)
-	if status != StatusFailure || err == nil || !strings.Contains(err.Error(), "plugin toy: cannot read toy.yaml") {
-		t.Fatalf("run = %d, %v", status, err)
+// TestLoopDropsAFailingPlugin: a plugin whose Apply or Analyze fails is
+// dropped with one line, and the next claimant takes the command; with no
+// other claimant the run gives up, saying why.
+func TestLoopDropsAFailingPlugin(t *testing.T) {
+	cases := []struct {
+		name string
+		bad  toy
+	}{
+		{"apply fails", toy{name: "bad", confidence: 90, fail: sdk.FixAllocator}},
+		{"analyze fails", toy{name: "bad", confidence: 90, failAnalyze: true}},
 	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j := &job{ends: oomUnless(32)}
+			l, ev := newLoop(t, setup{plugin: c.bad, others: []sdk.Framework{toy{}}, ladder: []sdk.FixID{sdk.FixAllocator, sdk.FixBatchSize}}, j,
+				"python toy.py --bs 64 --accum 1")
+			status, err := run(t, l)
+			if err != nil || status != 0 {
+				t.Fatalf("run = %d, %v; events %v", status, err, ev.got)
+			}
+			if !slices.Contains(ev.got, "claimed toy") {
+				t.Fatalf("events %v: toy should take the command", ev.got)
+			}
+			if names := pluginNames(l.plugins); slices.Contains(names, "bad") {
+				t.Fatalf("plugins after the run: %v, want bad dropped", names)
+			}
+		})
+	}
+	j := &job{ends: oomUnless(32)}
+	l, ev := newLoop(t, setup{plugin: toy{fail: sdk.FixAllocator}}, j, "python toy.py --bs 64")
+	status, err := run(t, l)
+	if err != nil || status != 1 {
+		t.Fatalf("alone: run = %d, %v", status, err)
+	}
+	if got := ev.got[len(ev.got)-1]; got != fmt.Sprintf("ran gave_up %d", record.StopGaveUp) {
+		t.Fatalf("alone: end = %s", got)
+	}
+}
+
+func pluginNames(s *host.Set) []string {
+	var out []string
+	for _, p := range s.Plugins() {
+		out = append(out, p.Name())
+	}
+	return out
 }
 
 func TestLoopStartsFromWhatFitLastTime(t *testing.T) {

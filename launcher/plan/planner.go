@@ -144,6 +144,10 @@ func (p *Planner) Observe(d oom.Diagnosis, a sdk.AnalyzeResponse, obs Observatio
 	}
 }
 
+// Reanalyzed takes a new analysis of the command the last OOM ran: another
+// plugin took it over, and the proposals answer its knobs from now on.
+func (p *Planner) Reanalyzed(a sdk.AnalyzeResponse) { p.command = a }
+
 // batchKnob is the batch fix of the OOM's phase and the command's size for it.
 func (p *Planner) batchKnob() (sdk.FixID, *int) {
 	if p.last.Phase == sdk.PhaseEval {

@@ -12,6 +12,10 @@
 //	children    behaves, but starts a child process of its own
 //	chatty      behaves, and logs one debug and one warning line
 //	stdin       behaves, and reports what its stdin is as its version
+//	badanalyze  claims any command with train.py in it (confidence 90),
+//	            then answers Analyze with a batch size of -5
+//	badapply    claims it too and analyses it, then turns every fix down
+//	            without a reason
 //
 // It writes its pid to $FAULTY_PID_DIR/<mode>.pid (and a child's to
 // <mode>.child.pid) so that a test can check nothing is left running.
@@ -45,7 +49,7 @@ func (f faulty) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResp
 	return d, nil
 }
 
-func (f faulty) Recognize(context.Context, sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+func (f faulty) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
 	switch f.mode {
 	case "crash":
 		os.Exit(3)
@@ -53,15 +57,37 @@ func (f faulty) Recognize(context.Context, sdk.RecognizeRequest) (sdk.RecognizeR
 		select {}
 	case "garbage":
 		return sdk.RecognizeResponse{Confidence: 150, Framework: "garbage"}, nil
+	case "badanalyze", "badapply":
+		if claimsTrainPy(req.Command) {
+			return sdk.RecognizeResponse{Confidence: 90, Framework: f.mode, Reason: "train.py"}, nil
+		}
 	}
 	return sdk.RecognizeResponse{}, nil
 }
 
+func claimsTrainPy(cmd sdk.Command) bool {
+	for _, a := range cmd.Argv {
+		if strings.HasSuffix(a, "train.py") {
+			return true
+		}
+	}
+	return false
+}
+
 func (f faulty) Analyze(context.Context, sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	switch f.mode {
+	case "badanalyze":
+		return sdk.AnalyzeResponse{Framework: f.mode, WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(-5)}}, nil
+	case "badapply":
+		return sdk.AnalyzeResponse{Framework: f.mode, WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(64)}}, nil
+	}
 	return sdk.AnalyzeResponse{}, fmt.Errorf("%s analyzes nothing", f.mode)
 }
 
 func (f faulty) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	if f.mode == "badapply" {
+		return sdk.ApplyResponse{}, &sdk.UnsupportedError{Fix: req.Fix.ID}
+	}
 	return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s applies nothing", f.mode)
 }
 
