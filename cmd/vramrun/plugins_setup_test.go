@@ -28,7 +28,9 @@ type builtPlugin struct{ path, sum string }
 func newScriptPlugins(t *testing.T, root string) *scriptPlugins {
 	dir := t.TempDir()
 	return &scriptPlugins{
-		build:  sync.OnceValues(func() (builtPlugin, error) { return buildPlugin(root, dir, "./examples/plugin-mytrainer", "vramrun-plugin-mytrainer") }),
+		build: sync.OnceValues(func() (builtPlugin, error) {
+			return buildPlugin(root, dir, "./examples/plugin-mytrainer", "vramrun-plugin-mytrainer")
+		}),
 		faulty: sync.OnceValues(func() (builtPlugin, error) { return buildPlugin(root, dir, "./plugins/host/testdata/faulty", "faulty") }),
 	}
 }
