@@ -165,5 +165,8 @@ func superviseConfig(o Options, runDir string, m *oom.Matcher, view *gpuview.Vie
 		Timing: supervise.Timing{Grace: s.Grace, LearnAfter: s.LearnAfter, WaitFree: s.WaitFree},
 		RunDir: runDir, Matcher: m, GPU: view, PickGPU: s.PickGPU,
 		Signals: o.Signals, Say: say, Now: o.Now,
+		// The simulated jobs write their OOM kills there; a system that
+		// keeps the kernel log elsewhere can point vramrun at it.
+		KernelLog: oom.KernelLog{Path: o.Env["VRAMRUN_KERNEL_LOG"]},
 	}
 }

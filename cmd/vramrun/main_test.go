@@ -71,6 +71,14 @@ func setupScriptEnv(env *testscript.Env, root string) {
 	// path even on a machine with a GPU.
 	env.Setenv("VRAMRUN_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
 	env.Setenv("PYTHONDONTWRITEBYTECODE", "1")
+	// The kernel log is the script's own, empty until a simulated job dies
+	// as the OOM killer kills (--sim-sigkill-self): what vramrun makes of a
+	// SIGKILL must not depend on this machine's log.
+	kmsg := filepath.Join(env.WorkDir, ".kmsg")
+	if err := os.WriteFile(kmsg, nil, 0o644); err != nil {
+		env.T().Fatal(err)
+	}
+	env.Setenv("VRAMRUN_KERNEL_LOG", kmsg)
 }
 
 // scriptCmds are the scripts' own commands.

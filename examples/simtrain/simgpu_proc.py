@@ -19,7 +19,7 @@ changing the command a launcher sees. The flag wins over the variable.
   --sim-fail                SIMTRAIN_FAIL              fail at step 2 with a ValueError traceback
   --sim-big-output N        SIMTRAIN_BIG_OUTPUT        write N bytes to stdout at once, exit 0
   --sim-ignore-sigterm      SIMTRAIN_IGNORE_SIGTERM    ignore SIGTERM
-  --sim-sigkill-self        SIMTRAIN_SIGKILL_SELF      SIGKILL itself at step 2, printing nothing
+  --sim-sigkill-self        SIMTRAIN_SIGKILL_SELF      die at step 2 as the OOM killer kills: SIGKILL, printing nothing, and the kill's record in $VRAMRUN_KERNEL_LOG
   --sim-xid N               SIMTRAIN_XID               at step 2 the GPU reports Xid N (to vramrun's simulated
                                                        GPU, see VRAMRUN_SIMGPU) and CUDA fails: "unspecified
                                                        launch failure"

@@ -57,6 +57,20 @@ def fail_usage(message):
     sys.exit(2)
 
 
+def oom_kill_self(env):
+    """Die as the kernel's OOM killer kills: SIGKILL, and its record in the
+    kernel log. The record goes to VRAMRUN_KERNEL_LOG when that names a file
+    (a real kernel log cannot be written by a test), in /dev/kmsg's format
+    and on its clock (CLOCK_MONOTONIC)."""
+    path = env.get("VRAMRUN_KERNEL_LOG", "")
+    if path:
+        usec = int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6)
+        record = "3,1,%d,-;Out of memory: Killed process %d (python3) total-vm:1048576kB, anon-rss:1048576kB\n" % (usec, os.getpid())
+        with open(path, "a") as f:
+            f.write(record)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Sim:
     """A started simulated job: its process options and the script's own arguments."""
 
@@ -328,7 +342,7 @@ class Driver:
         if step == 2 and options.sigkill_self:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
+            oom_kill_self(self.session.sim.env)
         if step == 2 and options.xid:
             gpu_fault(options.xid, self.session.sim.env)
         if step == 2 and options.fail:

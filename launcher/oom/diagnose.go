@@ -41,8 +41,9 @@ type Ending struct {
 	// HostOOMKills is how much the cgroup's oom_kill counter rose during the
 	// attempt (0 when unknown or none).
 	HostOOMKills int
-	// KernelOOM is set when the kernel log showed an OOM kill of the job.
-	KernelOOM bool
+	// KernelOOM is set when the kernel log showed an OOM kill of the job;
+	// KernelLogRead when the log could be read at all.
+	KernelOOM, KernelLogRead bool
 	// JobPIDs are the job's processes seen during the attempt: an OOM text
 	// that lists one of them among the GPU's processes is not counting
 	// another process (see withoutJob).
@@ -341,6 +342,12 @@ func hostDiagnosis(end Ending) Diagnosis {
 	if !end.killed() && !end.KernelOOM {
 		return diag
 	}
+	if !end.KernelOOM && end.HostOOMKills == 0 && end.KernelLogRead {
+		// The kernel log is there to read and records no OOM kill: the
+		// job was killed by someone (kill -9, timeout -s KILL, a
+		// scheduler), not by the OOM killer.
+		return diag
+	}
 	diag.OOM = true
 	diag.Kind = sdk.KindHost
 	diag.Signature = SignatureSIGKILL
@@ -361,7 +368,7 @@ func hostDiagnosis(end Ending) Diagnosis {
 		diag.Signature = SignatureOOMKill
 		diag.Message = how + "; the cgroup recorded " + strconv.Itoa(end.HostOOMKills) + " OOM kill(s) during the attempt"
 	default:
-		diag.Message = how + "; no kernel or cgroup record confirms an OOM kill, so host memory is the likely cause"
+		diag.Message = how + "; the kernel log cannot be read and no cgroup record confirms an OOM kill, so host memory is the likely cause"
 	}
 	return diag
 }

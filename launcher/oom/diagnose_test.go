@@ -108,8 +108,29 @@ func TestHostDiagnosisMessageSaysWhatWasSeen(t *testing.T) {
 		t.Errorf("message %q", d.Message)
 	}
 	d = diagnose(t, m, "", oom.Ending{Exited: true, ExitCode: 137}, "")
-	if !strings.Contains(d.Message, "137") || !strings.Contains(d.Message, "no kernel or cgroup record") {
+	if !strings.Contains(d.Message, "137") || !strings.Contains(d.Message, "kernel log cannot be read and no cgroup record") {
 		t.Errorf("message %q", d.Message)
+	}
+}
+
+// TestSIGKILLWithASilentKernelLog: kill -9 is no host OOM when the kernel
+// log is there to read and records no OOM kill of the job; a kill the log
+// or the cgroup records still is.
+func TestSIGKILLWithASilentKernelLog(t *testing.T) {
+	m := acmeMatcher(t)
+	for _, c := range []struct {
+		end  oom.Ending
+		host bool
+	}{
+		{oom.Ending{Signal: 9, KernelLogRead: true}, false},
+		{oom.Ending{Signal: 9, KernelLogRead: true, KernelOOM: true}, true},
+		{oom.Ending{Signal: 9, KernelLogRead: true, HostOOMKills: 1}, true},
+		{oom.Ending{Signal: 9}, true},
+	} {
+		d := diagnose(t, m, "step 1\n", c.end, "")
+		if d.OOM != c.host || (c.host && d.Kind != sdk.KindHost) {
+			t.Errorf("%+v: diagnosis %+v, want host OOM %v", c.end, d, c.host)
+		}
 	}
 }
 

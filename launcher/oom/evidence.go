@@ -101,17 +101,39 @@ func readOOMKill(fsys fs.FS, name string) (int, bool) {
 	return 0, false
 }
 
-// KernelOOMKilled scans the kernel log (/dev/kmsg, else the dmesg command)
-// for the OOM killer's "Killed process <pid> (" line about pid. ok is false
-// when the log cannot be read (it usually needs privileges). The kernel logs
-// host pids, so inside a container without the host's pid namespace the
-// answer is false; and the log reaches back to boot, so a recycled pid may
-// find an old kill.
-func KernelOOMKilled(pid int) (killed bool, ok bool) {
+// KernelLog says where the kernel's OOM-kill records are read from: Path,
+// a file of /dev/kmsg records ("prio,seq,usec,flags;message", one a line),
+// when set — the simulated jobs write one there, and a system that keeps
+// the kernel log elsewhere can point vramrun at it (VRAMRUN_KERNEL_LOG) —
+// else /dev/kmsg, else the dmesg command.
+type KernelLog struct{ Path string }
+
+// Since is a moment on the kernel log's clock (CLOCK_MONOTONIC: time since
+// boot, without suspend), for telling an attempt's records from older ones.
+type Since time.Duration
+
+// Now is the kernel log's clock now; 0 (every record counts) where it
+// cannot be read.
+func Now() Since { return monotonicNow() }
+
+// OOMKilled says whether the kernel log holds the OOM killer's "Killed
+// process <pid> (" line about pid, logged at since or later (a recycled pid
+// may find an older kill). ok is false when the log cannot be read (it
+// usually needs privileges). The kernel logs host pids, so inside a
+// container without the host's pid namespace the answer is false.
+func (k KernelLog) OOMKilled(pid int, since Since) (killed bool, ok bool) {
 	if pid <= 0 {
 		return false, false
 	}
-	if killed, ok := kmsgShowsKill(pid); ok {
+	if k.Path != "" {
+		f, err := os.Open(k.Path)
+		if err != nil {
+			return false, false
+		}
+		defer f.Close()
+		return recordsShowKill(f, pid, since), true
+	}
+	if killed, ok := kmsgShowsKill(pid, since); ok {
 		return killed, true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dmesgTimeout)
@@ -120,17 +142,56 @@ func KernelOOMKilled(pid int) (killed bool, ok bool) {
 	if err != nil {
 		return false, false
 	}
-	return kernelLogShowsKill(bytes.NewReader(out), pid), true
+	return dmesgShowsKill(bytes.NewReader(out), pid, since), true
 }
 
-// kernelLogShowsKill says whether a kernel log holds the OOM killer's line
-// about pid.
-func kernelLogShowsKill(r io.Reader, pid int) bool {
-	needle := []byte("Killed process " + strconv.Itoa(pid) + " (")
+// killLine is the OOM killer's line about pid.
+func killLine(pid int) []byte { return []byte("Killed process " + strconv.Itoa(pid) + " (") }
+
+// recordsShowKill reads /dev/kmsg-format records ("prio,seq,usec,flags;msg").
+func recordsShowKill(r io.Reader, pid int, since Since) bool {
+	needle := killLine(pid)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), MaxLine)
 	for sc.Scan() {
-		if bytes.Contains(sc.Bytes(), needle) {
+		if recordShowsKill(sc.Bytes(), needle, since) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordShowsKill says one kmsg record is the kill line, logged at since or
+// later.
+func recordShowsKill(rec, needle []byte, since Since) bool {
+	if !bytes.Contains(rec, needle) {
+		return false
+	}
+	prefix, _, ok := bytes.Cut(rec, []byte(";"))
+	if !ok {
+		return false
+	}
+	fields := bytes.Split(prefix, []byte(","))
+	if len(fields) < 3 {
+		return false
+	}
+	usec, err := strconv.ParseInt(string(fields[2]), 10, 64)
+	return err == nil && Since(time.Duration(usec)*time.Microsecond) >= since
+}
+
+// dmesgShowsKill reads dmesg's lines ("[ 1234.567890] msg").
+func dmesgShowsKill(r io.Reader, pid int, since Since) bool {
+	needle := killLine(pid)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), MaxLine)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, needle) {
+			continue
+		}
+		stamp, _, ok := bytes.Cut(bytes.TrimPrefix(line, []byte("[")), []byte("]"))
+		secs, err := strconv.ParseFloat(strings.TrimSpace(string(stamp)), 64)
+		if ok && err == nil && Since(time.Duration(secs*float64(time.Second))) >= since {
 			return true
 		}
 	}

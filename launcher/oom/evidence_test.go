@@ -2,9 +2,11 @@ package oom
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestCgroupOOMKills(t *testing.T) {
@@ -59,29 +61,73 @@ func TestCgroupOOMKills(t *testing.T) {
 	}
 }
 
-func TestKernelLogShowsKill(t *testing.T) {
+func TestDmesgShowsKill(t *testing.T) {
 	log := strings.Join([]string{
 		"[1234567.880000] python invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
 		"[1234567.890123] Out of memory: Killed process 42421 (python) total-vm:98765432kB, anon-rss:65432100kB, file-rss:0kB",
 		"[1234568.000000] Memory cgroup out of memory: Killed process 777 (pt_data_worker) total-vm:1kB",
 	}, "\n")
 	for pid, want := range map[int]bool{42421: true, 777: true, 4242: false, 42: false, 1: false} {
-		if got := kernelLogShowsKill(strings.NewReader(log), pid); got != want {
+		if got := dmesgShowsKill(strings.NewReader(log), pid, 0); got != want {
 			t.Errorf("pid %d: %v, want %v", pid, got, want)
 		}
+	}
+	// A kill logged before the attempt started is a recycled pid's.
+	since := Since(1234567900 * time.Millisecond)
+	if dmesgShowsKill(strings.NewReader(log), 42421, since) || !dmesgShowsKill(strings.NewReader(log), 777, since) {
+		t.Error("only records at or after since count")
+	}
+}
+
+func TestKmsgRecordsShowKill(t *testing.T) {
+	log := strings.Join([]string{
+		"6,1001,1234567880000,-;python invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)",
+		"3,1002,1234567890123,-;Out of memory: Killed process 42421 (python) total-vm:98765432kB, anon-rss:65432100kB",
+		" SUBSYSTEM=memory",
+		"3,1003,1234568000000,-;Memory cgroup out of memory: Killed process 777 (pt_data_worker) total-vm:1kB",
+		"garbage line Killed process 9 (x)",
+	}, "\n")
+	for pid, want := range map[int]bool{42421: true, 777: true, 4242: false, 9: false} {
+		if got := recordsShowKill(strings.NewReader(log), pid, 0); got != want {
+			t.Errorf("pid %d: %v, want %v", pid, got, want)
+		}
+	}
+	since := Since(1234567900 * time.Millisecond)
+	if recordsShowKill(strings.NewReader(log), 42421, since) || !recordsShowKill(strings.NewReader(log), 777, since) {
+		t.Error("only records at or after since count")
+	}
+}
+
+func TestKernelLogFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kmsg")
+	if err := os.WriteFile(path, []byte("3,1,5000000,-;Out of memory: Killed process 4242 (python3) total-vm:1kB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := KernelLog{Path: path}
+	if killed, ok := k.OOMKilled(4242, Since(4*time.Second)); !killed || !ok {
+		t.Errorf("OOMKilled = %v, %v; want the record", killed, ok)
+	}
+	if killed, ok := k.OOMKilled(4242, Since(6*time.Second)); killed || !ok {
+		t.Errorf("OOMKilled after the record = %v, %v; want read and silent", killed, ok)
+	}
+	if _, ok := (KernelLog{Path: path + ".missing"}).OOMKilled(4242, 0); ok {
+		t.Error("a missing file reads as a log")
 	}
 }
 
 func TestKernelOOMKilledOnThisMachine(t *testing.T) {
-	if _, ok := KernelOOMKilled(0); ok {
+	if _, ok := (KernelLog{}).OOMKilled(0, 0); ok {
 		t.Error("pid 0 gave an answer")
 	}
 	// This test process is alive, so the OOM killer has not killed it;
 	// whether the log is readable depends on the machine's privileges.
-	if killed, ok := KernelOOMKilled(os.Getpid()); ok && killed {
+	if killed, ok := (KernelLog{}).OOMKilled(os.Getpid(), 0); ok && killed {
 		t.Error("the kernel log says this running test was OOM-killed")
 	}
 	if n, ok := CgroupOOMKills(); ok && n < 0 {
 		t.Errorf("cgroup oom_kill counter %d", n)
+	}
+	if Now() <= 0 {
+		t.Error("the kernel log's clock reads nothing")
 	}
 }

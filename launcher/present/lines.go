@@ -7,6 +7,7 @@ package present
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -167,6 +168,10 @@ func (m *Lines) attemptEnded(ev record.AttemptEnded) {
 	case record.AttemptProbableOOM:
 		m.Info("the job failed (exit %d) without an out-of-memory message, but GPU memory sat at capacity just before: probably an OOM. Set probable_oom: fix to let vramrun treat it as one", a.ExitStatus)
 	case record.AttemptFailed:
+		if slices.Contains(a.Notes, record.NoteKilled) {
+			m.Info("the job was %s: not relaunching", record.NoteKilled)
+			return
+		}
 		m.Verbose("the job failed (exit %d) with no sign of running out of memory: not relaunching", a.ExitStatus)
 	}
 }

@@ -1,5 +1,10 @@
 package record
 
+// NoteKilled is an attempt's note when SIGKILL ended the job and the
+// kernel log, readable, records no OOM kill of it: someone killed it (kill
+// -9, timeout -s KILL, a scheduler), not the OOM killer.
+const NoteKilled = "killed by SIGKILL (no OOM kill recorded)"
+
 // Attempt outcomes, as Attempt.Outcome records them.
 const (
 	AttemptOK          = "ok"

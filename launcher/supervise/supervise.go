@@ -65,6 +65,8 @@ type Config struct {
 	PickGPU bool
 	// Signals are the signals vramrun receives, passed on to the job.
 	Signals <-chan os.Signal
+	// KernelLog is where the kernel's OOM kills are read from.
+	KernelLog oom.KernelLog
 	Say     Say
 	Now     func() time.Time
 }
@@ -151,6 +153,8 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 		Terminal: terminalOf(cfg.Streams.Stdout), Marker: a.Marker,
 	}
 	oomKillsBefore, _ := oom.CgroupOOMKills()
+	// A second's slack: the kernel's clock and this one are read apart.
+	since := oom.Now() - oom.Since(time.Second)
 	started := cfg.Now()
 	job, err := runner.Start(ctx, spec)
 	if err != nil {
@@ -169,10 +173,13 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	}
 	out := s.result(watched, samples, w.clock, started)
 	out.Output = record.Output{LogFile: logName, LogBytes: logw.Total()}
-	end := s.ending(job.PID(), watched, samples, oomKillsBefore)
+	end := s.ending(job.PID(), watched, samples, oomKillsBefore, since)
 	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, bytes.NewReader(logw.Tail()), end, a.Script)
 	if err != nil {
 		out.Facts.Diagnosis = oom.NoOOM()
+	}
+	if watched.res.Signal == syscall.SIGKILL && !watched.hung && !out.Facts.Diagnosis.OOM {
+		out.Notes = append(out.Notes, record.NoteKilled)
 	}
 	return out, nil
 }
@@ -299,7 +306,7 @@ func (s *Supervisor) result(w watched, samples gpuview.Samples, c *clock, starte
 
 // ending is how the job ended, with the host-OOM evidence the kernel and
 // the cgroup give, for the diagnosis.
-func (s *Supervisor) ending(pid int, w watched, samples gpuview.Samples, oomKillsBefore int) oom.Ending {
+func (s *Supervisor) ending(pid int, w watched, samples gpuview.Samples, oomKillsBefore int, since oom.Since) oom.Ending {
 	res := w.res
 	end := oom.Ending{Exited: true, ExitCode: res.ExitCode, Signal: int(res.Signal),
 		JobPIDs: append(append([]int{pid}, res.Reaped...), samples.JobPIDs...)}
@@ -307,7 +314,7 @@ func (s *Supervisor) ending(pid int, w watched, samples gpuview.Samples, oomKill
 		end.HostOOMKills = after - oomKillsBefore
 	}
 	if res.Signal == syscall.SIGKILL && !w.hung {
-		end.KernelOOM, _ = oom.KernelOOMKilled(pid)
+		end.KernelOOM, end.KernelLogRead = s.cfg.KernelLog.OOMKilled(pid, since)
 	}
 	return end
 }
