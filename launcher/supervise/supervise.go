@@ -67,8 +67,8 @@ type Config struct {
 	Signals <-chan os.Signal
 	// KernelLog is where the kernel's OOM kills are read from.
 	KernelLog oom.KernelLog
-	Say     Say
-	Now     func() time.Time
+	Say       Say
+	Now       func() time.Time
 }
 
 // Supervisor runs the attempts of one run.
