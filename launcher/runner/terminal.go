@@ -278,6 +278,13 @@ func (c *inputCopier) copy(in int, master *os.File, inIsTerminal bool) {
 		}
 		n, err := unix.Read(in, buf)
 		switch {
+		case n == 1 && buf[0] == 0 && inIsTerminal:
+			// A lone NUL from a raw terminal is what util-linux's script
+			// (2.38) writes into its pty when its own input ends (`script
+			// -qec CMD /dev/null < /dev/null`, a common CI idiom): it is
+			// the end of input, which the job should see as such, not as
+			// a byte it can never finish reading.
+			sendEOF(master, lastByte != '\n')
 		case n > 0:
 			if _, werr := master.Write(buf[:n]); werr != nil {
 				return
