@@ -39,15 +39,20 @@
 //     whose messages mirror these types field for field; a plugin in another
 //     language generates its code from that file (protoc 3.15 or newer, for
 //     proto3 optional fields);
-//   - the standard gRPC health service is not required;
+//   - neither the standard gRPC health service nor go-plugin's GRPCBroker
+//     and GRPCStdio services is required (vramrun never pings; a plugin
+//     without GRPCStdio leaves one harmless debug line, code Unimplemented,
+//     in plugins.log);
 //   - the plugin gets no stdin; what it writes to stderr (an hclog JSON line
 //     keeps its level) goes to the run's plugins.log;
 //   - the plugin has 10 seconds to start and 30 seconds for each call; one
 //     that crashes, hangs, breaks the handshake, speaks another protocol or
 //     answers something Validate refuses is dropped with one line, and the run
 //     goes on without it;
-//   - the name Describe gives is the name vramrun shows; it need not match
-//     the executable's.
+//   - the name Describe gives is the name vramrun shows once the plugin has
+//     answered; it need not match the executable's NAME, by which vramrun
+//     knows the plugin until then (which of two same-named executables is
+//     used, the warning when it fails to start, its lines in plugins.log).
 //
 // Package sdk/plugintest checks a plugin against these rules in the author's
 // own go test, and examples/plugin-mytrainer is a complete plugin. This

@@ -117,6 +117,21 @@ func TestPluginLogGoesToLogToAtTheVerboseLevel(t *testing.T) {
 	}
 }
 
+// TestBadlyTypedLogLineIsKept: a JSON log line whose @message is a number
+// made go-plugin panic, ending vramrun; it is logged as text instead.
+func TestBadlyTypedLogLineIsKept(t *testing.T) {
+	var log syncBuffer
+	set, _ := loadFaulty(t, "badlog", LoadOptions{LogTo: &log})
+	found := false
+	for _, p := range set.Plugins() {
+		found = found || p.Name() == "badlog"
+	}
+	set.Close()
+	if !found || !strings.Contains(log.String(), "5") {
+		t.Fatalf("plugin loaded %v, log:\n%s", found, log.String())
+	}
+}
+
 func TestPluginGetsNoStdin(t *testing.T) {
 	set, _ := loadFaulty(t, "stdin", LoadOptions{})
 	for _, p := range set.Plugins() {

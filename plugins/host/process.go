@@ -83,7 +83,9 @@ func (p *process) killGroup() {
 }
 
 func (p *process) Stdout() io.ReadCloser { return p.stdout }
-func (p *process) Stderr() io.ReadCloser { return p.stderr }
+// Stderr is the plugin's stderr for go-plugin's log reader, with the hclog
+// fields of each line made strings (see wellTypedLogs).
+func (p *process) Stderr() io.ReadCloser { return wellTypedLogs(p.stderr) }
 func (p *process) Name() string          { return p.cmd.Path }
 
 // Diagnose adds nothing: the host keeps the first line of a start error,

@@ -11,6 +11,7 @@
 //	silent      never prints the handshake
 //	children    behaves, but starts a child process of its own
 //	chatty      behaves, and logs one debug and one warning line
+//	badlog      behaves, and logs a JSON line whose @message is a number
 //	stdin       behaves, and reports what its stdin is as its version
 //	badanalyze  claims any command with train.py in it (confidence 90),
 //	            then answers Analyze with a batch size of -5
@@ -113,6 +114,8 @@ func main() {
 			os.Exit(1)
 		}
 		writePid(mode+".child", child.Process.Pid)
+	case "badlog":
+		fmt.Fprintln(os.Stderr, `{"@level":"warn","@message":5}`)
 	case "chatty":
 		fmt.Fprintln(os.Stderr, `{"@level":"debug","@message":"chatty debug line"}`)
 		fmt.Fprintln(os.Stderr, `{"@level":"warn","@message":"chatty warning line"}`)
