@@ -83,6 +83,7 @@ func (p *process) killGroup() {
 }
 
 func (p *process) Stdout() io.ReadCloser { return p.stdout }
+
 // Stderr is the plugin's stderr for go-plugin's log reader, with the hclog
 // fields of each line made strings (see wellTypedLogs).
 func (p *process) Stderr() io.ReadCloser { return wellTypedLogs(p.stderr) }
