@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 import unittest
+import unittest.mock
 from importlib.machinery import SourceFileLoader
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +41,13 @@ class TorchrunParsingTest(unittest.TestCase):
                                                                                                1234))
         args = self.parse("--rdzv-b", "c10d", "--rdzv_endpoint", "host:29400", "t.py")
         self.assertEqual((args.rdzv_backend, args.rdzv_endpoint, args.training_script), ("c10d", "host:29400", "t.py"))
+
+    def test_max_restarts(self):
+        # Accepted, with PET_MAX_RESTARTS as its default as torchrun reads it; nothing is restarted.
+        self.assertEqual(self.parse("--max_restarts", "3", "t.py").max_restarts, 3)
+        with unittest.mock.patch.dict(os.environ, {"PET_MAX_RESTARTS": "2"}):
+            self.assertEqual(self.parse("t.py").max_restarts, 2)
+            self.assertEqual(self.parse("--max-restarts=0", "t.py").max_restarts, 0)
 
     def test_module_and_no_python(self):
         args = self.parse("-m", "--nproc-per-node", "2", "pkg.train", "--lr", "1")

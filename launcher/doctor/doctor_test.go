@@ -58,7 +58,15 @@ func options(t *testing.T, m *gputest.Machine, env map[string]string) Options {
 		Python:   fakePython(t, allInstalled),
 		Env:      env,
 		XidWatch: time.Millisecond,
-		Open:     func() (*gpu.GPUs, error) { return gpu.Open(m.Lib()) },
+		Open: func() (*gpu.GPUs, error) {
+			g, err := gpu.Open(m.Lib())
+			if err == nil {
+				// Process names come from an empty tree: the made-up
+				// pids must not find this machine's processes.
+				g.SetProcDir(t.TempDir())
+			}
+			return g, err
+		},
 	}
 }
 

@@ -24,7 +24,7 @@ func (inv Invocation) launcherOptions() ([]scannedOption, bool) {
 	if inv.table == nil || len(inv.argv) == 0 {
 		return nil, false
 	}
-	res, err := inv.table.scan(inv.argv[:inv.launcherArgsEnd()], inv.optsAt)
+	res, err := inv.table.scan(inv.argv[:inv.optsEnd], inv.optsAt)
 	if err != nil {
 		return nil, false
 	}

@@ -35,6 +35,8 @@ func FuzzParse(f *testing.F) {
 		"timeout -s INT 2h stdbuf -oL time -p bash -x train.sh 8",
 		"torchrun -m --nproc 4 -- mypkg.train",
 		"./distributed_train.sh 8 --amp",
+		"srun -n 2 env A=1 nice bash -x train.sh 8",
+		"srun -N 2 srun -n 3 -- python3 -m pkg.train",
 	} {
 		f.Add(strings.ReplaceAll(seed, " ", "\x00"))
 	}
@@ -87,9 +89,14 @@ func checkInvocation(t *testing.T, argv []string, inv Invocation) {
 	if len(inv.Prefix) > inv.ScriptIndex || !reflect.DeepEqual(inv.Prefix, argv[:len(inv.Prefix)]) {
 		t.Fatalf("Prefix %q does not begin %q", inv.Prefix, argv)
 	}
-	start := inv.ScriptIndex - len(inv.LauncherArgs)
-	if start < len(inv.Prefix) || !reflect.DeepEqual(inv.LauncherArgs, argv[start:inv.ScriptIndex]) {
-		t.Fatalf("LauncherArgs %q do not end just before the script in %q", inv.LauncherArgs, argv)
+	// LauncherArgs follow the Prefix and end before the script: just
+	// before it, or (srun's) before the program srun runs.
+	end := inv.optsAt + len(inv.LauncherArgs)
+	if inv.optsAt < len(inv.Prefix) || end > inv.ScriptIndex || !reflect.DeepEqual(inv.LauncherArgs, argv[inv.optsAt:end]) {
+		t.Fatalf("LauncherArgs %q are not between the prefix %q and the script in %q", inv.LauncherArgs, inv.Prefix, argv)
+	}
+	if inv.Launcher != "srun" && end != inv.ScriptIndex {
+		t.Fatalf("LauncherArgs %q of %s do not end just before the script in %q", inv.LauncherArgs, inv.Launcher, argv)
 	}
 	if inv.WorldSize < 0 {
 		t.Fatalf("WorldSize %d", inv.WorldSize)

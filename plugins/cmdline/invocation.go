@@ -33,27 +33,37 @@ type Invocation struct {
 type Wrapping struct {
 	// Prefix holds the wrappers before the launcher, as typed: `env A=1`,
 	// `uv run [uv options]`, `srun [srun options]` (when srun starts a
-	// launcher), `nice -n 5`, `nohup`, ...
+	// launcher of its own), `nice -n 5`, `nohup`, ...
 	Prefix []string
 	// Wrappers are the outer launchers, outermost first: ["srun"] for
-	// `srun torchrun ... train.py`.
+	// `srun torchrun ... train.py`; nil for `srun python train.py`, where
+	// srun is the launcher.
 	Wrappers []string
 	// Env holds the NAME=VALUE assignments of `env` wrappers; nil when
 	// there are none.
 	Env map[string]string
 }
 
-// Launch is the innermost launcher: what it is, its own options and how
-// many processes the command starts.
+// Launch is the launcher that starts the training script's processes:
+// what it is, its own options and how many processes the command starts.
 type Launch struct {
-	// Launcher is the innermost launcher: "python", "python -m",
-	// "torchrun", "accelerate", "deepspeed", "srun" (when srun runs the
-	// script itself, e.g. `srun ./train.sh`), a shell ("bash", "sh"), or ""
-	// for a script run directly (`./train.py`).
+	// Launcher is what starts the script's processes: "python", "python
+	// -m", "torchrun", "accelerate", "deepspeed", a shell ("bash", "sh"),
+	// "" for a script run directly (`./train.py`), or "srun" when srun
+	// starts the script's processes without a launcher of its own between
+	// them: `srun ./train.sh`, `srun -n 2 python3 train.py`, `srun python
+	// -m pkg.train`, `srun bash train.sh` (the interpreter is then only the
+	// program each task runs; Interpreter still names a python). When srun
+	// starts a launcher that starts processes itself (`srun torchrun`,
+	// `srun accelerate launch`, `srun deepspeed`), that launcher is the
+	// Launcher, since its options are the ones fixes edit, and srun is in
+	// Wrappers.
 	Launcher string
-	// LauncherArgs are the innermost launcher's own options, as typed. For
-	// python they are the interpreter's options (-u, -X dev, -W ignore),
-	// the -m that names the module included.
+	// LauncherArgs are the launcher's own options, as typed. For python
+	// they are the interpreter's options (-u, -X dev, -W ignore), the -m
+	// that names the module included; for srun its options up to the
+	// program it runs, a "--" included (the program and that program's
+	// own options follow them, before the script).
 	LauncherArgs []string
 	// Interpreter is the python executable as typed ("python3",
 	// "/opt/venv/bin/python") when the command names one, also for
@@ -88,8 +98,9 @@ type ScriptCall struct {
 // editing methods work on.
 type layout struct {
 	argv []string
-	// optsAt is the index of the first of LauncherArgs.
-	optsAt int
+	// optsAt is the index of the first of LauncherArgs, optsEnd the index
+	// just after the last.
+	optsAt, optsEnd int
 	// insertAt is where a new launcher option goes: before the script, or
 	// before the "--" or "-m" that leads to it.
 	insertAt int
@@ -111,22 +122,13 @@ func Parse(argv []string) (Invocation, error) {
 	}
 	inv := p.inv
 	inv.Args = append([]string{}, argv[inv.ScriptIndex+1:]...)
-	inv.LauncherArgs = append([]string{}, argv[inv.optsAt:inv.launcherArgsEnd()]...)
+	inv.LauncherArgs = append([]string{}, argv[inv.optsAt:inv.optsEnd]...)
 	world := p.launcherWorld
 	for _, n := range p.wrapperTasks {
 		world *= n
 	}
 	inv.WorldSize = world
 	return inv, nil
-}
-
-// launcherArgsEnd is the end of LauncherArgs: the script's token, or the
-// python -m token when the module is attached to it.
-func (inv Invocation) launcherArgsEnd() int {
-	if inv.ScriptIndex < inv.optsAt {
-		return inv.optsAt
-	}
-	return inv.ScriptIndex
 }
 
 // parser walks argv from the outermost wrapper to the script.
@@ -186,13 +188,15 @@ func (p *parser) program(i int, parent string) error {
 }
 
 // script records the script found at argv[scriptTok] for a launcher whose
-// own words begin at launcherAt and whose options begin at optsAt.
+// own words begin at launcherAt and whose options begin at optsAt and run
+// up to the script.
 func (p *parser) script(launcherAt, optsAt, insertAt, scriptTok int, script string, module bool) {
 	if script == "" {
 		script = p.argv[scriptTok]
 	}
 	p.inv.Prefix = append([]string{}, p.argv[:launcherAt]...)
 	p.inv.optsAt = optsAt
+	p.inv.optsEnd = max(optsAt, scriptTok)
 	p.inv.insertAt = insertAt
 	p.inv.ScriptIndex = scriptTok
 	p.inv.Script = script
@@ -298,8 +302,11 @@ func (p *parser) uv(i int) error {
 	return p.program(j, "uv run")
 }
 
-// srun reads `srun [options] [--] PROGRAM`. When PROGRAM is the script
-// itself, srun is the launcher; otherwise it wraps the launcher.
+// srun reads `srun [options] [--] PROGRAM`. When PROGRAM is the script,
+// or a program that runs the script in the task's one process (python,
+// python -m, a shell, through wrappers such as env or nice), srun is the
+// launcher; when it is a launcher that starts processes of its own
+// (torchrun, accelerate, deepspeed, another srun), srun wraps it.
 func (p *parser) srun(i int) error {
 	res, err := srunTable.scan(p.argv, i+1)
 	if err != nil {
@@ -311,12 +318,12 @@ func (p *parser) srun(i int) error {
 	if err := p.program(res.next, "srun"); err != nil {
 		return err
 	}
-	if p.inv.Launcher == "" && p.inv.ScriptIndex == res.next {
-		insertAt := res.next
+	if runsInTask[p.inv.Launcher] {
+		p.inv.Prefix = append([]string{}, p.argv[:i]...)
+		p.inv.optsAt, p.inv.optsEnd, p.inv.insertAt = i+1, res.next, res.next
 		if res.dashdash >= 0 {
-			insertAt = res.dashdash
+			p.inv.optsEnd, p.inv.insertAt = res.dashdash+1, res.dashdash
 		}
-		p.script(i, i+1, insertAt, res.next, p.inv.Script, false)
 		p.inv.Launcher = "srun"
 		p.inv.table = srunTable
 		p.inv.Wrappers = append(p.inv.Wrappers[:wrapperAt], p.inv.Wrappers[wrapperAt+1:]...)
@@ -325,6 +332,12 @@ func (p *parser) srun(i int) error {
 		p.inv.Wrappers = nil
 	}
 	return nil
+}
+
+// runsInTask are the launchers that run the script in their own process:
+// under srun, srun is what starts the script's processes.
+var runsInTask = map[string]bool{
+	"": true, "python": true, "python -m": true, "sh": true, "bash": true, "dash": true, "zsh": true,
 }
 
 // srunTasks is the number of tasks srun starts: -n, else nodes times tasks

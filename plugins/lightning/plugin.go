@@ -114,7 +114,7 @@ func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse
 // baseAnalysis fills what both command styles share.
 func baseAnalysis(s *pyscript.Script) pyscript.Analysis {
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: "lightning", Launcher: s.Inv.Launcher,
-		Script: s.Inv.Script, WorldSize: s.Inv.WorldSize}, Unsupported: map[sdk.FixID]string{}}
+		Script: s.Inv.Script, WorldSize: s.Inv.WorldSize, Notes: s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
 	if a.WorldSize == 0 {
 		a.WorldSize = 1
 	}

@@ -1,6 +1,10 @@
 package pyscript
 
-import "github.com/vramrun/vramrun/sdk"
+import (
+	"fmt"
+
+	"github.com/vramrun/vramrun/sdk"
+)
 
 // Analysis is a built-in plugin's reading of a command: the answer Analyze
 // gives, and the fixes the command cannot take, each with the reason Apply
@@ -8,4 +12,21 @@ import "github.com/vramrun/vramrun/sdk"
 type Analysis struct {
 	sdk.AnalyzeResponse
 	Unsupported map[sdk.FixID]string
+}
+
+// LauncherNotes are the notes on how the command's launcher and vramrun go
+// together, for AnalyzeResponse.Notes; every built-in plugin that claims a
+// command gives these same notes. Today there is one: torchrun started with
+// restarts of its own (--max_restarts N > 0, or PET_MAX_RESTARTS) restarts
+// the failed workers unchanged (the same batch, so the same OOM), printing
+// nothing of the restart itself at its default log level; when the new
+// workers stay silent past --grace after the OOM text (CUDA start-up, a
+// slow rendezvous), vramrun takes that for a hang and ends torchrun.
+func (s *Script) LauncherNotes() []string {
+	n, source := s.Inv.TorchrunRestarts(s.Cmd.Env)
+	if n <= 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("torchrun restarts failed workers itself (%s); vramrun relaunches with a fix instead, "+
+		"and may end torchrun during one of its restarts: pass --max_restarts 0 to let vramrun alone decide", source)}
 }

@@ -103,7 +103,7 @@ func (p Simple) Analyze(cmd sdk.Command) (Analysis, error) {
 
 func (p Simple) analyze(s *Script) Analysis {
 	a := Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: p.Framework, Launcher: s.Inv.Launcher, Script: s.Inv.Script,
-		WorldSize: max(s.Inv.WorldSize, 1)}, Unsupported: map[sdk.FixID]string{}}
+		WorldSize: max(s.Inv.WorldSize, 1), Notes: s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
 	s.AnalyzeBatch(&a, p.Batch)
 	switch {
 	case p.Allocator == nil:

@@ -109,7 +109,7 @@ func analyze(s *pyscript.Script) pyscript.Analysis {
 // baseAnalysis fills what every style shares.
 func baseAnalysis(s *pyscript.Script) pyscript.Analysis {
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: "pytorch", Launcher: s.Inv.Launcher,
-		Script: s.Inv.Script, WorldSize: s.Inv.WorldSize}, Unsupported: map[sdk.FixID]string{}}
+		Script: s.Inv.Script, WorldSize: s.Inv.WorldSize, Notes: s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
 	if a.WorldSize == 0 {
 		a.WorldSize = 1
 	}

@@ -17,7 +17,7 @@ const reasonNoDeepSpeed = "needs DeepSpeed: run with --deepspeed ds_config.json 
 func (j *job) analyze() pyscript.Analysis {
 	inv := j.s.Inv
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: inv.Launcher, Script: inv.Script,
-		WorldSize: inv.WorldSize, ConfigFiles: j.configFiles()}, Unsupported: map[sdk.FixID]string{}}
+		WorldSize: inv.WorldSize, ConfigFiles: j.configFiles(), Notes: j.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
 	if a.WorldSize <= 0 {
 		a.WorldSize = 1
 	}

@@ -1,0 +1,55 @@
+package pyscript_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/vramrun/vramrun/plugins/generic"
+	"github.com/vramrun/vramrun/plugins/jax"
+	"github.com/vramrun/vramrun/plugins/lightning"
+	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/plugins/tensorflow"
+	"github.com/vramrun/vramrun/plugins/transformers"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Each plugin's kind of script, so that each analyses a command of its own.
+var scripts = map[string]string{
+	"pytorch": "import argparse\nimport torch\np = argparse.ArgumentParser()\np.add_argument('--batch-size', type=int, default=8)\n",
+	"transformers": "from transformers import HfArgumentParser, TrainingArguments, Trainer\n" +
+		"parser = HfArgumentParser((TrainingArguments,))\n",
+	"lightning":  "from lightning.pytorch.cli import LightningCLI\nLightningCLI()\n",
+	"tensorflow": "import argparse\nimport tensorflow as tf\n",
+	"jax":        "import argparse\nimport jax\n",
+	"generic":    "print('no framework')\n",
+}
+
+// TestTorchrunRestartsNoteIsShared: every built-in plugin that may claim a
+// torchrun command says the same about torchrun's own restarts, in the
+// same words, and nothing when torchrun does not restart.
+func TestTorchrunRestartsNoteIsShared(t *testing.T) {
+	plugins := map[string]sdk.Framework{"pytorch": pytorch.New(), "transformers": transformers.New(),
+		"lightning": lightning.New(), "tensorflow": tensorflow.New(), "jax": jax.New(), "generic": generic.New()}
+	note := []string{"torchrun restarts failed workers itself (--max_restarts 2); vramrun relaunches with a fix instead, " +
+		"and may end torchrun during one of its restarts: pass --max_restarts 0 to let vramrun alone decide"}
+	tests := []struct {
+		name, argv string
+		want       []string
+	}{
+		{"torchrun --max_restarts 2", "torchrun --nproc_per_node 2 --max_restarts 2 train.py fit", note},
+		{"torchrun --max_restarts 0", "torchrun --nproc_per_node 2 --max_restarts 0 train.py fit", nil},
+		{"torchrun's default", "torchrun --nproc_per_node 2 train.py fit", nil},
+	}
+	for name, p := range plugins {
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				cmd := plugintab.Command(tt.argv, plugintab.Files("train.py", scripts[name]),
+					plugintab.Flags(map[string]string{"batch_size": "--batch-size"}))
+				if got := plugintab.Analyze(t, p, cmd).Notes; !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("Notes = %q, want %q", got, tt.want)
+				}
+			})
+		}
+	}
+}
