@@ -182,6 +182,14 @@ func (p *Planner) walk(eval bool, ladder []sdk.FixID, pos int, batch sdk.FixID, 
 			// or turned down by the plugin.
 			continue
 		}
+		if id == sdk.FixCPUOffload && !eval && p.offloadWaits(ladder[:pos]) {
+			// CPU offload is the last resort: while the batch can still
+			// shrink, shrink it, and come back to offload after.
+			if step, _ := p.consider(sdk.FixBatchSize); step != nil {
+				pr.Step, pr.next = step, pos
+				return pr
+			}
+		}
 		step, skip := p.consider(id)
 		if step != nil {
 			pr.Step, pr.next = step, pos+1
@@ -201,6 +209,19 @@ func (p *Planner) walk(eval bool, ladder []sdk.FixID, pos int, batch sdk.FixID, 
 	}
 	pr.Step = step
 	return pr
+}
+
+// offloadWaits says cpu_offload gives way to more batch cuts: the ladder
+// cut the batch before it (a profile that puts offload first means it), and
+// the plugin has not turned batch cuts down. The OOM figures are only lower
+// bounds, so they cannot prove that no smaller batch fits: offload waits
+// until the batch is at min_batch_size.
+func (p *Planner) offloadWaits(before []sdk.FixID) bool {
+	cuts := false
+	for _, id := range before {
+		cuts = cuts || id == sdk.FixBatchSize
+	}
+	return cuts && p.refused[sdk.FixBatchSize] == ""
 }
 
 // open says a fix is neither applied nor turned down.

@@ -75,11 +75,12 @@ func TestLadderOrderThenRepeatedBatch(t *testing.T) {
 		{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 2},
 		{ID: sdk.FixGradCheckpointing},
 		{ID: sdk.FixOptimizer8bit},
-		{ID: sdk.FixCPUOffload},
+		// CPU offload is the last resort: every batch cut comes first.
 		{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 4},
 		{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 8},
 		{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 16},
 		{ID: sdk.FixBatchSize, BatchSize: 1, GradAccumulation: 32},
+		{ID: sdk.FixCPUOffload},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("walk:\n got %+v\nwant %+v", got, want)
@@ -454,5 +455,15 @@ func TestRefusedBatchEndsTheRun(t *testing.T) {
 	pr = p.Propose()
 	if pr.Step != nil || pr.GiveUp != "no fix left: no batch-size flag in train.py" {
 		t.Fatalf("after the batch was refused: %+v", pr)
+	}
+}
+
+// TestOffloadFirstWhenTheLadderSaysSo: a profile whose ladder puts
+// cpu_offload before any batch cut gets it first.
+func TestOffloadFirstWhenTheLadderSaysSo(t *testing.T) {
+	c := cfg()
+	c.Ladder = []sdk.FixID{sdk.FixCPUOffload, sdk.FixBatchSize}
+	if pr := next(New(c), trainOOM(), knobs(32, 1), Observation{}); pr.Step == nil || pr.Step.Fix.ID != sdk.FixCPUOffload {
+		t.Fatalf("offload first in the ladder: %+v", pr.Step)
 	}
 }
