@@ -150,6 +150,13 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 		return pending{}, noClaimant, nil
 	}
 	l.planner.Observe(e.diagnosis, a, plan.ObservationFrom(e.diagnosis, e.peak, l.cfg.memory))
+	return l.choose(ctx, next, e)
+}
+
+// choose has the planner propose fixes for the OOM of e until the claiming
+// plugin applies one (the pending fix of attempt next) or the planner gives
+// up (the reason).
+func (l *loop) choose(ctx context.Context, next int, e ended) (pending, string, error) {
 	var out pending
 	skip := func(s record.SkipRecord) {
 		out.skips = append(out.skips, s)
@@ -163,6 +170,7 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 		if pr.Step == nil {
 			return out, pr.GiveUp, nil
 		}
+		cmd, planner := l.cmd.Clone(), l.planner.Clone()
 		fix, refused, err := l.apply(ctx, next, *pr.Step, false)
 		switch {
 		case err != nil:
@@ -171,7 +179,8 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 			// The plugin failed the fix and was dropped: the next
 			// claimant answers the same proposal.
 			l.claimCommand(ctx, false)
-			if a, ok = l.analyzeOrReclaim(ctx); !ok {
+			a, ok := l.analyzeOrReclaim(ctx)
+			if !ok {
 				return out, noClaimant, nil
 			}
 			l.planner.Reanalyzed(a)
@@ -182,6 +191,7 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 			continue
 		}
 		l.planner.Commit(pr)
+		l.keepUndo(next, cmd, planner, pr, e, *fix)
 		out.fix = fix
 		return out, "", nil
 	}

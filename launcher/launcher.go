@@ -28,6 +28,7 @@ import (
 	"github.com/vramrun/vramrun/launcher/plan"
 	"github.com/vramrun/vramrun/launcher/present"
 	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/launcher/rejection"
 	"github.com/vramrun/vramrun/launcher/rewrite"
 	"github.com/vramrun/vramrun/launcher/supervise"
 	"github.com/vramrun/vramrun/plugins/host"
@@ -103,17 +104,25 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, &ExitError{StatusFailure, fmt.Errorf("plugin OOM patterns: %w", err)}
 	}
+	rejections, err := rejection.Compile(o.Plugins.Rejections())
+	if err != nil {
+		return Result{}, &ExitError{StatusFailure, fmt.Errorf("plugin rejection texts: %w", err)}
+	}
+	forbidsFixes(&o, say)
 	id := record.NewRunID(o.Now())
-	runDir := filepath.Join(o.Store.RunsDir(), id)
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return Result{}, &ExitError{StatusFailure, fmt.Errorf("run folder: %w", err)}
+	runDir, keep, err := runFolder(o, id, say)
+	if err != nil {
+		return Result{}, err
 	}
 	if o.PluginLog != nil {
 		if err := o.PluginLog.Open(filepath.Join(runDir, "plugins.log")); err != nil {
 			say.Warn("plugin log: %v", err)
 		}
 	}
-	bus := record.Bus{record.NewKeeper(runDir, say.Warn)}
+	var bus record.Bus
+	if keep {
+		bus = append(bus, record.NewKeeper(runDir, say.Warn))
+	}
 	if o.Settings.Events != "" {
 		events, err := record.OpenEvents(o.Settings.Events, o.Now)
 		if err != nil {
@@ -130,7 +139,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		plugins: o.Plugins,
 		cmd:     rewrite.New(o.Argv, o.Dir, base, o.Settings.Flags),
 		planner: plan.New(plan.FromSettings(o.Settings, view.BF16())),
-		sup:     supervise.New(superviseConfig(o, runDir, matcher, view, say)),
+		sup:     supervise.New(superviseConfig(o, runDir, parts{matcher, rejections}, view, say)),
 		learner: learner,
 		bus:     append(bus, learner, say),
 		say:     say,
@@ -138,7 +147,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	status, err := l.run(ctx, func(before int) string {
 		return filepath.Join(runDir, "files", fmt.Sprintf("attempt-%d", before))
 	})
-	if o.Settings.KeepRuns > 0 {
+	if keep && o.Settings.KeepRuns > 0 {
 		if _, err := record.Prune(o.Store.RunsDir(), o.Settings.KeepRuns); err != nil {
 			say.Warn("could not prune old runs: %v", err)
 		}
@@ -158,15 +167,22 @@ func runConfig(o Options, id string, view *gpuview.View) loopConfig {
 	}
 }
 
-func superviseConfig(o Options, runDir string, m *oom.Matcher, view *gpuview.View, say *present.Lines) supervise.Config {
+// parts are the compiled texts the plugins declare.
+type parts struct {
+	oom        *oom.Matcher
+	rejections *rejection.Matcher
+}
+
+func superviseConfig(o Options, runDir string, texts parts, view *gpuview.View, say *present.Lines) supervise.Config {
 	s := o.Settings
 	return supervise.Config{
 		Streams: o.Streams, PTY: s.PTY,
 		Timing: supervise.Timing{Grace: s.Grace, LearnAfter: s.LearnAfter, WaitFree: s.WaitFree},
-		RunDir: runDir, Matcher: m, GPU: view, PickGPU: s.PickGPU,
+		RunDir: runDir, Matcher: texts.oom, GPU: view, PickGPU: s.PickGPU,
 		Signals: o.Signals, Say: say, Now: o.Now,
 		// The simulated jobs write their OOM kills there; a system that
 		// keeps the kernel log elsewhere can point vramrun at it.
-		KernelLog: oom.KernelLog{Path: o.Env["VRAMRUN_KERNEL_LOG"]},
+		KernelLog:  oom.KernelLog{Path: o.Env["VRAMRUN_KERNEL_LOG"]},
+		Rejections: texts.rejections,
 	}
 }

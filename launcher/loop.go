@@ -70,6 +70,8 @@ type loop struct {
 	copyDir func(before int) string
 	// interrupted is the signal that ended the run, 0 if none did.
 	interrupted syscall.Signal
+	// undo is how to take back the last fix, should the job reject it.
+	undo *undo
 }
 
 type claim struct {
@@ -92,6 +94,8 @@ type ended struct {
 	status    int
 	signal    syscall.Signal
 	peak      int64
+	// rejection is the line with which the job rejected the fix before it.
+	rejection string
 }
 
 // run is the state machine: claim, start from what fit last time, then
@@ -123,7 +127,12 @@ func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, e
 			return l.end(n, e.status, record.OutcomeGaveUp, record.Stop{Kind: record.StopUnclaimed})
 		}
 		var giveUp string
-		if next, giveUp, err = l.decide(ctx, n+1, e); err != nil {
+		if e.verdict.Attempt == record.AttemptRejected {
+			next, giveUp, err = l.takeBack(ctx, n, e)
+		} else {
+			next, giveUp, err = l.decide(ctx, n+1, e)
+		}
+		if err != nil {
 			return l.fail(n, err)
 		}
 		if giveUp != "" {
@@ -144,6 +153,10 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	if err != nil {
 		return ended{}, startError(err)
 	}
+	res.Facts.Rejection = l.rejectionOf(n, res)
+	if res.Facts.Rejection != "" {
+		res.Notes = append(res.Notes, "the job rejected the fix before it: "+res.Facts.Rejection)
+	}
 	v := outcome.Classify(res.Facts, l.cfg.policy)
 	d := res.Facts.Diagnosis
 	if v.Attempt == record.AttemptProbableOOM {
@@ -162,7 +175,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	if sig == 0 {
 		sig = res.Facts.Signal
 	}
-	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak}, nil
+	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak, rejection: res.Facts.Rejection}, nil
 }
 
 // end reports the end of the run after attempt n and returns status.

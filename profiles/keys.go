@@ -30,9 +30,11 @@ type scalarKey struct {
 	kind valueKind
 	// min is the smallest allowed value of a kindInt key.
 	min int
-	// positive forbids a zero duration (a zero poll interval would spin).
-	positive bool
-	enum     []string
+	// least is the shortest allowed value of a kindDuration key: a grace of
+	// nothing ends every job that prints an OOM text and survives it, a
+	// poll interval of a millisecond takes a whole core.
+	least time.Duration
+	enum  []string
 	// flag is the main command's flag for the key ("" when it has none).
 	flag string
 	// help is the flag's help text and the comment in vramrun.yaml.
@@ -49,7 +51,7 @@ func scalarKeys() []scalarKey {
 			help: "attempts in all, the first included",
 			get:  func(s *Settings) any { return s.MaxAttempts },
 			set:  func(s *Settings, v any) { s.MaxAttempts = v.(int) }},
-		{name: "grace", kind: kindDuration, flag: "grace",
+		{name: "grace", kind: kindDuration, least: time.Second, flag: "grace",
 			help: "silence after an OOM text before the job counts as hung",
 			get:  func(s *Settings) any { return s.Grace },
 			set:  func(s *Settings, v any) { s.Grace = v.(time.Duration) }},
@@ -65,7 +67,7 @@ func scalarKeys() []scalarKey {
 			help: "an attempt that exits 0, or runs this long without an OOM, is what fit",
 			get:  func(s *Settings) any { return s.LearnAfter },
 			set:  func(s *Settings, v any) { s.LearnAfter = v.(time.Duration) }},
-		{name: "gpu_poll", kind: kindDuration, positive: true, flag: "gpu-poll",
+		{name: "gpu_poll", kind: kindDuration, least: 50 * time.Millisecond, flag: "gpu-poll",
 			help: "NVML sampling interval",
 			get:  func(s *Settings) any { return s.GPUPoll },
 			set:  func(s *Settings, v any) { s.GPUPoll = v.(time.Duration) }},
@@ -162,8 +164,8 @@ func (k scalarKey) parse(text string) (any, error) {
 		if d < 0 {
 			return nil, fmt.Errorf("%q is negative", text)
 		}
-		if k.positive && d == 0 {
-			return nil, fmt.Errorf("%q must be more than zero", text)
+		if d < k.least {
+			return nil, fmt.Errorf("%q is too short (the least is %s)", text, formatDuration(k.least))
 		}
 		return d, nil
 	case kindBool:

@@ -73,7 +73,7 @@ func Load(opts LoadOptions) (Loaded, error) {
 	var fileLayers []*layer
 	var user, project *profileFile
 
-	if p := UserConfigPath(opts.Env); p != "" && isRegularFile(p) {
+	if p := UserConfigPath(opts.Env); p != "" && exists(p) {
 		if user, err = readProfileFile(p, dir, SourceUser); err != nil {
 			return Loaded{}, err
 		}
@@ -144,10 +144,12 @@ func UserConfigPath(env map[string]string) string {
 }
 
 // FindProjectFile walks up from dir (absolute) to the filesystem root and
-// returns the first vramrun.yaml found, or "".
+// returns the first vramrun.yaml found, or "". A folder of that name is
+// passed over; anything else that is not a regular file (a named pipe, a
+// socket) is found too, and reading it refuses it.
 func FindProjectFile(dir string) string {
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if p := filepath.Join(d, ProjectFileName); isRegularFile(p) {
+		if p := filepath.Join(d, ProjectFileName); exists(p) {
 			return p
 		}
 		if filepath.Dir(d) == d {
@@ -156,11 +158,12 @@ func FindProjectFile(dir string) string {
 	}
 }
 
-// isRegularFile is false for a missing path and for one that cannot be
-// looked at (a folder above it not searchable): neither holds settings.
-func isRegularFile(path string) bool {
+// exists is false for a missing path, a folder, a symlink that leads
+// nowhere, and one that cannot be looked at (a folder above it not
+// searchable): none holds settings.
+func exists(path string) bool {
 	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular()
+	return err == nil && !fi.IsDir()
 }
 
 // pickProfile finds profiles: NAME in the project file, else in the user

@@ -379,6 +379,8 @@ func TestBadEnvironmentValuesNameTheVariable(t *testing.T) {
 		{"VRAMRUN_MAX_ATTEMPTS", "x", `VRAMRUN_MAX_ATTEMPTS: "x" is not a whole number`},
 		{"VRAMRUN_MAX_ATTEMPTS", "0", `VRAMRUN_MAX_ATTEMPTS: 0 is too small (the least is 1)`},
 		{"VRAMRUN_GRACE", "10", `VRAMRUN_GRACE: "10" is not a duration (write e.g. 500ms, 10s, 5m)`},
+		{"VRAMRUN_GRACE", "100ms", `VRAMRUN_GRACE: "100ms" is too short (the least is 1s)`},
+		{"VRAMRUN_GPU_POLL", "10ms", `VRAMRUN_GPU_POLL: "10ms" is too short (the least is 50ms)`},
 		{"VRAMRUN_LEARN", "maybe", `VRAMRUN_LEARN: "maybe" is not true or false`},
 		{"VRAMRUN_PTY", "sometimes", `VRAMRUN_PTY: "sometimes" is not one of auto, always, never`},
 		{"VRAMRUN_LADDER", "allocator,nope", `VRAMRUN_LADDER: unknown fix "nope" (known: allocator, mixed_precision, ` +
@@ -406,7 +408,9 @@ func TestBadFlagValuesNameTheFlag(t *testing.T) {
 		{[]string{"--ladder", "allocator,batchsize"}, `--ladder: unknown fix "batchsize" (known: allocator, mixed_precision, ` +
 			`grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size)`},
 		{[]string{"--pty", "yes"}, `--pty: "yes" is not one of auto, always, never`},
-		{[]string{"--gpu-poll", "0s"}, `--gpu-poll: "0s" must be more than zero`},
+		{[]string{"--gpu-poll", "0s"}, `--gpu-poll: "0s" is too short (the least is 50ms)`},
+		{[]string{"--gpu-poll", "1ms"}, `--gpu-poll: "1ms" is too short (the least is 50ms)`},
+		{[]string{"--grace", "0s"}, `--grace: "0s" is too short (the least is 1s)`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

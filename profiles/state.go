@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
-	"github.com/gofrs/flock"
-
+	"github.com/vramrun/vramrun/profiles/safefs"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -127,11 +127,16 @@ func (s *Store) statePath() string { return filepath.Join(s.Dir, stateFileName) 
 // rename, so a reader sees a whole file. A missing file is empty state.
 func (s *Store) readState() (stateFile, error) {
 	empty := stateFile{Version: stateFileVersion, Entries: map[string]stateEntry{}}
-	data, err := os.ReadFile(s.statePath())
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := safefs.ReadFile(s.statePath(), MaxStateBytes)
+	var refused *safefs.Error
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return empty, nil
-	}
-	if err != nil {
+	case errors.As(err, &refused) && refused.TooLarge:
+		return stateFile{}, fmt.Errorf("%w: it %s", errCorruptState, refused.Problem)
+	case errors.As(err, &refused):
+		return stateFile{}, err
+	case err != nil:
 		return stateFile{}, fmt.Errorf("reading learned state: %w", err)
 	}
 	var st stateFile
@@ -151,14 +156,31 @@ func (s *Store) readState() (stateFile, error) {
 	return st, nil
 }
 
+// MaxStateBytes bounds state.json: one entry takes a few hundred bytes, so
+// a larger file is not one vramrun wrote; it is set aside as corrupt.
+const MaxStateBytes = 16 << 20
+
 // locked runs fn holding the exclusive lock on state.lock, so that
-// concurrent vramrun processes in one project take turns.
+// concurrent vramrun processes in one project take turns. The lock file is
+// opened as safefs opens files: a symlink in its place is refused, never
+// followed to create a file wherever it points.
 func (s *Store) locked(fn func() error) error {
-	lock := flock.New(filepath.Join(s.Dir, stateLockName))
-	if err := lock.Lock(); err != nil {
+	lock, err := safefs.Open(filepath.Join(s.Dir, stateLockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
 		return fmt.Errorf("locking learned state: %w", err)
 	}
-	err := fn()
+	for {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		lock.Close()
+		return fmt.Errorf("locking learned state: %w", err)
+	}
+	err = fn()
+	// Closing the file releases the lock.
 	if uerr := lock.Close(); err == nil && uerr != nil {
 		err = fmt.Errorf("unlocking learned state: %w", uerr)
 	}

@@ -8,7 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"github.com/vramrun/vramrun/profiles/safefs"
 )
 
 // Store is the folder where vramrun keeps a project's learned state, run
@@ -28,7 +31,10 @@ const StoreDirName = ".vramrun"
 // nothing in it is committed). When that folder cannot be created or
 // written, it uses $XDG_STATE_HOME/vramrun/<first 16 hex digits of the
 // sha256 of the absolute project path>/ (XDG_STATE_HOME defaulting to
-// $HOME/.local/state) and returns a one-line warning saying so. env is the
+// $HOME/.local/state) and returns a one-line warning saying so; so it does
+// when .vramrun is a symlink that leads out of the project folder (a cloned
+// repository can carry one). A state.json or state.lock that is not a
+// regular file (a symlink, a named pipe) is an error naming it. env is the
 // process environment.
 func OpenStore(projectRoot string, env map[string]string) (*Store, string, error) {
 	root, err := filepath.Abs(projectRoot)
@@ -36,9 +42,13 @@ func OpenStore(projectRoot string, env map[string]string) (*Store, string, error
 		return nil, "", fmt.Errorf("project folder %s: %w", projectRoot, err)
 	}
 	dir := filepath.Join(root, StoreDirName)
-	reason := prepareProjectStore(dir)
+	link := storeLink(root, dir)
+	reason := link
 	if reason == nil {
-		return &Store{Dir: dir}, "", nil
+		reason = prepareProjectStore(dir)
+	}
+	if reason == nil {
+		return checkedStore(&Store{Dir: dir}, "")
 	}
 	fallback := FallbackStoreDir(root, env)
 	if fallback == "" {
@@ -51,7 +61,45 @@ func OpenStore(projectRoot string, env map[string]string) (*Store, string, error
 		return nil, "", fmt.Errorf("cannot write %s (%v), nor the fallback %s: %w", dir, reason, fallback, err)
 	}
 	warning := fmt.Sprintf("cannot write %s (%v); keeping this project's state in %s instead", dir, reason, fallback)
-	return &Store{Dir: fallback, Fallback: true}, warning, nil
+	if link != nil {
+		warning = fmt.Sprintf("%s %v, and vramrun does not follow it; keeping this project's state in %s instead", dir, link, fallback)
+	}
+	return checkedStore(&Store{Dir: fallback, Fallback: true}, warning)
+}
+
+// checkedStore refuses a store whose state files are not regular files: a
+// symlink there would have vramrun write (or create, for the lock) a file
+// wherever it points, a named pipe would stall it.
+func checkedStore(s *Store, warning string) (*Store, string, error) {
+	for _, name := range []string{stateFileName, stateLockName} {
+		if err := safefs.Check(filepath.Join(s.Dir, name), false); err != nil {
+			return nil, "", err
+		}
+	}
+	return s, warning, nil
+}
+
+// storeLink says why dir (root/.vramrun) is not used when it is a symlink
+// that leads out of the project folder, or nowhere; nil when it is no
+// symlink, or one to a folder inside the project.
+func storeLink(root, dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return nil
+	}
+	target, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		dest, _ := os.Readlink(dir)
+		return fmt.Errorf("is a symlink to %s, which does not exist", dest)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("is a symlink, and the project folder cannot be resolved: %v", unwrapPathError(err))
+	}
+	if rel, err := filepath.Rel(realRoot, target); err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("is a symlink to %s, outside the project", target)
+	}
+	return nil
 }
 
 // FallbackStoreDir is the state folder used for projectRoot (absolute) when
@@ -109,12 +157,36 @@ func probeWritable(dir string) error {
 }
 
 // RunsDir is the folder of run records: RunsDir()/<RUN-ID>/. It is not
-// created here.
+// created here (MakeRunDir does).
 func (s *Store) RunsDir() string { return filepath.Join(s.Dir, "runs") }
 
 // PlanDir is the folder for the config copies `vramrun plan` writes. It is
-// not created here.
+// not created here (MakePlanDir does).
 func (s *Store) PlanDir() string { return filepath.Join(s.Dir, "plan") }
+
+// MakeRunDir creates the folder of run id, RunsDir()/id, and returns it.
+// RunsDir itself must be a real folder, not a symlink (a *safefs.Error).
+func (s *Store) MakeRunDir(id string) (string, error) {
+	if err := safefs.Mkdir(s.RunsDir(), 0o755); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(s.RunsDir(), id)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// MakePlanDir creates PlanDir when it is missing. It, and everything in it
+// from earlier plans, must be real folders and regular files: a symlink
+// there would have the copies written wherever it points (a
+// *safefs.Error).
+func (s *Store) MakePlanDir() error {
+	if err := safefs.Mkdir(s.PlanDir(), 0o755); err != nil {
+		return err
+	}
+	return safefs.CheckTree(s.PlanDir())
+}
 
 // WriteFileAtomic replaces path with data so that a reader sees the old
 // content or the new, never a part: a temporary file in the same folder is

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vramrun/vramrun/profiles/safefs"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -53,11 +54,22 @@ func (r fileReader) errf(line int, format string, args ...any) error {
 	return &ConfigError{File: r.display, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-// readProfileFile reads and validates the file at path (absolute). shownFrom
+// MaxProfileBytes bounds a vramrun.yaml or user config file: a profile is a
+// page or two, and parsing a file of tens of megabytes takes minutes and
+// gigabytes.
+const MaxProfileBytes = 1 << 20
+
+// readProfileFile reads and validates the file at path (absolute). A named
+// pipe, socket, device or folder in its place, or a file over
+// MaxProfileBytes, is refused with one line naming it. shownFrom
 // is the folder error paths are made relative to.
 func readProfileFile(path, shownFrom string, source Source) (*profileFile, error) {
 	r := fileReader{display: displayPath(path, shownFrom), dir: filepath.Dir(path)}
-	data, err := os.ReadFile(path)
+	data, err := safefs.ReadFileFollow(path, MaxProfileBytes)
+	var refused *safefs.Error
+	if errors.As(err, &refused) {
+		return nil, &ConfigError{Msg: r.display + " " + refused.Problem}
+	}
 	if err != nil {
 		return nil, r.errf(0, "cannot read: %v", unwrapPathError(err))
 	}

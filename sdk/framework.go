@@ -90,6 +90,11 @@ type DescribeResponse struct {
 	Patterns   []OOMPattern `json:"patterns,omitempty"`
 	// Frames tell the phase from a Python traceback's function names.
 	Frames []Frame `json:"frames,omitempty"`
+	// Rejections are the texts with which a job turns down a change vramrun
+	// made to its command (an unknown flag, a missing module). When the
+	// attempt right after a fix fails with one of them naming what the fix
+	// changed, vramrun takes the fix back and goes on with the next.
+	Rejections []RejectionPattern `json:"rejections,omitempty"`
 }
 
 // RecognizeRequest asks whether a command is the plugin's.

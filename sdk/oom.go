@@ -110,6 +110,31 @@ func (p OOMPattern) Validate() error {
 	return nil
 }
 
+// RejectionPattern declares one text with which a job rejects a change to
+// its command: argparse's "unrecognized arguments: --ckpt", Python's "No
+// module named 'deepspeed'". Regexp is RE2, matched against one line of
+// output; its group "name" holds what was rejected (a flag, a module, a
+// value), which vramrun compares with what the fix changed.
+type RejectionPattern struct {
+	ID     string `json:"id"`
+	Regexp string `json:"regexp"`
+}
+
+// Validate checks that the expression compiles as RE2 with a group "name".
+func (r RejectionPattern) Validate() error {
+	if r.ID == "" {
+		return fmt.Errorf("rejection pattern without an id")
+	}
+	re, err := regexp.Compile(r.Regexp)
+	if err != nil {
+		return fmt.Errorf("rejection pattern %s: %v", r.ID, err)
+	}
+	if re.SubexpIndex("name") < 0 {
+		return fmt.Errorf("rejection pattern %s: no group \"name\" for what was rejected", r.ID)
+	}
+	return nil
+}
+
 // Frame is a traceback frame name that tells the phase: a function named
 // Name on the stack means Phase.
 type Frame struct {

@@ -45,6 +45,11 @@ func (d DescribeResponse) Validate() error {
 			}
 		}
 	}
+	for _, r := range d.Rejections {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+	}
 	for _, f := range d.Frames {
 		if f.Name == "" {
 			return fmt.Errorf("traceback frame with an empty name (phase %q)", f.Phase)

@@ -84,3 +84,12 @@ func checkErr(t *testing.T, err error, want string) {
 		t.Errorf("error %q does not contain %q", err, want)
 	}
 }
+
+func TestRejectionPatternValidate(t *testing.T) {
+	checkErr(t, sdk.RejectionPattern{ID: "x.flag", Regexp: `unrecognized arguments: (?P<name>.+)`}.Validate(), "")
+	checkErr(t, sdk.RejectionPattern{Regexp: `(?P<name>x)`}.Validate(), "without an id")
+	checkErr(t, sdk.RejectionPattern{ID: "x", Regexp: `unrecognized (`}.Validate(), "rejection pattern x")
+	checkErr(t, sdk.RejectionPattern{ID: "x", Regexp: `unrecognized (?P<flag>.+)`}.Validate(), `no group "name"`)
+	d := sdk.DescribeResponse{Name: "m", Rejections: []sdk.RejectionPattern{{ID: "x", Regexp: `(`}}}
+	checkErr(t, d.Validate(), "rejection pattern x")
+}

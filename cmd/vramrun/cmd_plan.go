@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -65,7 +64,7 @@ func (s *session) runPlan(ctx context.Context, opts *planOptions) error {
 }
 
 func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins *host.Set, store *profiles.Store, opts *planOptions) error {
-	if err := os.MkdirAll(store.PlanDir(), 0o755); err != nil {
+	if err := store.MakePlanDir(); err != nil {
 		return usageError("%v", err)
 	}
 	var bf16 *bool

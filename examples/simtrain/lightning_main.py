@@ -13,6 +13,7 @@ defaults to data.batch_size. Also takes simtrain's --sim-* options (see README.m
 """
 
 import os
+import importlib.util
 import sys
 
 try:
@@ -176,6 +177,12 @@ def make_job(config):
     strategy = trainer["strategy"]
     if strategy not in STRATEGIES:
         fail("Key 'trainer.strategy': unknown strategy %r (known: %s)" % (strategy, ", ".join(sorted(STRATEGIES))))
+    if strategy.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
+        # Lightning's DeepSpeedStrategy refuses to start without DeepSpeed.
+        sys.stderr.write("Traceback (most recent call last):\n  File \"lightning_main.py\", line 1, in <module>\n"
+                         "lightning.fabric.utilities.exceptions.MisconfigurationException: To use the `DeepSpeedStrategy`, "
+                         "you must have DeepSpeed installed. Install it by running `pip install -U deepspeed`.\n")
+        sys.exit(1)
     stage = 2 if strategy == "deepspeed" else int(strategy[len("deepspeed_stage_")]) if strategy.startswith(
         "deepspeed_stage_") else 0
     batch = positive_int(config, "data.batch_size")

@@ -203,8 +203,17 @@ class LightningTest(Case):
         self.assertIn("training_step", frames(proc.stderr))
         bf16_80 = ("fit", "--data.batch_size", "80", "--trainer.max_steps", "3", "--trainer.precision", "bf16-mixed")
         self.assert_oom(run("lightning_main.py", *bf16_80))
-        proc = run("lightning_main.py", *bf16_80, "--trainer.strategy", "deepspeed_stage_2_offload")
+        # DeepSpeed's strategies need DeepSpeed to import, as in Lightning: a
+        # stand-in module, or the real refusal.
+        with tempfile.TemporaryDirectory() as site:
+            open(os.path.join(site, "deepspeed.py"), "w").close()
+            proc = run("lightning_main.py", *bf16_80, "--trainer.strategy", "deepspeed_stage_2_offload",
+                       env={"PYTHONPATH": site})
         self.assert_done(proc, optimizer="adamw+cpu_offload")
+        proc = run("lightning_main.py", *bf16_80, "--trainer.strategy", "deepspeed_stage_2_offload")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("MisconfigurationException: To use the `DeepSpeedStrategy`, you must have DeepSpeed installed.",
+                      proc.stderr)
         proc = run("lightning_main.py", "fit", "--data.val_batch_size", "64", "--trainer.val_check_interval", "2",
                    "--trainer.max_steps", "3")
         self.assert_oom(proc)

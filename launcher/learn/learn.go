@@ -103,6 +103,11 @@ func (l *Learner) On(ev record.Event) {
 	case record.FixCommitted:
 		l.fixes = append(l.fixes, ev.Fix.Fix)
 		l.launch = ev.Launch
+	case record.FixRejected:
+		if len(l.fixes) > 0 {
+			l.fixes = l.fixes[:len(l.fixes)-1]
+		}
+		l.launch = ev.Launch
 	case record.AttemptFits:
 		l.record(ev.N)
 	case record.AttemptEnded:

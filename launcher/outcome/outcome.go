@@ -37,6 +37,9 @@ type Facts struct {
 	// Xid describes a hardware Xid the GPU reported during the attempt; ""
 	// none.
 	Xid string
+	// Rejection is the line with which the job rejected the fix applied
+	// just before this attempt (it names what the fix changed); "" none.
+	Rejection string
 }
 
 // Texts are the times at which a job printed OOM texts: the first MaxTimes
@@ -116,10 +119,12 @@ type Verdict struct {
 //   - host_oom: the diagnosis is a host-memory OOM;
 //   - oom: a GPU OOM text, and the job died within Grace of it;
 //   - probable_oom: no OOM text, but memory sat at capacity before the end;
+//   - rejected: a failure whose output rejects the fix applied just before
+//     (Rejection): the fix is taken back and the next one tried;
 //   - failed: anything else, including a job that lived on for longer than
 //     Grace after its last OOM text and then failed.
 //
-// Only oom, hung, and probable_oom with FixProbable, relaunch.
+// Only oom, hung, rejected, and probable_oom with FixProbable, relaunch.
 func Classify(f Facts, p Policy) Verdict {
 	v := Verdict{Attempt: attemptOutcome(f, p)}
 	switch v.Attempt {
@@ -128,6 +133,8 @@ func Classify(f Facts, p Policy) Verdict {
 		v.OOMAt = causeAt(f, p.Grace)
 	case record.AttemptProbableOOM:
 		v.Relaunch = p.FixProbable
+	case record.AttemptRejected:
+		v.Relaunch = true
 	}
 	if !v.Relaunch {
 		v.Run = runOutcome(v.Attempt)
@@ -156,6 +163,8 @@ func attemptOutcome(f Facts, p Policy) string {
 		return record.AttemptOOM
 	case !d.OOM && f.NearCapacity:
 		return record.AttemptProbableOOM
+	case f.Rejection != "" && !d.OOM:
+		return record.AttemptRejected
 	}
 	return record.AttemptFailed
 }

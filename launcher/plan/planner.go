@@ -11,6 +11,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/profiles"
@@ -19,6 +20,8 @@ import (
 
 // Config is what the planner needs from the settings and the GPU.
 type Config struct {
+	// Ladder is the fix order: nil means sdk.DefaultLadder(), an empty
+	// one no fixes at all (Propose gives up at once).
 	Ladder             []sdk.FixID
 	KeepEffectiveBatch bool
 	MinBatchSize       int
@@ -114,11 +117,24 @@ func New(cfg Config) *Planner {
 	if cfg.MinBatchSize < 1 {
 		cfg.MinBatchSize = 1
 	}
-	if len(cfg.Ladder) == 0 {
+	if cfg.Ladder == nil {
 		cfg.Ladder = sdk.DefaultLadder()
 	}
 	return &Planner{cfg: cfg, last: oom.NoOOM(), applied: map[sdk.FixID]bool{}, refused: map[sdk.FixID]string{},
 		points: map[sdk.FixID][]Point{}, estimated: map[sdk.FixID]bool{}}
+}
+
+// Clone is a copy of the planner as it is now, to go back to.
+func (p *Planner) Clone() *Planner {
+	out := *p
+	out.applied = maps.Clone(p.applied)
+	out.refused = maps.Clone(p.refused)
+	out.estimated = maps.Clone(p.estimated)
+	out.points = make(map[sdk.FixID][]Point, len(p.points))
+	for k, v := range p.points {
+		out.points[k] = append([]Point(nil), v...)
+	}
+	return &out
 }
 
 // Resume marks fixes applied before the first attempt (learned state), so
@@ -159,6 +175,9 @@ func (p *Planner) batchKnob() (sdk.FixID, *int) {
 // Propose says what the next attempt should change, without changing the
 // planner: Commit or Reject the proposal next.
 func (p *Planner) Propose() Proposal {
+	if len(p.cfg.Ladder) == 0 {
+		return Proposal{GiveUp: "the ladder is empty: no fixes"}
+	}
 	if p.last.Phase == sdk.PhaseEval {
 		return p.walk(true, p.evalLadder(), p.evalPos, sdk.FixEvalBatchSize, "no fix left for evaluation: ")
 	}

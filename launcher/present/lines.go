@@ -102,6 +102,11 @@ func (m *Lines) On(ev record.Event) {
 		m.Info("skipping %s: %s", ev.Skip.Fix, ev.Skip.Reason)
 	case record.FixCommitted:
 		m.fixCommitted(ev)
+	case record.FixRejected:
+		if len(m.fixes) > 0 {
+			m.fixes = m.fixes[:len(m.fixes)-1]
+		}
+		m.Info("the job rejected %s (%s): taking it back", ev.Fix.Fix.ID, strings.TrimSpace(ev.Line))
 	case record.RunEnded:
 		m.runEnded(ev)
 	}

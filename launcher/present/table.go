@@ -50,6 +50,8 @@ func outcomeWords(outcome string) string {
 		return "probable GPU OOM"
 	case record.AttemptHardware:
 		return "GPU fault"
+	case record.AttemptRejected:
+		return "rejected the fix"
 	}
 	return outcome // ok, failed, interrupted
 }
@@ -72,8 +74,14 @@ func result(a record.Attempt) string {
 // matter: "GPU OOM in training (asked 2.3 GiB of a 24 GiB GPU, 7.0 GiB held
 // unused by the allocator)".
 func Cause(a record.Attempt) string {
-	if a.Outcome == record.AttemptProbableOOM {
+	switch a.Outcome {
+	case record.AttemptProbableOOM:
 		return "probable GPU OOM (no message; memory at capacity)"
+	case record.AttemptRejected:
+		if a.Fix != nil {
+			return "the job rejected " + string(a.Fix.Fix.ID)
+		}
+		return "the job rejected the fix"
 	}
 	d := oom.NoOOM()
 	if a.Diagnosis != nil {

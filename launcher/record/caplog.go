@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/vramrun/vramrun/profiles/safefs"
 )
 
 // CappedLog keeps an attempt's output in a file without letting a chatty
@@ -29,9 +31,10 @@ const (
 	DefaultTail = 8 << 20
 )
 
-// NewCappedLog creates path. tail must be > 0.
+// NewCappedLog creates path. tail must be > 0. A symlink or a special file
+// in path's place is refused, not followed (a *safefs.Error).
 func NewCappedLog(path string, head, tail int) (*CappedLog, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := safefs.Open(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}

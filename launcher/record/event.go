@@ -104,6 +104,15 @@ type FixCommitted struct {
 	Launch     Launch
 }
 
+// FixRejected says the job rejected the fix applied before attempt N,
+// with Line: vramrun took it back, and the command runs as Launch again.
+type FixRejected struct {
+	N      int
+	Fix    FixRecord
+	Line   string
+	Launch Launch
+}
+
 // RunEnded ends the run: End holds the outcome and the final command, Why
 // what stopped it.
 type RunEnded struct {
@@ -156,4 +165,5 @@ func (OOMDiagnosed) isEvent()   {}
 func (AttemptEnded) isEvent()   {}
 func (FixSkipped) isEvent()     {}
 func (FixCommitted) isEvent()   {}
+func (FixRejected) isEvent()    {}
 func (RunEnded) isEvent()       {}

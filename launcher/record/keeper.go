@@ -8,7 +8,9 @@ type Keeper struct {
 	dir string
 	run Run
 	// warn says that the record could not be written; the run goes on.
-	warn func(format string, args ...any)
+	// It is said once a run: warned is set then.
+	warn   func(format string, args ...any)
+	warned bool
 }
 
 // NewKeeper keeps the record in dir (the run's folder).
@@ -38,6 +40,12 @@ func (k *Keeper) On(ev Event) {
 		r.Fixes = append(r.Fixes, string(ev.Fix.Fix.ID))
 		r.FinalArgv, r.FinalEnv = ev.Launch.Argv, ev.Launch.Env
 		return
+	case FixRejected:
+		if len(r.Fixes) > 0 {
+			r.Fixes = r.Fixes[:len(r.Fixes)-1]
+		}
+		r.FinalArgv, r.FinalEnv = ev.Launch.Argv, ev.Launch.Env
+		return
 	case AttemptEnded:
 		r.Attempts = append(r.Attempts, ev.Attempt)
 	case RunEnded:
@@ -50,7 +58,8 @@ func (k *Keeper) On(ev Event) {
 }
 
 func (k *Keeper) write() {
-	if err := k.run.Write(k.dir); err != nil && k.warn != nil {
-		k.warn("could not write the run record: %v", err)
+	if err := k.run.Write(k.dir); err != nil && k.warn != nil && !k.warned {
+		k.warned = true
+		k.warn("could not write the run record: %v (said once; the run goes on)", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vramrun/vramrun/profiles/safefs"
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -176,9 +177,14 @@ func (r *Run) Write(dir string) error {
 	return os.Rename(tmp.Name(), filepath.Join(dir, FileName))
 }
 
-// Read loads a run record.
+// MaxRecordBytes bounds a run.json: a record of even a hundred attempts is
+// well under it; a larger file is not one vramrun wrote.
+const MaxRecordBytes = 16 << 20
+
+// Read loads a run record. A run.json that is a symlink, a named pipe or
+// larger than MaxRecordBytes is refused unread (a *safefs.Error).
 func Read(dir string) (*Run, error) {
-	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	data, err := safefs.ReadFile(filepath.Join(dir, FileName), MaxRecordBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +196,11 @@ func Read(dir string) (*Run, error) {
 }
 
 // List reads the runs under runsDir, newest first. Folders without a
-// readable record are left out.
+// readable record are left out. A runsDir that is a symlink is refused.
 func List(runsDir string) ([]*Run, error) {
+	if err := safefs.Check(runsDir, true); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(runsDir)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -217,8 +226,12 @@ func List(runsDir string) ([]*Run, error) {
 // Prune deletes all but the newest keep run folders. Only folders that look
 // like run folders (a run id name) are touched, and never one whose run is
 // still going (another vramrun in the same project): a run that says
-// "running" and was written to in the last day is left alone.
+// "running" and was written to in the last day is left alone. A runsDir
+// that is a symlink is refused: what it points at is not vramrun's.
 func Prune(runsDir string, keep int) ([]string, error) {
+	if err := safefs.Check(runsDir, true); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(runsDir)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -250,7 +263,7 @@ func Prune(runsDir string, keep int) ([]string, error) {
 // stillRunning says whether the run in dir may still be going.
 func stillRunning(dir string) bool {
 	path := filepath.Join(dir, FileName)
-	info, err := os.Stat(path)
+	info, err := os.Lstat(path)
 	if err != nil {
 		// A folder without a record yet is a run being set up.
 		return time.Since(dirTime(dir)) < 24*time.Hour

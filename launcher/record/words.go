@@ -15,4 +15,7 @@ const (
 	AttemptFailed      = "failed"
 	AttemptInterrupted = "interrupted"
 	AttemptHardware    = "hardware"
+	// AttemptRejected: the job rejected the fix before it (an unknown
+	// flag, a missing module); vramrun took the fix back.
+	AttemptRejected = "rejected"
 )

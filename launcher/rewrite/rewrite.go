@@ -35,6 +35,24 @@ func New(argv []string, dir string, base, flags map[string]string) *Command {
 		argv: append([]string(nil), argv...), files: map[string]string{}, fixes: []string{}}
 }
 
+// Clone is a copy of the command as it is now, to go back to.
+func (c *Command) Clone() *Command {
+	out := *c
+	out.set, out.files = copyMap(c.set), copyMap(c.files)
+	if out.set == nil {
+		out.set = map[string]string{}
+	}
+	if out.files == nil {
+		out.files = map[string]string{}
+	}
+	out.argv = append([]string(nil), c.argv...)
+	out.fixes = append([]string(nil), c.fixes...)
+	return &out
+}
+
+// Argv is the command line as it runs now, a copy of its own.
+func (c *Command) Argv() []string { return append([]string(nil), c.argv...) }
+
 // SDK is the command as a plugin sees it, a copy of its own.
 func (c *Command) SDK() sdk.Command {
 	return sdk.Command{Argv: append([]string(nil), c.argv...), Env: c.Env(), Dir: c.dir, Flags: c.flags}

@@ -21,6 +21,7 @@ import (
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/outcome"
 	"github.com/vramrun/vramrun/launcher/record"
+	"github.com/vramrun/vramrun/launcher/rejection"
 	"github.com/vramrun/vramrun/launcher/runner"
 )
 
@@ -67,8 +68,10 @@ type Config struct {
 	Signals <-chan os.Signal
 	// KernelLog is where the kernel's OOM kills are read from.
 	KernelLog oom.KernelLog
-	Say       Say
-	Now       func() time.Time
+	// Rejections finds the lines with which a job rejects its arguments.
+	Rejections *rejection.Matcher
+	Say        Say
+	Now        func() time.Time
 }
 
 // Supervisor runs the attempts of one run.
@@ -114,6 +117,9 @@ type Result struct {
 	// Peak is the NVML peak in bytes, 0 when unknown.
 	Peak  int64
 	Notes []string
+	// Rejections are the lines at the output's end with which the job
+	// rejected something (the loop tells whether it was the last fix).
+	Rejections []rejection.Finding
 }
 
 // TerminatingSignals are the ones after which vramrun does not relaunch.
@@ -177,6 +183,9 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, bytes.NewReader(logw.Tail()), end, a.Script)
 	if err != nil {
 		out.Facts.Diagnosis = oom.NoOOM()
+	}
+	if out.Facts.Status != 0 {
+		out.Rejections = cfg.Rejections.Find(logw.Tail())
 	}
 	if watched.res.Signal == syscall.SIGKILL && !watched.hung && !out.Facts.Diagnosis.OOM {
 		out.Notes = append(out.Notes, record.NoteKilled)

@@ -19,9 +19,11 @@ type Plugin struct{}
 // New returns the plugin.
 func New() *Plugin { return &Plugin{} }
 
-// Describe declares the plugin. It knows no OOM text of its own.
+// Describe declares the plugin. It knows no OOM text of its own; a
+// profile's flags a script rejects are rejected in argparse's words.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: "generic", Version: Version, Frameworks: []string{"generic"}}, nil
+	return sdk.DescribeResponse{Name: "generic", Version: Version, Frameworks: []string{"generic"},
+		Rejections: pyscript.Rejections("generic")}, nil
 }
 
 // Recognize claims any command, with the lowest confidence, when the

@@ -35,8 +35,11 @@ type LoadOptions struct {
 	// LogTo receives the plugins' own log lines and go-plugin's; nil
 	// discards them.
 	LogTo io.Writer
-	// Verbose lets plugins log at debug level; otherwise only warnings and
-	// errors reach LogTo.
+	// Verbose lets debug lines through too (and what a plugin prints on
+	// stderr that is not an hclog JSON line, which go-plugin logs at debug
+	// level). Without it LogTo gets the plugins' own info, warning and error
+	// lines, and go-plugin's. LogTo is expected to bound what it keeps
+	// (record.PluginLog does).
 	Verbose bool
 	// Builtins are the built-in frameworks; nil means Builtins().
 	Builtins []sdk.Framework
@@ -97,7 +100,7 @@ func Load(ctx context.Context, o LoadOptions) (*Set, error) {
 		ready = append(ready, c)
 	}
 
-	so := startOptions{env: envList(o.Env), logTo: o.LogTo, level: hclog.Warn,
+	so := startOptions{env: envList(o.Env), logTo: o.LogTo, level: hclog.Info,
 		startTimeout: o.StartTimeout, callTimeout: o.CallTimeout}
 	if so.logTo == nil {
 		so.logTo = io.Discard

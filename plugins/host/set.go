@@ -86,6 +86,15 @@ func (s *Set) Patterns() []sdk.OOMPattern {
 	return out
 }
 
+// Rejections are the rejection texts every plugin declares.
+func (s *Set) Rejections() []sdk.RejectionPattern {
+	var out []sdk.RejectionPattern
+	for _, p := range s.Plugins() {
+		out = append(out, p.Desc.Rejections...)
+	}
+	return out
+}
+
 // Frames are the traceback frames every plugin declares.
 func (s *Set) Frames() []sdk.Frame {
 	var out []sdk.Frame

@@ -35,7 +35,8 @@ var fractionVars = []string{"XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FR
 
 // Describe declares the plugin and XLA's OOM texts.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: "jax", Version: Version, Frameworks: []string{"jax"}, Patterns: Patterns()}, nil
+	return sdk.DescribeResponse{Name: "jax", Version: Version, Frameworks: []string{"jax"}, Patterns: Patterns(),
+		Rejections: pyscript.Rejections("jax")}, nil
 }
 
 // Recognize claims scripts that import jax or flax.

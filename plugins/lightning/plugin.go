@@ -28,7 +28,13 @@ func New() *Plugin { return &Plugin{} }
 
 // Describe declares the plugin and Lightning's traceback frames.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: "lightning", Version: Version, Frameworks: []string{"lightning"}, Frames: Frames()}, nil
+	return sdk.DescribeResponse{Name: "lightning", Version: Version, Frameworks: []string{"lightning"}, Frames: Frames(),
+		Rejections: append(pyscript.Rejections("lightning"),
+			// jsonargparse's unknown key, and the strategy that needs a
+			// package ("To use the `DeepSpeedStrategy`, you must have
+			// DeepSpeed installed.").
+			sdk.RejectionPattern{ID: "lightning.unknown_key", Regexp: `(?i)(?:unrecognized key|parser key) ['"](?P<name>[^'"]+)['"]`},
+			sdk.RejectionPattern{ID: "lightning.needs_package", Regexp: `you must have (?P<name>\w+) installed`})}, nil
 }
 
 // Recognize claims scripts that import Lightning (80; 85 when they also

@@ -27,7 +27,7 @@ var batchFlags = pyscript.BatchFlags{
 // Describe declares the plugin and TensorFlow's OOM texts.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
 	return sdk.DescribeResponse{Name: "tensorflow", Version: Version, Frameworks: []string{"tensorflow"},
-		Patterns: Patterns(), Frames: Frames()}, nil
+		Patterns: Patterns(), Frames: Frames(), Rejections: pyscript.Rejections("tensorflow")}, nil
 }
 
 // Recognize claims scripts that import tensorflow or keras.

@@ -35,7 +35,9 @@ func New() *Plugin { return &Plugin{} }
 
 // Describe declares the plugin and the Trainer's traceback frames.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: Version, Frameworks: []string{Name}, Frames: Frames()}, nil
+	return sdk.DescribeResponse{Name: Name, Version: Version, Frameworks: []string{Name}, Frames: Frames(),
+		Rejections: append(pyscript.Rejections(Name),
+			sdk.RejectionPattern{ID: Name + ".hf_unused_arguments", Regexp: `Some specified arguments are not used by the HfArgumentParser: (?P<name>.+)$`})}, nil
 }
 
 // hfFlagFields are HF fields distinctive enough that typing one says the

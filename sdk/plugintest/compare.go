@@ -25,6 +25,9 @@ func normDescription(d sdk.DescribeResponse) sdk.DescribeResponse {
 	if len(d.Frames) == 0 {
 		d.Frames = nil
 	}
+	if len(d.Rejections) == 0 {
+		d.Rejections = nil
+	}
 	return d
 }
 

@@ -56,6 +56,9 @@ func descriptionToPB(d sdk.DescribeResponse) *pluginpb.DescribeResponse {
 	for _, f := range d.Frames {
 		m.Frames = append(m.Frames, &pluginpb.Frame{Name: f.Name, Phase: string(f.Phase)})
 	}
+	for _, r := range d.Rejections {
+		m.Rejections = append(m.Rejections, &pluginpb.RejectionPattern{Id: r.ID, Regexp: r.Regexp})
+	}
 	return m
 }
 
@@ -74,6 +77,9 @@ func descriptionFromPB(m *pluginpb.DescribeResponse) sdk.DescribeResponse {
 	}
 	for _, f := range m.GetFrames() {
 		d.Frames = append(d.Frames, sdk.Frame{Name: f.GetName(), Phase: sdk.Phase(f.GetPhase())})
+	}
+	for _, r := range m.GetRejections() {
+		d.Rejections = append(d.Rejections, sdk.RejectionPattern{ID: r.GetId(), Regexp: r.GetRegexp()})
 	}
 	return d
 }

@@ -282,6 +282,60 @@ func (x *Frame) GetPhase() string {
 	return ""
 }
 
+// RejectionPattern is a text with which a job rejects a change to its
+// command (sdk.RejectionPattern); its RE2 regexp has a group "name".
+type RejectionPattern struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Regexp        string                 `protobuf:"bytes,2,opt,name=regexp,proto3" json:"regexp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectionPattern) Reset() {
+	*x = RejectionPattern{}
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectionPattern) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectionPattern) ProtoMessage() {}
+
+func (x *RejectionPattern) ProtoReflect() protoreflect.Message {
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectionPattern.ProtoReflect.Descriptor instead.
+func (*RejectionPattern) Descriptor() ([]byte, []int) {
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RejectionPattern) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RejectionPattern) GetRegexp() string {
+	if x != nil {
+		return x.Regexp
+	}
+	return ""
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -290,7 +344,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[3]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +356,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[3]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +369,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{3}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 type DescribeResponse struct {
@@ -325,13 +379,14 @@ type DescribeResponse struct {
 	Frameworks    []string               `protobuf:"bytes,3,rep,name=frameworks,proto3" json:"frameworks,omitempty"`
 	Patterns      []*OOMPattern          `protobuf:"bytes,4,rep,name=patterns,proto3" json:"patterns,omitempty"`
 	Frames        []*Frame               `protobuf:"bytes,5,rep,name=frames,proto3" json:"frames,omitempty"`
+	Rejections    []*RejectionPattern    `protobuf:"bytes,6,rep,name=rejections,proto3" json:"rejections,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +398,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +411,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{4}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DescribeResponse) GetName() string {
@@ -394,6 +449,13 @@ func (x *DescribeResponse) GetFrames() []*Frame {
 	return nil
 }
 
+func (x *DescribeResponse) GetRejections() []*RejectionPattern {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
 type RecognizeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Command       *Command               `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
@@ -403,7 +465,7 @@ type RecognizeRequest struct {
 
 func (x *RecognizeRequest) Reset() {
 	*x = RecognizeRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +477,7 @@ func (x *RecognizeRequest) String() string {
 func (*RecognizeRequest) ProtoMessage() {}
 
 func (x *RecognizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +490,7 @@ func (x *RecognizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeRequest.ProtoReflect.Descriptor instead.
 func (*RecognizeRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{5}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RecognizeRequest) GetCommand() *Command {
@@ -450,7 +512,7 @@ type RecognizeResponse struct {
 
 func (x *RecognizeResponse) Reset() {
 	*x = RecognizeResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +524,7 @@ func (x *RecognizeResponse) String() string {
 func (*RecognizeResponse) ProtoMessage() {}
 
 func (x *RecognizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +537,7 @@ func (x *RecognizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeResponse.ProtoReflect.Descriptor instead.
 func (*RecognizeResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{6}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RecognizeResponse) GetConfidence() int64 {
@@ -515,7 +577,7 @@ type Knobs struct {
 
 func (x *Knobs) Reset() {
 	*x = Knobs{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +589,7 @@ func (x *Knobs) String() string {
 func (*Knobs) ProtoMessage() {}
 
 func (x *Knobs) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +602,7 @@ func (x *Knobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Knobs.ProtoReflect.Descriptor instead.
 func (*Knobs) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{7}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Knobs) GetBatchSize() int64 {
@@ -601,7 +663,7 @@ type AnalyzeRequest struct {
 
 func (x *AnalyzeRequest) Reset() {
 	*x = AnalyzeRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +675,7 @@ func (x *AnalyzeRequest) String() string {
 func (*AnalyzeRequest) ProtoMessage() {}
 
 func (x *AnalyzeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +688,7 @@ func (x *AnalyzeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeRequest.ProtoReflect.Descriptor instead.
 func (*AnalyzeRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{8}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AnalyzeRequest) GetCommand() *Command {
@@ -653,7 +715,7 @@ type AnalyzeResponse struct {
 
 func (x *AnalyzeResponse) Reset() {
 	*x = AnalyzeResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +727,7 @@ func (x *AnalyzeResponse) String() string {
 func (*AnalyzeResponse) ProtoMessage() {}
 
 func (x *AnalyzeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +740,7 @@ func (x *AnalyzeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeResponse.ProtoReflect.Descriptor instead.
 func (*AnalyzeResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{9}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AnalyzeResponse) GetFramework() string {
@@ -744,7 +806,7 @@ type Fix struct {
 
 func (x *Fix) Reset() {
 	*x = Fix{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +818,7 @@ func (x *Fix) String() string {
 func (*Fix) ProtoMessage() {}
 
 func (x *Fix) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +831,7 @@ func (x *Fix) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fix.ProtoReflect.Descriptor instead.
 func (*Fix) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{10}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Fix) GetId() string {
@@ -813,7 +875,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +887,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +900,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{11}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ApplyRequest) GetCommand() *Command {
@@ -874,7 +936,7 @@ type FileCopy struct {
 
 func (x *FileCopy) Reset() {
 	*x = FileCopy{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +948,7 @@ func (x *FileCopy) String() string {
 func (*FileCopy) ProtoMessage() {}
 
 func (x *FileCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +961,7 @@ func (x *FileCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileCopy.ProtoReflect.Descriptor instead.
 func (*FileCopy) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{12}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FileCopy) GetOriginal() string {
@@ -938,7 +1000,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1012,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1025,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{13}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyResponse) GetArgv() []string {
@@ -1038,8 +1100,11 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"1\n" +
 	"\x05Frame\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05phase\x18\x02 \x01(\tR\x05phase\"\x11\n" +
-	"\x0fDescribeRequest\"\xcd\x01\n" +
+	"\x05phase\x18\x02 \x01(\tR\x05phase\":\n" +
+	"\x10RejectionPattern\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06regexp\x18\x02 \x01(\tR\x06regexp\"\x11\n" +
+	"\x0fDescribeRequest\"\x92\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1e\n" +
@@ -1047,7 +1112,10 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"frameworks\x18\x03 \x03(\tR\n" +
 	"frameworks\x129\n" +
 	"\bpatterns\x18\x04 \x03(\v2\x1d.vramrun.plugin.v2.OOMPatternR\bpatterns\x120\n" +
-	"\x06frames\x18\x05 \x03(\v2\x18.vramrun.plugin.v2.FrameR\x06frames\"H\n" +
+	"\x06frames\x18\x05 \x03(\v2\x18.vramrun.plugin.v2.FrameR\x06frames\x12C\n" +
+	"\n" +
+	"rejections\x18\x06 \x03(\v2#.vramrun.plugin.v2.RejectionPatternR\n" +
+	"rejections\"H\n" +
 	"\x10RecognizeRequest\x124\n" +
 	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\"i\n" +
 	"\x11RecognizeResponse\x12\x1e\n" +
@@ -1128,55 +1196,57 @@ func file_vramrun_plugin_v2_plugin_proto_rawDescGZIP() []byte {
 	return file_vramrun_plugin_v2_plugin_proto_rawDescData
 }
 
-var file_vramrun_plugin_v2_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_vramrun_plugin_v2_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_vramrun_plugin_v2_plugin_proto_goTypes = []any{
 	(*Command)(nil),           // 0: vramrun.plugin.v2.Command
 	(*OOMPattern)(nil),        // 1: vramrun.plugin.v2.OOMPattern
 	(*Frame)(nil),             // 2: vramrun.plugin.v2.Frame
-	(*DescribeRequest)(nil),   // 3: vramrun.plugin.v2.DescribeRequest
-	(*DescribeResponse)(nil),  // 4: vramrun.plugin.v2.DescribeResponse
-	(*RecognizeRequest)(nil),  // 5: vramrun.plugin.v2.RecognizeRequest
-	(*RecognizeResponse)(nil), // 6: vramrun.plugin.v2.RecognizeResponse
-	(*Knobs)(nil),             // 7: vramrun.plugin.v2.Knobs
-	(*AnalyzeRequest)(nil),    // 8: vramrun.plugin.v2.AnalyzeRequest
-	(*AnalyzeResponse)(nil),   // 9: vramrun.plugin.v2.AnalyzeResponse
-	(*Fix)(nil),               // 10: vramrun.plugin.v2.Fix
-	(*ApplyRequest)(nil),      // 11: vramrun.plugin.v2.ApplyRequest
-	(*FileCopy)(nil),          // 12: vramrun.plugin.v2.FileCopy
-	(*ApplyResponse)(nil),     // 13: vramrun.plugin.v2.ApplyResponse
-	nil,                       // 14: vramrun.plugin.v2.Command.EnvEntry
-	nil,                       // 15: vramrun.plugin.v2.Command.FilesEntry
-	nil,                       // 16: vramrun.plugin.v2.Command.FlagsEntry
-	nil,                       // 17: vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
-	nil,                       // 18: vramrun.plugin.v2.ApplyResponse.EnvEntry
+	(*RejectionPattern)(nil),  // 3: vramrun.plugin.v2.RejectionPattern
+	(*DescribeRequest)(nil),   // 4: vramrun.plugin.v2.DescribeRequest
+	(*DescribeResponse)(nil),  // 5: vramrun.plugin.v2.DescribeResponse
+	(*RecognizeRequest)(nil),  // 6: vramrun.plugin.v2.RecognizeRequest
+	(*RecognizeResponse)(nil), // 7: vramrun.plugin.v2.RecognizeResponse
+	(*Knobs)(nil),             // 8: vramrun.plugin.v2.Knobs
+	(*AnalyzeRequest)(nil),    // 9: vramrun.plugin.v2.AnalyzeRequest
+	(*AnalyzeResponse)(nil),   // 10: vramrun.plugin.v2.AnalyzeResponse
+	(*Fix)(nil),               // 11: vramrun.plugin.v2.Fix
+	(*ApplyRequest)(nil),      // 12: vramrun.plugin.v2.ApplyRequest
+	(*FileCopy)(nil),          // 13: vramrun.plugin.v2.FileCopy
+	(*ApplyResponse)(nil),     // 14: vramrun.plugin.v2.ApplyResponse
+	nil,                       // 15: vramrun.plugin.v2.Command.EnvEntry
+	nil,                       // 16: vramrun.plugin.v2.Command.FilesEntry
+	nil,                       // 17: vramrun.plugin.v2.Command.FlagsEntry
+	nil,                       // 18: vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
+	nil,                       // 19: vramrun.plugin.v2.ApplyResponse.EnvEntry
 }
 var file_vramrun_plugin_v2_plugin_proto_depIdxs = []int32{
-	14, // 0: vramrun.plugin.v2.Command.env:type_name -> vramrun.plugin.v2.Command.EnvEntry
-	15, // 1: vramrun.plugin.v2.Command.files:type_name -> vramrun.plugin.v2.Command.FilesEntry
-	16, // 2: vramrun.plugin.v2.Command.flags:type_name -> vramrun.plugin.v2.Command.FlagsEntry
-	17, // 3: vramrun.plugin.v2.OOMPattern.dtype_sizes:type_name -> vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
+	15, // 0: vramrun.plugin.v2.Command.env:type_name -> vramrun.plugin.v2.Command.EnvEntry
+	16, // 1: vramrun.plugin.v2.Command.files:type_name -> vramrun.plugin.v2.Command.FilesEntry
+	17, // 2: vramrun.plugin.v2.Command.flags:type_name -> vramrun.plugin.v2.Command.FlagsEntry
+	18, // 3: vramrun.plugin.v2.OOMPattern.dtype_sizes:type_name -> vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
 	1,  // 4: vramrun.plugin.v2.DescribeResponse.patterns:type_name -> vramrun.plugin.v2.OOMPattern
 	2,  // 5: vramrun.plugin.v2.DescribeResponse.frames:type_name -> vramrun.plugin.v2.Frame
-	0,  // 6: vramrun.plugin.v2.RecognizeRequest.command:type_name -> vramrun.plugin.v2.Command
-	0,  // 7: vramrun.plugin.v2.AnalyzeRequest.command:type_name -> vramrun.plugin.v2.Command
-	7,  // 8: vramrun.plugin.v2.AnalyzeResponse.knobs:type_name -> vramrun.plugin.v2.Knobs
-	0,  // 9: vramrun.plugin.v2.ApplyRequest.command:type_name -> vramrun.plugin.v2.Command
-	10, // 10: vramrun.plugin.v2.ApplyRequest.fix:type_name -> vramrun.plugin.v2.Fix
-	18, // 11: vramrun.plugin.v2.ApplyResponse.env:type_name -> vramrun.plugin.v2.ApplyResponse.EnvEntry
-	12, // 12: vramrun.plugin.v2.ApplyResponse.copies:type_name -> vramrun.plugin.v2.FileCopy
-	3,  // 13: vramrun.plugin.v2.Framework.Describe:input_type -> vramrun.plugin.v2.DescribeRequest
-	5,  // 14: vramrun.plugin.v2.Framework.Recognize:input_type -> vramrun.plugin.v2.RecognizeRequest
-	8,  // 15: vramrun.plugin.v2.Framework.Analyze:input_type -> vramrun.plugin.v2.AnalyzeRequest
-	11, // 16: vramrun.plugin.v2.Framework.Apply:input_type -> vramrun.plugin.v2.ApplyRequest
-	4,  // 17: vramrun.plugin.v2.Framework.Describe:output_type -> vramrun.plugin.v2.DescribeResponse
-	6,  // 18: vramrun.plugin.v2.Framework.Recognize:output_type -> vramrun.plugin.v2.RecognizeResponse
-	9,  // 19: vramrun.plugin.v2.Framework.Analyze:output_type -> vramrun.plugin.v2.AnalyzeResponse
-	13, // 20: vramrun.plugin.v2.Framework.Apply:output_type -> vramrun.plugin.v2.ApplyResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	3,  // 6: vramrun.plugin.v2.DescribeResponse.rejections:type_name -> vramrun.plugin.v2.RejectionPattern
+	0,  // 7: vramrun.plugin.v2.RecognizeRequest.command:type_name -> vramrun.plugin.v2.Command
+	0,  // 8: vramrun.plugin.v2.AnalyzeRequest.command:type_name -> vramrun.plugin.v2.Command
+	8,  // 9: vramrun.plugin.v2.AnalyzeResponse.knobs:type_name -> vramrun.plugin.v2.Knobs
+	0,  // 10: vramrun.plugin.v2.ApplyRequest.command:type_name -> vramrun.plugin.v2.Command
+	11, // 11: vramrun.plugin.v2.ApplyRequest.fix:type_name -> vramrun.plugin.v2.Fix
+	19, // 12: vramrun.plugin.v2.ApplyResponse.env:type_name -> vramrun.plugin.v2.ApplyResponse.EnvEntry
+	13, // 13: vramrun.plugin.v2.ApplyResponse.copies:type_name -> vramrun.plugin.v2.FileCopy
+	4,  // 14: vramrun.plugin.v2.Framework.Describe:input_type -> vramrun.plugin.v2.DescribeRequest
+	6,  // 15: vramrun.plugin.v2.Framework.Recognize:input_type -> vramrun.plugin.v2.RecognizeRequest
+	9,  // 16: vramrun.plugin.v2.Framework.Analyze:input_type -> vramrun.plugin.v2.AnalyzeRequest
+	12, // 17: vramrun.plugin.v2.Framework.Apply:input_type -> vramrun.plugin.v2.ApplyRequest
+	5,  // 18: vramrun.plugin.v2.Framework.Describe:output_type -> vramrun.plugin.v2.DescribeResponse
+	7,  // 19: vramrun.plugin.v2.Framework.Recognize:output_type -> vramrun.plugin.v2.RecognizeResponse
+	10, // 20: vramrun.plugin.v2.Framework.Analyze:output_type -> vramrun.plugin.v2.AnalyzeResponse
+	14, // 21: vramrun.plugin.v2.Framework.Apply:output_type -> vramrun.plugin.v2.ApplyResponse
+	18, // [18:22] is the sub-list for method output_type
+	14, // [14:18] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_vramrun_plugin_v2_plugin_proto_init() }
@@ -1184,15 +1254,15 @@ func file_vramrun_plugin_v2_plugin_proto_init() {
 	if File_vramrun_plugin_v2_plugin_proto != nil {
 		return
 	}
-	file_vramrun_plugin_v2_plugin_proto_msgTypes[7].OneofWrappers = []any{}
-	file_vramrun_plugin_v2_plugin_proto_msgTypes[13].OneofWrappers = []any{}
+	file_vramrun_plugin_v2_plugin_proto_msgTypes[8].OneofWrappers = []any{}
+	file_vramrun_plugin_v2_plugin_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vramrun_plugin_v2_plugin_proto_rawDesc), len(file_vramrun_plugin_v2_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
