@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vramrun/vramrun/profiles/safefs"
 	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/profiles/safefs"
 	"github.com/vramrun/vramrun/sdk"
 )
 
