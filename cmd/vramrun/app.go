@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vramrun/vramrun/launcher"
+	"github.com/vramrun/vramrun/launcher/human"
 	"github.com/vramrun/vramrun/profiles"
 )
 
@@ -97,26 +98,27 @@ func (a *app) execute(args []string) (int, syscall.Signal) {
 	return a.fail(err), 0
 }
 
-// fail prints err once and returns the exit status for it.
+// fail prints err once, its control characters escaped (an error may
+// quote a plugin or a file), and returns the exit status for it.
 func (a *app) fail(err error) int {
 	var exit *launcher.ExitError
 	var statusErr *statusError
 	switch {
 	case errors.As(err, &statusErr):
 		if statusErr.err != nil {
-			fmt.Fprintf(a.stderr, "vramrun: %v\n", statusErr.err)
+			fmt.Fprintf(a.stderr, "vramrun: %s\n", human.Printable(statusErr.err.Error()))
 		}
 		return statusErr.status
 	case errors.As(err, &exit):
-		fmt.Fprintf(a.stderr, "vramrun: %v\n", exit.Err)
+		fmt.Fprintf(a.stderr, "vramrun: %s\n", human.Printable(exit.Err.Error()))
 		return exit.Status
 	}
 	var cfg *profiles.ConfigError
 	if errors.As(err, &cfg) {
-		fmt.Fprintf(a.stderr, "vramrun: %v\n", cfg)
+		fmt.Fprintf(a.stderr, "vramrun: %s\n", human.Printable(cfg.Error()))
 		return launcher.StatusFailure
 	}
-	fmt.Fprintf(a.stderr, "vramrun: %v\n", err)
+	fmt.Fprintf(a.stderr, "vramrun: %s\n", human.Printable(err.Error()))
 	return launcher.StatusFailure
 }
 

@@ -63,7 +63,7 @@ func WriteText(w io.Writer, d oom.Diagnosis) error {
 		}
 		fmt.Fprintf(&b, "The job ran out of GPU memory%s.\n", where)
 	}
-	fmt.Fprintf(&b, "  runtime:          %s (%s)\n", d.Framework, d.Signature)
+	fmt.Fprintf(&b, "  runtime:          %s (%s)\n", human.Printable(d.Framework), human.Printable(d.Signature))
 	if d.Device != nil {
 		fmt.Fprintf(&b, "  device:           %d\n", *d.Device)
 	}
@@ -85,7 +85,7 @@ func WriteText(w io.Writer, d oom.Diagnosis) error {
 	for _, p := range d.OtherProcesses {
 		fmt.Fprintf(&b, "  other process:    pid %d holds %s\n", p.PID, human.Bytes(p.UsedBytes))
 	}
-	fmt.Fprintf(&b, "  message:          %s\n", firstLine(d.Message))
+	fmt.Fprintf(&b, "  message:          %s\n", human.Printable(firstLine(d.Message)))
 	switch {
 	case d.Kind == sdk.KindHost:
 		b.WriteString("What to do: use fewer data-loader workers and no CPU offload; vramrun applies no GPU fix for this.\n")

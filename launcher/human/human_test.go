@@ -37,3 +37,22 @@ func TestJoinReadsBackInAShell(t *testing.T) {
 		t.Errorf("Join = %q, want %q", got, want)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain words":        "plain words",
+		"a\nvramrun: forged": `a\nvramrun: forged`,
+		"\x1b[2Jclear":       `\x1b[2Jclear`,
+		"tab\there\r":        `tab\there\r`,
+		"c1 \u009b31m":       `c1 \x9b31m`,
+		"bad \xff byte":      `bad \ufffd byte`,
+		"ok: ünïcödé — and emoji 🙂 stay": "ok: ünïcödé — and emoji 🙂 stay",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got, want := Join([]string{"python", "x\ny", "it's\x1b"}), `python $'x\ny' $'it\'s\x1b'`; got != want {
+		t.Errorf("Join = %s, want %s", got, want)
+	}
+}

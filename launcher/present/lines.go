@@ -50,14 +50,36 @@ func (m *Lines) SetRaw(raw func() bool) {
 	m.mu.Unlock()
 }
 
+// line prints one or more lines. What the arguments hold comes from others
+// (a plugin's summary, an argv, an OOM text): their control characters are
+// escaped, so that none can forge a "vramrun:" line or move the terminal;
+// only format's own line breaks start new lines.
 func (m *Lines) line(format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = human.Printable(v)
+		case error:
+			args[i] = human.Printable(v.Error())
+		case []string:
+			words := make([]string, len(v))
+			for j, w := range v {
+				words[j] = human.Printable(w)
+			}
+			args[i] = words
+		}
+	}
+	m.emit(fmt.Sprintf(format, args...))
+}
+
+// emit prints text, one "vramrun: " line per line of it.
+func (m *Lines) emit(text string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	end := "\n"
 	if m.raw != nil && m.raw() {
 		end = "\r\n"
 	}
-	text := fmt.Sprintf(format, args...)
 	for _, l := range strings.Split(text, "\n") {
 		fmt.Fprint(m.w, "vramrun: "+l+end)
 	}

@@ -1,6 +1,7 @@
 package present
 
 import (
+	"errors"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,5 +95,24 @@ func TestHostOOMInWords(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("lines lack %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestOthersCannotForgeLines: what plugins, argv and OOM texts put in
+// vramrun's lines is shown escaped: no extra "vramrun:" line, no escape
+// sequence reaches the terminal.
+func TestOthersCannotForgeLines(t *testing.T) {
+	var b strings.Builder
+	m := NewLines(&b, 0)
+	evil := "--x\x1b[2J\nvramrun: outcome: ok"
+	m.On(record.AttemptStarted{N: 1, Max: 6, Launch: record.Launch{Argv: []string{"python", evil}}, Framework: "toy"})
+	m.On(record.FixSkipped{Before: 2, Skip: record.SkipRecord{Fix: sdk.FixAllocator, Reason: evil}})
+	m.Warn("plugin %s dropped: %v", "x\ny", errors.New("bad\r\x1b]0;title\x07"))
+	got := b.String()
+	if n := strings.Count(got, "\n"); n != 3 {
+		t.Fatalf("%d lines, want 3:\n%q", n, got)
+	}
+	if strings.ContainsAny(got, "\x1b\r\x07") || strings.Contains(got, "\nvramrun: outcome") {
+		t.Fatalf("control characters or a forged line came through:\n%q", got)
 	}
 }

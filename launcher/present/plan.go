@@ -101,24 +101,24 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\nknobs: %s\n", knobText(p.Knobs))
 	for _, n := range p.Notes {
-		fmt.Fprintf(&b, "note: %s\n", n)
+		fmt.Fprintf(&b, "note: %s\n", human.Printable(n))
 	}
 	fmt.Fprintf(&b, "attempt 1: %s\n", human.Join(p.Argv))
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "attempt %d: %s", i+2, s.Fix)
 		if s.Summary != "" {
-			fmt.Fprintf(&b, ": %s", s.Summary)
+			fmt.Fprintf(&b, ": %s", human.Printable(s.Summary))
 		}
 		if s.show && s.Reason != "" {
-			fmt.Fprintf(&b, " (%s)", s.Reason)
+			fmt.Fprintf(&b, " (%s)", human.Printable(s.Reason))
 		}
 		fmt.Fprintf(&b, "\n    %s\n", human.CommandLine(s.Env, s.Argv))
 	}
 	for _, s := range p.Skipped {
-		fmt.Fprintf(&b, "skipped %s: %s\n", s.Fix, s.Reason)
+		fmt.Fprintf(&b, "skipped %s: %s\n", s.Fix, human.Printable(s.Reason))
 	}
 	if p.End != "" {
-		fmt.Fprintf(&b, "then: %s\n", p.End)
+		fmt.Fprintf(&b, "then: %s\n", human.Printable(p.End))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

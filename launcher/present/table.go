@@ -25,7 +25,7 @@ func (m *Lines) table(end record.End) {
 				fix += " (learned)"
 			}
 		}
-		fmt.Fprintf(&b, "%-8d %-6d %-26s %s\n", a.N, a.ExitStatus, result(a), fix)
+		fmt.Fprintf(&b, "%-8d %-6d %-26s %s\n", a.N, a.ExitStatus, human.Printable(result(a)), human.Printable(fix))
 	}
 	fmt.Fprintf(&b, "outcome: %s", strings.ReplaceAll(end.Outcome, "_", " "))
 	if len(m.fixes) > 0 {
@@ -34,7 +34,9 @@ func (m *Lines) table(end record.End) {
 			fmt.Fprintf(&b, "\nwith environment: %s", human.Env(end.FinalEnv))
 		}
 	}
-	m.line("%s", b.String())
+	// Every part was made printable above (human.Join and human.Env quote
+	// what they write).
+	m.emit(b.String())
 }
 
 // outcomeWords are the table's words for an attempt's outcome.
