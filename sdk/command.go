@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -36,12 +37,38 @@ func (c Command) Path(p string) string {
 }
 
 // ReadFile reads a file the command names: from Files when present there,
-// else from the disk relative to Dir.
+// else from the disk relative to Dir. A path that is not a regular file (a
+// named pipe such as bash's <(...) /dev/fd/63, a socket, a device) is not
+// read: its contents are the job's, and reading them would take them from
+// it. ReadFile then returns an error that says so.
 func (c Command) ReadFile(p string) ([]byte, error) {
 	if b, ok := c.Files[p]; ok {
 		return b, nil
 	}
-	return os.ReadFile(c.Path(p))
+	path := c.Path(p)
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s): vramrun leaves it to the job", p, kind(info.Mode()))
+	}
+	return os.ReadFile(path)
+}
+
+// kind names a file's type in a few words.
+func kind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a folder"
+	}
+	return "not a regular file"
 }
 
 // Clone returns a deep copy, so that a plugin can build its answer without

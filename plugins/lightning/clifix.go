@@ -167,6 +167,9 @@ func analyzeCLI(c *cliCommand) pyscript.Analysis {
 	}
 	a.Unsupported[sdk.FixGradCheckpointing] = noCheckpointing
 	a.Unsupported[sdk.FixOptimizer8bit] = noOptimizer8bit
+	if at := c.lastUnread(); at >= 0 {
+		distrustUnread(&a, k, at, c.configError())
+	}
 	c.s.ProfileTemplates(&a)
 	return a
 }
@@ -401,4 +404,40 @@ func (e *cliEdit) setFlag(src source, st setting, value string) {
 	from := src.value
 	e.flags = append(e.flags, flagEdit{names: st.names, value: value})
 	e.cli = append(e.cli, changeText(st.names[0], from, value))
+}
+
+// lastUnread is the argv index of the last config file that could not be
+// read (a pipe vramrun leaves to the job, a broken file), -1 when none.
+func (c *cliCommand) lastUnread() int {
+	at := -1
+	for _, cf := range c.configs {
+		if cf.err != nil {
+			at = max(at, cf.flag.Index)
+		}
+	}
+	return at
+}
+
+// distrustUnread: a config file vramrun could not read, at argv index at,
+// may set the batch, the accumulation, the evaluation batch or the
+// strategy, so only a flag typed after it says what the job runs; the fixes
+// that would be sized from anything else are turned down with reason.
+func distrustUnread(a *pyscript.Analysis, k cliKnobs, at int, reason string) {
+	typedAfter := func(src source) bool { return src.kind == fromCLI && src.flag.Index > at }
+	if !typedAfter(k.batch) {
+		a.Knobs.BatchSize = nil
+	}
+	if !typedAfter(k.accum) {
+		a.Knobs.GradAccumulation = nil
+	}
+	if a.Knobs.BatchSize == nil || a.Knobs.GradAccumulation == nil {
+		a.Unsupported[sdk.FixBatchSize] = reason
+	}
+	if !typedAfter(k.eval) {
+		a.Knobs.EvalBatchSize = nil
+		a.Unsupported[sdk.FixEvalBatchSize] = reason
+	}
+	if !typedAfter(k.strategy) {
+		a.Unsupported[sdk.FixCPUOffload] = reason
+	}
 }
