@@ -131,6 +131,13 @@ func probePython(ctx context.Context, opts Options) PythonInfo {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, "-c", probeScript, string(list))
 	cmd.Env = envList(opts.Env)
+	// An empty working folder: `python -c` puts it first on sys.path, and
+	// a project's own torch.py or bitsandbytes.py must not run because the
+	// doctor looked.
+	if clean, err := os.MkdirTemp("", "vramrun-probe-"); err == nil {
+		defer os.RemoveAll(clean)
+		cmd.Dir = clean
+	}
 	cmd.Stdin = nil
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

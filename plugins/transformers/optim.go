@@ -52,7 +52,7 @@ type choice struct {
 }
 
 // pickOptimizer checks whether bitsandbytes imports in the job's Python,
-// run with the job's environment and working directory.
+// run with the job's environment in an empty folder.
 func (j *job) pickOptimizer(ctx context.Context) choice {
 	env := j.jobEnv()
 	python, shown := j.findPython(env)
@@ -61,12 +61,24 @@ func (j *job) pickOptimizer(ctx context.Context) choice {
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	// The probe runs in an empty folder: `python -c` puts its working
+	// folder first on sys.path, and a repository's own bitsandbytes.py must
+	// not run just because vramrun looked (vramrun plan runs no project
+	// code).
+	clean, err := os.MkdirTemp("", "vramrun-probe-")
+	if err != nil {
+		return choice{optimAdafactor, fmt.Sprintf("no folder to check for bitsandbytes in (%v), so adafactor", err)}
+	}
+	defer os.RemoveAll(clean)
+	if !filepath.IsAbs(python) && strings.ContainsRune(python, '/') {
+		python = j.cmd.Path(python)
+	}
 	c := exec.CommandContext(ctx, python, "-c", "import bitsandbytes")
-	c.Dir = j.cmd.Dir
+	c.Dir = clean
 	if env != nil {
 		c.Env = envList(env)
 	}
-	err := c.Run()
+	err = c.Run()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:

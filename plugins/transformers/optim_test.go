@@ -47,8 +47,16 @@ func TestOptimizer8bitWithBitsandbytes(t *testing.T) {
 	if !strings.Contains(got.Summary, "--optim adamw_torch -> adamw_bnb_8bit") || !strings.Contains(got.Summary, "bitsandbytes imports in") {
 		t.Errorf("summary %q", got.Summary)
 	}
-	if c := called(t, dir); c != "-c import bitsandbytes|job-env|"+work {
-		t.Errorf("the probe ran as %q, want the job's interpreter with its env and folder", c)
+	// The job's interpreter and environment, in an empty folder of its
+	// own: `python -c` puts its folder first on sys.path, and a project's
+	// own bitsandbytes.py must not run because vramrun looked.
+	c := called(t, dir)
+	args, cwd, _ := strings.Cut(strings.TrimPrefix(c, "-c import bitsandbytes|"), "|")
+	if !strings.HasPrefix(c, "-c import bitsandbytes|") || args != "job-env" || cwd == work || !strings.Contains(cwd, "vramrun-probe-") {
+		t.Errorf("the probe ran as %q, want the job's interpreter with its env, in a folder of its own", c)
+	}
+	if _, err := os.Stat(cwd); !os.IsNotExist(err) {
+		t.Errorf("the probe's folder %s is left behind", cwd)
 	}
 }
 
@@ -105,8 +113,12 @@ func TestOptimizer8bitInJSONArgs(t *testing.T) {
 
 func TestOptimizer8bitWhenThePythonCannotRun(t *testing.T) {
 	dir := fakePython(t, "python3", 0)
+	// Found and executable, but its interpreter does not exist.
+	if err := os.WriteFile(filepath.Join(dir, "python3"), []byte("#!/nonexistent/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := command(filepath.Join(dir, "python3")+" run_clm.py", map[string]string{"run_clm.py": runCLM})
-	cmd.Dir = filepath.Join(t.TempDir(), "missing")
+	cmd.Dir = t.TempDir()
 	got := plugintab.MustApply(t, New(), cmd, sdk.Fix{ID: sdk.FixOptimizer8bit})
 	if !strings.HasSuffix(plugintab.ArgvText(got.Argv), "--optim adafactor") || !strings.Contains(got.Summary, "could not be run to check for bitsandbytes") {
 		t.Errorf("argv %q summary %q", got.Argv, got.Summary)
