@@ -37,4 +37,5 @@ func RegisterFlags(fs *pflag.FlagSet) {
 		}
 	}
 	fs.String(ProfileFlag, "", "use the named section under profiles: in vramrun.yaml")
+	fs.Bool(TrustFlag, false, "use the project vramrun.yaml's plugins: and env: for this run without vramrun trust")
 }

@@ -44,6 +44,11 @@ type Loaded struct {
 	UserFile string
 	// ProjectRoot is the folder of vramrun.yaml, else the working directory.
 	ProjectRoot string
+	// Untrusted is what an untrusted project file asked for and did not
+	// get (its plugins and env); nil when nothing was withheld.
+	Untrusted *Untrusted
+	// Notes are lines to show once: a project file ignored, and why.
+	Notes []string
 }
 
 // LoadOptions says where to look for settings.
@@ -81,12 +86,19 @@ func Load(opts LoadOptions) (Loaded, error) {
 		fileLayers = append(fileLayers, user.top)
 	}
 	if p := FindProjectFile(dir); p != "" {
-		if project, err = readProfileFile(p, dir, SourceProject); err != nil {
-			return Loaded{}, err
+		if uid, other := ownedByOther(p); other {
+			out.Notes = append(out.Notes, fmt.Sprintf("%s belongs to uid %d, neither you nor root: ignored", p, uid))
+		} else {
+			if project, err = readProfileFile(p, dir, SourceProject); err != nil {
+				return Loaded{}, err
+			}
+			if !trusts(opts) && !IsTrusted(opts.Env, p) {
+				out.Untrusted = withhold(project)
+			}
+			out.ProjectFile = p
+			out.ProjectRoot = filepath.Dir(p)
+			fileLayers = append(fileLayers, project.top)
 		}
-		out.ProjectFile = p
-		out.ProjectRoot = filepath.Dir(p)
-		fileLayers = append(fileLayers, project.top)
 	}
 	profile := opts.Profile
 	if f := flagNamed(opts.Flags, ProfileFlag); profile == "" && f != nil && f.Changed {
@@ -112,6 +124,19 @@ func Load(opts LoadOptions) (Loaded, error) {
 		return Loaded{}, err
 	}
 	return out, nil
+}
+
+// trusts says this run trusts the project file without a record: --trust
+// or VRAMRUN_TRUST.
+func trusts(opts LoadOptions) bool {
+	if f := flagNamed(opts.Flags, TrustFlag); f != nil && f.Changed && f.Value.String() == "true" {
+		return true
+	}
+	switch strings.ToLower(opts.Env["VRAMRUN_TRUST"]) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
 }
 
 func workingDir(dir string) (string, error) {

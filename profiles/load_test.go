@@ -63,8 +63,15 @@ func parsedFlags(t *testing.T, args ...string) *pflag.FlagSet {
 	return fs
 }
 
+// mustLoad loads with the project file trusted (VRAMRUN_TRUST), as most of
+// these tests are about layering; trust_test.go tests trust itself.
 func mustLoad(t *testing.T, opts LoadOptions) Loaded {
 	t.Helper()
+	env := map[string]string{"VRAMRUN_TRUST": "1"}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	opts.Env = env
 	l, err := Load(opts)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

@@ -34,7 +34,7 @@ func (s *session) newExplainCmd() *cobra.Command {
 }
 
 func (s *session) runExplain(c *cobra.Command, opts *explainOptions) error {
-	loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: s.env})
+	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env})
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (s *session) newPlanCmd() *cobra.Command {
 
 func (s *session) runPlan(ctx context.Context, opts *planOptions) error {
 	s.cancelOnSignal(ctx)
-	loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: s.env, Flags: opts.flags})
+	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env, Flags: opts.flags})
 	if err != nil {
 		return err
 	}

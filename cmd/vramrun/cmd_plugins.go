@@ -40,7 +40,7 @@ func (s *session) newPluginsCmd() *cobra.Command {
 	list.Args = cobra.NoArgs
 	list.Flags().BoolVar(&opts.json, "json", false, "print as JSON")
 	list.RunE = func(c *cobra.Command, _ []string) error {
-		loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: s.env})
+		loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env})
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func (s *session) newProfileCmd() *cobra.Command {
 	show.Flags().BoolVar(&opts.json, "json", false, "print as JSON")
 	show.Flags().StringVar(&opts.profile, "profile", "", "the named section under profiles:")
 	show.RunE = func(*cobra.Command, []string) error {
-		loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: s.env, Profile: opts.profile})
+		loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env, Profile: opts.profile})
 		if err != nil {
 			return err
 		}

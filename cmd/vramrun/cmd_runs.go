@@ -31,7 +31,7 @@ type runSummary struct {
 }
 
 func (s *session) store() (*profiles.Store, error) {
-	loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: s.env})
+	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env})
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (s *session) runRuns(opts *runsOptions) error {
 }
 
 func (s *session) runPrune(opts *runsOptions) error {
-	loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: s.env})
+	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env})
 	if err != nil {
 		return err
 	}

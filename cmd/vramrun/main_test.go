@@ -71,6 +71,9 @@ func setupScriptEnv(env *testscript.Env, root string) {
 	// path even on a machine with a GPU.
 	env.Setenv("VRAMRUN_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
 	env.Setenv("PYTHONDONTWRITEBYTECODE", "1")
+	// The scripts' own vramrun.yaml files are trusted; trust.txtar unsets
+	// this to see an untrusted one.
+	env.Setenv("VRAMRUN_TRUST", "1")
 	// The kernel log is the script's own, empty until a simulated job dies
 	// as the OOM killer kills (--sim-sigkill-self): what vramrun makes of a
 	// SIGKILL must not depend on this machine's log.

@@ -54,7 +54,7 @@ func (s *session) newRootCmd() *cobra.Command {
 	}
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(s.newPlanCmd(), s.newExplainCmd(), s.newDoctorCmd(), s.newPluginsCmd(),
-		s.newProfileCmd(), s.newRunsCmd(), s.newReportCmd(), s.newVersionCmd())
+		s.newProfileCmd(), s.newRunsCmd(), s.newReportCmd(), s.newTrustCmd(), s.newVersionCmd())
 	return cmd
 }
 
@@ -86,7 +86,7 @@ func verbosity(quiet, verbose bool) int {
 // runMain is the main form: run, diagnose, fix, relaunch.
 func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	env := s.env
-	loaded, err := profiles.Load(profiles.LoadOptions{Dir: s.dir, Env: env, Flags: opts.flags})
+	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: env, Flags: opts.flags})
 	if err != nil {
 		return err
 	}
