@@ -28,6 +28,9 @@ func (l *loop) claimCommand(ctx context.Context, identify bool) {
 			return
 		}
 		a, err := l.analyze(ctx, c.Plugin)
+		if err != nil && ctx.Err() != nil {
+			return
+		}
 		if err != nil {
 			l.drop(c.Plugin, err)
 			continue
@@ -48,8 +51,12 @@ func (l *loop) sayNotes() {
 }
 
 // drop ends a plugin that failed a call or answered garbage, with one line;
-// the run goes on without it.
+// the run goes on without it. A call cut short by an interrupt is no
+// failure of the plugin: nothing is dropped then.
 func (l *loop) drop(p *host.Plugin, err error) {
+	if l.pendingInterrupt() != 0 {
+		return
+	}
 	l.plugins.Drop(p, err)
 	l.sayNotes()
 	if l.claim.plugin == p {
@@ -202,7 +209,7 @@ func (l *loop) choose(ctx context.Context, next int, e ended) (pending, string, 
 // runs now. A claimant that fails is dropped and the next one takes the
 // command; false when none is left.
 func (l *loop) analyzeOrReclaim(ctx context.Context) (sdk.AnalyzeResponse, bool) {
-	for l.claim.plugin != nil {
+	for l.claim.plugin != nil && ctx.Err() == nil {
 		a, err := l.analyze(ctx, l.claim.plugin)
 		if err == nil {
 			return a, true

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -52,8 +51,9 @@ type Options struct {
 	GPU *gpu.GPUs
 	// Store is the project's .vramrun folder.
 	Store *profiles.Store
-	// Signals delivers the signals vramrun received.
-	Signals <-chan os.Signal
+	// Signals routes the signals vramrun receives: to the job while one
+	// runs, else a terminating one cancels the run (nil: no signals).
+	Signals *supervise.Signals
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// PluginLog, when set, is where the plugins log: it is pointed at the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
@@ -49,7 +48,7 @@ type loopConfig struct {
 	gpu     profiles.GPUKey
 	model   string
 	memory  int64 // the GPU's capacity, 0 unknown
-	signals <-chan os.Signal
+	signals *supervise.Signals
 	now     func() time.Time
 }
 
@@ -113,6 +112,9 @@ func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, e
 			return l.end(n-1, 128+int(sig), record.OutcomeInterrupted, record.Stop{Kind: record.StopInterruptedBefore, Signal: int(sig), Before: n})
 		}
 		e, err := l.attempt(ctx, n, next)
+		if sig := l.pendingInterrupt(); err != nil && sig != 0 {
+			return l.end(n-1, 128+int(sig), record.OutcomeInterrupted, record.Stop{Kind: record.StopInterruptedBefore, Signal: int(sig), Before: n})
+		}
 		if err != nil {
 			return l.fail(n, err)
 		}
@@ -131,6 +133,9 @@ func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, e
 			next, giveUp, err = l.takeBack(ctx, n, e)
 		} else {
 			next, giveUp, err = l.decide(ctx, n+1, e)
+		}
+		if sig := l.pendingInterrupt(); sig != 0 {
+			return l.end(n, 128+int(sig), record.OutcomeInterrupted, record.Stop{Kind: record.StopInterruptedBefore, Signal: int(sig), Before: n + 1})
 		}
 		if err != nil {
 			return l.fail(n, err)
@@ -209,20 +214,10 @@ func (l *loop) framework() string {
 	return l.claim.framework
 }
 
-// pendingInterrupt takes a terminating signal that arrived while no job was
-// running (between attempts); other signals then have no one to go to.
-func (l *loop) pendingInterrupt() syscall.Signal {
-	for {
-		select {
-		case sig := <-l.cfg.signals:
-			if s, ok := sig.(syscall.Signal); ok && supervise.IsTerminating(s) {
-				return s
-			}
-		default:
-			return 0
-		}
-	}
-}
+// pendingInterrupt is a terminating signal that arrived while no job was
+// running (it cancelled the run's context: whatever vramrun was doing has
+// returned); 0 when none did.
+func (l *loop) pendingInterrupt() syscall.Signal { return l.cfg.signals.Interrupted() }
 
 // startError maps a failure to start the job to vramrun's exit status.
 func startError(err error) error {

@@ -187,7 +187,7 @@ type setup struct {
 	others  []sdk.Framework
 	ladder  []sdk.FixID
 	max     int
-	signals chan os.Signal
+	signals *supervise.Signals
 	learner *fakeLearner
 }
 
@@ -298,10 +298,13 @@ func TestLoopGivesUpWhenTheLadderIsDone(t *testing.T) {
 }
 
 func TestLoopStopsOnAnInterruptBetweenAttempts(t *testing.T) {
-	signals := make(chan os.Signal, 1)
+	in := make(chan os.Signal, 1)
+	cancelled := make(chan struct{})
+	signals := supervise.NewSignals(in, func() { close(cancelled) })
 	j := &job{ends: func(n int, a supervise.Attempt) outcome.Facts {
 		// The signal comes while nothing runs: after this attempt ended.
-		signals <- syscall.SIGTERM
+		in <- syscall.SIGTERM
+		<-cancelled // the router has taken it as an interrupt
 		return oomFacts()
 	}}
 	l, ev := newLoop(t, setup{plugin: toy{}, signals: signals}, j, "python toy.py --bs 64")

@@ -85,6 +85,10 @@ func verbosity(quiet, verbose bool) int {
 
 // runMain is the main form: run, diagnose, fix, relaunch.
 func (s *session) runMain(ctx context.Context, opts *runOptions) error {
+	// From here on SIGINT, SIGTERM and SIGHUP end vramrun at once, whatever
+	// it is doing (reading files, starting plugins, waiting for memory);
+	// while a job runs they go to the job.
+	signals := supervise.NewSignals(s.signals, s.cancel)
 	env := s.env
 	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: env, Flags: opts.flags})
 	if err != nil {
@@ -120,7 +124,7 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: env,
 		Streams:   supervise.Streams{Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr},
 		Verbosity: verbosity(opts.quiet, opts.verbose),
-		Plugins:   plugins, GPU: gpus, Store: store, Signals: s.signals, PluginLog: pluginLog,
+		Plugins:   plugins, GPU: gpus, Store: store, Signals: signals, PluginLog: pluginLog,
 	})
 	if err != nil {
 		return err

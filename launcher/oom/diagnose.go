@@ -65,8 +65,10 @@ func (e Ending) killed() bool {
 // survive earlier ones. Figures missing from that text are taken from Detail
 // texts around it, then from the nearest earlier, different text of the same
 // runtime in the window (an allocator's own report before the exception). Without any
-// OOM text, a SIGKILL means a host OOM. Memory stays bounded: lines are cut
-// at MaxLine and only a summary of the window before the latest OOM is kept.
+// OOM text, a SIGKILL means a host OOM. Memory stays bounded: a line longer
+// than MaxLine is read through windows of MaxLine bytes (an OOM text is found
+// in any of them; tracebacks, Detail and Follow texts in its first), and only a
+// summary of the window before the latest OOM is kept.
 //
 // On a read error Diagnose returns the diagnosis of what it read, with the
 // error.
@@ -144,7 +146,11 @@ type nearbyFigures struct {
 	figs     figures
 }
 
-func (d *diagnoser) line(line []byte) {
+func (d *diagnoser) line(line []byte, cont bool) {
+	if cont {
+		d.window(line)
+		return
+	}
 	d.lineNo++
 	d.tb.observe(line, d.lineNo, d.m, d.script)
 
@@ -192,6 +198,22 @@ func (d *diagnoser) line(line []byte) {
 		}
 	}
 	d.recent = keep
+}
+
+// window looks for an OOM text in a later window of an over-long line (see
+// lineSplitter); the rest of the line's reading was done on its first. The
+// latest match wins, as between lines; a match on the same line replaces the
+// candidate without filing it as an earlier one (windows overlap, so it may
+// be the same text again).
+func (d *diagnoser) window(line []byte) {
+	idx, loc := d.m.firstTrigger(line, &d.scratch)
+	if idx < 0 {
+		return
+	}
+	if d.cand != nil && d.cand.lineNo != d.lineNo {
+		d.retire()
+	}
+	d.cand = d.newCandidate(&d.m.patterns[idx], line, loc)
 }
 
 func (d *diagnoser) newCandidate(p *compiledPattern, line []byte, loc []int) *candidate {

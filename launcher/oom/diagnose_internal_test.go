@@ -31,7 +31,7 @@ func TestDiagnoserStateStaysBounded(t *testing.T) {
 		default:
 			line = fmt.Sprintf("peer %d uses 1 peer %d uses 2 free 1", i, i+1)
 		}
-		d.line([]byte(line))
+		d.line([]byte(line), false)
 		if len(d.history) > historyCap || len(d.recent) > detailRadius {
 			t.Fatalf("line %d: %d earlier matches, %d recent detail lines", i, len(d.history), len(d.recent))
 		}

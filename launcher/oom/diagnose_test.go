@@ -319,16 +319,16 @@ func deepStack(depth int) []string {
 
 func TestDiagnoseLongLinesAndCarriageReturns(t *testing.T) {
 	m := acmeMatcher(t)
-	long := strings.Repeat("x", 3*oom.MaxLine) // cut; the rest is dropped
+	long := strings.Repeat("x", 3*oom.MaxLine)
 	log := long + "ACME CRASH want 9 GiB\n" + "bar 1\rbar 2\rACME CRASH want 1 GiB\rbar 3\n"
 	d := diagnose(t, m, log, oom.Ending{}, "")
 	if bytesOf(d.TriedBytes) != fmt.Sprint(1<<30) {
 		t.Errorf("tried %s, want the text inside the progress bar", bytesOf(d.TriedBytes))
 	}
-	// An OOM text past MaxLine on one line is not seen.
-	d = diagnose(t, m, long+"ACME CRASH\n", oom.Ending{}, "")
-	if d.OOM {
-		t.Errorf("text beyond MaxLine was matched: %+v", d)
+	// An OOM text past MaxLine on one line is seen.
+	d = diagnose(t, m, long+"ACME CRASH want 9 GiB\n", oom.Ending{}, "")
+	if d.Signature != "acme.crash" || bytesOf(d.TriedBytes) != fmt.Sprint(9<<30) {
+		t.Errorf("text beyond MaxLine: %s, tried %s; want acme.crash, 9 GiB", d.Signature, bytesOf(d.TriedBytes))
 	}
 }
 

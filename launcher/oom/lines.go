@@ -3,22 +3,36 @@ package oom
 import "bytes"
 
 // MaxLine is the most bytes of one output line that the Scanner and Diagnose
-// keep. The rest of a longer line is discarded up to the next line break, so
-// memory stays bounded whatever the job prints.
+// hold at a time. A longer line is looked at through windows of MaxLine
+// bytes that overlap by lineOverlap (see lineSplitter), so an OOM text is
+// found however much the job printed before it on the same line, and memory
+// stays bounded whatever the job prints.
 const MaxLine = 64 << 10
+
+// lineOverlap is how many bytes consecutive windows of an over-long line
+// share: any text up to this long lies whole inside one window.
+const lineOverlap = MaxLine / 2
 
 // lineSplitter cuts a byte stream into lines at "\n", "\r" and "\r\n". A
 // lone "\r" ends a line because progress bars redraw with it; "\r\n" is one
 // break because a pseudo-terminal turns every "\n" into it.
+//
+// A line of up to MaxLine bytes is emitted once, whole, when it ends. A
+// longer one is emitted as windows: its first MaxLine bytes as soon as more
+// follow (cont false), then, each time the buffer fills again and when the
+// line ends, the bytes since the last lineOverlap of the previous window
+// (cont true). The buffer never holds more than MaxLine bytes.
 type lineSplitter struct {
 	line []byte
-	// cut is set when the current line outgrew MaxLine.
-	cut bool
+	// long is set once the current line outgrew MaxLine: line then holds
+	// its latest window.
+	long bool
 	// afterCR is set when the last byte seen was "\r", so that a "\n"
 	// arriving in the next write ends nothing.
 	afterCR bool
-	// emit gets each line; the slice is only valid during the call.
-	emit func(line []byte)
+	// emit gets each line, or window of a long line (cont: not the first
+	// one of its line); the slice is only valid during the call.
+	emit func(line []byte, cont bool)
 }
 
 func (s *lineSplitter) write(p []byte) {
@@ -51,33 +65,36 @@ func (s *lineSplitter) write(p []byte) {
 
 // flush emits a final line that has no line break.
 func (s *lineSplitter) flush() {
-	if len(s.line) > 0 || s.cut {
+	if len(s.line) > 0 || s.long {
 		s.emitLine()
 	}
 	s.afterCR = false
 }
 
 func (s *lineSplitter) emitLine() {
-	s.emit(s.line)
+	s.emit(s.line, s.long)
 	s.line = s.line[:0]
-	s.cut = false
+	s.long = false
 }
 
-// keep appends b to the current line, up to MaxLine bytes; the buffer grows
-// by doubling but never past MaxLine.
+// keep appends b to the current line. When the buffer is full and more of
+// the line comes, the full window is emitted and the buffer slides on,
+// keeping its last lineOverlap bytes. The buffer grows by doubling but never
+// past MaxLine.
 func (s *lineSplitter) keep(b []byte) {
-	room := MaxLine - len(s.line)
-	if len(b) > room {
-		b = b[:room]
-		s.cut = true
+	for len(b) > 0 {
+		if len(s.line) == MaxLine {
+			s.emit(s.line, s.long)
+			s.long = true
+			s.line = s.line[:copy(s.line, s.line[MaxLine-lineOverlap:])]
+		}
+		take := b[:min(len(b), MaxLine-len(s.line))]
+		if need := len(s.line) + len(take); need > cap(s.line) {
+			grown := make([]byte, len(s.line), min(max(need, 2*cap(s.line), 256), MaxLine))
+			copy(grown, s.line)
+			s.line = grown
+		}
+		s.line = append(s.line, take...)
+		b = b[len(take):]
 	}
-	if len(b) == 0 {
-		return
-	}
-	if need := len(s.line) + len(b); need > cap(s.line) {
-		grown := make([]byte, len(s.line), min(max(need, 2*cap(s.line), 256), MaxLine))
-		copy(grown, s.line)
-		s.line = grown
-	}
-	s.line = append(s.line, b...)
 }

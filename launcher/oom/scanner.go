@@ -11,7 +11,9 @@ type Match struct {
 	// Pattern is the declaration that matched; it shares its slices and
 	// maps with the Matcher, so treat it as read-only.
 	Pattern sdk.OOMPattern
-	// Line is the line as printed, without its line break (cut at MaxLine).
+	// Line is the line as printed, without its line break; of a line longer
+	// than MaxLine, the window of MaxLine bytes (or fewer, at its end) the
+	// text was found in.
 	Line string
 	// LineNo counts lines from 1; "\r"-separated progress-bar redraws count
 	// as lines.
@@ -23,7 +25,9 @@ type Match struct {
 }
 
 // Scanner is an io.Writer over one output stream that reports each line an
-// OOM pattern (not a Detail one) matches, as the line completes. Use one
+// OOM pattern (not a Detail one) matches, as the line completes; a line
+// longer than MaxLine is reported once, as soon as a window of it matches
+// (see lineSplitter), however much the job printed before the text. Use one
 // Scanner per stream (a pseudo-terminal has one); a Scanner is not safe for
 // concurrent writes.
 type Scanner struct {
@@ -32,6 +36,8 @@ type Scanner struct {
 	split   lineSplitter
 	lineNo  int
 	scratch []int
+	// matched is set once the current line was reported.
+	matched bool
 	closed  bool
 }
 
@@ -66,13 +72,22 @@ func (s *Scanner) Close() error {
 	return nil
 }
 
-func (s *Scanner) line(line []byte) {
-	s.lineNo++
-	if s.m == nil {
+// line looks at a line, or a window of an over-long one (cont: not its
+// first), and reports the line's first match.
+func (s *Scanner) line(line []byte, cont bool) {
+	if !cont {
+		s.lineNo++
+		s.matched = false
+	}
+	if s.m == nil || s.matched {
 		return
 	}
 	idx, loc := s.m.firstTrigger(line, &s.scratch)
-	if idx < 0 || s.onMatch == nil {
+	if idx < 0 {
+		return
+	}
+	s.matched = true
+	if s.onMatch == nil {
 		return
 	}
 	p := &s.m.patterns[idx]

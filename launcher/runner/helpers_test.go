@@ -56,6 +56,10 @@ func runHelper(name string) int {
 		return jobShellHelper()
 	case "piperunner":
 		return pipeRunnerHelper()
+	case "ptyrunner":
+		return ptyRunnerHelper()
+	case "dying":
+		return dyingSupervisorHelper()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
 		return 2

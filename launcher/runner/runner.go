@@ -5,6 +5,8 @@
 // main process exits, or the launcher stops the job, every process of its
 // group and every stray descendant that left the group is ended and reaped
 // before Wait returns, so the next attempt starts on a GPU nobody holds.
+// Should vramrun die first (SIGKILL), the kernel kills the main process
+// (a parent-death signal, see launch).
 package runner
 
 import (
@@ -16,7 +18,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,9 +83,11 @@ type Spec struct {
 	Mode Mode
 	// Stdin is vramrun's stdin. In Pipes mode it is the job's stdin (nil:
 	// /dev/null). In PTY mode what is read from it is typed into the pty,
-	// it is put in raw mode while the job runs when it is a terminal, and
-	// the end of a file or pipe reaches the job as Ctrl-D; nil: nothing is
-	// typed.
+	// it is put in raw mode while the job runs when it is a terminal (its
+	// suspend key then stops the job and vramrun, see ptySuspend), and
+	// the end of a file or pipe reaches the job as Ctrl-D, with the pty's
+	// echo off so that the file does not come back in the output; nil:
+	// nothing is typed.
 	Stdin *os.File
 	// Stdout receives the job's stdout; in PTY mode all of its output.
 	// nil discards it.
@@ -312,125 +315,13 @@ func newJob(spec Spec, marker, path string, env []string) *Job {
 // begin supervises the job once its main process runs: it is reaped, its
 // output copied, vramrun's terminal connected (PTY mode) and ctx watched.
 func (j *Job) begin(ctx context.Context) {
-	j.started = time.Now()
 	j.pid = j.cmd.Process.Pid
 	j.sup.pgid = j.pid
-	if st, err := readProcStat(j.pid); err == nil {
-		j.sup.mainStart = st.start
-	}
-	go j.reapMain()
 	j.output.start(j.recoverPanic)
 	if j.spec.Mode == PTY {
 		j.startTerminal()
 	}
 	go j.watchContext(ctx)
-}
-
-func (j *Job) startPipes() error {
-	j.cmd.Stdin = j.spec.Stdin
-	j.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, childEnds, err := newPipeCopiers(j.spec.Stdout, j.spec.Stderr)
-	if err != nil {
-		return err
-	}
-	j.cmd.Stdout, j.cmd.Stderr = childEnds[0], childEnds[1]
-	// A job reading vramrun's terminal needs its foreground (see
-	// terminalHandoff); exec hands it over in the child, before exec.
-	handoff := j.spec.Stdin != nil && foregroundOf(j.spec.Stdin) && jobControlled()
-	if handoff {
-		signal.Ignore(unix.SIGTTOU)
-		err = withFd(j.spec.Stdin, func(fd int) error {
-			j.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: fd}
-			return j.cmd.Start()
-		})
-	} else {
-		err = j.cmd.Start()
-	}
-	for _, f := range childEnds {
-		_ = f.Close() // the child has its copies; ours would hide EOF
-	}
-	if err != nil {
-		if handoff {
-			signal.Reset(unix.SIGTTOU)
-		}
-		out.close()
-		return &execFailure{err}
-	}
-	if handoff {
-		j.handoff = startHandoff(j.spec.Stdin, j.cmd.Process.Pid, j.recoverPanic)
-	}
-	j.output = out
-	return nil
-}
-
-func (j *Job) startPTY() error {
-	keepONLCR := isTerminal(j.spec.Terminal)
-	if f, ok := j.spec.Stdout.(*os.File); ok && isTerminal(f) {
-		keepONLCR = true
-	}
-	master, tty, err := openPTY(windowSize(j.spec.Terminal), keepONLCR)
-	if err != nil {
-		return err
-	}
-	// The tty must be the child's stdin for Setctty (Ctty 0). Setsid makes
-	// the child lead a new session and process group; Setpgid with it
-	// would fail with EPERM.
-	j.cmd.Stdin, j.cmd.Stdout, j.cmd.Stderr = tty, tty, tty
-	j.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	// vramrun keeps the slave open, to write the end marker through it
-	// (see endMarker), from before the start: were the job to exit first,
-	// the master would already have reported the hangup. It is opened anew,
-	// as O_NONBLOCK belongs to an open file and the job's must block.
-	slave, err := os.OpenFile(tty.Name(), os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		_ = master.Close()
-		_ = tty.Close()
-		return fmt.Errorf("open pty slave: %w", err)
-	}
-	err = j.cmd.Start()
-	_ = tty.Close() // the job has its copies
-	if err != nil {
-		_ = master.Close()
-		_ = slave.Close()
-		return &execFailure{err}
-	}
-	j.master, j.slave, j.end = master, slave, newEndMarker()
-	j.output = newOutputCopiers(copier{src: master, dst: j.spec.Stdout, end: j.end})
-	return nil
-}
-
-// execFailure marks an error of exec.Cmd.Start (as opposed to one setting
-// up pipes or a pty), which classifyStartError turns into ErrNotFound or
-// ErrNotExecutable.
-type execFailure struct{ err error }
-
-func (e *execFailure) Error() string { return e.err.Error() }
-func (e *execFailure) Unwrap() error { return e.err }
-
-// startTerminal connects vramrun's terminal to the job's pty once the job
-// runs: raw mode, typed input and window size changes. When vramrun runs
-// in the background of its terminal (started with &), the terminal stays
-// as it is and is not read: changing its modes or reading it would get
-// vramrun stopped by SIGTTOU or SIGTTIN, and the keys belong to the
-// foreground job anyway.
-func (j *Job) startTerminal() {
-	if in := j.spec.Stdin; in != nil && !inBackgroundOf(in) {
-		inIsTerminal := isTerminal(in)
-		if inIsTerminal {
-			if err := j.termRaw.makeRaw(in); err != nil {
-				j.output.noteErr(err)
-			}
-		}
-		c, err := startInputCopier(in, j.master, inIsTerminal, j.recoverPanic)
-		if err != nil {
-			j.output.noteErr(err)
-		} else {
-			j.input = c
-		}
-	}
-	if isTerminal(j.spec.Terminal) {
-		j.resize = startResizeForwarder(j.spec.Terminal, j.master, j.recoverPanic)
-	}
 }
 
 // recoverPanic, deferred in every goroutine of the job, gives the user's
@@ -440,12 +331,6 @@ func (j *Job) recoverPanic() {
 		_ = j.termRaw.restore()
 		panic(r)
 	}
-}
-
-func (j *Job) reapMain() {
-	defer close(j.exited)
-	j.waitErr = j.cmd.Wait()
-	j.ended = time.Now()
 }
 
 func (j *Job) watchContext(ctx context.Context) {

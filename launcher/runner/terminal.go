@@ -87,12 +87,19 @@ func windowSize(terminal *os.File) unix.Winsize {
 	return size
 }
 
+// ptyModes are how a job's pty departs from a new pty's modes.
+type ptyModes struct {
+	// keepONLCR keeps the \n -> \r\n translation (output to a terminal).
+	keepONLCR bool
+	// noEcho turns echo off: what vramrun types comes from a file or pipe.
+	noEcho bool
+}
+
 // openPTY opens a pty pair for a job: the master comes back pollable (so
 // that reads and writes on it can be ended by a deadline, see
-// pollable), the slave sized and with ONLCR cleared when keepONLCR is
-// false. Both are set up before the child starts, so its first byte
-// already sees them.
-func openPTY(size unix.Winsize, keepONLCR bool) (master, tty *os.File, err error) {
+// pollable), the slave sized and with its modes set (see ptyModes). Both are
+// set up before the child starts, so its first byte already sees them.
+func openPTY(size unix.Winsize, modes ptyModes) (master, tty *os.File, err error) {
 	m, tty, err := pty.Open()
 	if err != nil {
 		return nil, nil, fmt.Errorf("open pty: %w", err)
@@ -106,16 +113,18 @@ func openPTY(size unix.Winsize, keepONLCR bool) (master, tty *os.File, err error
 		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &size); err != nil {
 			return fmt.Errorf("set pty size: %w", err)
 		}
-		if keepONLCR {
-			return nil
-		}
 		t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 		if err != nil {
 			return fmt.Errorf("read pty modes: %w", err)
 		}
-		t.Oflag &^= unix.ONLCR
+		if !modes.keepONLCR {
+			t.Oflag &^= unix.ONLCR
+		}
+		if modes.noEcho {
+			t.Lflag &^= unix.ECHO | unix.ECHONL
+		}
 		if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
-			return fmt.Errorf("clear pty ONLCR: %w", err)
+			return fmt.Errorf("set pty modes: %w", err)
 		}
 		return nil
 	}
@@ -242,15 +251,17 @@ func (f *resizeForwarder) stop() {
 // keystroke.
 type inputCopier struct {
 	wakeR, wakeW int
+	susp         *ptySuspend // the suspend key's handling; nil: none
+	done         chan struct{}
 	stopped      chan struct{}
 }
 
-func startInputCopier(in, master *os.File, inIsTerminal bool, onPanic func()) (*inputCopier, error) {
+func startInputCopier(in, master *os.File, inIsTerminal bool, susp *ptySuspend, onPanic func()) (*inputCopier, error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("input wake-up pipe: %w", err)
 	}
-	c := &inputCopier{wakeR: p[0], wakeW: p[1], stopped: make(chan struct{})}
+	c := &inputCopier{wakeR: p[0], wakeW: p[1], susp: susp, done: make(chan struct{}), stopped: make(chan struct{})}
 	go func() {
 		defer close(c.stopped)
 		defer onPanic()
@@ -266,6 +277,7 @@ func (c *inputCopier) copy(in int, master *os.File, inIsTerminal bool) {
 	fds := []unix.PollFd{{Fd: int32(in), Events: unix.POLLIN}, {Fd: int32(c.wakeR), Events: unix.POLLIN}}
 	buf := make([]byte, 32*1024)
 	lastByte := byte('\n')
+	var keys keyScan
 	for {
 		if _, err := unix.Poll(fds, -1); err != nil {
 			if errors.Is(err, unix.EINTR) {
@@ -286,7 +298,7 @@ func (c *inputCopier) copy(in int, master *os.File, inIsTerminal bool) {
 			// a byte it can never finish reading.
 			sendEOF(master, lastByte != '\n')
 		case n > 0:
-			if _, werr := master.Write(buf[:n]); werr != nil {
+			if !c.forward(master, buf[:n], &keys) {
 				return
 			}
 			lastByte = buf[n-1]
@@ -300,6 +312,46 @@ func (c *inputCopier) copy(in int, master *os.File, inIsTerminal bool) {
 			return
 		}
 	}
+}
+
+// forward writes what was typed into the pty; the job's suspend key (see
+// ptySuspend) is not written but suspends the job and vramrun, and what
+// follows it is written once they are continued. It reports whether the
+// copier goes on.
+func (c *inputCopier) forward(master *os.File, data []byte, keys *keyScan) bool {
+	for len(data) > 0 {
+		i := -1
+		if c.susp != nil {
+			i = keys.next(data, master)
+		}
+		chunk := data
+		if i >= 0 {
+			chunk = data[:i]
+		}
+		if len(chunk) > 0 {
+			if _, err := master.Write(chunk); err != nil {
+				return false
+			}
+		}
+		if i < 0 {
+			return true
+		}
+		if !c.susp.suspend(c.done) {
+			// No job control to stop vramrun with: the key goes to the
+			// job's pty, whose stop signal the kernel discards (the job's
+			// group is orphaned), as before.
+			if _, err := master.Write(data[i : i+1]); err != nil {
+				return false
+			}
+		}
+		data = data[i+1:]
+		select {
+		case <-c.done:
+			return false
+		default:
+		}
+	}
+	return true
 }
 
 // sendEOF types the pty's end-of-file character when the job reads in
@@ -327,6 +379,7 @@ func sendEOF(master *os.File, partialLine bool) {
 // stop ends the copier. The caller makes any blocked write to the master
 // return first (deadline or Close).
 func (c *inputCopier) stop() {
+	close(c.done)
 	_, _ = unix.Write(c.wakeW, []byte{0})
 	<-c.stopped
 	_ = unix.Close(c.wakeR)

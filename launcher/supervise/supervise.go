@@ -64,8 +64,8 @@ type Config struct {
 	GPU     *gpuview.View
 	// PickGPU moves each attempt to the freest visible GPU.
 	PickGPU bool
-	// Signals are the signals vramrun receives, passed on to the job.
-	Signals <-chan os.Signal
+	// Signals routes vramrun's signals: to the job while it runs.
+	Signals *Signals
 	// KernelLog is where the kernel's OOM kills are read from.
 	KernelLog oom.KernelLog
 	// Rejections finds the lines with which a job rejects its arguments.
@@ -162,8 +162,10 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	// A second's slack: the kernel's clock and this one are read apart.
 	since := oom.Now() - oom.Since(time.Second)
 	started := cfg.Now()
+	cfg.Signals.Running(true)
 	job, err := runner.Start(ctx, spec)
 	if err != nil {
+		cfg.Signals.Running(false)
 		logw.Close()
 		return Result{}, err
 	}
@@ -171,6 +173,9 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	s.jobPIDs = append(s.jobPIDs, job.PID())
 	sampler := cfg.GPU.StartSampler(ctx, devices, job.PID())
 	watched := s.watch(job, w.clock, started, a.Fits)
+	if sig := cfg.Signals.stop(); watched.interrupt == 0 {
+		watched.interrupt = sig
+	}
 	cfg.Say.SetRaw(nil)
 	w.close()
 	samples := sampler.Stop(cfg.RunDir, a.N)
@@ -266,7 +271,7 @@ func (s *Supervisor) watch(job *runner.Job, c *clock, started time.Time, fits fu
 		select {
 		case w.res = <-waited:
 			return w
-		case sig := <-s.cfg.Signals:
+		case sig := <-s.cfg.Signals.Job():
 			sys, ok := sig.(syscall.Signal)
 			if !ok {
 				continue

@@ -158,7 +158,7 @@ type startOptions struct {
 
 // start runs one plugin executable, connects to it and dispenses its
 // Framework. On an error nothing of the plugin is left running.
-func start(c candidate, o startOptions) (*started, error) {
+func start(ctx context.Context, c candidate, o startOptions) (*started, error) {
 	s := &started{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "plugin." + c.name, Output: o.logTo, Level: o.level,
 		// Once vramrun (or go-plugin, after a failed start) ends a plugin on
@@ -184,7 +184,7 @@ func start(c candidate, o startOptions) (*started, error) {
 		Logger:           logger,
 		StartTimeout:     o.startTimeout,
 	})
-	rpc, err := s.client.Client()
+	rpc, err := connect(ctx, s)
 	if err != nil {
 		s.stop()
 		return nil, firstLine(err)
@@ -202,6 +202,27 @@ func start(c candidate, o startOptions) (*started, error) {
 	s.ext = &external{rpc: f, timeout: o.callTimeout}
 	s.protocol = s.client.NegotiatedVersion()
 	return s, nil
+}
+
+// connect starts the plugin and waits for its handshake, or for ctx: an
+// interrupt does not wait out the start timeout (the caller then ends the
+// plugin).
+func connect(ctx context.Context, s *started) (plugin.ClientProtocol, error) {
+	type answer struct {
+		rpc plugin.ClientProtocol
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		rpc, err := s.client.Client()
+		done <- answer{rpc, err}
+	}()
+	select {
+	case a := <-done:
+		return a.rpc, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // firstLine keeps an error to one line: go-plugin's start errors add

@@ -141,7 +141,7 @@ func Load(ctx context.Context, o LoadOptions) (*Set, error) {
 
 // loadOne starts one plugin and asks it to describe itself.
 func loadOne(ctx context.Context, c candidate, o startOptions) (*Plugin, error) {
-	s, err := start(c, o)
+	s, err := start(ctx, c, o)
 	if err != nil {
 		return nil, err
 	}
