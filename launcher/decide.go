@@ -35,6 +35,17 @@ func (l *loop) claimCommand(ctx context.Context, identify bool) {
 			l.drop(c.Plugin, err)
 			continue
 		}
+		if l.pipedConfigs(ctx, a) {
+			// The plugin reads the copies now: what it knows of the
+			// command changes.
+			if a, err = l.analyze(ctx, c.Plugin); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				l.drop(c.Plugin, err)
+				continue
+			}
+		}
 		l.take(claim{plugin: c.Plugin, framework: c.Recognition.Framework, analysis: a}, identify)
 		l.bus.Emit(record.Claimed{Plugin: c.Plugin.Name(), Framework: c.Recognition.Framework, Reason: c.Recognition.Reason,
 			Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, Answers: c.Others, Notes: a.Notes})
@@ -92,7 +103,8 @@ func (l *loop) claimByOOM(ctx context.Context, d oom.Diagnosis) bool {
 func (l *loop) take(c claim, identify bool) {
 	l.claim = c
 	if identify {
-		l.learner.Identify(c.analysis, l.cfg.argv, l.cfg.dir, l.cfg.gpu)
+		a, cmd := l.typed(c.analysis)
+		l.learner.Identify(a, cmd, l.cfg.gpu)
 	}
 }
 

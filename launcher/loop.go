@@ -28,7 +28,7 @@ type Supervisor interface {
 // Learner identifies the command for learned state and finds what fit last
 // time (learn.Learner; it records what fits by listening to the events).
 type Learner interface {
-	Identify(a sdk.AnalyzeResponse, argv []string, dir string, gpu profiles.GPUKey)
+	Identify(a sdk.AnalyzeResponse, cmd sdk.Command, gpu profiles.GPUKey)
 	Lookup() (profiles.Learned, bool)
 }
 

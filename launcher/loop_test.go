@@ -171,7 +171,7 @@ type fakeLearner struct {
 	identified int
 }
 
-func (f *fakeLearner) Identify(sdk.AnalyzeResponse, []string, string, profiles.GPUKey) {
+func (f *fakeLearner) Identify(sdk.AnalyzeResponse, sdk.Command, profiles.GPUKey) {
 	f.identified++
 }
 func (f *fakeLearner) Lookup() (profiles.Learned, bool) { return f.found, len(f.found.Fixes) > 0 }

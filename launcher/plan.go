@@ -116,8 +116,8 @@ func (c claimLines) On(ev record.Event) {
 // typed.
 type noLearning struct{}
 
-func (noLearning) Identify(sdk.AnalyzeResponse, []string, string, profiles.GPUKey) {}
-func (noLearning) Lookup() (profiles.Learned, bool)                                { return profiles.Learned{}, false }
+func (noLearning) Identify(sdk.AnalyzeResponse, sdk.Command, profiles.GPUKey) {}
+func (noLearning) Lookup() (profiles.Learned, bool)                           { return profiles.Learned{}, false }
 
 // planDiagnoses are the OOMs the steps answer: the --oom-log's for the
 // first (figures and all), and the same phase without figures after it.

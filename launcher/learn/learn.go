@@ -55,19 +55,20 @@ func New(store *profiles.Store, enabled bool, say Say, now func() time.Time) *Le
 }
 
 // Identify takes the claiming plugin's analysis of the command as typed
-// (argv, in dir) on the GPU model gpu.
-func (l *Learner) Identify(a sdk.AnalyzeResponse, argv []string, dir string, gpu profiles.GPUKey) {
-	l.fp, l.gpu, l.known = Fingerprint(a, argv, dir), gpu, true
+// (cmd: its argv and folder, and in Files the contents of config files it
+// names that are no files on disk) on the GPU model gpu.
+func (l *Learner) Identify(a sdk.AnalyzeResponse, cmd sdk.Command, gpu profiles.GPUKey) {
+	l.fp, l.gpu, l.known = Fingerprint(a, cmd), gpu, true
 }
 
 // Fingerprint identifies a command as typed.
-func Fingerprint(a sdk.AnalyzeResponse, argv []string, dir string) profiles.Fingerprint {
+func Fingerprint(a sdk.AnalyzeResponse, cmd sdk.Command) profiles.Fingerprint {
+	argv := cmd.Argv
 	fp := profiles.Fingerprint{Launcher: a.Launcher, WorldSize: a.WorldSize, Script: a.Script,
 		Knobs: profiles.KnobStrings(a.Knobs), ConfigHashes: map[string]string{}}
 	if fp.Script == "" {
 		fp.Script = strings.Join(argv, " ")
 	}
-	cmd := sdk.Command{Dir: dir}
 	for _, f := range a.ConfigFiles {
 		data, err := cmd.ReadFile(f)
 		if err != nil {

@@ -25,7 +25,10 @@ type Command struct {
 	argv []string
 	// files maps each user file a fix rewrote to its latest copy.
 	files map[string]string
-	fixes []string
+	// inputs maps each piped config of the command as typed to the copy
+	// the job reads instead.
+	inputs map[string]string
+	fixes  []string
 }
 
 // New starts from the command as typed, run in dir with the environment
@@ -38,7 +41,7 @@ func New(argv []string, dir string, base, flags map[string]string) *Command {
 // Clone is a copy of the command as it is now, to go back to.
 func (c *Command) Clone() *Command {
 	out := *c
-	out.set, out.files = copyMap(c.set), copyMap(c.files)
+	out.set, out.files, out.inputs = copyMap(c.set), copyMap(c.files), copyMap(c.inputs)
 	if out.set == nil {
 		out.set = map[string]string{}
 	}
@@ -65,6 +68,37 @@ func (c *Command) Env() map[string]string { return Merge(c.base, c.set) }
 func (c *Command) Launch() record.Launch {
 	return record.Launch{Argv: append([]string(nil), c.argv...), Env: copyMap(c.set), Files: copyMap(c.files)}
 }
+
+// Substitute points the command at copyPath where it names original (a
+// word of its own, or the value of a --flag=original word), and reports
+// whether it did. The copy stands for original from here on: fixes that
+// rewrite the config rewrite the copy.
+func (c *Command) Substitute(original, copyPath string) bool {
+	changed := false
+	for i, w := range c.argv {
+		switch {
+		case w == original:
+			c.argv[i] = copyPath
+		case strings.HasPrefix(w, "-") && strings.HasSuffix(w, "="+original):
+			c.argv[i] = strings.TrimSuffix(w, original) + copyPath
+		default:
+			continue
+		}
+		changed = true
+	}
+	if changed {
+		if c.inputs == nil {
+			c.inputs = map[string]string{}
+		}
+		c.inputs[original] = copyPath
+		c.files[original] = copyPath
+	}
+	return changed
+}
+
+// Inputs maps each piped config of the command as typed to the copy the
+// job reads instead.
+func (c *Command) Inputs() map[string]string { return copyMap(c.inputs) }
 
 // Fixes are the ids of the fixes taken, in order.
 func (c *Command) Fixes() []string { return append([]string(nil), c.fixes...) }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/vramrun/vramrun/sdk"
@@ -62,5 +63,28 @@ func TestTake(t *testing.T) {
 	resp.Argv[0] = "changed"
 	if c.Launch().Argv[0] != "python" {
 		t.Fatal("Take kept the plugin's slice")
+	}
+}
+
+func TestSubstitutePointsTheCommandAtTheCopy(t *testing.T) {
+	c := New([]string{"python", "main.py", "fit", "-c", "/dev/fd/63", "--config=/dev/fd/63", "--other", "x/dev/fd/63"}, "", nil, nil)
+	if !c.Substitute("/dev/fd/63", "/run/inputs/0-63") {
+		t.Fatal("Substitute reported no change")
+	}
+	want := "python main.py fit -c /run/inputs/0-63 --config=/run/inputs/0-63 --other x/dev/fd/63"
+	if got := strings.Join(c.Argv(), " "); got != want {
+		t.Errorf("argv = %q, want %q", got, want)
+	}
+	if got := c.Inputs()["/dev/fd/63"]; got != "/run/inputs/0-63" {
+		t.Errorf("Inputs = %v", c.Inputs())
+	}
+	if got := c.Launch().Files["/dev/fd/63"]; got != "/run/inputs/0-63" {
+		t.Errorf("Launch().Files = %v", c.Launch().Files)
+	}
+	if c.Substitute("/dev/fd/62", "/run/inputs/1-62") {
+		t.Error("Substitute of a path the command does not name reported a change")
+	}
+	if c.Clone().Inputs()["/dev/fd/63"] != "/run/inputs/0-63" {
+		t.Error("Clone lost the inputs")
 	}
 }
