@@ -126,12 +126,18 @@ func accelerateConfigFile(cmd sdk.Command, inv cmdline.Invocation) (accelerateCo
 	if path == "" {
 		return cfg, ""
 	}
+	// A --config_file the command names is its config even when it cannot
+	// be read here (vramrun reads one given as a pipe into a copy).
+	unread := ""
+	if named {
+		unread = path
+	}
 	raw, err := cmd.ReadFile(path)
 	if err != nil {
-		return cfg, ""
+		return cfg, unread
 	}
 	if err := yaml.Unmarshal(raw, &cfg); err != nil {
-		return accelerateConfig{}, ""
+		return accelerateConfig{}, unread
 	}
 	return cfg, path
 }
