@@ -13,7 +13,7 @@ defaults to data.batch_size. Also takes simtrain's --sim-* options (see README.m
 """
 
 import os
-import importlib.util
+import importlib.metadata
 import sys
 
 try:
@@ -170,6 +170,14 @@ def positive_int(config, dotted):
     return value
 
 
+def deepspeed_installed():
+    try:
+        importlib.metadata.distribution("deepspeed")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def make_job(config):
     trainer = config["trainer"]
     if trainer["precision"] not in PRECISION:
@@ -177,8 +185,11 @@ def make_job(config):
     strategy = trainer["strategy"]
     if strategy not in STRATEGIES:
         fail("Key 'trainer.strategy': unknown strategy %r (known: %s)" % (strategy, ", ".join(sorted(STRATEGIES))))
-    if strategy.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
-        # Lightning's DeepSpeedStrategy refuses to start without DeepSpeed.
+    if strategy.startswith("deepspeed") and not deepspeed_installed():
+        # Lightning's DeepSpeedStrategy refuses to start without DeepSpeed:
+        # its RequirementCache("deepspeed") asks the package metadata, so a
+        # deepspeed module with no installed distribution (a source
+        # checkout on PYTHONPATH) does not count.
         sys.stderr.write("Traceback (most recent call last):\n  File \"lightning_main.py\", line 1, in <module>\n"
                          "lightning.fabric.utilities.exceptions.MisconfigurationException: To use the `DeepSpeedStrategy`, "
                          "you must have DeepSpeed installed. Install it by running `pip install -U deepspeed`.\n")

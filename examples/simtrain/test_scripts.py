@@ -203,10 +203,17 @@ class LightningTest(Case):
         self.assertIn("training_step", frames(proc.stderr))
         bf16_80 = ("fit", "--data.batch_size", "80", "--trainer.max_steps", "3", "--trainer.precision", "bf16-mixed")
         self.assert_oom(run("lightning_main.py", *bf16_80))
-        # DeepSpeed's strategies need DeepSpeed to import, as in Lightning: a
-        # stand-in module, or the real refusal.
+        # DeepSpeed's strategies need DeepSpeed installed, as in Lightning
+        # (its package metadata): a stand-in package, or the real refusal;
+        # a module alone with no metadata is refused too.
         with tempfile.TemporaryDirectory() as site:
             open(os.path.join(site, "deepspeed.py"), "w").close()
+            proc = run("lightning_main.py", *bf16_80, "--trainer.strategy", "deepspeed_stage_2_offload",
+                       env={"PYTHONPATH": site})
+            self.assertIn("you must have DeepSpeed installed", proc.stderr)
+            os.mkdir(os.path.join(site, "deepspeed-0.14.0.dist-info"))
+            with open(os.path.join(site, "deepspeed-0.14.0.dist-info", "METADATA"), "w") as f:
+                f.write("Metadata-Version: 2.1\nName: deepspeed\nVersion: 0.14.0\n")
             proc = run("lightning_main.py", *bf16_80, "--trainer.strategy", "deepspeed_stage_2_offload",
                        env={"PYTHONPATH": site})
         self.assert_done(proc, optimizer="adamw+cpu_offload")

@@ -19,12 +19,14 @@ import (
 // Version is the plugin's version.
 const Version = "1.0.0"
 
-// Plugin is the Lightning plugin. It holds no state: every call reads the
-// command it is given.
-type Plugin struct{}
+// Plugin is the Lightning plugin. It holds no state but what the job's
+// Python answered to a probe: every call reads the command it is given.
+type Plugin struct {
+	probes *pyscript.Probes
+}
 
 // New returns the plugin.
-func New() *Plugin { return &Plugin{} }
+func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
 
 // Describe declares the plugin and Lightning's traceback frames.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
@@ -88,7 +90,21 @@ func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeRe
 
 // Apply rewrites the command for one fix. The input is never changed: the
 // answer is built from copies.
-func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	resp, err := applyFix(req)
+	if err != nil || req.Fix.ID != sdk.FixCPUOffload {
+		return resp, err
+	}
+	// Lightning's DeepSpeed strategies refuse to start without DeepSpeed:
+	// ask the job's Python first rather than spend an attempt on it.
+	s, _ := pyscript.Load(req.Command)
+	if found := p.probes.Find(ctx, s, "deepspeed"); found.Known && !found.There {
+		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s (Lightning's DeepSpeed offload strategy needs it)", found.Why)
+	}
+	return resp, nil
+}
+
+func applyFix(req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
 	cmd, fix, copyDir := req.Command.Clone(), req.Fix, req.CopyDir
 	s, ok := pyscript.Load(cmd)
 	if !ok {

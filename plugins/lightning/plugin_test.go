@@ -59,9 +59,10 @@ data:
 var ctx = context.Background()
 
 // command builds a command whose files come from the overlay, run in
-// /proj.
+// /proj, with no Python on its PATH: the DeepSpeed probe cannot tell, and
+// cpu_offload goes ahead (probe_test.go has the probe's answers).
 func command(argv string, files map[string]string) sdk.Command {
-	return plugintab.Command(argv, files, plugintab.Dir("/proj"))
+	return plugintab.Command(argv, files, plugintab.Dir("/proj"), plugintab.Env("PATH", "/nonexistent"))
 }
 
 // apply is plugintab.Apply that also checks each copy lies directly in the

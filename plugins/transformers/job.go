@@ -39,6 +39,8 @@ const (
 type job struct {
 	s   *pyscript.Script
 	cmd sdk.Command
+	// probes asks the job's Python what it has (nil: no cache).
+	probes *pyscript.Probes
 	// trainer says the script takes TrainingArguments through
 	// HfArgumentParser (Trainer style), so every TrainingArguments field is
 	// a flag it accepts; false for scripts with their own argparse flags

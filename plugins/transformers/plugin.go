@@ -27,11 +27,13 @@ const Name = "transformers"
 const Version = "1.0.0"
 
 // Plugin is the Hugging Face Transformers plugin. It keeps no state between
-// calls.
-type Plugin struct{}
+// calls but what the job's Python answered to a probe.
+type Plugin struct {
+	probes *pyscript.Probes
+}
 
 // New returns the plugin.
-func New() *Plugin { return &Plugin{} }
+func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
 
 // Describe declares the plugin and the Trainer's traceback frames.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
@@ -148,11 +150,12 @@ func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeRe
 
 // Apply rewrites the command for one fix; copies of JSON files go under
 // copyDir (as contents: the host writes them).
-func (*Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
 	j, err := loadJob(req.Command)
 	if err != nil {
 		return sdk.ApplyResponse{}, err
 	}
+	j.probes = p.probes
 	return j.apply(ctx, req.Fix, req.CopyDir)
 }
 

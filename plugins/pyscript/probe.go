@@ -1,0 +1,230 @@
+package pyscript
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ProbeTimeout bounds one probe: importing a package such as bitsandbytes
+// loads CUDA libraries, which can take a while on a cold disk.
+const ProbeTimeout = 20 * time.Second
+
+// Probes asks the job's own Python whether a package is there, before a
+// fix that needs it is applied, and remembers the answer per interpreter
+// (its path and modification time, and the environment that decides what
+// it finds), so that a run or plan asks each question once. A nil *Probes
+// asks every time. Probes run in an empty folder: `python -c` puts its
+// working folder first on sys.path, and a repository's own deepspeed.py
+// must not run just because vramrun looked.
+type Probes struct {
+	mu   sync.Mutex
+	seen map[probeKey]Probe
+}
+
+// NewProbes returns an empty cache.
+func NewProbes() *Probes { return &Probes{seen: map[probeKey]Probe{}} }
+
+// Probe is what one probe found.
+type Probe struct {
+	// Known is false when the probe could not tell (no Python found, a
+	// timeout, an interpreter that would not run): the fix goes ahead, and
+	// the job's own rejection is what tells.
+	Known bool
+	// There says the package is there (when Known).
+	There bool
+	// Why says what was found, in words ("deepspeed is not installed in
+	// python3").
+	Why string
+}
+
+type probeKey struct {
+	python, modified, env, module string
+	imports                       bool
+}
+
+// probeEnv are the variables that change what an interpreter finds.
+var probeEnv = []string{"PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "VIRTUAL_ENV", "CONDA_PREFIX", "HOME"}
+
+// Find says whether module can be found by the job's Python without
+// importing it (importlib.util.find_spec, as Lightning's own requirement
+// checks do): cheap, and it runs none of the package's code.
+func (p *Probes) Find(ctx context.Context, s *Script, module string) Probe {
+	return p.probe(ctx, s, module, false)
+}
+
+// Import says whether module imports in the job's Python: for a package
+// that may be installed and still fail to load (bitsandbytes without its
+// CUDA libraries).
+func (p *Probes) Import(ctx context.Context, s *Script, module string) Probe {
+	return p.probe(ctx, s, module, true)
+}
+
+func (p *Probes) probe(ctx context.Context, s *Script, module string, imports bool) Probe {
+	env := JobEnv(s)
+	python, shown := FindPython(s, env)
+	if python == "" {
+		return Probe{Why: fmt.Sprintf("no %s found on the job's PATH to check for %s", shown, module)}
+	}
+	key := probeKey{python: python, env: envKey(env), module: module, imports: imports}
+	if fi, err := os.Stat(python); err == nil {
+		key.modified = fi.ModTime().String()
+	}
+	if p != nil {
+		p.mu.Lock()
+		found, ok := p.seen[key]
+		p.mu.Unlock()
+		if ok {
+			return found
+		}
+	}
+	found := runProbe(ctx, python, shown, env, module, imports)
+	if p != nil && found.Known {
+		p.mu.Lock()
+		p.seen[key] = found
+		p.mu.Unlock()
+	}
+	return found
+}
+
+func runProbe(ctx context.Context, python, shown string, env map[string]string, module string, imports bool) Probe {
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	clean, err := os.MkdirTemp("", "vramrun-probe-")
+	if err != nil {
+		return Probe{Why: fmt.Sprintf("no folder to check for %s in (%v)", module, err)}
+	}
+	defer os.RemoveAll(clean)
+	args := []string{"-c", "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)", module}
+	if imports {
+		args = []string{"-c", "import " + module}
+	}
+	c := exec.CommandContext(ctx, python, args...)
+	c.Dir = clean
+	if env != nil {
+		c.Env = envList(env)
+	}
+	err = c.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil && imports:
+		return Probe{Known: true, There: true, Why: module + " imports in " + shown}
+	case err == nil:
+		return Probe{Known: true, There: true, Why: module + " is installed in " + shown}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return Probe{Why: fmt.Sprintf("checking for %s in %s took over %s", module, shown, ProbeTimeout)}
+	case ctx.Err() != nil:
+		return Probe{Why: fmt.Sprintf("checking for %s in %s was cut short", module, shown)}
+	case !errors.As(err, &exit):
+		return Probe{Why: fmt.Sprintf("%s could not be run to check for %s (%v)", shown, module, err)}
+	}
+	return Probe{Known: true, Why: module + " is not installed in " + shown}
+}
+
+func envKey(env map[string]string) string {
+	var b strings.Builder
+	for _, k := range probeEnv {
+		v, ok := env[k]
+		if env == nil {
+			v, ok = os.LookupEnv(k)
+		}
+		if ok {
+			b.WriteString(k + "=" + v + "\x00")
+		}
+	}
+	return b.String()
+}
+
+// JobEnv is the job's environment with the command's own `env NAME=VALUE`
+// assignments; nil when the command carries none (the current
+// environment is the job's then).
+func JobEnv(s *Script) map[string]string {
+	if s.Cmd.Env == nil && s.Inv.Env == nil {
+		return nil
+	}
+	env := make(map[string]string, len(s.Cmd.Env)+len(s.Inv.Env))
+	for k, v := range s.Cmd.Env {
+		env[k] = v
+	}
+	for k, v := range s.Inv.Env {
+		env[k] = v
+	}
+	return env
+}
+
+// FindPython resolves the job's interpreter: the one the command names,
+// else python3 then python on the job's PATH (torchrun, accelerate,
+// deepspeed and a script run directly start the PATH's Python). It
+// returns the absolute path to run and the name to show; path is "" when
+// none is found.
+func FindPython(s *Script, env map[string]string) (path, shown string) {
+	names := []string{"python3", "python"}
+	if s.Inv.Interpreter != "" {
+		names = []string{s.Inv.Interpreter}
+	}
+	pathVar := os.Getenv("PATH")
+	if env != nil {
+		pathVar = env["PATH"]
+	}
+	for _, name := range names {
+		if p := lookPath(name, pathVar, s.Cmd.Dir); p != "" {
+			return p, name
+		}
+	}
+	return "", strings.Join(names, " or ")
+}
+
+// lookPath finds an executable as a shell with PATH=pathVar in dir would.
+func lookPath(name, pathVar, dir string) string {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) && dir != "" {
+			p = filepath.Join(dir, p)
+		}
+		if executable(p) {
+			return absolute(p)
+		}
+		return ""
+	}
+	for _, d := range filepath.SplitList(pathVar) {
+		if d == "" {
+			d = "."
+		}
+		if !filepath.IsAbs(d) && dir != "" {
+			d = filepath.Join(dir, d)
+		}
+		if p := filepath.Join(d, name); executable(p) {
+			return absolute(p)
+		}
+	}
+	return ""
+}
+
+// executable says whether p is a file that can be run.
+func executable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// absolute makes p absolute, so that running it does not depend on the
+// working directory the probe runs in.
+func absolute(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
