@@ -87,7 +87,7 @@ func setupScriptEnv(env *testscript.Env, root string) {
 // scriptCmds are the scripts' own commands.
 func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"status": cmdStatus, "dead": cmdDead, "waitfor": cmdWaitFor, "show": cmdShow,
+		"status": cmdStatus, "dead": cmdDead, "gone": cmdGone, "waitfor": cmdWaitFor, "show": cmdShow,
 	}
 }
 
@@ -139,30 +139,66 @@ func cmdShow(ts *testscript.TestScript, neg bool, args []string) {
 // cmdDead is `dead PIDFILE`: every pid listed in the file (one a line) is
 // gone — no process left holding GPU memory. A zombie counts as gone: it
 // holds nothing and only waits for its parent to read its status.
+// `! dead PIDFILE`: one of them still runs.
 func cmdDead(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
+	if len(args) != 1 {
 		ts.Fatalf("usage: dead PIDFILE")
 	}
-	data := ts.ReadFile(args[0])
-	n := 0
-	for _, line := range strings.Fields(data) {
+	for _, pid := range pidsIn(ts, args[0]) {
+		if running(pid) {
+			if neg {
+				return
+			}
+			ts.Fatalf("process %d is still running", pid)
+		}
+	}
+	if neg {
+		ts.Fatalf("every process in %s is gone", args[0])
+	}
+}
+
+// cmdGone is `gone PIDFILE`: it waits (up to a minute) until every pid in
+// the file is dead, as `dead` means it — for a death the kernel delivers
+// after the event the script saw (a parent-death signal). It waits on that
+// state, not for a fixed time.
+func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gone PIDFILE")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for _, pid := range pidsIn(ts, args[0]) {
+		for delay := time.Millisecond; running(pid); delay = min(delay*2, 100*time.Millisecond) {
+			if time.Now().After(deadline) {
+				ts.Fatalf("process %d is still running", pid)
+			}
+			time.Sleep(delay)
+		}
+	}
+}
+
+func pidsIn(ts *testscript.TestScript, file string) []int {
+	var pids []int
+	for _, line := range strings.Fields(ts.ReadFile(file)) {
 		pid, err := strconv.Atoi(line)
 		if err != nil {
-			ts.Fatalf("dead: %q in %s is not a pid", line, args[0])
+			ts.Fatalf("%q in %s is not a pid", line, file)
 		}
-		n++
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
-			continue
-		}
-		ts.Fatalf("process %d is still running", pid)
+		pids = append(pids, pid)
 	}
-	if n == 0 {
-		ts.Fatalf("dead: no pid in %s", args[0])
+	if len(pids) == 0 {
+		ts.Fatalf("no pid in %s", file)
 	}
+	return pids
+}
+
+// running says whether pid is a live process (a zombie is not).
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || !strings.HasPrefix(string(stat[i+1:]), " Z")
 }
 
 // cmdWaitFor is `waitfor FILE`: it waits (up to a minute) until FILE exists
