@@ -2,7 +2,9 @@ package oom_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/vramrun/vramrun/launcher/oom"
@@ -57,6 +59,36 @@ func BenchmarkDiagnoseChattyLog(b *testing.B) {
 	for range b.N {
 		if _, err := oom.Diagnose(m, bytes.NewReader(log), oom.Ending{}, "train.py"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScannerBase64: the whole-product benchmark's input, lines of
+// base64 (every letter equally likely: the anchors' rare bytes are not
+// rare there), in a pipe's 64 KiB reads.
+func BenchmarkScannerBase64(b *testing.B) {
+	m := builtinMatcher(b)
+	raw := make([]byte, 3<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	enc := base64.StdEncoding.EncodeToString(raw)
+	var log bytes.Buffer
+	for len(enc) > 0 {
+		n := min(76, len(enc))
+		log.WriteString(enc[:n] + "\n")
+		enc = enc[n:]
+	}
+	s := oom.NewScanner(m, nil)
+	b.SetBytes(int64(log.Len()))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for chunk := log.Bytes(); len(chunk) > 0; {
+			n := min(64<<10, len(chunk))
+			s.Write(chunk[:n])
+			chunk = chunk[n:]
 		}
 	}
 }

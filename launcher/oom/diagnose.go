@@ -77,9 +77,9 @@ func Diagnose(m *Matcher, r io.Reader, end Ending, script string) (Diagnosis, er
 		return NoOOM(), errors.New("oom: Diagnose needs a matcher and a reader")
 	}
 	d := &diagnoser{m: m, script: script}
-	split := lineSplitter{emit: d.line}
-	_, err := io.Copy(writerFunc(split.write), r)
-	split.flush()
+	d.split.emit = d.line
+	_, err := io.Copy(writerFunc(d.write), r)
+	d.split.flush()
 	if err != nil {
 		err = fmt.Errorf("reading output: %w", err)
 	}
@@ -97,8 +97,11 @@ func (w writerFunc) Write(p []byte) (int, error) {
 // diagnoser follows the output line by line, keeping only what the latest
 // OOM needs.
 type diagnoser struct {
-	m       *Matcher
-	script  string
+	m      *Matcher
+	script string
+	split  lineSplitter
+	// near finds the lines that may hold an OOM text (see Scanner).
+	near    anchorHits
 	lineNo  int
 	scratch []int
 	tb      traceback
@@ -146,6 +149,23 @@ type nearbyFigures struct {
 	figs     figures
 }
 
+// write takes the next part of the output.
+func (d *diagnoser) write(p []byte) {
+	if d.m.anchors != nil {
+		d.near.find(d.m.anchors, p, d.split.pos)
+	}
+	d.split.write(p)
+}
+
+// trigger is firstTrigger for the line being emitted, skipped where no
+// anchor is.
+func (d *diagnoser) trigger(line []byte) (int, []int) {
+	if d.m.anchors != nil && !d.near.within(d.split.start, d.split.start+int64(len(line))) {
+		return -1, nil
+	}
+	return d.m.firstTrigger(line, &d.scratch)
+}
+
 func (d *diagnoser) line(line []byte, cont bool) {
 	if cont {
 		d.window(line)
@@ -164,7 +184,7 @@ func (d *diagnoser) line(line []byte, cont bool) {
 		}
 	})
 
-	if idx, loc := d.m.firstTrigger(line, &d.scratch); idx >= 0 {
+	if idx, loc := d.trigger(line); idx >= 0 {
 		d.retire()
 		d.cand = d.newCandidate(&d.m.patterns[idx], line, loc)
 		if hasDetail {
@@ -206,7 +226,7 @@ func (d *diagnoser) line(line []byte, cont bool) {
 // candidate without filing it as an earlier one (windows overlap, so it may
 // be the same text again).
 func (d *diagnoser) window(line []byte) {
-	idx, loc := d.m.firstTrigger(line, &d.scratch)
+	idx, loc := d.trigger(line)
 	if idx < 0 {
 		return
 	}

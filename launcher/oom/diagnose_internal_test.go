@@ -20,6 +20,7 @@ func TestDiagnoserStateStaysBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &diagnoser{m: m}
+	d.split.emit = d.line
 	followBudget := 2*2 + 2
 	for i := range 5000 {
 		var line string
@@ -31,7 +32,7 @@ func TestDiagnoserStateStaysBounded(t *testing.T) {
 		default:
 			line = fmt.Sprintf("peer %d uses 1 peer %d uses 2 free 1", i, i+1)
 		}
-		d.line([]byte(line), false)
+		d.write([]byte(line + "\n"))
 		if len(d.history) > historyCap || len(d.recent) > detailRadius {
 			t.Fatalf("line %d: %d earlier matches, %d recent detail lines", i, len(d.history), len(d.recent))
 		}

@@ -33,34 +33,58 @@ type lineSplitter struct {
 	// emit gets each line, or window of a long line (cont: not the first
 	// one of its line); the slice is only valid during the call.
 	emit func(line []byte, cont bool)
+	// start is the stream offset of line[0] (during emit: of the line or
+	// window emitted); pos counts the bytes written so far.
+	start, pos int64
 }
 
 func (s *lineSplitter) write(p []byte) {
+	// nl is where the next "\n" is in p, len(p) when there is none: it is
+	// found once for all the "\r" redraws before it, as a progress bar
+	// redraws hundreds of times per line. Taking k bytes off p keeps it
+	// right (nl-k), and makes it negative once that "\n" is taken.
+	nl := nextNL(p)
 	for len(p) > 0 {
 		if s.afterCR {
 			s.afterCR = false
 			if p[0] == '\n' {
 				p = p[1:]
+				s.pos++
+				s.start = s.pos
+				nl = nextNL(p)
 				continue
 			}
 		}
-		end := bytes.IndexByte(p, '\n')
-		seg := p
-		if end >= 0 {
-			seg = p[:end]
+		end := -1
+		if nl < len(p) {
+			end = nl
 		}
-		if cr := bytes.IndexByte(seg, '\r'); cr >= 0 {
+		if cr := bytes.IndexByte(p[:min(nl, len(p))], '\r'); cr >= 0 {
 			end = cr
 		}
 		if end < 0 {
 			s.keep(p)
+			s.pos += int64(len(p))
 			return
 		}
 		s.keep(p[:end])
 		s.afterCR = p[end] == '\r'
 		s.emitLine()
+		s.pos += int64(end) + 1
+		s.start = s.pos
 		p = p[end+1:]
+		if nl -= end + 1; nl < 0 {
+			nl = nextNL(p)
+		}
 	}
+}
+
+// nextNL is the index of the first "\n" in p, len(p) if none.
+func nextNL(p []byte) int {
+	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		return i
+	}
+	return len(p)
 }
 
 // flush emits a final line that has no line break.
@@ -87,6 +111,7 @@ func (s *lineSplitter) keep(b []byte) {
 			s.emit(s.line, s.long)
 			s.long = true
 			s.line = s.line[:copy(s.line, s.line[MaxLine-lineOverlap:])]
+			s.start += MaxLine - lineOverlap
 		}
 		take := b[:min(len(b), MaxLine-len(s.line))]
 		if need := len(s.line) + len(take); need > cap(s.line) {

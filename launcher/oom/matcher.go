@@ -35,6 +35,9 @@ type Matcher struct {
 	// the Detail ones.
 	triggers prefilter
 	details  prefilter
+	// anchors finds, stream-wide, where a trigger's literal may be (nil:
+	// some trigger has no literal, and every line is a candidate).
+	anchors *anchorSet
 	// evalFrames and trainFrames are the declared frame names; a name may be
 	// in both when plugins disagree, and evaluation wins.
 	evalFrames  map[string]bool
@@ -84,6 +87,9 @@ func Compile(patterns []sdk.OOMPattern, frames []sdk.Frame) (*Matcher, error) {
 		} else {
 			m.triggers.add(idx, literal, ok)
 		}
+	}
+	if len(m.triggers.always) == 0 {
+		m.anchors = newAnchorSet(m.triggers.literals)
 	}
 	for _, f := range frames {
 		if f.Name == "" {

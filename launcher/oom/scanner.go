@@ -2,6 +2,7 @@ package oom
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -39,6 +40,8 @@ type Scanner struct {
 	// matched is set once the current line was reported.
 	matched bool
 	closed  bool
+	// near finds the lines worth a closer look.
+	near anchorHits
 }
 
 // errClosed is what Write returns after Close.
@@ -57,6 +60,9 @@ func NewScanner(m *Matcher, onMatch func(Match)) *Scanner {
 func (s *Scanner) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, errClosed
+	}
+	if s.m != nil && s.m.anchors != nil {
+		s.near.find(s.m.anchors, p, s.split.pos)
 	}
 	s.split.write(p)
 	return len(p), nil
@@ -82,6 +88,9 @@ func (s *Scanner) line(line []byte, cont bool) {
 	if s.m == nil || s.matched {
 		return
 	}
+	if s.m.anchors != nil && !s.near.within(s.split.start, s.split.start+int64(len(line))) {
+		return
+	}
 	idx, loc := s.m.firstTrigger(line, &s.scratch)
 	if idx < 0 {
 		return
@@ -92,4 +101,59 @@ func (s *Scanner) line(line []byte, cont bool) {
 	}
 	p := &s.m.patterns[idx]
 	s.onMatch(Match{Pattern: p.decl, Line: string(line), LineNo: s.lineNo, Groups: groupsOf(p.re, line, loc)})
+}
+
+// anchorHits are the stream offsets at which an anchor starts, found write
+// by write (an anchor split between two writes included) and dropped as
+// the lines they are on go by.
+type anchorHits struct {
+	at   []int64
+	head int
+	// tail is the end of the stream so far, the bytes an anchor split
+	// between writes starts in.
+	tail    []byte
+	scratch []byte
+	pivots  pivotPicker
+}
+
+// find records the anchors in p, which starts at stream offset off.
+func (h *anchorHits) find(a *anchorSet, p []byte, off int64) {
+	if h.head == len(h.at) {
+		h.at, h.head = h.at[:0], 0
+	}
+	from := len(h.at)
+	h.pivots.observe(a, p)
+	if len(h.tail) > 0 {
+		h.scratch = append(append(h.scratch[:0], h.tail...), p[:min(len(p), a.longest-1)]...)
+		a.each(h.scratch, h.pivots.pivots, func(at, n int) bool {
+			if at < len(h.tail) && at+n > len(h.tail) {
+				h.at = append(h.at, off-int64(len(h.tail))+int64(at))
+			}
+			return true
+		})
+	}
+	a.each(p, h.pivots.pivots, func(at, _ int) bool {
+		h.at = append(h.at, off+int64(at))
+		return true
+	})
+	if len(h.at) > from {
+		// A split anchor may start before one found whole in the write
+		// before: sort what is still ahead.
+		slices.Sort(h.at[h.head:])
+	}
+	if keep := a.longest - 1; len(p) >= keep {
+		h.tail = append(h.tail[:0], p[len(p)-keep:]...)
+	} else {
+		h.tail = append(h.tail, p...)
+		h.tail = h.tail[max(0, len(h.tail)-keep):]
+	}
+}
+
+// within says whether an anchor starts in [lo, hi), and forgets those
+// before lo: lines come in order, so no later line holds them.
+func (h *anchorHits) within(lo, hi int64) bool {
+	for h.head < len(h.at) && h.at[h.head] < lo {
+		h.head++
+	}
+	return h.head < len(h.at) && h.at[h.head] < hi
 }

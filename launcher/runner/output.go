@@ -40,14 +40,14 @@ func newOutputCopiers(cs ...copier) *outputCopiers {
 // writer, both get one pipe, so their relative order is kept and the
 // writer is never called concurrently.
 func newPipeCopiers(stdout, stderr io.Writer) (*outputCopiers, [2]*os.File, error) {
-	outR, outW, err := os.Pipe()
+	outR, outW, err := bigPipe()
 	if err != nil {
 		return nil, [2]*os.File{}, fmt.Errorf("stdout pipe: %w", err)
 	}
 	if sameWriter(stdout, stderr) {
 		return newOutputCopiers(copier{src: outR, dst: stdout}), [2]*os.File{outW, outW}, nil
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := bigPipe()
 	if err != nil {
 		_ = outR.Close()
 		_ = outW.Close()
@@ -85,8 +85,28 @@ func (o *outputCopiers) start(onPanic func()) {
 	}()
 }
 
+// copyBuffer is what one read of the job's output may take: a whole
+// pipeSize pipe, so that a chatty job costs few system calls per megabyte.
+const copyBuffer = pipeSize
+
+// pipeSize is the capacity asked for the job's output pipes (Linux's
+// default is 64 KiB; 1 MiB is the most an unprivileged process may ask by
+// default, /proc/sys/fs/pipe-max-size).
+const pipeSize = 1 << 20
+
+// bigPipe is os.Pipe with room for pipeSize bytes where the system allows
+// it: the job then blocks less often on a full pipe, and each read moves
+// more. A refusal leaves the default size.
+func bigPipe() (r, w *os.File, err error) {
+	r, w, err = os.Pipe()
+	if err == nil {
+		_, _ = unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	}
+	return r, w, err
+}
+
 func (o *outputCopiers) copy(c copier) {
-	buf := make([]byte, 32*1024)
+	buf := make([]byte, copyBuffer)
 	dst := c.dst
 	end := endScanner{marker: c.end}
 	write := func(p []byte) {
