@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -101,7 +102,7 @@ func readProfileFile(path, shownFrom string, source Source) (*profileFile, error
 	return out, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`) })
 
 // yamlParserProblems are the problems yaml.v3's parser (rather than its
 // scanner) reports. For these it prints a 0-based line: the line of the
@@ -119,7 +120,7 @@ func yamlParserProblems() []string {
 // syntaxError turns yaml.v3's "yaml: line 3: ..." into file:3: .... yaml.v3
 // leaves the line out when the problem is on the first line.
 func (r fileReader) syntaxError(err error) error {
-	m := yamlLineRE.FindStringSubmatch(err.Error())
+	m := yamlLineRE().FindStringSubmatch(err.Error())
 	if m == nil {
 		return r.errf(1, "YAML syntax error: %v", err)
 	}
@@ -412,7 +413,7 @@ func (r fileReader) readEnv(v *yaml.Node, full string, l *layer) error {
 	return nil
 }
 
-var sha256HexRE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+var sha256HexRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{64}$`) })
 
 func (r fileReader) readPlugins(v *yaml.Node, full string, l *layer) error {
 	l.declares[keyPlugins] = true
@@ -450,7 +451,7 @@ func (r fileReader) readPlugins(v *yaml.Node, full string, l *layer) error {
 			case "path":
 				ref.Path = strings.TrimSpace(val.Value)
 			case "sha256":
-				if !sha256HexRE.MatchString(val.Value) {
+				if !sha256HexRE().MatchString(val.Value) {
 					return r.errf(val.Line, "%s: sha256 %q is not 64 hexadecimal digits", full, val.Value)
 				}
 				ref.SHA256 = strings.ToLower(val.Value)

@@ -3,16 +3,17 @@ package main
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
 
 // pflag's parse errors carry Go's internals ("strconv.ParseInt: parsing
 // ..."); a user needs the flag, the value and what it should be.
-var badFlagValue = regexp.MustCompile(`^invalid argument "(.*)" for "(.*?)" flag: (.*)$`)
+var badFlagValue = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^invalid argument "(.*)" for "(.*?)" flag: (.*)$`) })
 
 func flagError(c *cobra.Command, err error) error {
-	m := badFlagValue.FindStringSubmatch(err.Error())
+	m := badFlagValue().FindStringSubmatch(err.Error())
 	if m == nil {
 		return usageError("%v", err)
 	}

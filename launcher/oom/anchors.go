@@ -2,7 +2,6 @@ package oom
 
 import (
 	"bytes"
-	"slices"
 	"strings"
 )
 
@@ -43,50 +42,69 @@ func newAnchorSet(literals [][]byte) *anchorSet {
 	if len(literals) == 0 {
 		return nil
 	}
+	cands := anchorCandidates(literals)
 	covered := make([]bool, len(literals))
 	left := len(literals)
 	set := &anchorSet{}
 	for left > 0 {
-		best, bestScore := "", 0.0
-		for _, cand := range anchorCandidates(literals, covered) {
+		var best *anchorCandidate
+		bestScore := 0.0
+		for i := range cands {
+			c := &cands[i]
 			n := 0
-			for i, l := range literals {
-				if !covered[i] && bytes.Contains(l, []byte(cand)) {
+			for _, l := range c.in {
+				if !covered[l] {
 					n++
 				}
 			}
-			_, freq := pivotOf([]byte(cand))
-			score := float64(n) / (0.001 + freq)
-			if score > bestScore || score == bestScore && n > 0 && len(cand) > len(best) {
-				best, bestScore = cand, score
+			score := float64(n) / (0.001 + c.freq)
+			if score > bestScore || score == bestScore && n > 0 && c.beats(best) {
+				best, bestScore = c, score
 			}
 		}
-		if bestScore == 0 {
+		if best == nil {
 			return nil
 		}
-		for i, l := range literals {
-			if !covered[i] && bytes.Contains(l, []byte(best)) {
-				covered[i] = true
+		for _, l := range best.in {
+			if !covered[l] {
+				covered[l] = true
 				left--
 			}
 		}
-		pivot, _ := pivotOf([]byte(best))
-		set.anchors = append(set.anchors, anchor{text: []byte(best), pivot: pivot})
-		set.longest = max(set.longest, len(best))
+		set.anchors = append(set.anchors, anchor{text: []byte(best.text), pivot: best.pivot})
+		set.longest = max(set.longest, len(best.text))
 	}
 	return set
+}
+
+// anchorCandidate is a substring that may serve as an anchor: the literals that
+// hold it, and its rarest byte.
+type anchorCandidate struct {
+	text  string
+	in    []int // indexes of the literals that contain text
+	pivot int
+	freq  float64
 }
 
 // pivotOf is the index of text's rarest byte and how often it is seen.
 func pivotOf(text []byte) (int, float64) {
 	at, least := 0, 2.0
 	for i, b := range text {
-		if f := byteFrequency(b); f < least {
+		if f := byteFrequencies[b]; f < least {
 			at, least = i, f
 		}
 	}
 	return at, least
 }
+
+// byteFrequencies is byteFrequency of every byte, computed once (it is read,
+// never written).
+var byteFrequencies = func() (t [256]float64) {
+	for b := range t {
+		t[b] = byteFrequency(byte(b))
+	}
+	return t
+}()
 
 // byteFrequency is roughly how often b turns up in what training jobs
 // print (English words and identifiers, numbers, progress bars); only the
@@ -115,27 +133,40 @@ func byteFrequency(b byte) float64 {
 	return 0.002
 }
 
-// anchorCandidates are the substrings of the literals not yet covered that
-// may serve as anchors, sorted: the same literals give the same anchors.
-func anchorCandidates(literals [][]byte, covered []bool) []string {
-	seen := map[string]bool{}
-	var out []string
+// beats breaks a tie of scores: the longer wins, then the first in byte
+// order, so that the same literals give the same anchors whatever order the
+// candidates come in.
+func (c *anchorCandidate) beats(other *anchorCandidate) bool {
+	if len(c.text) != len(other.text) {
+		return len(c.text) > len(other.text)
+	}
+	return c.text < other.text
+}
+
+// anchorCandidates are the substrings of the literals that may serve as
+// anchors, each with the literals that hold it, in no order. Each literal is searched once per candidate, here,
+// not once per round of the cover.
+func anchorCandidates(literals [][]byte) []anchorCandidate {
+	in := map[string][]int{}
 	for i, l := range literals {
-		if covered[i] {
-			continue
-		}
 		for n := min(len(l), minAnchor); n <= min(len(l), maxAnchor); n++ {
 			for at := 0; at+n <= len(l); at++ {
 				sub := l[at : at+n]
-				if bytes.ContainsAny(sub, "\r\n") || seen[string(sub)] {
+				if bytes.ContainsAny(sub, "\r\n") {
 					continue
 				}
-				seen[string(sub)] = true
-				out = append(out, string(sub))
+				held := in[string(sub)]
+				if len(held) == 0 || held[len(held)-1] != i {
+					in[string(sub)] = append(held, i)
+				}
 			}
 		}
 	}
-	slices.Sort(out)
+	out := make([]anchorCandidate, 0, len(in))
+	for text, held := range in {
+		pivot, freq := pivotOf([]byte(text))
+		out = append(out, anchorCandidate{text: text, in: held, pivot: pivot, freq: freq})
+	}
 	return out
 }
 

@@ -92,3 +92,14 @@ func BenchmarkScannerBase64(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompile: compiling every built-in declaration, which each run
+// does before its first attempt (component: part of `vramrun -- true`).
+func BenchmarkCompile(b *testing.B) {
+	patterns, frames := builtinPatterns(), builtinFrames()
+	for b.Loop() {
+		if _, err := oom.Compile(patterns, frames); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -240,7 +240,7 @@ func (d *diagnoser) newCandidate(p *compiledPattern, line []byte, loc []int) *ca
 	c := &candidate{
 		p:          p,
 		lineNo:     d.lineNo,
-		groups:     groupsOf(p.re, line, loc),
+		groups:     groupsOf(p.re.get(), line, loc),
 		phase:      d.tb.phaseAt(d.lineNo),
 		lines:      []string{string(line)},
 		followDone: make([]bool, len(p.follow)),
@@ -280,10 +280,11 @@ func (c *candidate) follow(line []byte) {
 		kept = kept[:maxFollowLineBytes]
 	}
 	c.lines = append(c.lines, string(kept))
-	for i, re := range c.p.follow {
+	for i, lazy := range c.p.follow {
 		if c.followDone[i] {
 			continue
 		}
+		re := lazy.get()
 		loc := re.FindSubmatchIndex(line)
 		if loc == nil {
 			continue

@@ -46,8 +46,8 @@ type Matcher struct {
 
 type compiledPattern struct {
 	decl   sdk.OOMPattern
-	re     *regexp.Regexp
-	follow []*regexp.Regexp
+	re     *lazyRegexp
+	follow []*lazyRegexp
 }
 
 // Compile checks and compiles the plugins' declarations. The error names the
@@ -74,10 +74,10 @@ func Compile(patterns []sdk.OOMPattern, frames []sdk.Frame) (*Matcher, error) {
 			continue
 		}
 		seen[p.ID] = true
-		// Validate has compiled each expression already.
-		cp := compiledPattern{decl: p, re: regexp.MustCompile(p.Regexp)}
+		// Validate has parsed each expression: none can fail to compile.
+		cp := compiledPattern{decl: p, re: newLazyRegexp(p.Regexp)}
 		for _, f := range p.Follow {
-			cp.follow = append(cp.follow, regexp.MustCompile(f))
+			cp.follow = append(cp.follow, newLazyRegexp(f))
 		}
 		literal, ok := requiredLiteral(p.Regexp)
 		idx := len(m.patterns)
@@ -113,7 +113,7 @@ func Compile(patterns []sdk.OOMPattern, frames []sdk.Frame) (*Matcher, error) {
 func (m *Matcher) firstTrigger(line []byte, scratch *[]int) (int, []int) {
 	*scratch = m.triggers.candidates(line, (*scratch)[:0])
 	for _, idx := range *scratch {
-		if loc := m.patterns[idx].re.FindSubmatchIndex(line); loc != nil {
+		if loc := m.patterns[idx].re.get().FindSubmatchIndex(line); loc != nil {
 			return idx, loc
 		}
 	}
@@ -125,8 +125,9 @@ func (m *Matcher) detailMatches(line []byte, scratch *[]int, found func(p *compi
 	*scratch = m.details.candidates(line, (*scratch)[:0])
 	for _, idx := range *scratch {
 		p := &m.patterns[idx]
-		for _, loc := range p.re.FindAllSubmatchIndex(line, -1) {
-			found(p, groupsOf(p.re, line, loc))
+		re := p.re.get()
+		for _, loc := range re.FindAllSubmatchIndex(line, -1) {
+			found(p, groupsOf(re, line, loc))
 		}
 	}
 }

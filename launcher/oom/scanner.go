@@ -100,7 +100,7 @@ func (s *Scanner) line(line []byte, cont bool) {
 		return
 	}
 	p := &s.m.patterns[idx]
-	s.onMatch(Match{Pattern: p.decl, Line: string(line), LineNo: s.lineNo, Groups: groupsOf(p.re, line, loc)})
+	s.onMatch(Match{Pattern: p.decl, Line: string(line), LineNo: s.lineNo, Groups: groupsOf(p.re.get(), line, loc)})
 }
 
 // anchorHits are the stream offsets at which an anchor starts, found write

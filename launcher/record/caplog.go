@@ -18,7 +18,8 @@ type CappedLog struct {
 	f       *os.File
 	head    int64
 	written int64
-	ring    []byte
+	ring    []byte // grows as output comes, up to tail bytes
+	tail    int
 	start   int // index of the oldest byte in ring once it is full
 	full    bool
 	total   int64
@@ -38,7 +39,9 @@ func NewCappedLog(path string, head, tail int) (*CappedLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CappedLog{f: f, head: int64(head), ring: make([]byte, 0, tail)}, nil
+	// The ring is not made here: most attempts print far less than tail,
+	// and a run should not start by allocating megabytes.
+	return &CappedLog{f: f, head: int64(head), tail: tail}, nil
 }
 
 // Write never fails towards the job: a disk error is kept for Close.
@@ -57,10 +60,10 @@ func (c *CappedLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// keepTail keeps the last cap(ring) bytes of everything written (also of the
+// keepTail keeps the last tail bytes of everything written (also of the
 // part that went to the head, so that Tail always has the end of the output).
 func (c *CappedLog) keepTail(p []byte) {
-	capacity := cap(c.ring)
+	capacity := c.tail
 	if len(p) >= capacity {
 		c.ring = append(c.ring[:0], p[len(p)-capacity:]...)
 		c.start, c.full = 0, true
@@ -71,6 +74,12 @@ func (c *CappedLog) keepTail(p []byte) {
 			n := capacity - len(c.ring)
 			if n > len(p) {
 				n = len(p)
+			}
+			if need := len(c.ring) + n; need > cap(c.ring) {
+				// Doubling, but never past tail: the memory stays bounded.
+				grown := make([]byte, len(c.ring), min(max(2*cap(c.ring), need, 64<<10), capacity))
+				copy(grown, c.ring)
+				c.ring = grown
 			}
 			c.ring = append(c.ring, p[:n]...)
 			p = p[n:]

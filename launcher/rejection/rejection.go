@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/vramrun/vramrun/sdk"
@@ -20,8 +21,12 @@ import (
 // rejects its arguments as it starts, and dies with the error last.
 const tailBytes = 64 << 10
 
-// Matcher runs the declared rejection texts.
+// Matcher runs the declared rejection texts. They are compiled at the
+// first Find, which only a failed attempt calls: a run that never fails
+// never pays for them.
 type Matcher struct {
+	decls    []sdk.RejectionPattern
+	once     sync.Once
 	patterns []compiled
 }
 
@@ -38,10 +43,20 @@ func Compile(patterns []sdk.RejectionPattern) (*Matcher, error) {
 		if err := p.Validate(); err != nil {
 			return nil, err
 		}
-		re := regexp.MustCompile(p.Regexp)
-		m.patterns = append(m.patterns, compiled{id: p.ID, re: re, name: re.SubexpIndex("name")})
+		m.decls = append(m.decls, p)
 	}
 	return m, nil
+}
+
+// compile makes programs of the declarations Compile parsed: none can
+// fail (regexp.Compile adds no errors to parsing's), and one that did would
+// be left out rather than stop the run.
+func (m *Matcher) compile() {
+	for _, p := range m.decls {
+		if re, err := regexp.Compile(p.Regexp); err == nil {
+			m.patterns = append(m.patterns, compiled{id: p.ID, re: re, name: re.SubexpIndex("name")})
+		}
+	}
 }
 
 // Finding is a line with which the job rejected something.
@@ -54,9 +69,10 @@ type Finding struct {
 // Find returns the rejection lines at the end of an attempt's output,
 // last first.
 func (m *Matcher) Find(output []byte) []Finding {
-	if m == nil || len(m.patterns) == 0 {
+	if m == nil || len(m.decls) == 0 {
 		return nil
 	}
+	m.once.Do(m.compile)
 	if len(output) > tailBytes {
 		output = output[len(output)-tailBytes:]
 	}

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vramrun/vramrun/launcher/human"
@@ -32,10 +33,13 @@ const FileName = "report.html"
 //go:embed page.html.tmpl
 var pageTemplate string
 
-// pageTmpl is parsed once; html/template escapes every value it is given,
+// pageTmpl is parsed once, when the first report is written (not at start-up:
+// a run that writes no report does not pay for it); html/template escapes every value it is given,
 // and only the charts, which this package draws itself, go in as
 // template.HTML.
-var pageTmpl = template.Must(template.New("page").Parse(pageTemplate))
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(pageTemplate))
+})
 
 // page is what the template shows of one run. Its parts are embedded, so
 // the template reads every field as the page's own (.RunID, .Final).
@@ -158,7 +162,7 @@ func Write(w io.Writer, run *record.Run, runDir string) error {
 	}
 	p.Final, p.FinalFiles, p.FinalIsAsTyped = finalCommand(run)
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, p); err != nil {
+	if err := pageTmpl().Execute(&buf, p); err != nil {
 		return fmt.Errorf("report: %v", err)
 	}
 	_, err := w.Write(buf.Bytes())

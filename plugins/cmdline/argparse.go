@@ -3,6 +3,7 @@ package cmdline
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // ArgDef is one add_argument call of a script's argparse parser.
@@ -139,11 +140,11 @@ func exprText(src []byte, expr []pyToken) (string, bool) {
 	return foldLines(text), false
 }
 
-var lineBreakRun = regexp.MustCompile(`\s*\\?\r?\n\s*`)
+var lineBreakRun = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s*\\?\r?\n\s*`) })
 
 // foldLines joins an expression written over several lines into one.
 func foldLines(s string) string {
-	return lineBreakRun.ReplaceAllString(s, " ")
+	return lineBreakRun().ReplaceAllString(s, " ")
 }
 
 // stringLiteral reads tokens that are only (non-formatted) string

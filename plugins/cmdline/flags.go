@@ -3,6 +3,7 @@ package cmdline
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // FlagForm is how a flag and its value were typed.
@@ -85,12 +86,12 @@ func optionsEnd(args []string) int {
 
 // negativeNumber matches a token such as -1, -.5 or -1e-5: a value, not a
 // flag.
-var negativeNumber = regexp.MustCompile(`^-(\d+|\d*\.\d+)([eE][-+]?\d+)?$`)
+var negativeNumber = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-(\d+|\d*\.\d+)([eE][-+]?\d+)?$`) })
 
 // isValue says whether tok can be a flag's value: anything but another
 // flag or "--"; negative numbers and a lone "-" are values.
 func isValue(tok string) bool {
-	return tok != "--" && (!strings.HasPrefix(tok, "-") || tok == "-" || negativeNumber.MatchString(tok))
+	return tok != "--" && (!strings.HasPrefix(tok, "-") || tok == "-" || negativeNumber().MatchString(tok))
 }
 
 // isShortName says whether name is a single-letter flag such as -b.

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Invocation is a command line split into its wrappers, its launcher and
@@ -139,7 +140,7 @@ type parser struct {
 	launcherWorld int   // processes the innermost launcher starts
 }
 
-var pythonName = regexp.MustCompile(`^python[0-9.]*$`)
+var pythonName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^python[0-9.]*$`) })
 
 // program reads argv[i] as a program that runs the rest of argv. parent
 // names what led to it, for messages.
@@ -176,7 +177,7 @@ func (p *parser) program(i int, parent string) error {
 		return p.argparseLauncher(i, i+1, "accelerate", accelerateTable, "")
 	case base == "deepspeed":
 		return p.argparseLauncher(i, i+1, "deepspeed", deepspeedTable, "")
-	case pythonName.MatchString(base):
+	case pythonName().MatchString(base):
 		return p.python(i)
 	case base == "sh" || base == "bash" || base == "dash" || base == "zsh":
 		return p.shell(i, base)
@@ -242,7 +243,7 @@ func (p *parser) env(i int) error {
 // nice reads `nice [-n N | -N] COMMAND`.
 func (p *parser) nice(i int) error {
 	j := i + 1
-	if j < len(p.argv) && oldNiceAdjustment.MatchString(p.argv[j]) {
+	if j < len(p.argv) && oldNiceAdjustment().MatchString(p.argv[j]) {
 		j++
 	}
 	res, err := niceTable.scan(p.argv, j)
@@ -252,7 +253,7 @@ func (p *parser) nice(i int) error {
 	return p.program(res.next, "nice")
 }
 
-var oldNiceAdjustment = regexp.MustCompile(`^--?[0-9]+$`)
+var oldNiceAdjustment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^--?[0-9]+$`) })
 
 // timeout reads `timeout [OPTION]... DURATION COMMAND`.
 func (p *parser) timeout(i int) error {

@@ -3,6 +3,7 @@ package lightning
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -250,7 +251,7 @@ func (c *cliCommand) configError() string {
 }
 
 // classHeader matches a class statement and its bases.
-var classHeader = regexp.MustCompile(`(?m)^class\s+\w+\s*\(([^)]*)\)\s*:`)
+var classHeader = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^class\s+\w+\s*\(([^)]*)\)\s*:`) })
 
 // initDefault reads the default of a data.* or model.* key from the
 // script's own DataModule or LightningModule: the literal default of the
@@ -265,7 +266,7 @@ func initDefault(src []byte, key string) (string, bool) {
 		return "", false
 	}
 	text := string(src)
-	headers := classHeader.FindAllStringSubmatchIndex(text, -1)
+	headers := classHeader().FindAllStringSubmatchIndex(text, -1)
 	for i, h := range headers {
 		if !strings.Contains(text[h[2]:h[3]], base) {
 			continue
@@ -281,12 +282,12 @@ func initDefault(src []byte, key string) (string, bool) {
 	return "", false
 }
 
-var initDef = regexp.MustCompile(`def\s+__init__\s*\(`)
+var initDef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`def\s+__init__\s*\(`) })
 
 // paramDefault finds param's literal default in the first __init__
 // signature of a class body.
 func paramDefault(body, param string) (string, bool) {
-	loc := initDef.FindStringIndex(body)
+	loc := initDef().FindStringIndex(body)
 	if loc == nil {
 		return "", false
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/plugins/pyscript"
@@ -91,7 +92,9 @@ func readJSONFile(cmd sdk.Command, named string) *configFile {
 // trainerWords are the names that show a script parses TrainingArguments
 // (or a subclass: Seq2SeqTrainingArguments, TRL's SFTConfig) with
 // HfArgumentParser or hands them to a Trainer.
-var trainerWords = regexp.MustCompile(`\b(HfArgumentParser|\w*TrainingArguments|\w*Trainer|(SFT|DPO|GRPO|KTO|ORPO|CPO|PPO|Reward)Config)\b`)
+var trainerWords = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b(HfArgumentParser|\w*TrainingArguments|\w*Trainer|(SFT|DPO|GRPO|KTO|ORPO|CPO|PPO|Reward)Config)\b`)
+})
 
 // loadJob reads cmd. It fails only when the command has no script.
 func loadJob(cmd sdk.Command) (*job, error) {
@@ -103,7 +106,7 @@ func loadJob(cmd sdk.Command) (*job, error) {
 	// A script vramrun cannot read is taken as Trainer style: that is what
 	// the HF flags that made it claim the command mean.
 	code := pythonCode(s.Source)
-	j.trainer = s.Source == nil || trainerWords.MatchString(code)
+	j.trainer = s.Source == nil || trainerWords().MatchString(code)
 	j.usesAccelerator = s.ImportsAny("accelerate") && strings.Contains(code, "Accelerator")
 	args := s.Inv.Args
 	j.jsonMode = j.trainer && len(args) == 1 && strings.HasSuffix(args[0], ".json")

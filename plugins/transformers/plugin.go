@@ -14,6 +14,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/plugins/pyscript"
@@ -54,7 +55,9 @@ var otherTrainers = []string{"lightning", "pytorch_lightning", "tensorflow", "ke
 
 // hfArgsWords show a script that parses HF training arguments, whatever
 // else it imports.
-var hfArgsWords = regexp.MustCompile(`\b(HfArgumentParser|\w*TrainingArguments|(SFT|DPO|GRPO|KTO|ORPO|CPO|PPO|Reward)Config)\b`)
+var hfArgsWords = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b(HfArgumentParser|\w*TrainingArguments|(SFT|DPO|GRPO|KTO|ORPO|CPO|PPO|Reward)Config)\b`)
+})
 
 // Recognize claims scripts that import transformers, commands typed with
 // TrainingArguments flags, and single JSON files of TrainingArguments.
@@ -73,7 +76,7 @@ func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.Recog
 			rec.Reason = "the script imports trl (built on transformers' Trainer)"
 		}
 		for _, other := range otherTrainers {
-			if s.ImportsAny(other) && !hfArgsWords.MatchString(code) {
+			if s.ImportsAny(other) && !hfArgsWords().MatchString(code) {
 				rec.Confidence, rec.Reason = 50, "the script imports transformers but trains with "+other
 				break
 			}
