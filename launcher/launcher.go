@@ -119,6 +119,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			say.Warn("plugin log: %v", err)
 		}
 	}
+	// Old runs are pruned while this one runs, not after it: the job
+	// needs none of it, and vramrun's exit should not wait on deletions.
+	pruned := make(chan error, 1)
+	if keep && o.Settings.KeepRuns > 0 {
+		go func() {
+			_, err := record.Prune(o.Store.RunsDir(), o.Settings.KeepRuns)
+			pruned <- err
+		}()
+	} else {
+		pruned <- nil
+	}
 	var bus record.Bus
 	if keep {
 		bus = append(bus, record.NewKeeper(runDir, say.Warn))
@@ -147,10 +158,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	status, err := l.run(ctx, func(before int) string {
 		return filepath.Join(runDir, "files", fmt.Sprintf("attempt-%d", before))
 	})
-	if keep && o.Settings.KeepRuns > 0 {
-		if _, err := record.Prune(o.Store.RunsDir(), o.Settings.KeepRuns); err != nil {
-			say.Warn("could not prune old runs: %v", err)
-		}
+	if err := <-pruned; err != nil {
+		say.Warn("could not prune old runs: %v", err)
 	}
 	return Result{Status: status, Interrupted: l.interrupted}, err
 }

@@ -1,12 +1,15 @@
 package gpu
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
@@ -88,16 +91,19 @@ func Simulated(dir string, env map[string]string) nvml.Interface {
 	lib.EventSetCreateFunc = func() (nvml.EventSet, nvml.Return) {
 		set, ret := createSet()
 		if ms, ok := set.(*mock.EventSet); ok && ret == nvml.SUCCESS {
-			wait := ms.WaitFunc
+			wait, free := ms.WaitFunc, ms.FreeFunc
+			watch := newSimXidWatch(dir)
+			ms.FreeFunc = func() nvml.Return { watch.close(); return free() }
 			ms.WaitFunc = func(ms uint32) (nvml.EventData, nvml.Return) {
 				deadline := time.Now().Add(time.Duration(ms) * time.Millisecond)
 				for {
 					queueSimXids(dir, m, count)
-					slice := min(time.Until(deadline), simXidPoll)
-					data, ret := wait(uint32(max(slice, 0) / time.Millisecond))
-					if ret != nvml.ERROR_TIMEOUT || !time.Now().Before(deadline) {
+					data, ret := wait(0)
+					left := time.Until(deadline)
+					if ret != nvml.ERROR_TIMEOUT || left <= 0 {
 						return data, ret
 					}
+					watch.wait(left)
 				}
 			}
 		}
@@ -109,9 +115,10 @@ func Simulated(dir string, env map[string]string) nvml.Interface {
 const (
 	// maxSimGPUs bounds SIMGPU_COUNT.
 	maxSimGPUs = 16
-	// simXidPoll is how often a waiting event set looks for xid files: the
-	// simulated driver's reaction time.
-	simXidPoll = 20 * time.Millisecond
+	// simXidPoll is how often a waiting event set looks for xid files where
+	// the folder cannot be watched (no inotify): the simulated driver's
+	// reaction time.
+	simXidPoll = 250 * time.Millisecond
 	// simUUIDPrefix and an index in 12 hex digits make a simulated GPU's
 	// UUID; the simulated job parses it back (simgpu_model.SIM_UUID).
 	simUUIDPrefix = "GPU-51a1a7ed-0000-4000-8000-"
@@ -193,15 +200,57 @@ func simDevice(env map[string]string, count int) int {
 	return visible[logical].Index
 }
 
+// simXidWatch lets a waiting event set sleep until a file may have appeared
+// in the simulated GPU's folder, as a driver's wait sleeps, instead of
+// polling it: the CPU figures of a simulated run are then vramrun's own.
+// Without inotify it polls every simXidPoll.
+type simXidWatch struct{ fd int }
+
+func newSimXidWatch(dir string) *simXidWatch {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return &simXidWatch{fd: -1}
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE); err != nil {
+		_ = unix.Close(fd)
+		return &simXidWatch{fd: -1}
+	}
+	return &simXidWatch{fd: fd}
+}
+
+// wait returns when the folder changed since the last wait, or after d.
+func (w *simXidWatch) wait(d time.Duration) {
+	if w.fd < 0 {
+		time.Sleep(min(d, simXidPoll))
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, int(max(d/time.Millisecond, 1))); n > 0 {
+		var buf [4096]byte
+		for {
+			if n, err := unix.Read(w.fd, buf[:]); n <= 0 || err != nil {
+				break
+			}
+		}
+	}
+}
+
+func (w *simXidWatch) close() {
+	if w.fd >= 0 {
+		_ = unix.Close(w.fd)
+		w.fd = -1
+	}
+}
+
 // queueSimXids reports the xid files in dir as Xid events and removes them.
 func queueSimXids(dir string, m *gputest.Machine, count int) {
 	files, _ := filepath.Glob(filepath.Join(dir, "xid-*"))
 	for _, f := range files {
 		data, err := os.ReadFile(f)
-		_ = os.Remove(f)
-		if err != nil {
-			continue
+		if err != nil || !bytes.HasSuffix(data, []byte("\n")) {
+			continue // not written whole yet: its close wakes the watch
 		}
+		_ = os.Remove(f)
 		xidText, gpuText, _ := strings.Cut(strings.TrimSpace(string(data)), "@")
 		xid, err := strconv.ParseUint(xidText, 10, 64)
 		if err != nil {

@@ -16,8 +16,9 @@ type XidEvent struct {
 }
 
 // xidWaitSlice bounds each blocking nvmlEventSetWait call, so that a
-// cancelled watch returns within this long.
-const xidWaitSlice = 200 * time.Millisecond
+// cancelled watch returns within this long. Each slice wakes vramrun once:
+// a quiet job should cost it next to nothing.
+const xidWaitSlice = time.Second
 
 // ApplicationXid reports whether an Xid is caused by the application
 // (a bad memory access, a kernel fault, a reset it asked for) rather than

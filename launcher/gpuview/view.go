@@ -6,7 +6,9 @@ package gpuview
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -227,6 +229,9 @@ func (v *View) StartSampler(ctx context.Context, devices []gpu.Device, pid int) 
 	return a
 }
 
+// xidStopWait is how long Stop waits for the Xid watch to return.
+const xidStopWait = 50 * time.Millisecond
+
 // Stop ends sampling and keeps attempt n's samples in the run folder.
 func (a *Sampler) Stop(runDir string, n int) Samples {
 	var out Samples
@@ -235,7 +240,15 @@ func (a *Sampler) Stop(runDir string, n int) Samples {
 	}
 	samples := a.s.Stop()
 	a.cancel()
-	<-a.done
+	// The Xid watch returns at the end of its current wait, up to a
+	// second on; what it has seen is kept as it comes, and an attempt
+	// need not end later for an Xid after its job ended.
+	wait := time.NewTimer(xidStopWait)
+	select {
+	case <-a.done:
+	case <-wait.C:
+	}
+	wait.Stop()
 	for _, note := range a.s.Notes() {
 		a.v.msg.Info("%s", note)
 	}
@@ -262,8 +275,49 @@ func (a *Sampler) Stop(runDir string, n int) Samples {
 	return out
 }
 
-// processTree is pid and its descendants, from /proc.
+// processTree is pid and its descendants. It follows the kernel's
+// per-thread children lists down from pid, so a tick costs a few reads per
+// process of the job, whatever else the machine runs; without those lists
+// (CONFIG_PROC_CHILDREN off) it reads every process's parent.
 func processTree(root int) []int {
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		kids, ok := childrenOf(out[i])
+		if !ok {
+			return processTreeByScan(root)
+		}
+		out = append(out, kids...)
+	}
+	return out
+}
+
+// childrenOf lists pid's children from /proc/<pid>/task/*/children; ok is
+// false when the kernel keeps no such lists. A process that is gone has
+// none.
+func childrenOf(pid int) (kids []int, ok bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, true
+	}
+	for i, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/children")
+		if errors.Is(err, fs.ErrNotExist) && i == 0 {
+			if _, statErr := os.Stat(dir + "/" + t.Name()); statErr == nil {
+				return nil, false
+			}
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if kid, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, kid)
+			}
+		}
+	}
+	return kids, true
+}
+
+// processTreeByScan is processTree from every process's parent.
+func processTreeByScan(root int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return []int{root}

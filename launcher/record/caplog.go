@@ -1,7 +1,9 @@
 package record
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -77,7 +79,13 @@ func (c *CappedLog) keepTail(p []byte) {
 			}
 			if need := len(c.ring) + n; need > cap(c.ring) {
 				// Doubling, but never past tail: the memory stays bounded.
-				grown := make([]byte, len(c.ring), min(max(2*cap(c.ring), need, 64<<10), capacity))
+				// Past a megabyte the output is chatty: the whole ring at
+				// once, rather than more copies of a growing one.
+				size := max(2*cap(c.ring), need, 64<<10)
+				if size > 1<<20 {
+					size = capacity
+				}
+				grown := make([]byte, len(c.ring), min(size, capacity))
 				copy(grown, c.ring)
 				c.ring = grown
 			}
@@ -98,9 +106,35 @@ func (c *CappedLog) keepTail(p []byte) {
 func (c *CappedLog) Tail() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]byte, 0, len(c.ring))
-	out = append(out, c.ring[c.start:]...)
-	return append(out, c.ring[:c.start]...)
+	older, newer := c.parts()
+	return append(append(make([]byte, 0, len(older)+len(newer)), older...), newer...)
+}
+
+// TailReader reads what Tail returns without copying it: the ring is
+// megabytes, and the diagnosis reads it once. The log must not be written
+// to while it is read.
+func (c *CappedLog) TailReader() io.Reader {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	older, newer := c.parts()
+	return io.MultiReader(bytes.NewReader(older), bytes.NewReader(newer))
+}
+
+// LastBytes is a copy of at most the last n bytes written.
+func (c *CappedLog) LastBytes(n int) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	older, newer := c.parts()
+	if len(newer) >= n {
+		return append([]byte(nil), newer[len(newer)-n:]...)
+	}
+	older = older[max(0, len(older)-(n-len(newer))):]
+	return append(append(make([]byte, 0, len(older)+len(newer)), older...), newer...)
+}
+
+// parts are the ring's two halves, oldest first.
+func (c *CappedLog) parts() (older, newer []byte) {
+	return c.ring[c.start:], c.ring[:c.start]
 }
 
 // Total is how many bytes the job wrote.
@@ -117,15 +151,25 @@ func (c *CappedLog) Close() error {
 	defer c.mu.Unlock()
 	rest := c.total - c.written // bytes not in the file yet
 	if rest > 0 {
-		tail := append(append([]byte(nil), c.ring[c.start:]...), c.ring[:c.start]...)
-		if int64(len(tail)) > rest {
-			tail = tail[int64(len(tail))-rest:]
+		older, newer := c.parts()
+		kept := int64(len(older) + len(newer))
+		if kept > rest {
+			// The head holds the start of the ring already.
+			skip := kept - rest
+			if skip >= int64(len(older)) {
+				older, newer = nil, newer[skip-int64(len(older)):]
+			} else {
+				older = older[skip:]
+			}
+			kept = rest
 		}
-		if cut := rest - int64(len(tail)); cut > 0 {
-			fmt.Fprintf(c.f, "\n[vramrun: %d bytes of output cut here; the log keeps the first %d and the last %d]\n", cut, c.written, len(tail))
+		if cut := rest - kept; cut > 0 {
+			fmt.Fprintf(c.f, "\n[vramrun: %d bytes of output cut here; the log keeps the first %d and the last %d]\n", cut, c.written, kept)
 		}
-		if _, err := c.f.Write(tail); err != nil && c.err == nil {
-			c.err = err
+		for _, part := range [][]byte{older, newer} {
+			if _, err := c.f.Write(part); err != nil && c.err == nil {
+				c.err = err
+			}
 		}
 	}
 	if err := c.f.Close(); err != nil && c.err == nil {

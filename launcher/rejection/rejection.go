@@ -17,9 +17,9 @@ import (
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// tailBytes is how much of an attempt's output end is searched: a job
+// TailBytes is how much of an attempt's output end is searched: a job
 // rejects its arguments as it starts, and dies with the error last.
-const tailBytes = 64 << 10
+const TailBytes = 64 << 10
 
 // Matcher runs the declared rejection texts. They are compiled at the
 // first Find, which only a failed attempt calls: a run that never fails
@@ -73,8 +73,8 @@ func (m *Matcher) Find(output []byte) []Finding {
 		return nil
 	}
 	m.once.Do(m.compile)
-	if len(output) > tailBytes {
-		output = output[len(output)-tailBytes:]
+	if len(output) > TailBytes {
+		output = output[len(output)-TailBytes:]
 	}
 	var out []Finding
 	lines := bytes.Split(output, []byte("\n"))

@@ -50,9 +50,9 @@ func TestRejected(t *testing.T) {
 
 func TestFindLooksAtTheEnd(t *testing.T) {
 	m := matcher(t)
-	big := make([]byte, 0, 2*tailBytes)
+	big := make([]byte, 0, 2*TailBytes)
 	big = append(big, "x: error: unrecognized arguments: --early\n"...)
-	for len(big) < 2*tailBytes {
+	for len(big) < 2*TailBytes {
 		big = append(big, "step ok\n"...)
 	}
 	big = append(big, "x: error: unrecognized arguments: --late\n"...)

@@ -16,6 +16,9 @@ import (
 // with the whole context a line-by-line match does not have.
 type clock struct {
 	now func() time.Time
+	// firstOOM is closed at the first OOM text, so that a watcher needs no
+	// ticker until there is a hang to look for.
+	firstOOM chan struct{}
 
 	mu         sync.Mutex
 	lastOutput time.Time
@@ -23,7 +26,7 @@ type clock struct {
 }
 
 func newClock(now func() time.Time) *clock {
-	return &clock{now: now, lastOutput: now()}
+	return &clock{now: now, lastOutput: now(), firstOOM: make(chan struct{})}
 }
 
 // output records that the job printed something.
@@ -38,6 +41,9 @@ func (c *clock) oom() {
 	c.mu.Lock()
 	t := c.now()
 	c.lastOutput = t
+	if c.texts.Count == 0 {
+		close(c.firstOOM)
+	}
 	c.texts.Add(t)
 	c.mu.Unlock()
 }

@@ -6,9 +6,9 @@
 package supervise
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -185,12 +185,12 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	out := s.result(watched, samples, w.clock, started)
 	out.Output = record.Output{LogFile: logName, LogBytes: logw.Total()}
 	end := s.ending(job.PID(), watched, samples, oomKillsBefore, since)
-	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, bytes.NewReader(logw.Tail()), end, a.Script)
+	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, logw.TailReader(), end, a.Script)
 	if err != nil {
 		out.Facts.Diagnosis = oom.NoOOM()
 	}
 	if out.Facts.Status != 0 {
-		out.Rejections = cfg.Rejections.Find(logw.Tail())
+		out.Rejections = cfg.Rejections.Find(logw.LastBytes(rejection.TailBytes))
 	}
 	if watched.res.Signal == syscall.SIGKILL && !watched.hung && !out.Facts.Diagnosis.OOM {
 		out.Notes = append(out.Notes, record.NoteKilled)
@@ -214,20 +214,28 @@ func (s *Supervisor) preflight(ctx context.Context, env map[string]string) (map[
 }
 
 // wiring is where the job's output goes: the terminal or vramrun's own
-// streams, the attempt log, and the OOM scanner of each stream, each write
-// marking the clock.
+// streams and the attempt log first, then the OOM scanner of each stream,
+// which reads the same bytes beside the copy (see behind); each write marks
+// the clock.
 type wiring struct {
 	clock          *clock
 	stdout, stderr clockWriter
 	scanners       []*oom.Scanner
+	queues         []*behind
 }
+
+// scanLag is how far an OOM scanner may fall behind the job's output before
+// the copy waits for it.
+const scanLag = 8 << 20
 
 func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog) *wiring {
 	w := &wiring{clock: newClock(s.cfg.Now)}
-	scanner := func() *oom.Scanner {
+	scanner := func() io.Writer {
 		sc := oom.NewScanner(s.cfg.Matcher, func(oom.Match) { w.clock.oom() })
+		q := newBehind(sc, scanLag)
 		w.scanners = append(w.scanners, sc)
-		return sc
+		w.queues = append(w.queues, q)
+		return q
 	}
 	st := s.cfg.Streams
 	if mode == runner.PTY {
@@ -241,8 +249,12 @@ func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog) *wiring {
 	return w
 }
 
-// close scans the last line of each stream.
+// close waits for the scanners to catch up and scans the last line of each
+// stream.
 func (w *wiring) close() {
+	for _, q := range w.queues {
+		q.Close()
+	}
 	for _, sc := range w.scanners {
 		sc.Close()
 	}
@@ -258,15 +270,22 @@ type watched struct {
 // watch waits for the job while passing vramrun's signals on, ending it when
 // it hangs after an OOM, and calling fits once when it has run long enough
 // without an OOM to count as fitting. It returns when Wait has returned: the
-// job's main process has exited and the rest of its group is gone.
+// job's main process has exited and the rest of its group is gone. A quiet
+// job costs it no wake-ups: the hang check ticks only once an OOM text has
+// come, and fitting is one timer.
 func (s *Supervisor) watch(job *runner.Job, c *clock, started time.Time, fits func()) watched {
 	waited := make(chan runner.Result, 1)
 	go func() { waited <- job.Wait() }()
 	grace, learnAfter := s.cfg.Timing.Grace, s.cfg.Timing.LearnAfter
-	ticker := time.NewTicker(min(max(grace/4, 10*time.Millisecond), 250*time.Millisecond))
-	defer ticker.Stop()
+	var learn <-chan time.Time
+	if fits != nil && learnAfter > 0 {
+		t := time.NewTimer(max(learnAfter-s.cfg.Now().Sub(started), 0))
+		defer t.Stop()
+		learn = t.C
+	}
+	firstOOM := c.firstOOM
+	var hangCheck <-chan time.Time
 	var w watched
-	learned := fits == nil || learnAfter <= 0
 	for {
 		select {
 		case w.res = <-waited:
@@ -280,14 +299,20 @@ func (s *Supervisor) watch(job *runner.Job, c *clock, started time.Time, fits fu
 			if IsTerminating(sys) {
 				w.interrupt = sys
 			}
-		case <-ticker.C:
+		case <-firstOOM:
+			firstOOM = nil
+			ticker := time.NewTicker(min(max(grace/4, 10*time.Millisecond), 250*time.Millisecond))
+			defer ticker.Stop()
+			hangCheck = ticker.C
+		case <-hangCheck:
 			if !w.hung && c.hung(grace) {
 				w.hung = true
 				s.cfg.Say.Info("the job printed an out-of-memory error and then nothing for %s: ending it", grace)
 				go job.Stop()
 			}
-			if !learned && c.ooms() == 0 && s.cfg.Now().Sub(started) >= learnAfter {
-				learned = true
+		case <-learn:
+			learn = nil
+			if c.ooms() == 0 {
 				fits()
 			}
 		}

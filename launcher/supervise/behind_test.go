@@ -1,0 +1,85 @@
+package supervise
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// gate is a writer that holds every Write until it is opened, then keeps
+// what it was given.
+type gate struct {
+	open chan struct{}
+	mu   sync.Mutex
+	got  bytes.Buffer
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	<-g.open
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.got.Write(p)
+}
+
+// TestBehindNeverMakesTheCopyWait: while the scanner is stuck, writes up
+// to the limit return at once (were one to wait, the test would hang), and
+// once it goes on it gets every byte, in order.
+func TestBehindNeverMakesTheCopyWait(t *testing.T) {
+	g := &gate{open: make(chan struct{})}
+	b := newBehind(g, 1<<20)
+	var want bytes.Buffer
+	for i := 0; want.Len() < 1<<20-100; i++ {
+		line := fmt.Appendf(nil, "line %d of a job that prints while the scanner is stuck\n", i)
+		if want.Len()+len(line) > 1<<20 {
+			break
+		}
+		want.Write(line)
+		if n, err := b.Write(line); n != len(line) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	close(g.open)
+	b.Close()
+	if !bytes.Equal(g.got.Bytes(), want.Bytes()) {
+		t.Fatalf("scanner got %d bytes, want the %d written, in order", g.got.Len(), want.Len())
+	}
+}
+
+// TestBehindKeepsEveryByteWhenFarBehind: a job that prints many times the
+// limit from two goroutines, as stdout and stderr do into one pty, loses
+// nothing: every write arrives whole and in each writer's order.
+func TestBehindKeepsEveryByteWhenFarBehind(t *testing.T) {
+	var got bytes.Buffer
+	b := newBehind(&got, behindChunk) // the smallest limit: the copy waits often
+	const writers, lines = 2, 20000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range lines {
+				_, _ = b.Write(fmt.Appendf(nil, "w%d %06d %s\n", w, i, bytes.Repeat([]byte("x"), i%97)))
+			}
+		}()
+	}
+	wg.Wait()
+	b.Close()
+	next := [writers]int{}
+	for _, line := range bytes.Split(bytes.TrimSuffix(got.Bytes(), []byte("\n")), []byte("\n")) {
+		var w, i int
+		var pad string
+		if _, err := fmt.Sscanf(string(line), "w%d %d %s", &w, &i, &pad); err != nil && i%97 != 0 {
+			t.Fatalf("torn line %q: %v", line, err)
+		}
+		if w < 0 || w >= writers || i != next[w] || len(pad) != i%97 {
+			t.Fatalf("line %q out of order or cut (want w%d line %d next)", line, w, next[w])
+		}
+		next[w]++
+	}
+	for w, n := range next {
+		if n != lines {
+			t.Errorf("writer %d: %d lines arrived, want %d", w, n, lines)
+		}
+	}
+}
