@@ -3,6 +3,9 @@ package supervise
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -27,7 +30,8 @@ func (g *gate) Write(p []byte) (int, error) {
 // once it goes on it gets every byte, in order.
 func TestBehindNeverMakesTheCopyWait(t *testing.T) {
 	g := &gate{open: make(chan struct{})}
-	b := newBehind(g, 1<<20)
+	b := newBehind(1 << 20)
+	w := b.writer(g)
 	var want bytes.Buffer
 	for i := 0; want.Len() < 1<<20-100; i++ {
 		line := fmt.Appendf(nil, "line %d of a job that prints while the scanner is stuck\n", i)
@@ -35,7 +39,7 @@ func TestBehindNeverMakesTheCopyWait(t *testing.T) {
 			break
 		}
 		want.Write(line)
-		if n, err := b.Write(line); n != len(line) || err != nil {
+		if n, err := w.Write(line); n != len(line) || err != nil {
 			t.Fatalf("Write = %d, %v", n, err)
 		}
 	}
@@ -51,7 +55,8 @@ func TestBehindNeverMakesTheCopyWait(t *testing.T) {
 // nothing: every write arrives whole and in each writer's order.
 func TestBehindKeepsEveryByteWhenFarBehind(t *testing.T) {
 	var got bytes.Buffer
-	b := newBehind(&got, behindChunk) // the smallest limit: the copy waits often
+	b := newBehind(behindChunk) // the smallest limit: the copy waits often
+	into := b.writer(&got)
 	const writers, lines = 2, 20000
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -59,7 +64,7 @@ func TestBehindKeepsEveryByteWhenFarBehind(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range lines {
-				_, _ = b.Write(fmt.Appendf(nil, "w%d %06d %s\n", w, i, bytes.Repeat([]byte("x"), i%97)))
+				_, _ = into.Write(fmt.Appendf(nil, "w%d %06d %s\n", w, i, bytes.Repeat([]byte("x"), i%97)))
 			}
 		}()
 	}
@@ -83,3 +88,42 @@ func TestBehindKeepsEveryByteWhenFarBehind(t *testing.T) {
 		}
 	}
 }
+
+// TestBehindKeepsTheOrderAcrossWriters: two writers fed through one queue
+// get their bytes in the order the writes came, so a log shared by stdout
+// and stderr reads as they were copied.
+func TestBehindKeepsTheOrderAcrossWriters(t *testing.T) {
+	// Each writer notes every item it gets (writes to one writer may come
+	// merged) with its own tag, on one shared list.
+	var got []string
+	var mu sync.Mutex
+	tagged := func(tag string) io.Writer {
+		return writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, item := range strings.Split(strings.TrimSuffix(string(p), ","), ",") {
+				got = append(got, tag+item)
+			}
+			return len(p), nil
+		})
+	}
+	b := newBehind(behindChunk)
+	out, errs := b.writer(tagged("out")), b.writer(tagged("err"))
+	var want []string
+	for i := range 1000 {
+		w, tag := out, "out"
+		if i%3 == 0 || i%7 == 0 {
+			w, tag = errs, "err"
+		}
+		_, _ = w.Write(fmt.Appendf(nil, "%d,", i))
+		want = append(want, fmt.Sprintf("%s%d", tag, i))
+	}
+	b.Close()
+	if !slices.Equal(got, want) {
+		t.Fatalf("writers got\n%v\nwant\n%v", got, want)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

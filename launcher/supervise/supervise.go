@@ -166,6 +166,7 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	job, err := runner.Start(ctx, spec)
 	if err != nil {
 		cfg.Signals.Running(false)
+		w.close()
 		logw.Close()
 		return Result{}, err
 	}
@@ -221,40 +222,39 @@ type wiring struct {
 	clock          *clock
 	stdout, stderr clockWriter
 	scanners       []*oom.Scanner
-	queues         []*behind
+	queue          *behind
 }
 
-// scanLag is how far an OOM scanner may fall behind the job's output before
-// the copy waits for it.
-const scanLag = 8 << 20
+// scanLag is how far the OOM scanners may fall behind the job's output
+// before the copy waits for them.
+const scanLag = 1 << 20
 
 func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog) *wiring {
-	w := &wiring{clock: newClock(s.cfg.Now)}
-	scanner := func() io.Writer {
+	w := &wiring{clock: newClock(s.cfg.Now), queue: newBehind(scanLag)}
+	// Each stream goes to its terminal and the log's head file as it is
+	// copied; the log's tail (memory, read after the job ends) and the
+	// stream's scanner take it from the queue, in the order of the copies.
+	stream := func(to io.Writer) clockWriter {
 		sc := oom.NewScanner(s.cfg.Matcher, func(oom.Match) { w.clock.oom() })
-		q := newBehind(sc, scanLag)
 		w.scanners = append(w.scanners, sc)
-		w.queues = append(w.queues, q)
-		return q
+		return clockWriter{w.clock, fanout{to, logw.HeadWriter(), w.queue.writer(fanout{logw.TailWriter(), sc})}}
 	}
 	st := s.cfg.Streams
 	if mode == runner.PTY {
 		// One stream: the pty merges stdout and stderr.
-		w.stdout = clockWriter{w.clock, fanout{st.Stdout, logw, scanner()}}
+		w.stdout = stream(st.Stdout)
 		w.stderr = clockWriter{w.clock, fanout{}}
 		return w
 	}
-	w.stdout = clockWriter{w.clock, fanout{st.Stdout, logw, scanner()}}
-	w.stderr = clockWriter{w.clock, fanout{st.Stderr, logw, scanner()}}
+	w.stdout = stream(st.Stdout)
+	w.stderr = stream(st.Stderr)
 	return w
 }
 
-// close waits for the scanners to catch up and scans the last line of each
-// stream.
+// close waits for the scanners and the log's tail to catch up and scans
+// the last line of each stream.
 func (w *wiring) close() {
-	for _, q := range w.queues {
-		q.Close()
-	}
+	w.queue.Close()
 	for _, sc := range w.scanners {
 		sc.Close()
 	}
