@@ -79,7 +79,8 @@ func scanAll(m *Matcher, data []byte, n int) []string {
 }
 
 // FuzzAnchorsChangeNothing: the Scanner reports the same matches, and
-// Diagnose the same diagnosis, with the anchors as without them, however the output is cut into writes: an
+// Diagnose the same diagnosis, with the anchors as without them (and a log
+// in which the Scanner finds nothing diagnoses as no log at all), however the output is cut into writes: an
 // anchor split between writes, or a literal at the edge of a long line's
 // window, is found all the same.
 func FuzzAnchorsChangeNothing(f *testing.F) {
@@ -111,6 +112,18 @@ func FuzzAnchorsChangeNothing(f *testing.F) {
 		dGot, _ := Diagnose(m, bytes.NewReader(data), end, "train.py")
 		if !reflect.DeepEqual(dGot, dWant) {
 			t.Errorf("Diagnose with anchors\n%+v\nwithout\n%+v", dGot, dWant)
+		}
+		// What vramrun relies on to skip reading the log: when the
+		// streaming scanner saw no OOM text, the log tells the diagnosis
+		// nothing the ending does not.
+		if len(got) == 0 {
+			for _, end := range []Ending{end, {Exited: true, Signal: 9, KernelOOM: true, KernelLogRead: true}} {
+				dLog, _ := Diagnose(m, bytes.NewReader(data), end, "train.py")
+				dNone, _ := Diagnose(m, bytes.NewReader(nil), end, "train.py")
+				if !reflect.DeepEqual(dLog, dNone) {
+					t.Errorf("no OOM text streamed, yet the log changes the diagnosis:\n%+v\nwithout the log\n%+v", dLog, dNone)
+				}
+			}
 		}
 	})
 }

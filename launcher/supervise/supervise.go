@@ -6,6 +6,7 @@
 package supervise
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -179,19 +180,35 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	}
 	cfg.Say.SetRaw(nil)
 	w.close()
-	samples := sampler.Stop(cfg.RunDir, a.N)
-	if err := logw.Close(); err != nil {
-		cfg.Say.Warn("attempt log: %v", err)
+	// The judging below reads the log's tail in memory, which nothing
+	// writes any more, while the tail goes to the log file beside it.
+	// When the scanners saw no OOM text the tail is not read at all: it
+	// could tell the diagnosis nothing the ending does not (the OOM fuzz
+	// test holds the two to that), and it may be megabytes.
+	text := io.Reader(bytes.NewReader(nil))
+	if w.clock.ooms() > 0 {
+		text = logw.TailReader()
 	}
+	var lastBytes []byte
+	if watched.res.Status() != 0 {
+		lastBytes = logw.LastBytes(rejection.TailBytes)
+	}
+	logBytes := logw.Total()
+	closed := make(chan error, 1)
+	go func() { closed <- logw.Close() }()
+	samples := sampler.Stop(cfg.RunDir, a.N)
 	out := s.result(watched, samples, w.clock, started)
-	out.Output = record.Output{LogFile: logName, LogBytes: logw.Total()}
+	out.Output = record.Output{LogFile: logName, LogBytes: logBytes}
 	end := s.ending(job.PID(), watched, samples, oomKillsBefore, since)
-	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, logw.TailReader(), end, a.Script)
+	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, text, end, a.Script)
 	if err != nil {
 		out.Facts.Diagnosis = oom.NoOOM()
 	}
-	if out.Facts.Status != 0 {
-		out.Rejections = cfg.Rejections.Find(logw.LastBytes(rejection.TailBytes))
+	if lastBytes != nil {
+		out.Rejections = cfg.Rejections.Find(lastBytes)
+	}
+	if err := <-closed; err != nil {
+		cfg.Say.Warn("attempt log: %v", err)
 	}
 	if watched.res.Signal == syscall.SIGKILL && !watched.hung && !out.Facts.Diagnosis.OOM {
 		out.Notes = append(out.Notes, record.NoteKilled)
