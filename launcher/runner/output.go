@@ -85,9 +85,13 @@ func (o *outputCopiers) start(onPanic func()) {
 	}()
 }
 
-// copyBuffer is what one read of the job's output may take: a whole
-// pipeSize pipe, so that a chatty job costs few system calls per megabyte.
-const copyBuffer = pipeSize
+// copyBuffer is what one read of the job's output may take, at most: a
+// whole pipeSize pipe, so that a chatty job costs few system calls per
+// megabyte. Reads start at firstCopyBuffer.
+const (
+	copyBuffer      = pipeSize
+	firstCopyBuffer = 16 << 10
+)
 
 // pipeSize is the capacity asked for the job's output pipes (Linux's
 // default is 64 KiB; 1 MiB is the most an unprivileged process may ask by
@@ -106,7 +110,10 @@ func bigPipe() (r, w *os.File, err error) {
 }
 
 func (o *outputCopiers) copy(c copier) {
-	buf := make([]byte, copyBuffer)
+	// The buffer starts small and grows while reads fill it: a quiet job
+	// should not cost a megabyte of fresh memory per stream, a chatty one
+	// gets few system calls per megabyte.
+	buf := make([]byte, firstCopyBuffer)
 	dst := c.dst
 	end := endScanner{marker: c.end}
 	write := func(p []byte) {
@@ -124,6 +131,9 @@ func (o *outputCopiers) copy(c copier) {
 		n, err := c.src.Read(buf)
 		out, found := end.scan(buf[:n])
 		write(out)
+		if n == len(buf) && len(buf) < copyBuffer {
+			buf = make([]byte, 2*len(buf))
+		}
 		if found {
 			return
 		}

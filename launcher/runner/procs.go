@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -98,7 +97,18 @@ func listProcs() []procInfo {
 // (CONFIG_PROC_CHILDREN off) it scans every process.
 func childrenOf(pid int) map[int]bool {
 	kids := map[int]bool{}
-	lists, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	// The task folder's names, then each one's list: a glob would stat
+	// every list first.
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	var lists []string
+	if tasks, err := os.ReadDir(dir); err == nil {
+		for _, t := range tasks {
+			lists = append(lists, dir+t.Name()+"/children")
+		}
+	}
+	if _, err := os.Stat(dir + strconv.Itoa(pid) + "/children"); err != nil {
+		lists = nil // no children lists in this kernel
+	}
 	if len(lists) == 0 {
 		for _, p := range listProcs() {
 			if p.ppid == pid {
