@@ -48,25 +48,9 @@ func NewCappedLog(path string, head, tail int) (*CappedLog, error) {
 
 // Write never fails towards the job: a disk error is kept for Close.
 func (c *CappedLog) Write(p []byte) (int, error) {
-	_, _ = c.HeadWriter().Write(p)
-	return c.TailWriter().Write(p)
-}
-
-// HeadWriter and TailWriter split Write in two, for a caller that feeds the
-// file's head on the job's copy path and the in-memory tail beside it (the
-// tail is only read after the job ends). Every byte must go to both, in the
-// same order.
-func (c *CappedLog) HeadWriter() io.Writer { return capHead{c} }
-
-// TailWriter: see HeadWriter.
-func (c *CappedLog) TailWriter() io.Writer { return capTail{c} }
-
-type capHead struct{ c *CappedLog }
-
-func (h capHead) Write(p []byte) (int, error) {
-	c := h.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.total += int64(len(p))
 	if c.written < c.head {
 		n := min(int64(len(p)), c.head-c.written)
 		if _, err := c.f.Write(p[:n]); err != nil && c.err == nil {
@@ -74,16 +58,6 @@ func (h capHead) Write(p []byte) (int, error) {
 		}
 		c.written += n
 	}
-	return len(p), nil
-}
-
-type capTail struct{ c *CappedLog }
-
-func (t capTail) Write(p []byte) (int, error) {
-	c := t.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.total += int64(len(p))
 	c.keepTail(p)
 	return len(p), nil
 }

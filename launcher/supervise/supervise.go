@@ -232,9 +232,8 @@ func (s *Supervisor) preflight(ctx context.Context, env map[string]string) (map[
 }
 
 // wiring is where the job's output goes: the terminal or vramrun's own
-// streams and the attempt log first, then the OOM scanner of each stream,
-// which reads the same bytes beside the copy (see behind); each write marks
-// the clock.
+// streams first, then, beside the copy (see behind), the attempt log and
+// the OOM scanner of each stream; each write marks the clock.
 type wiring struct {
 	clock          *clock
 	stdout, stderr clockWriter
@@ -242,19 +241,21 @@ type wiring struct {
 	queue          *behind
 }
 
-// scanLag is how far the OOM scanners may fall behind the job's output
-// before the copy waits for them.
+// scanLag is how far the attempt log and the OOM scanners may fall behind
+// the job's output before the copy waits for them.
 const scanLag = 1 << 20
 
 func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog) *wiring {
 	w := &wiring{clock: newClock(s.cfg.Now), queue: newBehind(scanLag)}
-	// Each stream goes to its terminal and the log's head file as it is
-	// copied; the log's tail (memory, read after the job ends) and the
-	// stream's scanner take it from the queue, in the order of the copies.
+	// Each stream goes to its terminal (or vramrun's own stdout) as it is
+	// copied; the attempt log and the stream's scanner take it from the
+	// queue, in the order of the copies. The log is not on the copy path:
+	// a slow disk under .vramrun must not slow the job's output, until the
+	// log is a whole queue behind.
 	stream := func(to io.Writer) clockWriter {
 		sc := oom.NewScanner(s.cfg.Matcher, func(oom.Match) { w.clock.oom() })
 		w.scanners = append(w.scanners, sc)
-		return clockWriter{w.clock, fanout{to, logw.HeadWriter(), w.queue.writer(fanout{logw.TailWriter(), sc})}}
+		return clockWriter{w.clock, fanout{to, w.queue.writer(fanout{logw, sc})}}
 	}
 	st := s.cfg.Streams
 	if mode == runner.PTY {
