@@ -12,8 +12,9 @@ import (
 // Nothing is dropped: every byte reaches its writer, and all writers get
 // their bytes in the order the writes came, one at a time (so two streams
 // sharing one log keep the order in which they were copied). Memory is
-// bounded (limit, or one write when a write is larger): a Write waits only
-// when the writers are a whole limit behind, which the scanner (gigabytes a
+// bounded (limit, or one write when a write is larger; counted in buffers
+// held, whatever is in them): a Write waits only when the writers are a
+// whole limit behind, which the scanner (gigabytes a
 // second, on lines a prefilter has mostly skipped) is not for output a job
 // can print.
 type behind struct {
@@ -22,7 +23,7 @@ type behind struct {
 	mu     sync.Mutex
 	moved  *sync.Cond // a chunk was queued or taken, or the end came
 	queue  []chunk    // waiting for their writers, oldest first
-	queued int        // bytes in queue
+	held   int        // capacity of the buffers in queue
 	spare  [][]byte   // emptied buffers, for reuse
 	closed bool
 	done   chan struct{} // closed when the goroutine has written everything
@@ -33,9 +34,6 @@ type chunk struct {
 	to   *behindWriter // by pointer: writers need not be comparable
 	data []byte
 }
-
-// behindChunk is the size of the buffers bytes are queued in.
-const behindChunk = 256 << 10
 
 func newBehind(limit int) *behind {
 	b := &behind{limit: max(limit, behindChunk), done: make(chan struct{})}
@@ -60,21 +58,29 @@ func (w *behindWriter) Write(p []byte) (int, error) {
 
 // queueFor queues p whole, so that writes from two goroutines never
 // interleave inside one another: it waits for room for all of it, or for
-// an empty queue when p alone is larger than the limit.
+// an empty queue when p alone is larger than the limit. Room is counted in
+// the buffers the queue holds, not the bytes in them: two streams taking
+// turns with one-line writes make a chunk per line, and each must count.
 func (b *behind) queueFor(to *behindWriter, p []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.queued > 0 && b.queued+len(p) > b.limit && !b.closed {
+	for b.held > 0 && b.held+need(len(p)) > b.limit && !b.closed {
 		b.moved.Wait()
 	}
 	if b.closed {
 		return
 	}
-	b.queued += len(p)
 	for rest := p; len(rest) > 0; {
 		last := len(b.queue) - 1
 		if last < 0 || b.queue[last].to != to || len(b.queue[last].data) == cap(b.queue[last].data) {
-			b.queue = append(b.queue, chunk{to: to, data: b.buffer()})
+			size := len(rest)
+			if last >= 0 && b.queue[last].to == to {
+				// A stream that filled its chunk gets a larger one.
+				size = max(size, 2*cap(b.queue[last].data))
+			}
+			buf := b.buffer(size)
+			b.held += cap(buf)
+			b.queue = append(b.queue, chunk{to: to, data: buf})
 			last++
 		}
 		c := b.queue[last].data
@@ -85,13 +91,40 @@ func (b *behind) queueFor(to *behindWriter, p []byte) {
 	b.moved.Broadcast()
 }
 
-func (b *behind) buffer() []byte {
-	if k := len(b.spare); k > 0 {
+// Buffer sizes: a write gets the smallest power of two that holds it,
+// within these bounds.
+const (
+	smallestBuffer = 4 << 10
+	behindChunk    = 256 << 10
+)
+
+// bufferFor is the size of buffer a write of n bytes starts.
+func bufferFor(n int) int {
+	size := smallestBuffer
+	for size < n && size < behindChunk {
+		size *= 2
+	}
+	return size
+}
+
+// need is what buffers a write of n bytes may take.
+func need(n int) int {
+	if n <= behindChunk {
+		return bufferFor(n)
+	}
+	return (n + behindChunk - 1) / behindChunk * behindChunk
+}
+
+// buffer is an empty buffer for a write of n bytes: a spare one when it is
+// the largest size (the ones a chatty stream goes through), else new.
+func (b *behind) buffer(n int) []byte {
+	size := bufferFor(n)
+	if k := len(b.spare); k > 0 && size == behindChunk {
 		c := b.spare[k-1]
 		b.spare = b.spare[:k-1]
 		return c[:0]
 	}
-	return make([]byte, 0, behindChunk)
+	return make([]byte, 0, size)
 }
 
 // drain writes the queue until Close, then what is left.
@@ -111,11 +144,13 @@ func (b *behind) drain() {
 		b.mu.Unlock()
 		_, _ = c.to.next.Write(c.data)
 		b.mu.Lock()
-		b.queued -= len(c.data)
-		// Every buffer is kept for reuse (they are never more than the
-		// limit holds): one made anew costs page faults and, later, the
+		b.held -= cap(c.data)
+		// Large buffers are kept for reuse (never more than the limit
+		// holds): one made anew costs page faults and, later, the
 		// collector's time, and a chatty job would make hundreds.
-		b.spare = append(b.spare, c.data)
+		if cap(c.data) == behindChunk && len(b.spare) < b.limit/behindChunk {
+			b.spare = append(b.spare, c.data)
+		}
 		b.moved.Broadcast()
 	}
 }

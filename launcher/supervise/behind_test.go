@@ -25,17 +25,19 @@ func (g *gate) Write(p []byte) (int, error) {
 	return g.got.Write(p)
 }
 
-// TestBehindNeverMakesTheCopyWait: while the scanner is stuck, writes up
-// to the limit return at once (were one to wait, the test would hang), and
+// TestBehindNeverMakesTheCopyWait: while the scanner is stuck, writes
+// within the limit return at once (were one to wait, the test would hang), and
 // once it goes on it gets every byte, in order.
 func TestBehindNeverMakesTheCopyWait(t *testing.T) {
 	g := &gate{open: make(chan struct{})}
 	b := newBehind(1 << 20)
 	w := b.writer(g)
 	var want bytes.Buffer
-	for i := 0; want.Len() < 1<<20-100; i++ {
+	// Half the limit: the buffers holding the lines count against it, and
+	// may be up to twice what is in them.
+	for i := 0; ; i++ {
 		line := fmt.Appendf(nil, "line %d of a job that prints while the scanner is stuck\n", i)
-		if want.Len()+len(line) > 1<<20 {
+		if want.Len()+len(line) > 1<<19 {
 			break
 		}
 		want.Write(line)
@@ -127,3 +129,41 @@ func TestBehindKeepsTheOrderAcrossWriters(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestBehindCountsTheBuffersItHolds: two streams taking turns with short
+// lines while the log is stuck make a chunk per line; the memory they hold
+// is what counts against the limit, not the few bytes in each.
+func TestBehindCountsTheBuffersItHolds(t *testing.T) {
+	g := &gate{open: make(chan struct{})}
+	b := newBehind(1 << 20)
+	out, errs := b.writer(g), b.writer(g)
+	turns := (1 << 20) / smallestBuffer // the most that fit without waiting
+	for i := range turns {
+		w := out
+		if i%2 == 1 {
+			w = errs
+		}
+		_, _ = w.Write([]byte("a line\n"))
+	}
+	b.mu.Lock()
+	held, chunks := b.held, len(b.queue)
+	b.mu.Unlock()
+	// The drain may hold the first chunk already, stuck in its Write.
+	if (chunks != turns && chunks != turns-1) || held != turns*smallestBuffer {
+		t.Errorf("%d writes taking turns: %d chunks queued, %d bytes held, want %d chunks of %d", turns, chunks, held, turns, smallestBuffer)
+	}
+	var memory int
+	b.mu.Lock()
+	for _, c := range b.queue {
+		memory += cap(c.data)
+	}
+	b.mu.Unlock()
+	if memory > b.limit {
+		t.Errorf("queue holds %d bytes of buffers, over the limit %d", memory, b.limit)
+	}
+	close(g.open)
+	b.Close()
+	if got := g.got.Len(); got != turns*len("a line\n") {
+		t.Errorf("writers got %d bytes, want %d", got, turns*len("a line\n"))
+	}
+}
