@@ -6,24 +6,21 @@ import (
 )
 
 // behind hands what is written to it to slower writers on a goroutine of
-// its own, so that the job's output reaches the terminal and the attempt
-// log at the speed of a copy while the OOM scanners (and the log's tail,
-// which is only read after the job) take the same bytes a little later.
-// Nothing is dropped: every byte reaches its writer, and all writers get
-// their bytes in the order the writes came, one at a time (so two streams
-// sharing one log keep the order in which they were copied). Memory is
-// bounded (limit, or one write when a write is larger; counted in buffers
-// held, whatever is in them): a Write waits only when the writers are a
-// whole limit behind, which the scanner (gigabytes a
-// second, on lines a prefilter has mostly skipped) is not for output a job
-// can print.
+// its own, so that the job's output reaches the terminal at the speed of a
+// copy while the attempt log and the OOM scanners take the same bytes a
+// little later. Nothing is dropped: every byte reaches its writer, and all
+// writers get their bytes in the order the writes came, one at a time (so
+// two streams sharing one log keep the order in which they were copied).
+// Memory is bounded (limit, or one write when a write is larger; counted
+// in buffers held, whatever is in them): a Write waits only when the
+// writers are a whole limit behind.
 type behind struct {
 	limit int
 
 	mu     sync.Mutex
 	moved  *sync.Cond // a chunk was queued or taken, or the end came
 	queue  []chunk    // waiting for their writers, oldest first
-	held   int        // capacity of the buffers in queue
+	held   int        // capacity of the buffers queued or being written
 	spare  [][]byte   // emptied buffers, for reuse
 	closed bool
 	done   chan struct{} // closed when the goroutine has written everything
