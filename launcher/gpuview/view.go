@@ -6,17 +6,16 @@ package gpuview
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vramrun/vramrun/launcher/runner"
 
 	"github.com/vramrun/vramrun/launcher/gpu"
 	"github.com/vramrun/vramrun/launcher/human"
@@ -207,7 +206,7 @@ func (v *View) StartSampler(ctx context.Context, devices []gpu.Device, pid int) 
 	}
 	a.seen = map[int]bool{}
 	a.s = gpu.NewSampler(v.g, devices, v.poll, func() []int {
-		tree := processTree(pid)
+		tree := runner.ProcessTree(pid)
 		a.mu.Lock()
 		for _, p := range tree {
 			a.seen[p] = true
@@ -273,88 +272,4 @@ func (a *Sampler) Stop(runDir string, n int) Samples {
 		out.Xid = fmt.Sprintf("Xid %d on %s: %s", e.Xid, e.DeviceUUID, gpu.XidMeaning(e.Xid))
 	}
 	return out
-}
-
-// processTree is pid and its descendants. It follows the kernel's
-// per-thread children lists down from pid, so a tick costs a few reads per
-// process of the job, whatever else the machine runs; without those lists
-// (CONFIG_PROC_CHILDREN off) it reads every process's parent.
-func processTree(root int) []int {
-	out := []int{root}
-	for i := 0; i < len(out); i++ {
-		kids, ok := childrenOf(out[i])
-		if !ok {
-			return processTreeByScan(root)
-		}
-		out = append(out, kids...)
-	}
-	return out
-}
-
-// childrenOf lists pid's children from /proc/<pid>/task/*/children; ok is
-// false when the kernel keeps no such lists. A process that is gone has
-// none.
-func childrenOf(pid int) (kids []int, ok bool) {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, true
-	}
-	for i, t := range tasks {
-		data, err := os.ReadFile(dir + "/" + t.Name() + "/children")
-		if errors.Is(err, fs.ErrNotExist) && i == 0 {
-			if _, statErr := os.Stat(dir + "/" + t.Name()); statErr == nil {
-				return nil, false
-			}
-		}
-		for _, f := range strings.Fields(string(data)) {
-			if kid, err := strconv.Atoi(f); err == nil {
-				kids = append(kids, kid)
-			}
-		}
-	}
-	return kids, true
-}
-
-// processTreeByScan is processTree from every process's parent.
-func processTreeByScan(root int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return []int{root}
-	}
-	children := map[int][]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, ok := parentOf(pid); ok {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
-	out := []int{root}
-	for i := 0; i < len(out); i++ {
-		out = append(out, children[out[i]]...)
-	}
-	return out
-}
-
-// parentOf reads the parent pid from /proc/<pid>/stat, whose second field
-// (the command name) may contain spaces and parentheses.
-func parentOf(pid int) (int, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(fields[1])
-	return ppid, err == nil
 }

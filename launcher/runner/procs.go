@@ -92,24 +92,12 @@ func listProcs() []procInfo {
 	return procs
 }
 
-// childrenOf returns the pids whose parent is pid. It reads the kernel's
-// per-thread children lists (any thread may have forked); without them
-// (CONFIG_PROC_CHILDREN off) it scans every process.
+// childrenOf returns the pids whose parent is pid, from the kernel's
+// children lists, or by scanning every process without them.
 func childrenOf(pid int) map[int]bool {
 	kids := map[int]bool{}
-	// The task folder's names, then each one's list: a glob would stat
-	// every list first.
-	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
-	var lists []string
-	if tasks, err := os.ReadDir(dir); err == nil {
-		for _, t := range tasks {
-			lists = append(lists, dir+t.Name()+"/children")
-		}
-	}
-	if _, err := os.Stat(dir + strconv.Itoa(pid) + "/children"); err != nil {
-		lists = nil // no children lists in this kernel
-	}
-	if len(lists) == 0 {
+	list, ok := taskChildren(pid)
+	if !ok {
 		for _, p := range listProcs() {
 			if p.ppid == pid {
 				kids[p.pid] = true
@@ -117,18 +105,66 @@ func childrenOf(pid int) map[int]bool {
 		}
 		return kids
 	}
-	for _, list := range lists {
-		b, err := os.ReadFile(list)
+	for _, kid := range list {
+		kids[kid] = true
+	}
+	return kids
+}
+
+// taskChildren lists pid's children from the kernel's per-thread children
+// lists (any thread may have forked); ok is false when the kernel keeps no
+// such lists (CONFIG_PROC_CHILDREN off). A process that is gone has none.
+func taskChildren(pid int) (kids []int, ok bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, true
+	}
+	// One stat says whether the lists exist; a glob would stat each.
+	if _, err := os.Stat(dir + strconv.Itoa(pid) + "/children"); err != nil {
+		return nil, false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + t.Name() + "/children")
 		if err != nil {
 			continue // the thread ended
 		}
 		for _, field := range bytes.Fields(b) {
 			if kid, err := strconv.Atoi(string(field)); err == nil {
-				kids[kid] = true
+				kids = append(kids, kid)
 			}
 		}
 	}
-	return kids
+	return kids, true
+}
+
+// ProcessTree is root and its descendants. It follows the kernel's
+// children lists down from root, so it costs a few reads per process of the
+// tree, whatever else the machine runs; without those lists it reads every
+// process once.
+func ProcessTree(root int) []int {
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		kids, ok := taskChildren(out[i])
+		if !ok {
+			return treeOf(root, listProcs())
+		}
+		out = append(out, kids...)
+	}
+	return out
+}
+
+// treeOf is root and its descendants among procs.
+func treeOf(root int, procs []procInfo) []int {
+	children := map[int][]int{}
+	for _, p := range procs {
+		children[p.ppid] = append(children[p.ppid], p.pid)
+	}
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
 }
 
 // hasEnvEntry reports whether /proc/<pid>/environ (the environment the

@@ -1,4 +1,4 @@
-package gpuview
+package runner
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ func TestProcessTreeFollowsChildrenLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		_ = exec.Command("pkill", "-P", itoa(cmd.Process.Pid)).Run()
+		_ = exec.Command("pkill", "-P", strconv.Itoa(cmd.Process.Pid)).Run()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
@@ -30,15 +30,13 @@ func TestProcessTreeFollowsChildrenLists(t *testing.T) {
 		t.Fatalf("shell said %q, %v", line, err)
 	}
 	root := cmd.Process.Pid
-	got, want := processTree(root), processTreeByScan(root)
+	got, want := ProcessTree(root), treeOf(root, listProcs())
 	slices.Sort(got)
 	slices.Sort(want)
 	if len(want) != 3 || !slices.Equal(got, want) {
-		t.Fatalf("processTree = %v, by scan %v; want the shell and its two sleeps in both", got, want)
+		t.Fatalf("ProcessTree = %v, by scan %v; want the shell and its two sleeps in both", got, want)
 	}
-	if tree := processTree(1 << 30); !slices.Equal(tree, []int{1 << 30}) {
+	if tree := ProcessTree(1 << 30); !slices.Equal(tree, []int{1 << 30}) {
 		t.Errorf("tree of a pid that does not exist = %v, want just it", tree)
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
