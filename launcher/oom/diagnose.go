@@ -150,17 +150,12 @@ type nearbyFigures struct {
 }
 
 // write takes the next part of the output.
-func (d *diagnoser) write(p []byte) {
-	if d.m.anchors != nil {
-		d.near.find(d.m.anchors, p, d.split.pos)
-	}
-	d.split.write(p)
-}
+func (d *diagnoser) write(p []byte) { d.near.feed(d.m.anchors, &d.split, p) }
 
 // trigger is firstTrigger for the line being emitted, skipped where no
 // anchor is.
 func (d *diagnoser) trigger(line []byte) (int, []int) {
-	if d.m.anchors != nil && !d.near.within(d.split.start, d.split.start+int64(len(line))) {
+	if !d.near.mayHold(d.m.anchors, &d.split, line) {
 		return -1, nil
 	}
 	return d.m.firstTrigger(line, &d.scratch)

@@ -61,10 +61,11 @@ func (s *Scanner) Write(p []byte) (int, error) {
 	if s.closed {
 		return 0, errClosed
 	}
-	if s.m != nil && s.m.anchors != nil {
-		s.near.find(s.m.anchors, p, s.split.pos)
+	if s.m != nil {
+		s.near.feed(s.m.anchors, &s.split, p)
+	} else {
+		s.split.write(p)
 	}
-	s.split.write(p)
 	return len(p), nil
 }
 
@@ -88,7 +89,7 @@ func (s *Scanner) line(line []byte, cont bool) {
 	if s.m == nil || s.matched {
 		return
 	}
-	if s.m.anchors != nil && !s.near.within(s.split.start, s.split.start+int64(len(line))) {
+	if !s.near.mayHold(s.m.anchors, &s.split, line) {
 		return
 	}
 	idx, loc := s.m.firstTrigger(line, &s.scratch)
@@ -147,6 +148,21 @@ func (h *anchorHits) find(a *anchorSet, p []byte, off int64) {
 		h.tail = append(h.tail, p...)
 		h.tail = h.tail[max(0, len(h.tail)-keep):]
 	}
+}
+
+// feed finds the anchors in p (none to find when a is nil) and splits p
+// into lines.
+func (h *anchorHits) feed(a *anchorSet, split *lineSplitter, p []byte) {
+	if a != nil {
+		h.find(a, p, split.pos)
+	}
+	split.write(p)
+}
+
+// mayHold says whether the line split is emitting may hold a trigger:
+// always without anchors, else when an anchor starts in it.
+func (h *anchorHits) mayHold(a *anchorSet, split *lineSplitter, line []byte) bool {
+	return a == nil || h.within(split.start, split.start+int64(len(line)))
 }
 
 // within says whether an anchor starts in [lo, hi), and forgets those
