@@ -63,7 +63,7 @@ func (c *CappedLog) Write(p []byte) (int, error) {
 }
 
 // keepTail keeps the last tail bytes of everything written (also of the
-// part that went to the head, so that Tail always has the end of the output).
+// part that went to the head, so that the tail always has the end of the output).
 func (c *CappedLog) keepTail(p []byte) {
 	capacity := c.tail
 	if len(p) >= capacity {
@@ -102,15 +102,8 @@ func (c *CappedLog) keepTail(p []byte) {
 	}
 }
 
-// Tail returns the last bytes written, oldest first.
-func (c *CappedLog) Tail() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	older, newer := c.parts()
-	return append(append(make([]byte, 0, len(older)+len(newer)), older...), newer...)
-}
-
-// TailReader reads what Tail returns without copying it: the ring is
+// TailReader reads the last bytes written, oldest first, without copying
+// them: the ring is
 // megabytes, and the diagnosis reads it once. The log must not be written
 // to while it is read.
 func (c *CappedLog) TailReader() io.Reader {

@@ -40,8 +40,8 @@ func TestCappedLogKeepsHeadAndTailOf50MB(t *testing.T) {
 	if c.Total() != int64(len(data)) {
 		t.Fatalf("Total = %d, want %d", c.Total(), len(data))
 	}
-	if !bytes.Equal(c.Tail(), data[len(data)-tail:]) {
-		t.Fatal("Tail is not the last bytes written")
+	if !bytes.Equal(c.LastBytes(tail), data[len(data)-tail:]) {
+		t.Fatal("LastBytes(tail) is not the last bytes written")
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
