@@ -168,7 +168,9 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 	if !ok {
 		return pending{}, noClaimant, nil
 	}
-	l.planner.Observe(e.diagnosis, a, plan.ObservationFrom(e.diagnosis, e.peak, l.cfg.memory))
+	obs := plan.ObservationFrom(e.diagnosis, e.peak, l.cfg.memory)
+	obs.Late = e.late
+	l.planner.Observe(e.diagnosis, a, obs)
 	return l.choose(ctx, next, e)
 }
 

@@ -173,6 +173,7 @@ func runConfig(o Options, id string, view *gpuview.View) loopConfig {
 		memory:  view.Capacity(),
 		signals: o.Signals,
 		now:     o.Now,
+		resume:  resumeOf(o.Settings),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ type loopConfig struct {
 	memory  int64 // the GPU's capacity, 0 unknown
 	signals *supervise.Signals
 	now     func() time.Time
+	resume  resumeConfig
 }
 
 // loop is the relaunch loop of one run.
@@ -71,6 +73,12 @@ type loop struct {
 	interrupted syscall.Signal
 	// undo is how to take back the last fix, should the job reject it.
 	undo *undo
+	// since is when the checkpoints a relaunch may resume from begin (the
+	// run's start); stale are the ones it never resumes from, unless
+	// written again: those there before the run, or before the last change
+	// of the optimizer.
+	since time.Time
+	stale map[string]time.Time
 }
 
 type claim struct {
@@ -84,6 +92,8 @@ type claim struct {
 type pending struct {
 	fix   *record.FixRecord
 	skips []record.SkipRecord
+	// resume is the checkpoint the attempt resumes from; nil: from scratch.
+	resume *resumeStep
 }
 
 // ended is what the loop needs of an attempt that ended.
@@ -95,17 +105,27 @@ type ended struct {
 	peak      int64
 	// rejection is the line with which the job rejected the fix before it.
 	rejection string
+	// oomAt is when the OOM text came (else when the attempt ended); late
+	// says the attempt ran past learn_after first.
+	oomAt time.Time
+	late  bool
 }
 
 // run is the state machine: claim, start from what fit last time, then
 // attempt, judge, decide, until the verdict or the planner ends the run.
 func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, error) {
 	l.copyDir = copyDir
+	// Checkpoints are files: their times are the system clock's, whose
+	// file times lag it by a clock tick; the second's slack is safe
+	// because what was there before the run is passed over by name too
+	// (noteStale).
+	l.since = time.Now().Add(-time.Second)
 	l.bus.Emit(record.RunStarted{ID: l.cfg.runID, Started: l.cfg.now(), Argv: l.cfg.argv, Dir: l.cfg.dir, GPU: l.cfg.model, Max: l.cfg.max})
 	l.claimCommand(ctx, true)
 	if err := l.startFromLearned(ctx); err != nil {
 		return l.fail(0, err)
 	}
+	l.noteStale()
 	var next pending
 	for n := 1; ; n++ {
 		if sig := l.pendingInterrupt(); sig != 0 {
@@ -143,17 +163,27 @@ func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, e
 		if giveUp != "" {
 			return l.end(n, e.status, record.OutcomeGaveUp, record.Stop{Kind: record.StopGaveUp, Reason: giveUp})
 		}
+		next.resume = l.resumeFor(ctx, n+1, e, next)
 	}
 }
 
 // attempt runs attempt n with the fix before it, judges it and reports it.
 func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error) {
-	launch := l.cmd.Launch()
+	cmd := l.cmd
+	var resumed *record.Resume
+	if before.resume != nil {
+		cmd, resumed = before.resume.cmd, &before.resume.rec
+	}
+	launch := cmd.Launch()
 	l.bus.Emit(record.AttemptStarted{N: n, Max: l.cfg.max, Launch: launch, Framework: l.framework()})
+	var late atomic.Bool
 	res, err := l.sup.Run(ctx, supervise.Attempt{
-		N: n, Argv: launch.Argv, Env: l.cmd.Env(), Dir: l.cfg.dir,
+		N: n, Argv: launch.Argv, Env: cmd.Env(), Dir: l.cfg.dir,
 		Marker: fmt.Sprintf("%s/%d", l.cfg.runID, n), Script: l.claim.analysis.Script,
-		Fits: func() { l.bus.Emit(record.AttemptFits{N: n}) },
+		Fits: func() {
+			late.Store(true)
+			l.bus.Emit(record.AttemptFits{N: n})
+		},
 	})
 	if err != nil {
 		return ended{}, startError(err)
@@ -170,7 +200,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
 		Fix: before.fix, Skipped: before.skips, Outcome: v.Attempt, Exit: res.Exit,
 		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
-		Memory: res.Memory, Output: res.Output, Notes: res.Notes}
+		Memory: res.Memory, Output: res.Output, Notes: res.Notes, Resumed: resumed}
 	if d.OOM {
 		a.Diagnosis = &d
 		l.bus.Emit(record.OOMDiagnosed{N: n, Diagnosis: d})
@@ -180,7 +210,12 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	if sig == 0 {
 		sig = res.Facts.Signal
 	}
-	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak, rejection: res.Facts.Rejection}, nil
+	oomAt := res.Facts.Ended
+	if v.OOMAt != nil {
+		oomAt = *v.OOMAt
+	}
+	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak,
+		rejection: res.Facts.Rejection, oomAt: oomAt, late: late.Load()}, nil
 }
 
 // end reports the end of the run after attempt n and returns status.
@@ -228,6 +263,10 @@ func startError(err error) error {
 		return &ExitError{StatusNotExecutable, err}
 	}
 	return &ExitError{StatusFailure, err}
+}
+
+func resumeOf(s profiles.Settings) resumeConfig {
+	return resumeConfig{on: s.Resume, from: s.ResumeFrom, settle: resumeSettle}
 }
 
 func policyOf(s profiles.Settings) outcome.Policy {

@@ -27,9 +27,12 @@ func RegisterFlags(fs *pflag.FlagSet) {
 		case kindDuration:
 			fs.Duration(k.flag, def.(time.Duration), k.help)
 		case kindBool:
-			if k.name == "learn" {
+			switch k.name {
+			case "learn":
 				fs.Bool(k.flag, false, "do not use or record learned state")
-			} else {
+			case "resume":
+				fs.Bool(k.flag, false, "on a relaunch, start the job from scratch even when it wrote a checkpoint")
+			default:
 				fs.Bool(k.flag, def.(bool), k.help)
 			}
 		default:

@@ -63,6 +63,10 @@ func scalarKeys() []scalarKey {
 			help: "use and record learned state (what fit last time)",
 			get:  func(s *Settings) any { return s.Learn },
 			set:  func(s *Settings, v any) { s.Learn = v.(bool) }},
+		{name: "resume", kind: kindBool, flag: "no-resume",
+			help: "on a relaunch, resume from the newest checkpoint the run wrote",
+			get:  func(s *Settings) any { return s.Resume },
+			set:  func(s *Settings, v any) { s.Resume = v.(bool) }},
 		{name: "learn_after", kind: kindDuration,
 			help: "an attempt that exits 0, or runs this long without an OOM, is what fit",
 			get:  func(s *Settings) any { return s.LearnAfter },
@@ -116,6 +120,9 @@ const (
 	keyEnv      = "env"
 	keyPlugins  = "plugins"
 	keyProfiles = "profiles"
+	// keyResume is a scalar (true or false) or a mapping (the project's
+	// checkpoints and resume flag, which turns resuming on).
+	keyResume = "resume"
 )
 
 // Keys lists every key of vramrun.yaml, in profile init's order (profiles:

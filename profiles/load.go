@@ -255,8 +255,8 @@ func flagLayer(fs *pflag.FlagSet) (*layer, error) {
 		if err != nil {
 			return nil, &ConfigError{Msg: fmt.Sprintf("--%s: %v", k.flag, err)}
 		}
-		if k.name == "learn" {
-			v = !v.(bool) // the flag is --no-learn
+		if k.name == "learn" || k.name == "resume" {
+			v = !v.(bool) // the flags are --no-learn and --no-resume
 		}
 		l.scalars[k.name] = v
 	}
@@ -326,6 +326,9 @@ func merge(lower []*layer, flags *layer) (Settings, map[string]Source, error) {
 			s.Flags[name] = val
 		}
 		s.Plugins = mergePlugins(s.Plugins, l.plugins)
+		if l.resumeFrom != nil {
+			s.ResumeFrom = l.resumeFrom
+		}
 		for key := range l.declares {
 			sources[key] = l.source
 		}

@@ -122,6 +122,8 @@ func scalarLayerCases() []layerValues {
 			func(s Settings) any { return s.Ladder }},
 		{"learn", [3]string{"false", "true", "false"}, "true", "--no-learn", [5]any{false, true, false, true, false},
 			func(s Settings) any { return s.Learn }},
+		{"resume", [3]string{"false", "true", "false"}, "true", "--no-resume", [5]any{false, true, false, true, false},
+			func(s Settings) any { return s.Resume }},
 		{"learn_after", [3]string{"1m", "2m", "3m"}, "4m", "",
 			[5]any{time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute},
 			func(s Settings) any { return s.LearnAfter }},
@@ -444,5 +446,23 @@ func TestRegisterFlagsDefaultsMatchContract(t *testing.T) {
 		if f.DefValue != def || f.Usage == "" {
 			t.Errorf("--%s default %q usage %q, want default %q and a help text", name, f.DefValue, f.Usage, def)
 		}
+	}
+}
+
+// TestResumeMapping checks resume: as a mapping: it turns resuming on with
+// the project's checkpoints and flag, a higher layer's mapping replaces a
+// lower one's, and --no-resume still turns it off.
+func TestResumeMapping(t *testing.T) {
+	tr := newTestTree(t)
+	writeFile(t, tr.userFile(), "resume:\n  checkpoints: user/*.pt\n  flag: --from {checkpoint}\n")
+	writeFile(t, tr.projectFile(), "resume:\n  checkpoints: [out/*.pt, out/*.ckpt]\n  flag: \"--resume {checkpoint}\"\n")
+	l := mustLoad(t, LoadOptions{Dir: tr.project, Env: tr.env})
+	want := &ResumeFrom{Checkpoints: []string{"out/*.pt", "out/*.ckpt"}, Flag: "--resume {checkpoint}"}
+	if !l.Settings.Resume || !reflect.DeepEqual(l.Settings.ResumeFrom, want) {
+		t.Fatalf("resume = %v, from %+v; want true, from %+v", l.Settings.Resume, l.Settings.ResumeFrom, want)
+	}
+	off := mustLoad(t, LoadOptions{Dir: tr.project, Env: tr.env, Flags: parsedFlags(t, "--no-resume")})
+	if off.Settings.Resume {
+		t.Fatalf("--no-resume left resuming on")
 	}
 }

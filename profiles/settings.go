@@ -51,6 +51,21 @@ type JobSettings struct {
 	// Env is extra environment for every attempt, names kept as written.
 	Env     map[string]string `json:"env"`
 	Plugins []PluginRef       `json:"plugins"`
+	// Resume says a relaunch resumes from the newest checkpoint the run
+	// wrote; ResumeFrom, when the profile gives it (resume: as a mapping),
+	// says where this project's checkpoints go and how its command resumes.
+	Resume     bool        `json:"resume"`
+	ResumeFrom *ResumeFrom `json:"resume_from,omitempty"`
+}
+
+// ResumeFrom is a project's own checkpoints and resume flag, for a command
+// no plugin knows the checkpoints of (profile key resume: as a mapping).
+type ResumeFrom struct {
+	// Checkpoints are globs, relative to the job's working directory.
+	Checkpoints []string `json:"checkpoints"`
+	// Flag is what is appended to resume, with {checkpoint} for the path:
+	// "--resume {checkpoint}".
+	Flag string `json:"flag"`
 }
 
 // GPUSettings say which GPU the job runs on and how its memory is watched.
@@ -90,10 +105,11 @@ func Defaults() Settings {
 			ProbableOOM:        "report",
 		},
 		JobSettings: JobSettings{
-			Grace: 10 * time.Second,
-			PTY:   "auto",
-			Flags: map[string]string{},
-			Env:   map[string]string{},
+			Grace:  10 * time.Second,
+			PTY:    "auto",
+			Flags:  map[string]string{},
+			Env:    map[string]string{},
+			Resume: true,
 		},
 		GPUSettings: GPUSettings{
 			GPUPoll: 500 * time.Millisecond,

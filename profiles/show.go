@@ -77,6 +77,10 @@ func (l Loaded) textValue(key string) []string {
 			rows = append(rows, row)
 		}
 		return rows
+	case keyResume:
+		if f := l.Settings.ResumeFrom; f != nil && l.Settings.Resume {
+			return []string{"true", "checkpoints=" + strings.Join(f.Checkpoints, ", "), "flag=" + f.Flag}
+		}
 	}
 	k, _ := findScalarKey(key)
 	switch v := k.get(&l.Settings).(type) {
@@ -147,6 +151,10 @@ func (l Loaded) jsonValue(key string) any {
 			return []PluginRef{}
 		}
 		return l.Settings.Plugins
+	case keyResume:
+		if f := l.Settings.ResumeFrom; f != nil && l.Settings.Resume {
+			return f
+		}
 	}
 	k, _ := findScalarKey(key)
 	switch v := k.get(&l.Settings).(type) {

@@ -29,6 +29,8 @@ type layer struct {
 	env     map[string]string
 	flags   map[string]string
 	plugins []PluginRef
+	// resumeFrom is the layer's resume: mapping, nil when it has none.
+	resumeFrom *ResumeFrom
 	// declares records which of flags, env and plugins the layer names.
 	declares map[string]bool
 }
@@ -269,6 +271,8 @@ func (r fileReader) readSettings(m *yaml.Node, where string, l *layer, profiles 
 			err = r.readPlugins(v, full, l)
 		case keyProfiles:
 			err = r.readProfiles(v, profiles)
+		case keyResume:
+			err = r.readResume(v, full, l)
 		default:
 			err = r.readScalar(v, full, name, l)
 		}
@@ -504,4 +508,69 @@ func (r fileReader) noDTypeIn(n *yaml.Node, full string) error {
 		return r.errf(n.Line, "%s: the {dtype} placeholder only works in flags.mixed_precision", full)
 	}
 	return nil
+}
+
+// readResume reads resume: as true or false, or as the mapping of a
+// project's own checkpoints (checkpoints: a glob or a list of globs) and
+// resume flag (flag: with {checkpoint} where the path goes), which turns
+// resuming on.
+func (r fileReader) readResume(v *yaml.Node, full string, l *layer) error {
+	if v.Kind != yaml.MappingNode {
+		return r.readScalar(v, full, keyResume, l)
+	}
+	entries, err := r.pairs(v, full+".")
+	if err != nil {
+		return err
+	}
+	from := &ResumeFrom{}
+	for _, e := range entries {
+		name, val := e.key.Value, e.value
+		switch name {
+		case "checkpoints":
+			globs, err := r.globs(val, full+"."+name)
+			if err != nil {
+				return err
+			}
+			from.Checkpoints = globs
+		case "flag":
+			if val.Kind != yaml.ScalarNode || isNull(val) {
+				return r.errf(val.Line, "%s.flag: expected the flag as a string such as \"--resume {checkpoint}\", not %s", full, nodeWord(val))
+			}
+			if !strings.Contains(val.Value, "{checkpoint}") || len(strings.Fields(val.Value)) == 0 {
+				return r.errf(val.Line, "%s.flag: %q has no {checkpoint} for the path", full, val.Value)
+			}
+			from.Flag = val.Value
+		default:
+			return r.errf(e.key.Line, "%s", unknownKeyMsg(full, name, []string{"checkpoints", "flag"}))
+		}
+	}
+	switch {
+	case len(from.Checkpoints) == 0:
+		return r.errf(v.Line, "%s: no checkpoints: (where the checkpoints go, e.g. checkpoints: out/*.pt)", full)
+	case from.Flag == "":
+		return r.errf(v.Line, "%s: no flag: (how the command resumes, e.g. flag: \"--resume {checkpoint}\")", full)
+	}
+	l.scalars[keyResume] = true
+	l.resumeFrom = from
+	return nil
+}
+
+// globs reads a glob or a list of globs, each a valid pattern.
+func (r fileReader) globs(v *yaml.Node, full string) ([]string, error) {
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	var out []string
+	for _, item := range items {
+		item = resolve(item)
+		if item.Kind != yaml.ScalarNode || isNull(item) || strings.TrimSpace(item.Value) == "" {
+			return nil, r.errf(item.Line, "%s: expected a glob such as out/*.pt, not %s", full, nodeWord(item))
+		}
+		if _, err := filepath.Match(item.Value, ""); err != nil {
+			return nil, r.errf(item.Line, "%s: %q is not a valid glob", full, item.Value)
+		}
+		out = append(out, item.Value)
+	}
+	return out, nil
 }

@@ -18,6 +18,12 @@ const (
 	FixOptimizer8bit     FixID = "optimizer_8bit"
 	FixCPUOffload        FixID = "cpu_offload"
 	FixEvalBatchSize     FixID = "eval_batch_size"
+	// FixResume is not a memory fix and no ladder has it: on a relaunch
+	// after an attempt that wrote a checkpoint, vramrun asks the plugin to
+	// point the command at it (Fix.Checkpoint). A plugin that cannot, or
+	// whose framework would resume wrongly, turns it down with the reason,
+	// and the job starts fresh.
+	FixResume FixID = "resume"
 )
 
 // AllFixes lists every fix id.
@@ -60,6 +66,9 @@ type Fix struct {
 	GradAccumulation int `json:"grad_accumulation,omitempty"`
 	// Precision is what mixed_precision switches to: "bf16" or "fp16".
 	Precision string `json:"precision,omitempty"`
+	// Checkpoint is what resume resumes from: a path as the Checkpoints
+	// globs found it (relative to the command's Dir when they are).
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // ApplyRequest asks a plugin to rewrite a command for one fix.
@@ -83,6 +92,9 @@ type ApplyResponse struct {
 	// "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True" or
 	// "--batch-size 64 -> 32, --grad-accum-steps 1 -> 2".
 	Summary string `json:"summary"`
+	// Notes are what the user should know about the change, one sentence
+	// each ("the data loader skips 40 batches to get back to step 10").
+	Notes []string `json:"notes,omitempty"`
 }
 
 // FileCopy is a rewritten copy of one of the user's config files.

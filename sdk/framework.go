@@ -139,6 +139,29 @@ type AnalyzeResponse struct {
 	// workers itself (--max_restarts 3): ..."). vramrun shows them once,
 	// when the plugin claims the command.
 	Notes []string `json:"notes,omitempty"`
+	// Checkpoints say where the command's checkpoints go; nil when it
+	// writes none the plugin knows of. A plugin that gives them also
+	// answers the fix resume in Apply.
+	Checkpoints *Checkpoints `json:"checkpoints,omitempty"`
+}
+
+// Checkpoints say where a command's checkpoints go, so that a relaunch after
+// a late OOM can resume from the newest one the run wrote instead of
+// training every step again. vramrun looks for them itself; a checkpoint
+// counts only when it was written during this run and is complete.
+type Checkpoints struct {
+	// Globs are where checkpoints appear (filepath.Glob patterns), relative
+	// to the command's Dir unless absolute: "out/checkpoint-*",
+	// "lightning_logs/version_*/checkpoints/*.ckpt".
+	Globs []string `json:"globs"`
+	// Marker is the file a checkpoint folder holds once it is complete
+	// ("trainer_state.json", written last). Without one, a checkpoint is a
+	// file, complete once its size stops changing.
+	Marker string `json:"marker,omitempty"`
+	// Step is an RE2 expression with a group named step that reads the
+	// training step from a checkpoint's base name
+	// ("^checkpoint-(?P<step>[0-9]+)$"); "" when the name does not say.
+	Step string `json:"step,omitempty"`
 }
 
 // Knobs are the values a command's memory settings have now, as far as the

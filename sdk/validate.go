@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 	"path/filepath"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -84,7 +85,49 @@ func (a AnalyzeResponse) Validate() error {
 	if p := a.Knobs.Precision; p != nil && *p != "fp32" && *p != "fp16" && *p != "bf16" {
 		return fmt.Errorf("knob precision is %q, want fp32, fp16 or bf16", *p)
 	}
+	if a.Checkpoints != nil {
+		return a.Checkpoints.Validate()
+	}
 	return nil
+}
+
+// Validate checks checkpoint locations: at least one glob, each a valid
+// pattern, a marker that is a plain file name, and a step expression that
+// parses and has a group named step.
+func (c Checkpoints) Validate() error {
+	if len(c.Globs) == 0 {
+		return fmt.Errorf("checkpoints without a glob")
+	}
+	for _, g := range c.Globs {
+		if _, err := filepath.Match(g, ""); err != nil || strings.TrimSpace(g) == "" {
+			return fmt.Errorf("checkpoint glob %q is not a valid pattern", g)
+		}
+	}
+	if c.Marker != "" && (strings.ContainsAny(c.Marker, "/\\*?[") || c.Marker == "." || c.Marker == "..") {
+		return fmt.Errorf("checkpoint marker %q is not a file name", c.Marker)
+	}
+	if c.Step != "" {
+		re, err := syntax.Parse(c.Step, syntax.Perl)
+		if err != nil {
+			return fmt.Errorf("checkpoint step expression %q: %v", c.Step, err)
+		}
+		if !hasGroup(re, "step") {
+			return fmt.Errorf("checkpoint step expression %q has no group named step", c.Step)
+		}
+	}
+	return nil
+}
+
+func hasGroup(re *syntax.Regexp, name string) bool {
+	if re.Op == syntax.OpCapture && re.Name == name {
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasGroup(sub, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks an answer to a fix: a command line with a program, and

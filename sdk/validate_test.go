@@ -93,3 +93,27 @@ func TestRejectionPatternValidate(t *testing.T) {
 	d := sdk.DescribeResponse{Name: "m", Rejections: []sdk.RejectionPattern{{ID: "x", Regexp: `(`}}}
 	checkErr(t, d.Validate(), "rejection pattern x")
 }
+
+func TestCheckpointsValidate(t *testing.T) {
+	good := sdk.Checkpoints{Globs: []string{"out/checkpoint-*"}, Marker: "trainer_state.json", Step: `^checkpoint-(?P<step>[0-9]+)$`}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid checkpoints refused: %v", err)
+	}
+	for name, c := range map[string]sdk.Checkpoints{
+		"no glob":        {},
+		"bad glob":       {Globs: []string{"out/[x"}},
+		"blank glob":     {Globs: []string{" "}},
+		"marker path":    {Globs: []string{"x"}, Marker: "a/b"},
+		"marker pattern": {Globs: []string{"x"}, Marker: "*.json"},
+		"step no group":  {Globs: []string{"x"}, Step: `checkpoint-([0-9]+)`},
+		"step bad":       {Globs: []string{"x"}, Step: `(?P<step>[0-9+`},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: %+v accepted", name, c)
+		}
+		a := sdk.AnalyzeResponse{WorldSize: 1, Checkpoints: &c}
+		if err := a.Validate(); err == nil {
+			t.Errorf("%s: an analysis with %+v accepted", name, c)
+		}
+	}
+}

@@ -47,6 +47,9 @@ const (
 	WhySized
 	// WhyLearned: re-applied from what fit last time (set by the loop).
 	WhyLearned
+	// WhyLate: the OOM came after the job had run past learn_after, and
+	// the step is the smallest change, taken before the ladder's next.
+	WhyLate
 )
 
 // Step is the fix for the next attempt and why.
@@ -90,6 +93,10 @@ type Observation struct {
 	// Usable is what the job could have had: capacity or the allowed share,
 	// less other processes; 0 when unknown.
 	Usable int64
+	// Late says the attempt ran past learn_after before the OOM: the
+	// configuration nearly fits, so the smallest change that covers the
+	// overshoot comes before the next big step of the ladder.
+	Late bool
 }
 
 // Planner walks the ladder across the attempts of one run.
@@ -110,6 +117,8 @@ type Planner struct {
 	// estimated says the last batch step of a kind was an estimate: when the
 	// next OOM comes at that size, estimates have proved optimistic.
 	estimated map[sdk.FixID]bool
+	// late says the OOM being answered came after learn_after.
+	late bool
 }
 
 // New makes a planner for one run.
@@ -154,7 +163,7 @@ func (p *Planner) Resume(fixes []sdk.Fix) {
 // Observe takes an attempt that ran out of GPU memory with diagnosis d, on
 // a command the plugin analysed as a, and what it tells about memory.
 func (p *Planner) Observe(d oom.Diagnosis, a sdk.AnalyzeResponse, obs Observation) {
-	p.last, p.command = d, a
+	p.last, p.command, p.late = d, a, obs.Late
 	if id, size := p.batchKnob(); size != nil {
 		p.points[id] = appendPoint(p.points[id], *size, obs)
 	}
@@ -186,7 +195,35 @@ func (p *Planner) Propose() Proposal {
 		step.Why, step.Reason = WhyFragmented, "fragmentation: the allocator held memory it could not use"
 		return Proposal{Step: step, next: p.trainPos}
 	}
+	if p.late {
+		if pr, ok := p.lateStep(); ok {
+			return pr
+		}
+	}
 	return p.walk(false, p.cfg.Ladder, p.trainPos, sdk.FixBatchSize, "no fix left: ")
+}
+
+// lateStep answers an OOM that came after the job ran past learn_after:
+// the configuration nearly fits, so the smallest change that covers the
+// overshoot comes first — the allocator when it is still off, else one
+// step down in micro-batch (or the cut the figures call for) — out of the
+// ladder's turn. False when neither is open: the ladder goes on as usual.
+func (p *Planner) lateStep() (Proposal, bool) {
+	const why = "the OOM came after the job had run past learn_after, so the configuration nearly fits: the smallest change first"
+	if p.open(sdk.FixAllocator) && p.inLadder(sdk.FixAllocator) {
+		step := p.simpleStep(sdk.FixAllocator)
+		step.Why, step.Reason = WhyLate, why
+		return Proposal{Step: step, next: p.trainPos}, true
+	}
+	if !p.inLadder(sdk.FixBatchSize) || p.refused[sdk.FixBatchSize] != "" {
+		return Proposal{}, false
+	}
+	step, _ := p.batchStep()
+	if step == nil {
+		return Proposal{}, false
+	}
+	step.Why, step.Reason = WhyLate, why+"; "+step.Reason
+	return Proposal{Step: step, next: p.trainPos}, true
 }
 
 // walk goes down a ladder from pos: the first entry that is neither on
@@ -390,6 +427,11 @@ func (p *Planner) size(fix sdk.FixID, current int) sizing {
 	points := p.points[fix]
 	size, how, ok := Estimate(points, current)
 	half := clampBelow(current/2, current)
+	if p.late && (!ok || size >= current) {
+		// A late OOM: one step down, not half (Resize finds the next
+		// size that keeps the effective batch).
+		return sizing{current - 1, "one step down", false}
+	}
 	switch {
 	case !ok && len(points) == 0:
 		return sizing{half, "halved (no memory figures)", false}

@@ -467,3 +467,47 @@ func TestOffloadFirstWhenTheLadderSaysSo(t *testing.T) {
 		t.Fatalf("offload first in the ladder: %+v", pr.Step)
 	}
 }
+
+// TestLateOOMTakesTheSmallestChange: an OOM after learn_after takes the
+// allocator first, then one step down in micro-batch (not half, and
+// before mixed precision), and an early OOM after that walks the ladder
+// again from where it was.
+func TestLateOOMTakesTheSmallestChange(t *testing.T) {
+	p := New(cfg())
+	a := knobs(24, 2) // effective batch 48
+	pr := next(p, trainOOM(), a, Observation{Late: true})
+	if pr.Step == nil || pr.Step.Fix.ID != sdk.FixAllocator || pr.Step.Why != WhyLate {
+		t.Fatalf("first late OOM: %+v, want the allocator, why late", pr.Step)
+	}
+	pr = next(p, trainOOM(), a, Observation{Late: true})
+	if pr.Step == nil || pr.Step.Fix != (sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 3}) || pr.Step.Why != WhyLate {
+		t.Fatalf("second late OOM: %+v, want batch 16 x 3 (one step down from 24 x 2), why late", pr.Step)
+	}
+	pr = next(p, trainOOM(), knobs(16, 3), Observation{})
+	if pr.Step == nil || pr.Step.Fix.ID != sdk.FixMixedPrecision {
+		t.Fatalf("early OOM after: %+v, want mixed_precision, the ladder's next", pr.Step)
+	}
+}
+
+// TestLateOOMStillCutsAsMuchAsTheFiguresSay: when the figures call for a
+// bigger cut than one step, the cut covers the overshoot.
+func TestLateOOMStillCutsAsMuchAsTheFiguresSay(t *testing.T) {
+	c := cfg()
+	c.Ladder = []sdk.FixID{sdk.FixBatchSize}
+	p := New(c)
+	pr := next(p, trainOOM(), knobs(64, 1), Observation{Late: true, Demand: 40 * gib, Usable: 20 * gib})
+	if pr.Step == nil || pr.Step.Fix.ID != sdk.FixBatchSize || pr.Step.Fix.BatchSize >= 32 {
+		t.Fatalf("late OOM at twice the memory: %+v, want a cut below 32", pr.Step)
+	}
+}
+
+// TestLateEvalOOMStepsTheEvalBatchDownOnce.
+func TestLateEvalOOMStepsTheEvalBatchDownOnce(t *testing.T) {
+	p := New(cfg())
+	a := knobs(8, 1)
+	a.Knobs.EvalBatchSize = sdk.Int(12)
+	pr := next(p, evalOOM(), a, Observation{Late: true})
+	if pr.Step == nil || pr.Step.Fix != (sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 11}) {
+		t.Fatalf("late eval OOM: %+v, want eval batch 11", pr.Step)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -129,8 +130,49 @@ func (m *Lines) On(ev record.Event) {
 			m.fixes = m.fixes[:len(m.fixes)-1]
 		}
 		m.Info("the job rejected %s (%s): taking it back", ev.Fix.Fix.ID, strings.TrimSpace(ev.Line))
+	case record.Resumed:
+		m.resumed(ev)
+	case record.ResumeDeclined:
+		m.Info("not resuming from %s: %s", human.Printable(ev.Checkpoint), ev.Reason)
 	case record.RunEnded:
 		m.runEnded(ev)
+	}
+}
+
+// span is a duration as a person says it: "40 s", "12 min", "3 h 5 min".
+func span(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "less than a second"
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	if m == 0 {
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// resumed says where attempt Before resumes and what it saves:
+// "resuming from out/checkpoint-40 (step 40), written 12m0s before the OOM: --resume_from_checkpoint out/checkpoint-40".
+func (m *Lines) resumed(ev record.Resumed) {
+	r := ev.Resume
+	what := human.Printable(r.Checkpoint)
+	if r.Step != nil {
+		what += fmt.Sprintf(" (step %d)", *r.Step)
+	}
+	if r.BeforeOOM > 0 {
+		what += ", written " + span(r.BeforeOOM) + " before the OOM"
+	}
+	if r.Summary != "" {
+		what += ": " + human.Printable(r.Summary)
+	}
+	m.Always("resuming from %s", what)
+	for _, n := range r.Notes {
+		m.Info("note: %s", n)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/record"
@@ -114,5 +115,36 @@ func TestOthersCannotForgeLines(t *testing.T) {
 	}
 	if strings.ContainsAny(got, "\x1b\r\x07") || strings.Contains(got, "\nvramrun: outcome") {
 		t.Fatalf("control characters or a forged line came through:\n%q", got)
+	}
+}
+
+// TestResumeLines: where an attempt resumes and why one does not, and the
+// table's column says it.
+func TestResumeLines(t *testing.T) {
+	var b strings.Builder
+	m := NewLines(&b, 0)
+	step := 40
+	r := record.Resume{Checkpoint: "out/checkpoint-40", Step: &step, BeforeOOM: 12*time.Minute + 5*time.Second,
+		Summary: "--resume_from_checkpoint out/checkpoint-40", Notes: []string{"the Trainer first skips 80 batches"}}
+	m.On(record.Resumed{Before: 2, Resume: r})
+	m.On(record.ResumeDeclined{Before: 3, Checkpoint: "out/checkpoint-50", Reason: "optimizer_8bit changes the optimizer"})
+	m.On(record.AttemptEnded{Attempt: record.Attempt{N: 2, Outcome: record.AttemptOK, Resumed: &r,
+		Fix: &record.FixRecord{Fix: sdk.Fix{ID: sdk.FixBatchSize}}}})
+	m.On(record.RunEnded{End: record.End{Outcome: record.OutcomeOK}})
+	want := `vramrun: resuming from out/checkpoint-40 (step 40), written 12 min before the OOM: --resume_from_checkpoint out/checkpoint-40
+vramrun: note: the Trainer first skips 80 batches
+vramrun: not resuming from out/checkpoint-50: optimizer_8bit changes the optimizer
+vramrun: attempt  exit   result                     fix before it
+vramrun: 2        0      ok                         batch_size, resumed at step 40
+vramrun: outcome: ok
+`
+	if got := b.String(); got != want {
+		t.Fatalf("lines:\n%s\nwant:\n%s", got, want)
+	}
+	for d, want := range map[time.Duration]string{time.Millisecond: "less than a second", 40 * time.Second: "40 s",
+		3 * time.Hour: "3 h", 3*time.Hour + 5*time.Minute: "3 h 5 min"} {
+		if got := span(d); got != want {
+			t.Errorf("span(%v) = %q, want %q", d, got, want)
+		}
 	}
 }

@@ -25,6 +25,12 @@ func (m *Lines) table(end record.End) {
 				fix += " (learned)"
 			}
 		}
+		if r := a.Resumed; r != nil {
+			fix += ", resumed"
+			if r.Step != nil {
+				fix += fmt.Sprintf(" at step %d", *r.Step)
+			}
+		}
 		fmt.Fprintf(&b, "%-8d %-6d %-26s %s\n", a.N, a.ExitStatus, human.Printable(result(a)), human.Printable(fix))
 	}
 	fmt.Fprintf(&b, "outcome: %s", strings.ReplaceAll(end.Outcome, "_", " "))

@@ -113,6 +113,20 @@ type FixRejected struct {
 	Launch Launch
 }
 
+// Resumed says attempt Before resumes from a checkpoint the run wrote.
+type Resumed struct {
+	Before int
+	Resume Resume
+}
+
+// ResumeDeclined says attempt Before starts from scratch although the run
+// wrote Checkpoint, and why.
+type ResumeDeclined struct {
+	Before     int
+	Checkpoint string
+	Reason     string
+}
+
 // RunEnded ends the run: End holds the outcome and the final command, Why
 // what stopped it.
 type RunEnded struct {
@@ -167,3 +181,5 @@ func (FixSkipped) isEvent()     {}
 func (FixCommitted) isEvent()   {}
 func (FixRejected) isEvent()    {}
 func (RunEnded) isEvent()       {}
+func (Resumed) isEvent()        {}
+func (ResumeDeclined) isEvent() {}

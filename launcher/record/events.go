@@ -17,6 +17,9 @@ import (
 //	oom              diagnosis (the explain --json object)
 //	skip             the attempt it comes before: fix, reason
 //	fix              the attempt it comes before: fix (its id), reason, argv, env, files
+//	resume           the attempt it comes before: checkpoint, step (null when
+//	                 unknown), written, summary
+//	resume_declined  the attempt it comes before: checkpoint, reason
 //	attempt_ended    exit_status, signal (null when none), peak_bytes (null
 //	                 when unknown), duration_s
 //	run_ended        the number of attempts: outcome, exit_status, final_argv
@@ -30,6 +33,8 @@ const (
 	EventFix            = "fix"
 	EventAttemptEnded   = "attempt_ended"
 	EventRunEnded       = "run_ended"
+	EventResume         = "resume"
+	EventResumeDeclined = "resume_declined"
 )
 
 // Events writes the JSON-lines event stream, one object a line, each line
@@ -115,6 +120,15 @@ func (e *Events) On(ev Event) {
 		}
 		e.Emit(EventAttemptEnded, a.N, map[string]any{"exit_status": a.ExitStatus, "signal": signal,
 			"peak_bytes": a.PeakBytes, "duration_s": a.Ended.Sub(a.Started).Seconds()})
+	case Resumed:
+		var step any
+		if ev.Resume.Step != nil {
+			step = *ev.Resume.Step
+		}
+		e.Emit(EventResume, ev.Before, map[string]any{"checkpoint": ev.Resume.Checkpoint, "step": step,
+			"written": ev.Resume.Written.UTC().Format(time.RFC3339Nano), "summary": ev.Resume.Summary})
+	case ResumeDeclined:
+		e.Emit(EventResumeDeclined, ev.Before, map[string]any{"checkpoint": ev.Checkpoint, "reason": ev.Reason})
 	case RunEnded:
 		e.Emit(EventRunEnded, ev.Attempts, map[string]any{"outcome": ev.End.Outcome, "exit_status": ev.End.ExitStatus,
 			"final_argv": ev.End.FinalArgv})

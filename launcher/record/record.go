@@ -82,7 +82,27 @@ type Attempt struct {
 	OOMs
 	Memory
 	Output
-	Notes []string `json:"notes,omitempty"`
+	// Resumed is the checkpoint the attempt resumed from; nil when it
+	// started from scratch.
+	Resumed *Resume  `json:"resumed,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// Resume is the checkpoint an attempt resumed from.
+type Resume struct {
+	// Checkpoint is the path as the command names it.
+	Checkpoint string    `json:"checkpoint"`
+	Written    time.Time `json:"written"`
+	// Step is the training step the checkpoint holds: the steps not
+	// trained again. Nil when the checkpoint does not say.
+	Step *int `json:"step,omitempty"`
+	// BeforeOOM is how long before the OOM that prompted the relaunch the
+	// checkpoint was written.
+	BeforeOOM time.Duration `json:"before_oom_ns"`
+	// Summary says what changed in the command ("--resume_from_checkpoint
+	// out/checkpoint-10"); Notes what the plugin says the user should know.
+	Summary string   `json:"summary"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Launch is what an attempt ran.

@@ -103,7 +103,11 @@ type attemptRow struct {
 // attemptLaunch is what the attempt ran, what vramrun passed over before
 // it, and where its output went.
 type attemptLaunch struct {
-	Command string
+	// Resumed is the checkpoint the attempt resumed from ("" from scratch);
+	// ResumeNote says how many steps that saved and when it was written.
+	Resumed    string
+	ResumeNote string
+	Command    string
 	Files   []filePair
 	Skipped []string
 	Notes   []string
@@ -231,6 +235,18 @@ func viewAttempt(a record.Attempt, runDir string) attemptView {
 	}
 	for _, s := range a.Skipped {
 		v.Skipped = append(v.Skipped, fmt.Sprintf("%s: %s", s.Fix, s.Reason))
+	}
+	if r := a.Resumed; r != nil {
+		v.Resumed = r.Checkpoint
+		var note []string
+		if r.Step != nil {
+			note = append(note, fmt.Sprintf("step %d: %d steps not trained again", *r.Step, *r.Step))
+		}
+		if r.BeforeOOM > 0 {
+			note = append(note, "written "+r.BeforeOOM.Round(time.Second).String()+" before the OOM")
+		}
+		v.ResumeNote = strings.Join(note, ", ")
+		v.Fix += "; resumed from " + r.Checkpoint
 	}
 	if a.LogFile != "" {
 		v.LogFile = filepath.Join(runDir, a.LogFile)

@@ -337,3 +337,19 @@ func TestDiagnosisLinesForOtherKinds(t *testing.T) {
 		t.Errorf("first line %q does not say the phase is unknown", got)
 	}
 }
+
+func TestResumedAttemptSaysFromWhereAndTheStepsSaved(t *testing.T) {
+	run, dir := threeAttemptRun(t)
+	step := 40
+	run.Attempts[2].Resumed = &record.Resume{Checkpoint: "out/checkpoint-40", Step: &step, BeforeOOM: 90 * time.Second}
+	page := render(t, run, dir)
+	for _, want := range []string{"Resumed from <code>out/checkpoint-40</code> (step 40: 40 steps not trained again, written 1m30s before the OOM).",
+		"(asked 2.3 GiB of a 24 GiB GPU); resumed from out/checkpoint-40</td>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Count(page, "Resumed from") != 1 {
+		t.Errorf("page says Resumed from %d times, want once (attempt 3 only)", strings.Count(page, "Resumed from"))
+	}
+}

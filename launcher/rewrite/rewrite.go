@@ -119,6 +119,20 @@ func (c *Command) Take(id sdk.FixID, resp sdk.ApplyResponse, copyDir string) err
 	return nil
 }
 
+// Resume takes a plugin's answer to the fix resume as Take does, but
+// records no fix: resuming is where an attempt starts, not what fits.
+func (c *Command) Resume(resp sdk.ApplyResponse, copyDir string) error {
+	if err := writeCopies(copyDir, resp.Copies); err != nil {
+		return err
+	}
+	noteCopies(c.files, resp.Copies)
+	c.argv = append([]string(nil), resp.Argv...)
+	for k, v := range resp.Env {
+		c.set[k] = v
+	}
+	return nil
+}
+
 // noteCopies records which of the user's files each copy stands for. A fix
 // that rewrites an earlier copy (the command names the copy by then) still
 // stands for the user's file, so the map keeps one entry per user file.

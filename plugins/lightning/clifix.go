@@ -117,6 +117,7 @@ func analyzeCLI(c *cliCommand) pyscript.Analysis {
 	for _, cf := range c.configs {
 		a.ConfigFiles = append(a.ConfigFiles, cf.path())
 	}
+	a.Checkpoints = cliCheckpoints(c)
 	k := c.knobs()
 	if a.WorldSize == 1 && (c.s.Inv.Launcher == "python" || c.s.Inv.Launcher == "python -m" || c.s.Inv.Launcher == "") {
 		// Lightning starts its own processes for devices > 1.

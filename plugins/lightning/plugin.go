@@ -120,6 +120,12 @@ func applyFix(req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
 		}
 		return sdk.ApplyResponse{Argv: cmd.Argv, Env: env, Summary: summary}, nil
 	}
+	if fix.ID == sdk.FixResume {
+		if c := parseCLI(s); looksLikeCLI(s, c) {
+			return resumeCLI(c, fix)
+		}
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "a Lightning script without LightningCLI resumes in its own code (trainer.fit(ckpt_path=...))")
+	}
 	if args, summary, ok := s.ApplyTemplate(fix); ok {
 		return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 	}

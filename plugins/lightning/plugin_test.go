@@ -503,3 +503,37 @@ func TestBadConfig(t *testing.T) {
 		t.Errorf("batch_size reason %q, want it to name the unreadable file", r)
 	}
 }
+
+// TestCheckpointsAndResumeCLI: a fit command's checkpoints are
+// ModelCheckpoint's (under default_root_dir, or its dirpath); it resumes
+// with --ckpt_path; other subcommands and plain scripts do not resume.
+func TestCheckpointsAndResumeCLI(t *testing.T) {
+	files := map[string]string{"main.py": mainPy, "cfg.yaml": "trainer:\n  default_root_dir: runs\n"}
+	for argv, want := range map[string][]string{
+		"python main.py fit":             {"lightning_logs/version_*/checkpoints/*.ckpt", "checkpoints/*.ckpt"},
+		"python main.py fit -c cfg.yaml": {"runs/lightning_logs/version_*/checkpoints/*.ckpt", "runs/checkpoints/*.ckpt"},
+		"python main.py fit --trainer.callbacks+=ModelCheckpoint --trainer.callbacks.dirpath=ck": {"ck/*.ckpt",
+			"lightning_logs/version_*/checkpoints/*.ckpt", "checkpoints/*.ckpt"},
+		"python main.py fit --trainer.enable_checkpointing false": nil,
+		"python main.py validate":                                 nil,
+	} {
+		a := plugintab.Analyze(t, New(), plugintab.Command(argv, files))
+		var got []string
+		if a.Checkpoints != nil {
+			got = a.Checkpoints.Globs
+			if a.Checkpoints.Step != stepInName || a.Checkpoints.Marker != "" {
+				t.Errorf("%s: checkpoints %+v", argv, a.Checkpoints)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: globs %q, want %q", argv, got, want)
+		}
+	}
+	ckpt := "lightning_logs/version_0/checkpoints/last.ckpt"
+	got := plugintab.MustApply(t, New(), plugintab.Command("python main.py fit --data.batch_size 16", files), sdk.Fix{ID: sdk.FixResume, Checkpoint: ckpt})
+	if plugintab.ArgvText(got.Argv) != "python main.py fit --data.batch_size 16 --ckpt_path "+ckpt || got.Summary != "--ckpt_path "+ckpt {
+		t.Errorf("argv %q summary %q", plugintab.ArgvText(got.Argv), got.Summary)
+	}
+	_, err := plugintab.Apply(t, New(), plugintab.Command("python main.py validate", files), sdk.Fix{ID: sdk.FixResume, Checkpoint: ckpt})
+	plugintab.WantUnsupported(t, err, sdk.FixResume, "only LightningCLI's fit resumes (--ckpt_path)")
+}

@@ -42,11 +42,22 @@ type Probe struct {
 	// Why says what was found, in words ("deepspeed is not installed in
 	// python3").
 	Why string
+	// Version is the package's __version__ (Version probes only).
+	Version string
 }
+
+// probeMode is what a probe asks of a module.
+type probeMode int
+
+const (
+	probeFind probeMode = iota
+	probeImport
+	probeVersion
+)
 
 type probeKey struct {
 	python, modified, env, module string
-	imports                       bool
+	mode                          probeMode
 }
 
 // probeEnv are the variables that change what an interpreter finds.
@@ -56,23 +67,29 @@ var probeEnv = []string{"PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", 
 // importing it (importlib.util.find_spec, as Lightning's own requirement
 // checks do): cheap, and it runs none of the package's code.
 func (p *Probes) Find(ctx context.Context, s *Script, module string) Probe {
-	return p.probe(ctx, s, module, false)
+	return p.probe(ctx, s, module, probeFind)
 }
 
 // Import says whether module imports in the job's Python: for a package
 // that may be installed and still fail to load (bitsandbytes without its
 // CUDA libraries).
 func (p *Probes) Import(ctx context.Context, s *Script, module string) Probe {
-	return p.probe(ctx, s, module, true)
+	return p.probe(ctx, s, module, probeImport)
 }
 
-func (p *Probes) probe(ctx context.Context, s *Script, module string, imports bool) Probe {
+// Version imports module in the job's Python and reads its __version__:
+// for a fix whose safety depends on the release the job runs.
+func (p *Probes) Version(ctx context.Context, s *Script, module string) Probe {
+	return p.probe(ctx, s, module, probeVersion)
+}
+
+func (p *Probes) probe(ctx context.Context, s *Script, module string, mode probeMode) Probe {
 	env := JobEnv(s)
 	python, shown := FindPython(s, env)
 	if python == "" {
 		return Probe{Why: fmt.Sprintf("no %s found on the job's PATH to check for %s", shown, module)}
 	}
-	key := probeKey{python: python, env: envKey(env), module: module, imports: imports}
+	key := probeKey{python: python, env: envKey(env), module: module, mode: mode}
 	if fi, err := os.Stat(python); err == nil {
 		key.modified = fi.ModTime().String()
 	}
@@ -84,7 +101,7 @@ func (p *Probes) probe(ctx context.Context, s *Script, module string, imports bo
 			return found
 		}
 	}
-	found := runProbe(ctx, python, shown, env, module, imports)
+	found := runProbe(ctx, python, shown, env, module, mode)
 	if p != nil && found.Known {
 		p.mu.Lock()
 		p.seen[key] = found
@@ -93,7 +110,7 @@ func (p *Probes) probe(ctx context.Context, s *Script, module string, imports bo
 	return found
 }
 
-func runProbe(ctx context.Context, python, shown string, env map[string]string, module string, imports bool) Probe {
+func runProbe(ctx context.Context, python, shown string, env map[string]string, module string, mode probeMode) Probe {
 	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
 	clean, err := os.MkdirTemp("", "vramrun-probe-")
@@ -102,18 +119,31 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 	}
 	defer os.RemoveAll(clean)
 	args := []string{"-c", "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)", module}
-	if imports {
+	switch mode {
+	case probeImport:
 		args = []string{"-c", "import " + module}
+	case probeVersion:
+		args = []string{"-c", "import sys, " + module + " as m; sys.stdout.write(str(getattr(m, '__version__', '')))"}
 	}
 	c := exec.CommandContext(ctx, python, args...)
 	c.Dir = clean
 	if env != nil {
 		c.Env = envList(env)
 	}
+	var out strings.Builder
+	if mode == probeVersion {
+		c.Stdout = &limited{w: &out, left: 256}
+	}
 	err = c.Run()
 	var exit *exec.ExitError
 	switch {
-	case err == nil && imports:
+	case err == nil && mode == probeVersion:
+		v := strings.TrimSpace(out.String())
+		if v == "" {
+			return Probe{Known: true, There: true, Why: module + " imports in " + shown + " but has no __version__"}
+		}
+		return Probe{Known: true, There: true, Version: v, Why: module + " " + v + " in " + shown}
+	case err == nil && mode == probeImport:
 		return Probe{Known: true, There: true, Why: module + " imports in " + shown}
 	case err == nil:
 		return Probe{Known: true, There: true, Why: module + " is installed in " + shown}
@@ -227,4 +257,21 @@ func absolute(p string) string {
 		return a
 	}
 	return p
+}
+
+// limited keeps the first left bytes written to it and drops the rest
+// (a probe's answer is one short line).
+type limited struct {
+	w    *strings.Builder
+	left int
+}
+
+func (l *limited) Write(b []byte) (int, error) {
+	n := len(b)
+	if len(b) > l.left {
+		b = b[:l.left]
+	}
+	l.left -= len(b)
+	l.w.Write(b)
+	return n, nil
 }

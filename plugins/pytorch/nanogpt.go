@@ -2,6 +2,7 @@ package pytorch
 
 import (
 	"bytes"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -93,8 +94,21 @@ func analyzeNanoGPT(s *pyscript.Script) pyscript.Analysis {
 	a.Unsupported[sdk.FixEvalBatchSize] = "nanoGPT evaluates at the training batch size"
 	a.Unsupported[sdk.FixOptimizer8bit] = "nanoGPT has no 8-bit optimizer option"
 	a.Unsupported[sdk.FixCPUOffload] = "nanoGPT has no CPU offload option"
+	// train.py saves out_dir/ckpt.pt after an evaluation (when the loss
+	// improved, or always with always_save_checkpoint) and resumes from it
+	// with init_from='resume'.
+	a.Checkpoints = &sdk.Checkpoints{Globs: []string{nanoCheckpoint(vals)}}
 	s.ProfileTemplates(&a)
 	return a
+}
+
+// nanoCheckpoint is where train.py saves: out_dir/ckpt.pt.
+func nanoCheckpoint(vals map[string]string) string {
+	dir := strings.Trim(strings.TrimSpace(vals["out_dir"]), `'"`)
+	if dir == "" {
+		dir = "out"
+	}
+	return filepath.Join(dir, "ckpt.pt")
 }
 
 // setKeyValue sets --key=value, the only form configurator.py accepts. The
@@ -158,6 +172,13 @@ func applyNanoGPT(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 			dtype = "float16"
 		}
 		return setKeyValue(args, "dtype", dtype), "--dtype=" + dtype, nil
+	case sdk.FixResume:
+		// init_from='resume' reads out_dir/ckpt.pt, the one file the
+		// checkpoints are: the flag takes no path.
+		if want := nanoCheckpoint(vals); filepath.Clean(fix.Checkpoint) != want {
+			return nil, "", sdk.Unsupported(fix.ID, "nanoGPT resumes only from %s, not %s", want, fix.Checkpoint)
+		}
+		return setKeyValue(args, "init_from", "resume"), "--init_from=resume (" + fix.Checkpoint + ")", nil
 	}
 	return nil, "", sdk.Unsupported(fix.ID, "not supported for nanoGPT-style scripts")
 }

@@ -236,3 +236,25 @@ func TestApplyNanoGPTUnsupported(t *testing.T) {
 		})
 	}
 }
+
+// TestNanoGPTCheckpointAndResume: train.py saves out_dir/ckpt.pt (out_dir
+// from the config file or an override) and resumes with --init_from=resume.
+func TestNanoGPTCheckpointAndResume(t *testing.T) {
+	files := map[string]string{"train.py": nanoTrain, "config/train_shakespeare_char.py": shakespeareConfig}
+	for argv, want := range map[string]string{
+		"python train.py": "out/ckpt.pt",
+		"python train.py config/train_shakespeare_char.py":                  "out-shakespeare-char/ckpt.pt",
+		"python train.py config/train_shakespeare_char.py --out_dir=runs/a": "runs/a/ckpt.pt",
+	} {
+		a := plugintab.Analyze(t, New(), plugintab.Command(argv, files))
+		if a.Checkpoints == nil || !reflect.DeepEqual(a.Checkpoints.Globs, []string{want}) {
+			t.Errorf("%s: checkpoints %+v, want %s", argv, a.Checkpoints, want)
+		}
+	}
+	cmd := plugintab.Command("python train.py config/train_shakespeare_char.py --batch_size=32", files)
+	plugintab.WantApplied(t, New(), cmd, sdk.Fix{ID: sdk.FixResume, Checkpoint: "out-shakespeare-char/ckpt.pt"},
+		"python train.py config/train_shakespeare_char.py --batch_size=32 --init_from=resume", nil,
+		"--init_from=resume (out-shakespeare-char/ckpt.pt)")
+	_, err := plugintab.Apply(t, New(), cmd, sdk.Fix{ID: sdk.FixResume, Checkpoint: "elsewhere/ckpt.pt"})
+	plugintab.WantUnsupported(t, err, sdk.FixResume, "nanoGPT resumes only from out-shakespeare-char/ckpt.pt, not elsewhere/ckpt.pt")
+}

@@ -30,6 +30,9 @@ func (j *job) apply(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Apply
 	if j.jsonMode && j.argsJSON.err != nil {
 		return sdk.ApplyResponse{}, j.argsJSON.err
 	}
+	if fix.ID == sdk.FixResume {
+		return j.resume(ctx, fix, copyDir)
+	}
 	if j.ds != nil && j.ds.err != nil && needsDeepSpeedJSON(fix.ID) {
 		return sdk.ApplyResponse{}, j.ds.err
 	}

@@ -17,6 +17,7 @@ package plugintest
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
@@ -62,7 +63,9 @@ type Case struct {
 //     made from the analysis' knobs. Each one either applies — a valid
 //     sdk.ApplyResponse that keeps the command's program (argv[0]), with
 //     copies as contents inside the copy folder — or is turned down with an
-//     *sdk.UnsupportedError that names the fix and gives a reason.
+//     *sdk.UnsupportedError that names the fix and gives a reason. An
+//     analysis with Checkpoints gets the fix resume the same way, with a
+//     checkpoint path made from its first glob.
 //   - No call mutates its input Command, and Apply writes no file: the copy
 //     folder (and the working folder the kit made) stay empty.
 func Run(t *testing.T, impl sdk.Framework, cases []Case) {
@@ -187,6 +190,10 @@ func checkCase(t tester, sides []side, c Case) {
 	}
 	for _, id := range sdk.AllFixes() {
 		checkApply(t, sides, cmd, SampleFix(id, analyses[0].Knobs))
+	}
+	if c := analyses[0].Checkpoints; c != nil {
+		// A plugin that says where checkpoints go answers resume too.
+		checkApply(t, sides, cmd, sdk.Fix{ID: sdk.FixResume, Checkpoint: strings.ReplaceAll(c.Globs[0], "*", "1")})
 	}
 }
 

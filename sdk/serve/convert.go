@@ -95,6 +95,9 @@ func analysisToPB(a sdk.AnalyzeResponse) *pluginpb.AnalyzeResponse {
 			Optimizer:         a.Knobs.Optimizer,
 			Offload:           a.Knobs.Offload,
 		}}
+	if c := a.Checkpoints; c != nil {
+		m.Checkpoints = &pluginpb.Checkpoints{Globs: c.Globs, Marker: c.Marker, Step: c.Step}
+	}
 	return m
 }
 
@@ -113,19 +116,24 @@ func analysisFromPB(m *pluginpb.AnalyzeResponse) sdk.AnalyzeResponse {
 			Optimizer:         k.Optimizer,
 			Offload:           k.Offload,
 		}}
+	if c := m.GetCheckpoints(); c != nil {
+		a.Checkpoints = &sdk.Checkpoints{Globs: nilIfEmpty(c.GetGlobs()), Marker: c.GetMarker(), Step: c.GetStep()}
+	}
 	return a
 }
 
 func fixToPB(f sdk.Fix) *pluginpb.Fix {
-	return &pluginpb.Fix{Id: string(f.ID), BatchSize: int64(f.BatchSize), GradAccumulation: int64(f.GradAccumulation), Precision: f.Precision}
+	return &pluginpb.Fix{Id: string(f.ID), BatchSize: int64(f.BatchSize), GradAccumulation: int64(f.GradAccumulation),
+		Precision: f.Precision, Checkpoint: f.Checkpoint}
 }
 
 func fixFromPB(m *pluginpb.Fix) sdk.Fix {
-	return sdk.Fix{ID: sdk.FixID(m.GetId()), BatchSize: int(m.GetBatchSize()), GradAccumulation: int(m.GetGradAccumulation()), Precision: m.GetPrecision()}
+	return sdk.Fix{ID: sdk.FixID(m.GetId()), BatchSize: int(m.GetBatchSize()), GradAccumulation: int(m.GetGradAccumulation()),
+		Precision: m.GetPrecision(), Checkpoint: m.GetCheckpoint()}
 }
 
 func appliedToPB(a sdk.ApplyResponse) *pluginpb.ApplyResponse {
-	m := &pluginpb.ApplyResponse{Argv: a.Argv, Env: a.Env, Summary: a.Summary}
+	m := &pluginpb.ApplyResponse{Argv: a.Argv, Env: a.Env, Summary: a.Summary, Notes: a.Notes}
 	for _, c := range a.Copies {
 		m.Copies = append(m.Copies, &pluginpb.FileCopy{Original: c.Original, Path: c.Path, Content: c.Content})
 	}
@@ -133,7 +141,8 @@ func appliedToPB(a sdk.ApplyResponse) *pluginpb.ApplyResponse {
 }
 
 func appliedFromPB(m *pluginpb.ApplyResponse) sdk.ApplyResponse {
-	a := sdk.ApplyResponse{Argv: nilIfEmpty(m.GetArgv()), Env: nilIfEmptyMap(m.GetEnv()), Summary: m.GetSummary()}
+	a := sdk.ApplyResponse{Argv: nilIfEmpty(m.GetArgv()), Env: nilIfEmptyMap(m.GetEnv()), Summary: m.GetSummary(),
+		Notes: nilIfEmpty(m.GetNotes())}
 	for _, c := range m.GetCopies() {
 		content := c.GetContent()
 		if content == nil {

@@ -71,10 +71,11 @@ func fullRecorder() *recorder {
 		analysis: sdk.AnalyzeResponse{Framework: "mine", Launcher: "python", Script: "train.py", WorldSize: 4,
 			Knobs: sdk.Knobs{BatchSize: sdk.Int(64), GradAccumulation: sdk.Int(2), EvalBatchSize: sdk.Int(128),
 				Precision: sdk.Str("fp32"), GradCheckpointing: sdk.Bool(false), Optimizer: sdk.Str("adamw"), Offload: sdk.Bool(true)},
-			ConfigFiles: []string{"conf.yaml"}, Notes: []string{"mine restarts itself; pass --no-restart"}},
+			ConfigFiles: []string{"conf.yaml"}, Notes: []string{"mine restarts itself; pass --no-restart"},
+			Checkpoints: &sdk.Checkpoints{Globs: []string{"out/ckpt-*", "/abs/*.pt"}, Marker: "state.json", Step: `ckpt-(?P<step>\d+)`}},
 		applied: sdk.ApplyResponse{Argv: []string{"python", "train.py", "--mb", "32"}, Env: map[string]string{"A": "1"},
 			Copies:  []sdk.FileCopy{{Original: "conf.yaml", Path: "/copies/conf.yaml", Content: []byte("mb: 32\n")}, {Original: "e.yaml", Path: "/copies/e.yaml", Content: []byte{}}},
-			Summary: "--mb 64 -> 32"},
+			Summary: "--mb 64 -> 32", Notes: []string{"mine skips 40 batches"}},
 	}
 }
 
@@ -121,7 +122,7 @@ func TestWireCarriesEveryField(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(a, impl.analysis) {
 		t.Errorf("Analyze = %+v, %v\nwant %+v", a, err, impl.analysis)
 	}
-	fix := sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 32, GradAccumulation: 4, Precision: "bf16"}
+	fix := sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 32, GradAccumulation: 4, Precision: "bf16", Checkpoint: "out/ckpt-4"}
 	applied, err := f.Apply(ctx, sdk.ApplyRequest{Command: sampleCmd, Fix: fix, CopyDir: "/copies"})
 	if err != nil || !reflect.DeepEqual(applied, impl.applied) {
 		t.Errorf("Apply = %+v, %v\nwant %+v", applied, err, impl.applied)

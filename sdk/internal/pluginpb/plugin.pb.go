@@ -708,7 +708,10 @@ type AnalyzeResponse struct {
 	ConfigFiles []string               `protobuf:"bytes,6,rep,name=config_files,json=configFiles,proto3" json:"config_files,omitempty"`
 	// notes are sentences the user should know before the command runs;
 	// vramrun shows them once, when the plugin claims the command.
-	Notes         []string `protobuf:"bytes,7,rep,name=notes,proto3" json:"notes,omitempty"`
+	Notes []string `protobuf:"bytes,7,rep,name=notes,proto3" json:"notes,omitempty"`
+	// checkpoints say where the command's checkpoints go (sdk.Checkpoints);
+	// absent when it writes none the plugin knows of.
+	Checkpoints   *Checkpoints `protobuf:"bytes,8,opt,name=checkpoints,proto3" json:"checkpoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -792,6 +795,75 @@ func (x *AnalyzeResponse) GetNotes() []string {
 	return nil
 }
 
+func (x *AnalyzeResponse) GetCheckpoints() *Checkpoints {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+// Checkpoints say where a command's checkpoints go, so that a relaunch can
+// resume from the newest one the run wrote (sdk.Checkpoints).
+type Checkpoints struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Globs         []string               `protobuf:"bytes,1,rep,name=globs,proto3" json:"globs,omitempty"`
+	Marker        string                 `protobuf:"bytes,2,opt,name=marker,proto3" json:"marker,omitempty"`
+	Step          string                 `protobuf:"bytes,3,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Checkpoints) Reset() {
+	*x = Checkpoints{}
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Checkpoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Checkpoints) ProtoMessage() {}
+
+func (x *Checkpoints) ProtoReflect() protoreflect.Message {
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Checkpoints.ProtoReflect.Descriptor instead.
+func (*Checkpoints) Descriptor() ([]byte, []int) {
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Checkpoints) GetGlobs() []string {
+	if x != nil {
+		return x.Globs
+	}
+	return nil
+}
+
+func (x *Checkpoints) GetMarker() string {
+	if x != nil {
+		return x.Marker
+	}
+	return ""
+}
+
+func (x *Checkpoints) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
 // Fix is what the planner asks a plugin to apply (sdk.Fix).
 type Fix struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -800,13 +872,15 @@ type Fix struct {
 	BatchSize        int64  `protobuf:"varint,2,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
 	GradAccumulation int64  `protobuf:"varint,3,opt,name=grad_accumulation,json=gradAccumulation,proto3" json:"grad_accumulation,omitempty"`
 	Precision        string `protobuf:"bytes,4,opt,name=precision,proto3" json:"precision,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// checkpoint is the checkpoint the fix resume resumes from.
+	Checkpoint    string `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Fix) Reset() {
 	*x = Fix{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +892,7 @@ func (x *Fix) String() string {
 func (*Fix) ProtoMessage() {}
 
 func (x *Fix) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +905,7 @@ func (x *Fix) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fix.ProtoReflect.Descriptor instead.
 func (*Fix) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{11}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Fix) GetId() string {
@@ -862,6 +936,13 @@ func (x *Fix) GetPrecision() string {
 	return ""
 }
 
+func (x *Fix) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
 type ApplyRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Command *Command               `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
@@ -875,7 +956,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +968,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +981,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{12}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApplyRequest) GetCommand() *Command {
@@ -936,7 +1017,7 @@ type FileCopy struct {
 
 func (x *FileCopy) Reset() {
 	*x = FileCopy{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1029,7 @@ func (x *FileCopy) String() string {
 func (*FileCopy) ProtoMessage() {}
 
 func (x *FileCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1042,7 @@ func (x *FileCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileCopy.ProtoReflect.Descriptor instead.
 func (*FileCopy) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{13}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FileCopy) GetOriginal() string {
@@ -994,13 +1075,15 @@ type ApplyResponse struct {
 	// unsupported_reason, when present, turns the fix down
 	// (sdk.UnsupportedError); the other fields are then empty.
 	UnsupportedReason *string `protobuf:"bytes,5,opt,name=unsupported_reason,json=unsupportedReason,proto3,oneof" json:"unsupported_reason,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// notes are sentences the user should know about the change.
+	Notes         []string `protobuf:"bytes,6,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1095,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1108,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{14}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyResponse) GetArgv() []string {
@@ -1061,6 +1144,13 @@ func (x *ApplyResponse) GetUnsupportedReason() string {
 		return *x.UnsupportedReason
 	}
 	return ""
+}
+
+func (x *ApplyResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
 }
 
 var File_vramrun_plugin_v2_plugin_proto protoreflect.FileDescriptor
@@ -1144,7 +1234,7 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\b_offload\"F\n" +
 	"\x0eAnalyzeRequest\x124\n" +
-	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\"\xeb\x01\n" +
+	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\"\xad\x02\n" +
 	"\x0fAnalyzeResponse\x12\x1c\n" +
 	"\tframework\x18\x01 \x01(\tR\tframework\x12\x1a\n" +
 	"\blauncher\x18\x02 \x01(\tR\blauncher\x12\x16\n" +
@@ -1153,13 +1243,21 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"world_size\x18\x04 \x01(\x03R\tworldSize\x12.\n" +
 	"\x05knobs\x18\x05 \x01(\v2\x18.vramrun.plugin.v2.KnobsR\x05knobs\x12!\n" +
 	"\fconfig_files\x18\x06 \x03(\tR\vconfigFiles\x12\x14\n" +
-	"\x05notes\x18\a \x03(\tR\x05notes\"\x7f\n" +
+	"\x05notes\x18\a \x03(\tR\x05notes\x12@\n" +
+	"\vcheckpoints\x18\b \x01(\v2\x1e.vramrun.plugin.v2.CheckpointsR\vcheckpoints\"O\n" +
+	"\vCheckpoints\x12\x14\n" +
+	"\x05globs\x18\x01 \x03(\tR\x05globs\x12\x16\n" +
+	"\x06marker\x18\x02 \x01(\tR\x06marker\x12\x12\n" +
+	"\x04step\x18\x03 \x01(\tR\x04step\"\x9f\x01\n" +
 	"\x03Fix\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
 	"batch_size\x18\x02 \x01(\x03R\tbatchSize\x12+\n" +
 	"\x11grad_accumulation\x18\x03 \x01(\x03R\x10gradAccumulation\x12\x1c\n" +
-	"\tprecision\x18\x04 \x01(\tR\tprecision\"\x89\x01\n" +
+	"\tprecision\x18\x04 \x01(\tR\tprecision\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x05 \x01(\tR\n" +
+	"checkpoint\"\x89\x01\n" +
 	"\fApplyRequest\x124\n" +
 	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\x12(\n" +
 	"\x03fix\x18\x02 \x01(\v2\x16.vramrun.plugin.v2.FixR\x03fix\x12\x19\n" +
@@ -1167,13 +1265,14 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\bFileCopy\x12\x1a\n" +
 	"\boriginal\x18\x01 \x01(\tR\boriginal\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
-	"\acontent\x18\x03 \x01(\fR\acontent\"\xb2\x02\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\"\xc8\x02\n" +
 	"\rApplyResponse\x12\x12\n" +
 	"\x04argv\x18\x01 \x03(\tR\x04argv\x12;\n" +
 	"\x03env\x18\x02 \x03(\v2).vramrun.plugin.v2.ApplyResponse.EnvEntryR\x03env\x123\n" +
 	"\x06copies\x18\x03 \x03(\v2\x1b.vramrun.plugin.v2.FileCopyR\x06copies\x12\x18\n" +
 	"\asummary\x18\x04 \x01(\tR\asummary\x122\n" +
-	"\x12unsupported_reason\x18\x05 \x01(\tH\x00R\x11unsupportedReason\x88\x01\x01\x1a6\n" +
+	"\x12unsupported_reason\x18\x05 \x01(\tH\x00R\x11unsupportedReason\x88\x01\x01\x12\x14\n" +
+	"\x05notes\x18\x06 \x03(\tR\x05notes\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x15\n" +
@@ -1196,7 +1295,7 @@ func file_vramrun_plugin_v2_plugin_proto_rawDescGZIP() []byte {
 	return file_vramrun_plugin_v2_plugin_proto_rawDescData
 }
 
-var file_vramrun_plugin_v2_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_vramrun_plugin_v2_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_vramrun_plugin_v2_plugin_proto_goTypes = []any{
 	(*Command)(nil),           // 0: vramrun.plugin.v2.Command
 	(*OOMPattern)(nil),        // 1: vramrun.plugin.v2.OOMPattern
@@ -1209,44 +1308,46 @@ var file_vramrun_plugin_v2_plugin_proto_goTypes = []any{
 	(*Knobs)(nil),             // 8: vramrun.plugin.v2.Knobs
 	(*AnalyzeRequest)(nil),    // 9: vramrun.plugin.v2.AnalyzeRequest
 	(*AnalyzeResponse)(nil),   // 10: vramrun.plugin.v2.AnalyzeResponse
-	(*Fix)(nil),               // 11: vramrun.plugin.v2.Fix
-	(*ApplyRequest)(nil),      // 12: vramrun.plugin.v2.ApplyRequest
-	(*FileCopy)(nil),          // 13: vramrun.plugin.v2.FileCopy
-	(*ApplyResponse)(nil),     // 14: vramrun.plugin.v2.ApplyResponse
-	nil,                       // 15: vramrun.plugin.v2.Command.EnvEntry
-	nil,                       // 16: vramrun.plugin.v2.Command.FilesEntry
-	nil,                       // 17: vramrun.plugin.v2.Command.FlagsEntry
-	nil,                       // 18: vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
-	nil,                       // 19: vramrun.plugin.v2.ApplyResponse.EnvEntry
+	(*Checkpoints)(nil),       // 11: vramrun.plugin.v2.Checkpoints
+	(*Fix)(nil),               // 12: vramrun.plugin.v2.Fix
+	(*ApplyRequest)(nil),      // 13: vramrun.plugin.v2.ApplyRequest
+	(*FileCopy)(nil),          // 14: vramrun.plugin.v2.FileCopy
+	(*ApplyResponse)(nil),     // 15: vramrun.plugin.v2.ApplyResponse
+	nil,                       // 16: vramrun.plugin.v2.Command.EnvEntry
+	nil,                       // 17: vramrun.plugin.v2.Command.FilesEntry
+	nil,                       // 18: vramrun.plugin.v2.Command.FlagsEntry
+	nil,                       // 19: vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
+	nil,                       // 20: vramrun.plugin.v2.ApplyResponse.EnvEntry
 }
 var file_vramrun_plugin_v2_plugin_proto_depIdxs = []int32{
-	15, // 0: vramrun.plugin.v2.Command.env:type_name -> vramrun.plugin.v2.Command.EnvEntry
-	16, // 1: vramrun.plugin.v2.Command.files:type_name -> vramrun.plugin.v2.Command.FilesEntry
-	17, // 2: vramrun.plugin.v2.Command.flags:type_name -> vramrun.plugin.v2.Command.FlagsEntry
-	18, // 3: vramrun.plugin.v2.OOMPattern.dtype_sizes:type_name -> vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
+	16, // 0: vramrun.plugin.v2.Command.env:type_name -> vramrun.plugin.v2.Command.EnvEntry
+	17, // 1: vramrun.plugin.v2.Command.files:type_name -> vramrun.plugin.v2.Command.FilesEntry
+	18, // 2: vramrun.plugin.v2.Command.flags:type_name -> vramrun.plugin.v2.Command.FlagsEntry
+	19, // 3: vramrun.plugin.v2.OOMPattern.dtype_sizes:type_name -> vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
 	1,  // 4: vramrun.plugin.v2.DescribeResponse.patterns:type_name -> vramrun.plugin.v2.OOMPattern
 	2,  // 5: vramrun.plugin.v2.DescribeResponse.frames:type_name -> vramrun.plugin.v2.Frame
 	3,  // 6: vramrun.plugin.v2.DescribeResponse.rejections:type_name -> vramrun.plugin.v2.RejectionPattern
 	0,  // 7: vramrun.plugin.v2.RecognizeRequest.command:type_name -> vramrun.plugin.v2.Command
 	0,  // 8: vramrun.plugin.v2.AnalyzeRequest.command:type_name -> vramrun.plugin.v2.Command
 	8,  // 9: vramrun.plugin.v2.AnalyzeResponse.knobs:type_name -> vramrun.plugin.v2.Knobs
-	0,  // 10: vramrun.plugin.v2.ApplyRequest.command:type_name -> vramrun.plugin.v2.Command
-	11, // 11: vramrun.plugin.v2.ApplyRequest.fix:type_name -> vramrun.plugin.v2.Fix
-	19, // 12: vramrun.plugin.v2.ApplyResponse.env:type_name -> vramrun.plugin.v2.ApplyResponse.EnvEntry
-	13, // 13: vramrun.plugin.v2.ApplyResponse.copies:type_name -> vramrun.plugin.v2.FileCopy
-	4,  // 14: vramrun.plugin.v2.Framework.Describe:input_type -> vramrun.plugin.v2.DescribeRequest
-	6,  // 15: vramrun.plugin.v2.Framework.Recognize:input_type -> vramrun.plugin.v2.RecognizeRequest
-	9,  // 16: vramrun.plugin.v2.Framework.Analyze:input_type -> vramrun.plugin.v2.AnalyzeRequest
-	12, // 17: vramrun.plugin.v2.Framework.Apply:input_type -> vramrun.plugin.v2.ApplyRequest
-	5,  // 18: vramrun.plugin.v2.Framework.Describe:output_type -> vramrun.plugin.v2.DescribeResponse
-	7,  // 19: vramrun.plugin.v2.Framework.Recognize:output_type -> vramrun.plugin.v2.RecognizeResponse
-	10, // 20: vramrun.plugin.v2.Framework.Analyze:output_type -> vramrun.plugin.v2.AnalyzeResponse
-	14, // 21: vramrun.plugin.v2.Framework.Apply:output_type -> vramrun.plugin.v2.ApplyResponse
-	18, // [18:22] is the sub-list for method output_type
-	14, // [14:18] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	11, // 10: vramrun.plugin.v2.AnalyzeResponse.checkpoints:type_name -> vramrun.plugin.v2.Checkpoints
+	0,  // 11: vramrun.plugin.v2.ApplyRequest.command:type_name -> vramrun.plugin.v2.Command
+	12, // 12: vramrun.plugin.v2.ApplyRequest.fix:type_name -> vramrun.plugin.v2.Fix
+	20, // 13: vramrun.plugin.v2.ApplyResponse.env:type_name -> vramrun.plugin.v2.ApplyResponse.EnvEntry
+	14, // 14: vramrun.plugin.v2.ApplyResponse.copies:type_name -> vramrun.plugin.v2.FileCopy
+	4,  // 15: vramrun.plugin.v2.Framework.Describe:input_type -> vramrun.plugin.v2.DescribeRequest
+	6,  // 16: vramrun.plugin.v2.Framework.Recognize:input_type -> vramrun.plugin.v2.RecognizeRequest
+	9,  // 17: vramrun.plugin.v2.Framework.Analyze:input_type -> vramrun.plugin.v2.AnalyzeRequest
+	13, // 18: vramrun.plugin.v2.Framework.Apply:input_type -> vramrun.plugin.v2.ApplyRequest
+	5,  // 19: vramrun.plugin.v2.Framework.Describe:output_type -> vramrun.plugin.v2.DescribeResponse
+	7,  // 20: vramrun.plugin.v2.Framework.Recognize:output_type -> vramrun.plugin.v2.RecognizeResponse
+	10, // 21: vramrun.plugin.v2.Framework.Analyze:output_type -> vramrun.plugin.v2.AnalyzeResponse
+	15, // 22: vramrun.plugin.v2.Framework.Apply:output_type -> vramrun.plugin.v2.ApplyResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_vramrun_plugin_v2_plugin_proto_init() }
@@ -1255,14 +1356,14 @@ func file_vramrun_plugin_v2_plugin_proto_init() {
 		return
 	}
 	file_vramrun_plugin_v2_plugin_proto_msgTypes[8].OneofWrappers = []any{}
-	file_vramrun_plugin_v2_plugin_proto_msgTypes[14].OneofWrappers = []any{}
+	file_vramrun_plugin_v2_plugin_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vramrun_plugin_v2_plugin_proto_rawDesc), len(file_vramrun_plugin_v2_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
