@@ -71,6 +71,11 @@ type loop struct {
 	copyDir func(before int) string
 	// interrupted is the signal that ended the run, 0 if none did.
 	interrupted syscall.Signal
+	between
+}
+
+// between is what the loop keeps from one attempt to the next.
+type between struct {
 	// undo is how to take back the last fix, should the job reject it.
 	undo *undo
 	// since is when the checkpoints a relaunch may resume from begin (the
@@ -198,9 +203,9 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 		d = outcome.Probable(res.Memory.CapacityBytes)
 	}
 	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
-		Fix: before.fix, Skipped: before.skips, Outcome: v.Attempt, Exit: res.Exit,
+		Changes: record.Changes{Fix: before.fix, Skipped: before.skips, Resumed: resumed}, Outcome: v.Attempt, Exit: res.Exit,
 		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
-		Memory: res.Memory, Output: res.Output, Notes: res.Notes, Resumed: resumed}
+		Memory: res.Memory, Output: res.Output, Notes: res.Notes}
 	if d.OOM {
 		a.Diagnosis = &d
 		l.bus.Emit(record.OOMDiagnosed{N: n, Diagnosis: d})

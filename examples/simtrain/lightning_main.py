@@ -3,13 +3,17 @@
 
     python3 examples/simtrain/lightning_main.py fit [-c cfg.yaml]... [--trainer.precision bf16-mixed]
         [--trainer.accumulate_grad_batches N] [--data.batch_size N] [--trainer.strategy NAME]
-        [--trainer.max_steps N] [--trainer.val_check_interval N] [--model.gradient_checkpointing true]
+        [--trainer.max_steps N] [--trainer.val_check_interval N] [--model.gradient_checkpointing true] \\
+        [--trainer.callbacks+=ModelCheckpoint --trainer.callbacks.every_n_train_steps=N
+         --trainer.callbacks.save_last=true --trainer.callbacks.dirpath=D] [--ckpt_path PATH]
 
 Arguments apply left to right as jsonargparse applies them: a --key after a --config overrides it.
 Values are read as YAML scalars; "--key value" and "--key=value" both work. Differences from the
 real defaults, so that a large batch first fails in training: trainer.max_steps 20, no validation
 unless trainer.val_check_interval is set, trainer.num_sanity_val_steps 0. data.val_batch_size
-defaults to data.batch_size. Also takes simtrain's --sim-* options (see README.md).
+defaults to data.batch_size. No ModelCheckpoint unless one is given in trainer.callbacks (Lightning
+adds a default one); then checkpoints go to <default_root_dir>/lightning_logs/version_<v>/checkpoints.
+Also takes simtrain's --sim-* options (see README.md).
 """
 
 import os
@@ -56,6 +60,23 @@ DEFAULTS = {
     "ckpt_path": None,
 }
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
+# trainer.callbacks: class paths by their short names, as jsonargparse resolves them
+MODEL_CHECKPOINT = "lightning.pytorch.callbacks.ModelCheckpoint"
+CALLBACKS = {name: "lightning.pytorch.callbacks." + name for name in (
+    "ModelCheckpoint", "LearningRateMonitor", "TQDMProgressBar", "RichProgressBar", "ModelSummary",
+    "RichModelSummary")}
+# ModelCheckpoint's parameters (and their defaults); the sim acts on those with a comment
+CHECKPOINT_ARGS = {
+    "dirpath": None,  # the folder
+    "filename": None,  # with {epoch} and {step}
+    "monitor": None,  # only None: the sim's model logs no metrics
+    "verbose": False, "save_last": None,  # true: also last.ckpt
+    "save_top_k": 1,  # -1 all, 0 none, 1 the newest
+    "save_weights_only": False, "mode": "min", "auto_insert_metric_name": True,
+    "every_n_train_steps": None,  # a checkpoint every N optimizer steps
+    "train_time_interval": None, "every_n_epochs": None, "save_on_train_epoch_end": None,
+    "enable_version_counter": True,
+}
 USAGE = "usage: lightning_main.py [-h] [-c CONFIG] {fit,validate,test,predict} ..."
 
 
@@ -117,9 +138,102 @@ def merge(config, loaded, source):
 
 def set_key(config, dotted, value, source):
     section, _, key = dotted.partition(".")
+    if dotted == "trainer.callbacks":
+        config["trainer"]["callbacks"] = callback_list(value, source)
+        return
     if section not in ("trainer", "model", "data") or key not in config[section]:
         fail("%s: unrecognized key %r" % (source, dotted))
     config[section][key] = value
+
+
+def class_path(name, source):
+    """A callback's full class path from what jsonargparse accepts: the class name or its import path."""
+    if not isinstance(name, str):
+        fail("%s: expected a callback class, got %r" % (source, name))
+    short = name.rpartition(".")[2]
+    prefixes = ("lightning.pytorch.callbacks.", "pytorch_lightning.callbacks.",
+                "lightning.pytorch.callbacks.model_checkpoint.", "pytorch_lightning.callbacks.model_checkpoint.")
+    if short in CALLBACKS and (name == short or any(name == p + short for p in prefixes)):
+        return CALLBACKS[short]
+    fail('%s: Import path %r does not correspond to a subclass of "Callback" (the sim knows %s)'
+         % (source, name, ", ".join(sorted(CALLBACKS))))
+
+
+def callback_entry(value, source):
+    """One trainer.callbacks entry: a class name, or {class_path: ..., init_args: {...}}."""
+    if isinstance(value, dict):
+        unknown = set(value) - {"class_path", "init_args"}
+        if unknown or "class_path" not in value:
+            fail("%s: a callback is {class_path: ..., init_args: {...}}, got keys %s" % (source, sorted(value)))
+        entry = {"class_path": class_path(value["class_path"], source), "init_args": {}}
+        init_args = value.get("init_args") or {}
+        if not isinstance(init_args, dict):
+            fail("%s: init_args: expected a mapping" % source)
+        for key, arg in init_args.items():
+            set_callback_arg(entry, key, arg, source)
+        return entry
+    return {"class_path": class_path(value, source), "init_args": {}}
+
+
+def callback_list(value, source):
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [callback_entry(item, source) for item in value]
+    return [callback_entry(value, source)]
+
+
+def flow_value(text):
+    """A command-line value: a YAML scalar, or a flow mapping/sequence ('{class_path: ...}')."""
+    if text.strip()[:1] in "[{":
+        return simgpu.load_yaml("value: " + text.strip(), "command line")["value"]
+    return simgpu.parse_yaml_scalar(text)
+
+
+def set_callback_arg(entry, key, value, source):
+    if entry["class_path"] != MODEL_CHECKPOINT:
+        entry["init_args"][key] = value  # the sim's other callbacks do nothing
+        return
+    if key not in CHECKPOINT_ARGS:
+        fail("%s: ModelCheckpoint has no parameter %r (known: %s)" % (source, key, ", ".join(CHECKPOINT_ARGS)))
+    ok = {
+        "dirpath": lambda v: v is None or isinstance(v, str),
+        "filename": lambda v: v is None or isinstance(v, str),
+        "monitor": lambda v: v is None,
+        "save_last": lambda v: v is None or isinstance(v, bool),
+        "save_top_k": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "every_n_train_steps": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+        "every_n_epochs": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+    }.get(key, lambda v: True)
+    if not ok(value):
+        fail("%s: ModelCheckpoint(%s=%r) is not supported by the sim (see README.md)" % (source, key, value))
+    entry["init_args"][key] = value
+
+
+def add_callbacks(config, flag, value):
+    """--trainer.callbacks(+)=X and --trainer.callbacks.KEY=V (KEY also init_args.KEY): jsonargparse's list
+    appending and the arguments of the last callback given."""
+    trainer = config["trainer"]
+    if flag == "--trainer.callbacks+":
+        trainer["callbacks"] = (trainer["callbacks"] or []) + callback_list(flow_value(value), flag)
+    elif flag == "--trainer.callbacks":
+        trainer["callbacks"] = callback_list(flow_value(value), flag)
+    else:
+        key = flag[len("--trainer.callbacks."):]
+        if key.startswith("init_args."):
+            key = key[len("init_args."):]
+        if not trainer["callbacks"]:
+            fail("%s: give a callback first (--trainer.callbacks+=ModelCheckpoint)" % flag)
+        set_callback_arg(trainer["callbacks"][-1], key, simgpu.parse_yaml_scalar(value), flag)
+
+
+def make_callbacks(config):
+    """The callback objects LightningCLI would instantiate from trainer.callbacks."""
+    callbacks = []
+    for entry in config["trainer"]["callbacks"] or []:
+        if entry["class_path"] == MODEL_CHECKPOINT:
+            callbacks.append(L.ModelCheckpoint(**entry["init_args"]))
+    return callbacks
 
 
 def parse(argv):
@@ -155,6 +269,8 @@ def parse(argv):
                 fail(str(err))
         elif flag in ("--seed_everything", "--ckpt_path"):
             config[flag[2:]] = simgpu.parse_yaml_scalar(value)
+        elif flag in ("--trainer.callbacks", "--trainer.callbacks+") or flag.startswith("--trainer.callbacks."):
+            add_callbacks(config, flag, value)
         elif flag.startswith("--") and "." in flag:
             set_key(config, flag[2:], simgpu.parse_yaml_scalar(value), flag)
         else:
@@ -203,6 +319,13 @@ def make_job(config):
         interval = max(1, round(interval * steps))
     if interval is not None and (not isinstance(interval, int) or interval < 1):
         fail("Key 'trainer.val_check_interval': expected a positive number, got %r" % (interval,))
+    if trainer["logger"] not in (None, True, False):
+        fail("Key 'trainer.logger': the sim takes only true or false, got %r" % (trainer["logger"],))
+    root = trainer["default_root_dir"]
+    if root is not None and not isinstance(root, str):
+        fail("Key 'trainer.default_root_dir': expected a path, got %r" % (root,))
+    if config["ckpt_path"] is not None and not isinstance(config["ckpt_path"], str):
+        config["ckpt_path"] = str(config["ckpt_path"])
     checkpointing = config["model"]["gradient_checkpointing"]
     if not isinstance(checkpointing, bool):
         fail("Key 'model.gradient_checkpointing': expected true or false, got %r" % (checkpointing,))
@@ -228,8 +351,10 @@ def main():
         precision=trainer_config["precision"], accumulate_grad_batches=job.accumulation,
         strategy=trainer_config["strategy"], max_steps=job.steps,
         num_sanity_val_steps=trainer_config["num_sanity_val_steps"], val_check_interval=job.eval_every or None,
+        callbacks=make_callbacks(config), logger=trainer_config["logger"],
+        default_root_dir=trainer_config["default_root_dir"],
     )
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=config["ckpt_path"])
     session.finish()
 
 

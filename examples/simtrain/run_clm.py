@@ -4,10 +4,14 @@ on the simulated GPU.
 
     python3 examples/simtrain/run_clm.py --output_dir out --do_train --per_device_train_batch_size 8 \\
         [--gradient_accumulation_steps N] [--bf16|--fp16] [--gradient_checkpointing] [--optim NAME] \\
-        [--deepspeed ds.json] [--eval_strategy steps --eval_steps N] [--do_eval] [--max_steps N]
+        [--deepspeed ds.json] [--eval_strategy steps --eval_steps N] [--do_eval] [--max_steps N] \\
+        [--save_strategy no|steps|epoch --save_steps N --save_total_limit K] \\
+        [--resume_from_checkpoint OUT/checkpoint-N [--ignore_data_skip]]
     python3 examples/simtrain/run_clm.py args.json
 
 As in the real script, it trains only with --do_train and evaluates at the end only with --do_eval.
+Checkpoints go to <output_dir>/checkpoint-<step>/ (trainer_state.json written last); unlike the real
+script, it never resumes by itself from the last checkpoint in output_dir.
 Flags are TrainingArguments' (HfArgumentParser rules: hyphenated aliases, bare or valued bools,
 abbreviations, unknown arguments refused). Also takes simtrain's --sim-* options (see README.md).
 """
@@ -125,7 +129,10 @@ def main():
         sys.stderr.write("run_clm.py: neither --do_train nor --do_eval: nothing to run (as in the real script)\n")
     # Training
     if training_args.do_train:
-        train_result = trainer.train()  # noqa: F841
+        checkpoint = None
+        if training_args.resume_from_checkpoint is not None:
+            checkpoint = training_args.resume_from_checkpoint
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)  # noqa: F841
     # Evaluation
     if training_args.do_eval:
         metrics = trainer.evaluate()  # noqa: F841

@@ -23,6 +23,7 @@ Sizes are bytes; W, A and E come from the environment (defaults in brackets).
                  JAX: also <= floor(f * capacity), f from XLA_PYTHON_CLIENT_MEM_FRACTION or
                  XLA_CLIENT_MEM_FRACTION (default .75; XLA_PYTHON_CLIENT_ALLOCATOR=platform: no cap).
   fits         <=> need + waste <= budget
+  long batch   at --sim-long-batch K:F's step K, Act is F times as large: need = Wd + F*Act + G + S
 
 Activations are allocated as 32 tensors (16 layers forward, 16 backward) and the evaluation's as 16,
 each a whole number of elements (4 bytes fp32, 2 bytes half), so Act is exact to the element
@@ -51,6 +52,6 @@ from simgpu_model import (  # noqa: F401  (the public API)
 from simgpu_oom import FORMATS, SimulatedOOM, format_size, tf_human_bytes  # noqa: F401
 from simgpu_proc import UsageError  # noqa: F401
 from simgpu_frames import Frameworks, bitsandbytes_importable, optimizer_kind  # noqa: F401
-from simgpu_run import Session, Sim, hidden_file, print_exception, start, train  # noqa: F401
+from simgpu_run import Session, Sim, eval_loss_at, hidden_file, loss_at, print_exception, start, train  # noqa: F401
 from simgpu_yaml import YAMLError, load_file as load_yaml_file, loads as load_yaml  # noqa: F401
 from simgpu_yaml import parse_scalar as parse_yaml_scalar  # noqa: F401

@@ -16,9 +16,14 @@ import importlib
 import json
 import linecache
 import logging
+import math
 import os
 import pathlib
+import pickle
+import re
+import shutil
 import signal
+import struct
 import sys
 import typing
 import warnings
@@ -62,6 +67,99 @@ def bitsandbytes_importable():
     except ImportError:
         return False
     return True
+
+
+# transformers before this restored a checkpoint's train_batch_size on resume (huggingface/transformers#43708,
+# fixed by #43770); the sim's version is the importable transformers package's, else this one.
+TRANSFORMERS_FIXED = "5.2.0"
+
+
+def version_tuple(text):
+    """'4.57.1' -> (4, 57, 1); '5.2.0.dev0' -> (5, 2, 0); missing parts are 0."""
+    parts = []
+    for piece in str(text).strip().split(".")[:3]:
+        match = re.match(r"\d+", piece)
+        if not match:
+            break
+        parts.append(int(match.group()))
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def transformers_version():
+    """transformers.__version__ when `import transformers` works in this Python, else TRANSFORMERS_FIXED.
+    (The sim's own transformers modules live only in memory, never in sys.modules.)"""
+    try:
+        version = importlib.import_module("transformers").__version__
+    except Exception:
+        return TRANSFORMERS_FIXED
+    return version if isinstance(version, str) else TRANSFORMERS_FIXED
+
+
+def restores_train_batch_size(version=None):
+    """Whether that transformers resumes at the checkpoint's train_batch_size (the bug of #43708)."""
+    return version_tuple(transformers_version() if version is None else version) < version_tuple(TRANSFORMERS_FIXED)
+
+
+def _jsonable(obj):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return str(obj)
+
+
+def serialize(obj):
+    """What the sim's torch.save writes: the object as JSON text (the real one pickles it)."""
+    return (json.dumps(obj, indent=1, sort_keys=True, default=_jsonable) + "\n").encode()
+
+
+def deserialize(data):
+    """torch.load's side: JSON back, or the errors unpickling other bytes gives."""
+    if not data:
+        raise EOFError("Ran out of input")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too
+        raise pickle.UnpicklingError("invalid load key, %r." % chr(data[0])) from None
+
+
+def _torch_save(obj, opened_file, *args):
+    opened_file.write(serialize(obj))
+
+
+def _torch_load(opened_file, *args, **kwargs):
+    return deserialize(opened_file.read())
+
+
+def safetensors_save_file(tensors, filename, metadata=None):
+    """A safetensors file with the tensors' names and no data: 8-byte header length, JSON header."""
+    header = {"__metadata__": dict(metadata or {})}
+    for name in tensors:
+        header[name] = {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}
+    body = json.dumps(header, separators=(",", ":")).encode()
+    body += b" " * (-len(body) % 8)
+    with open(filename, "wb") as f:
+        f.write(struct.pack("<Q", len(body)) + body)
+
+
+class LibraryLogger:
+    """A library's logger as the example scripts set it up: INFO on the main process, WARNING and up
+    on every process, to stderr. The sim prints the message alone, without the log format's prefix."""
+
+    def __init__(self, fw, name):
+        self.fw = fw
+        self.name = name
+
+    def info(self, msg, *args):
+        session = self.fw.session
+        if session is None or session.main:
+            self._write(msg, args)
+
+    def warning(self, msg, *args):
+        self._write(msg, args)
+
+    def _write(self, msg, args):
+        sys.stdout.flush()
+        sys.stderr.write((msg % args if args else msg) + "\n")
+        sys.stderr.flush()
 
 
 def load_source(relpath, source, names):
@@ -204,6 +302,7 @@ class Frameworks:
         torch.preserve_format = "preserve_format"
         torch.float32, torch.float16, torch.bfloat16, torch.uint8 = 4, 2, 2, 1
         torch.zeros_like = self._zeros_like
+        torch.cuda = NS(empty_cache=lambda: None)
         torch.tensor = lambda *a, **k: fw.tensor()
         base = {"torch": torch, "F": F, "functools": functools, "defaultdict": defaultdict, "logging": logging,
                 "log": logging.getLogger("torch.autograd.graph"), "has_torch_function_unary": lambda t: False,
@@ -238,6 +337,9 @@ class Frameworks:
                          AdamW=load_source("torch/optim/adamw.py", src["torch/optim/adamw.py"], names)["AdamW"])
         torch.amp = NS(GradScaler=load_source("torch/amp/grad_scaler.py", src["torch/amp/grad_scaler.py"],
                                               base)["GradScaler"])
+        serialization = load_source("torch/serialization.py", src["torch/serialization.py"],
+                                    dict(base, os=os, _save=_torch_save, _legacy_load=_torch_load))
+        torch.save, torch.load = serialization["save"], serialization["load"]
         torch.signal_handling = load_source(
             "torch/utils/data/_utils/signal_handling.py", src["torch/utils/data/_utils/signal_handling.py"],
             dict(base, _error_if_any_worker_fails=self._error_if_any_worker_fails, previous_handler=None))
@@ -324,14 +426,28 @@ class Frameworks:
         def find_executable_batch_size(function, starting_batch_size, auto_find_batch_size=False):
             return functools.partial(function, batch_size=starting_batch_size)
 
+        utils = load_source("transformers/trainer_utils.py", src["transformers/trainer_utils.py"], dict(base, re=re))
+        callback = load_source("transformers/trainer_callback.py", src["transformers/trainer_callback.py"],
+                               dict(base, math=math, Dict=typing.Dict, SaveStrategy=utils["SaveStrategy"]))
         trainer = load_source("transformers/trainer.py", src["transformers/trainer.py"], dict(
             base, Accelerator=torch.accelerate.Accelerator, AcceleratedOptimizer=torch.accelerate.AcceleratedOptimizer,
             deepspeed_init=ds["deepspeed_init"], find_executable_batch_size=find_executable_batch_size,
             Adafactor=torch.Adafactor, BNB_OPTIMIZERS=BNB_OPTIMIZERS, is_bitsandbytes_available=bitsandbytes_importable,
-            bnb_optim=torch.bnb_optim, TrainerControl=lambda: NS(should_evaluate=False),
-            TrainerState=lambda: NS(global_step=0), TrainOutput=lambda *a: a))
+            bnb_optim=torch.bnb_optim, TrainerControl=callback["TrainerControl"], TrainerState=callback["TrainerState"],
+            CallbackHandler=callback["CallbackHandler"], DEFAULT_CALLBACKS=[callback["DefaultFlowCallback"]],
+            TrainOutput=lambda *a: a, re=re, shutil=shutil, PREFIX_CHECKPOINT_DIR=utils["PREFIX_CHECKPOINT_DIR"],
+            get_last_checkpoint=utils["get_last_checkpoint"],
+            logging=NS(get_logger=lambda name: LibraryLogger(fw, name)),
+            safetensors=NS(torch=NS(save_file=safetensors_save_file)),
+            RESTORE_TRAIN_BATCH_SIZE=restores_train_batch_size()))
         Trainer = trainer["Trainer"]
-        Trainer.get_train_dataloader = lambda self: HFTrainLoader(fw.session.driver)
+
+        def get_train_dataloader(self):
+            # the DataLoader's batch size is the Trainer's _train_batch_size (a restored one too)
+            fw.session.use_micro_batch(self._train_batch_size)
+            return HFTrainLoader(fw.session.driver)
+
+        Trainer.get_train_dataloader = get_train_dataloader
         Trainer.get_eval_dataloader = lambda self, dataset=None: (
             dict(input_ids=x, labels=y) for x, y in fw.session.driver.eval_batches())
         Trainer._prepare_inputs = lambda self, inputs: inputs
@@ -387,6 +503,10 @@ class HFTrainLoader:
     def micro_batches(self):
         for inputs, labels in self.driver.micro_batches():
             yield dict(input_ids=inputs, labels=labels)
+
+    def skip_first_batches(self, global_step, batches):
+        """Resume: the steps go on after the checkpoint's (the sim's data has no content to skip)."""
+        self.driver.resume(global_step)
 
     def eval_due(self):
         return self.driver.eval_due()

@@ -1,7 +1,14 @@
 """The fake Lightning, Keras and JAX (see simgpu_frames.py): their modules and their "C++" side."""
 
+import copy
 import functools
+import io
 import itertools
+import os
+import pathlib
+import re
+import shutil
+import sys
 import types
 from collections import OrderedDict
 from types import SimpleNamespace as NS
@@ -85,19 +92,162 @@ class _LightningFetcher:
             yield index, batch
 
 
+LIGHTNING_VERSION = "2.5.1"
+
+
+def _rank_zero():
+    text = os.environ.get("RANK", "") or os.environ.get("LOCAL_RANK", "") or "0"
+    return text.strip() in ("0", "")
+
+
+def rank_zero_info(message):
+    """Lightning's INFO lines, on the main process, to stderr (the message alone)."""
+    if _rank_zero():
+        sys.stdout.flush()
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+
+def rank_zero_warn(message):
+    """Lightning's warnings: 'file:line: message' of the framework line that warned, on the main process."""
+    if _rank_zero():
+        frame = sys._getframe(1)
+        sys.stdout.flush()
+        sys.stderr.write("%s:%d: %s\n" % (frame.f_code.co_filename, frame.f_lineno, message))
+        sys.stderr.flush()
+
+
+def rank_zero_only(fn):
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        if _rank_zero():
+            return fn(*args, **kwargs)
+        return None
+
+    return wrapped
+
+
+def _is_local_file_protocol(path):
+    return "://" not in str(path)
+
+
+class _LocalFileSystem:
+    """fsspec's local file system, as Lightning uses it."""
+
+    def exists(self, path):
+        return os.path.exists(path)
+
+    def isdir(self, path):
+        return os.path.isdir(path)
+
+    def makedirs(self, path, exist_ok=False):
+        os.makedirs(path, exist_ok=exist_ok)
+
+    def open(self, path, mode="rb", **kwargs):
+        if "b" in mode:
+            return open(path, mode)
+        return open(path, mode, newline=kwargs.get("newline"))
+
+    def listdir(self, path):
+        return [{"name": os.path.join(path, name)} for name in sorted(os.listdir(path))]
+
+    def rm(self, path, recursive=False):
+        if os.path.isdir(path) and recursive:
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def get_filesystem(path, **kwargs):
+    return _LocalFileSystem()
+
+
+def _yaml_scalar(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Callback:
+    """lightning.pytorch.callbacks.Callback: every hook a no-op."""
+
+    @property
+    def state_key(self):
+        return self.__class__.__qualname__
+
+    def _generate_state_key(self, **kwargs):
+        return f"{self.__class__.__qualname__}{repr(kwargs)}"
+
+    def setup(self, trainer, pl_module, stage):
+        pass
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        pass
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        pass
+
+    def on_validation_end(self, trainer, pl_module):
+        pass
+
+    def on_test_end(self, trainer, pl_module):
+        pass
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state_dict):
+        pass
+
+
+class Checkpoint(Callback):
+    """lightning.pytorch.callbacks.Checkpoint: the base of ModelCheckpoint."""
+
+
+class MisconfigurationException(Exception):
+    pass
+
+
+MisconfigurationException.__module__ = "lightning.fabric.utilities.exceptions"
+
+
 def load_lightning(fw):
     torch = fw.torch
     src = simgpu_src_lightning.SOURCES
     base = {"torch": torch, "nn": torch.nn, "partial": functools.partial, "OrderedDict": OrderedDict}
+    log = NS(debug=lambda *a, **k: None, info=lambda *a, **k: None)
+    TrainerFn = NS(FITTING="fit", VALIDATING="validate", TESTING="test", PREDICTING="predict")
+    TrainerStatus = NS(INITIALIZING="initializing", RUNNING="running", FINISHED="finished",
+                       INTERRUPTED="interrupted")
+    io_names = dict(base, os=os, io=io, Path=pathlib.Path, re=re, deepcopy=copy.deepcopy, log=log,
+                    get_filesystem=get_filesystem, _is_local_file_protocol=_is_local_file_protocol,
+                    rank_zero_info=rank_zero_info, rank_zero_warn=rank_zero_warn, rank_zero_only=rank_zero_only,
+                    MisconfigurationException=MisconfigurationException, TrainerFn=TrainerFn,
+                    TrainerStatus=TrainerStatus, Checkpoint=Checkpoint, pl=NS(__version__=LIGHTNING_VERSION))
+    cloud_io = load_source("lightning/fabric/utilities/cloud_io.py", src["lightning/fabric/utilities/cloud_io.py"],
+                           io_names)
+    torch_io = load_source("lightning/fabric/plugins/io/torch_io.py", src["lightning/fabric/plugins/io/torch_io.py"],
+                           dict(io_names, CheckpointIO=_Base, _atomic_save=cloud_io["_atomic_save"],
+                                pl_load=cloud_io["_load"]))
+    ModelCheckpoint = load_source("lightning/pytorch/callbacks/model_checkpoint.py",
+                                  src["lightning/pytorch/callbacks/model_checkpoint.py"], io_names)["ModelCheckpoint"]
+    TensorBoardLogger = load_source("lightning/pytorch/loggers/tensorboard.py",
+                                    src["lightning/pytorch/loggers/tensorboard.py"],
+                                    dict(io_names, Logger=_Base, _yaml_scalar=_yaml_scalar))["TensorBoardLogger"]
     module = load_source("lightning/pytorch/core/module.py", src["lightning/pytorch/core/module.py"], base)
     LightningModule = module["LightningModule"]
     LightningModule._current_fx_name = None
+    LightningModule.on_train_epoch_end = lambda self: None
     LightningModule.configure_optimizers = lambda self: torch.optim.AdamW(self.parameters())
     calls = load_source("lightning/pytorch/trainer/call.py", src["lightning/pytorch/trainer/call.py"],
-                        dict(base, _TunerExitException=type("_TunerExitException", (Exception,), {}),
-                             TrainerStatus=NS(FINISHED="finished")))
+                        dict(io_names, _TunerExitException=type("_TunerExitException", (Exception,), {})))
     call = NS(_call_and_handle_interrupt=calls["_call_and_handle_interrupt"],
-              _call_strategy_hook=calls["_call_strategy_hook"],
+              _call_strategy_hook=calls["_call_strategy_hook"], _call_setup_hook=calls["_call_setup_hook"],
+              _call_callback_hooks=calls["_call_callback_hooks"],
+              _call_callbacks_state_dict=calls["_call_callbacks_state_dict"],
+              _call_callbacks_load_state_dict=calls["_call_callbacks_load_state_dict"],
               _call_lightning_module_hook=lambda trainer, name, *a, **k: getattr(trainer.lightning_module, name)(*a, **k))
     precision_ns = load_source(
         "lightning/pytorch/plugins/precision/precision.py", src["lightning/pytorch/plugins/precision/precision.py"],
@@ -112,7 +262,8 @@ def load_lightning(fw):
     LightningOptimizer = optimizer_ns["LightningOptimizer"]
     LightningOptimizer._on_before_step = LightningOptimizer._on_after_step = lambda self: None
     Strategy = load_source("lightning/pytorch/strategies/strategy.py", src["lightning/pytorch/strategies/strategy.py"],
-                           dict(base, ABC=_Base, Precision=Precision))["Strategy"]
+                           dict(base, ABC=_Base, Precision=Precision,
+                                TorchCheckpointIO=torch_io["TorchCheckpointIO"]))["Strategy"]
 
     def setup_optimizers(strategy, trainer):
         wrapped = LightningOptimizer(strategy.lightning_module.configure_optimizers())
@@ -122,7 +273,8 @@ def load_lightning(fw):
     for name, value in {"pre_backward": lambda self, loss: None, "post_backward": lambda self, loss: None,
                         "post_training_step": lambda self: None, "model": property(lambda self: self._lightning_module),
                         "model_to_device": lambda self: self._lightning_module.to(fw.session.device_name),
-                        "setup_optimizers": setup_optimizers}.items():
+                        "setup_optimizers": setup_optimizers, "is_global_zero": property(lambda self: _rank_zero()),
+                        "broadcast": lambda self, obj, src=0: obj, "barrier": lambda self, name=None: None}.items():
         setattr(Strategy, name, value)
     loop_names = dict(base, _Loop=_Loop, call=call, AbstractClosure=_AbstractClosure,
                       _block_parallel_sync_behavior=nullcontext_factory, _no_grad_context=lambda f: f)
@@ -155,12 +307,31 @@ def load_lightning(fw):
         return self._epochs_run > 1
 
     Fit.done = property(fit_done)
+
+    def fit_load_state_dict(self, state_dict):
+        self._restored_global_step = state_dict["global_step"]
+
+    def fit_on_run_start(self):
+        # a restored run's steps go on after the checkpoint's
+        if getattr(self, "_restored_global_step", None) is not None:
+            fw.session.driver.resume(self._restored_global_step)
+
+    Fit.load_state_dict = fit_load_state_dict
+    Fit.state_dict = lambda self: {"global_step": fw.session.driver.step}
+    Fit.on_run_start = fit_on_run_start
     Fit._combined_loader = True
     Fit._data_fetcher = property(lambda self: _LightningFetcher(fw, self))
     Fit._should_accumulate = lambda self: not getattr(self, "_last_micro", True)
+    connector = load_source("lightning/pytorch/trainer/connectors/checkpoint_connector.py",
+                            src["lightning/pytorch/trainer/connectors/checkpoint_connector.py"],
+                            dict(io_names, call=call, pl_legacy_patch=nullcontext_factory,
+                                 _pl_migrate_checkpoint=lambda checkpoint, path: checkpoint))
     Trainer = load_source("lightning/pytorch/trainer/trainer.py", src["lightning/pytorch/trainer/trainer.py"],
-                          dict(base, call=call, Strategy=Strategy,
-                               PassThroughProfiler=lambda: NS(profile=nullcontext_factory)))["Trainer"]
+                          dict(io_names, call=call, Strategy=Strategy,
+                               PassThroughProfiler=lambda: NS(profile=nullcontext_factory),
+                               TrainerState=lambda: NS(fn=None, status=None, stage=None),
+                               _CheckpointConnector=connector["_CheckpointConnector"],
+                               TensorBoardLogger=TensorBoardLogger))["Trainer"]
 
     def fit_loop(self):
         if "_fit_loop" not in self.__dict__:
@@ -169,8 +340,11 @@ def load_lightning(fw):
 
     Trainer.fit_loop = property(fit_loop)
     Trainer.current_epoch = 0
+    Trainer.global_step = property(lambda self: fw.session.driver.step)
     Trainer.testing = False
-    return NS(LightningModule=LightningModule, LightningDataModule=module["LightningDataModule"], Trainer=Trainer)
+    return NS(LightningModule=LightningModule, LightningDataModule=module["LightningDataModule"], Trainer=Trainer,
+              ModelCheckpoint=ModelCheckpoint, Callback=Callback, TensorBoardLogger=TensorBoardLogger,
+              MisconfigurationException=MisconfigurationException)
 
 
 def load_keras(fw):

@@ -384,9 +384,10 @@ def parse_share(text, name):
 
 
 class Plan:
-    """The byte sizes of every tensor the job allocates, per layer."""
+    """The byte sizes of every tensor the job allocates, per layer. act_scale multiplies the training
+    activations (a long batch: the same samples, longer sequences)."""
 
-    def __init__(self, job, spec):
+    def __init__(self, job, spec, act_scale=1):
         param_elem, self.act_elem = PRECISION_BYTES[job.precision]
         world = max(1, job.world_size)
         div_w = world if job.zero_stage >= 3 else 1
@@ -397,7 +398,7 @@ class Plan:
         self.weights = [n * param_elem // div_w for n in self.param_elements]
         self.grads = [n * param_elem // div_g for n in self.param_elements]
         checkpoint = CHECKPOINT_FACTOR if job.checkpointing else Fraction(1)
-        train_elements = int(Fraction(job.micro_batch * spec.act) * checkpoint / 4)
+        train_elements = int(Fraction(job.micro_batch * spec.act) * checkpoint * Fraction(act_scale) / 4)
         # SIMGPU_LOGITS_SHARE of the activations come as one tensor at the end of the forward
         # pass, like a language model's logits: the allocation PyTorch's message then names is
         # most of what the batch costs.
@@ -438,11 +439,12 @@ class Plan:
         }
 
 
-def estimate(job, env=None, fmt="pytorch"):
-    """The model's numbers for a job, without running it: needs, budget, waste and whether each fits."""
+def estimate(job, env=None, fmt="pytorch", act_scale=1):
+    """The model's numbers for a job, without running it: needs, budget, waste and whether each fits.
+    act_scale: the training activations' factor (a --sim-long-batch step)."""
     env = os.environ if env is None else env
     spec = GPUSpec(env, fmt)
-    totals = Plan(job, spec).totals()
+    totals = Plan(job, spec, act_scale).totals()
     totals.update(budget=spec.budget, waste_rate=float(spec.waste), capacity=spec.capacity)
     totals["train_fits"] = spec.reserved(totals["train_need"]) <= spec.budget
     totals["eval_fits"] = spec.reserved(totals["eval_need"]) <= spec.budget

@@ -24,12 +24,16 @@ changing the command a launcher sees. The flag wins over the variable.
                                                        GPU, see VRAMRUN_SIMGPU) and CUDA fails: "unspecified
                                                        launch failure"
   --sim-dataloader-killed   SIMTRAIN_DATALOADER_KILLED at step 2, DataLoader "killed by signal" traceback
+  --sim-long-batch K:F      SIMTRAIN_LONG_BATCH        at optimizer step K (>= 1) every micro-batch's training
+                                                       activations are F (> 1) times their size: a rare long
+                                                       batch, an OOM late in the run when that does not fit
 """
 
 import os
 import signal
 import sys
 import time
+from fractions import Fraction
 
 # name -> (kind, env variable, default)
 OPTIONS = {
@@ -46,6 +50,7 @@ OPTIONS = {
     "sigkill-self": ("bool", "SIMTRAIN_SIGKILL_SELF", False),
     "dataloader-killed": ("bool", "SIMTRAIN_DATALOADER_KILLED", False),
     "xid": ("count", "SIMTRAIN_XID", None),
+    "long-batch": ("longbatch", "SIMTRAIN_LONG_BATCH", None),
 }
 ALIASES = {"--step-time": "step-time"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -74,6 +79,8 @@ def _convert(name, kind, text, source):
         raise UsageError("%s: expected true or false, got %r" % (source, text))
     if kind == "str":
         return text
+    if kind == "longbatch":
+        return _long_batch(text, source)
     if kind == "float":
         try:
             value = float(text)
@@ -90,6 +97,20 @@ def _convert(name, kind, text, source):
     if value < least:
         raise UsageError("%s: expected an integer >= %d, got %r" % (source, least, text))
     return value
+
+
+def _long_batch(text, source):
+    """'K:F' -> (K, F as a Fraction): step K >= 1, factor F > 1."""
+    step, sep, factor = text.strip().partition(":")
+    try:
+        k = int(step) if step.strip().isdigit() else 0
+        f = Fraction(factor.strip()) if sep else Fraction(0)
+    except (ValueError, ZeroDivisionError):
+        k, f = 0, Fraction(0)
+    if k < 1 or not f > 1:
+        raise UsageError("%s: expected STEP:FACTOR, an optimizer step >= 1 and a factor > 1 (e.g. 15:1.5), got %r"
+                         % (source, text))
+    return k, f
 
 
 def parse(argv, env, default_format):

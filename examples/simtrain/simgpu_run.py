@@ -142,6 +142,7 @@ class Progress:
         self.stream = stream
         self.enabled = enabled
         self.started = time.monotonic()
+        self.initial = 0  # tqdm's initial: a resumed job's bar starts at its step
         self.shown = False
         self.closed = False
 
@@ -155,7 +156,7 @@ class Progress:
         if full < self.WIDTH:
             bar += " 123456789"[int((filled - full) * 10)]
         elapsed = time.monotonic() - self.started
-        rate = n / elapsed if n and elapsed > 0 else 0.0
+        rate = (n - self.initial) / elapsed if n > self.initial and elapsed > 0 else 0.0
         remaining = (self.total - n) / rate if rate else 0.0
         postfix = ", loss=%.2f" % loss if loss is not None else ""
         rate_text = "%.1fit/s" % rate if rate else "?it/s"
@@ -184,16 +185,23 @@ def loss_at(step):
     return 0.8 + 2.0 * math.exp(-step / 12.0)
 
 
+def eval_loss_at(step):
+    """The evaluation loss after `step` (the 'eval after step' line's)."""
+    return loss_at(step) + 0.1
+
+
 class StepMemory:
     """The activations of one micro-batch (train), one evaluation batch (eval) or an OOM spike."""
 
     def __init__(self, session, kind):
         self.session = session
         self.kind = kind
+        # A training micro-batch of a --sim-long-batch step is bigger; the plan is the step's.
+        self.plan = session.step_plan() if kind == "train" else session.plan
 
     def forward(self, layer):
         session = self.session
-        plan = session.plan
+        plan = self.plan
         if self.kind == "spike":
             session.allocate(session.spec.budget + 1, layer, "forward")
         elif self.kind == "eval":
@@ -205,7 +213,7 @@ class StepMemory:
 
     def backward(self):
         session = self.session
-        plan = session.plan
+        plan = self.plan
         for layer in reversed(range(LAYERS)):
             index = LAYERS + layer
             session.allocate_activation(plan.train_act[index], plan.train_act_elements[index], layer, "backward")
@@ -224,6 +232,7 @@ class Session:
         self.spec = simgpu_model.GPUSpec(sim.env, sim.options.format, device=job.local_rank)
         self.device = simgpu_model.Device(self.spec, sim.env)
         self.plan = simgpu_model.Plan(job, self.spec)
+        self.long_plan = None
         self.grads = [False] * LAYERS
         self.live = []
         self.phase = "train"
@@ -242,6 +251,24 @@ class Session:
         self.device.before_log = lambda: self.driver.progress.close()
         self.frameworks = sim.frameworks
         self.frameworks.bind(self)
+
+    def step_plan(self):
+        """The plan of the current step's training micro-batches: the long one at --sim-long-batch's step."""
+        long_batch = self.options.long_batch
+        if long_batch is None or self.driver.step != long_batch[0]:
+            return self.plan
+        if self.long_plan is None:
+            self.long_plan = simgpu_model.Plan(self.job, self.spec, act_scale=long_batch[1])
+        return self.long_plan
+
+    def use_micro_batch(self, micro_batch):
+        """The framework trains at another micro-batch than the job was started with (a restored
+        checkpoint's): memory and the done line follow it. Only before the first step."""
+        if micro_batch == self.job.micro_batch:
+            return
+        self.job.micro_batch = micro_batch
+        self.plan = simgpu_model.Plan(self.job, self.spec)
+        self.long_plan = None
 
     def dtype_name(self):
         return {2: "half" if self.job.precision.startswith("fp16") else "bfloat16", 4: "float", 8: "double"}[
@@ -320,14 +347,24 @@ class Driver:
         self.job = session.job
         self.options = session.options
         self.step = 0
+        self.start = 0  # the step a resumed job starts after
         self.ended = 0  # the last step end_step finished
         self.failure_pending = False
         self.progress = Progress(self.job.steps, "train", sys.stderr, session.main)
         session.sim.before_traceback.append(self.progress.close)
 
+    def resume(self, step):
+        """The job resumes from a checkpoint of optimizer step `step`: it trains steps step+1..steps,
+        the same schedule as a fresh run. Rank 0 says so on stdout before training."""
+        self.start = self.step = self.ended = step
+        self.progress.initial = step
+        if self.session.main:
+            sys.stdout.write("resumed at step %d of %d\n" % (step, self.job.steps))
+            sys.stdout.flush()
+
     def steps(self):
-        """Yield 1..steps, with begin_step before and end_step after each."""
-        for step in range(1, self.job.steps + 1):
+        """Yield start+1..steps (1..steps unless resumed), with begin_step before and end_step after each."""
+        for step in range(self.start + 1, self.job.steps + 1):
             self.begin_step(step)
             yield step
             self.end_step(step)
@@ -337,8 +374,8 @@ class Driver:
         """The sim events due at the start of a step."""
         options = self.options
         self.step = step
-        if step == 1:
-            self.progress.show(0)
+        if step == self.start + 1:
+            self.progress.show(self.start)
         if step == 2 and options.sigkill_self:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -409,7 +446,7 @@ class Driver:
         session.free_activations()
         device.allocated, session.phase = saved, "train"
         if session.main:
-            sys.stdout.write("eval after step %d: loss %.3f\n" % (self.step, loss_at(self.step) + 0.1))
+            sys.stdout.write("eval after step %d: loss %.3f\n" % (self.step, eval_loss_at(self.step)))
             sys.stdout.flush()
 
     def survive_oom(self):
@@ -423,15 +460,17 @@ class Driver:
             started = self.progress.started
             self.progress = Progress(self.job.steps, "train", sys.stderr, session.main)
             self.progress.started = started
+            self.progress.initial = self.start
             session.sim.before_traceback.append(self.progress.close)
             sys.stderr.write("| WARNING: ran out of memory, skipping batch\n")
             sys.stderr.write(format_exception(err))
             sys.stderr.flush()
 
 
-def train(session, training_step, eval_step=None):
+def train(session, training_step, eval_step=None, after_eval=None):
     """The plain PyTorch loop: the script's training_step(model, criterion, batch) per micro-batch,
-    then the optimizer step, and eval_step(model, criterion, batch) when an evaluation is due."""
+    then the optimizer step, and eval_step(model, criterion, batch) when an evaluation is due, then
+    after_eval(step) (e.g. a checkpoint). A resumed job has called session.driver.resume(S) first."""
     fw = session.frameworks
     driver = session.driver
     model = fw.torch_model()
@@ -446,4 +485,6 @@ def train(session, training_step, eval_step=None):
         if eval_step is not None and driver.eval_due():
             for batch in driver.eval_batches():
                 eval_step(model, criterion, batch)
+            if after_eval is not None:
+                after_eval(driver.step)
     session.finish()

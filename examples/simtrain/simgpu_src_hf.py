@@ -1,387 +1,16 @@
 """Source text of the simulated transformers and deepspeed modules (see simgpu_src_torch.py).
 
-The argument parser, TrainingArguments and the DeepSpeed checks are real logic in the shape of the
-real libraries, because the sim must accept and refuse exactly what they do.
+This file holds the model and the Trainer (training loop, evaluation, checkpoint save and resume);
+SOURCES also includes simgpu_src_hf_args's argument parser, TrainingArguments and DeepSpeed checks
+and simgpu_src_hf_state's checkpoint names and TrainerState.
 """
+
+import simgpu_src_hf_args
+import simgpu_src_hf_state
 
 SOURCES = {}
 
-SOURCES["transformers/hf_argparser.py"] = '''
-def string_to_bool(v):
-    if isinstance(v, bool):
-        return v
-    if v.lower() in ("yes", "true", "t", "y", "1"):
-        return True
-    elif v.lower() in ("no", "false", "f", "n", "0"):
-        return False
-    else:
-        raise ArgumentTypeError(
-            f"Truthy value expected: got {v} but expected one of yes/no, true/false, t/f, y/n, 1/0 (case insensitive)."
-        )
-
-
-class HfArgumentParser(ArgumentParser):
-    def __init__(self, dataclass_types, **kwargs):
-        if "formatter_class" not in kwargs:
-            kwargs["formatter_class"] = ArgumentDefaultsHelpFormatter
-        super().__init__(**kwargs)
-        if dataclasses.is_dataclass(dataclass_types):
-            dataclass_types = [dataclass_types]
-        self.dataclass_types = list(dataclass_types)
-        for dtype in self.dataclass_types:
-            self._add_dataclass_arguments(dtype)
-
-    @staticmethod
-    def _parse_dataclass_field(parser, field):
-        long_options = [f"--{field.name}"]
-        if "_" in field.name:
-            long_options.append(f"--{field.name.replace('_', '-')}")
-
-        kwargs = dict(field.metadata)
-        aliases = kwargs.pop("aliases", [])
-        field_type = field.type
-        origin_type = getattr(field_type, "__origin__", field_type)
-        if origin_type is Union:
-            if type(None) in field_type.__args__ and bool not in field_type.__args__:
-                # filter `NoneType` in Union (except for `Union[bool, NoneType]`)
-                field_type = [t for t in field_type.__args__ if t is not type(None)][0]
-                origin_type = getattr(field_type, "__origin__", field_type)
-
-        # A variable to store kwargs for a boolean field, if needed
-        # so that we can init a `no_*` complement argument (see below)
-        bool_kwargs = {}
-        if field_type is bool or field_type == Optional[bool]:
-            # Copy the correct kwargs to use to instantiate a `no_*` complement argument below.
-            bool_kwargs = dict(kwargs)
-
-            # Hack because type=bool in argparse does not behave as we want.
-            kwargs["type"] = string_to_bool
-            if field_type is bool or (field.default is not None and field.default is not dataclasses.MISSING):
-                # Default value is False if we have no default when of type bool.
-                default = False if field.default is dataclasses.MISSING else field.default
-                # This is the value that will get picked if we don't include --{field.name} in any way
-                kwargs["default"] = default
-                # This tells argparse we accept 0 or 1 value after --{field.name}
-                kwargs["nargs"] = "?"
-                # This is the value that will get picked if we do --{field.name} (without value)
-                kwargs["const"] = True
-        elif origin_type is list:
-            kwargs["type"] = field_type.__args__[0]
-            kwargs["nargs"] = "+"
-            if field.default_factory is not dataclasses.MISSING:
-                kwargs["default"] = field.default_factory()
-            elif field.default is dataclasses.MISSING:
-                kwargs["required"] = True
-        else:
-            kwargs["type"] = field_type
-            if field.default is not dataclasses.MISSING:
-                kwargs["default"] = field.default
-            elif field.default_factory is not dataclasses.MISSING:
-                kwargs["default"] = field.default_factory()
-            else:
-                kwargs["required"] = True
-        parser.add_argument(*long_options, *aliases, **kwargs)
-
-        # Add a complement `no_*` argument for a boolean field AFTER the initial field has already been added.
-        # Order is important for arguments with the same destination!
-        if field.default is True and (field_type is bool or field_type == Optional[bool]):
-            bool_kwargs["default"] = False
-            parser.add_argument(
-                f"--no_{field.name}",
-                f"--no-{field.name.replace('_', '-')}",
-                action="store_false",
-                dest=field.name,
-                **bool_kwargs,
-            )
-
-    def _add_dataclass_arguments(self, dtype):
-        parser = self
-        for field in dataclasses.fields(dtype):
-            if not field.init:
-                continue
-            self._parse_dataclass_field(parser, field)
-
-    def parse_args_into_dataclasses(self, args=None, return_remaining_strings=False, look_for_args_file=True):
-        if look_for_args_file and len(sys.argv):
-            args_file = Path(sys.argv[0]).with_suffix(".args")
-            if args_file.exists():
-                fargs = args_file.read_text().split()
-                # in case of duplicate arguments the last one has precedence
-                # args specified via the command line should overwrite args from files, so we add them last
-                args = fargs + (args if args is not None else sys.argv[1:])
-
-        namespace, remaining_args = self.parse_known_args(args=args)
-        outputs = []
-        for dtype in self.dataclass_types:
-            keys = {f.name for f in dataclasses.fields(dtype) if f.init}
-            inputs = {k: v for k, v in vars(namespace).items() if k in keys}
-            for k in keys:
-                delattr(namespace, k)
-            obj = dtype(**inputs)
-            outputs.append(obj)
-        if len(namespace.__dict__) > 0:
-            # additional namespace.
-            outputs.append(namespace)
-        if return_remaining_strings:
-            return (*outputs, remaining_args)
-        else:
-            if remaining_args:
-                raise ValueError(f"Some specified arguments are not used by the HfArgumentParser: {remaining_args}")
-
-            return (*outputs,)
-
-    def parse_dict(self, args, allow_extra_keys=False):
-        unused_keys = set(args.keys())
-        outputs = []
-        for dtype in self.dataclass_types:
-            keys = {f.name for f in dataclasses.fields(dtype) if f.init}
-            inputs = {k: v for k, v in args.items() if k in keys}
-            unused_keys.difference_update(inputs.keys())
-            obj = dtype(**inputs)
-            outputs.append(obj)
-        if not allow_extra_keys and unused_keys:
-            raise ValueError(f"Some keys are not used by the HfArgumentParser: {sorted(unused_keys)}")
-        return tuple(outputs)
-
-    def parse_json_file(self, json_file, allow_extra_keys=False):
-        with open(Path(json_file), encoding="utf-8") as open_json_file:
-            data = json.loads(open_json_file.read())
-        outputs = self.parse_dict(data, allow_extra_keys=allow_extra_keys)
-        return tuple(outputs)
-'''
-
-SOURCES["transformers/training_args.py"] = '''
-@dataclass
-class TrainingArguments:
-    output_dir: str = field(
-        metadata={"help": "The output directory where the model predictions and checkpoints will be written."},
-    )
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "Overwrite the content of the output directory."})
-    do_train: bool = field(default=False, metadata={"help": "Whether to run training."})
-    do_eval: bool = field(default=False, metadata={"help": "Whether to run eval on the dev set."})
-    do_predict: bool = field(default=False, metadata={"help": "Whether to run predictions on the test set."})
-    eval_strategy: str = field(default="no", metadata={"help": "The evaluation strategy to use.", "choices": ["no", "steps", "epoch"]})
-    evaluation_strategy: Optional[str] = field(default=None, metadata={"help": "Deprecated: use eval_strategy.", "choices": ["no", "steps", "epoch"]})
-    per_device_train_batch_size: int = field(default=8, metadata={"help": "Batch size per device accelerator core/CPU for training."})
-    per_device_eval_batch_size: int = field(default=8, metadata={"help": "Batch size per device accelerator core/CPU for evaluation."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Number of updates steps to accumulate before performing a backward/update pass."})
-    eval_accumulation_steps: Optional[int] = field(default=None, metadata={"help": "Number of predictions steps to accumulate before moving the tensors to the CPU."})
-    learning_rate: float = field(default=5e-5, metadata={"help": "The initial learning rate for AdamW."})
-    weight_decay: float = field(default=0.0, metadata={"help": "Weight decay for AdamW if we apply some."})
-    adam_beta1: float = field(default=0.9, metadata={"help": "Beta1 for AdamW optimizer"})
-    adam_beta2: float = field(default=0.999, metadata={"help": "Beta2 for AdamW optimizer"})
-    adam_epsilon: float = field(default=1e-8, metadata={"help": "Epsilon for AdamW optimizer."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Max gradient norm."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Total number of training epochs to perform."})
-    max_steps: int = field(default=20, metadata={"help": "If > 0: set total number of training steps to perform."})
-    lr_scheduler_type: str = field(default="linear", metadata={"help": "The scheduler type to use."})
-    warmup_ratio: float = field(default=0.0, metadata={"help": "Linear warmup over warmup_ratio fraction of total steps."})
-    warmup_steps: int = field(default=0, metadata={"help": "Linear warmup over warmup_steps."})
-    logging_dir: Optional[str] = field(default=None, metadata={"help": "Tensorboard log dir."})
-    logging_strategy: str = field(default="steps", metadata={"help": "The logging strategy to use."})
-    logging_steps: float = field(default=500, metadata={"help": "Log every X updates steps."})
-    save_strategy: str = field(default="steps", metadata={"help": "The checkpoint save strategy to use."})
-    save_steps: float = field(default=500, metadata={"help": "Save checkpoint every X updates steps."})
-    save_total_limit: Optional[int] = field(default=None, metadata={"help": "Limit the total amount of checkpoints."})
-    seed: int = field(default=42, metadata={"help": "Random seed that will be set at the beginning of training."})
-    bf16: bool = field(default=False, metadata={"help": "Whether to use bf16 (mixed) precision instead of 32-bit."})
-    fp16: bool = field(default=False, metadata={"help": "Whether to use fp16 (mixed) precision instead of 32-bit"})
-    bf16_full_eval: bool = field(default=False, metadata={"help": "Whether to use full bfloat16 evaluation instead of 32-bit."})
-    fp16_full_eval: bool = field(default=False, metadata={"help": "Whether to use full float16 evaluation instead of 32-bit"})
-    tf32: Optional[bool] = field(default=None, metadata={"help": "Whether to enable tf32 mode."})
-    local_rank: int = field(default=-1, metadata={"help": "For distributed training: local_rank"})
-    eval_steps: Optional[float] = field(default=None, metadata={"help": "Run an evaluation every X steps."})
-    dataloader_num_workers: int = field(default=0, metadata={"help": "Number of subprocesses to use for data loading."})
-    run_name: Optional[str] = field(default=None, metadata={"help": "An optional descriptor for the run."})
-    disable_tqdm: Optional[bool] = field(default=None, metadata={"help": "Whether or not to disable the tqdm progress bars."})
-    remove_unused_columns: Optional[bool] = field(default=True, metadata={"help": "Remove columns not required by the model."})
-    load_best_model_at_end: Optional[bool] = field(default=False, metadata={"help": "Whether or not to load the best model found during training at the end of training."})
-    report_to: Optional[List[str]] = field(default=None, metadata={"help": "The list of integrations to report the results and logs to."})
-    deepspeed: Optional[str] = field(default=None, metadata={"help": "Enable deepspeed and pass the path to deepspeed json config file or an already loaded json file as a dict"})
-    optim: str = field(default="adamw_torch", metadata={"help": "The optimizer to use.", "choices": OPTIMIZER_NAMES})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "If True, use gradient checkpointing to save memory at the expense of slower backward pass."})
-    auto_find_batch_size: bool = field(default=False, metadata={"help": "Whether to automatically decrease the batch size in half and rerun the training loop again each time a CUDA Out-of-Memory was reached"})
-    torch_compile: bool = field(default=False, metadata={"help": "If set to `True`, the model will be wrapped in `torch.compile`."})
-    push_to_hub: bool = field(default=False, metadata={"help": "Whether or not to upload the trained model to the model hub after training."})
-
-    def __post_init__(self):
-        if self.evaluation_strategy is not None:
-            warnings.warn("`evaluation_strategy` is deprecated and will be removed in version 4.46 of Transformers. Use `eval_strategy` instead", FutureWarning)
-            self.eval_strategy = self.evaluation_strategy
-        if self.eval_strategy == "steps" and (self.eval_steps is None or self.eval_steps == 0):
-            if self.logging_steps > 0:
-                self.eval_steps = self.logging_steps
-            else:
-                raise ValueError(
-                    f"evaluation strategy {self.eval_strategy} requires either non-zero --eval_steps or --logging_steps"
-                )
-        if self.fp16 and self.bf16:
-            raise ValueError("At most one of fp16 and bf16 can be True, but not both")
-
-        if isinstance(self.deepspeed, str) and self.deepspeed.strip().startswith("{"):
-            self.deepspeed = json.loads(self.deepspeed)
-        if not self.deepspeed and os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true":
-            # `accelerate launch --use_deepspeed`: the DeepSpeedPlugin's config comes from the environment
-            self.deepspeed = accelerate_deepspeed_config(os.environ)
-        self.hf_deepspeed_config = None
-        if self.deepspeed:
-            self.hf_deepspeed_config = HfTrainerDeepSpeedConfig(self.deepspeed)
-            self.hf_deepspeed_config.trainer_config_process(self)
-
-        mixed_precision_dtype = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
-        if self.fp16:
-            mixed_precision_dtype = "fp16"
-        elif self.bf16:
-            mixed_precision_dtype = "bf16"
-        self.mixed_precision = mixed_precision_dtype
-
-    @property
-    def world_size(self):
-        return int(os.environ.get("WORLD_SIZE", "1") or 1)
-
-    @property
-    def device(self):
-        return f"cuda:{max(self.local_rank, 0)}"
-'''
-
-SOURCES["transformers/integrations/deepspeed.py"] = '''
-class HfDeepSpeedConfig:
-    def __init__(self, config_file_or_dict):
-        if isinstance(config_file_or_dict, dict):
-            # Don't modify user's data should they want to reuse it (e.g. in tests), because once we
-            # modified it, it will not be accepted here again, since `auto` values would have been overridden
-            config = deepcopy(config_file_or_dict)
-        elif os.path.exists(config_file_or_dict):
-            with open(config_file_or_dict, encoding="utf-8") as f:
-                config = json.load(f)
-        else:
-            raise ValueError(
-                f"Expected a string path to an existing deepspeed config, or a dictionary, or a base64 encoded string. Received: {config_file_or_dict}"
-            )
-        self.config = config
-        self.original_config = deepcopy(config)
-
-    def find_config_node(self, ds_key_long):
-        config = self.config
-
-        # find the config node of interest if it exists
-        nodes = ds_key_long.split(".")
-        ds_key = nodes.pop()
-        for node in nodes:
-            config = config.get(node)
-            if config is None:
-                return None, ds_key
-
-        return config, ds_key
-
-    def get_value(self, ds_key_long, default=None):
-        config, ds_key = self.find_config_node(ds_key_long)
-        if config is None:
-            return default
-        return config.get(ds_key, default)
-
-
-class HfTrainerDeepSpeedConfig(HfDeepSpeedConfig):
-    def __init__(self, config_file_or_dict):
-        super().__init__(config_file_or_dict)
-        self._dtype = None
-        self.mismatches = []
-
-    def fill_match(self, ds_key_long, hf_val, hf_key=None, must_match=True):
-        config, ds_key = self.find_config_node(ds_key_long)
-        if config is None:
-            return
-
-        if config.get(ds_key) == "auto":
-            config[ds_key] = hf_val
-            return
-
-        if not must_match:
-            return
-
-        ds_val = config.get(ds_key)
-        if ds_val is not None and ds_val != hf_val:
-            self.mismatches.append(f"- ds {ds_key_long}={ds_val} vs hf {hf_key}={hf_val}")
-
-    def trainer_config_process(self, args, auto_find_batch_size=False):
-        # DeepSpeed does:
-        # train_batch_size = world_size * train_micro_batch_size_per_gpu * gradient_accumulation_steps
-        train_batch_size = args.world_size * args.per_device_train_batch_size * args.gradient_accumulation_steps
-        self.fill_match(
-            "train_micro_batch_size_per_gpu",
-            args.per_device_train_batch_size,
-            "per_device_train_batch_size",
-            not auto_find_batch_size,
-        )
-        self.fill_match("gradient_accumulation_steps", args.gradient_accumulation_steps, "gradient_accumulation_steps")
-        self.fill_match(
-            "train_batch_size",
-            train_batch_size,
-            "train_batch_size (calculated)",
-            not auto_find_batch_size,
-        )
-        self.fill_match("gradient_clipping", args.max_grad_norm, "max_grad_norm")
-
-        fp16_backend = "amp"
-        self.fill_match(
-            "fp16.enabled",
-            ((args.fp16 or args.fp16_full_eval) and fp16_backend == "amp"),
-            "fp16|fp16_full_eval+fp16_backend(amp)",
-        )
-        self.fill_match("bf16.enabled", (args.bf16 or args.bf16_full_eval), "bf16|bf16_full_eval")
-
-    def trainer_config_finalize(self, args, model, num_training_steps):
-        if len(self.mismatches) > 0:
-            mismatches = "\\n".join(self.mismatches)
-            raise ValueError(
-                "Please correct the following DeepSpeed config values that mismatch TrainingArguments"
-                f" values:\\n{mismatches}\\nThe easiest method is to set these DeepSpeed config values to 'auto'."
-            )
-
-
-def deepspeed_init(trainer, num_training_steps, inference=False):
-    model = trainer.model
-    args = trainer.args
-    hf_deepspeed_config = args.hf_deepspeed_config
-
-    # DeepSpeed reads the batch sizes from the file first and checks they agree with each other
-    ds_config = DeepSpeedConfig(hf_deepspeed_config.original_config)
-
-    # resume config update - some bits like `model` and `num_training_steps` only become available during train
-    hf_deepspeed_config.trainer_config_finalize(args, model, num_training_steps)
-    return None, None
-'''
-
-SOURCES["deepspeed/runtime/config.py"] = '''
-class DeepSpeedConfig(object):
-    def __init__(self, config, mpu=None, mesh_device=None):
-        self._param_dict = config
-        self.world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
-        self.train_batch_size = config.get("train_batch_size")
-        self.train_micro_batch_size_per_gpu = config.get("train_micro_batch_size_per_gpu")
-        self.gradient_accumulation_steps = config.get("gradient_accumulation_steps")
-        self._configure_train_batch_size()
-
-    def _batch_assertion(self):
-        train_batch = self.train_batch_size
-        micro_batch = self.train_micro_batch_size_per_gpu
-        grad_acc = self.gradient_accumulation_steps
-
-        assert train_batch > 0, f"Train batch size: {train_batch} has to be greater than 0"
-        assert micro_batch > 0, f"Micro batch size per gpu: {micro_batch} has to be greater than 0"
-        assert grad_acc > 0, f"Gradient accumulation steps: {grad_acc} has to be greater than 0"
-        assert train_batch == micro_batch * grad_acc * self.world_size, (
-            f"Check batch related parameters. train_batch_size is not equal "
-            "to micro_batch_per_gpu * gradient_acc_step * world_size "
-            f"{train_batch} != {micro_batch} * {grad_acc} * {self.world_size}"
-        )
-
-    def _configure_train_batch_size(self):
-        values = (self.train_batch_size, self.train_micro_batch_size_per_gpu, self.gradient_accumulation_steps)
-        # "auto" is filled in later by the Trainer; DeepSpeed infers a missing third value itself.
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            self._batch_assertion()
-'''
+SOURCES.update(simgpu_src_hf_args.SOURCES)
 
 SOURCES["transformers/models/gpt2/modeling_gpt2.py"] = '''
 class GPT2MLP(nn.Module):
@@ -451,10 +80,21 @@ class GPT2LMHeadModel(nn.Module):
         return nn.functional.cross_entropy(logits, labels, ignore_index=-100, reduction="mean")
 '''
 
+SOURCES.update(simgpu_src_hf_state.SOURCES)
+
 SOURCES["transformers/trainer.py"] = '''
+TRAINING_ARGS_NAME = "training_args.bin"
+TRAINER_STATE_NAME = "trainer_state.json"
+OPTIMIZER_NAME = "optimizer.pt"
+SCHEDULER_NAME = "scheduler.pt"
+SAFE_WEIGHTS_NAME = "model.safetensors"
+
+logger = logging.get_logger(__name__)
+
+
 class Trainer:
     def __init__(self, model=None, args=None, data_collator=None, train_dataset=None, eval_dataset=None,
-                 processing_class=None, compute_metrics=None):
+                 processing_class=None, compute_metrics=None, callbacks=None):
         self.args = args
         self.model = model
         self.compute_metrics = compute_metrics
@@ -469,8 +109,24 @@ class Trainer:
         if self.place_model_on_device:
             self._move_model_to_device(model, args.device)
         self.optimizer = None
+        self.lr_scheduler = None
+        default_callbacks = DEFAULT_CALLBACKS
+        callbacks = default_callbacks if callbacks is None else default_callbacks + callbacks
+        self.callback_handler = CallbackHandler(
+            callbacks, self.model, processing_class, self.optimizer, self.lr_scheduler
+        )
         self.control = TrainerControl()
-        self.state = TrainerState()
+        self.state = TrainerState(
+            is_local_process_zero=self.is_local_process_zero(),
+            is_world_process_zero=self.is_world_process_zero(),
+        )
+        self._train_batch_size = args.train_batch_size
+
+    def is_local_process_zero(self):
+        return self.args.process_index == 0
+
+    def is_world_process_zero(self):
+        return self.args.process_index == 0
 
     def _move_model_to_device(self, model, device):
         model = model.to(device)
@@ -502,8 +158,22 @@ class Trainer:
     def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
         args = self.args
         self.is_in_train = True
+
+        # Load potential model checkpoint
+        if isinstance(resume_from_checkpoint, bool) and resume_from_checkpoint:
+            resume_from_checkpoint = get_last_checkpoint(args.output_dir)
+            if resume_from_checkpoint is None:
+                raise ValueError(f"No valid checkpoint found in output directory ({args.output_dir})")
+
+        if resume_from_checkpoint is not None:
+            self._load_from_checkpoint(resume_from_checkpoint)
+            # In case of repeating the find_executable_batch_size, set `self._train_batch_size` properly
+            state = TrainerState.load_from_json(os.path.join(resume_from_checkpoint, TRAINER_STATE_NAME))
+            if state.train_batch_size is not None and (RESTORE_TRAIN_BATCH_SIZE or args.auto_find_batch_size):
+                self._train_batch_size = state.train_batch_size
+
         inner_training_loop = find_executable_batch_size(
-            self._inner_training_loop, args.per_device_train_batch_size, args.auto_find_batch_size
+            self._inner_training_loop, self._train_batch_size, args.auto_find_batch_size
         )
         return inner_training_loop(
             args=args,
@@ -514,17 +184,63 @@ class Trainer:
 
     def _inner_training_loop(self, batch_size=None, args=None, resume_from_checkpoint=None, trial=None,
                              ignore_keys_for_eval=None):
+        self._train_batch_size = batch_size
+        # Data loader and number of training steps
+        train_dataloader = self.get_train_dataloader()
         max_steps = args.max_steps
+        # (the simulated dataset is one epoch of max_steps updates)
+        num_update_steps_per_epoch = max_steps
+        num_train_epochs = max_steps // num_update_steps_per_epoch + int(max_steps % num_update_steps_per_epoch > 0)
         if self.is_deepspeed_enabled:
             self.optimizer, self.lr_scheduler = deepspeed_init(self, num_training_steps=max_steps)
         self.create_optimizer()
         optimizer = AcceleratedOptimizer(self.optimizer, scaler=None)
 
+        self.state = TrainerState()
+        self.state.train_batch_size = self._train_batch_size
+        # Compute absolute values for logging, eval, and save if given as ratio
+        self.state.compute_steps(args, max_steps)
+
         model = self.model
         model.train()
+        epochs_trained = 0
+        steps_trained_in_current_epoch = 0
+        resumed = False
+
+        # Check if continuing training from a checkpoint
+        if resume_from_checkpoint is not None and os.path.isfile(
+            os.path.join(resume_from_checkpoint, TRAINER_STATE_NAME)
+        ):
+            resumed = True
+            self.state = TrainerState.load_from_json(os.path.join(resume_from_checkpoint, TRAINER_STATE_NAME))
+            self.state.train_batch_size = self._train_batch_size
+            self.state.compute_steps(args, max_steps)
+            epochs_trained = int(self.state.global_step // num_update_steps_per_epoch)
+            if not args.ignore_data_skip:
+                steps_trained_in_current_epoch = self.state.global_step % (num_update_steps_per_epoch)
+                steps_trained_in_current_epoch *= args.gradient_accumulation_steps
+            else:
+                steps_trained_in_current_epoch = 0
+
+            logger.info("  Continuing training from checkpoint, will skip to saved global_step")
+            logger.info(f"  Continuing training from epoch {epochs_trained}")
+            logger.info(f"  Continuing training from global step {self.state.global_step}")
+            if not args.ignore_data_skip:
+                logger.info(
+                    f"  Will skip the first {epochs_trained} epochs then the first"
+                    f" {steps_trained_in_current_epoch} batches in the first epoch."
+                )
+
+        # Update the references
+        self.state.init_training_references(self, max_steps, num_train_epochs, trial)
+        self.control._new_training()
+
         tr_loss = 0.0
-        epoch_iterator = self.get_train_dataloader()
+        epoch_iterator = train_dataloader
+        if resumed:
+            epoch_iterator.skip_first_batches(self.state.global_step, steps_trained_in_current_epoch)
         for update_step in epoch_iterator.steps():
+            self.control = self.callback_handler.on_step_begin(args, self.state, self.control)
             batch_samples = epoch_iterator.micro_batches()
             num_items_in_batch = None
             for i, inputs in enumerate(batch_samples):
@@ -534,9 +250,20 @@ class Trainer:
             optimizer.step()
             model.zero_grad()
             self.state.global_step += 1
+            self.state.epoch = self.state.global_step / num_update_steps_per_epoch
+            self.control = self.callback_handler.on_step_end(args, self.state, self.control)
+            if self.state.global_step % num_update_steps_per_epoch == 0:
+                self.control = self.callback_handler.on_epoch_end(args, self.state, self.control)
             self.control.should_evaluate = epoch_iterator.eval_due()
             self._maybe_log_save_evaluate(tr_loss, None, model, trial, 0, ignore_keys_for_eval, None)
         return TrainOutput(self.state.global_step, tr_loss, {})
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        if model is None:
+            model = self.model
+        # trainer_state.json is written last: without it the checkpoint is incomplete
+        if not os.path.isfile(os.path.join(resume_from_checkpoint, TRAINER_STATE_NAME)):
+            raise ValueError(f"Can't find a valid checkpoint at {resume_from_checkpoint}")
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         model.train()
@@ -559,7 +286,107 @@ class Trainer:
         metrics = None
         if self.control.should_evaluate:
             metrics = self._evaluate(trial, ignore_keys_for_eval)
+
+        if self.control.should_save:
+            self._save_checkpoint(model, trial)
+            self.control = self.callback_handler.on_save(self.args, self.state, self.control)
         return metrics
+
+    def _get_output_dir(self, trial):
+        return self.args.output_dir
+
+    def _save_checkpoint(self, model, trial):
+        # Save model checkpoint
+        checkpoint_folder = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+
+        run_dir = self._get_output_dir(trial=trial)
+        output_dir = os.path.join(run_dir, checkpoint_folder)
+        self.save_model(output_dir, _internal_call=True)
+
+        # Save optimizer and scheduler
+        self._save_optimizer_and_scheduler(output_dir)
+        # Save RNG state (the sim's ranks do not wait for each other: only the main process writes)
+        if self.args.should_save:
+            self._save_rng_state(output_dir)
+
+        # Save the Trainer state
+        if self.args.should_save:
+            self.state.stateful_callbacks["TrainerControl"] = self.control.state()
+            self.state.save_to_json(os.path.join(output_dir, TRAINER_STATE_NAME))
+
+        # Maybe delete some older checkpoints.
+        if self.args.should_save:
+            # Solely rely on numerical checkpoint id for rotation.
+            # mtime is not reliable especially on some fuse fs in cloud environments.
+            self._rotate_checkpoints(use_mtime=False, output_dir=run_dir)
+
+    def save_model(self, output_dir=None, _internal_call=False):
+        if output_dir is None:
+            output_dir = self.args.output_dir
+        if self.args.should_save:
+            self._save(output_dir)
+
+    def _save(self, output_dir=None, state_dict=None):
+        # If we are executing this function, we are the process zero, so we don't check for that.
+        output_dir = output_dir if output_dir is not None else self.args.output_dir
+        os.makedirs(output_dir, exist_ok=True)
+        if state_dict is None:
+            state_dict = self.model.state_dict()
+        safetensors.torch.save_file(
+            state_dict, os.path.join(output_dir, SAFE_WEIGHTS_NAME), metadata={"format": "pt"}
+        )
+
+        # Good practice: save your training arguments together with the trained model
+        torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+
+    def _save_optimizer_and_scheduler(self, output_dir):
+        if self.args.should_save:
+            # deepspeed.save_checkpoint above saves model/optim/sched
+            torch.save({"optimizer": self.args.optim}, os.path.join(output_dir, OPTIMIZER_NAME))
+            torch.save(
+                {"lr_scheduler_type": self.args.lr_scheduler_type, "last_epoch": self.state.global_step},
+                os.path.join(output_dir, SCHEDULER_NAME),
+            )
+
+    def _save_rng_state(self, output_dir):
+        # Save RNG state in non-distributed training
+        rng_states = {"python": self.args.seed, "cpu": self.args.seed}
+        if self.args.world_size <= 1:
+            torch.save(rng_states, os.path.join(output_dir, "rng_state.pth"))
+        else:
+            torch.save(rng_states, os.path.join(output_dir, f"rng_state_{self.args.process_index}.pth"))
+
+    def _sorted_checkpoints(self, output_dir=None, checkpoint_prefix=PREFIX_CHECKPOINT_DIR, use_mtime=False):
+        ordering_and_checkpoint_path = []
+
+        glob_checkpoints = [str(x) for x in Path(output_dir).glob(f"{checkpoint_prefix}-*") if os.path.isdir(x)]
+
+        for path in glob_checkpoints:
+            if use_mtime:
+                ordering_and_checkpoint_path.append((os.path.getmtime(path), path))
+            else:
+                regex_match = re.match(f".*{checkpoint_prefix}-([0-9]+)", path)
+                if regex_match is not None and regex_match.groups() is not None:
+                    ordering_and_checkpoint_path.append((int(regex_match.groups()[0]), path))
+
+        checkpoints_sorted = sorted(ordering_and_checkpoint_path)
+        checkpoints_sorted = [checkpoint[1] for checkpoint in checkpoints_sorted]
+        return checkpoints_sorted
+
+    def _rotate_checkpoints(self, use_mtime=False, output_dir=None):
+        if self.args.save_total_limit is None or self.args.save_total_limit <= 0:
+            return
+
+        # Check if we should delete older checkpoint(s)
+        checkpoints_sorted = self._sorted_checkpoints(use_mtime=use_mtime, output_dir=output_dir)
+        if len(checkpoints_sorted) <= self.args.save_total_limit:
+            return
+
+        save_total_limit = self.args.save_total_limit
+        number_of_checkpoints_to_delete = max(0, len(checkpoints_sorted) - save_total_limit)
+        checkpoints_to_be_deleted = checkpoints_sorted[:number_of_checkpoints_to_delete]
+        for checkpoint in checkpoints_to_be_deleted:
+            shutil.rmtree(checkpoint, ignore_errors=True)
 
     def _evaluate(self, trial, ignore_keys_for_eval, skip_scheduler=False):
         metrics = self.evaluate(ignore_keys=ignore_keys_for_eval)

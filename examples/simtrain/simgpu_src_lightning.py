@@ -2,7 +2,15 @@
 
 The call structure is Lightning 2.x's: the training step runs inside the optimizer's closure, the
 backward goes through the strategy and precision plugin, validation through the evaluation loop.
+This file holds the LightningModule, the Trainer and its hook calls, the strategy, the precision
+plugin and LightningOptimizer; SOURCES also includes simgpu_src_lightning_loops's loops,
+simgpu_src_lightning_callbacks's ModelCheckpoint and simgpu_src_lightning_ckpt's checkpoint save and
+restore.
 """
+
+import simgpu_src_lightning_callbacks
+import simgpu_src_lightning_ckpt
+import simgpu_src_lightning_loops
 
 SOURCES = {}
 
@@ -43,6 +51,75 @@ def _call_and_handle_interrupt(trainer, trainer_fn, *args, **kwargs):
         trainer.state.stage = None
 
 
+def _call_setup_hook(trainer):
+    assert trainer.state.fn is not None
+    fn = trainer.state.fn
+
+    trainer.strategy.barrier("pre_setup")
+    _call_callback_hooks(trainer, "setup", stage=fn)
+    trainer.strategy.barrier("post_setup")
+
+
+def _call_callback_hooks(trainer, hook_name, *args, monitoring_callbacks=None, **kwargs):
+    log.debug(f"{trainer.__class__.__name__}: calling callback hook: {hook_name}")
+
+    pl_module = trainer.lightning_module
+    if pl_module:
+        prev_fx_name = pl_module._current_fx_name
+        pl_module._current_fx_name = hook_name
+
+    callbacks = trainer.callbacks
+    if monitoring_callbacks is True:
+        # the list of "monitoring callbacks" is hard-coded to these two. we could add an API to define this
+        callbacks = [cb for cb in callbacks if isinstance(cb, Checkpoint)]
+    elif monitoring_callbacks is False:
+        callbacks = [cb for cb in callbacks if not isinstance(cb, Checkpoint)]
+
+    for callback in callbacks:
+        fn = getattr(callback, hook_name)
+        if callable(fn):
+            with trainer.profiler.profile(f"[Callback]{callback.state_key}.{hook_name}"):
+                fn(trainer, trainer.lightning_module, *args, **kwargs)
+
+    if pl_module:
+        # restore current_fx when nested context
+        pl_module._current_fx_name = prev_fx_name
+
+
+def _call_callbacks_state_dict(trainer):
+    """Called when saving a model checkpoint, calls and returns every callback's `state_dict`, keyed by
+    `Callback.state_key`."""
+    callback_state_dicts = {}
+    for callback in trainer.callbacks:
+        state_dict = callback.state_dict()
+        if state_dict:
+            callback_state_dicts[callback.state_key] = state_dict
+    return callback_state_dicts
+
+
+def _call_callbacks_load_state_dict(trainer, checkpoint):
+    """Called when loading a model checkpoint, calls every callback's `load_state_dict`."""
+    callback_states = checkpoint.get("callbacks")
+
+    if callback_states is None:
+        return
+
+    current_callbacks_keys = {cb.state_key for cb in trainer.callbacks}
+    difference = callback_states.keys() - current_callbacks_keys
+    if difference:
+        rank_zero_warn(
+            "Be aware that when using `ckpt_path`,"
+            " callbacks used to create the checkpoint need to be provided during `Trainer` instantiation."
+            f" Please add the following callbacks: {list(difference)}.",
+        )
+
+    for callback in trainer.callbacks:
+        state = callback_states.get(callback.state_key)
+        if state:
+            state = deepcopy(state)
+            callback.load_state_dict(state)
+
+
 def _call_strategy_hook(trainer, hook_name, *args, **kwargs):
     pl_module = trainer.lightning_module
     prev_fx_name = pl_module._current_fx_name
@@ -64,15 +141,57 @@ def _call_strategy_hook(trainer, hook_name, *args, **kwargs):
 SOURCES["lightning/pytorch/trainer/trainer.py"] = '''
 class Trainer:
     def __init__(self, *, precision="32-true", accumulate_grad_batches=1, strategy="auto", max_steps=-1,
-                 num_sanity_val_steps=2, val_check_interval=None, **kwargs):
+                 num_sanity_val_steps=2, val_check_interval=None, logger=None, callbacks=None,
+                 enable_checkpointing=None, check_val_every_n_epoch=1, fast_dev_run=False,
+                 default_root_dir=None, **kwargs):
         self.precision = precision
         self.accumulate_grad_batches = accumulate_grad_batches
         self.strategy = Strategy(precision)
         self.max_steps = max_steps
         self.num_sanity_val_steps = num_sanity_val_steps
         self.val_check_interval = val_check_interval
+        self.check_val_every_n_epoch = check_val_every_n_epoch
+        self.fast_dev_run = fast_dev_run
+        self.sanity_checking = False
+        self._default_root_dir = default_root_dir or os.getcwd()
         self.lightning_module = None
         self.profiler = PassThroughProfiler()
+        self.state = TrainerState()
+        self.callback_metrics = {}
+        self._checkpoint_connector = _CheckpointConnector(self)
+        # (the sim adds no default ModelCheckpoint: a run checkpoints only with one in `callbacks`)
+        self.callbacks = list(callbacks or [])
+        if logger is None or logger is True:
+            self.loggers = [TensorBoardLogger(save_dir=self.default_root_dir)]
+        elif logger is False:
+            self.loggers = []
+        else:
+            self.loggers = list(logger) if isinstance(logger, (list, tuple)) else [logger]
+
+    @property
+    def default_root_dir(self):
+        """The default location to save artifacts of loggers, checkpoints etc.
+
+        It is used as a fallback if logger or checkpoint callback do not define specific save paths.
+
+        """
+        if _is_local_file_protocol(self._default_root_dir):
+            return os.path.normpath(os.path.expanduser(self._default_root_dir))
+        return self._default_root_dir
+
+    @property
+    def checkpoint_callbacks(self):
+        """A list of all instances of :class:`~lightning.pytorch.callbacks.model_checkpoint.ModelCheckpoint` found in
+        the Trainer.callbacks list."""
+        return [c for c in self.callbacks if isinstance(c, Checkpoint)]
+
+    @property
+    def ckpt_path(self):
+        """Set to the path/URL of a checkpoint loaded via :meth:`~lightning.pytorch.trainer.trainer.Trainer.fit`,
+        :meth:`~lightning.pytorch.trainer.trainer.Trainer.validate`,
+        :meth:`~lightning.pytorch.trainer.trainer.Trainer.test`, or
+        :meth:`~lightning.pytorch.trainer.trainer.Trainer.predict`. ``None`` otherwise."""
+        return self._checkpoint_connector._ckpt_path
 
     def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None):
         self.strategy._lightning_module = model
@@ -81,15 +200,48 @@ class Trainer:
         )
 
     def _fit_impl(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None):
+        self.state.fn = TrainerFn.FITTING
+        self.state.status = TrainerStatus.RUNNING
+        self.training = True
         self.lightning_module = model
         self.datamodule = datamodule
         self._run(model, ckpt_path=ckpt_path)
 
     def _run(self, model, ckpt_path=None):
         self.strategy.model_to_device()
+        call._call_setup_hook(self)  # allow user to set up LightningModule in accelerator environment
+
+        # check if we should delay restoring checkpoint till later
+        if not self.strategy.restore_checkpoint_after_setup:
+            log.debug(f"{self.__class__.__name__}: restoring module and callbacks from checkpoint path: {ckpt_path}")
+            self._checkpoint_connector._restore_modules_and_callbacks(ckpt_path)
+
+        # log hyper-parameters (the sim's logger writes its folder only for a run that checkpoints)
+        if self.checkpoint_callbacks:
+            for logger in self.loggers:
+                logger.log_hyperparams(dict(model.hparams))
+
         self.strategy.setup_optimizers(self)
+
+        # restore optimizers, etc.
+        log.debug(f"{self.__class__.__name__}: restoring training state")
+        self._checkpoint_connector.restore_training_state()
+
+        self._checkpoint_connector.resume_end()
+
         results = self._run_stage()
         return results
+
+    def save_checkpoint(self, filepath, weights_only=False, storage_options=None):
+        r"""Runs routine to create a checkpoint.
+
+        This method needs to be called on all processes in case the selected strategy is handling distributed
+        checkpointing.
+
+        """
+        checkpoint = self._checkpoint_connector.dump_checkpoint(weights_only)
+        self.strategy.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
+        self.strategy.barrier("Trainer.save_checkpoint")
 
     def _run_stage(self):
         self._run_sanity_check()
@@ -103,214 +255,60 @@ class Trainer:
         val_loop = self.fit_loop.epoch_loop.val_loop
         should_sanity_check = self.num_sanity_val_steps > 0 and self.val_check_interval
         if should_sanity_check:
+            self.sanity_checking = True
             # run eval step
             with torch.no_grad():
                 val_loop.run()
+            self.sanity_checking = False
 '''
 
-SOURCES["lightning/pytorch/loops/fit_loop.py"] = '''
-class _FitLoop(_Loop):
-    def __init__(self, trainer):
-        super().__init__(trainer)
-        self.epoch_loop = _TrainingEpochLoop(trainer)
-
-    def run(self):
-        self.setup_data()
-        if self.skip:
-            return
-        self.reset()
-        self.on_run_start()
-        while not self.done:
-            try:
-                self.on_advance_start()
-                self.advance()
-                self.on_advance_end()
-            except StopIteration:
-                break
-        self._restarting = False
-        self.on_run_end()
-
-    def advance(self):
-        combined_loader = self._combined_loader
-        assert combined_loader is not None
-        with self.trainer.profiler.profile("run_training_epoch"):
-            assert self._data_fetcher is not None
-            self.epoch_loop.run(self._data_fetcher)
-'''
-
-SOURCES["lightning/pytorch/loops/training_epoch_loop.py"] = '''
-class _TrainingEpochLoop(_Loop):
-    def __init__(self, trainer):
-        super().__init__(trainer)
-        self.automatic_optimization = _AutomaticOptimization(trainer)
-        self.val_loop = _EvaluationLoop(trainer)
-
-    def run(self, data_fetcher):
-        self.reset()
-        self.on_run_start(data_fetcher)
-        while not self.done:
-            try:
-                self.advance(data_fetcher)
-                self.on_advance_end(data_fetcher)
-            except StopIteration:
-                break
-            finally:
-                self.on_iteration_done()
-        self._restarting = False
-
-    def advance(self, data_fetcher):
-        trainer = self.trainer
-        for batch_idx, batch in data_fetcher.micro_batches():
-            kwargs = self._build_kwargs(OrderedDict(), batch, batch_idx)
-            with trainer.profiler.profile("run_training_batch"):
-                # in automatic optimization, there can only be one optimizer
-                batch_output = self.automatic_optimization.run(trainer.optimizers[0], batch_idx, kwargs)
-
-    def on_advance_end(self, data_fetcher):
-        # -----------------------------------------
-        # VALIDATE IF NEEDED
-        # -----------------------------------------
-        should_check_val = self._should_check_val_fx(data_fetcher)
-        if should_check_val:
-            # this needs to be set so the correct `trainer._active_loop` is picked
-            self.trainer.validating = True
-            self.val_loop.run()
-            self.trainer.training = True
-'''
-
-SOURCES["lightning/pytorch/loops/optimization/automatic.py"] = '''
-class Closure(AbstractClosure):
-    def __init__(self, step_fn, backward_fn=None, zero_grad_fn=None):
-        super().__init__()
-        self._step_fn = step_fn
-        self._backward_fn = backward_fn
-        self._zero_grad_fn = zero_grad_fn
-
-    @torch.enable_grad()
-    def closure(self, *args, **kwargs):
-        step_output = self._step_fn()
-
-        if step_output.closure_loss is None:
-            self.warning_cache.warn("`training_step` returned `None`. If this was on purpose, ignore this warning...")
-
-        if self._zero_grad_fn is not None:
-            self._zero_grad_fn()
-
-        if self._backward_fn is not None and step_output.closure_loss is not None:
-            self._backward_fn(step_output.closure_loss)
-
-        return step_output
-
-    def __call__(self, *args, **kwargs):
-        self._result = self.closure(*args, **kwargs)
-        return self._result.loss
-
-
-class _AutomaticOptimization(_Loop):
-    def run(self, optimizer, batch_idx, kwargs):
-        closure = self._make_closure(kwargs, optimizer, batch_idx)
-
-        if (
-            # when the strategy handles accumulation, we want to always call the optimizer step
-            not self.trainer.strategy.handles_gradient_accumulation and self.trainer.fit_loop._should_accumulate()
-        ):
-            # For gradient accumulation
-
-            # -------------------
-            # calculate loss (train step + train step end)
-            # -------------------
-            # automatic_optimization=True: perform ddp sync only when performing optimizer_step
-            with _block_parallel_sync_behavior(self.trainer.strategy, block=True):
-                closure()
-
-        # ------------------------------
-        # BACKWARD PASS
-        # ------------------------------
-        # gradient update with accumulated gradients
-        else:
-            self._optimizer_step(batch_idx, closure)
-
-        result = closure.consume_result()
-        return result
-
-    def _make_closure(self, kwargs, optimizer, batch_idx):
-        step_fn = self._make_step_fn(kwargs)
-        backward_fn = self._make_backward_fn(optimizer)
-        zero_grad_fn = None
-        return Closure(step_fn=step_fn, backward_fn=backward_fn, zero_grad_fn=zero_grad_fn)
-
-    def _make_step_fn(self, kwargs):
-        return partial(self._training_step, kwargs)
-
-    def _make_backward_fn(self, optimizer):
-        def backward_fn(loss):
-            call._call_strategy_hook(self.trainer, "backward", loss, optimizer)
-
-        return backward_fn
-
-    def _optimizer_step(self, batch_idx, train_step_and_backward_closure):
-        trainer = self.trainer
-
-        # model hook
-        call._call_lightning_module_hook(
-            trainer,
-            "optimizer_step",
-            trainer.current_epoch,
-            batch_idx,
-            trainer.optimizers[0],
-            train_step_and_backward_closure,
-        )
-
-    def _training_step(self, kwargs):
-        trainer = self.trainer
-
-        # manually capture logged metrics
-        training_step_output = call._call_strategy_hook(trainer, "training_step", *kwargs.values())
-        self.trainer.strategy.post_training_step()  # unused hook - call anyway for backward compatibility
-
-        return self.output_result_cls.from_training_step_output(training_step_output, trainer.accumulate_grad_batches)
-'''
-
-SOURCES["lightning/pytorch/loops/evaluation_loop.py"] = '''
-class _EvaluationLoop(_Loop):
-    @_no_grad_context
-    def run(self):
-        self.setup_data()
-        if self.skip:
-            return []
-        self.reset()
-        self.on_run_start()
-        data_fetcher = self._data_fetcher
-        assert data_fetcher is not None
-        previous_dataloader_idx = 0
-        while True:
-            try:
-                batch, batch_idx, dataloader_idx = next(data_fetcher)
-                # run step hooks
-                self._evaluation_step(batch, batch_idx, dataloader_idx, None)
-            except StopIteration:
-                # this needs to wrap the `*_step` call too (not just `next`) for `dataloader_iter` support
-                break
-        self._store_dataloader_outputs()
-        return self.on_run_end()
-
-    def _evaluation_step(self, batch, batch_idx, dataloader_idx, dataloader_iter):
-        trainer = self.trainer
-
-        step_args = self._build_step_args_from_hook_kwargs(
-            OrderedDict(batch=batch, batch_idx=batch_idx), "validation_step"
-        )
-        hook_name = "test_step" if trainer.testing else "validation_step"
-        output = call._call_strategy_hook(trainer, hook_name, *step_args)
-        return output
-'''
+SOURCES.update(simgpu_src_lightning_loops.SOURCES)
 
 SOURCES["lightning/pytorch/strategies/strategy.py"] = '''
 class Strategy(ABC):
     def __init__(self, precision="32-true"):
         self.precision_plugin = Precision()
         self._lightning_module = None
+        self._checkpoint_io = None
         self.handles_gradient_accumulation = False
+
+    @property
+    def checkpoint_io(self):
+        if self._checkpoint_io is None:
+            self._checkpoint_io = TorchCheckpointIO()
+        return self._checkpoint_io
+
+    @property
+    def restore_checkpoint_after_setup(self):
+        """Override to delay restoring from checkpoint till after the setup phase has completed. This is useful when
+        the strategy requires all the setup hooks to run before loading checkpoint."""
+        return False
+
+    def load_checkpoint(self, checkpoint_path):
+        torch.cuda.empty_cache()
+        return self.checkpoint_io.load_checkpoint(checkpoint_path)
+
+    def save_checkpoint(self, checkpoint, filepath, storage_options=None):
+        """Save model/training states as a checkpoint file through state-dump and file-write.
+
+        Args:
+            checkpoint: dict containing model and trainer state
+            filepath: write-target file's path
+            storage_options: parameter for how to save to storage, passed to ``CheckpointIO`` plugin
+
+        """
+        if self.is_global_zero:
+            self.checkpoint_io.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
+
+    def remove_checkpoint(self, filepath):
+        """Remove checkpoint filepath from the filesystem.
+
+        Args:
+            filepath: Path to checkpoint
+
+        """
+        if self.is_global_zero:
+            self.checkpoint_io.remove_checkpoint(filepath)
 
     @property
     def lightning_module(self):
@@ -372,6 +370,10 @@ class LightningOptimizer:
         self._optimizer = optimizer
         self._strategy = None
 
+    @property
+    def optimizer(self):
+        return self._optimizer
+
     def step(self, closure=None, **kwargs):
         self._on_before_step()
 
@@ -387,3 +389,6 @@ class LightningOptimizer:
 
         return step_output
 '''
+
+SOURCES.update(simgpu_src_lightning_callbacks.SOURCES)
+SOURCES.update(simgpu_src_lightning_ckpt.SOURCES)

@@ -1,10 +1,16 @@
-"""Source text of the simulated torch, accelerate and bitsandbytes modules.
+"""Source text of the simulated torch modules.
 
 These are compiled under file names inside simtrain's site-packages/ folder (which does not exist on
 disk; the lines are served from linecache) so that tracebacks show framework frames with real-looking
 code. They keep the call structure of the real libraries; what a tensor operation does on the GPU
 is supplied by simgpu_frames (its frames are hidden from printed tracebacks, like C++ code).
+
+SOURCES maps each module's path under site-packages/ to its text, one whole file per entry (so that
+line numbers in tracebacks do not depend on how the entries are spread over simgpu_src_*.py); it
+includes simgpu_src_torch_ext's accelerate, bitsandbytes and Adafactor modules.
 """
+
+import simgpu_src_torch_ext
 
 SOURCES = {}
 
@@ -79,6 +85,17 @@ class Module:
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             p.grad = None
+
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        if destination is None:
+            destination = {}
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        return destination
 
     def _wrapped_call_impl(self, *args, **kwargs):
         if self._compiled_call_impl is not None:
@@ -431,119 +448,61 @@ class _MultiProcessingDataLoaderIter:
             raise
 '''
 
-SOURCES["accelerate/accelerator.py"] = '''
-class Accelerator:
-    def __init__(self, gradient_accumulation_steps=1, mixed_precision=None):
-        self.gradient_accumulation_steps = gradient_accumulation_steps
-        self.mixed_precision = mixed_precision
-        self.distributed_type = "NO"
-        self.scaler = None
+SOURCES.update(simgpu_src_torch_ext.SOURCES)
 
-    def backward(self, loss, **kwargs):
-        if self.distributed_type != "DEEPSPEED":
-            # deepspeed handles loss scaling by gradient_accumulation_steps in its `backward`
-            loss = loss / self.gradient_accumulation_steps
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward(**kwargs)
+SOURCES["torch/serialization.py"] = '''
+def _is_path(name_or_buffer):
+    return isinstance(name_or_buffer, (str, os.PathLike))
+
+
+class _opener:
+    def __init__(self, file_like):
+        self.file_like = file_like
+
+    def __enter__(self):
+        return self.file_like
+
+    def __exit__(self, *args):
+        pass
+
+
+class _open_file(_opener):
+    def __init__(self, name, mode):
+        super().__init__(open(name, mode))
+
+    def __exit__(self, *args):
+        self.file_like.close()
+
+
+class _open_buffer_reader(_opener):
+    pass
+
+
+class _open_buffer_writer(_opener):
+    def __exit__(self, *args):
+        self.file_like.flush()
+
+
+def _open_file_like(name_or_buffer, mode):
+    if _is_path(name_or_buffer):
+        return _open_file(name_or_buffer, mode)
+    else:
+        if "w" in mode:
+            return _open_buffer_writer(name_or_buffer)
+        elif "r" in mode:
+            return _open_buffer_reader(name_or_buffer)
         else:
-            loss.backward(**kwargs)
-'''
-
-SOURCES["accelerate/optimizer.py"] = '''
-class AcceleratedOptimizer:
-    def __init__(self, optimizer, scaler=None):
-        self.optimizer = optimizer
-        self.scaler = scaler
-        self.gradient_state = GradientState()
-
-    def zero_grad(self, set_to_none=None):
-        if self.gradient_state.sync_gradients:
-            self.optimizer.zero_grad(set_to_none=True)
-
-    def step(self, closure=None):
-        if self.gradient_state.sync_gradients:
-            if self.scaler is not None:
-                self.scaler.step(self.optimizer, closure)
-                self.scaler.update()
-            else:
-                self.optimizer.step(closure)
-'''
-
-SOURCES["bitsandbytes/optim/optimizer.py"] = '''
-class Optimizer8bit(torch.optim.Optimizer):
-    def __init__(self, params, defaults, optim_bits=32, is_paged=False):
-        super().__init__(params, defaults)
-        self.initialized = False
-        self.is_paged = is_paged
-
-    def get_state_buffer(self, p, dtype=torch.float32):
-        if not self.is_paged or p.numel() < 1e5:
-            return torch.zeros_like(p, dtype=dtype, device=p.device)
-        else:
-            # > 1 MB
-            buff = F.get_paged(*p.shape, dtype=dtype, device=p.device)
-            F.fill(buff, 0)
-            self.page_mng.paged_tensors.append(buff)
-            return buff
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        overflows = []
-
-        if not self.initialized:
-            self.initialized = True
-
-        for gindex, group in enumerate(self.param_groups):
-            for pindex, p in enumerate(group["params"]):
-                state = self.state[p]
-                if len(state) == 0:
-                    self.init_state(group, p, gindex, pindex)
-
-        return loss
+            raise RuntimeError(f"Expected 'r' or 'w' in mode but got {mode}")
 
 
-class Optimizer2State(Optimizer8bit):
-    @torch.no_grad()
-    def init_state(self, group, p, gindex, pindex):
-        dtype = torch.uint8
-        state = self.state[p]
-        state["step"] = 0
+def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
+    with _open_file_like(f, "wb") as opened_file:
+        _save(obj, opened_file, pickle_module, pickle_protocol, _disable_byteorder_record)
+        return
 
-        state["state1"] = self.get_state_buffer(p, dtype=dtype)
-        state["state2"] = self.get_state_buffer(p, dtype=dtype)
-'''
 
-SOURCES["transformers/optimization.py"] = '''
-class Adafactor(torch.optim.Optimizer):
-    def __init__(self, params, lr=None, eps=(1e-30, 1e-3), clip_threshold=1.0, decay_rate=-0.8, beta1=None,
-                 weight_decay=0.0, scale_parameter=True, relative_step=True, warmup_init=False):
-        if lr is not None and relative_step:
-            raise ValueError("Cannot combine manual `lr` and `relative_step=True` options")
-        defaults = {"lr": lr, "eps": eps, "clip_threshold": clip_threshold, "decay_rate": decay_rate,
-                    "beta1": beta1, "weight_decay": weight_decay, "scale_parameter": scale_parameter,
-                    "relative_step": relative_step, "warmup_init": warmup_init}
-        super().__init__(params, defaults)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            loss = closure()
-
-        for group in self.param_groups:
-            for p in group["params"]:
-                grad = p
-                state = self.state[p]
-
-                # State Initialization
-                if len(state) == 0:
-                    state["step"] = 0
-                    state["exp_avg_sq"] = torch.zeros_like(grad, dtype=torch.bfloat16)
-
-        return loss
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    with _open_file_like(f, "rb") as opened_file:
+        return _legacy_load(opened_file, map_location, pickle_module, **pickle_load_args)
 '''

@@ -9,7 +9,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simtest_util import TORCH2, GiB, done_line, run, size  # noqa: E402
+from simtest_util import TORCH2, GiB, done_line, run, script_path, size  # noqa: E402
 
 LOW_WASTE = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True", "PYTORCH_ALLOC_CONF": "expandable_segments:True"}
 TORCH_OOM = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate "
@@ -268,16 +268,20 @@ class OtherFrameworksTest(Case):
         self.assertIn("evaluate", frames(proc.stderr))
 
     def test_nanogpt(self):
-        proc = run("nanogpt/train.py", "examples/simtrain/nanogpt/config/train_small.py", "--batch_size=4",
-                   "--max_iters=2")
+        # nanoGPT makes its out_dir in the working directory: run it in a temporary one
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        proc = run("nanogpt/train.py", script_path("nanogpt/config/train_small.py"), "--batch_size=4",
+                   "--max_iters=2", cwd=tmp)
         self.assert_done(proc, micro=4, accum=8, effective=32)
         proc = run(os.path.join("nanogpt", "train.py"), "config/train_small.py", "--dtype='bfloat16'",
-                   "--max_iters=2", cwd=tempfile.gettempdir(), env={"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"})
+                   "--max_iters=2", cwd=tmp, env={"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"})
         self.assert_done(proc, micro=16, accum=4, effective=128, precision="bf16")
-        self.assert_oom(run("nanogpt/train.py", "--batch_size=64", "--max_iters=2"))
+        self.assert_oom(run("nanogpt/train.py", "--batch_size=64", "--max_iters=2", cwd=tmp))
+        self.assertEqual(sorted(os.listdir(tmp)), ["out", "out-small"])
         for args, text in ((["--batch_size", "8"], "AssertionError"), (["--batch_size=8.0"], "AssertionError"),
                            (["--nope=1"], "ValueError: Unknown config key: nope")):
-            proc = run("nanogpt/train.py", *args)
+            proc = run("nanogpt/train.py", *args, cwd=tmp)
             self.assertEqual(proc.returncode, 1, args)
             self.assertEqual(proc.stderr.strip().splitlines()[-1], text)
 

@@ -431,10 +431,14 @@ class GPUFaultTest(unittest.TestCase):
             seen = []
 
             def driver():  # vramrun's simulated NVML: report the Xid, remove the file
-                while not os.path.exists(path):
+                while True:  # as launcher/gpu/simgpu.go, skip a file not written whole yet
+                    if os.path.exists(path):
+                        with open(path) as f:
+                            text = f.read()
+                        if text.endswith("\n"):
+                            break
                     time.sleep(0.005)
-                with open(path) as f:
-                    seen.append(f.read())
+                seen.append(text)
                 os.remove(path)
 
             t = threading.Thread(target=driver)

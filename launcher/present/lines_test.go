@@ -38,12 +38,12 @@ func TestLinesFromEvents(t *testing.T) {
 			OOMs: record.OOMs{Diagnosis: gpuOOM(2*gib+gib/10*3, 24*gib, 7*gib)}}},
 		record.FixCommitted{Before: 2, Fix: fix, ShowReason: true},
 		record.AttemptStarted{N: 2, Max: 6},
-		record.AttemptEnded{Attempt: record.Attempt{N: 2, Outcome: record.AttemptHung, Fix: &fix, Exit: record.Exit{ExitStatus: 143},
+		record.AttemptEnded{Attempt: record.Attempt{N: 2, Outcome: record.AttemptHung, Changes: record.Changes{Fix: &fix}, Exit: record.Exit{ExitStatus: 143},
 			OOMs: record.OOMs{Diagnosis: gpuOOM(gib, 24*gib, 0), SurvivedOOMs: 1}}},
 		record.FixSkipped{Before: 3, Skip: record.SkipRecord{Fix: sdk.FixMixedPrecision, Reason: "no precision flag in train.py"}},
 		record.FixCommitted{Before: 3, Fix: batch, ShowReason: false, Launch: final},
 		record.AttemptStarted{N: 3, Max: 6},
-		record.AttemptEnded{Attempt: record.Attempt{N: 3, Outcome: record.AttemptInterrupted, Fix: &batch, Exit: record.Exit{ExitStatus: 130}}},
+		record.AttemptEnded{Attempt: record.Attempt{N: 3, Outcome: record.AttemptInterrupted, Changes: record.Changes{Fix: &batch}, Exit: record.Exit{ExitStatus: 130}}},
 		record.RunEnded{End: record.End{Outcome: record.OutcomeInterrupted, ExitStatus: 130, FinalArgv: final.Argv, FinalEnv: final.Env},
 			Why: record.Stop{Kind: record.StopInterrupted, Signal: int(syscall.SIGINT)}, Attempts: 3},
 	} {
@@ -128,8 +128,8 @@ func TestResumeLines(t *testing.T) {
 		Summary: "--resume_from_checkpoint out/checkpoint-40", Notes: []string{"the Trainer first skips 80 batches"}}
 	m.On(record.Resumed{Before: 2, Resume: r})
 	m.On(record.ResumeDeclined{Before: 3, Checkpoint: "out/checkpoint-50", Reason: "optimizer_8bit changes the optimizer"})
-	m.On(record.AttemptEnded{Attempt: record.Attempt{N: 2, Outcome: record.AttemptOK, Resumed: &r,
-		Fix: &record.FixRecord{Fix: sdk.Fix{ID: sdk.FixBatchSize}}}})
+	m.On(record.AttemptEnded{Attempt: record.Attempt{N: 2, Outcome: record.AttemptOK,
+		Changes: record.Changes{Resumed: &r, Fix: &record.FixRecord{Fix: sdk.Fix{ID: sdk.FixBatchSize}}}}})
 	m.On(record.RunEnded{End: record.End{Outcome: record.OutcomeOK}})
 	want := `vramrun: resuming from out/checkpoint-40 (step 40), written 12 min before the OOM: --resume_from_checkpoint out/checkpoint-40
 vramrun: note: the Trainer first skips 80 batches

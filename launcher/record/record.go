@@ -72,9 +72,7 @@ type Attempt struct {
 	Launch
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
-	// Fix is the fix applied before this attempt (nil for the first).
-	Fix     *FixRecord   `json:"fix,omitempty"`
-	Skipped []SkipRecord `json:"skipped,omitempty"`
+	Changes
 	// Outcome: ok, oom, host_oom, probable_oom, hung, failed, interrupted,
 	// hardware.
 	Outcome string `json:"outcome"`
@@ -82,10 +80,17 @@ type Attempt struct {
 	OOMs
 	Memory
 	Output
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Changes are what vramrun changed before an attempt.
+type Changes struct {
+	// Fix is the fix applied before this attempt (nil for the first).
+	Fix     *FixRecord   `json:"fix,omitempty"`
+	Skipped []SkipRecord `json:"skipped,omitempty"`
 	// Resumed is the checkpoint the attempt resumed from; nil when it
 	// started from scratch.
-	Resumed *Resume  `json:"resumed,omitempty"`
-	Notes   []string `json:"notes,omitempty"`
+	Resumed *Resume `json:"resumed,omitempty"`
 }
 
 // Resume is the checkpoint an attempt resumed from.

@@ -108,10 +108,10 @@ type attemptLaunch struct {
 	Resumed    string
 	ResumeNote string
 	Command    string
-	Files   []filePair
-	Skipped []string
-	Notes   []string
-	LogFile string
+	Files      []filePair
+	Skipped    []string
+	Notes      []string
+	LogFile    string
 }
 
 // chartView is the attempt's chart of memory over time.

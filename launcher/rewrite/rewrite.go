@@ -107,13 +107,8 @@ func (c *Command) Fixes() []string { return append([]string(nil), c.fixes...) }
 // copyDir (a copy outside it is refused), and its argv and environment
 // become the command's.
 func (c *Command) Take(id sdk.FixID, resp sdk.ApplyResponse, copyDir string) error {
-	if err := writeCopies(copyDir, resp.Copies); err != nil {
+	if err := c.Resume(resp, copyDir); err != nil {
 		return err
-	}
-	noteCopies(c.files, resp.Copies)
-	c.argv = append([]string(nil), resp.Argv...)
-	for k, v := range resp.Env {
-		c.set[k] = v
 	}
 	c.fixes = append(c.fixes, string(id))
 	return nil

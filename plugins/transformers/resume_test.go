@@ -36,7 +36,7 @@ func TestCheckpointsOfATrainerScript(t *testing.T) {
 	for argv, want := range map[string]*sdk.Checkpoints{
 		"python3 run_clm.py --output_dir out --do_train": {Globs: []string{"out/checkpoint-*"}, Marker: "trainer_state.json",
 			Step: `^checkpoint-(?P<step>[0-9]+)$`},
-		"python3 run_clm.py --do_train":                                   {Globs: []string{"trainer_output/checkpoint-*"}, Marker: "trainer_state.json", Step: `^checkpoint-(?P<step>[0-9]+)$`},
+		"python3 run_clm.py --do_train":                                     {Globs: []string{"trainer_output/checkpoint-*"}, Marker: "trainer_state.json", Step: `^checkpoint-(?P<step>[0-9]+)$`},
 		"python3 run_clm.py --output_dir out --save_strategy no --do_train": nil,
 	} {
 		a := plugintab.Analyze(t, New(), command(argv, map[string]string{"run_clm.py": runCLMResumes}))

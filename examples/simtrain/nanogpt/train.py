@@ -7,7 +7,10 @@ $ python3 examples/simtrain/nanogpt/train.py examples/simtrain/nanogpt/config/tr
 Arguments without '=' are config files (exec'd); the rest must be --key=value with a key below and a
 value of the same type (configurator.py). Config files are found relative to the working directory,
 then relative to this folder. As in nanoGPT, gradient_accumulation_steps is per run and divided by
-the DDP world size. The sim evaluates when iter_num % eval_interval == 0, but not at iteration 0.
+the DDP world size. The sim evaluates when iter_num % eval_interval == 0, but not at iteration 0;
+after an evaluation the master process saves out_dir/ckpt.pt ("saving checkpoint to {out_dir}")
+when the val loss improved or always_save_checkpoint, and --init_from=resume continues from it.
+The sim counts iterations from 1: a checkpoint of iter_num S resumes at S+1, up to max_iters.
 Also takes simtrain's --sim-* options (see ../README.md), which configurator.py never sees.
 """
 
@@ -96,6 +99,9 @@ else:
 tokens_per_iter = gradient_accumulation_steps * ddp_world_size * batch_size * block_size
 print(f"tokens per iteration will be: {tokens_per_iter:,}")
 
+if master_process:
+    os.makedirs(out_dir, exist_ok=True)
+
 ptdtype = {'float32': 'fp32', 'bfloat16': 'bf16', 'float16': 'fp16'}[dtype]
 ctx = nullcontext()
 _fw = _sim.frameworks
@@ -122,10 +128,53 @@ def estimate_loss(model, criterion, batch):
     return loss
 
 
+def save_checkpoint(iter_num):
+    # after estimate_loss at iter_num % eval_interval == 0
+    global best_val_loss
+    losses = {'val': simgpu.eval_loss_at(iter_num)}
+    if losses['val'] < best_val_loss or always_save_checkpoint:
+        best_val_loss = losses['val']
+        if iter_num > 0 and master_process:
+            checkpoint = {
+                'model': {},
+                'optimizer': {},
+                'model_args': model_args,
+                'iter_num': iter_num,
+                'best_val_loss': best_val_loss,
+                'config': config,
+            }
+            print(f"saving checkpoint to {out_dir}")
+            _fw.torch.save(checkpoint, os.path.join(out_dir, 'ckpt.pt'))
+
+
 if batch_size < 1 or gradient_accumulation_steps < 1 or max_iters < 1:
     raise ValueError("batch_size, gradient_accumulation_steps and max_iters must be at least 1")
+
+# init these up here, can override if init_from='resume' (i.e. from a checkpoint)
+iter_num = 0
+best_val_loss = 1e9
+# model init
+model_args = dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size,
+                  bias=bias, vocab_size=50304, dropout=dropout) # start with model_args from command line
+if init_from == 'resume':
+    print(f"Resuming training from {out_dir}")
+    # resume training from a checkpoint.
+    ckpt_path = os.path.join(out_dir, 'ckpt.pt')
+    checkpoint = _fw.torch.load(ckpt_path, map_location=device)
+    checkpoint_model_args = checkpoint.get('model_args', {})
+    # force these config attributes to be equal otherwise we can't even resume training
+    # the rest of the attributes (e.g. dropout) can stay as desired from command line
+    for k in ['n_layer', 'n_head', 'n_embd', 'block_size', 'bias', 'vocab_size']:
+        if k in checkpoint_model_args:
+            model_args[k] = checkpoint_model_args[k]
+    iter_num = checkpoint['iter_num']
+    best_val_loss = checkpoint.get('best_val_loss', best_val_loss)
+
 job = simgpu.Job(
     "nanogpt/train.py", micro_batch=batch_size, accumulation=gradient_accumulation_steps, precision=ptdtype,
     steps=max_iters, eval_every=eval_interval, eval_batches=max(1, min(eval_iters, 2)),
 )
-simgpu.train(_sim.session(job), training_step, estimate_loss)
+_session = _sim.session(job)
+if init_from == 'resume':
+    _session.driver.resume(iter_num)
+simgpu.train(_session, training_step, estimate_loss, after_eval=save_checkpoint)
