@@ -124,6 +124,7 @@ func analyzeArgparse(s *pyscript.Script) pyscript.Analysis {
 	}
 	a.Unsupported[sdk.FixOptimizer8bit] = "no 8-bit optimizer option known for a plain PyTorch script (name it under flags.optimizer_8bit in vramrun.yaml)"
 	a.Unsupported[sdk.FixCPUOffload] = "CPU offload needs DeepSpeed or FSDP settings vramrun cannot add to a plain PyTorch script (name it under flags.cpu_offload in vramrun.yaml)"
+	a.Checkpoints = argparseCheckpoints(s)
 	s.ProfileTemplates(&a)
 	return a
 }

@@ -84,6 +84,13 @@ func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse
 	if args, summary, ok := s.ApplyTemplate(fix); ok {
 		return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary}, nil
 	}
+	if fix.ID == sdk.FixResume && !isNanoGPT(s) {
+		args, summary, notes, err := resumeArgparse(s, fix, append([]string(nil), s.Inv.Args...))
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		return sdk.ApplyResponse{Argv: s.Inv.WithArgs(args), Summary: summary, Notes: notes}, nil
+	}
 	var args []string
 	var summary string
 	var err error
