@@ -1,9 +1,11 @@
 package host
 
 import (
+	"github.com/vramrun/vramrun/plugins/axolotl"
 	"github.com/vramrun/vramrun/plugins/generic"
 	"github.com/vramrun/vramrun/plugins/jax"
 	"github.com/vramrun/vramrun/plugins/lightning"
+	"github.com/vramrun/vramrun/plugins/llamafactory"
 	"github.com/vramrun/vramrun/plugins/pytorch"
 	"github.com/vramrun/vramrun/plugins/slurm"
 	"github.com/vramrun/vramrun/plugins/tensorflow"
@@ -13,5 +15,5 @@ import (
 
 // Builtins are the plugins compiled into vramrun, in tie-break order.
 func Builtins() []sdk.Framework {
-	return []sdk.Framework{transformers.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
+	return []sdk.Framework{transformers.New(), llamafactory.New(), axolotl.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
 }

@@ -164,7 +164,7 @@ func (j *job) analyzeOptimizer(a *pyscript.Analysis) {
 		name = defaultOptim
 	}
 	a.Knobs.Optimizer = sdk.Str(name)
-	if lowMemoryOptimizer(name) {
+	if LowMemoryOptimizer(name) {
 		a.Unsupported[sdk.FixOptimizer8bit] = "already " + name + " (a low-memory optimizer)"
 	}
 }

@@ -20,10 +20,10 @@ var lowMemoryOptimizers = map[string]bool{
 	"adamw_torch_8bit": true, "lomo": true, "adalomo": true,
 }
 
-// lowMemoryOptimizer says whether an optim value already saves optimizer
+// LowMemoryOptimizer says whether an optim value already saves optimizer
 // memory: the list above, paged optimizers (state in host memory), GaLore
 // and APOLLO (low-rank state) and any other 8- or 4-bit variant.
-func lowMemoryOptimizer(name string) bool {
+func LowMemoryOptimizer(name string) bool {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if lowMemoryOptimizers[name] {
 		return true

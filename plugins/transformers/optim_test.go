@@ -139,8 +139,8 @@ func TestLowMemoryOptimizer(t *testing.T) {
 		"galore_adamw_layerwise": true, "apollo_adamw": true, "adamw_torch_4bit": true, "lomo": true, "ademamix_8bit": true,
 		"adamw_torch": false, "adamw_torch_fused": false, "sgd": false, "lion_32bit": false, "ADAFACTOR": true,
 	} {
-		if got := lowMemoryOptimizer(name); got != want {
-			t.Errorf("lowMemoryOptimizer(%q) = %v, want %v", name, got, want)
+		if got := LowMemoryOptimizer(name); got != want {
+			t.Errorf("LowMemoryOptimizer(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -49,7 +50,12 @@ func (j *job) checkpoints() *sdk.Checkpoints {
 	if dir == "" {
 		dir = defaultOutputDir
 	}
-	return &sdk.Checkpoints{Globs: []string{filepath.Join(dir, "checkpoint-*")}, Marker: trainerState,
+	return TrainerCheckpoints(dir)
+}
+
+// TrainerCheckpoints are the Trainer's checkpoints under outputDir.
+func TrainerCheckpoints(outputDir string) *sdk.Checkpoints {
+	return &sdk.Checkpoints{Globs: []string{filepath.Join(outputDir, "checkpoint-*")}, Marker: trainerState,
 		Step: `^checkpoint-(?P<step>[0-9]+)$`}
 }
 
@@ -62,13 +68,10 @@ func (j *job) resume(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Appl
 	if !strings.Contains(pythonCode(j.s.Source), fieldResume) {
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s never passes resume_from_checkpoint to trainer.train()", j.s.Inv.Script)
 	}
-	state := readTrainerState(j.cmd, fix.Checkpoint)
 	micro := valueOr(j.numField("batch_size", fieldBatch, defaultBatch).value, 0)
 	accum := valueOr(j.numField("grad_accumulation", fieldAccum, defaultAccum).value, 1)
-	if state.batch > 0 && micro > 0 && state.batch != micro {
-		if reason := j.batchRestoreBug(ctx, state.batch, micro); reason != "" {
-			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
-		}
+	if reason := BatchRestoreRefusal(ctx, j.probes, j.s, fix.Checkpoint, micro); reason != "" {
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
 	}
 	r := &rewrite{j: j, args: append([]string{}, j.s.Inv.Args...)}
 	if j.jsonMode {
@@ -81,23 +84,48 @@ func (j *job) resume(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Appl
 	if err != nil {
 		return resp, err
 	}
-	if state.step > 0 {
-		if skip, _, _ := j.boolField(fieldIgnoreSkip); !skip {
-			resp.Notes = append(resp.Notes, fmt.Sprintf("the Trainer first skips %d batches of data to get back to step %d; on a large dataset that can take a while (--ignore_data_skip avoids it, transformers #11284)",
-				state.step*accum, state.step))
+	skip, _, _ := j.boolField(fieldIgnoreSkip)
+	resp.Notes = ResumeNotes(j.cmd, fix.Checkpoint, accum, skip, "--ignore_data_skip")
+	return resp, nil
+}
+
+// BatchRestoreRefusal is why resuming the job (script s, now at micro-batch
+// micro) from a Trainer checkpoint would run a wrong schedule with the
+// job's transformers (#43708): the checkpoint was saved at another
+// micro-batch and the version is before the fix, or unknown. "" when the
+// resume is safe. Plugins of tools built on the Trainer share it.
+func BatchRestoreRefusal(ctx context.Context, probes *pyscript.Probes, s *pyscript.Script, checkpoint string, micro int) string {
+	state := readTrainerState(s.Cmd, checkpoint)
+	if state.batch <= 0 || micro <= 0 || state.batch == micro {
+		return ""
+	}
+	return batchRestoreBug(ctx, probes, s, state.batch, micro)
+}
+
+// ResumeNotes are what resuming from a Trainer checkpoint costs, in words:
+// the data the Trainer skips (unless ignoreSkip; skipFlag is how the
+// command turns the skip off) and the gradients accumulated after it.
+func ResumeNotes(cmd sdk.Command, checkpoint string, accum int, ignoreSkip bool, skipFlag string) []string {
+	var notes []string
+	if state := readTrainerState(cmd, checkpoint); state.step > 0 && !ignoreSkip {
+		how := "transformers #11284"
+		if skipFlag != "" {
+			how = skipFlag + " avoids it, " + how
 		}
+		notes = append(notes, fmt.Sprintf("the Trainer first skips %d batches of data to get back to step %d; on a large dataset that can take a while (%s)",
+			state.step*accum, state.step, how))
 	}
 	if accum > 1 {
-		resp.Notes = append(resp.Notes, "gradients accumulated after the checkpoint's step are not in it: those micro-batches are trained again (transformers #22143)")
+		notes = append(notes, "gradients accumulated after the checkpoint's step are not in it: those micro-batches are trained again (transformers #22143)")
 	}
-	return resp, nil
+	return notes
 }
 
 // batchRestoreBug is why resuming with micro-batch micro from a checkpoint
 // saved at saved would run a wrong schedule with the job's transformers;
 // "" when its version has the fix.
-func (j *job) batchRestoreBug(ctx context.Context, saved, micro int) string {
-	found := j.probes.Version(ctx, j.s, "transformers")
+func batchRestoreBug(ctx context.Context, probes *pyscript.Probes, s *pyscript.Script, saved, micro int) string {
+	found := probes.Version(ctx, s, "transformers")
 	if !found.Known || !found.There || found.Version == "" {
 		return fmt.Sprintf("the checkpoint was saved at micro-batch %d and the command now runs %d, and the job's transformers version is unknown (%s): releases before 5.2.0 restore the old batch size on resume and miscount the steps (transformers #43708), so the job starts fresh",
 			saved, micro, found.Why)

@@ -1,0 +1,166 @@
+package axolotl
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/plugins/transformers"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// axolotl's config fields vramrun reads and sets, with their defaults
+// (src/axolotl/utils/schemas).
+const (
+	keyMicro     = "micro_batch_size"
+	keyAccum     = "gradient_accumulation_steps"
+	keyEval      = "eval_batch_size"
+	keyGC        = "gradient_checkpointing"
+	keyOptimizer = "optimizer"
+	keyOutput    = "output_dir"
+	keyResume    = "resume_from_checkpoint"
+	keyDeepSpeed = "deepspeed"
+	defaultOptim = "adamw_torch_fused"
+	defaultOut   = "./model-out"
+)
+
+// allocatorVars are the variables axolotl's CLI sets when both are unset.
+var allocatorVars = []string{"PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF"}
+
+func (c *command) analyze() pyscript.Analysis {
+	v := c.vals
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher,
+		Script: c.s.Inv.Script, WorldSize: max(c.s.Inv.WorldSize, 1), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
+	if c.cfg != "" {
+		a.ConfigFiles = []string{c.cfg}
+	}
+	if c.err != nil || c.cfg == "" {
+		reason := "no config file given"
+		if c.err != nil {
+			reason = c.err.Error()
+		}
+		for _, f := range sdk.AllFixes() {
+			a.Unsupported[f] = reason
+		}
+		return a
+	}
+	a.Knobs.BatchSize = v.IntOr(keyMicro, 1)
+	a.Knobs.GradAccumulation = v.IntOr(keyAccum, 1)
+	a.Knobs.EvalBatchSize = a.Knobs.BatchSize
+	if s := v[keyEval]; s != "" {
+		a.Knobs.EvalBatchSize = cfgcli.Int(s)
+	}
+	c.analyzePrecision(&a)
+	switch gc := strings.ToLower(v[keyGC]); gc {
+	case "", "false", "no", "off":
+		a.Knobs.GradCheckpointing = sdk.Bool(false)
+	default:
+		a.Knobs.GradCheckpointing = sdk.Bool(true)
+		a.Unsupported[sdk.FixGradCheckpointing] = "already on (gradient_checkpointing: " + v[keyGC] + ")"
+	}
+	optim := v[keyOptimizer]
+	if optim == "" {
+		optim = defaultOptim
+	}
+	a.Knobs.Optimizer = sdk.Str(optim)
+	if transformers.LowMemoryOptimizer(optim) {
+		a.Unsupported[sdk.FixOptimizer8bit] = "already " + optim + " (a low-memory optimizer)"
+	}
+	a.Unsupported[sdk.FixCPUOffload] = "needs a DeepSpeed offload config: set deepspeed: deepspeed_configs/zero3_bf16_cpuoffload_all.json (vramrun does not pick a ZeRO stage for you)"
+	if reason := c.allocatorUnsupported(); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	}
+	out := v[keyOutput]
+	if out == "" {
+		out = defaultOut
+	}
+	a.Checkpoints = transformers.TrainerCheckpoints(out)
+	return a
+}
+
+// analyzePrecision: bf16 defaults to auto, which is bf16 wherever the GPU
+// has it; fp32 only when the config turns both off.
+func (c *command) analyzePrecision(a *pyscript.Analysis) {
+	v := c.vals
+	bf16, fp16 := strings.ToLower(v["bf16"]), v.On("fp16")
+	switch {
+	case bf16 == "" || bf16 == "auto":
+		a.Unsupported[sdk.FixMixedPrecision] = "bf16: auto already trains in bf16 where the GPU has it"
+	case v.On("bf16"):
+		a.Knobs.Precision = sdk.Str("bf16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16"
+	case fp16:
+		a.Knobs.Precision = sdk.Str("fp16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in fp16"
+	default:
+		a.Knobs.Precision = sdk.Str("fp32")
+	}
+}
+
+// allocatorUnsupported: axolotl sets expandable segments itself when the
+// user sets neither variable, so the fix is in force already.
+func (c *command) allocatorUnsupported() string {
+	env := c.s.Cmd.Env
+	if reason := pytorch.AllocatorUnsupported(env); reason != "" {
+		return reason
+	}
+	for _, name := range allocatorVars {
+		if env[name] != "" {
+			return ""
+		}
+	}
+	return "already in force: axolotl sets expandable_segments:True itself when PYTORCH_ALLOC_CONF and PYTORCH_CUDA_ALLOC_CONF are unset"
+}
+
+func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+	args := c.s.Inv.Args
+	var parts []string
+	set := func(key, value string) {
+		args = c.set(args, key, value)
+		parts = append(parts, c.flagName(key)+"="+value)
+	}
+	resp := sdk.ApplyResponse{}
+	switch fix.ID {
+	case sdk.FixAllocator:
+		env, summary, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: summary}, nil
+	case sdk.FixBatchSize:
+		set(keyMicro, strconv.Itoa(fix.BatchSize))
+		if fix.GradAccumulation > 0 {
+			set(keyAccum, strconv.Itoa(fix.GradAccumulation))
+		}
+	case sdk.FixEvalBatchSize:
+		set(keyEval, strconv.Itoa(fix.BatchSize))
+	case sdk.FixMixedPrecision:
+		if fix.Precision == "bf16" {
+			set("bf16", "true")
+		} else {
+			set("fp16", "true")
+		}
+	case sdk.FixGradCheckpointing:
+		set(keyGC, "true")
+	case sdk.FixOptimizer8bit:
+		found := probes.Import(ctx, c.s, "bitsandbytes")
+		if found.Known && !found.There {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which adamw_bnb_8bit needs", found.Why)
+		}
+		set(keyOptimizer, "adamw_bnb_8bit")
+	case sdk.FixResume:
+		if reason := transformers.BatchRestoreRefusal(ctx, probes, c.s, fix.Checkpoint, *a.Knobs.BatchSize); reason != "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
+		}
+		set(keyResume, fix.Checkpoint)
+		resp.Notes = transformers.ResumeNotes(c.s.Cmd, fix.Checkpoint, *a.Knobs.GradAccumulation, false, "")
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for axolotl")
+	}
+	resp.Argv = c.s.Inv.WithArgs(args)
+	resp.Summary = strings.Join(parts, ", ")
+	return resp, nil
+}

@@ -1,0 +1,86 @@
+package axolotl
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// loraYAML is axolotl's examples/llama-3/lora-1b.yml, cut down.
+const loraYAML = `base_model: NousResearch/Llama-3.2-1B
+load_in_8bit: true
+adapter: lora
+sequence_len: 4096
+sample_packing: true
+datasets:
+  - path: teknium/GPT4-LLM-Cleaned
+    type: alpaca
+output_dir: ./outputs/lora-out
+gradient_accumulation_steps: 2
+micro_batch_size: 2
+optimizer: adamw_torch_fused
+bf16: auto
+`
+
+func cmd(argv string, files map[string]string, env ...string) sdk.Command {
+	return plugintab.Command(argv, files, plugintab.Env(append([]string{"PATH", "/nonexistent-vramrun-test"}, env...)...))
+}
+
+func TestRecognize(t *testing.T) {
+	files := map[string]string{"cfg.yml": loraYAML}
+	for argv, want := range map[string]int{
+		"axolotl train cfg.yml":                                    95,
+		"uv run axolotl train cfg.yml --micro-batch-size 1":        95,
+		"accelerate launch -m axolotl.cli.train cfg.yml":           95,
+		"python -m axolotl.cli.train cfg.yml --micro_batch_size=1": 95,
+		"axolotl preprocess cfg.yml":                               0,
+		"python train.py cfg.yml":                                  0,
+	} {
+		if got := plugintab.Recognize(t, New(), cmd(argv, files)); got.Confidence != want {
+			t.Errorf("%s: confidence %d (%s), want %d", argv, got.Confidence, got.Reason, want)
+		}
+	}
+}
+
+func TestKnobsFromFileAndOptions(t *testing.T) {
+	files := map[string]string{"cfg.yml": loraYAML}
+	a := plugintab.Analyze(t, New(), cmd("axolotl train --launcher torchrun cfg.yml --micro-batch-size 4 --micro-batch-size=8 -- --nproc_per_node 2", files))
+	got := plugintab.KnobsText(a.Knobs)
+	for _, want := range []string{`"batch_size":8`, `"grad_accumulation":2`, `"eval_batch_size":8`, `"grad_checkpointing":false`, `"precision":null`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("knobs %s lack %s", got, want)
+		}
+	}
+	if a.Checkpoints == nil || a.Checkpoints.Globs[0] != "outputs/lora-out/checkpoint-*" {
+		t.Errorf("checkpoints %+v", a.Checkpoints)
+	}
+}
+
+func TestFixesAreOptions(t *testing.T) {
+	files := map[string]string{"cfg.yml": loraYAML}
+	c := cmd("axolotl train cfg.yml --micro-batch-size 4 -- --num_processes 1", files)
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 4},
+		"axolotl train cfg.yml --micro-batch-size 2 --gradient-accumulation-steps=4 -- --num_processes 1", nil,
+		"--micro-batch-size=2, --gradient-accumulation-steps=4")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing},
+		"axolotl train cfg.yml --micro-batch-size 4 --gradient-checkpointing=true -- --num_processes 1", nil, "--gradient-checkpointing=true")
+	legacy := cmd("accelerate launch -m axolotl.cli.train cfg.yml", files)
+	plugintab.WantApplied(t, New(), legacy, sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 1},
+		"accelerate launch -m axolotl.cli.train cfg.yml --eval_batch_size=1", nil, "--eval_batch_size=1")
+	_, err := plugintab.Apply(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
+	plugintab.WantUnsupported(t, err, sdk.FixMixedPrecision, "bf16: auto already trains in bf16 where the GPU has it")
+}
+
+func TestAllocatorIsAxolotlsOwn(t *testing.T) {
+	files := map[string]string{"cfg.yml": loraYAML}
+	_, err := plugintab.Apply(t, New(), cmd("axolotl train cfg.yml", files), sdk.Fix{ID: sdk.FixAllocator})
+	plugintab.WantUnsupported(t, err, sdk.FixAllocator,
+		"already in force: axolotl sets expandable_segments:True itself when PYTORCH_ALLOC_CONF and PYTORCH_CUDA_ALLOC_CONF are unset")
+	// A user setting of their own replaces axolotl's: the fix merges in.
+	got := plugintab.MustApply(t, New(), cmd("axolotl train cfg.yml", files, "PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:128"), sdk.Fix{ID: sdk.FixAllocator})
+	if !strings.Contains(got.Env["PYTORCH_CUDA_ALLOC_CONF"], "expandable_segments:True") || !strings.Contains(got.Env["PYTORCH_CUDA_ALLOC_CONF"], "max_split_size_mb:128") {
+		t.Errorf("env %v", got.Env)
+	}
+}

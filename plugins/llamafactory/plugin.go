@@ -1,0 +1,193 @@
+// Package llamafactory is the built-in plugin for LLaMA-Factory:
+// `llamafactory-cli train cfg.yaml [key=value ...]` (and its `lmf` alias,
+// and `src/train.py cfg.yaml` under accelerate launch or torchrun), behind
+// any launcher prefix (uv run, srun, env).
+//
+// The config file must be the first argument after `train`; the rest are
+// OmegaConf dotlist overrides, later ones winning. A fix is one more
+// override (or the last one of its key, edited), so the user's file is
+// never touched. LLaMA-Factory trains with Hugging Face's Trainer: the
+// keys are TrainingArguments' plus its own, and gradient checkpointing is
+// on unless disable_gradient_checkpointing says otherwise.
+package llamafactory
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/plugins/transformers"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Name is the framework name the plan reports.
+const Name = "llamafactory"
+
+// Plugin is the LLaMA-Factory plugin; it keeps only what the job's Python
+// answered to a probe.
+type Plugin struct{ probes *pyscript.Probes }
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
+
+// Describe declares the plugin; the OOM texts are PyTorch's and the
+// traceback frames the Trainer's, which their plugins declare.
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		Rejections: []sdk.RejectionPattern{{ID: Name + ".unused_keys", Regexp: `Some keys are not used by the HfArgumentParser: (?P<name>.+)$`}}}, nil
+}
+
+// Recognize claims llamafactory-cli train and LLaMA-Factory's train.py.
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.RecognizeResponse{}, nil
+	}
+	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: c.why}, nil
+}
+
+// Analyze reads the knobs from the config file and the overrides.
+func (p *Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.AnalyzeResponse{}, fmt.Errorf("not a llamafactory-cli train command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	return c.analyze().AnalyzeResponse, nil
+}
+
+// Apply sets the fix's keys as overrides.
+func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.ApplyResponse{}, fmt.Errorf("not a llamafactory-cli train command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	a := c.analyze()
+	if reason, no := a.Unsupported[req.Fix.ID]; no {
+		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
+	}
+	return c.apply(ctx, p.probes, req.Fix, a)
+}
+
+// command is a LLaMA-Factory command as read.
+type command struct {
+	s *pyscript.Script
+	// cfgAt is the index in the script's arguments of the config file.
+	cfgAt int
+	cfg   string
+	vals  cfgcli.Values
+	// err says why the config could not be read.
+	err error
+	why string
+}
+
+// load reads the command when it is LLaMA-Factory's.
+func load(cmd sdk.Command) (*command, bool) {
+	inv, err := cmdline.Parse(cmd.Argv)
+	if err != nil {
+		return nil, false
+	}
+	s := &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}
+	base := filepath.Base(inv.Script)
+	c := &command{s: s, cfgAt: -1}
+	switch {
+	case (base == "llamafactory-cli" || base == "lmf") && len(inv.Args) > 0 && inv.Args[0] == "train":
+		c.why = base + " train"
+		if len(inv.Args) > 1 && cfgcli.IsConfig(inv.Args[1]) {
+			c.cfgAt = 1
+		}
+	case inv.Module && inv.Script == "llamafactory.launcher", isLFTrain(cmd, inv):
+		c.why = "LLaMA-Factory's " + inv.Script
+		if len(inv.Args) > 0 && cfgcli.IsConfig(inv.Args[0]) {
+			c.cfgAt = 0
+		}
+	default:
+		return nil, false
+	}
+	c.vals = cfgcli.Values{}
+	if c.cfgAt >= 0 {
+		c.cfg = inv.Args[c.cfgAt]
+		c.vals, c.err = cfgcli.Read(cmd, c.cfg)
+		if c.vals == nil {
+			c.vals = cfgcli.Values{}
+		}
+	}
+	for _, a := range c.overrides() {
+		k, v, _ := strings.Cut(a, "=")
+		c.vals[k] = cfgcli.Scalar(v)
+	}
+	return c, true
+}
+
+// isLFTrain says the script is LLaMA-Factory's src/train.py (or a script
+// that runs its run_exp).
+func isLFTrain(cmd sdk.Command, inv cmdline.Invocation) bool {
+	if inv.Module || !strings.HasSuffix(inv.Script, ".py") {
+		return false
+	}
+	src, err := cmd.ReadFile(inv.Script)
+	return err == nil && strings.Contains(string(src), "llamafactory") && strings.Contains(string(src), "run_exp")
+}
+
+// overrides are the dotlist arguments after the config file, in order.
+func (c *command) overrides() []string {
+	var out []string
+	for _, a := range c.s.Inv.Args[c.cfgAt+1:] {
+		if strings.Contains(a, "=") && !strings.HasPrefix(a, "-") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// set returns the script's arguments with key=value: the last override of
+// key edited in place, else one more at the end.
+func (c *command) set(args []string, key, value string) []string {
+	out := append([]string(nil), args...)
+	for i := len(out) - 1; i > c.cfgAt; i-- {
+		if k, _, ok := strings.Cut(out[i], "="); ok && k == key && !strings.HasPrefix(out[i], "-") {
+			out[i] = key + "=" + value
+			return out
+		}
+	}
+	return append(out, key+"="+value)
+}
+
+// allocatorUnsupported says why the allocator fix is not for this command.
+func (c *command) allocatorUnsupported() string {
+	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
+		return reason
+	}
+	if c.torchrunPath() && optimTorch(c.s.Cmd.Env) {
+		return "already in force: on its torchrun path llamafactory-cli sets PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True itself (OPTIM_TORCH is on)"
+	}
+	return ""
+}
+
+// torchrunPath says llamafactory-cli will re-run itself under torchrun:
+// FORCE_TORCHRUN, or more than one GPU visible.
+func (c *command) torchrunPath() bool {
+	env := c.s.Cmd.Env
+	if on, _ := cfgcli.Bool(env["FORCE_TORCHRUN"]); on {
+		return true
+	}
+	return strings.Count(env["CUDA_VISIBLE_DEVICES"], ",") > 0
+}
+
+func optimTorch(env map[string]string) bool {
+	v, set := env["OPTIM_TORCH"]
+	if !set || v == "" {
+		return true
+	}
+	on, _ := cfgcli.Bool(v)
+	return on
+}
+
+// resumeCheck is the Trainer's own check before a resume (#43708).
+func resumeCheck(ctx context.Context, probes *pyscript.Probes, c *command, checkpoint string, micro int) string {
+	return transformers.BatchRestoreRefusal(ctx, probes, c.s, checkpoint, micro)
+}
