@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/vramrun/vramrun/sdk"
@@ -115,4 +116,37 @@ func IsConfig(word string) bool {
 		}
 	}
 	return false
+}
+
+// ReadTOML parses the TOML file path that cmd names into Values: tables
+// become dotted prefixes ("training.local_batch_size").
+func ReadTOML(cmd sdk.Command, path string) (Values, error) {
+	raw, err := cmd.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var doc map[string]any
+	if err := toml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	out := Values{}
+	flattenMap(out, "", doc)
+	return out, nil
+}
+
+func flattenMap(out Values, prefix string, m map[string]any) {
+	for k, v := range m {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			flattenMap(out, key, x)
+		case []any:
+			out[key] = "[...]"
+		default:
+			out[key] = fmt.Sprint(x)
+		}
+	}
 }

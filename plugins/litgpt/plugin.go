@@ -1,0 +1,208 @@
+// Package litgpt is the built-in plugin for litgpt: `litgpt finetune|
+// finetune_lora|finetune_full|finetune_adapter|pretrain MODEL [--config
+// f.yaml] [--a.b v ...]`.
+//
+// The global batch is litgpt's truth: gradient accumulation is derived
+// from train.global_batch_size ÷ (devices × num_nodes) ÷
+// train.micro_batch_size (litgpt/args.py), so a batch fix sets only the
+// micro-batch and never adds an accumulation key.
+package litgpt
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Name is the framework name the plan reports.
+const Name = "litgpt"
+
+var subcommands = map[string]bool{"finetune": true, "finetune_lora": true, "finetune_full": true, "finetune_adapter": true,
+	"finetune_adapter_v2": true, "pretrain": true}
+
+// Plugin is the litgpt plugin; it keeps only what the job's Python
+// answered to a probe.
+type Plugin struct{ probes *pyscript.Probes }
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
+
+// Describe declares the plugin; the OOM texts are PyTorch's.
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
+}
+
+// Recognize claims litgpt's training subcommands.
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.RecognizeResponse{}, nil
+	}
+	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: "litgpt " + c.sub}, nil
+}
+
+// Analyze reads the knobs as jsonargparse merges them.
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.AnalyzeResponse{}, fmt.Errorf("not a litgpt training command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	return c.analyze().AnalyzeResponse, nil
+}
+
+// Apply sets the fix's keys as flags.
+func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.ApplyResponse{}, fmt.Errorf("not a litgpt training command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	a := c.analyze()
+	if reason, no := a.Unsupported[req.Fix.ID]; no {
+		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
+	}
+	return c.apply(ctx, p.probes, req.Fix)
+}
+
+type command struct {
+	s    *pyscript.Script
+	sub  string
+	cfg  string
+	vals cfgcli.Values
+	err  error
+}
+
+func load(cmd sdk.Command) (*command, bool) {
+	inv, err := cmdline.Parse(cmd.Argv)
+	if err != nil || filepath.Base(inv.Script) != "litgpt" || inv.Module || len(inv.Args) == 0 || !subcommands[inv.Args[0]] {
+		return nil, false
+	}
+	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, sub: inv.Args[0], vals: cfgcli.Values{}}
+	// jsonargparse applies the arguments in order: a --config sets what
+	// it holds over what came before it, a flag after it wins.
+	args := c.args()
+	for i := 0; i < len(args); i++ {
+		name, value, eq := strings.Cut(args[i], "=")
+		if !strings.HasPrefix(name, "--") {
+			continue
+		}
+		if !eq && i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+			value = args[i+1]
+			i++
+		}
+		if name == "--config" {
+			c.cfg = value
+			file, err := cfgcli.Read(cmd, value)
+			if err != nil {
+				c.err = err
+				continue
+			}
+			for k, v := range file {
+				c.vals[k] = v
+			}
+			continue
+		}
+		c.vals[strings.TrimPrefix(name, "--")] = cfgcli.Scalar(value)
+	}
+	return c, true
+}
+
+func (c *command) args() []string { return c.s.Inv.Args[1:] }
+
+// world is devices × num_nodes.
+func (c *command) world() int {
+	return *c.vals.IntOr("devices", 1) * *c.vals.IntOr("num_nodes", 1)
+}
+
+func (c *command) analyze() pyscript.Analysis {
+	v := c.vals
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "litgpt", Script: "litgpt " + c.sub,
+		WorldSize: max(c.world(), 1)}, Unsupported: map[sdk.FixID]string{}}
+	if c.cfg != "" {
+		a.ConfigFiles = []string{c.cfg}
+	}
+	if c.err != nil {
+		for _, f := range sdk.AllFixes() {
+			a.Unsupported[f] = c.err.Error()
+		}
+		return a
+	}
+	micro, global := v.IntOr("train.micro_batch_size", 1), v.IntOr("train.global_batch_size", 16)
+	a.Knobs.BatchSize = micro
+	if micro != nil && global != nil && *micro > 0 && a.WorldSize > 0 {
+		// What litgpt derives; the effective batch is micro x this.
+		a.Knobs.GradAccumulation = sdk.Int(max(*global/a.WorldSize / *micro, 1))
+	}
+	a.Unsupported[sdk.FixEvalBatchSize] = "litgpt evaluates at the micro-batch: train.micro_batch_size sets both"
+	switch p := v["precision"]; p {
+	case "", "bf16-mixed", "bf16-true":
+		a.Knobs.Precision = sdk.Str("bf16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (precision " + orDefault(p, "bf16-mixed, litgpt's default") + ")"
+	case "16-mixed", "16-true":
+		a.Knobs.Precision = sdk.Str("fp16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in fp16 (precision " + p + ")"
+	default:
+		a.Knobs.Precision = sdk.Str("fp32")
+	}
+	a.Unsupported[sdk.FixGradCheckpointing] = "litgpt exposes no activation-checkpointing switch (FSDP runs turn it on themselves)"
+	a.Unsupported[sdk.FixCPUOffload] = "litgpt exposes no CPU offload setting"
+	if opt := v["optimizer"]; strings.Contains(strings.ToLower(opt), "8bit") {
+		a.Knobs.Optimizer = sdk.Str(opt)
+		a.Unsupported[sdk.FixOptimizer8bit] = "already " + opt
+	}
+	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	}
+	return a
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix) (sdk.ApplyResponse, error) {
+	args := c.args()
+	var summary string
+	set := func(name, value string) {
+		args = cmdline.SetFlag(args, []string{name}, value, cmdline.Space)
+		summary = name + " " + value
+	}
+	switch fix.ID {
+	case sdk.FixAllocator:
+		env, s, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: s}, nil
+	case sdk.FixBatchSize:
+		// Only the micro-batch: litgpt derives the accumulation from the
+		// global batch, which stays.
+		set("--train.micro_batch_size", strconv.Itoa(fix.BatchSize))
+		summary += " (train.global_batch_size stays; litgpt derives the accumulation)"
+	case sdk.FixMixedPrecision:
+		p := "16-mixed"
+		if fix.Precision == "bf16" {
+			p = "bf16-mixed"
+		}
+		set("--precision", p)
+	case sdk.FixOptimizer8bit:
+		found := probes.Import(ctx, c.s, "bitsandbytes")
+		if found.Known && !found.There {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which bitsandbytes.optim.PagedAdamW8bit needs", found.Why)
+		}
+		set("--optimizer", "bitsandbytes.optim.PagedAdamW8bit")
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for litgpt")
+	}
+	return sdk.ApplyResponse{Argv: c.s.Inv.WithArgs(append([]string{c.sub}, args...)), Summary: summary}, nil
+}

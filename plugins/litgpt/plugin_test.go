@@ -1,0 +1,41 @@
+package litgpt
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+const loraYAML = `checkpoint_dir: checkpoints/meta-llama/Llama-3.2-1B
+out_dir: out/finetune/lora-llama-3.2-1b
+precision: bf16-true
+devices: 1
+train:
+  global_batch_size: 16
+  micro_batch_size: 4
+`
+
+func cmd(argv string, files map[string]string) sdk.Command {
+	return plugintab.Command(argv, files, plugintab.Env("PATH", "/nonexistent-vramrun-test"))
+}
+
+func TestGlobalBatchIsTheTruth(t *testing.T) {
+	files := map[string]string{"lora.yaml": loraYAML}
+	// A flag before --config is overridden by the file; one after wins.
+	a := plugintab.Analyze(t, New(), cmd("litgpt finetune_lora --train.micro_batch_size 1 --config lora.yaml --devices 2", files))
+	got := plugintab.KnobsText(a.Knobs)
+	if !strings.Contains(got, `"batch_size":4`) || !strings.Contains(got, `"grad_accumulation":2`) || a.WorldSize != 2 {
+		t.Errorf("knobs %s world %d, want micro 4, accumulation 16/2/4 = 2, world 2", got, a.WorldSize)
+	}
+	c := cmd("litgpt finetune_lora --config lora.yaml", files)
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 8},
+		"litgpt finetune_lora --config lora.yaml --train.micro_batch_size 2", nil,
+		"--train.micro_batch_size 2 (train.global_batch_size stays; litgpt derives the accumulation)")
+	_, err := plugintab.Apply(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
+	plugintab.WantUnsupported(t, err, sdk.FixMixedPrecision, "already in bf16 (precision bf16-true)")
+	if got := plugintab.Recognize(t, New(), cmd("litgpt chat checkpoints/x", nil)); got.Confidence != 0 {
+		t.Errorf("litgpt chat claimed")
+	}
+}

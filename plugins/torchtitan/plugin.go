@@ -1,0 +1,228 @@
+// Package torchtitan is the built-in plugin for torchtitan's TOML
+// configs (v0.2.2 and before): `torchrun ... -m torchtitan.train
+// --job.config_file x.toml [--section.key v ...]`, and `run_train.sh`
+// with CONFIG_FILE (or --job.config_file) and the same overrides.
+//
+// The global batch is torchtitan's truth: gradient accumulation is
+// training.global_batch_size ÷ (training.local_batch_size × data-parallel
+// degree), which must divide (torchtitan/train.py). A batch fix sets
+// --training.local_batch_size, and pins --training.global_batch_size to
+// what it was when the config leaves it at -1 (local × dp), so that the
+// global batch stays what it was.
+package torchtitan
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Name is the framework name the plan reports.
+const Name = "torchtitan"
+
+// Plugin is the torchtitan plugin; it keeps no state.
+type Plugin struct{}
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{} }
+
+// Describe declares the plugin; the OOM texts are PyTorch's.
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
+}
+
+// Recognize claims torchtitan.train and run_train.sh.
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.RecognizeResponse{}, nil
+	}
+	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: c.why}, nil
+}
+
+// Analyze reads the knobs from the TOML and the overrides.
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.AnalyzeResponse{}, fmt.Errorf("not a torchtitan command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	return c.analyze().AnalyzeResponse, nil
+}
+
+// Apply sets the fix's keys as --section.key flags.
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.ApplyResponse{}, fmt.Errorf("not a torchtitan command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	a := c.analyze()
+	if reason, no := a.Unsupported[req.Fix.ID]; no {
+		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
+	}
+	return c.apply(req.Fix, a)
+}
+
+type command struct {
+	s    *pyscript.Script
+	cfg  string
+	vals cfgcli.Values
+	err  error
+	why  string
+}
+
+func load(cmd sdk.Command) (*command, bool) {
+	inv, err := cmdline.Parse(cmd.Argv)
+	if err != nil {
+		return nil, false
+	}
+	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, vals: cfgcli.Values{}}
+	switch {
+	case inv.Module && inv.Script == "torchtitan.train":
+		c.why = "-m torchtitan.train"
+	case filepath.Base(inv.Script) == "run_train.sh":
+		c.why = "torchtitan's run_train.sh"
+		c.cfg = envOf(cmd, inv, "CONFIG_FILE")
+	default:
+		return nil, false
+	}
+	if f, ok := cmdline.FindFlag(inv.Args, "--job.config_file", "--job.config-file"); ok && f.HasValue {
+		c.cfg = f.Value
+	}
+	if c.cfg != "" {
+		if c.vals, c.err = cfgcli.ReadTOML(cmd, c.cfg); c.vals == nil {
+			c.vals = cfgcli.Values{}
+		}
+	}
+	args := inv.Args
+	for i := 0; i < len(args); i++ {
+		name, value, eq := strings.Cut(args[i], "=")
+		if !strings.HasPrefix(name, "--") || !strings.Contains(name, ".") {
+			continue
+		}
+		if !eq && i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+			value = args[i+1]
+			i++
+		}
+		c.vals[strings.ReplaceAll(strings.TrimPrefix(name, "--"), "-", "_")] = cfgcli.Scalar(value)
+	}
+	return c, true
+}
+
+// envOf is a variable as the job gets it: the command's own env prefix,
+// else its environment.
+func envOf(cmd sdk.Command, inv cmdline.Invocation, name string) string {
+	if v, ok := inv.Env[name]; ok {
+		return v
+	}
+	return cmd.Env[name]
+}
+
+// dp is the data-parallel degree: the processes torchrun starts, less
+// what tensor and pipeline parallelism take.
+func (c *command) dp(world int) int {
+	dp := world
+	if s := c.vals["parallelism.data_parallel_shard_degree"]; s != "" && s != "-1" {
+		if n := cfgcli.Int(s); n != nil && *n > 0 {
+			dp = *n
+		}
+	}
+	return max(dp, 1)
+}
+
+func (c *command) analyze() pyscript.Analysis {
+	v := c.vals
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher, Script: c.s.Inv.Script,
+		WorldSize: max(c.s.Inv.WorldSize, 1)}, Unsupported: map[sdk.FixID]string{}}
+	if c.cfg != "" {
+		a.ConfigFiles = []string{c.cfg}
+	}
+	if c.err != nil {
+		for _, f := range sdk.AllFixes() {
+			a.Unsupported[f] = c.err.Error()
+		}
+		return a
+	}
+	local := v.IntOr("training.local_batch_size", 8)
+	a.Knobs.BatchSize = local
+	if global := v.IntOr("training.global_batch_size", -1); local != nil && global != nil && *local > 0 {
+		accum := 1
+		if *global > 0 {
+			accum = max(*global/(*local*c.dp(a.WorldSize)), 1)
+		}
+		a.Knobs.GradAccumulation = sdk.Int(accum)
+	}
+	if s := v["validation.local_batch_size"]; s != "" {
+		a.Knobs.EvalBatchSize = cfgcli.Int(s)
+	} else {
+		a.Unsupported[sdk.FixEvalBatchSize] = "no validation section in the config"
+	}
+	switch mode := v["activation_checkpoint.mode"]; mode {
+	case "full":
+		a.Knobs.GradCheckpointing = sdk.Bool(true)
+		a.Unsupported[sdk.FixGradCheckpointing] = "already on (activation_checkpoint.mode full)"
+	default:
+		a.Knobs.GradCheckpointing = sdk.Bool(mode == "selective" || mode == "")
+	}
+	if p := v["training.mixed_precision_param"]; p == "float32" {
+		a.Knobs.Precision = sdk.Str("fp32")
+	} else {
+		a.Knobs.Precision = sdk.Str("bf16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (training.mixed_precision_param)"
+	}
+	a.Unsupported[sdk.FixOptimizer8bit] = "torchtitan has no 8-bit optimizer"
+	on := v.On("training.enable_cpu_offload")
+	a.Knobs.Offload = sdk.Bool(on)
+	if on {
+		a.Unsupported[sdk.FixCPUOffload] = "already on (training.enable_cpu_offload)"
+	}
+	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	}
+	return a
+}
+
+func (c *command) apply(fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+	args := c.s.Inv.Args
+	var parts []string
+	set := func(key, value string) {
+		args = cmdline.SetFlag(args, []string{"--" + key}, value, cmdline.Space)
+		parts = append(parts, "--"+key+" "+value)
+	}
+	switch fix.ID {
+	case sdk.FixAllocator:
+		env, s, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: s}, nil
+	case sdk.FixBatchSize:
+		if g := c.vals.IntOr("training.global_batch_size", -1); g != nil && *g <= 0 {
+			// -1 means local x dp: pin it, or the global batch would
+			// shrink with the local one.
+			set("training.global_batch_size", strconv.Itoa(*a.Knobs.BatchSize*c.dp(a.WorldSize)))
+		}
+		set("training.local_batch_size", strconv.Itoa(fix.BatchSize))
+	case sdk.FixEvalBatchSize:
+		set("validation.local_batch_size", strconv.Itoa(fix.BatchSize))
+	case sdk.FixGradCheckpointing:
+		set("activation_checkpoint.mode", "full")
+	case sdk.FixMixedPrecision:
+		if fix.Precision != "bf16" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "torchtitan's mixed precision is bfloat16 only, and this GPU has no bf16")
+		}
+		set("training.mixed_precision_param", "bfloat16")
+	case sdk.FixCPUOffload:
+		set("training.enable_cpu_offload", "true")
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for torchtitan")
+	}
+	return sdk.ApplyResponse{Argv: c.s.Inv.WithArgs(args), Summary: strings.Join(parts, ", ")}, nil
+}

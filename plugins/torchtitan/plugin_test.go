@@ -1,0 +1,45 @@
+package torchtitan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+const llama3TOML = `[job]
+dump_folder = "./outputs"
+
+[training]
+local_batch_size = 8
+seq_len = 8192
+steps = 1000
+
+[activation_checkpoint]
+mode = "selective"
+`
+
+func cmd(argv string, files map[string]string, env ...string) sdk.Command {
+	return plugintab.Command(argv, files, plugintab.Env(append([]string{"PATH", "/nonexistent-vramrun-test"}, env...)...))
+}
+
+func TestLocalBatchWithTheGlobalPinned(t *testing.T) {
+	files := map[string]string{"llama3_8b.toml": llama3TOML}
+	c := cmd("torchrun --nproc_per_node=8 -m torchtitan.train --job.config_file llama3_8b.toml --training.local_batch_size 4", files)
+	a := plugintab.Analyze(t, New(), c)
+	if got := plugintab.KnobsText(a.Knobs); !strings.Contains(got, `"batch_size":4`) || !strings.Contains(got, `"grad_accumulation":1`) || a.WorldSize != 8 {
+		t.Errorf("knobs %s world %d", got, a.WorldSize)
+	}
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 2},
+		"torchrun --nproc_per_node=8 -m torchtitan.train --job.config_file llama3_8b.toml --training.local_batch_size 2 --training.global_batch_size 32", nil,
+		"--training.global_batch_size 32, --training.local_batch_size 2")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing},
+		"torchrun --nproc_per_node=8 -m torchtitan.train --job.config_file llama3_8b.toml --training.local_batch_size 4 --activation_checkpoint.mode full", nil,
+		"--activation_checkpoint.mode full")
+	sh := cmd("./run_train.sh --training.global_batch_size 64", files, "CONFIG_FILE", "llama3_8b.toml")
+	a = plugintab.Analyze(t, New(), sh)
+	if got := plugintab.KnobsText(a.Knobs); !strings.Contains(got, `"batch_size":8`) || !strings.Contains(got, `"grad_accumulation":8`) {
+		t.Errorf("run_train.sh knobs %s, want local 8 from CONFIG_FILE and accumulation 64/8", got)
+	}
+}

@@ -1,0 +1,278 @@
+// Package torchtune is the built-in plugin for torchtune: `tune run
+// [torchrun options] RECIPE --config NAME|PATH [key=value ...]`.
+//
+// A fix is one more key=value override (torchtune applies them after the
+// config, in order), so neither the user's file nor a registry config is
+// touched. A config given by its registry name is not read: its values
+// are known only where the command overrides them.
+package torchtune
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Name is the framework name the plan reports.
+const Name = "torchtune"
+
+// Plugin is the torchtune plugin; it keeps only what the job's Python
+// answered to a probe.
+type Plugin struct{ probes *pyscript.Probes }
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
+
+// Describe declares the plugin; the OOM texts are PyTorch's.
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
+}
+
+// Recognize claims `tune run`.
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.RecognizeResponse{}, nil
+	}
+	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: "tune run " + c.recipe}, nil
+}
+
+// Analyze reads the knobs from the config (a path) and the overrides.
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.AnalyzeResponse{}, fmt.Errorf("not a tune run command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	return c.analyze().AnalyzeResponse, nil
+}
+
+// Apply sets the fix's keys as overrides.
+func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.ApplyResponse{}, fmt.Errorf("not a tune run command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	a := c.analyze()
+	if reason, no := a.Unsupported[req.Fix.ID]; no {
+		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
+	}
+	return c.apply(ctx, p.probes, req.Fix)
+}
+
+// command is a tune run command as read.
+type command struct {
+	s *pyscript.Script
+	// recipeAt is the index of the recipe in the script's arguments.
+	recipeAt int
+	recipe   string
+	config   string
+	// registry says config is a registry name, not a file.
+	registry bool
+	vals     cfgcli.Values
+	err      error
+	world    int
+}
+
+// torchrunSwitches are torchrun's options that take no value.
+var torchrunSwitches = map[string]bool{"--standalone": true, "--no-python": true, "--no_python": true, "--run-path": true, "--run_path": true, "-m": true, "--module": true}
+
+func load(cmd sdk.Command) (*command, bool) {
+	inv, err := cmdline.Parse(cmd.Argv)
+	if err != nil || filepath.Base(inv.Script) != "tune" || inv.Module || len(inv.Args) < 2 || inv.Args[0] != "run" {
+		return nil, false
+	}
+	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, recipeAt: -1, vals: cfgcli.Values{}, world: 1}
+	args := inv.Args
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			c.recipeAt, c.recipe = i, a
+			break
+		}
+		name, value, eq := strings.Cut(a, "=")
+		if !eq && !torchrunSwitches[name] && i+1 < len(args) {
+			value = args[i+1]
+			i++
+		}
+		if name == "--nproc_per_node" || name == "--nproc-per-node" {
+			if n := cfgcli.Int(value); n != nil && *n > 0 {
+				c.world = *n
+			}
+		}
+	}
+	if c.recipeAt < 0 {
+		return nil, false
+	}
+	if f, ok := cmdline.FindFlag(args[c.recipeAt+1:], "--config"); ok && f.HasValue {
+		c.config = f.Value
+		if cfgcli.IsConfig(c.config) {
+			if c.vals, c.err = cfgcli.Read(cmd, c.config); c.vals == nil {
+				c.vals = cfgcli.Values{}
+			}
+		} else {
+			c.registry = true
+		}
+	}
+	for _, a := range c.overrides() {
+		if strings.HasPrefix(a, "~") {
+			delete(c.vals, a[1:])
+			continue
+		}
+		k, v, _ := strings.Cut(a, "=")
+		c.vals[k] = cfgcli.Scalar(v)
+	}
+	return c, true
+}
+
+// overrides are the key=value and ~key arguments after the recipe.
+func (c *command) overrides() []string {
+	var out []string
+	for _, a := range c.s.Inv.Args[c.recipeAt+1:] {
+		if !strings.HasPrefix(a, "-") && (strings.Contains(a, "=") || strings.HasPrefix(a, "~")) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// set returns the arguments with key=value: the last override of key
+// edited in place, else one more at the end.
+func (c *command) set(args []string, key, value string) []string {
+	out := append([]string(nil), args...)
+	for i := len(out) - 1; i > c.recipeAt; i-- {
+		if k, _, ok := strings.Cut(out[i], "="); ok && k == key {
+			out[i] = key + "=" + value
+			return out
+		}
+	}
+	return append(out, key+"="+value)
+}
+
+// distributed says the recipe shards the model with FSDP.
+func (c *command) distributed() bool { return strings.Contains(c.recipe, "distributed") }
+
+func (c *command) analyze() pyscript.Analysis {
+	v := c.vals
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "tune run", Script: c.recipe,
+		WorldSize: c.world}, Unsupported: map[sdk.FixID]string{}}
+	if !c.registry && c.config != "" {
+		a.ConfigFiles = []string{c.config}
+	}
+	if c.err != nil {
+		for _, f := range sdk.AllFixes() {
+			a.Unsupported[f] = c.err.Error()
+		}
+		return a
+	}
+	if c.registry && v["batch_size"] == "" {
+		a.Notes = append(a.Notes, fmt.Sprintf("the config %s is a registry name vramrun does not read: give batch_size=N on the command line (or tune cp it to a file) so that a batch fix can be sized", c.config))
+	}
+	a.Knobs.BatchSize = cfgcli.Int(v["batch_size"])
+	a.Knobs.GradAccumulation = sdk.Int(1)
+	if s := v["gradient_accumulation_steps"]; s != "" {
+		a.Knobs.GradAccumulation = cfgcli.Int(s)
+	}
+	switch s := v["batch_size_val"]; {
+	case s == "" || strings.Contains(s, "${batch_size}"):
+		a.Knobs.EvalBatchSize = a.Knobs.BatchSize
+	default:
+		a.Knobs.EvalBatchSize = cfgcli.Int(s)
+	}
+	c.analyzeSettings(&a)
+	return a
+}
+
+// analyzeSettings reads precision, checkpointing, the optimizer, offload
+// and the allocator.
+func (c *command) analyzeSettings(a *pyscript.Analysis) {
+	v := c.vals
+	switch dt := v["dtype"]; dt {
+	case "bf16":
+		a.Knobs.Precision = sdk.Str("bf16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (dtype=bf16)"
+	case "fp32":
+		a.Knobs.Precision = sdk.Str("fp32")
+	default:
+		if !c.registry {
+			a.Knobs.Precision = sdk.Str("bf16")
+			a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (torchtune's default dtype)"
+		}
+	}
+	if on, known := cfgcli.Bool(v["enable_activation_checkpointing"]); known {
+		a.Knobs.GradCheckpointing = sdk.Bool(on)
+		if on {
+			a.Unsupported[sdk.FixGradCheckpointing] = "already on (enable_activation_checkpointing)"
+		}
+	}
+	if opt := v["optimizer._component_"]; opt != "" {
+		a.Knobs.Optimizer = sdk.Str(opt)
+		if strings.Contains(strings.ToLower(opt), "8bit") {
+			a.Unsupported[sdk.FixOptimizer8bit] = "already " + opt
+		}
+	}
+	if c.distributed() {
+		on := v.On("fsdp_cpu_offload")
+		a.Knobs.Offload = sdk.Bool(on)
+		if on {
+			a.Unsupported[sdk.FixCPUOffload] = "already on (fsdp_cpu_offload)"
+		}
+	} else {
+		a.Unsupported[sdk.FixCPUOffload] = "single-device recipes offload only with the CPUOffloadOptimizer component, which vramrun does not swap in"
+	}
+	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	} else if c.s.Cmd.Env["PYTORCH_CUDA_ALLOC_CONF"] == "" && c.s.Cmd.Env["PYTORCH_ALLOC_CONF"] == "" {
+		a.Unsupported[sdk.FixAllocator] = "already in force: torchtune sets PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True itself when it is unset"
+	}
+}
+
+func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix) (sdk.ApplyResponse, error) {
+	args := c.s.Inv.Args
+	var parts []string
+	set := func(key, value string) {
+		args = c.set(args, key, value)
+		parts = append(parts, key+"="+value)
+	}
+	switch fix.ID {
+	case sdk.FixAllocator:
+		env, summary, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: summary}, nil
+	case sdk.FixBatchSize:
+		set("batch_size", strconv.Itoa(fix.BatchSize))
+		if fix.GradAccumulation > 0 {
+			set("gradient_accumulation_steps", strconv.Itoa(fix.GradAccumulation))
+		}
+	case sdk.FixEvalBatchSize:
+		set("batch_size_val", strconv.Itoa(fix.BatchSize))
+	case sdk.FixMixedPrecision:
+		if fix.Precision != "bf16" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "torchtune's recipes train in bf16 or fp32 only, and this GPU has no bf16")
+		}
+		set("dtype", "bf16")
+	case sdk.FixGradCheckpointing:
+		set("enable_activation_checkpointing", "True")
+	case sdk.FixOptimizer8bit:
+		found := probes.Import(ctx, c.s, "bitsandbytes")
+		if found.Known && !found.There {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which bitsandbytes.optim.PagedAdamW8bit needs", found.Why)
+		}
+		// Assigning the parent swaps the component and keeps its arguments.
+		set("optimizer._component_", "bitsandbytes.optim.PagedAdamW8bit")
+	case sdk.FixCPUOffload:
+		set("fsdp_cpu_offload", "True")
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for tune run")
+	}
+	return sdk.ApplyResponse{Argv: c.s.Inv.WithArgs(args), Summary: strings.Join(parts, ", ")}, nil
+}

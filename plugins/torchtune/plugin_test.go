@@ -1,0 +1,60 @@
+package torchtune
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// fullYAML is recipes/configs/llama3_1/8B_full_single_device.yaml, cut down.
+const fullYAML = `output_dir: /tmp/torchtune/llama3_1_8B/full_single_device
+batch_size: 2
+epochs: 1
+optimizer:
+  _component_: bitsandbytes.optim.PagedAdamW8bit
+  lr: 2e-5
+gradient_accumulation_steps: 1
+dtype: bf16
+enable_activation_checkpointing: True
+enable_activation_offloading: False
+`
+
+func cmd(argv string, files map[string]string, env ...string) sdk.Command {
+	return plugintab.Command(argv, files, plugintab.Env(append([]string{"PATH", "/nonexistent-vramrun-test"}, env...)...))
+}
+
+func TestRecognizeAndKnobs(t *testing.T) {
+	files := map[string]string{"my.yaml": fullYAML}
+	if got := plugintab.Recognize(t, New(), cmd("tune run --nproc_per_node 4 full_finetune_distributed --config my.yaml", files)); got.Confidence != 95 ||
+		got.Reason != "tune run full_finetune_distributed" {
+		t.Errorf("recognize %+v", got)
+	}
+	a := plugintab.Analyze(t, New(), cmd("tune run --nproc_per_node 4 full_finetune_distributed --config my.yaml batch_size=4 ~gradient_accumulation_steps", files))
+	got := plugintab.KnobsText(a.Knobs)
+	for _, want := range []string{`"batch_size":4`, `"grad_accumulation":1`, `"eval_batch_size":4`, `"precision":"bf16"`, `"grad_checkpointing":true`, `"offload":false`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("knobs %s lack %s", got, want)
+		}
+	}
+	if a.WorldSize != 4 {
+		t.Errorf("world %d, want 4", a.WorldSize)
+	}
+	reg := plugintab.Analyze(t, New(), cmd("tune run full_finetune_single_device --config llama3_1/8B_full_single_device", nil))
+	if reg.Knobs.BatchSize != nil || len(reg.Notes) != 1 || !strings.Contains(reg.Notes[0], "registry name") {
+		t.Errorf("registry config: knobs %s notes %q", plugintab.KnobsText(reg.Knobs), reg.Notes)
+	}
+}
+
+func TestFixesAreOverrides(t *testing.T) {
+	files := map[string]string{"my.yaml": fullYAML}
+	c := cmd("tune run --nproc_per_node 2 full_finetune_distributed --config my.yaml batch_size=4", files, "PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:64")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 2},
+		"tune run --nproc_per_node 2 full_finetune_distributed --config my.yaml batch_size=2 gradient_accumulation_steps=2", nil,
+		"batch_size=2, gradient_accumulation_steps=2")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixCPUOffload},
+		"tune run --nproc_per_node 2 full_finetune_distributed --config my.yaml batch_size=4 fsdp_cpu_offload=True", nil, "fsdp_cpu_offload=True")
+	_, err := plugintab.Apply(t, New(), cmd("tune run full_finetune_single_device --config my.yaml", files), sdk.Fix{ID: sdk.FixAllocator})
+	plugintab.WantUnsupported(t, err, sdk.FixAllocator, "already in force: torchtune sets PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True itself when it is unset")
+}

@@ -1,0 +1,245 @@
+// Package trl is the built-in plugin for TRL's CLI: `trl sft|dpo|grpo|kto|
+// reward|rloo [--config f.yaml] [--key value ...]`, with accelerate launch's
+// options accepted on the same command line, behind any launcher prefix.
+//
+// TRL parses Hugging Face TrainingArguments (and its own configs) with the
+// command line winning over the --config file, so a fix is a flag. Its
+// defaults differ from the Trainer's: gradient checkpointing and bf16 are
+// on unless the command turns them off (trl/trainer/base_config.py).
+package trl
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/plugins/transformers"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Name is the framework name the plan reports.
+const Name = "trl"
+
+// subcommands are the trainers the CLI runs.
+var subcommands = map[string]bool{"sft": true, "dpo": true, "grpo": true, "kto": true, "reward": true, "rloo": true}
+
+// Plugin is the TRL plugin; it keeps only what the job's Python answered
+// to a probe.
+type Plugin struct{ probes *pyscript.Probes }
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
+
+// Describe declares the plugin; the OOM texts are PyTorch's and the
+// frames the Trainer's.
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
+}
+
+// Recognize claims `trl <trainer>`.
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.RecognizeResponse{}, nil
+	}
+	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: "trl " + c.sub}, nil
+}
+
+// Analyze reads the knobs from --config and the flags, with TRL's defaults.
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.AnalyzeResponse{}, fmt.Errorf("not a trl command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	return c.analyze().AnalyzeResponse, nil
+}
+
+// Apply sets the fix's fields as flags.
+func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.ApplyResponse{}, fmt.Errorf("not a trl command: %s", strings.Join(req.Command.Argv, " "))
+	}
+	a := c.analyze()
+	if reason, no := a.Unsupported[req.Fix.ID]; no {
+		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
+	}
+	return c.apply(ctx, p.probes, req.Fix, a)
+}
+
+// command is a trl command as read: the subcommand, its --config file's
+// values with the flags on top.
+type command struct {
+	s    *pyscript.Script
+	sub  string
+	cfg  string
+	vals cfgcli.Values
+	err  error
+}
+
+func load(cmd sdk.Command) (*command, bool) {
+	inv, err := cmdline.Parse(cmd.Argv)
+	if err != nil || filepath.Base(inv.Script) != "trl" || inv.Module || len(inv.Args) == 0 || !subcommands[inv.Args[0]] {
+		return nil, false
+	}
+	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, sub: inv.Args[0], vals: cfgcli.Values{}}
+	if f, ok := cmdline.FindFlag(c.args(), "--config"); ok && f.HasValue {
+		c.cfg = f.Value
+		if c.vals, c.err = cfgcli.Read(cmd, c.cfg); c.vals == nil {
+			c.vals = cfgcli.Values{}
+		}
+	}
+	return c, true
+}
+
+// args are the subcommand's arguments.
+func (c *command) args() []string { return c.s.Inv.Args[1:] }
+
+// value is a field as TRL merges it: the flag, else the config file.
+func (c *command) value(field string) (string, bool) {
+	if f, ok := cmdline.FindFlag(c.args(), cmdline.HFNames(field)...); ok && f.HasValue {
+		return f.Value, true
+	}
+	v, ok := c.vals[field]
+	return v, ok && v != ""
+}
+
+// on is a boolean field as TRL merges it, def when neither sets it.
+func (c *command) on(field string, def bool) bool {
+	if v, present := cmdline.HFBool(c.args(), field); present {
+		return v
+	}
+	if s, ok := c.vals[field]; ok {
+		if b, known := cfgcli.Bool(s); known {
+			return b
+		}
+	}
+	return def
+}
+
+func (c *command) intOr(field string, def int) *int {
+	if v, ok := c.value(field); ok {
+		return cfgcli.Int(v)
+	}
+	return sdk.Int(def)
+}
+
+// world is the processes accelerate starts (--num_processes), 1 else.
+func (c *command) world() int {
+	if v, ok := c.value("num_processes"); ok {
+		if n := cfgcli.Int(v); n != nil && *n > 0 {
+			return *n
+		}
+	}
+	return 1
+}
+
+func (c *command) analyze() pyscript.Analysis {
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "accelerate",
+		Script: "trl " + c.sub, WorldSize: c.world(), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
+	if c.cfg != "" {
+		a.ConfigFiles = []string{c.cfg}
+	}
+	if c.err != nil {
+		for _, f := range sdk.AllFixes() {
+			a.Unsupported[f] = c.err.Error()
+		}
+		return a
+	}
+	a.Knobs.BatchSize = c.intOr("per_device_train_batch_size", 8)
+	a.Knobs.GradAccumulation = c.intOr("gradient_accumulation_steps", 1)
+	a.Knobs.EvalBatchSize = c.intOr("per_device_eval_batch_size", 8)
+	switch {
+	case c.on("fp16", false):
+		a.Knobs.Precision = sdk.Str("fp16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in fp16"
+	case c.on("bf16", true):
+		a.Knobs.Precision = sdk.Str("bf16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (TRL's default)"
+	default:
+		a.Knobs.Precision = sdk.Str("fp32")
+	}
+	gc := c.on("gradient_checkpointing", true)
+	a.Knobs.GradCheckpointing = sdk.Bool(gc)
+	if gc {
+		a.Unsupported[sdk.FixGradCheckpointing] = "already on (TRL's default)"
+	}
+	optim, ok := c.value("optim")
+	if !ok {
+		optim = "adamw_torch"
+	}
+	a.Knobs.Optimizer = sdk.Str(optim)
+	if transformers.LowMemoryOptimizer(optim) {
+		a.Unsupported[sdk.FixOptimizer8bit] = "already " + optim + " (a low-memory optimizer)"
+	}
+	a.Unsupported[sdk.FixCPUOffload] = "needs DeepSpeed or FSDP offload: run with --accelerate_config zero3 and an offload DeepSpeed config (vramrun does not pick one for you)"
+	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	}
+	out, ok := c.value("output_dir")
+	if !ok {
+		out = "trainer_output"
+	}
+	if s, _ := c.value("save_strategy"); s != "no" {
+		a.Checkpoints = transformers.TrainerCheckpoints(out)
+	}
+	return a
+}
+
+func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+	args := c.args()
+	var parts []string
+	set := func(field, value string) {
+		args = cmdline.SetFlag(args, cmdline.HFNames(field), value, cmdline.Space)
+		parts = append(parts, "--"+field+" "+value)
+	}
+	resp := sdk.ApplyResponse{}
+	switch fix.ID {
+	case sdk.FixAllocator:
+		env, summary, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: summary}, nil
+	case sdk.FixBatchSize:
+		set("per_device_train_batch_size", strconv.Itoa(fix.BatchSize))
+		if fix.GradAccumulation > 0 {
+			set("gradient_accumulation_steps", strconv.Itoa(fix.GradAccumulation))
+		}
+	case sdk.FixEvalBatchSize:
+		set("per_device_eval_batch_size", strconv.Itoa(fix.BatchSize))
+	case sdk.FixMixedPrecision:
+		field := "fp16"
+		if fix.Precision == "bf16" {
+			field = "bf16"
+		}
+		args = cmdline.SetHFBool(args, field, true)
+		parts = append(parts, "--"+field)
+	case sdk.FixGradCheckpointing:
+		args = cmdline.SetHFBool(args, "gradient_checkpointing", true)
+		parts = append(parts, "--gradient_checkpointing")
+	case sdk.FixOptimizer8bit:
+		found := probes.Import(ctx, c.s, "bitsandbytes")
+		if found.Known && !found.There {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which adamw_bnb_8bit needs", found.Why)
+		}
+		set("optim", "adamw_bnb_8bit")
+	case sdk.FixResume:
+		if reason := transformers.BatchRestoreRefusal(ctx, probes, c.s, fix.Checkpoint, *a.Knobs.BatchSize); reason != "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
+		}
+		set("resume_from_checkpoint", fix.Checkpoint)
+		resp.Notes = transformers.ResumeNotes(c.s.Cmd, fix.Checkpoint, *a.Knobs.GradAccumulation, c.on("ignore_data_skip", false), "--ignore_data_skip")
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for the trl CLI")
+	}
+	resp.Argv = c.s.Inv.WithArgs(append([]string{c.sub}, args...))
+	resp.Summary = strings.Join(parts, ", ")
+	return resp, nil
+}
