@@ -3,6 +3,7 @@ package host
 import (
 	"github.com/vramrun/vramrun/plugins/axolotl"
 	"github.com/vramrun/vramrun/plugins/generic"
+	"github.com/vramrun/vramrun/plugins/hydra"
 	"github.com/vramrun/vramrun/plugins/jax"
 	"github.com/vramrun/vramrun/plugins/lightning"
 	"github.com/vramrun/vramrun/plugins/litgpt"
@@ -19,5 +20,5 @@ import (
 
 // Builtins are the plugins compiled into vramrun, in tie-break order.
 func Builtins() []sdk.Framework {
-	return []sdk.Framework{transformers.New(), llamafactory.New(), axolotl.New(), trl.New(), torchtune.New(), litgpt.New(), torchtitan.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
+	return []sdk.Framework{transformers.New(), llamafactory.New(), axolotl.New(), trl.New(), torchtune.New(), litgpt.New(), torchtitan.New(), hydra.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
 }

@@ -21,6 +21,8 @@ const (
 	accOffload        = "--offload_optimizer_device"
 	accDSConfigFile   = "--deepspeed_config_file"
 	accConfigFile     = "--config_file"
+	accUseFSDP        = "--use_fsdp"
+	accFSDPOffload    = "--fsdp_offload_params"
 )
 
 // accel is what accelerate launch says about a command: its options, over
@@ -41,6 +43,15 @@ type accel struct {
 	dsConfigFile string
 	// configFile is the accelerate config read ("" when none).
 	configFile string
+	fsdpSettings
+}
+
+// fsdpSettings say whether accelerate shards with FSDP and whether it
+// offloads parameters (and their optimizer state) to the CPU.
+type fsdpSettings struct {
+	fsdp bool
+	// fsdpOffload is fsdp_offload_params as set ("" when unset).
+	fsdpOffload string
 }
 
 // accelerateConfig is the part of accelerate's config file vramrun reads.
@@ -54,6 +65,9 @@ type accelerateConfig struct {
 		OffloadOptimizerDevice any `yaml:"offload_optimizer_device"`
 		DeepSpeedConfigFile    any `yaml:"deepspeed_config_file"`
 	} `yaml:"deepspeed_config"`
+	FSDP struct {
+		OffloadParams any `yaml:"fsdp_offload_params"`
+	} `yaml:"fsdp_config"`
 }
 
 // yamlText is a loosely read value as text; false (YAML 1.1's `no`) reads
@@ -108,6 +122,14 @@ func readAccelerate(cmd sdk.Command, inv cmdline.Invocation) accel {
 	}
 	if a.dsConfigFile != "" {
 		a.deepspeed = true
+	}
+	a.fsdp = strings.EqualFold(yamlText(cfg.DistributedType), "FSDP")
+	a.fsdpOffload = yamlText(cfg.FSDP.OffloadParams)
+	if _, ok := inv.LauncherOption(accUseFSDP); ok {
+		a.fsdp = true
+	}
+	if v, ok := inv.LauncherOption(accFSDPOffload); ok {
+		a.fsdpOffload = v
 	}
 	return a
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/plugins/pytorch"
 	"github.com/vramrun/vramrun/sdk"
@@ -181,6 +182,12 @@ func (j *job) analyzeOffload(a *pyscript.Analysis) {
 		a.Knobs.Offload = sdk.Bool(on)
 		if on {
 			a.Unsupported[sdk.FixCPUOffload] = fmt.Sprintf("already on (offload_optimizer.device %s in %s)", dev, j.ds.label())
+		}
+	case j.acc.fsdp && !j.acc.deepspeed:
+		on, _ := cmdline.ParseBool(j.acc.fsdpOffload)
+		a.Knobs.Offload = sdk.Bool(on)
+		if on {
+			a.Unsupported[sdk.FixCPUOffload] = "already on (accelerate launch " + accFSDPOffload + ")"
 		}
 	case j.acc.deepspeed:
 		dev := strings.ToLower(j.acc.offloadDevice)

@@ -251,6 +251,11 @@ func (r *rewrite) offload() error {
 	if j.ds.usable() != nil {
 		return r.dsEditor().offloadToCPU(j.ds.label())
 	}
+	if j.acc.fsdp && !j.acc.deepspeed {
+		// The launcher's flag wins over the config file's fsdp_config.
+		r.setLauncher(accFSDPOffload, j.acc.fsdpOffload, "true")
+		return nil
+	}
 	if !j.acc.deepspeed {
 		return sdk.Unsupported(sdk.FixCPUOffload, "%s", reasonNoDeepSpeed)
 	}

@@ -1,0 +1,238 @@
+// Package hydra is the built-in plugin for trainers configured with
+// Hydra/OmegaConf dotted overrides (`key=value` words), where the global
+// batch is the truth and the micro-batch per GPU is derived from nothing:
+// verl's SFT and PPO trainers, NeMo 1 (Megatron GPT scripts), NeMo 2
+// (`nemo llm ... --factory R`) and Megatron-Bridge recipes.
+//
+// Only the command line is read: these tools' defaults live in their
+// packages and recipes, so a knob is known when the command overrides it.
+// A batch fix lowers only the micro key; the accumulation the tool derives
+// keeps the global batch, and the new micro-batch divides the per-GPU
+// share, as each tool asserts.
+package hydra
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Name is the framework name the plan reports.
+const Name = "hydra"
+
+// tool is what vramrun knows of one Hydra-configured trainer: how to tell
+// its command, its micro and global batch keys, and the settings of the
+// fixes it has ("" for none).
+type tool struct {
+	name string
+	// is says the command is this tool's.
+	is            func(inv cmdline.Invocation) bool
+	micro, global string
+	// microDefault is the tool's own default, used when the command does
+	// not override the micro key (0: unknown).
+	microDefault int
+	// checkpointing are the overrides that turn full activation
+	// checkpointing on; checkpointingOn the key whose true says it is on.
+	checkpointing   []string
+	checkpointingOn string
+	offload         []string
+	precision       string
+}
+
+func moduleIs(name string) func(cmdline.Invocation) bool {
+	return func(inv cmdline.Invocation) bool { return inv.Module && inv.Script == name }
+}
+
+var tools = []tool{
+	{name: "verl SFT", is: moduleIs("verl.trainer.fsdp_sft_trainer"), micro: "data.micro_batch_size_per_gpu", global: "data.train_batch_size",
+		microDefault: 4, checkpointing: []string{"model.enable_gradient_checkpointing=true"}, checkpointingOn: "model.enable_gradient_checkpointing",
+		offload: []string{"model.fsdp_config.cpu_offload=true", "model.fsdp_config.offload_params=true"}},
+	{name: "verl PPO", is: moduleIs("verl.trainer.main_ppo"), micro: "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
+		global:          "actor_rollout_ref.actor.ppo_mini_batch_size",
+		checkpointing:   []string{"actor_rollout_ref.model.enable_gradient_checkpointing=true"},
+		checkpointingOn: "actor_rollout_ref.model.enable_gradient_checkpointing",
+		offload:         []string{"actor_rollout_ref.actor.fsdp_config.param_offload=true", "actor_rollout_ref.actor.fsdp_config.optimizer_offload=true"}},
+	{name: "NeMo 2", is: func(inv cmdline.Invocation) bool {
+		return filepath.Base(inv.Script) == "nemo" && len(inv.Args) > 0 && inv.Args[0] == "llm"
+	}, micro: "data.micro_batch_size", global: "data.global_batch_size",
+		checkpointing: []string{"model.config.recompute_granularity=full", "model.config.recompute_method=uniform", "model.config.recompute_num_layers=1"},
+		offload:       []string{"model.config.cpu_offloading=True"}},
+	{name: "Megatron-Bridge", is: argHas("train.micro_batch_size="), micro: "train.micro_batch_size", global: "train.global_batch_size",
+		checkpointing: []string{"model.recompute_granularity=full", "model.recompute_method=uniform", "model.recompute_num_layers=1"},
+		offload:       []string{"model.cpu_offloading=True"}},
+	{name: "NeMo", is: argHas("model.micro_batch_size="), micro: "model.micro_batch_size", global: "model.global_batch_size",
+		checkpointing: []string{"model.activations_checkpoint_granularity=full", "model.activations_checkpoint_method=uniform",
+			"model.activations_checkpoint_num_layers=1"},
+		offload: []string{"model.cpu_offloading=True"}, precision: "trainer.precision"},
+}
+
+// argHas says a python script's arguments hold an override starting so.
+func argHas(prefix string) func(cmdline.Invocation) bool {
+	return func(inv cmdline.Invocation) bool {
+		if !strings.HasSuffix(inv.Script, ".py") && !inv.Module {
+			return false
+		}
+		for _, a := range inv.Args {
+			if strings.HasPrefix(a, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// Plugin is the Hydra-style plugin; it keeps no state.
+type Plugin struct{}
+
+// New returns the plugin.
+func New() *Plugin { return &Plugin{} }
+
+// Describe declares the plugin; the OOM texts are PyTorch's.
+func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
+}
+
+// Recognize claims the trainers of the table.
+func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.RecognizeResponse{}, nil
+	}
+	return sdk.RecognizeResponse{Confidence: 90, Framework: Name, Reason: c.tool.name + " (Hydra overrides)"}, nil
+}
+
+// Analyze reads the knobs the overrides give.
+func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.AnalyzeResponse{}, fmt.Errorf("not a Hydra-configured trainer vramrun knows: %s", strings.Join(req.Command.Argv, " "))
+	}
+	return c.analyze(), nil
+}
+
+// Apply sets the fix's keys as overrides.
+func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
+	c, ok := load(req.Command)
+	if !ok {
+		return sdk.ApplyResponse{}, fmt.Errorf("not a Hydra-configured trainer vramrun knows: %s", strings.Join(req.Command.Argv, " "))
+	}
+	return c.apply(req.Fix)
+}
+
+type command struct {
+	cmd  sdk.Command
+	inv  cmdline.Invocation
+	tool tool
+	vals cfgcli.Values
+}
+
+func load(cmd sdk.Command) (*command, bool) {
+	inv, err := cmdline.Parse(cmd.Argv)
+	if err != nil {
+		return nil, false
+	}
+	for _, t := range tools {
+		if !t.is(inv) {
+			continue
+		}
+		c := &command{cmd: cmd, inv: inv, tool: t, vals: cfgcli.Values{}}
+		for _, a := range inv.Args {
+			if k, v, ok := strings.Cut(a, "="); ok && !strings.HasPrefix(a, "-") {
+				c.vals[strings.TrimLeft(k, "+~")] = cfgcli.Scalar(v)
+			}
+		}
+		return c, true
+	}
+	return nil, false
+}
+
+func (c *command) analyze() sdk.AnalyzeResponse {
+	t, v := c.tool, c.vals
+	a := sdk.AnalyzeResponse{Framework: Name, Launcher: c.inv.Launcher, Script: c.inv.Script, WorldSize: max(c.inv.WorldSize, 1)}
+	if n := cfgcli.Int(v["trainer.n_gpus_per_node"]); n != nil && *n > 0 {
+		// verl's Ray trainers start their own workers.
+		a.WorldSize = *n * max(*v.IntOr("trainer.nnodes", 1), 1)
+	}
+	micro := cfgcli.Int(v[t.micro])
+	if micro == nil && t.microDefault > 0 {
+		micro = sdk.Int(t.microDefault)
+	}
+	a.Knobs.BatchSize = micro
+	if global := cfgcli.Int(v[t.global]); global != nil && micro != nil && *micro > 0 {
+		// What the tool derives per GPU; the global batch is the truth.
+		a.Knobs.GradAccumulation = sdk.Int(max(*global/a.WorldSize / *micro, 1))
+	}
+	if micro == nil {
+		a.Notes = append(a.Notes, fmt.Sprintf("%s's %s comes from its config, which vramrun does not read: give %s=N on the command line so that a batch fix can be sized", t.name, t.micro, t.micro))
+	}
+	if t.checkpointingOn != "" {
+		if on, known := cfgcli.Bool(v[t.checkpointingOn]); known {
+			a.Knobs.GradCheckpointing = sdk.Bool(on)
+		}
+	}
+	return a
+}
+
+func (c *command) apply(fix sdk.Fix) (sdk.ApplyResponse, error) {
+	t := c.tool
+	var add []string
+	switch fix.ID {
+	case sdk.FixAllocator:
+		if reason := pytorch.AllocatorUnsupported(c.cmd.Env); reason != "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
+		}
+		env, s, err := pytorch.AllocatorEnv(c.cmd.Env)
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		return sdk.ApplyResponse{Argv: append([]string(nil), c.cmd.Argv...), Env: env, Summary: s}, nil
+	case sdk.FixBatchSize:
+		add = []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
+	case sdk.FixGradCheckpointing:
+		if on, _ := cfgcli.Bool(c.vals[t.checkpointingOn]); on && t.checkpointingOn != "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "already on (%s)", t.checkpointingOn)
+		}
+		add = t.checkpointing
+	case sdk.FixCPUOffload:
+		add = t.offload
+	case sdk.FixMixedPrecision:
+		if t.precision == "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s sets its precision in its config or recipe, not with one override vramrun knows", t.name)
+		}
+		add = []string{t.precision + "=" + fix.Precision}
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no %s override vramrun knows for %s", fix.ID, t.name)
+	}
+	if len(add) == 0 {
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no %s override vramrun knows for %s", fix.ID, t.name)
+	}
+	args := c.inv.Args
+	for _, kv := range add {
+		args = setOverride(args, kv)
+	}
+	summary := strings.Join(add, " ")
+	if fix.ID == sdk.FixBatchSize {
+		summary += " (" + t.global + " stays: " + t.name + " derives the accumulation)"
+	}
+	return sdk.ApplyResponse{Argv: c.inv.WithArgs(args), Summary: summary}, nil
+}
+
+// setOverride edits the last override of kv's key, or adds kv at the end.
+func setOverride(args []string, kv string) []string {
+	key, _, _ := strings.Cut(kv, "=")
+	out := append([]string(nil), args...)
+	for i := len(out) - 1; i >= 0; i-- {
+		if k, _, ok := strings.Cut(out[i], "="); ok && strings.TrimLeft(k, "+") == key {
+			out[i] = kv
+			return out
+		}
+	}
+	return append(out, kv)
+}
