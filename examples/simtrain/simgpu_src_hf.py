@@ -239,6 +239,8 @@ class Trainer:
         epoch_iterator = train_dataloader
         if resumed:
             epoch_iterator.skip_first_batches(self.state.global_step, steps_trained_in_current_epoch)
+        if args.eval_on_start:
+            self._evaluate(trial, ignore_keys_for_eval, skip_scheduler=True)
         for update_step in epoch_iterator.steps():
             self.control = self.callback_handler.on_step_begin(args, self.state, self.control)
             batch_samples = epoch_iterator.micro_batches()

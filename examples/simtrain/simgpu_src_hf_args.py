@@ -205,6 +205,7 @@ class TrainingArguments:
     push_to_hub: bool = field(default=False, metadata={"help": "Whether or not to upload the trained model to the model hub after training."})
     resume_from_checkpoint: Optional[str] = field(default=None, metadata={"help": "The path to a folder with a valid checkpoint for your model."})
     ignore_data_skip: bool = field(default=False, metadata={"help": "When resuming training, whether or not to skip the first epochs and batches to get to the same training data."})
+    eval_on_start: bool = field(default=False, metadata={"help": "Whether to run through the entire `evaluation` step at the very beginning of training as a sanity check."})
 
     def __post_init__(self):
         if self.evaluation_strategy is not None:

@@ -134,10 +134,17 @@ def child_failed(script, failed):
     )
 
 
+_STARTED = time.time()
+
+
 def rank_env(base, rank, local_rank, world, local_world, master_addr, master_port, extra=None):
     env = dict(base)
     env.update(RANK=str(rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(local_world),
                MASTER_ADDR=master_addr, MASTER_PORT=str(master_port))
+    # When the ranks were started: real ranks meet at a barrier before any of them trains, so what one
+    # rank writes is never what another saw at its start. The sims' ranks do not wait for each other;
+    # a start-up check of the output folder passes over files written after this time.
+    env.setdefault("SIMTRAIN_RANKS_STARTED", repr(_STARTED))
     env.update(extra or {})
     return env
 

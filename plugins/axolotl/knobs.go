@@ -100,11 +100,12 @@ func (c *command) analyzePrecision(a *pyscript.Analysis) {
 	}
 }
 
-// allocatorUnsupported: axolotl sets expandable segments itself when the
-// user sets neither variable, so the fix is in force already.
+// allocatorUnsupported: the axolotl CLI sets expandable segments itself
+// when the user sets neither variable, so the fix is in force already
+// (the module run directly sets nothing).
 func (c *command) allocatorUnsupported() string {
 	env := c.s.Cmd.Env
-	if reason := pytorch.AllocatorUnsupported(env); reason != "" {
+	if reason := pytorch.AllocatorUnsupported(env); reason != "" || c.legacy {
 		return reason
 	}
 	for _, name := range allocatorVars {
@@ -120,6 +121,10 @@ func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fi
 	var parts []string
 	set := func(key, value string) {
 		args = c.set(args, key, value)
+		if switches[key] && !c.legacy {
+			parts = append(parts, c.flagName(key))
+			return
+		}
 		parts = append(parts, c.flagName(key)+"="+value)
 	}
 	resp := sdk.ApplyResponse{}

@@ -164,6 +164,9 @@ func (c *command) options() []option {
 		case i+1 < len(args) && !strings.HasPrefix(args[i+1], "--"):
 			o.value, o.space = args[i+1], true
 			i++
+		case strings.HasPrefix(o.key, "no_"):
+			// click's --no-flag of a plain boolean field.
+			o.key, o.value = strings.TrimPrefix(o.key, "no_"), "false"
 		default:
 			o.value = "true"
 		}
@@ -174,11 +177,18 @@ func (c *command) options() []option {
 	return out
 }
 
+// switches are the plain boolean fields vramrun sets: the axolotl CLI
+// takes them as --flag / --no-flag, never with a value.
+var switches = map[string]bool{"fp16": true}
+
 // set returns the script's arguments with the option key set to value:
 // the last option of key edited in place, else one more before a bare
 // "--" (or at the end).
 func (c *command) set(args []string, key, value string) []string {
 	out := append([]string(nil), args...)
+	if switches[key] && !c.legacy {
+		return c.setSwitch(out, key, value == "true")
+	}
 	opts := c.options()
 	for i := len(opts) - 1; i >= 0; i-- {
 		if o := opts[i]; o.key == key {
@@ -208,4 +218,28 @@ func (c *command) flagName(key string) string {
 		return "--" + key
 	}
 	return "--" + strings.ReplaceAll(key, "_", "-")
+}
+
+// setSwitch turns a plain boolean field on or off with click's --flag or
+// --no-flag, in place of any the command has.
+func (c *command) setSwitch(args []string, key string, on bool) []string {
+	flag := strings.ReplaceAll(key, "_", "-")
+	word := "--" + flag
+	if !on {
+		word = "--no-" + flag
+	}
+	end := len(args)
+	var out []string
+	for i, a := range args {
+		if a == "--" {
+			end = i
+			break
+		}
+		if a == "--"+flag || a == "--no-"+flag {
+			continue
+		}
+		out = append(out, a)
+	}
+	out = append(out, word)
+	return append(out, args[end:]...)
 }

@@ -84,3 +84,15 @@ func TestAllocatorIsAxolotlsOwn(t *testing.T) {
 		t.Errorf("env %v", got.Env)
 	}
 }
+
+func TestPlainBooleansAreSwitches(t *testing.T) {
+	files := map[string]string{"cfg.yml": strings.Replace(loraYAML, "bf16: auto\n", "bf16: false\n", 1)}
+	c := cmd("axolotl train cfg.yml --no-fp16 -- --num_processes 1", files)
+	if got := plugintab.KnobsText(plugintab.Analyze(t, New(), c).Knobs); !strings.Contains(got, `"precision":"fp32"`) {
+		t.Errorf("knobs %s, want fp32 (bf16 false, --no-fp16)", got)
+	}
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "fp16"},
+		"axolotl train cfg.yml --fp16 -- --num_processes 1", nil, "--fp16")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
+		"axolotl train cfg.yml --no-fp16 --bf16=true -- --num_processes 1", nil, "--bf16=true")
+}

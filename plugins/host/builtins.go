@@ -15,10 +15,11 @@ import (
 	"github.com/vramrun/vramrun/plugins/torchtune"
 	"github.com/vramrun/vramrun/plugins/transformers"
 	"github.com/vramrun/vramrun/plugins/trl"
+	"github.com/vramrun/vramrun/plugins/unsloth"
 	"github.com/vramrun/vramrun/sdk"
 )
 
 // Builtins are the plugins compiled into vramrun, in tie-break order.
 func Builtins() []sdk.Framework {
-	return []sdk.Framework{transformers.New(), llamafactory.New(), axolotl.New(), trl.New(), torchtune.New(), litgpt.New(), torchtitan.New(), hydra.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
+	return []sdk.Framework{transformers.New(), llamafactory.New(), axolotl.New(), trl.New(), torchtune.New(), litgpt.New(), torchtitan.New(), hydra.New(), unsloth.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
 }

@@ -44,6 +44,9 @@ type tool struct {
 	checkpointingOn string
 	offload         []string
 	precision       string
+	// evalIsMicro says validation runs at the micro-batch too (verl SFT's
+	// micro_batch_size_per_gpu is "also val batch size").
+	evalIsMicro bool
 }
 
 func moduleIs(name string) func(cmdline.Invocation) bool {
@@ -52,7 +55,8 @@ func moduleIs(name string) func(cmdline.Invocation) bool {
 
 var tools = []tool{
 	{name: "verl SFT", is: moduleIs("verl.trainer.fsdp_sft_trainer"), micro: "data.micro_batch_size_per_gpu", global: "data.train_batch_size",
-		microDefault: 4, checkpointing: []string{"model.enable_gradient_checkpointing=true"}, checkpointingOn: "model.enable_gradient_checkpointing",
+		microDefault: 4, evalIsMicro: true,
+		checkpointing: []string{"model.enable_gradient_checkpointing=true"}, checkpointingOn: "model.enable_gradient_checkpointing",
 		offload: []string{"model.fsdp_config.cpu_offload=true", "model.fsdp_config.offload_params=true"}},
 	{name: "verl PPO", is: moduleIs("verl.trainer.main_ppo"), micro: "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
 		global:          "actor_rollout_ref.actor.ppo_mini_batch_size",
@@ -165,6 +169,9 @@ func (c *command) analyze() sdk.AnalyzeResponse {
 		micro = sdk.Int(t.microDefault)
 	}
 	a.Knobs.BatchSize = micro
+	if t.evalIsMicro {
+		a.Knobs.EvalBatchSize = micro
+	}
 	if global := cfgcli.Int(v[t.global]); global != nil && micro != nil && *micro > 0 {
 		// What the tool derives per GPU; the global batch is the truth.
 		a.Knobs.GradAccumulation = sdk.Int(max(*global/a.WorldSize / *micro, 1))
@@ -195,6 +202,13 @@ func (c *command) apply(fix sdk.Fix) (sdk.ApplyResponse, error) {
 		return sdk.ApplyResponse{Argv: append([]string(nil), c.cmd.Argv...), Env: env, Summary: s}, nil
 	case sdk.FixBatchSize:
 		add = []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
+	case sdk.FixEvalBatchSize:
+		if !t.evalIsMicro {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no evaluation batch override vramrun knows for %s", t.name)
+		}
+		// The same key: training's micro-batch comes down with it, and the
+		// global batch stays.
+		add = []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
 	case sdk.FixGradCheckpointing:
 		if on, _ := cfgcli.Bool(c.vals[t.checkpointingOn]); on && t.checkpointingOn != "" {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "already on (%s)", t.checkpointingOn)
@@ -218,7 +232,7 @@ func (c *command) apply(fix sdk.Fix) (sdk.ApplyResponse, error) {
 		args = setOverride(args, kv)
 	}
 	summary := strings.Join(add, " ")
-	if fix.ID == sdk.FixBatchSize {
+	if fix.ID == sdk.FixBatchSize || fix.ID == sdk.FixEvalBatchSize {
 		summary += " (" + t.global + " stays: " + t.name + " derives the accumulation)"
 	}
 	return sdk.ApplyResponse{Argv: c.inv.WithArgs(args), Summary: summary}, nil

@@ -107,11 +107,20 @@ func load(cmd sdk.Command) (*command, bool) {
 		if !strings.HasPrefix(name, "--") || !strings.Contains(name, ".") {
 			continue
 		}
-		if !eq && i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+		key := strings.ReplaceAll(strings.TrimPrefix(name, "--"), "-", "_")
+		switch {
+		case eq:
+		case i+1 < len(args) && !strings.HasPrefix(args[i+1], "--"):
 			value = args[i+1]
 			i++
+		default:
+			// tyro's boolean flags: --section.key, --section.no-key.
+			value = "true"
+			if section, field, _ := strings.Cut(key, "."); strings.HasPrefix(field, "no_") {
+				key, value = section+"."+strings.TrimPrefix(field, "no_"), "false"
+			}
 		}
-		c.vals[strings.ReplaceAll(strings.TrimPrefix(name, "--"), "-", "_")] = cfgcli.Scalar(value)
+		c.vals[key] = cfgcli.Scalar(value)
 	}
 	return c, true
 }
@@ -220,7 +229,10 @@ func (c *command) apply(fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, er
 		}
 		set("training.mixed_precision_param", "bfloat16")
 	case sdk.FixCPUOffload:
-		set("training.enable_cpu_offload", "true")
+		// A tyro boolean is a flag that takes no value.
+		args = cmdline.AddSwitch(cmdline.RemoveFlag(args, "--training.no-enable-cpu-offload", "--training.no_enable_cpu_offload"),
+			"--training.enable_cpu_offload", "--training.enable-cpu-offload")
+		parts = append(parts, "--training.enable_cpu_offload")
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for torchtitan")
 	}

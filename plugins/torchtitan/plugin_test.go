@@ -43,3 +43,16 @@ func TestLocalBatchWithTheGlobalPinned(t *testing.T) {
 		t.Errorf("run_train.sh knobs %s, want local 8 from CONFIG_FILE and accumulation 64/8", got)
 	}
 }
+
+func TestBooleansAreTyroFlags(t *testing.T) {
+	files := map[string]string{"llama3_8b.toml": llama3TOML}
+	c := cmd("torchrun --nproc_per_node=1 -m torchtitan.train --job.config_file llama3_8b.toml --training.no-enable-cpu-offload", files)
+	if got := plugintab.KnobsText(plugintab.Analyze(t, New(), c).Knobs); !strings.Contains(got, `"offload":false`) {
+		t.Errorf("knobs %s", got)
+	}
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixCPUOffload},
+		"torchrun --nproc_per_node=1 -m torchtitan.train --job.config_file llama3_8b.toml --training.enable_cpu_offload", nil, "--training.enable_cpu_offload")
+	on := cmd("torchrun -m torchtitan.train --job.config_file llama3_8b.toml --training.enable_cpu_offload", files)
+	_, err := plugintab.Apply(t, New(), on, sdk.Fix{ID: sdk.FixCPUOffload})
+	plugintab.WantUnsupported(t, err, sdk.FixCPUOffload, "already on (training.enable_cpu_offload)")
+}

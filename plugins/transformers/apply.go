@@ -61,7 +61,7 @@ func (j *job) apply(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Apply
 	case sdk.FixCPUOffload:
 		err = r.offload()
 	default:
-		err = fmt.Errorf("unknown fix %q", fix.ID)
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no %s setting for this script", fix.ID)
 	}
 	if err != nil {
 		return sdk.ApplyResponse{}, err

@@ -182,13 +182,9 @@ func (c *command) analyze() pyscript.Analysis {
 	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
 		a.Unsupported[sdk.FixAllocator] = reason
 	}
-	out, ok := c.value("output_dir")
-	if !ok {
-		out = "trainer_output"
-	}
-	if s, _ := c.value("save_strategy"); s != "no" {
-		a.Checkpoints = transformers.TrainerCheckpoints(out)
-	}
+	// No Checkpoints: TRL's scripts call trainer.train() without
+	// resume_from_checkpoint, so a --resume_from_checkpoint flag would be
+	// accepted and ignored, and the job would start at step 1 again.
 	return a
 }
 
@@ -215,27 +211,21 @@ func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fi
 	case sdk.FixEvalBatchSize:
 		set("per_device_eval_batch_size", strconv.Itoa(fix.BatchSize))
 	case sdk.FixMixedPrecision:
+		// TRL declares bf16 as bool | None, which takes a value: a bare
+		// --bf16 is an error there.
 		field := "fp16"
 		if fix.Precision == "bf16" {
 			field = "bf16"
 		}
-		args = cmdline.SetHFBool(args, field, true)
-		parts = append(parts, "--"+field)
+		set(field, "true")
 	case sdk.FixGradCheckpointing:
-		args = cmdline.SetHFBool(args, "gradient_checkpointing", true)
-		parts = append(parts, "--gradient_checkpointing")
+		set("gradient_checkpointing", "true")
 	case sdk.FixOptimizer8bit:
 		found := probes.Import(ctx, c.s, "bitsandbytes")
 		if found.Known && !found.There {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which adamw_bnb_8bit needs", found.Why)
 		}
 		set("optim", "adamw_bnb_8bit")
-	case sdk.FixResume:
-		if reason := transformers.BatchRestoreRefusal(ctx, probes, c.s, fix.Checkpoint, *a.Knobs.BatchSize); reason != "" {
-			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
-		}
-		set("resume_from_checkpoint", fix.Checkpoint)
-		resp.Notes = transformers.ResumeNotes(c.s.Cmd, fix.Checkpoint, *a.Knobs.GradAccumulation, c.on("ignore_data_skip", false), "--ignore_data_skip")
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for the trl CLI")
 	}

@@ -33,7 +33,7 @@ func TestRecognizeAndDefaults(t *testing.T) {
 			t.Errorf("knobs %s lack %s (the flag wins over the file; TRL's defaults)", got, want)
 		}
 	}
-	if a.WorldSize != 2 || a.Checkpoints == nil || a.Checkpoints.Globs[0] != "Qwen2.5-0.5B-SFT/checkpoint-*" {
+	if a.WorldSize != 2 || a.Checkpoints != nil {
 		t.Errorf("world %d checkpoints %+v", a.WorldSize, a.Checkpoints)
 	}
 	a = plugintab.Analyze(t, New(), cmd("trl sft --config sft.yaml --bf16 false --gradient_checkpointing false", files))
@@ -52,5 +52,5 @@ func TestFixesAreFlags(t *testing.T) {
 	plugintab.WantUnsupported(t, err, sdk.FixGradCheckpointing, "already on (TRL's default)")
 	off := cmd("trl sft --config sft.yaml --gradient_checkpointing false", files)
 	plugintab.WantApplied(t, New(), off, sdk.Fix{ID: sdk.FixGradCheckpointing},
-		"trl sft --config sft.yaml --gradient_checkpointing true", nil, "--gradient_checkpointing")
+		"trl sft --config sft.yaml --gradient_checkpointing true", nil, "--gradient_checkpointing true")
 }

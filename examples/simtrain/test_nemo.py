@@ -1,0 +1,180 @@
+"""The simulated NeMo 2 CLI (bin/nemo): `nemo llm finetune|pretrain --factory NAME [-y] key=value ...`,
+the recipes' defaults, the derived number of microbatches and NeMo's checks, NeMo-Run's error report."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simtest_util import DONE, HERE, TORCH2, clean_env, done_line  # noqa: E402
+
+NEMO = os.path.join(HERE, "bin", "nemo")
+
+
+class NemoRun(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def nemo(self, *args, env=None, stdin=b"", torchrun=None):
+        extra = dict(env or {})
+        command = [sys.executable, NEMO]
+        if torchrun:
+            command = [sys.executable, os.path.join(HERE, "bin", "torchrun"), "--nproc-per-node", str(torchrun),
+                       "--no-python", NEMO]
+            extra.setdefault("SIMGPU_COUNT", str(torchrun))
+        proc = subprocess.run(command + list(args), capture_output=True, env=clean_env(extra), cwd=self.tmp.name,
+                              input=stdin, timeout=120)
+        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+    def finetune(self, *overrides, **kwargs):
+        return self.nemo("llm", "finetune", "--factory", "llama3_8b", "-y", *overrides, **kwargs)
+
+
+class DefaultsTest(NemoRun):
+    def test_finetune_recipe_defaults(self):
+        code, out, err = self.finetune("trainer.max_steps=2")
+        self.assertEqual(code, 0, err)
+        done = done_line(out)
+        # SquadDataModule(micro_batch_size=1, global_batch_size=128), bf16_mixed, no recompute
+        self.assertEqual((done["micro"], done["accum"], done["effective"], done["precision"], done["checkpointing"],
+                          done["optimizer"]), ("1", "128", "128", "bf16", "false", "adam"))
+        lines = out.splitlines()
+        self.assertEqual(lines[:3], ["Configuring global options", "Dry run for task nemo.collections.llm.api:finetune",
+                                     "Resolved Arguments"])
+        self.assertIn("Launching finetune...", lines)
+        self.assertIn("step 2/2 loss 2.493", lines)
+        self.assertRegex(out, r"\n  data\.global_batch_size +128\n")
+        self.assertIn("GPU available: True (cuda), used: True\n", err)
+
+    def test_pretrain_and_sim_default_steps(self):
+        code, out, err = self.nemo("llm", "pretrain", "--factory", "llama32_1b", "-y", "data.global_batch_size=8")
+        self.assertEqual(code, 0, err)
+        self.assertIn("Dry run for task nemo.collections.llm.api:pretrain", out)
+        self.assertIn("step 20/20 ", out)
+        done = done_line(out)
+        self.assertEqual((done["micro"], done["accum"], done["effective"]), ("1", "8", "8"))
+
+    def test_overrides_and_factory_arguments(self):
+        code, out, err = self.nemo(
+            "llm", "finetune", "--factory=llama3_8b(num_gpus_per_node=1, peft_scheme=none)", "--yes",
+            "data.micro_batch_size=4", "data.global_batch_size=32", "trainer.max_steps=3",
+            "model.config.recompute_granularity=full", "model.config.recompute_method=uniform",
+            "model.config.recompute_num_layers=1", "trainer.plugins=fp16_mixed")
+        self.assertEqual(code, 0, err)
+        done = done_line(out)
+        self.assertEqual((done["micro"], done["accum"], done["effective"], done["precision"], done["checkpointing"]),
+                         ("4", "8", "32", "fp16", "true"))
+        self.assertRegex(out, r"\n  peft +None\n")
+        code, out, err = self.finetune("trainer.plugins=null", "trainer.precision=32", "trainer.max_steps=1",
+                                       "data.global_batch_size=4")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(done_line(out)["precision"], "fp32")
+
+    def test_cpu_activation_offloading_lowers_the_peak(self):
+        base = ("data.micro_batch_size=8", "data.global_batch_size=8", "trainer.max_steps=1")
+        code, out, err = self.finetune(*base)
+        plain = int(done_line(out)["peak"])
+        code, out, err = self.finetune(*base, "model.config.cpu_offloading=true",
+                                       "model.config.cpu_offloading_num_layers=16")
+        self.assertEqual(code, 0, err)
+        self.assertLess(int(done_line(out)["peak"]), plain)
+        code, out, err = self.finetune(*base, "model.config.cpu_offloading=true",
+                                       "model.config.cpu_offloading_num_layers=16",
+                                       "model.config.recompute_granularity=selective")
+        self.assertEqual(err.splitlines()[-1],
+                         "Unexpected error: CPU offloading does not work when activation recomputation is enabled")
+
+
+class ChecksTest(NemoRun):
+    def test_global_batch_must_divide_by_micro_times_dp(self):
+        code, out, err = self.finetune("data.micro_batch_size=3")
+        self.assertEqual(code, 1)
+        self.assertEqual(err.splitlines()[-1],
+                         "Unexpected error: Global batch size must be divisible by micro batch size in data module.")
+        self.assertNotIn("done:", out)
+        code, out, err = self.finetune("trainer.devices=2", "data.micro_batch_size=2", "data.global_batch_size=6",
+                                       torchrun=2)
+        self.assertEqual(code, 1)
+        self.assertIn("Unexpected error: Global batch size must be divisible by the product of micro batch size and "
+                      "data parallel size\n", err)
+
+    def test_two_ranks_under_torchrun(self):
+        code, out, err = self.finetune("trainer.devices=2", "data.micro_batch_size=2", "data.global_batch_size=16",
+                                       "trainer.max_steps=2", torchrun=2)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.count("done:"), 1)
+        # both ranks print NeMo-Run's lines, so rank 1's may come after rank 0's done line
+        done = DONE.match([line for line in out.splitlines() if line.startswith("done:")][0]).groupdict()
+        self.assertEqual((done["micro"], done["accum"], done["effective"]), ("2", "4", "16"))
+
+    def test_accumulate_grad_batches_must_stay_1(self):
+        code, out, err = self.finetune("trainer.accumulate_grad_batches=4")
+        self.assertEqual(code, 1)
+        self.assertEqual(err.splitlines()[-1], "Unexpected error: Gradient accumulation is done within training_step. "
+                                               "trainer.accumulate_grad_batches must equal 1")
+
+    def test_recompute_and_precision_checks(self):
+        code, out, err = self.finetune("model.config.recompute_granularity=full")
+        self.assertEqual(err.splitlines()[-1], 'Unexpected error: Using recompute_granularity: full so '
+                                               'recompute_method must be "block" or "uniform"')
+        code, out, err = self.finetune("trainer.precision=bf16-mixed")
+        self.assertRegex(err.splitlines()[-1], r"^Unexpected error: Received both `precision=bf16-mixed` and "
+                                               r"`plugins=<nemo\.lightning\.pytorch\.plugins\.mixed_precision\."
+                                               r"MegatronMixedPrecision object at 0x[0-9a-f]+>`\. Choose one\.$")
+
+    def test_unknown_keys_and_factories(self):
+        code, out, err = self.finetune("trainer.foo=1")
+        self.assertEqual(code, 1)
+        self.assertTrue(err.splitlines()[-1].startswith(
+            "Unexpected error: No parameter named 'foo' exists for <class 'nemo.lightning.pytorch.trainer.Trainer'>; "
+            "valid parameter names: accelerator, accumulate_grad_batches,"), err)
+        code, out, err = self.nemo("llm", "finetune", "--factory", "nope", "-y")
+        self.assertIn("Unexpected error: No matching factory found for: nope", err)
+        code, out, err = self.nemo("llm", "train")
+        self.assertEqual(code, 2)
+        self.assertIn("Error: No such command 'train'.", err)
+
+    def test_confirmation(self):
+        code, out, err = self.nemo("llm", "finetune", "--factory", "llama3_8b", "trainer.max_steps=1",
+                                   "data.global_batch_size=2")
+        self.assertEqual(code, 1)
+        self.assertIn("Continue? [y/N]: ", out)
+        self.assertEqual(err.splitlines()[-1], "Unexpected error: ")
+        code, out, err = self.nemo("llm", "finetune", "--factory", "llama3_8b", stdin=b"n\n")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.endswith("Continue? [y/N]: Exiting...\n"), out)
+        code, out, err = self.nemo("llm", "finetune", "--factory", "llama3_8b", "trainer.max_steps=1",
+                                   "data.global_batch_size=2", stdin=b"y\n")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(done_line(out)["accum"], "2")
+
+
+class OOMTest(NemoRun):
+    def test_big_micro_batch_runs_out_smaller_fits_with_the_same_global_batch(self):
+        code, out, err = self.finetune("data.micro_batch_size=128", "trainer.max_steps=2")
+        self.assertEqual(code, 1)
+        last = err.splitlines()[-1]
+        self.assertTrue(last.startswith("Unexpected error: CUDA out of memory. Tried to allocate "), last)
+        self.assertIsNotNone(TORCH2.search(last))
+        self.assertNotIn("Traceback", err)  # NeMo-Run prints only str(exception) without -v
+        self.assertNotIn("done:", out)
+        code, out, err = self.finetune("data.micro_batch_size=32", "trainer.max_steps=2")
+        self.assertEqual(code, 0, err)
+        done = done_line(out)
+        self.assertEqual((done["micro"], done["accum"], done["effective"]), ("32", "4", "128"))
+
+    def test_verbose_raises_the_traceback(self):
+        code, out, err = self.finetune("-v", "data.micro_batch_size=128", "trainer.max_steps=1")
+        self.assertEqual(code, 1)
+        self.assertIn("Traceback (most recent call last):\n", err)
+        self.assertIn("megatron/core/pipeline_parallel/schedules.py", err)
+        self.assertIn("\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate ", err)
+        self.assertNotIn("Unexpected error", err)
+        self.assertNotIn("simgpu", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
