@@ -130,11 +130,7 @@ func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fi
 	resp := sdk.ApplyResponse{}
 	switch fix.ID {
 	case sdk.FixAllocator:
-		env, summary, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
-		if err != nil {
-			return sdk.ApplyResponse{}, err
-		}
-		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: summary}, nil
+		return pytorch.AllocatorFix(c.s.Cmd.Argv, c.s.Cmd.Env)
 	case sdk.FixBatchSize:
 		set(keyMicro, strconv.Itoa(fix.BatchSize))
 		if fix.GradAccumulation > 0 {

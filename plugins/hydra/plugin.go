@@ -192,14 +192,7 @@ func (c *command) apply(fix sdk.Fix) (sdk.ApplyResponse, error) {
 	var add []string
 	switch fix.ID {
 	case sdk.FixAllocator:
-		if reason := pytorch.AllocatorUnsupported(c.cmd.Env); reason != "" {
-			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
-		}
-		env, s, err := pytorch.AllocatorEnv(c.cmd.Env)
-		if err != nil {
-			return sdk.ApplyResponse{}, err
-		}
-		return sdk.ApplyResponse{Argv: append([]string(nil), c.cmd.Argv...), Env: env, Summary: s}, nil
+		return pytorch.AllocatorFix(c.cmd.Argv, c.cmd.Env)
 	case sdk.FixBatchSize:
 		add = []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
 	case sdk.FixEvalBatchSize:

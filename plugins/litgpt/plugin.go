@@ -179,11 +179,7 @@ func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fi
 	}
 	switch fix.ID {
 	case sdk.FixAllocator:
-		env, s, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
-		if err != nil {
-			return sdk.ApplyResponse{}, err
-		}
-		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: s}, nil
+		return pytorch.AllocatorFix(c.s.Cmd.Argv, c.s.Cmd.Env)
 	case sdk.FixBatchSize:
 		// Only the micro-batch: litgpt derives the accumulation from the
 		// global batch, which stays.

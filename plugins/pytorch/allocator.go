@@ -3,6 +3,8 @@ package pytorch
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vramrun/vramrun/sdk"
 )
 
 // The allocator fix sets expandable_segments:True in PyTorch's allocator
@@ -136,4 +138,18 @@ func mergeAllocConf(current string) (string, error) {
 		parts = append(parts, "expandable_segments:True")
 	}
 	return strings.Join(parts, ","), nil
+}
+
+// AllocatorFix is the allocator fix as an answer for a command run in
+// env: the variables set, the argv as it was, or the fix turned down when
+// the variables already hold what cannot be merged.
+func AllocatorFix(argv []string, env map[string]string) (sdk.ApplyResponse, error) {
+	if reason := AllocatorUnsupported(env); reason != "" {
+		return sdk.ApplyResponse{}, sdk.Unsupported(sdk.FixAllocator, "%s", reason)
+	}
+	set, summary, err := AllocatorEnv(env)
+	if err != nil {
+		return sdk.ApplyResponse{}, err
+	}
+	return sdk.ApplyResponse{Argv: append([]string(nil), argv...), Env: set, Summary: summary}, nil
 }

@@ -207,11 +207,7 @@ func (c *command) apply(fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, er
 	}
 	switch fix.ID {
 	case sdk.FixAllocator:
-		env, s, err := pytorch.AllocatorEnv(c.s.Cmd.Env)
-		if err != nil {
-			return sdk.ApplyResponse{}, err
-		}
-		return sdk.ApplyResponse{Argv: append([]string(nil), c.s.Cmd.Argv...), Env: env, Summary: s}, nil
+		return pytorch.AllocatorFix(c.s.Cmd.Argv, c.s.Cmd.Env)
 	case sdk.FixBatchSize:
 		if g := c.vals.IntOr("training.global_batch_size", -1); g != nil && *g <= 0 {
 			// -1 means local x dp: pin it, or the global batch would

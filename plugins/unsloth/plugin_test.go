@@ -1,0 +1,39 @@
+package unsloth
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+const cfgYAML = `model:
+  name: unsloth/Llama-3.2-1B-Instruct
+training:
+  batch_size: 8
+  gradient_accumulation_steps: 2
+  gradient_checkpointing: none
+`
+
+func TestFlatFlagsOverTheSections(t *testing.T) {
+	files := map[string]string{"cfg.yaml": cfgYAML}
+	c := plugintab.Command("unsloth train --config cfg.yaml --batch-size 16", files)
+	a := plugintab.Analyze(t, New(), c)
+	if got := plugintab.KnobsText(a.Knobs); !strings.Contains(got, `"batch_size":16`) || !strings.Contains(got, `"grad_accumulation":2`) ||
+		!strings.Contains(got, `"grad_checkpointing":false`) {
+		t.Errorf("knobs %s, want the flag's 16 over the file's 8, accumulation 2, checkpointing none", got)
+	}
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 4},
+		"unsloth train --config cfg.yaml --batch-size 8 --gradient-accumulation-steps 4", nil,
+		"--batch-size 8, --gradient-accumulation-steps 4")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing},
+		"unsloth train --config cfg.yaml --batch-size 16 --gradient-checkpointing unsloth", nil, "--gradient-checkpointing unsloth")
+	if got := plugintab.Recognize(t, New(), plugintab.Command("unsloth studio", nil)); got.Confidence != 0 {
+		t.Errorf("unsloth studio claimed")
+	}
+	d, _ := New().Describe(t.Context(), sdk.DescribeRequest{})
+	if err := d.Validate(); err != nil || len(d.Patterns) != 1 {
+		t.Errorf("description %+v: %v", d, err)
+	}
+}
