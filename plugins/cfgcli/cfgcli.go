@@ -150,3 +150,22 @@ func flattenMap(out Values, prefix string, m map[string]any) {
 		}
 	}
 }
+
+// SetOverride returns args with the dotlist override key=value: the last
+// override of key after index after edited in place (keeping a Hydra "+"
+// or "++" in front of it), else key=value added at the end. Options
+// ("-..." words) are never overrides.
+func SetOverride(args []string, after int, key, value string) []string {
+	out := append([]string(nil), args...)
+	for i := len(out) - 1; i > after; i-- {
+		k, _, ok := strings.Cut(out[i], "=")
+		if !ok || strings.HasPrefix(out[i], "-") {
+			continue
+		}
+		if name := strings.TrimLeft(k, "+"); name == key {
+			out[i] = k[:len(k)-len(name)] + key + "=" + value
+			return out
+		}
+	}
+	return append(out, key+"="+value)
+}

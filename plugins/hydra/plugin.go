@@ -222,24 +222,12 @@ func (c *command) apply(fix sdk.Fix) (sdk.ApplyResponse, error) {
 	}
 	args := c.inv.Args
 	for _, kv := range add {
-		args = setOverride(args, kv)
+		key, value, _ := strings.Cut(kv, "=")
+		args = cfgcli.SetOverride(args, -1, key, value)
 	}
 	summary := strings.Join(add, " ")
 	if fix.ID == sdk.FixBatchSize || fix.ID == sdk.FixEvalBatchSize {
 		summary += " (" + t.global + " stays: " + t.name + " derives the accumulation)"
 	}
 	return sdk.ApplyResponse{Argv: c.inv.WithArgs(args), Summary: summary}, nil
-}
-
-// setOverride edits the last override of kv's key, or adds kv at the end.
-func setOverride(args []string, kv string) []string {
-	key, _, _ := strings.Cut(kv, "=")
-	out := append([]string(nil), args...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if k, _, ok := strings.Cut(out[i], "="); ok && strings.TrimLeft(k, "+") == key {
-			out[i] = kv
-			return out
-		}
-	}
-	return append(out, kv)
 }

@@ -144,17 +144,9 @@ func (c *command) overrides() []string {
 	return out
 }
 
-// set returns the script's arguments with key=value: the last override of
-// key edited in place, else one more at the end.
+// set returns the script's arguments with key=value after the config.
 func (c *command) set(args []string, key, value string) []string {
-	out := append([]string(nil), args...)
-	for i := len(out) - 1; i > c.cfgAt; i-- {
-		if k, _, ok := strings.Cut(out[i], "="); ok && k == key && !strings.HasPrefix(out[i], "-") {
-			out[i] = key + "=" + value
-			return out
-		}
-	}
-	return append(out, key+"="+value)
+	return cfgcli.SetOverride(args, c.cfgAt, key, value)
 }
 
 // allocatorUnsupported says why the allocator fix is not for this command.

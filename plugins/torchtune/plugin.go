@@ -143,17 +143,9 @@ func (c *command) overrides() []string {
 	return out
 }
 
-// set returns the arguments with key=value: the last override of key
-// edited in place, else one more at the end.
+// set returns the arguments with key=value after the recipe.
 func (c *command) set(args []string, key, value string) []string {
-	out := append([]string(nil), args...)
-	for i := len(out) - 1; i > c.recipeAt; i-- {
-		if k, _, ok := strings.Cut(out[i], "="); ok && k == key {
-			out[i] = key + "=" + value
-			return out
-		}
-	}
-	return append(out, key+"="+value)
+	return cfgcli.SetOverride(args, c.recipeAt, key, value)
 }
 
 // distributed says the recipe shards the model with FSDP.
