@@ -30,7 +30,8 @@ const (
 // allocatorVars are the variables axolotl's CLI sets when both are unset.
 var allocatorVars = []string{"PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF"}
 
-func (c *command) analyze() pyscript.Analysis {
+// Analyze reads the knobs as the tool merges them.
+func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher,
 		Script: c.s.Inv.Script, WorldSize: max(c.s.Inv.WorldSize, 1), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
@@ -116,7 +117,9 @@ func (c *command) allocatorUnsupported() string {
 	return "already in force: axolotl sets expandable_segments:True itself when PYTORCH_ALLOC_CONF and PYTORCH_CUDA_ALLOC_CONF are unset"
 }
 
-func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+	probes := c.probes
 	args := c.s.Inv.Args
 	var parts []string
 	set := func(key, value string) {

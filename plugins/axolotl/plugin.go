@@ -11,8 +11,6 @@
 package axolotl
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -25,53 +23,17 @@ import (
 // Name is the framework name the plan reports.
 const Name = "axolotl"
 
-// Plugin is the axolotl plugin; it keeps only what the job's Python
-// answered to a probe.
-type Plugin struct{ probes *pyscript.Probes }
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
-
-// Describe declares the plugin; the OOM texts are PyTorch's and the
-// traceback frames the Trainer's, which their plugins declare.
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
-}
-
-// Recognize claims axolotl train and the axolotl.cli.train module.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: c.why}, nil
-}
-
-// Analyze reads the knobs from the config file and the options.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not an axolotl train command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze().AnalyzeResponse, nil
-}
-
-// Apply sets the fix's keys as options.
-func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not an axolotl train command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	a := c.analyze()
-	if reason, no := a.Unsupported[req.Fix.ID]; no {
-		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
-	}
-	return c.apply(ctx, p.probes, req.Fix, a)
+// New returns the plugin. The OOM texts are PyTorch's and the traceback
+// frames the Trainer's, which their plugins declare.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "an axolotl train command", load)
 }
 
 // command is an axolotl command as read.
 type command struct {
-	s *pyscript.Script
+	// probes asks the job's Python what it has.
+	probes *pyscript.Probes
+	s      *pyscript.Script
 	// cfgAt is the index in the script's arguments of the config file.
 	cfgAt int
 	cfg   string
@@ -83,12 +45,15 @@ type command struct {
 	why    string
 }
 
-func load(cmd sdk.Command) (*command, bool) {
+// Why says what gave the command away.
+func (c *command) Why() string { return c.why }
+
+func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil {
 		return nil, false
 	}
-	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, cfgAt: -1}
+	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, cfgAt: -1}
 	switch {
 	case filepath.Base(inv.Script) == "axolotl" && !inv.Module && len(inv.Args) > 0 && inv.Args[0] == "train":
 		c.why = "axolotl train"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vramrun/vramrun/plugins/cfgcli"
 	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/plugins/pytorch"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -92,42 +93,9 @@ func argHas(prefix string) func(cmdline.Invocation) bool {
 	}
 }
 
-// Plugin is the Hydra-style plugin; it keeps no state.
-type Plugin struct{}
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{} }
-
-// Describe declares the plugin; the OOM texts are PyTorch's.
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
-}
-
-// Recognize claims the trainers of the table.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 90, Framework: Name, Reason: c.tool.name + " (Hydra overrides)"}, nil
-}
-
-// Analyze reads the knobs the overrides give.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not a Hydra-configured trainer vramrun knows: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze(), nil
-}
-
-// Apply sets the fix's keys as overrides.
-func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not a Hydra-configured trainer vramrun knows: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.apply(req.Fix)
+// New returns the plugin; the OOM texts are PyTorch's.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 90, "a Hydra-configured trainer vramrun knows", load)
 }
 
 type command struct {
@@ -137,7 +105,10 @@ type command struct {
 	vals cfgcli.Values
 }
 
-func load(cmd sdk.Command) (*command, bool) {
+// Why says what gave the command away.
+func (c *command) Why() string { return c.tool.name + " (Hydra overrides)" }
+
+func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil {
 		return nil, false
@@ -157,7 +128,13 @@ func load(cmd sdk.Command) (*command, bool) {
 	return nil, false
 }
 
-func (c *command) analyze() sdk.AnalyzeResponse {
+// Analyze reads the knobs the command gives; every fix is the apply's to
+// take or turn down.
+func (c *command) Analyze() pyscript.Analysis {
+	return pyscript.Analysis{AnalyzeResponse: c.analysis(), Unsupported: map[sdk.FixID]string{}}
+}
+
+func (c *command) analysis() sdk.AnalyzeResponse {
 	t, v := c.tool, c.vals
 	a := sdk.AnalyzeResponse{Framework: Name, Launcher: c.inv.Launcher, Script: c.inv.Script, WorldSize: max(c.inv.WorldSize, 1)}
 	if n := cfgcli.Int(v["trainer.n_gpus_per_node"]); n != nil && *n > 0 {
@@ -187,7 +164,8 @@ func (c *command) analyze() sdk.AnalyzeResponse {
 	return a
 }
 
-func (c *command) apply(fix sdk.Fix) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sdk.ApplyResponse, error) {
 	t := c.tool
 	var add []string
 	switch fix.ID {

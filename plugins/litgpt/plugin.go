@@ -10,7 +10,6 @@ package litgpt
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,63 +27,30 @@ const Name = "litgpt"
 var subcommands = map[string]bool{"finetune": true, "finetune_lora": true, "finetune_full": true, "finetune_adapter": true,
 	"finetune_adapter_v2": true, "pretrain": true}
 
-// Plugin is the litgpt plugin; it keeps only what the job's Python
-// answered to a probe.
-type Plugin struct{ probes *pyscript.Probes }
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
-
-// Describe declares the plugin; the OOM texts are PyTorch's.
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
-}
-
-// Recognize claims litgpt's training subcommands.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: "litgpt " + c.sub}, nil
-}
-
-// Analyze reads the knobs as jsonargparse merges them.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not a litgpt training command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze().AnalyzeResponse, nil
-}
-
-// Apply sets the fix's keys as flags.
-func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not a litgpt training command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	a := c.analyze()
-	if reason, no := a.Unsupported[req.Fix.ID]; no {
-		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
-	}
-	return c.apply(ctx, p.probes, req.Fix)
+// New returns the plugin; the OOM texts are PyTorch's.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "a litgpt training command", load)
 }
 
 type command struct {
-	s    *pyscript.Script
-	sub  string
-	cfg  string
-	vals cfgcli.Values
-	err  error
+	// probes asks the job's Python what it has.
+	probes *pyscript.Probes
+	s      *pyscript.Script
+	sub    string
+	cfg    string
+	vals   cfgcli.Values
+	err    error
 }
 
-func load(cmd sdk.Command) (*command, bool) {
+// Why says what gave the command away.
+func (c *command) Why() string { return "litgpt " + c.sub }
+
+func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil || filepath.Base(inv.Script) != "litgpt" || inv.Module || len(inv.Args) == 0 || !subcommands[inv.Args[0]] {
 		return nil, false
 	}
-	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, sub: inv.Args[0], vals: cfgcli.Values{}}
+	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, sub: inv.Args[0], vals: cfgcli.Values{}}
 	// jsonargparse applies the arguments in order: a --config sets what
 	// it holds over what came before it, a flag after it wins.
 	args := c.args()
@@ -121,7 +87,8 @@ func (c *command) world() int {
 	return *c.vals.IntOr("devices", 1) * *c.vals.IntOr("num_nodes", 1)
 }
 
-func (c *command) analyze() pyscript.Analysis {
+// Analyze reads the knobs as the tool merges them.
+func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "litgpt", Script: "litgpt " + c.sub,
 		WorldSize: max(c.world(), 1)}, Unsupported: map[sdk.FixID]string{}}
@@ -170,7 +137,9 @@ func orDefault(v, def string) string {
 	return v
 }
 
-func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (sdk.ApplyResponse, error) {
+	probes := c.probes
 	args := c.args()
 	var summary string
 	set := func(name, value string) {

@@ -29,7 +29,8 @@ const (
 
 // analyze reads the knobs as LLaMA-Factory merges them: the file, then the
 // overrides in order.
-func (c *command) analyze() pyscript.Analysis {
+// Analyze reads the knobs as the tool merges them.
+func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher,
 		Script: c.s.Inv.Script, WorldSize: c.world(), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
@@ -84,7 +85,9 @@ func (c *command) analyze() pyscript.Analysis {
 }
 
 // apply writes the fix as overrides.
-func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+	probes := c.probes
 	args := c.s.Inv.Args
 	var parts []string
 	set := func(key, value string) {

@@ -13,7 +13,6 @@ package llamafactory
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -28,54 +27,18 @@ import (
 // Name is the framework name the plan reports.
 const Name = "llamafactory"
 
-// Plugin is the LLaMA-Factory plugin; it keeps only what the job's Python
-// answered to a probe.
-type Plugin struct{ probes *pyscript.Probes }
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
-
-// Describe declares the plugin; the OOM texts are PyTorch's and the
-// traceback frames the Trainer's, which their plugins declare.
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
-		Rejections: []sdk.RejectionPattern{{ID: Name + ".unused_keys", Regexp: `Some keys are not used by the HfArgumentParser: (?P<name>.+)$`}}}, nil
-}
-
-// Recognize claims llamafactory-cli train and LLaMA-Factory's train.py.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: c.why}, nil
-}
-
-// Analyze reads the knobs from the config file and the overrides.
-func (p *Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not a llamafactory-cli train command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze().AnalyzeResponse, nil
-}
-
-// Apply sets the fix's keys as overrides.
-func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not a llamafactory-cli train command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	a := c.analyze()
-	if reason, no := a.Unsupported[req.Fix.ID]; no {
-		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
-	}
-	return c.apply(ctx, p.probes, req.Fix, a)
+// New returns the plugin. The OOM texts are PyTorch's and the traceback
+// frames the Trainer's, which their plugins declare.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		Rejections: []sdk.RejectionPattern{{ID: Name + ".unused_keys", Regexp: `Some keys are not used by the HfArgumentParser: (?P<name>.+)$`}}}, 95, "a llamafactory-cli train command", load)
 }
 
 // command is a LLaMA-Factory command as read.
 type command struct {
-	s *pyscript.Script
+	// probes asks the job's Python what it has.
+	probes *pyscript.Probes
+	s      *pyscript.Script
 	// cfgAt is the index in the script's arguments of the config file.
 	cfgAt int
 	cfg   string
@@ -85,15 +48,18 @@ type command struct {
 	why string
 }
 
+// Why says what gave the command away.
+func (c *command) Why() string { return c.why }
+
 // load reads the command when it is LLaMA-Factory's.
-func load(cmd sdk.Command) (*command, bool) {
+func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil {
 		return nil, false
 	}
 	s := &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}
 	base := filepath.Base(inv.Script)
-	c := &command{s: s, cfgAt: -1}
+	c := &command{probes: probes, s: s, cfgAt: -1}
 	switch {
 	case (base == "llamafactory-cli" || base == "lmf") && len(inv.Args) > 0 && inv.Args[0] == "train":
 		c.why = base + " train"

@@ -13,7 +13,6 @@ package torchtitan
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,46 +27,9 @@ import (
 // Name is the framework name the plan reports.
 const Name = "torchtitan"
 
-// Plugin is the torchtitan plugin; it keeps no state.
-type Plugin struct{}
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{} }
-
-// Describe declares the plugin; the OOM texts are PyTorch's.
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
-}
-
-// Recognize claims torchtitan.train and run_train.sh.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: c.why}, nil
-}
-
-// Analyze reads the knobs from the TOML and the overrides.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not a torchtitan command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze().AnalyzeResponse, nil
-}
-
-// Apply sets the fix's keys as --section.key flags.
-func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not a torchtitan command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	a := c.analyze()
-	if reason, no := a.Unsupported[req.Fix.ID]; no {
-		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
-	}
-	return c.apply(req.Fix, a)
+// New returns the plugin; the OOM texts are PyTorch's.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "a torchtitan command", load)
 }
 
 type command struct {
@@ -78,7 +40,10 @@ type command struct {
 	why  string
 }
 
-func load(cmd sdk.Command) (*command, bool) {
+// Why says what gave the command away.
+func (c *command) Why() string { return c.why }
+
+func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil {
 		return nil, false
@@ -146,7 +111,8 @@ func (c *command) dp(world int) int {
 	return max(dp, 1)
 }
 
-func (c *command) analyze() pyscript.Analysis {
+// Analyze reads the knobs as the tool merges them.
+func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher, Script: c.s.Inv.Script,
 		WorldSize: max(c.s.Inv.WorldSize, 1)}, Unsupported: map[sdk.FixID]string{}}
@@ -198,7 +164,8 @@ func (c *command) analyze() pyscript.Analysis {
 	return a
 }
 
-func (c *command) apply(fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(_ context.Context, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
 	args := c.s.Inv.Args
 	var parts []string
 	set := func(key, value string) {

@@ -24,52 +24,16 @@ import (
 // Name is the framework name the plan reports.
 const Name = "torchtune"
 
-// Plugin is the torchtune plugin; it keeps only what the job's Python
-// answered to a probe.
-type Plugin struct{ probes *pyscript.Probes }
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
-
-// Describe declares the plugin; the OOM texts are PyTorch's.
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
-}
-
-// Recognize claims `tune run`.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: "tune run " + c.recipe}, nil
-}
-
-// Analyze reads the knobs from the config (a path) and the overrides.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not a tune run command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze().AnalyzeResponse, nil
-}
-
-// Apply sets the fix's keys as overrides.
-func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not a tune run command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	a := c.analyze()
-	if reason, no := a.Unsupported[req.Fix.ID]; no {
-		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
-	}
-	return c.apply(ctx, p.probes, req.Fix)
+// New returns the plugin; the OOM texts are PyTorch's.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "a tune run command", load)
 }
 
 // command is a tune run command as read.
 type command struct {
-	s *pyscript.Script
+	// probes asks the job's Python what it has.
+	probes *pyscript.Probes
+	s      *pyscript.Script
 	// recipeAt is the index of the recipe in the script's arguments.
 	recipeAt int
 	recipe   string
@@ -81,15 +45,18 @@ type command struct {
 	world    int
 }
 
+// Why says what gave the command away.
+func (c *command) Why() string { return "tune run " + c.recipe }
+
 // torchrunSwitches are torchrun's options that take no value.
 var torchrunSwitches = map[string]bool{"--standalone": true, "--no-python": true, "--no_python": true, "--run-path": true, "--run_path": true, "-m": true, "--module": true}
 
-func load(cmd sdk.Command) (*command, bool) {
+func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil || filepath.Base(inv.Script) != "tune" || inv.Module || len(inv.Args) < 2 || inv.Args[0] != "run" {
 		return nil, false
 	}
-	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, recipeAt: -1, vals: cfgcli.Values{}, world: 1}
+	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, recipeAt: -1, vals: cfgcli.Values{}, world: 1}
 	args := inv.Args
 	for i := 1; i < len(args); i++ {
 		a := args[i]
@@ -151,7 +118,8 @@ func (c *command) set(args []string, key, value string) []string {
 // distributed says the recipe shards the model with FSDP.
 func (c *command) distributed() bool { return strings.Contains(c.recipe, "distributed") }
 
-func (c *command) analyze() pyscript.Analysis {
+// Analyze reads the knobs as the tool merges them.
+func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "tune run", Script: c.recipe,
 		WorldSize: c.world}, Unsupported: map[sdk.FixID]string{}}
@@ -226,7 +194,9 @@ func (c *command) analyzeSettings(a *pyscript.Analysis) {
 	}
 }
 
-func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (sdk.ApplyResponse, error) {
+	probes := c.probes
 	args := c.s.Inv.Args
 	var parts []string
 	set := func(key, value string) {

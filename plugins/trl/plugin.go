@@ -10,7 +10,6 @@ package trl
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,66 +28,33 @@ const Name = "trl"
 // subcommands are the trainers the CLI runs.
 var subcommands = map[string]bool{"sft": true, "dpo": true, "grpo": true, "kto": true, "reward": true, "rloo": true}
 
-// Plugin is the TRL plugin; it keeps only what the job's Python answered
-// to a probe.
-type Plugin struct{ probes *pyscript.Probes }
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
-
-// Describe declares the plugin; the OOM texts are PyTorch's and the
-// frames the Trainer's.
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, nil
-}
-
-// Recognize claims `trl <trainer>`.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: "trl " + c.sub}, nil
-}
-
-// Analyze reads the knobs from --config and the flags, with TRL's defaults.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not a trl command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze().AnalyzeResponse, nil
-}
-
-// Apply sets the fix's fields as flags.
-func (p *Plugin) Apply(ctx context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not a trl command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	a := c.analyze()
-	if reason, no := a.Unsupported[req.Fix.ID]; no {
-		return sdk.ApplyResponse{}, sdk.Unsupported(req.Fix.ID, "%s", reason)
-	}
-	return c.apply(ctx, p.probes, req.Fix, a)
+// New returns the plugin. The OOM texts are PyTorch's and the frames the
+// Trainer's.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "a trl command", load)
 }
 
 // command is a trl command as read: the subcommand, its --config file's
 // values with the flags on top.
 type command struct {
-	s    *pyscript.Script
-	sub  string
-	cfg  string
-	vals cfgcli.Values
-	err  error
+	// probes asks the job's Python what it has.
+	probes *pyscript.Probes
+	s      *pyscript.Script
+	sub    string
+	cfg    string
+	vals   cfgcli.Values
+	err    error
 }
 
-func load(cmd sdk.Command) (*command, bool) {
+// Why says what gave the command away.
+func (c *command) Why() string { return "trl " + c.sub }
+
+func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil || filepath.Base(inv.Script) != "trl" || inv.Module || len(inv.Args) == 0 || !subcommands[inv.Args[0]] {
 		return nil, false
 	}
-	c := &command{s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, sub: inv.Args[0], vals: cfgcli.Values{}}
+	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, sub: inv.Args[0], vals: cfgcli.Values{}}
 	if f, ok := cmdline.FindFlag(c.args(), "--config"); ok && f.HasValue {
 		c.cfg = f.Value
 		if c.vals, c.err = cfgcli.Read(cmd, c.cfg); c.vals == nil {
@@ -140,7 +106,8 @@ func (c *command) world() int {
 	return 1
 }
 
-func (c *command) analyze() pyscript.Analysis {
+// Analyze reads the knobs as the tool merges them.
+func (c *command) Analyze() pyscript.Analysis {
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "accelerate",
 		Script: "trl " + c.sub, WorldSize: c.world(), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
 	if c.cfg != "" {
@@ -188,7 +155,9 @@ func (c *command) analyze() pyscript.Analysis {
 	return a
 }
 
-func (c *command) apply(ctx context.Context, probes *pyscript.Probes, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (sdk.ApplyResponse, error) {
+	probes := c.probes
 	args := c.args()
 	var parts []string
 	set := func(field, value string) {

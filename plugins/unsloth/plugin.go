@@ -12,13 +12,13 @@ package unsloth
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/vramrun/vramrun/plugins/cfgcli"
 	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/plugins/pytorch"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -26,44 +26,12 @@ import (
 // Name is the framework name the plan reports.
 const Name = "unsloth"
 
-// Plugin is the Unsloth plugin; it keeps no state.
-type Plugin struct{}
-
-// New returns the plugin.
-func New() *Plugin { return &Plugin{} }
-
-// Describe declares the plugin and its worker's OOM wording
+// New returns the plugin, with its worker's OOM wording
 // (studio/backend/core/training/worker.py).
-func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
 		Patterns: []sdk.OOMPattern{{ID: "unsloth.vram", Framework: Name, Kind: sdk.KindGPU,
-			Regexp: `GPU ran out of VRAM during training\.`}}}, nil
-}
-
-// Recognize claims `unsloth train`.
-func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.RecognizeResponse, error) {
-	if _, ok := load(req.Command); !ok {
-		return sdk.RecognizeResponse{}, nil
-	}
-	return sdk.RecognizeResponse{Confidence: 95, Framework: Name, Reason: "unsloth train"}, nil
-}
-
-// Analyze reads the knobs from --config and the flags.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.AnalyzeResponse{}, fmt.Errorf("not an unsloth train command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.analyze(), nil
-}
-
-// Apply sets the fix's fields as flags.
-func (*Plugin) Apply(_ context.Context, req sdk.ApplyRequest) (sdk.ApplyResponse, error) {
-	c, ok := load(req.Command)
-	if !ok {
-		return sdk.ApplyResponse{}, fmt.Errorf("not an unsloth train command: %s", strings.Join(req.Command.Argv, " "))
-	}
-	return c.apply(req.Fix)
+			Regexp: `GPU ran out of VRAM during training\.`}}}, 95, "an unsloth train command", load)
 }
 
 type command struct {
@@ -74,7 +42,10 @@ type command struct {
 	cfg  string
 }
 
-func load(cmd sdk.Command) (*command, bool) {
+// Why says what gave the command away.
+func (c *command) Why() string { return "unsloth train" }
+
+func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 	inv, err := cmdline.Parse(cmd.Argv)
 	if err != nil || filepath.Base(inv.Script) != "unsloth" || inv.Module || len(inv.Args) == 0 || inv.Args[0] != "train" {
 		return nil, false
@@ -115,7 +86,13 @@ func load(cmd sdk.Command) (*command, bool) {
 
 func (c *command) args() []string { return c.inv.Args[1:] }
 
-func (c *command) analyze() sdk.AnalyzeResponse {
+// Analyze reads the knobs the command gives; every fix is the apply's to
+// take or turn down.
+func (c *command) Analyze() pyscript.Analysis {
+	return pyscript.Analysis{AnalyzeResponse: c.analysis(), Unsupported: map[sdk.FixID]string{}}
+}
+
+func (c *command) analysis() sdk.AnalyzeResponse {
 	a := sdk.AnalyzeResponse{Framework: Name, Launcher: c.inv.Launcher, Script: "unsloth train", WorldSize: 1}
 	if c.cfg != "" {
 		a.ConfigFiles = []string{c.cfg}
@@ -133,7 +110,8 @@ func (c *command) analyze() sdk.AnalyzeResponse {
 	return a
 }
 
-func (c *command) apply(fix sdk.Fix) (sdk.ApplyResponse, error) {
+// Apply writes the fix as the tool takes it.
+func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sdk.ApplyResponse, error) {
 	args := c.args()
 	var parts []string
 	set := func(flag, value string) {
