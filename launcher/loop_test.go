@@ -230,7 +230,8 @@ func run(t *testing.T, l *loop) (int, error) {
 }
 
 func TestLoopRelaunchesUntilTheJobFits(t *testing.T) {
-	p := toy{refuse: map[sdk.FixID]string{sdk.FixMixedPrecision: "no precision flag in toy.py"}}
+	p := toy{refuse: map[sdk.FixID]string{sdk.FixMixedPrecision: "no precision flag in toy.py",
+		sdk.FixFusedLoss: "no fused loss in toy.py", sdk.FixActivationOffload: "no activation offload in toy.py"}}
 	j := &job{ends: oomUnless(16)}
 	l, ev := newLoop(t, setup{plugin: p}, j, "python toy.py --bs 64 --accum 1")
 	status, err := run(t, l)
@@ -239,9 +240,9 @@ func TestLoopRelaunchesUntilTheJobFits(t *testing.T) {
 	}
 	want := []string{"run", "claimed toy",
 		"start 1", "oom 1", "end 1 oom", "fix 2 allocator",
-		"start 2", "oom 2", "end 2 oom", "skip mixed_precision", "fix 3 batch_size",
+		"start 2", "oom 2", "end 2 oom", "skip mixed_precision", "skip fused_loss", "fix 3 batch_size",
 		"start 3", "oom 3", "end 3 oom", "fix 4 grad_checkpointing",
-		"start 4", "oom 4", "end 4 oom", "fix 5 optimizer_8bit",
+		"start 4", "oom 4", "end 4 oom", "skip activation_offload", "fix 5 optimizer_8bit",
 		// CPU offload is the last resort: the batch is cut again first.
 		"start 5", "oom 5", "end 5 oom", "fix 6 batch_size",
 		"start 6", "end 6 ok", fmt.Sprintf("ran ok %d", record.StopFinished)}

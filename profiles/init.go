@@ -65,7 +65,7 @@ func initTemplate() string {
 	}
 	b.WriteString(`
 # This project's own flags, for what vramrun cannot find by itself. These
-# seven names are the only keys; {dtype} (in mixed_precision only) becomes
+# ten names are the only keys; {dtype} (in mixed_precision only) becomes
 # bf16 or fp16.
 # flags:
 #   batch_size: --bsz                             # flags that take a number
@@ -75,6 +75,9 @@ func initTemplate() string {
 #   mixed_precision: "--amp --amp-dtype {dtype}"
 #   optimizer_8bit: "--optim adamw8bit"
 #   cpu_offload: --offload
+#   fused_loss: --fused-ce
+#   activation_offload: --offload-activations
+#   eval_accumulation: "--eval-accum 1"
 
 # Extra environment for every attempt; names are kept exactly as written.
 # env:

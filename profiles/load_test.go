@@ -393,7 +393,7 @@ func TestBadEnvironmentValuesNameTheVariable(t *testing.T) {
 		{"VRAMRUN_LEARN", "maybe", `VRAMRUN_LEARN: "maybe" is not true or false`},
 		{"VRAMRUN_PTY", "sometimes", `VRAMRUN_PTY: "sometimes" is not one of auto, always, never`},
 		{"VRAMRUN_LADDER", "allocator,nope", `VRAMRUN_LADDER: unknown fix "nope" (known: allocator, mixed_precision, ` +
-			`grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size)`},
+			`grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size, fused_loss, activation_offload, eval_accumulation)`},
 		{"VRAMRUN_KEEP_RUNS", "-1", `VRAMRUN_KEEP_RUNS: -1 is too small (the least is 1)`},
 		{"VRAMRUN_PROBABLE_OOM", "ignore", `VRAMRUN_PROBABLE_OOM: "ignore" is not one of report, fix`},
 	}
@@ -415,7 +415,7 @@ func TestBadFlagValuesNameTheFlag(t *testing.T) {
 	}{
 		{[]string{"--max-attempts=0"}, `--max-attempts: 0 is too small (the least is 1)`},
 		{[]string{"--ladder", "allocator,batchsize"}, `--ladder: unknown fix "batchsize" (known: allocator, mixed_precision, ` +
-			`grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size)`},
+			`grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size, fused_loss, activation_offload, eval_accumulation)`},
 		{[]string{"--pty", "yes"}, `--pty: "yes" is not one of auto, always, never`},
 		{[]string{"--gpu-poll", "0s"}, `--gpu-poll: "0s" is too short (the least is 50ms)`},
 		{[]string{"--gpu-poll", "1ms"}, `--gpu-poll: "1ms" is too short (the least is 50ms)`},
@@ -436,7 +436,7 @@ func TestRegisterFlagsDefaultsMatchContract(t *testing.T) {
 	fs := parsedFlags(t)
 	want := map[string]string{"max-attempts": "6", "grace": "10s", "no-learn": "false", "gpu-poll": "500ms",
 		"events": "", "pick-gpu": "false", "wait-free": "0s", "pty": "auto", "profile": "",
-		"ladder": "allocator,mixed_precision,batch_size,grad_checkpointing,optimizer_8bit,cpu_offload"}
+		"ladder": "allocator,mixed_precision,fused_loss,batch_size,grad_checkpointing,activation_offload,optimizer_8bit,cpu_offload"}
 	for name, def := range want {
 		f := fs.Lookup(name)
 		if f == nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const knownFixes = "(known: allocator, mixed_precision, grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size)"
+const knownFixes = "(known: allocator, mixed_precision, grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size, fused_loss, activation_offload, eval_accumulation)"
 
 // TestMalformedProjectFile checks that each kind of mistake fails Load with
 // one line that starts with the file and the line of the mistake.

@@ -25,7 +25,8 @@ type Command struct {
 // ProfileFlagKeys are the keys a profile's flags: mapping may use.
 func ProfileFlagKeys() []string {
 	return []string{"batch_size", "grad_accumulation", "eval_batch_size",
-		"grad_checkpointing", "mixed_precision", "optimizer_8bit", "cpu_offload"}
+		"grad_checkpointing", "mixed_precision", "optimizer_8bit", "cpu_offload",
+		"fused_loss", "activation_offload", "eval_accumulation"}
 }
 
 // Path resolves a path named by the command against its working directory.

@@ -18,6 +18,18 @@ const (
 	FixOptimizer8bit     FixID = "optimizer_8bit"
 	FixCPUOffload        FixID = "cpu_offload"
 	FixEvalBatchSize     FixID = "eval_batch_size"
+	// FixFusedLoss computes the loss without holding the whole logits
+	// tensor (Liger's fused linear cross-entropy, chunked cross-entropy):
+	// the same loss, a language model's largest activation gone.
+	FixFusedLoss FixID = "fused_loss"
+	// FixActivationOffload moves the activations kept for the backward pass
+	// to host memory while the forward pass goes on (torchtune's, TRL's and
+	// axolotl's activation offloading): exact, paid for in PCIe traffic.
+	FixActivationOffload FixID = "activation_offload"
+	// FixEvalAccumulation moves an evaluation's predictions to the host
+	// every few batches instead of gathering all of them on the GPU (the HF
+	// Trainer's eval_accumulation_steps): the same metrics.
+	FixEvalAccumulation FixID = "eval_accumulation"
 	// FixResume is not a memory fix and no ladder has it: on a relaunch
 	// after an attempt that wrote a checkpoint, vramrun asks the plugin to
 	// point the command at it (Fix.Checkpoint). A plugin that cannot, or
@@ -29,14 +41,17 @@ const (
 // AllFixes lists every fix id.
 func AllFixes() []FixID {
 	return []FixID{FixAllocator, FixMixedPrecision, FixGradCheckpointing, FixBatchSize,
-		FixOptimizer8bit, FixCPUOffload, FixEvalBatchSize}
+		FixOptimizer8bit, FixCPUOffload, FixEvalBatchSize, FixFusedLoss, FixActivationOffload, FixEvalAccumulation}
 }
 
 // DefaultLadder is the order fixes are tried in when no profile says
-// otherwise: cheapest in speed and numerics first.
+// otherwise: cheapest in speed and numerics first. The fused loss comes
+// before the batch cut because it costs no speed (often it gains some);
+// activation offload after checkpointing because it offloads what
+// checkpointing keeps, and before the 8-bit optimizer because it is exact.
 func DefaultLadder() []FixID {
-	return []FixID{FixAllocator, FixMixedPrecision, FixBatchSize, FixGradCheckpointing,
-		FixOptimizer8bit, FixCPUOffload}
+	return []FixID{FixAllocator, FixMixedPrecision, FixFusedLoss, FixBatchSize, FixGradCheckpointing,
+		FixActivationOffload, FixOptimizer8bit, FixCPUOffload}
 }
 
 // ParseFixID accepts a fix id as a user writes it.
@@ -47,7 +62,7 @@ func ParseFixID(s string) (FixID, error) {
 			return id, nil
 		}
 	}
-	names := make([]string, 0, 7)
+	names := make([]string, 0, len(AllFixes()))
 	for _, f := range AllFixes() {
 		names = append(names, string(f))
 	}

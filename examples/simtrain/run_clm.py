@@ -29,6 +29,7 @@ except ImportError:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simgpu  # noqa: E402
+import simgpu_memfixes  # noqa: E402
 
 
 @dataclass
@@ -118,7 +119,8 @@ def main():
         checkpointing=training_args.gradient_checkpointing, optimizer=training_args.optim,
         optimizer_kind=simgpu.optimizer_kind(training_args.optim), offload=offload, zero_stage=stage,
         steps=training_args.max_steps, eval_every=every if training_args.do_train else 0,
-        eval_at_end=at_end and training_args.do_train,
+        eval_at_end=at_end and training_args.do_train, fused_loss=training_args.use_liger_kernel,
+        eval_accumulation=simgpu_memfixes.hf_eval_accumulation(training_args.eval_accumulation_steps),
     )
     session = sim.session(job)
 

@@ -30,6 +30,7 @@ import warnings
 from collections import defaultdict
 from types import SimpleNamespace as NS
 
+import simgpu_memfixes
 import simgpu_src_hf
 import simgpu_src_torch
 from simgpu_model import LAYERS, SIM_DIR
@@ -433,6 +434,7 @@ class Frameworks:
             base, Accelerator=torch.accelerate.Accelerator, AcceleratedOptimizer=torch.accelerate.AcceleratedOptimizer,
             deepspeed_init=ds["deepspeed_init"], find_executable_batch_size=find_executable_batch_size,
             Adafactor=torch.Adafactor, BNB_OPTIMIZERS=BNB_OPTIMIZERS, is_bitsandbytes_available=bitsandbytes_importable,
+            is_liger_kernel_available=simgpu_memfixes.liger_kernel_available,
             bnb_optim=torch.bnb_optim, TrainerControl=callback["TrainerControl"], TrainerState=callback["TrainerState"],
             CallbackHandler=callback["CallbackHandler"], DEFAULT_CALLBACKS=[callback["DefaultFlowCallback"]],
             TrainOutput=lambda *a: a, re=re, shutil=shutil, PREFIX_CHECKPOINT_DIR=utils["PREFIX_CHECKPOINT_DIR"],

@@ -29,6 +29,10 @@ DEFAULT_ACT = "400MiB"
 DEFAULT_EVAL_ACT = "600MiB"
 MIXED_FACTOR = Fraction(1, 2)
 CHECKPOINT_FACTOR = Fraction(35, 100)
+# A fused or chunked loss never holds the whole logits tensor: one chunk of it at a time.
+FUSED_LOSS_CHUNKS = 8
+# Activation offload keeps a quarter of the saved activations on the GPU (the layers in flight).
+OFFLOAD_FACTOR = Fraction(1, 4)
 WASTE = Fraction(15, 100)
 WASTE_LOW = Fraction(2, 100)
 JAX_DEFAULT_FRACTION = 0.75
@@ -159,6 +163,7 @@ class GPUSpec:
         self.act = parse_size(env.get("SIMGPU_ACT", DEFAULT_ACT), "SIMGPU_ACT")
         self.eval_act = parse_size(env.get("SIMGPU_EVAL_ACT", DEFAULT_EVAL_ACT), "SIMGPU_EVAL_ACT")
         self.logits_share = parse_share(env.get("SIMGPU_LOGITS_SHARE", "0"), "SIMGPU_LOGITS_SHARE")
+        self.eval_preds = parse_size(env.get("SIMGPU_EVAL_PREDS", "0"), "SIMGPU_EVAL_PREDS")
         self.warnings, self.config_error, self.allowed = [], None, None
         self.tf_allocator = "bfc"
         budget = self.capacity - sum(used for _, used in self.others)
@@ -333,7 +338,8 @@ class Job:
 
     def __init__(self, script, micro_batch, accumulation=1, eval_batch=None, precision="fp32",
                  checkpointing=False, optimizer="adamw", optimizer_kind="adam", offload=False, zero_stage=0,
-                 steps=20, eval_every=0, eval_at_end=False, eval_batches=2, env=None):
+                 steps=20, eval_every=0, eval_at_end=False, eval_batches=2, env=None,
+                 fused_loss=False, activation_offload=False, eval_accumulation=None):
         if precision not in PRECISION_BYTES:
             raise ValueError("unknown precision %r" % precision)
         env = os.environ if env is None else env
@@ -347,6 +353,13 @@ class Job:
         self.optimizer_kind = optimizer_kind
         self.offload = offload
         self.zero_stage = zero_stage
+        # fused_loss: the loss is computed chunk by chunk (Liger, chunked cross-entropy);
+        # activation_offload: saved activations go to host memory; eval_accumulation: None for a
+        # framework that keeps no predictions, else the HF Trainer's eval_accumulation_steps (0 =
+        # unset: every prediction of the evaluation stays on the GPU until it ends).
+        self.fused_loss = fused_loss
+        self.activation_offload = activation_offload
+        self.eval_accumulation = eval_accumulation
         self.steps = steps
         self.eval_every = eval_every
         self.eval_at_end = eval_at_end
@@ -403,11 +416,23 @@ class Plan:
         # pass, like a language model's logits: the allocation PyTorch's message then names is
         # most of what the batch costs.
         self.logits_elements = int(train_elements * spec.logits_share)
-        self.logits = self.logits_elements * self.act_elem
         train_elements -= self.logits_elements
+        if job.fused_loss:
+            self.logits_elements //= FUSED_LOSS_CHUNKS
+        if job.activation_offload:
+            train_elements = int(train_elements * OFFLOAD_FACTOR)
+        self.logits = self.logits_elements * self.act_elem
         self.train_act = [n * self.act_elem for n in spread(train_elements, 2 * LAYERS)]
         self.train_act_elements = spread(train_elements, 2 * LAYERS)
         eval_elements = job.eval_batch * spec.eval_act // 4
+        # The predictions an HF-style evaluation gathers: SIMGPU_EVAL_PREDS for the whole
+        # evaluation, in equal parts per batch, moved to the host every eval_accumulation batches.
+        self.eval_pred_part = 0
+        self.eval_preds_held = 0
+        if job.eval_accumulation is not None and spec.eval_preds:
+            self.eval_pred_part = spec.eval_preds // max(1, job.eval_batches)
+            held = job.eval_accumulation or job.eval_batches
+            self.eval_preds_held = self.eval_pred_part * min(held, job.eval_batches)
         self.eval_act = [n * self.act_elem for n in spread(eval_elements, LAYERS)]
         self.eval_act_elements = spread(eval_elements, LAYERS)
         self.offload = job.offload
@@ -435,7 +460,7 @@ class Plan:
             "weights": weights, "grads": grads, "optimizer": state, "activations": sum(self.train_act) + self.logits,
             "eval_activations": sum(self.eval_act),
             "train_need": weights + grads + state + sum(self.train_act) + self.logits,
-            "eval_need": weights + sum(self.eval_act),
+            "eval_need": weights + sum(self.eval_act) + self.eval_preds_held,
         }
 
 

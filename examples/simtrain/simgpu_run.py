@@ -440,14 +440,34 @@ class Driver:
         session.free_activations()
         saved, session.phase = device.allocated, "eval"
         device.allocated = sum(session.plan.weights)
-        for _ in range(self.job.eval_batches):
+        preds = []
+        for n in range(self.job.eval_batches):
             session.free_activations()
             yield session.batch("eval")
+            preds.append(self._gather_predictions(n))
+            if self.job.eval_accumulation and len(preds) == self.job.eval_accumulation:
+                self._release(preds)
         session.free_activations()
+        self._release(preds)
         device.allocated, session.phase = saved, "train"
         if session.main:
             sys.stdout.write("eval after step %d: loss %.3f\n" % (self.step, eval_loss_at(self.step)))
             sys.stdout.flush()
+
+    def _gather_predictions(self, n):
+        """An HF-style evaluation loop keeps batch n's predictions (logits) on the GPU."""
+        part = self.session.plan.eval_pred_part
+        if part:
+            self.session.allocate_activation(part, part // self.session.plan.act_elem, LAYERS - 1, "eval")
+            self.session.live.remove(part)
+        return part
+
+    def _release(self, preds):
+        """The predictions go to the host (eval_accumulation_steps reached, or the evaluation ended)."""
+        for part in preds:
+            if part:
+                self.session.device.release(part)
+        del preds[:]
 
     def survive_oom(self):
         """fairseq style: log the OOM of an oversized batch, skip it and go on."""

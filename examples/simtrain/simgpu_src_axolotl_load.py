@@ -24,6 +24,7 @@ from types import SimpleNamespace as NS
 
 import simgpu
 import simgpu_frames
+import simgpu_memfixes
 import simgpu_src_axolotl
 import simgpu_yaml
 from simgpu_frames import load_source
@@ -527,12 +528,18 @@ class SimGPU:
         elif args.eval_strategy == "epoch":
             at_end = True
         optimizer = cfg.optimizer
+        # gradient_checkpointing: offload|offload_disk is axolotl's gradient_checkpointing: true with
+        # activation_offloading: true|disk (its config validation converts it)
+        activation_offload = (bool(cfg.activation_offloading)
+                              or cfg.gradient_checkpointing in ("offload", "offload_disk"))
         job = simgpu.Job(
             "axolotl", micro_batch=micro, accumulation=accumulation, eval_batch=args.per_device_eval_batch_size,
             precision=precision_of(cfg, args),
             checkpointing=bool(cfg.gradient_checkpointing) or bool(cfg.activation_offloading),
             optimizer=optimizer, optimizer_kind=simgpu.optimizer_kind(optimizer), offload=offload, zero_stage=stage,
             steps=args.max_steps, eval_every=every, eval_at_end=at_end,
+            fused_loss=bool(cfg.chunked_cross_entropy), activation_offload=activation_offload,
+            eval_accumulation=simgpu_memfixes.hf_eval_accumulation(None),
         )
         self.session = self.sim.session(job)
 

@@ -99,6 +99,14 @@ class Trainer:
         self.model = model
         self.compute_metrics = compute_metrics
         self.is_deepspeed_enabled = args.hf_deepspeed_config is not None
+        if self.args.use_liger_kernel:
+            if is_liger_kernel_available():
+                pass  # the simulated model's loss is fused (liger_kernel's _apply_liger_kernel_to_instance)
+            else:
+                raise ImportError(
+                    "You have set `use_liger_kernel` to `True` but liger-kernel >= 0.3.0 is not available. "
+                    "Please install it with `pip install liger-kernel`"
+                )
         self.accelerator = Accelerator(
             gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=args.mixed_precision
         )

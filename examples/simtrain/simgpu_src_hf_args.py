@@ -202,6 +202,7 @@ class TrainingArguments:
     gradient_checkpointing: bool = field(default=False, metadata={"help": "If True, use gradient checkpointing to save memory at the expense of slower backward pass."})
     auto_find_batch_size: bool = field(default=False, metadata={"help": "Whether to automatically decrease the batch size in half and rerun the training loop again each time a CUDA Out-of-Memory was reached"})
     torch_compile: bool = field(default=False, metadata={"help": "If set to `True`, the model will be wrapped in `torch.compile`."})
+    use_liger_kernel: bool = field(default=False, metadata={"help": "Whether or not to enable the Liger Kernel for model training."})
     push_to_hub: bool = field(default=False, metadata={"help": "Whether or not to upload the trained model to the model hub after training."})
     resume_from_checkpoint: Optional[str] = field(default=None, metadata={"help": "The path to a folder with a valid checkpoint for your model."})
     ignore_data_skip: bool = field(default=False, metadata={"help": "When resuming training, whether or not to skip the first epochs and batches to get to the same training data."})

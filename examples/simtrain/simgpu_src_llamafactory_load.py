@@ -10,8 +10,10 @@ per_device_train_batch_size, accumulation gradient_accumulation_steps, evaluatio
 per_device_eval_batch_size, precision bf16-true with pure_bf16 else bf16/fp16/fp32 from the
 TrainingArguments (and accelerate's ACCELERATE_MIXED_PRECISION), gradient checkpointing on unless
 disable_gradient_checkpointing (or on again with gradient_checkpointing), optimizer optim, ZeRO
-stage and optimizer offload from deepspeed. stage, finetuning_type, lora_*, quantization_bit,
-cutoff_len, packing, flash_attn, enable_liger_kernel and use_unsloth_gc do not change memory.
+stage and optimizer offload from deepspeed, fused loss with enable_liger_kernel (or the Trainer's
+use_liger_kernel), activation offload with use_unsloth_gc (LLaMA-Factory's gradient checkpointing on),
+eval_accumulation_steps (0 when unset). stage, finetuning_type, lora_*, quantization_bit, cutoff_len,
+packing and flash_attn do not change memory.
 """
 
 import collections
@@ -38,6 +40,7 @@ from types import SimpleNamespace as NS
 
 import simgpu
 import simgpu_frames
+import simgpu_memfixes
 import simgpu_proc
 import simgpu_run
 import simgpu_src_hf
@@ -218,6 +221,11 @@ def open_session(model_args, data_args, training_args, finetuning_args):
     every, at_end = eval_schedule(training_args)
     checkpointing = bool(training_args.do_train and (not model_args.disable_gradient_checkpointing
                                                      or training_args.gradient_checkpointing))
+    # apply_liger_kernel (sft and pt: the fused linear cross-entropy) and the Trainer's own use_liger_kernel;
+    # use_unsloth_gc is LLaMA-Factory's checkpointing function, so only with its gradient checkpointing
+    fused_loss = bool(training_args.do_train and (model_args.enable_liger_kernel or training_args.use_liger_kernel))
+    activation_offload = bool(training_args.do_train and model_args.use_unsloth_gc
+                              and not model_args.disable_gradient_checkpointing)
     job = simgpu.Job(
         SCRIPT, micro_batch=training_args.per_device_train_batch_size,
         accumulation=training_args.gradient_accumulation_steps,
@@ -225,7 +233,8 @@ def open_session(model_args, data_args, training_args, finetuning_args):
         checkpointing=checkpointing, optimizer=training_args.optim,
         optimizer_kind=simgpu.optimizer_kind(training_args.optim), offload=offload, zero_stage=stage,
         steps=training_args.max_steps, eval_every=every if training_args.do_train else 0,
-        eval_at_end=at_end and training_args.do_train,
+        eval_at_end=at_end and training_args.do_train, fused_loss=fused_loss, activation_offload=activation_offload,
+        eval_accumulation=simgpu_memfixes.hf_eval_accumulation(training_args.eval_accumulation_steps),
     )
     STATE.session = STATE.sim.session(job)
 

@@ -50,7 +50,8 @@ STUB_DIR = os.path.join(SIM_DIR, "torchtune_recipes")
 STEPS_PER_EPOCH = 20  # the sim's dataset: this many optimizer steps per epoch, at any batch size
 SEQ_REFERENCE = 2048  # SIMGPU_ACT is per sample of this many tokens
 LORA_TRAINABLE = Fraction(1, 100)  # share of the weights LoRA trains (gradients, optimizer state)
-OFFLOAD_FACTOR = Fraction(1, 2)  # activation offloading keeps half of the checkpointed activations on the GPU
+# loss._component_ values that never hold the whole logits tensor (simgpu.Job's fused_loss)
+FUSED_LOSSES = ("torchtune.modules.loss.LinearCrossEntropyLoss", "torchtune.modules.loss.CEWithChunkedOutputLoss")
 TYPING = {name: getattr(typing, name) for name in ("Any", "Callable", "Dict", "Generic", "Iterable", "List",
                                                    "Optional", "Tuple", "Type", "TypeVar", "Union", "Generator",
                                                    "ContextManager", "Literal")}
@@ -688,8 +689,9 @@ def torchtune_job(cfg, recipe, lora):
     precision = {"bf16": "bf16-true", "fp32": "fp32", "fp64": "fp64-true", None: "fp32"}.get(cfg.get("dtype"), "fp32")
     ac_share, checkpointing = _ac_factor(cfg, distributed)
     act = ac_share / simgpu_model.CHECKPOINT_FACTOR if checkpointing else Fraction(1)
-    if cfg.get("enable_activation_offloading", False) and checkpointing:
-        act *= OFFLOAD_FACTOR
+    # activation offloading (simgpu.Job's activation_offload) works on the checkpointed model only
+    offloading = bool(cfg.get("enable_activation_offloading", False)) and checkpointing
+    fused_loss = str(_cfg_get(cfg, "loss._component_", "")) in FUSED_LOSSES
     seq_len = _cfg_get(cfg, "tokenizer.max_seq_len")
     seq = Fraction(seq_len, SEQ_REFERENCE) if isinstance(seq_len, int) and seq_len > 0 else Fraction(1)
     optimizer = str(_cfg_get(cfg, "optimizer._component_", "torch.optim.AdamW"))
@@ -705,7 +707,8 @@ def torchtune_job(cfg, recipe, lora):
     job = simgpu.Job(recipe + ".py", micro_batch=micro, accumulation=accumulation, eval_batch=eval_batch,
                      precision=precision, checkpointing=checkpointing, optimizer=optimizer, optimizer_kind=kind,
                      offload=offload, zero_stage=3 if distributed else 0, steps=epochs * per_epoch,
-                     eval_every=eval_every if isinstance(eval_every, int) else 0, eval_batches=eval_batches)
+                     eval_every=eval_every if isinstance(eval_every, int) else 0, eval_batches=eval_batches,
+                     fused_loss=fused_loss, activation_offload=offloading)
     return job, act * seq, seq, (LORA_TRAINABLE if lora else None)
 
 

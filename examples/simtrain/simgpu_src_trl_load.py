@@ -29,6 +29,7 @@ from types import SimpleNamespace as NS
 
 import simgpu
 import simgpu_frames
+import simgpu_memfixes
 import simgpu_proc
 import simgpu_run
 import simgpu_src_trl
@@ -285,12 +286,16 @@ def _open_session(args, model):
             raise ValueError("%s must be at least 1, got %r" % (name, getattr(args, name)))
     stage, offload = _deepspeed_settings(args)
     every, at_end = _eval_schedule(args)
+    # Liger's fused losses (all trainers), SFT's chunked_nll loss and activation_offloading (SFTConfig fields)
+    fused_loss = bool(args.use_liger_kernel) or getattr(args, "loss_type", None) == "chunked_nll"
     job = simgpu.Job(
         "trl", micro_batch=args.per_device_train_batch_size, accumulation=args.gradient_accumulation_steps,
         eval_batch=args.per_device_eval_batch_size, precision=precision_of(args, getattr(model, "_sim_dtype", None)),
         checkpointing=args.gradient_checkpointing, optimizer=args.optim,
         optimizer_kind=simgpu.optimizer_kind(args.optim), offload=offload, zero_stage=stage, steps=args.max_steps,
-        eval_every=every, eval_at_end=at_end,
+        eval_every=every, eval_at_end=at_end, fused_loss=fused_loss,
+        activation_offload=bool(getattr(args, "activation_offloading", False)),
+        eval_accumulation=simgpu_memfixes.hf_eval_accumulation(args.eval_accumulation_steps),
     )
     STATE.session = STATE.sim.session(job)
 

@@ -297,6 +297,55 @@ class MemoryTest(Case):
         proc = self.py("cfg.yml", "--max-steps", "2", "--micro-batch-size", "16", "--activation-offloading", "true")
         self.assertLess(int(self.assert_done(proc, checkpointing="true")["peak"]), plain)
 
+    def test_chunked_cross_entropy(self):
+        # 96 x 200 MiB of bf16 activations, 80 % logits: 8 + 18.75 GiB; chunked, 8 + 5.6 GiB
+        big = ("cfg.yml", "--max-steps", "2", "--micro-batch-size", "96", "--gradient-accumulation-steps", "1")
+        env = {"SIMGPU_LOGITS_SHARE": "0.8"}
+        self.assert_oom(self.axolotl(*big, env=env))
+        peak = self.assert_done(self.axolotl(*big, "--chunked-cross-entropy", env=env), micro=96)["peak"]
+        self.assert_done(self.py(*big, "--no-chunked-cross-entropy", "--chunked-cross-entropy", env=env), peak=peak)
+        self.write("chunked.yml", CONFIG + "chunked_cross_entropy: true\n")
+        self.assert_done(self.py("chunked.yml", *big[1:], env=env), peak=peak)
+        self.assert_oom(self.py("chunked.yml", *big[1:], "--no-chunked-cross-entropy", env=env))
+        # a boolean field is a flag: a value after it is an argument of its own, the launcher's script
+        proc = self.axolotl(*big, "--chunked-cross-entropy", "true", env=env)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("CalledProcessError", proc.stderr)
+        # the module forms take a value (and leave the allocator variable alone: 15 % waste)
+        legacy = ("cfg.yml", "--max_steps=2", "--micro_batch_size=96", "--gradient_accumulation_steps=1")
+        self.assert_oom(self.legacy(*legacy, env=env))
+        for value in ("--chunked_cross_entropy=True", "--chunked-cross-entropy=true"):
+            self.assert_done(self.legacy(*legacy, value, env=env), micro=96)
+
+    def test_activation_offloading(self):
+        # 240 x 70 MiB of checkpointed bf16 activations + 8 GiB; offloaded, a quarter of them
+        big = ("cfg.yml", "--max-steps", "2", "--micro-batch-size", "240", "--gradient-accumulation-steps", "1")
+        self.assert_oom(self.py(*big, "--gradient-checkpointing", "true"))
+        peaks = set()
+        for option in (("--activation-offloading", "true"), ("--activation-offloading", "legacy"),
+                       ("--activation-offloading", "disk"), ("--gradient-checkpointing", "offload"),
+                       ("--gradient-checkpointing", "offload_disk"),
+                       ("--gradient-checkpointing", "true", "--activation-offloading", "true")):
+            peaks.add(self.assert_done(self.py(*big, *option), micro=240, checkpointing="true")["peak"])
+        self.assertEqual(len(peaks), 1)
+        self.assert_oom(self.py(*big, "--gradient-checkpointing", "true", "--activation-offloading", "false"))
+        legacy = ("cfg.yml", "--max_steps=2", "--micro_batch_size=240", "--gradient_accumulation_steps=1")
+        self.assert_oom(self.legacy(*legacy, "--gradient_checkpointing=True"))
+        for value in ("--activation_offloading=True", "--gradient_checkpointing=offload"):
+            self.assert_done(self.legacy(*legacy, value), micro=240, checkpointing="true")
+
+    def test_evaluation_keeps_the_predictions(self):
+        # HF's evaluation loop without eval_accumulation_steps (axolotl has no key for it): all of the
+        # evaluation's predictions stay on the GPU, whatever the eval batch
+        evals = ("cfg.yml", "--val-set-size", "0.05", "--eval-steps", "2", "--max-steps", "2")
+        env = {"SIMGPU_EVAL_PREDS": "30GiB"}
+        self.assert_done(self.py(*evals))
+        for extra in ((), ("--eval-batch-size", "1")):
+            proc = self.py(*evals, *extra, env=env)
+            self.assert_oom(proc)
+            self.assertIn("evaluation_loop", frames(proc.stderr))
+        self.assert_done(self.py(*evals, env={"SIMGPU_EVAL_PREDS": "10GiB"}))
+
     def test_eval_batch_defaults_to_micro(self):
         env = {"SIMGPU_EVAL_ACT": "12GiB"}
         evals = ("--val-set-size", "0.05", "--eval-steps", "2", "--max-steps", "4")

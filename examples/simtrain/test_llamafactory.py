@@ -217,6 +217,67 @@ class LlamaFactoryTest(unittest.TestCase):
         self.assertEqual((done["micro"], done["accum"], done["effective"], done["checkpointing"]),
                          ("32", "4", "128", "true"))
 
+    def fake_liger(self):
+        os.makedirs(self.path("site", "liger_kernel"), exist_ok=True)
+        self.write(os.path.join("site", "liger_kernel", "__init__.py"), "")
+        return self.path("site")
+
+    def test_enable_liger_kernel_fuses_the_loss(self):
+        # 256 x 70 MiB of checkpointed bf16 activations, 80 % logits: 8 + 17.5 GiB, with Liger 8 + 5.25
+        big = ("train", "sft.yaml", "per_device_train_batch_size=256", "gradient_accumulation_steps=1", "bf16=true",
+               "max_steps=2")
+        env = {"SIMGPU_LOGITS_SHARE": "0.8"}
+        proc = self.cli(*big, env=env)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(OOM, proc.stderr)
+        site = self.fake_liger()
+        done = self.ok(self.cli(*big, "enable_liger_kernel=true", env=dict(env, PYTHONPATH=site)))
+        self.assertEqual((done["micro"], done["checkpointing"]), ("256", "true"))
+        # the Trainer's own use_liger_kernel fuses it too
+        self.assertEqual(self.ok(self.cli(*big, "use_liger_kernel=true", env=dict(env, PYTHONPATH=site)))["peak"],
+                         done["peak"])
+        # without the package LLaMA-Factory's argument check refuses it, as it does deepspeed's
+        proc = self.cli(*big, "enable_liger_kernel=true", env=env)
+        self.assertEqual(proc.returncode, 1)
+        self.assertTrue(proc.stderr.endswith(
+            "importlib.metadata.PackageNotFoundError: No package metadata was found for The 'liger-kernel' "
+            "distribution was not found and is required by this application. \nTo fix: run `pip install "
+            "liger-kernel`.\n"), proc.stderr[-1000:])
+        self.assertIn("in _check_extra_dependencies\n", proc.stderr)
+        proc = self.cli(*big, "use_liger_kernel=true", env=env)
+        self.assertTrue(proc.stderr.endswith(
+            "ImportError: You have set `use_liger_kernel` to `True` but liger-kernel >= 0.3.0 is not available. "
+            "Please install it with `pip install liger-kernel`\n"), proc.stderr[-1000:])
+        self.assertNotIn("done:", proc.stdout)
+
+    def test_use_unsloth_gc_offloads_the_checkpointed_activations(self):
+        # 200 x 140 MiB of checkpointed fp32 activations + 8 GiB; offloaded, a quarter of them
+        big = ("train", "sft.yaml", "per_device_train_batch_size=200", "gradient_accumulation_steps=1", "max_steps=2")
+        proc = self.cli(*big)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(OOM, proc.stderr)
+        done = self.ok(self.cli(*big, "use_unsloth_gc=true"))
+        self.assertEqual((done["micro"], done["checkpointing"]), ("200", "true"))
+        # it is LLaMA-Factory's checkpointing function: nothing without LLaMA-Factory's checkpointing
+        small = ("train", "sft.yaml", "disable_gradient_checkpointing=true", "max_steps=2")
+        self.assertEqual(self.ok(self.cli(*small, "use_unsloth_gc=true"))["peak"], self.ok(self.cli(*small))["peak"])
+        self.assertEqual(self.ok(self.cli(*small, "gradient_checkpointing=true", "use_unsloth_gc=true"))["peak"],
+                         self.ok(self.cli(*small, "gradient_checkpointing=true"))["peak"])
+
+    def test_eval_accumulation_steps_releases_the_predictions(self):
+        evals = ("train", "sft.yaml", "bf16=true", "val_size=0.1", "eval_strategy=steps", "eval_steps=2")
+        env = {"SIMGPU_EVAL_PREDS": "30GiB"}  # two eval batches of 15 GiB of predictions each
+        self.ok(self.cli(*evals))
+        for extra in ((), ("per_device_eval_batch_size=1",)):
+            proc = self.cli(*evals, *extra, env=env)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn(OOM + "17.25 GiB", proc.stderr)
+            self.assertIn("in evaluation_loop\n", proc.stderr)
+            self.assertNotIn("done:", proc.stdout)
+        proc = self.cli(*evals, "eval_accumulation_steps=1", env=env)
+        self.ok(proc)
+        self.assertEqual(re.findall(r"^eval after step (\d+)", proc.stdout, re.M), ["2", "4"])
+
     def test_torchrun_path(self):
         env = {"FORCE_TORCHRUN": "1"}
         proc = self.cli("train", "sft.yaml", "per_device_train_batch_size=128", "gradient_accumulation_steps=1",

@@ -181,6 +181,49 @@ class TransformersTest(Case):
         self.assert_done(self.clm(env={"ACCELERATE_MIXED_PRECISION": "bf16"}), precision="bf16")
         self.assert_done(self.clm("--fp16", env={"ACCELERATE_MIXED_PRECISION": "bf16"}), precision="fp16")
 
+    def fake_liger(self):
+        """A folder for PYTHONPATH with an empty liger_kernel package (the sim only needs it to import)."""
+        folder = os.path.join(self.tmp, "site")
+        os.makedirs(os.path.join(folder, "liger_kernel"), exist_ok=True)
+        open(os.path.join(folder, "liger_kernel", "__init__.py"), "w").close()
+        return folder
+
+    def test_use_liger_kernel_fuses_the_loss(self):
+        # 96 x 200 MiB of bf16 activations, 80 % of them logits: 8 + 18.75 GiB without Liger, 8 + 5.6 with
+        big = ("--per_device_train_batch_size", "96", "--bf16")
+        env = {"SIMGPU_LOGITS_SHARE": "0.8"}
+        self.assert_oom(self.clm(*big, env=env))
+        fused = self.assert_done(self.clm(*big, "--use_liger_kernel", env=dict(env, PYTHONPATH=self.fake_liger())),
+                                 micro=96, precision="bf16", checkpointing="false")
+        self.assertLessEqual(int(fused["peak"]), 16 * GiB)
+        # without the package: transformers' Trainer refuses, before any step
+        proc = self.clm(*big, "--use_liger_kernel", "true", env=env)
+        self.assertEqual(proc.returncode, 1, proc.stderr[-2000:])
+        self.assertTrue(proc.stderr.endswith(
+            "\nImportError: You have set `use_liger_kernel` to `True` but liger-kernel >= 0.3.0 is not available. "
+            "Please install it with `pip install liger-kernel`\n"), proc.stderr[-1000:])
+        self.assertIn('transformers/trainer.py", line', proc.stderr)
+        self.assertNotIn("step 1/", proc.stdout)
+        self.assertNotIn("done:", proc.stdout)
+
+    def test_eval_accumulation_steps_releases_the_predictions(self):
+        # 30 GiB of predictions over the 2 eval batches: all held until the evaluation ends unless
+        # eval_accumulation_steps moves them to the CPU; a smaller eval batch holds just as many
+        evals = ("--do_eval", "--bf16", "--eval_strategy", "steps", "--eval_steps", "2")
+        env = {"SIMGPU_EVAL_PREDS": "30GiB"}
+        self.assert_done(self.clm(*evals))
+        for extra in ((), ("--per_device_eval_batch_size", "1")):
+            proc = self.clm(*evals, *extra, env=env)
+            self.assert_oom(proc)
+            self.assertIn("evaluation_loop", frames(proc.stderr))
+            self.assertIn("Tried to allocate 17.25 GiB", proc.stderr)  # the second batch's 15 GiB, + 15 %
+        proc = self.clm(*evals, "--eval_accumulation_steps", "1", env=env)
+        done = self.assert_done(proc, micro=8, accum=1)
+        self.assertEqual(re.findall(r"^eval after step (\d+)", proc.stdout, re.M), ["2", "3"])  # and --do_eval
+        self.assertLessEqual(int(done["peak"]), 24 * GiB)
+        # eval_accumulation_steps 2 (both batches) is the same as unset
+        self.assert_oom(self.clm(*evals, "--eval_accumulation_steps", "2", env=env))
+
 
 class LightningTest(Case):
     def test_config_and_overrides(self):

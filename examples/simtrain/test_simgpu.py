@@ -399,6 +399,48 @@ class LogitsShareTest(unittest.TestCase):
             simgpu_model.GPUSpec({"SIMGPU_LOGITS_SHARE": "1.5"}, "pytorch")
 
 
+class MemoryFixesTest(unittest.TestCase):
+    """Job's fused_loss, activation_offload and eval_accumulation, as simgpu.estimate sees them."""
+
+    def test_fused_loss_and_activation_offload(self):
+        env = {"SIMGPU_LOGITS_SHARE": "0.8"}
+        # 96 x 200 MiB of bf16 activations: 15 GiB of logits, 3.75 GiB of the rest
+        make = lambda **kw: simgpu.Job("run_clm.py", 96, precision="bf16", **kw)  # noqa: E731
+        plain = simgpu.estimate(make(), env=env)
+        self.assertEqual(plain["activations"], 96 * 200 * MiB)
+        self.assertFalse(plain["train_fits"])
+        fused = simgpu.estimate(make(fused_loss=True), env=env)
+        self.assertEqual(fused["activations"], 15 * GiB // 8 + 3.75 * GiB)
+        self.assertTrue(fused["train_fits"])
+        offloaded = simgpu.estimate(make(activation_offload=True), env=env)
+        self.assertEqual(offloaded["activations"], 15 * GiB + 3.75 * GiB / 4)
+        both = simgpu.estimate(make(fused_loss=True, activation_offload=True), env=env)
+        self.assertEqual(both["activations"], 15 * GiB // 8 + 3.75 * GiB / 4)
+        # without a logits share a fused loss saves nothing; offload shrinks all the activations
+        self.assertEqual(simgpu.estimate(make(fused_loss=True), env={})["activations"], 96 * 200 * MiB)
+        self.assertEqual(simgpu.estimate(make(activation_offload=True), env={})["activations"], 96 * 50 * MiB)
+        for job in (make(), make(fused_loss=True), make(activation_offload=True)):
+            self.assertEqual(simgpu.estimate(job, env=env)["eval_need"], plain["eval_need"])
+
+    def test_eval_accumulation(self):
+        env = {"SIMGPU_EVAL_PREDS": "30GiB"}
+        make = lambda acc, batch=8: simgpu.Job("run_clm.py", 8, eval_batch=batch, precision="bf16",  # noqa: E731
+                                               eval_accumulation=acc)
+        base = simgpu.estimate(make(None), env={})["eval_need"]  # 2 GiB + 8 x 300 MiB
+        self.assertEqual(simgpu.estimate(make(None), env=env)["eval_need"], base)  # keeps no predictions
+        self.assertEqual(simgpu.estimate(make(0), env={})["eval_need"], base)  # SIMGPU_EVAL_PREDS unset
+        unset = simgpu.estimate(make(0), env=env)
+        self.assertEqual(unset["eval_need"], base + 30 * GiB)
+        self.assertFalse(unset["eval_fits"])
+        self.assertFalse(simgpu.estimate(make(0, batch=1), env=env)["eval_fits"])  # a smaller batch holds as much
+        self.assertEqual(simgpu.estimate(make(2), env=env)["eval_need"], base + 30 * GiB)
+        self.assertEqual(simgpu.estimate(make(5), env=env)["eval_need"], base + 30 * GiB)
+        one = simgpu.estimate(make(1), env=env)
+        self.assertEqual(one["eval_need"], base + 15 * GiB)
+        self.assertTrue(one["eval_fits"])
+        self.assertEqual(one["train_need"], unset["train_need"])
+
+
 class SeveralGPUsTest(unittest.TestCase):
     """SIMGPU_COUNT machines: a process's GPU, and the other processes it shares it with."""
 

@@ -153,6 +153,25 @@ class MemoryTest(Case):
         proc = tune(*SINGLE, "enable_activation_offloading=True", SHORT)
         self.assertNotIn("Hint: enable_activation_checkpointing", proc.stderr)
 
+    def test_activation_offloading_fits(self):
+        # 400 x 70 MiB of checkpointed bf16 activations + 4 GiB; offloaded, a quarter of them
+        self.fails(tune(*SINGLE, "batch_size=400", SHORT), TORCH_OOM)
+        self.done(tune(*SINGLE, "batch_size=400", SHORT, "enable_activation_offloading=True"), micro=400,
+                  checkpointing="true")
+
+    def test_loss_component(self):
+        # 300 x 70 MiB of checkpointed bf16 activations, 80 % logits: 4 + 20.5 GiB with the plain loss
+        env = {"SIMGPU_LOGITS_SHARE": "0.8"}
+        chunked = self.peak("batch_size=300", env=env)  # the shipped configs' LinearCrossEntropyLoss
+        self.assertLess(chunked, 12 * GiB)
+        for swap in (("loss=torch.nn.CrossEntropyLoss",), ("loss._component_=torch.nn.CrossEntropyLoss",)):
+            self.fails(tune(*SINGLE, "batch_size=300", SHORT, *swap, env=env), TORCH_OOM)
+        for loss in ("torchtune.modules.loss.LinearCrossEntropyLoss", "torchtune.modules.loss.CEWithChunkedOutputLoss"):
+            self.assertEqual(self.peak("batch_size=300", "loss=torch.nn.CrossEntropyLoss", "loss=" + loss, env=env),
+                             chunked)
+        # without a logits share the loss changes nothing
+        self.assertEqual(self.peak("loss=torch.nn.CrossEntropyLoss"), self.peak())
+
     def test_lora_and_sequence_length(self):
         full = self.peak()
         lora = self.peak(recipe=("run", "lora_finetune_single_device", "--config", "llama3_1/8B_lora_single_device"))
@@ -171,6 +190,10 @@ class MemoryTest(Case):
         proc = tune(*SINGLE, "run_val_every_n_steps=5", "batch_size_val=4", "max_steps_per_epoch=10")
         self.done(proc)
         self.assertEqual(re.findall(r"^eval after step (\d+):", proc.stdout, re.M), ["5", "10"])
+        # torchtune's validation keeps no predictions (SIMGPU_EVAL_PREDS is for HF's evaluation loop)
+        proc = tune(*SINGLE, "run_val_every_n_steps=5", "batch_size_val=4", "max_steps_per_epoch=10",
+                    env={"SIMGPU_EVAL_PREDS": "30GiB"})
+        self.done(proc)
 
 
 class DistributedTest(Case):

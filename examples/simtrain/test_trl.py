@@ -174,6 +174,74 @@ class TestTrlMemory(TrlTest):
         done = done_line(res.stdout)
         self.assertEqual((done["micro"], done["accum"], done["effective"]), ("32", "4", "128"))
 
+    def fake_liger(self):
+        folder = os.path.join(self.dir, "site")
+        os.makedirs(os.path.join(folder, "liger_kernel"), exist_ok=True)
+        self.write(os.path.join("site", "liger_kernel", "__init__.py"), "")
+        return folder
+
+    def test_sft_loss_type_and_use_liger_kernel(self):
+        # 256 x 70 MiB of checkpointed bf16 activations, 80 % logits: 8 + 17.5 GiB with the plain loss
+        big = ("sft", "--dataset_name", "d", "--max_steps", "2", "--per_device_train_batch_size", "256")
+        env = {"SIMGPU_LOGITS_SHARE": "0.8"}
+        res = self.trl(*big, "--loss_type", "nll", env=env)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn(TORCH_OOM, res.stderr)
+        self.assertNotIn("done:", res.stdout)
+        # TRL's default loss_type is chunked_nll
+        res = self.trl(*big, env=env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        peak = done_line(res.stdout)["peak"]
+        self.assertEqual(done_line(self.trl(*big, "--loss_type", "chunked_nll", env=env).stdout)["peak"], peak)
+        site = self.fake_liger()
+        res = self.trl(*big, "--loss_type", "nll", "--use_liger_kernel", "true", env=dict(env, PYTHONPATH=site))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(done_line(res.stdout)["peak"], peak)
+        # Liger's fused losses in DPO too
+        dpo = ("dpo", "--dataset_name", "d", "--max_steps", "2", "--per_device_train_batch_size", "256")
+        self.assertEqual(self.trl(*dpo, env=env).returncode, 1)
+        res = self.trl(*dpo, "--use_liger_kernel", "true", env=dict(env, PYTHONPATH=site))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        # without the package: transformers' Trainer refuses
+        res = self.trl(*big, "--use_liger_kernel", "true", env=env)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("\nImportError: You have set `use_liger_kernel` to `True` but liger-kernel >= 0.3.0 is not "
+                      "available. Please install it with `pip install liger-kernel`\n", res.stderr)
+        self.assertIn('trl/trainer/sft_trainer.py", line', res.stderr)
+        self.assertTrue(res.stderr.strip().splitlines()[-1].startswith("subprocess.CalledProcessError: Command '["))
+        res = self.trl(*big, "--loss_type", "cross_entropy", env=env)
+        self.assertIn("ValueError: Invalid `loss_type` cross_entropy passed. Supported values are 'nll', "
+                      "'chunked_nll' and 'dft'.", res.stderr)
+
+    def test_sft_activation_offloading(self):
+        # 72 x 200 MiB of bf16 activations without checkpointing + 8 GiB; offloaded, a quarter of them
+        big = ("sft", "--dataset_name", "d", "--max_steps", "2", "--per_device_train_batch_size", "72",
+               "--gradient_checkpointing", "false")
+        res = self.trl(*big)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn(TORCH_OOM, res.stderr)
+        for flag in (("--activation_offloading",), ("--activation_offloading", "true")):
+            res = self.trl(*big, *flag)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertEqual(done_line(res.stdout)["checkpointing"], "false")
+        # an SFTConfig field: DPO's parser does not know it, so it goes to accelerate
+        res = self.trl("dpo", "--dataset_name", "d", "--max_steps", "2", "--activation_offloading", "true")
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("Accelerate launch command: error: unrecognized arguments: --activation_offloading", res.stderr)
+
+    def test_eval_accumulation_steps(self):
+        env = {"SIMGPU_EVAL_PREDS": "30GiB"}  # two eval batches of 15 GiB of predictions each
+        for command in ("sft", "dpo"):
+            evals = (command, "--dataset_name", "d", "--max_steps", "2", "--eval_strategy", "steps",
+                     "--eval_steps", "2")
+            for extra in ((), ("--per_device_eval_batch_size", "1")):
+                res = self.trl(*evals, *extra, env=env)
+                self.assertEqual(res.returncode, 1, command)
+                self.assertIn(TORCH_OOM + "17.25 GiB", res.stderr)
+            res = self.trl(*evals, "--eval_accumulation_steps", "1", env=env)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertIn("eval after step 2: ", res.stdout)
+
     def test_oom_on_two_ranks_is_a_child_failed_error(self):
         res = self.trl("sft", "--dataset_name", "d", "--num_processes", "2", "--per_device_train_batch_size", "128",
                        "--gradient_checkpointing", "false")

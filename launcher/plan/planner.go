@@ -312,10 +312,12 @@ func (p *Planner) moveTo(pr Proposal) {
 	}
 }
 
-// evalLadder is the sequence for an OOM in evaluation: the evaluation batch,
-// then the ladder's fixes that also help evaluation.
+// evalLadder is the sequence for an OOM in evaluation: moving predictions
+// off the GPU as they come (it changes no metric, and an evaluation that
+// gathers every prediction on the GPU runs out at any batch size), the
+// evaluation batch, then the ladder's fixes that also help evaluation.
 func (p *Planner) evalLadder() []sdk.FixID {
-	seq := []sdk.FixID{sdk.FixEvalBatchSize}
+	seq := []sdk.FixID{sdk.FixEvalAccumulation, sdk.FixEvalBatchSize}
 	for _, id := range p.cfg.Ladder {
 		if id == sdk.FixAllocator || id == sdk.FixMixedPrecision {
 			seq = append(seq, id)

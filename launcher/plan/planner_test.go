@@ -72,8 +72,10 @@ func TestLadderOrderThenRepeatedBatch(t *testing.T) {
 	want := []sdk.Fix{
 		{ID: sdk.FixAllocator},
 		{ID: sdk.FixMixedPrecision, Precision: "bf16"},
+		{ID: sdk.FixFusedLoss},
 		{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 2},
 		{ID: sdk.FixGradCheckpointing},
+		{ID: sdk.FixActivationOffload},
 		{ID: sdk.FixOptimizer8bit},
 		// CPU offload is the last resort: every batch cut comes first.
 		{ID: sdk.FixBatchSize, BatchSize: 8, GradAccumulation: 4},
@@ -155,7 +157,7 @@ func TestEvalOOMNeverTouchesTrainingBatch(t *testing.T) {
 			a.Knobs.EvalBatchSize = sdk.Int(dec.Step.Fix.BatchSize)
 		}
 	}
-	want := []sdk.FixID{sdk.FixEvalBatchSize, sdk.FixAllocator, sdk.FixMixedPrecision,
+	want := []sdk.FixID{sdk.FixEvalAccumulation, sdk.FixEvalBatchSize, sdk.FixAllocator, sdk.FixMixedPrecision,
 		sdk.FixEvalBatchSize, sdk.FixEvalBatchSize, sdk.FixEvalBatchSize, sdk.FixEvalBatchSize, sdk.FixEvalBatchSize}
 	if !reflect.DeepEqual(ids, want) {
 		t.Fatalf("eval ladder = %v, want %v", ids, want)
@@ -358,7 +360,7 @@ func TestNextFixes(t *testing.T) {
 	if got := NextFixes(c, d); !reflect.DeepEqual(got, want) {
 		t.Fatalf("fragmented: %v, want %v", got, want)
 	}
-	want = []sdk.FixID{sdk.FixEvalBatchSize, sdk.FixAllocator}
+	want = []sdk.FixID{sdk.FixEvalAccumulation, sdk.FixEvalBatchSize, sdk.FixAllocator}
 	if got := NextFixes(c, evalOOM()); !reflect.DeepEqual(got, want) {
 		t.Fatalf("eval: %v, want %v", got, want)
 	}
@@ -375,7 +377,8 @@ func TestNextFixes(t *testing.T) {
 func TestRejectedStepsGiveTheNext(t *testing.T) {
 	p := New(cfg())
 	p.Observe(trainOOM(), knobs(32, 1), Observation{})
-	refusals := map[sdk.FixID]string{sdk.FixAllocator: "not a PyTorch job", sdk.FixMixedPrecision: "no precision flag in train.py"}
+	refusals := map[sdk.FixID]string{sdk.FixAllocator: "not a PyTorch job", sdk.FixMixedPrecision: "no precision flag in train.py",
+		sdk.FixFusedLoss: "no fused loss in train.py"}
 	var rejected []sdk.FixID
 	pr := p.Propose()
 	for pr.Step != nil && refusals[pr.Step.Fix.ID] != "" {
@@ -383,11 +386,11 @@ func TestRejectedStepsGiveTheNext(t *testing.T) {
 		p.Reject(pr, refusals[pr.Step.Fix.ID])
 		pr = p.Propose()
 	}
-	if want := []sdk.FixID{sdk.FixAllocator, sdk.FixMixedPrecision}; !reflect.DeepEqual(rejected, want) {
+	if want := []sdk.FixID{sdk.FixAllocator, sdk.FixMixedPrecision, sdk.FixFusedLoss}; !reflect.DeepEqual(rejected, want) {
 		t.Fatalf("rejected %v, want %v", rejected, want)
 	}
 	if pr.Step == nil || pr.Step.Fix.ID != sdk.FixBatchSize {
-		t.Fatalf("step after two refusals = %+v, want batch_size", pr.Step)
+		t.Fatalf("step after three refusals = %+v, want batch_size", pr.Step)
 	}
 	p.Commit(pr)
 	// A fragmented OOM does not bring the refused allocator back.
@@ -501,12 +504,19 @@ func TestLateOOMStillCutsAsMuchAsTheFiguresSay(t *testing.T) {
 	}
 }
 
-// TestLateEvalOOMStepsTheEvalBatchDownOnce.
+// TestLateEvalOOMStepsTheEvalBatchDownOnce: after moving predictions off
+// the GPU (turned down here), one step down in evaluation batch.
 func TestLateEvalOOMStepsTheEvalBatchDownOnce(t *testing.T) {
 	p := New(cfg())
 	a := knobs(8, 1)
 	a.Knobs.EvalBatchSize = sdk.Int(12)
-	pr := next(p, evalOOM(), a, Observation{Late: true})
+	p.Observe(evalOOM(), a, Observation{Late: true})
+	pr := p.Propose()
+	if pr.Step == nil || pr.Step.Fix.ID != sdk.FixEvalAccumulation {
+		t.Fatalf("late eval OOM: %+v, want eval_accumulation first", pr.Step)
+	}
+	p.Reject(pr, "no eval_accumulation_steps in train.py")
+	pr = p.Propose()
 	if pr.Step == nil || pr.Step.Fix != (sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 11}) {
 		t.Fatalf("late eval OOM: %+v, want eval batch 11", pr.Step)
 	}

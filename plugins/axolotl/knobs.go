@@ -15,16 +15,18 @@ import (
 // axolotl's config fields vramrun reads and sets, with their defaults
 // (src/axolotl/utils/schemas).
 const (
-	keyMicro     = "micro_batch_size"
-	keyAccum     = "gradient_accumulation_steps"
-	keyEval      = "eval_batch_size"
-	keyGC        = "gradient_checkpointing"
-	keyOptimizer = "optimizer"
-	keyOutput    = "output_dir"
-	keyResume    = "resume_from_checkpoint"
-	keyDeepSpeed = "deepspeed"
-	defaultOptim = "adamw_torch_fused"
-	defaultOut   = "./model-out"
+	keyMicro      = "micro_batch_size"
+	keyAccum      = "gradient_accumulation_steps"
+	keyEval       = "eval_batch_size"
+	keyGC         = "gradient_checkpointing"
+	keyOptimizer  = "optimizer"
+	keyOutput     = "output_dir"
+	keyResume     = "resume_from_checkpoint"
+	keyDeepSpeed  = "deepspeed"
+	keyChunkedCE  = "chunked_cross_entropy"
+	keyActOffload = "activation_offloading"
+	defaultOptim  = "adamw_torch_fused"
+	defaultOut    = "./model-out"
 )
 
 // allocatorVars are the variables axolotl's CLI sets when both are unset.
@@ -71,6 +73,7 @@ func (c *command) Analyze() pyscript.Analysis {
 		a.Unsupported[sdk.FixOptimizer8bit] = "already " + optim + " (a low-memory optimizer)"
 	}
 	a.Unsupported[sdk.FixCPUOffload] = "needs a DeepSpeed offload config: set deepspeed: deepspeed_configs/zero3_bf16_cpuoffload_all.json (vramrun does not pick a ZeRO stage for you)"
+	c.analyzeModelFixes(&a)
 	if reason := c.allocatorUnsupported(); reason != "" {
 		a.Unsupported[sdk.FixAllocator] = reason
 	}
@@ -155,6 +158,10 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which adamw_bnb_8bit needs", found.Why)
 		}
 		set(keyOptimizer, "adamw_bnb_8bit")
+	case sdk.FixFusedLoss:
+		set(keyChunkedCE, "true")
+	case sdk.FixActivationOffload:
+		set(keyActOffload, "true")
 	case sdk.FixResume:
 		if reason := transformers.BatchRestoreRefusal(ctx, probes, c.s, fix.Checkpoint, *a.Knobs.BatchSize); reason != "" {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
@@ -167,4 +174,29 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 	resp.Argv = c.s.Inv.WithArgs(args)
 	resp.Summary = strings.Join(parts, ", ")
 	return resp, nil
+}
+
+// fusedLossKeys are the config keys that already keep the whole logits
+// tensor off the GPU: chunked cross-entropy, the cut-cross-entropy plugin
+// and Liger's fused linear cross-entropy.
+var fusedLossKeys = []string{keyChunkedCE, "cut_cross_entropy", "liger_fused_linear_cross_entropy"}
+
+// analyzeModelFixes: chunked_cross_entropy needs no extra package (the
+// plugins do), so it is the fused loss vramrun sets; activation_offloading
+// (or gradient_checkpointing: offload) moves the saved activations to the
+// host. axolotl has no evaluation-accumulation key.
+func (c *command) analyzeModelFixes(a *pyscript.Analysis) {
+	v := c.vals
+	for _, k := range fusedLossKeys {
+		if v.On(k) {
+			a.Unsupported[sdk.FixFusedLoss] = "already on (" + k + ": true)"
+		}
+	}
+	switch gc := strings.ToLower(v[keyGC]); {
+	case gc == "offload" || gc == "offload_disk":
+		a.Unsupported[sdk.FixActivationOffload] = "already on (gradient_checkpointing: " + gc + ")"
+	case v.On(keyActOffload) || v[keyActOffload] == "legacy" || v[keyActOffload] == "disk" || v[keyActOffload] == "hidden_states":
+		a.Unsupported[sdk.FixActivationOffload] = "already on (activation_offloading: " + v[keyActOffload] + ")"
+	}
+	a.Unsupported[sdk.FixEvalAccumulation] = "axolotl has no eval_accumulation_steps key (a smaller eval_batch_size is the fix there)"
 }

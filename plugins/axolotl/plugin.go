@@ -144,7 +144,7 @@ func (c *command) options() []option {
 
 // switches are the plain boolean fields vramrun sets: the axolotl CLI
 // takes them as --flag / --no-flag, never with a value.
-var switches = map[string]bool{"fp16": true}
+var switches = map[string]bool{"fp16": true, "chunked_cross_entropy": true}
 
 // set returns the script's arguments with the option key set to value:
 // the last option of key edited in place, else one more before a bare

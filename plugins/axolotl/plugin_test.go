@@ -96,3 +96,30 @@ func TestPlainBooleansAreSwitches(t *testing.T) {
 	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
 		"axolotl train cfg.yml --no-fp16 --bf16=true -- --num_processes 1", nil, "--bf16=true")
 }
+
+func TestModelFixes(t *testing.T) {
+	files := map[string]string{"cfg.yml": loraYAML}
+	c := cmd("axolotl train cfg.yml -- --num_processes 1", files)
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixFusedLoss},
+		"axolotl train cfg.yml --chunked-cross-entropy -- --num_processes 1", nil, "--chunked-cross-entropy")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixActivationOffload},
+		"axolotl train cfg.yml --activation-offloading=true -- --num_processes 1", nil, "--activation-offloading=true")
+	legacy := cmd("accelerate launch -m axolotl.cli.train cfg.yml", files)
+	plugintab.WantApplied(t, New(), legacy, sdk.Fix{ID: sdk.FixFusedLoss},
+		"accelerate launch -m axolotl.cli.train cfg.yml --chunked_cross_entropy=true", nil, "--chunked_cross_entropy=true")
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixEvalAccumulation}, "axolotl has no eval_accumulation_steps key")
+
+	for yaml, want := range map[string]map[sdk.FixID]string{
+		"cut_cross_entropy: true\n":         {sdk.FixFusedLoss: "already on (cut_cross_entropy: true)"},
+		"gradient_checkpointing: offload\n": {sdk.FixActivationOffload: "already on (gradient_checkpointing: offload)"},
+		"activation_offloading: legacy\n":   {sdk.FixActivationOffload: "already on (activation_offloading: legacy)"},
+	} {
+		on := cmd("axolotl train cfg.yml", map[string]string{"cfg.yml": loraYAML + yaml})
+		for id, reason := range want {
+			plugintab.WantRefused(t, New(), on, sdk.Fix{ID: id}, reason)
+		}
+	}
+	// --no-chunked-cross-entropy turns the file's setting off again.
+	off := cmd("axolotl train cfg.yml --no-chunked-cross-entropy", map[string]string{"cfg.yml": loraYAML + "chunked_cross_entropy: true\n"})
+	plugintab.WantApplied(t, New(), off, sdk.Fix{ID: sdk.FixFusedLoss}, "axolotl train cfg.yml --chunked-cross-entropy", nil, "--chunked-cross-entropy")
+}

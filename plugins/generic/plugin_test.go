@@ -14,7 +14,8 @@ import (
 func profile() map[string]string {
 	return map[string]string{"batch_size": "--bsz", "grad_accumulation": "--accum", "eval_batch_size": "--eval-bsz",
 		"grad_checkpointing": "--ckpt", "mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit",
-		"cpu_offload": "--offload"}
+		"cpu_offload": "--offload", "fused_loss": "--fused-ce", "activation_offload": "--offload-act",
+		"eval_accumulation": "--eval-accum 1"}
 }
 
 // ownParser is a script whose parser defines the mapped batch flag with a
@@ -77,12 +78,16 @@ func TestAnalyze(t *testing.T) {
 			sdk.Knobs{BatchSize: sdk.Int(32)},
 			map[sdk.FixID]string{sdk.FixAllocator: noAllocator, sdk.FixEvalBatchSize: "no evaluation batch-size flag in ./train (name it under flags.eval_batch_size",
 				sdk.FixMixedPrecision: notMapped(sdk.FixMixedPrecision), sdk.FixGradCheckpointing: notMapped(sdk.FixGradCheckpointing),
-				sdk.FixOptimizer8bit: notMapped(sdk.FixOptimizer8bit), sdk.FixCPUOffload: notMapped(sdk.FixCPUOffload)}},
+				sdk.FixOptimizer8bit: notMapped(sdk.FixOptimizer8bit), sdk.FixCPUOffload: notMapped(sdk.FixCPUOffload),
+				sdk.FixFusedLoss: notMapped(sdk.FixFusedLoss), sdk.FixActivationOffload: notMapped(sdk.FixActivationOffload),
+				sdk.FixEvalAccumulation: notMapped(sdk.FixEvalAccumulation)}},
 		{"only a template mapped", command("./train --batch-size 32", map[string]string{"grad_checkpointing": "--ckpt"}), "", 1,
 			sdk.Knobs{},
 			map[sdk.FixID]string{sdk.FixAllocator: noAllocator, sdk.FixBatchSize: "no batch-size flag in ./train (name it under flags.batch_size",
 				sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixMixedPrecision: notMapped(sdk.FixMixedPrecision),
-				sdk.FixOptimizer8bit: notMapped(sdk.FixOptimizer8bit), sdk.FixCPUOffload: notMapped(sdk.FixCPUOffload)}},
+				sdk.FixOptimizer8bit: notMapped(sdk.FixOptimizer8bit), sdk.FixCPUOffload: notMapped(sdk.FixCPUOffload),
+				sdk.FixFusedLoss: notMapped(sdk.FixFusedLoss), sdk.FixActivationOffload: notMapped(sdk.FixActivationOffload),
+				sdk.FixEvalAccumulation: notMapped(sdk.FixEvalAccumulation)}},
 		{"templates already in the command", command("./train --bsz 32 --ckpt --amp --optim adamw8bit --offload", profile()), "", 1,
 			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(1)},
 			map[sdk.FixID]string{sdk.FixAllocator: noAllocator, sdk.FixGradCheckpointing: "already on (--ckpt is in the command)",
@@ -92,7 +97,9 @@ func TestAnalyze(t *testing.T) {
 			"python", 1, sdk.Knobs{BatchSize: sdk.Int(64)},
 			map[sdk.FixID]string{sdk.FixAllocator: noAllocator, sdk.FixMixedPrecision: notMapped(sdk.FixMixedPrecision),
 				sdk.FixGradCheckpointing: notMapped(sdk.FixGradCheckpointing), sdk.FixOptimizer8bit: notMapped(sdk.FixOptimizer8bit),
-				sdk.FixCPUOffload: notMapped(sdk.FixCPUOffload)}},
+				sdk.FixCPUOffload: notMapped(sdk.FixCPUOffload),
+				sdk.FixFusedLoss:  notMapped(sdk.FixFusedLoss), sdk.FixActivationOffload: notMapped(sdk.FixActivationOffload),
+				sdk.FixEvalAccumulation: notMapped(sdk.FixEvalAccumulation)}},
 		{"under torchrun", command("torchrun --nnodes 2 --nproc_per_node 4 train.py --bsz 8 --eval-bsz 16", profile()), "torchrun", 8,
 			sdk.Knobs{BatchSize: sdk.Int(8), GradAccumulation: sdk.Int(1), EvalBatchSize: sdk.Int(16)},
 			map[sdk.FixID]string{sdk.FixAllocator: noAllocator}},
@@ -136,6 +143,10 @@ func TestApply(t *testing.T) {
 			"./train --amp --amp-dtype fp16", "--amp --amp-dtype fp16"},
 		{"8-bit optimizer", command("./train", profile()), sdk.Fix{ID: sdk.FixOptimizer8bit}, "./train --optim adamw8bit", "--optim adamw8bit"},
 		{"offload", command("./train", profile()), sdk.Fix{ID: sdk.FixCPUOffload}, "./train --offload", "--offload"},
+		{"fused loss", command("./train", profile()), sdk.Fix{ID: sdk.FixFusedLoss}, "./train --fused-ce", "--fused-ce"},
+		{"activation offload", command("./train", profile()), sdk.Fix{ID: sdk.FixActivationOffload}, "./train --offload-act", "--offload-act"},
+		{"evaluation accumulation", command("./train --eval-accum 0", profile()), sdk.Fix{ID: sdk.FixEvalAccumulation},
+			"./train --eval-accum 1", "--eval-accum 1"},
 		{"flags go before a bare --", command("./train --bsz 32 -- data/", profile()), sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 2},
 			"./train --bsz 16 --accum 2 -- data/", "--bsz 32 -> 16, --accum 1 -> 2"},
 		{"under torchrun only the script's arguments change", command("torchrun --nproc_per_node=4 train.py --bsz 8", profile()),

@@ -8,6 +8,7 @@ import (
 	"github.com/vramrun/vramrun/plugins/lightning"
 	"github.com/vramrun/vramrun/plugins/litgpt"
 	"github.com/vramrun/vramrun/plugins/llamafactory"
+	"github.com/vramrun/vramrun/plugins/openrlhf"
 	"github.com/vramrun/vramrun/plugins/pytorch"
 	"github.com/vramrun/vramrun/plugins/slurm"
 	"github.com/vramrun/vramrun/plugins/tensorflow"
@@ -21,5 +22,5 @@ import (
 
 // Builtins are the plugins compiled into vramrun, in tie-break order.
 func Builtins() []sdk.Framework {
-	return []sdk.Framework{transformers.New(), llamafactory.New(), axolotl.New(), trl.New(), torchtune.New(), litgpt.New(), torchtitan.New(), hydra.New(), unsloth.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
+	return []sdk.Framework{transformers.New(), llamafactory.New(), axolotl.New(), trl.New(), torchtune.New(), litgpt.New(), torchtitan.New(), hydra.New(), openrlhf.New(), unsloth.New(), lightning.New(), pytorch.New(), tensorflow.New(), jax.New(), slurm.New(), generic.New()}
 }

@@ -44,7 +44,9 @@ type tool struct {
 	checkpointing   []string
 	checkpointingOn string
 	offload         []string
-	precision       string
+	// activationOffload are the overrides that offload activations.
+	activationOffload []string
+	precision         string
 	// evalIsMicro says validation runs at the micro-batch too (verl SFT's
 	// micro_batch_size_per_gpu is "also val batch size").
 	evalIsMicro bool
@@ -60,10 +62,11 @@ var tools = []tool{
 		checkpointing: []string{"model.enable_gradient_checkpointing=true"}, checkpointingOn: "model.enable_gradient_checkpointing",
 		offload: []string{"model.fsdp_config.cpu_offload=true", "model.fsdp_config.offload_params=true"}},
 	{name: "verl PPO", is: moduleIs("verl.trainer.main_ppo"), micro: "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
-		global:          "actor_rollout_ref.actor.ppo_mini_batch_size",
-		checkpointing:   []string{"actor_rollout_ref.model.enable_gradient_checkpointing=true"},
-		checkpointingOn: "actor_rollout_ref.model.enable_gradient_checkpointing",
-		offload:         []string{"actor_rollout_ref.actor.fsdp_config.param_offload=true", "actor_rollout_ref.actor.fsdp_config.optimizer_offload=true"}},
+		global:            "actor_rollout_ref.actor.ppo_mini_batch_size",
+		checkpointing:     []string{"actor_rollout_ref.model.enable_gradient_checkpointing=true"},
+		checkpointingOn:   "actor_rollout_ref.model.enable_gradient_checkpointing",
+		offload:           []string{"actor_rollout_ref.actor.fsdp_config.param_offload=true", "actor_rollout_ref.actor.fsdp_config.optimizer_offload=true"},
+		activationOffload: []string{"actor_rollout_ref.model.enable_activation_offload=true"}},
 	{name: "NeMo 2", is: func(inv cmdline.Invocation) bool {
 		return filepath.Base(inv.Script) == "nemo" && len(inv.Args) > 0 && inv.Args[0] == "llm"
 	}, micro: "data.micro_batch_size", global: "data.global_batch_size",
@@ -187,6 +190,14 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sd
 		add = t.checkpointing
 	case sdk.FixCPUOffload:
 		add = t.offload
+	case sdk.FixActivationOffload:
+		for _, kv := range t.activationOffload {
+			key, _, _ := strings.Cut(kv, "=")
+			if on, _ := cfgcli.Bool(c.vals[key]); on {
+				return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "already on (%s)", key)
+			}
+		}
+		add = t.activationOffload
 	case sdk.FixMixedPrecision:
 		if t.precision == "" {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s sets its precision in its config or recipe, not with one override vramrun knows", t.name)

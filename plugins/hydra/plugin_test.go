@@ -42,3 +42,13 @@ func TestMicroKeyOnly(t *testing.T) {
 	_, err := plugintab.Apply(t, New(), n2, sdk.Fix{ID: sdk.FixOptimizer8bit})
 	plugintab.WantUnsupported(t, err, sdk.FixOptimizer8bit, "no optimizer_8bit override vramrun knows for NeMo 2")
 }
+
+func TestActivationOffload(t *testing.T) {
+	ppo := "python3 -m verl.trainer.main_ppo actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4"
+	plugintab.WantApplied(t, New(), plugintab.Command(ppo, nil), sdk.Fix{ID: sdk.FixActivationOffload},
+		ppo+" actor_rollout_ref.model.enable_activation_offload=true", nil, "actor_rollout_ref.model.enable_activation_offload=true")
+	plugintab.WantRefused(t, New(), plugintab.Command(ppo+" actor_rollout_ref.model.enable_activation_offload=True", nil),
+		sdk.Fix{ID: sdk.FixActivationOffload}, "already on (actor_rollout_ref.model.enable_activation_offload)")
+	plugintab.WantRefused(t, New(), plugintab.Command("python3 -m verl.trainer.fsdp_sft_trainer data.micro_batch_size_per_gpu=4", nil),
+		sdk.Fix{ID: sdk.FixActivationOffload}, "no activation_offload override vramrun knows for verl SFT")
+}

@@ -94,7 +94,8 @@ func TestAnalyze(t *testing.T) {
 		{"an unreadable fraction can be replaced", command("python train.py", jaxTrain, "XLA_PYTHON_CLIENT_MEM_FRACTION", "most"), sdk.Knobs{BatchSize: sdk.Int(128)},
 			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation"}},
 	}
-	inCode := []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload}
+	inCode := []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload,
+		sdk.FixFusedLoss, sdk.FixActivationOffload, sdk.FixEvalAccumulation}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := plugintab.Analyze(t, New(), tt.cmd)

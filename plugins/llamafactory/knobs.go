@@ -23,6 +23,9 @@ const (
 	keyOutput     = "output_dir"
 	keyResume     = "resume_from_checkpoint"
 	keyIgnoreSkip = "ignore_data_skip"
+	keyLiger      = "enable_liger_kernel"
+	keyOffloadGC  = "use_unsloth_gc"
+	keyEvalAccum  = "eval_accumulation_steps"
 	defaultBatch  = 8
 	defaultOptim  = "adamw_torch"
 )
@@ -71,6 +74,7 @@ func (c *command) Analyze() pyscript.Analysis {
 	}
 	a.Knobs.Offload = sdk.Bool(false)
 	a.Unsupported[sdk.FixCPUOffload] = "needs a DeepSpeed offload config: set deepspeed: examples/deepspeed/ds_z3_offload_config.json (vramrun does not pick a ZeRO stage for you)"
+	c.analyzeModelFixes(&a, gc)
 	if reason := c.allocatorUnsupported(); reason != "" {
 		a.Unsupported[sdk.FixAllocator] = reason
 	}
@@ -117,6 +121,15 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which adamw_bnb_8bit needs", found.Why)
 		}
 		set(keyOptim, "adamw_bnb_8bit")
+	case sdk.FixFusedLoss:
+		if why := transformers.LigerMissing(ctx, probes, c.s); why != "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", why)
+		}
+		set(keyLiger, "true")
+	case sdk.FixActivationOffload:
+		set(keyOffloadGC, "true")
+	case sdk.FixEvalAccumulation:
+		set(keyEvalAccum, "1")
 	case sdk.FixResume:
 		if reason := resumeCheck(ctx, probes, c, fix.Checkpoint, *a.Knobs.BatchSize); reason != "" {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", reason)
@@ -151,4 +164,24 @@ func (c *command) world() int {
 	}
 	// 0: the GPUs on the machine, which the command line does not tell.
 	return max(per*nodes, 1)
+}
+
+// analyzeModelFixes: Liger's kernels (enable_liger_kernel) are the fused
+// loss; LLaMA-Factory's own offloaded checkpointing (use_unsloth_gc, which
+// needs no unsloth) offloads what checkpointing keeps; predictions leave
+// the GPU every eval_accumulation_steps.
+func (c *command) analyzeModelFixes(a *pyscript.Analysis, gc bool) {
+	v := c.vals
+	if v.On(keyLiger) {
+		a.Unsupported[sdk.FixFusedLoss] = "already on (" + keyLiger + ")"
+	}
+	switch {
+	case v.On(keyOffloadGC):
+		a.Unsupported[sdk.FixActivationOffload] = "already on (" + keyOffloadGC + ")"
+	case !gc:
+		a.Unsupported[sdk.FixActivationOffload] = keyOffloadGC + " offloads what gradient checkpointing keeps, and " + keyNoGC + " turns it off"
+	}
+	if transformers.EvalAccumulationOn(v[keyEvalAccum]) {
+		a.Unsupported[sdk.FixEvalAccumulation] = "already on (" + keyEvalAccum + "=1)"
+	}
 }

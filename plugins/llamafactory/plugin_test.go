@@ -115,3 +115,26 @@ func TestUnreadableConfig(t *testing.T) {
 		t.Errorf("err %v, want the fix turned down with a reason naming the file", err)
 	}
 }
+
+// TestModelFixes: Liger's kernels, LLaMA-Factory's offloaded
+// checkpointing and evaluation accumulation are overrides too, each
+// turned down where the command has it already.
+func TestModelFixes(t *testing.T) {
+	files := map[string]string{"cfg.yaml": sftYAML}
+	c := cmd("llamafactory-cli train cfg.yaml", files)
+	// The job's PATH has no python3: the probe cannot tell, so the fix goes on.
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixFusedLoss},
+		"llamafactory-cli train cfg.yaml enable_liger_kernel=true", nil, "enable_liger_kernel=true")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixActivationOffload},
+		"llamafactory-cli train cfg.yaml use_unsloth_gc=true", nil, "use_unsloth_gc=true")
+	plugintab.WantApplied(t, New(), cmd("llamafactory-cli train cfg.yaml eval_accumulation_steps=10", files), sdk.Fix{ID: sdk.FixEvalAccumulation},
+		"llamafactory-cli train cfg.yaml eval_accumulation_steps=1", nil, "eval_accumulation_steps=1")
+
+	on := cmd("llamafactory-cli train cfg.yaml enable_liger_kernel=true use_unsloth_gc=true eval_accumulation_steps=1", files)
+	for id, want := range map[sdk.FixID]string{sdk.FixFusedLoss: "already on (enable_liger_kernel)",
+		sdk.FixActivationOffload: "already on (use_unsloth_gc)", sdk.FixEvalAccumulation: "already on (eval_accumulation_steps=1)"} {
+		plugintab.WantRefused(t, New(), on, sdk.Fix{ID: id}, want)
+	}
+	plugintab.WantRefused(t, New(), cmd("llamafactory-cli train cfg.yaml disable_gradient_checkpointing=true", files),
+		sdk.Fix{ID: sdk.FixActivationOffload}, "use_unsloth_gc offloads what gradient checkpointing keeps, and disable_gradient_checkpointing turns it off")
+}

@@ -2,6 +2,7 @@ package pyscript
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -29,4 +30,38 @@ func (s *Script) LauncherNotes() []string {
 	}
 	return []string{fmt.Sprintf("torchrun restarts failed workers itself (%s); vramrun relaunches with a fix instead, "+
 		"and may end torchrun during one of its restarts: pass --max_restarts 0 to let vramrun alone decide", source)}
+}
+
+// Lacks turns down each of ids the analysis has no word on yet, with
+// reason(id): for the fixes a framework has no option for.
+func (a *Analysis) Lacks(reason func(id sdk.FixID) string, ids ...sdk.FixID) {
+	if a.Unsupported == nil {
+		a.Unsupported = map[sdk.FixID]string{}
+	}
+	for _, id := range ids {
+		if _, ok := a.Unsupported[id]; !ok {
+			a.Unsupported[id] = reason(id)
+		}
+	}
+}
+
+// ModelFixes are the fixes that live in a trainer's model or loss code
+// (fused loss, activation offload) or in its evaluation loop (evaluation
+// accumulation): a plugin whose framework has no option for them turns
+// them down with Lacks.
+func ModelFixes() []sdk.FixID {
+	return []sdk.FixID{sdk.FixFusedLoss, sdk.FixActivationOffload, sdk.FixEvalAccumulation}
+}
+
+// FixWords names a fix in a few words, for reasons: "fused-loss".
+func FixWords(id sdk.FixID) string {
+	switch id {
+	case sdk.FixFusedLoss:
+		return "fused-loss"
+	case sdk.FixActivationOffload:
+		return "activation-offload"
+	case sdk.FixEvalAccumulation:
+		return "evaluation-accumulation"
+	}
+	return strings.ReplaceAll(string(id), "_", "-")
 }

@@ -117,6 +117,9 @@ var fixTemplateKeys = map[sdk.FixID]string{
 	sdk.FixMixedPrecision:    "mixed_precision",
 	sdk.FixOptimizer8bit:     "optimizer_8bit",
 	sdk.FixCPUOffload:        "cpu_offload",
+	sdk.FixFusedLoss:         "fused_loss",
+	sdk.FixActivationOffload: "activation_offload",
+	sdk.FixEvalAccumulation:  "eval_accumulation",
 }
 
 // ProfileTemplates overlays the profile's templates on a plugin's

@@ -90,7 +90,8 @@ type Simple struct {
 }
 
 // inCodeFixes are the fixes a Simple framework leaves to the profile.
-var inCodeFixes = []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload}
+var inCodeFixes = []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload,
+	sdk.FixFusedLoss, sdk.FixActivationOffload, sdk.FixEvalAccumulation}
 
 // Analyze finds the command's batch knobs and what it cannot take.
 func (p Simple) Analyze(cmd sdk.Command) (Analysis, error) {

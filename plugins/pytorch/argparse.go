@@ -124,6 +124,9 @@ func analyzeArgparse(s *pyscript.Script) pyscript.Analysis {
 	}
 	a.Unsupported[sdk.FixOptimizer8bit] = "no 8-bit optimizer option known for a plain PyTorch script (name it under flags.optimizer_8bit in vramrun.yaml)"
 	a.Unsupported[sdk.FixCPUOffload] = "CPU offload needs DeepSpeed or FSDP settings vramrun cannot add to a plain PyTorch script (name it under flags.cpu_offload in vramrun.yaml)"
+	a.Lacks(func(id sdk.FixID) string {
+		return fmt.Sprintf("no %s option known for a plain PyTorch script (name it under flags.%s in vramrun.yaml)", pyscript.FixWords(id), id)
+	}, pyscript.ModelFixes()...)
 	a.Checkpoints = argparseCheckpoints(s)
 	s.ProfileTemplates(&a)
 	return a

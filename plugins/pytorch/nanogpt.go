@@ -2,6 +2,7 @@ package pytorch
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -94,6 +95,9 @@ func analyzeNanoGPT(s *pyscript.Script) pyscript.Analysis {
 	a.Unsupported[sdk.FixEvalBatchSize] = "nanoGPT evaluates at the training batch size"
 	a.Unsupported[sdk.FixOptimizer8bit] = "nanoGPT has no 8-bit optimizer option"
 	a.Unsupported[sdk.FixCPUOffload] = "nanoGPT has no CPU offload option"
+	a.Lacks(func(id sdk.FixID) string {
+		return fmt.Sprintf("nanoGPT has no %s option (name it under flags.%s in vramrun.yaml)", pyscript.FixWords(id), id)
+	}, pyscript.ModelFixes()...)
 	// train.py saves out_dir/ckpt.pt after an evaluation (when the loss
 	// improved, or always with always_save_checkpoint) and resumes from it
 	// with init_from='resume'.

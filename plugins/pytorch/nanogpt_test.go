@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -97,7 +98,8 @@ func nanoTrainNoTorch() string {
 }
 
 func TestAnalyzeNanoGPT(t *testing.T) {
-	nanoCannot := []sdk.FixID{sdk.FixGradCheckpointing, sdk.FixEvalBatchSize, sdk.FixOptimizer8bit, sdk.FixCPUOffload}
+	nanoCannot := append([]sdk.FixID{sdk.FixGradCheckpointing, sdk.FixEvalBatchSize, sdk.FixOptimizer8bit, sdk.FixCPUOffload},
+		pyscript.ModelFixes()...)
 	tests := []struct {
 		name     string
 		argv     string

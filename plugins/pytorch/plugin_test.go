@@ -59,7 +59,8 @@ func TestRecognize(t *testing.T) {
 }
 
 func TestAnalyzeArgparse(t *testing.T) {
-	noEightBit := []sdk.FixID{sdk.FixOptimizer8bit, sdk.FixCPUOffload}
+	// noEightBit: no plain script has these options.
+	noEightBit := append([]sdk.FixID{sdk.FixOptimizer8bit, sdk.FixCPUOffload}, pyscript.ModelFixes()...)
 	tests := []struct {
 		name      string
 		argv      string

@@ -30,7 +30,8 @@ p.add_argument("--bsz", type=int, default=32, help="micro-batch per GPU")
 // flag names.
 func profileFlags() map[string]string {
 	return map[string]string{"batch_size": "--bsz", "grad_accumulation": "--accum", "grad_checkpointing": "--ckpt",
-		"mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit"}
+		"mixed_precision": "--amp --amp-dtype {dtype}", "optimizer_8bit": "--optim adamw8bit",
+		"fused_loss": "--fused-ce"}
 }
 
 func TestProfileFlagsAnalyze(t *testing.T) {
@@ -42,13 +43,16 @@ func TestProfileFlagsAnalyze(t *testing.T) {
 	}{
 		{"the mapping names every knob", plugintab.Command("python train.py --bsz 32 --accum 2", plugintab.Files("train.py", customTorch), plugintab.Flags(profileFlags())),
 			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(2)},
-			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload"}},
+			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
+				sdk.FixActivationOffload: "flags.activation_offload", sdk.FixEvalAccumulation: "flags.eval_accumulation"}},
 		{"accumulation not typed is 1", plugintab.Command("python train.py --bsz 32", plugintab.Files("train.py", customTorch), plugintab.Flags(profileFlags())),
 			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(1)},
-			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload"}},
+			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
+				sdk.FixActivationOffload: "flags.activation_offload", sdk.FixEvalAccumulation: "flags.eval_accumulation"}},
 		{"templates already in the command are on", plugintab.Command("python train.py --bsz 32 --ckpt --amp --amp-dtype bf16 --optim adamw8bit", plugintab.Files("train.py", customTorch), plugintab.Flags(profileFlags())),
 			sdk.Knobs{BatchSize: sdk.Int(32), GradAccumulation: sdk.Int(1), Precision: sdk.Str("bf16"), Optimizer: sdk.Str("adamw8bit")},
 			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
+				sdk.FixActivationOffload: "flags.activation_offload", sdk.FixEvalAccumulation: "flags.eval_accumulation",
 				sdk.FixGradCheckpointing: "already on (--ckpt is in the command)", sdk.FixMixedPrecision: "already on (--amp is in the command)",
 				sdk.FixOptimizer8bit: "already on (--optim is in the command)"}},
 		{"without the mapping the script's global batch is found", plugintab.Command("python train.py", plugintab.Files("train.py", twoBatchFlags)),
@@ -58,7 +62,8 @@ func TestProfileFlagsAnalyze(t *testing.T) {
 		{"the mapping adds checkpointing torchvision lacks", plugintab.Command(visionCmd, visionFiles(), plugintab.Flags(map[string]string{"grad_checkpointing": "--ckpt"})),
 			sdk.Knobs{BatchSize: sdk.Int(32), Precision: sdk.Str("fp32"), Optimizer: sdk.Str("sgd")},
 			map[sdk.FixID]string{sdk.FixEvalBatchSize: "no evaluation batch-size flag", sdk.FixCPUOffload: "flags.cpu_offload",
-				sdk.FixOptimizer8bit: "flags.optimizer_8bit"}},
+				sdk.FixActivationOffload: "flags.activation_offload", sdk.FixEvalAccumulation: "flags.eval_accumulation",
+				sdk.FixOptimizer8bit: "flags.optimizer_8bit", sdk.FixFusedLoss: "flags.fused_loss"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,7 +75,8 @@ func TestRecognize(t *testing.T) {
 }
 
 func TestAnalyze(t *testing.T) {
-	inCode := []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload}
+	inCode := []sdk.FixID{sdk.FixMixedPrecision, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit, sdk.FixCPUOffload,
+		sdk.FixFusedLoss, sdk.FixActivationOffload, sdk.FixEvalAccumulation}
 	tests := []struct {
 		name     string
 		cmd      sdk.Command

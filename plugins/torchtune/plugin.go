@@ -166,7 +166,14 @@ func (c *command) analyzeSettings(a *pyscript.Analysis) {
 			a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (torchtune's default dtype)"
 		}
 	}
-	if on, known := cfgcli.Bool(v["enable_activation_checkpointing"]); known {
+	if mode := c.acMode(); mode != "" {
+		// The distributed recipes' newer AC: ac_mode applies only while
+		// enable_activation_checkpointing is off.
+		a.Knobs.GradCheckpointing = sdk.Bool(mode == "full" && !v.On("enable_activation_checkpointing"))
+		if *a.Knobs.GradCheckpointing {
+			a.Unsupported[sdk.FixGradCheckpointing] = "already on (ac_mode full)"
+		}
+	} else if on, known := cfgcli.Bool(v["enable_activation_checkpointing"]); known {
 		a.Knobs.GradCheckpointing = sdk.Bool(on)
 		if on {
 			a.Unsupported[sdk.FixGradCheckpointing] = "already on (enable_activation_checkpointing)"
@@ -187,6 +194,7 @@ func (c *command) analyzeSettings(a *pyscript.Analysis) {
 	} else {
 		a.Unsupported[sdk.FixCPUOffload] = "single-device recipes offload only with the CPUOffloadOptimizer component, which vramrun does not swap in"
 	}
+	c.analyzeModelFixes(a)
 	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
 		a.Unsupported[sdk.FixAllocator] = reason
 	} else if c.s.Cmd.Env["PYTORCH_CUDA_ALLOC_CONF"] == "" && c.s.Cmd.Env["PYTORCH_ALLOC_CONF"] == "" {
@@ -219,7 +227,16 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 		}
 		set("dtype", "bf16")
 	case sdk.FixGradCheckpointing:
-		set("enable_activation_checkpointing", "True")
+		if c.acMode() == "" {
+			set("enable_activation_checkpointing", "True")
+			break
+		}
+		// Selective (or no) AC by ac_mode: full AC by the same key, with
+		// the older switch off, which would otherwise turn both off.
+		if c.vals.On("enable_activation_checkpointing") {
+			set("enable_activation_checkpointing", "False")
+		}
+		set("ac_mode", "full")
 	case sdk.FixOptimizer8bit:
 		found := probes.Import(ctx, c.s, "bitsandbytes")
 		if found.Known && !found.There {
@@ -229,8 +246,66 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 		set("optimizer._component_", "bitsandbytes.optim.PagedAdamW8bit")
 	case sdk.FixCPUOffload:
 		set("fsdp_cpu_offload", "True")
+	case sdk.FixFusedLoss:
+		set(keyLoss, linearCE)
+	case sdk.FixActivationOffload:
+		set(keyActOffload, "True")
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for tune run")
 	}
 	return sdk.ApplyResponse{Argv: c.s.Inv.WithArgs(args), Summary: strings.Join(parts, ", ")}, nil
+}
+
+// The loss component and the offload switch. LinearCrossEntropyLoss
+// computes the output projection and the cross-entropy chunk by chunk, so
+// the whole logits tensor is never held; CEWithChunkedOutputLoss, its
+// predecessor, chunks the logits it is given.
+const (
+	keyLoss       = "loss._component_"
+	linearCE      = "torchtune.modules.loss.LinearCrossEntropyLoss"
+	keyActOffload = "enable_activation_offloading"
+)
+
+// chunkedLosses are the loss components that already chunk the logits.
+var chunkedLosses = []string{"LinearCrossEntropyLoss", "CEWithChunkedOutputLoss"}
+
+func (c *command) analyzeModelFixes(a *pyscript.Analysis) {
+	v := c.vals
+	loss := v["loss"] // an override that assigns the parent wins
+	if loss == "" {
+		loss = v[keyLoss]
+	}
+	for _, name := range chunkedLosses {
+		if strings.HasSuffix(loss, "."+name) || loss == name {
+			a.Unsupported[sdk.FixFusedLoss] = "already on (loss " + loss + ")"
+		}
+	}
+	if loss == "" {
+		// A registry config (not read), or a file without one: the recipes
+		// need a loss, and every config torchtune ships names
+		// LinearCrossEntropyLoss.
+		a.Unsupported[sdk.FixFusedLoss] = "already on as far as vramrun can tell: torchtune's configs use LinearCrossEntropyLoss (name loss=... to say otherwise)"
+	}
+	ac, known := cfgcli.Bool(v["enable_activation_checkpointing"])
+	switch {
+	case v.On(keyActOffload):
+		a.Unsupported[sdk.FixActivationOffload] = "already on (" + keyActOffload + ")"
+	case known && !ac:
+		// The recipes raise a RuntimeError for offloading without checkpointing.
+		a.Unsupported[sdk.FixActivationOffload] = keyActOffload + " needs enable_activation_checkpointing, which is off"
+	}
+	a.Unsupported[sdk.FixEvalAccumulation] = "torchtune's recipes keep no predictions during validation"
+}
+
+// acMode is the distributed recipes' ac_mode ("" when unset, or in a
+// single-device recipe, which has no such key).
+func (c *command) acMode() string {
+	if !c.distributed() {
+		return ""
+	}
+	mode := strings.TrimSpace(c.vals["ac_mode"])
+	if mode == "null" || mode == "~" {
+		return ""
+	}
+	return mode
 }

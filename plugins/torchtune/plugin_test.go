@@ -58,3 +58,52 @@ func TestFixesAreOverrides(t *testing.T) {
 	_, err := plugintab.Apply(t, New(), cmd("tune run full_finetune_single_device --config my.yaml", files), sdk.Fix{ID: sdk.FixAllocator})
 	plugintab.WantUnsupported(t, err, sdk.FixAllocator, "already in force: torchtune sets PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True itself when it is unset")
 }
+
+func TestModelFixes(t *testing.T) {
+	files := map[string]string{"my.yaml": fullYAML, "chunked.yaml": fullYAML + "loss:\n  _component_: torchtune.modules.loss.LinearCrossEntropyLoss\n",
+		"plain.yaml": fullYAML + "loss:\n  _component_: torch.nn.CrossEntropyLoss\n"}
+	c := cmd("tune run full_finetune_single_device --config my.yaml", files)
+	plugintab.WantApplied(t, New(), cmd("tune run full_finetune_single_device --config plain.yaml", files), sdk.Fix{ID: sdk.FixFusedLoss},
+		"tune run full_finetune_single_device --config plain.yaml loss._component_=torchtune.modules.loss.LinearCrossEntropyLoss", nil,
+		"loss._component_=torchtune.modules.loss.LinearCrossEntropyLoss")
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixFusedLoss},
+		"already on as far as vramrun can tell: torchtune's configs use LinearCrossEntropyLoss (name loss=... to say otherwise)")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixActivationOffload},
+		"tune run full_finetune_single_device --config my.yaml enable_activation_offloading=True", nil, "enable_activation_offloading=True")
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixEvalAccumulation}, "torchtune's recipes keep no predictions during validation")
+	plugintab.WantRefused(t, New(), cmd("tune run full_finetune_single_device --config chunked.yaml", files), sdk.Fix{ID: sdk.FixFusedLoss},
+		"already on (loss torchtune.modules.loss.LinearCrossEntropyLoss)")
+	// An override that assigns the parent swaps the component.
+	plugintab.WantApplied(t, New(), cmd("tune run full_finetune_single_device --config chunked.yaml loss=torch.nn.CrossEntropyLoss", files),
+		sdk.Fix{ID: sdk.FixFusedLoss},
+		"tune run full_finetune_single_device --config chunked.yaml loss=torch.nn.CrossEntropyLoss loss._component_=torchtune.modules.loss.LinearCrossEntropyLoss", nil,
+		"loss._component_=torchtune.modules.loss.LinearCrossEntropyLoss")
+	plugintab.WantRefused(t, New(), cmd("tune run full_finetune_single_device --config my.yaml enable_activation_offloading=True", files),
+		sdk.Fix{ID: sdk.FixActivationOffload}, "already on (enable_activation_offloading)")
+}
+
+func TestActivationOffloadNeedsCheckpointing(t *testing.T) {
+	files := map[string]string{"my.yaml": fullYAML}
+	plugintab.WantRefused(t, New(), cmd("tune run full_finetune_single_device --config my.yaml enable_activation_checkpointing=False", files),
+		sdk.Fix{ID: sdk.FixActivationOffload}, "enable_activation_offloading needs enable_activation_checkpointing, which is off")
+}
+
+// TestSelectiveBecomesFull: in the distributed recipes ac_mode selective
+// checkpoints some layers; the fix makes it full, by the same key.
+func TestSelectiveBecomesFull(t *testing.T) {
+	yaml := strings.Replace(fullYAML, "enable_activation_checkpointing: True\n", "enable_activation_checkpointing: False\nac_mode: selective\nac_option: 2\n", 1)
+	files := map[string]string{"sel.yaml": yaml}
+	c := cmd("tune run --nproc_per_node 2 full_finetune_distributed --config sel.yaml", files)
+	if got := plugintab.KnobsText(plugintab.Analyze(t, New(), c).Knobs); !strings.Contains(got, `"grad_checkpointing":false`) {
+		t.Errorf("knobs %s, want checkpointing not (fully) on", got)
+	}
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing},
+		"tune run --nproc_per_node 2 full_finetune_distributed --config sel.yaml ac_mode=full", nil, "ac_mode=full")
+	plugintab.WantRefused(t, New(), cmd("tune run --nproc_per_node 2 full_finetune_distributed --config sel.yaml ac_mode=full", files),
+		sdk.Fix{ID: sdk.FixGradCheckpointing}, "already on (ac_mode full)")
+	// Both set: the recipe applies neither; the fix turns the old switch off.
+	both := cmd("tune run --nproc_per_node 2 full_finetune_distributed --config sel.yaml enable_activation_checkpointing=True", files)
+	plugintab.WantApplied(t, New(), both, sdk.Fix{ID: sdk.FixGradCheckpointing},
+		"tune run --nproc_per_node 2 full_finetune_distributed --config sel.yaml enable_activation_checkpointing=False ac_mode=full", nil,
+		"enable_activation_checkpointing=False, ac_mode=full")
+}

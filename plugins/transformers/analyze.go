@@ -30,6 +30,7 @@ func (j *job) analyze() pyscript.Analysis {
 	j.analyzeCheckpointing(&a)
 	j.analyzeOptimizer(&a)
 	j.analyzeOffload(&a)
+	j.analyzeModelFixes(&a)
 	a.Checkpoints = j.checkpoints()
 	if j.jsonMode && j.argsJSON.err != nil {
 		// Nothing is known of what the file sets, and every fix but the

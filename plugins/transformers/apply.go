@@ -60,6 +60,10 @@ func (j *job) apply(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Apply
 		r.optimizer(ctx)
 	case sdk.FixCPUOffload:
 		err = r.offload()
+	case sdk.FixFusedLoss:
+		err = r.fusedLoss(ctx)
+	case sdk.FixEvalAccumulation:
+		r.evalAccumulationOne()
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no %s setting for this script", fix.ID)
 	}

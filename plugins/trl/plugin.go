@@ -119,7 +119,7 @@ func (c *command) Analyze() pyscript.Analysis {
 		}
 		return a
 	}
-	a.Knobs.BatchSize = c.intOr("per_device_train_batch_size", 8)
+	a.Knobs.BatchSize = c.intOr("per_device_train_batch_size", defaultMicroTRL)
 	a.Knobs.GradAccumulation = c.intOr("gradient_accumulation_steps", 1)
 	a.Knobs.EvalBatchSize = c.intOr("per_device_eval_batch_size", 8)
 	switch {
@@ -146,6 +146,7 @@ func (c *command) Analyze() pyscript.Analysis {
 		a.Unsupported[sdk.FixOptimizer8bit] = "already " + optim + " (a low-memory optimizer)"
 	}
 	a.Unsupported[sdk.FixCPUOffload] = "needs DeepSpeed or FSDP offload: run with --accelerate_config zero3 and an offload DeepSpeed config (vramrun does not pick one for you)"
+	c.analyzeModelFixes(&a)
 	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
 		a.Unsupported[sdk.FixAllocator] = reason
 	}
@@ -169,12 +170,32 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 	case sdk.FixAllocator:
 		return pytorch.AllocatorFix(c.s.Cmd.Argv, c.s.Cmd.Env)
 	case sdk.FixBatchSize:
+		spg := ""
+		if c.sub == "grpo" {
+			var err error
+			if spg, err = c.grpoBatch(fix); err != nil {
+				return sdk.ApplyResponse{}, err
+			}
+		}
 		set("per_device_train_batch_size", strconv.Itoa(fix.BatchSize))
 		if fix.GradAccumulation > 0 {
 			set("gradient_accumulation_steps", strconv.Itoa(fix.GradAccumulation))
 		}
+		if spg != "" {
+			set(keyStepsPerGen, spg)
+		}
 	case sdk.FixEvalBatchSize:
-		set("per_device_eval_batch_size", strconv.Itoa(fix.BatchSize))
+		size := fix.BatchSize
+		if c.sub == "grpo" {
+			var err error
+			if size, err = c.grpoEvalBatch(fix.BatchSize); err != nil {
+				return sdk.ApplyResponse{}, err
+			}
+			if size != fix.BatchSize {
+				resp.Notes = append(resp.Notes, grpoEvalNote(fix.BatchSize, size))
+			}
+		}
+		set("per_device_eval_batch_size", strconv.Itoa(size))
 	case sdk.FixMixedPrecision:
 		// TRL declares bf16 as bool | None, which takes a value: a bare
 		// --bf16 is an error there.
@@ -191,10 +212,51 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which adamw_bnb_8bit needs", found.Why)
 		}
 		set("optim", "adamw_bnb_8bit")
+	case sdk.FixFusedLoss:
+		set(keyLossType, chunkedNLL)
+	case sdk.FixActivationOffload:
+		set(keyActOffload, "true")
+	case sdk.FixEvalAccumulation:
+		set(keyEvalAccum, "1")
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for the trl CLI")
 	}
 	resp.Argv = c.s.Inv.WithArgs(append([]string{c.sub}, args...))
 	resp.Summary = strings.Join(parts, ", ")
 	return resp, nil
+}
+
+// SFTConfig's memory fields: loss_type chunked_nll (TRL's default) computes
+// the cross-entropy chunk by chunk, never holding the whole logits tensor;
+// activation_offloading moves saved activations to the host. Both are
+// trl sft's only.
+const (
+	keyLossType   = "loss_type"
+	chunkedNLL    = "chunked_nll"
+	keyActOffload = "activation_offloading"
+	keyEvalAccum  = "eval_accumulation_steps"
+)
+
+func (c *command) analyzeModelFixes(a *pyscript.Analysis) {
+	if v, _ := c.value(keyEvalAccum); transformers.EvalAccumulationOn(v) {
+		a.Unsupported[sdk.FixEvalAccumulation] = "already on (" + keyEvalAccum + " 1)"
+	}
+	if c.sub != "sft" {
+		a.Unsupported[sdk.FixFusedLoss] = "trl " + c.sub + " computes its loss from the whole logits; only trl sft has a chunked loss"
+		a.Unsupported[sdk.FixActivationOffload] = "only trl sft has " + keyActOffload
+		return
+	}
+	switch loss, set := c.value(keyLossType); {
+	case c.on("use_liger_kernel", false):
+		a.Unsupported[sdk.FixFusedLoss] = "already on (use_liger_kernel)"
+	case !set || loss == chunkedNLL:
+		a.Unsupported[sdk.FixFusedLoss] = "already on (loss_type " + chunkedNLL + ", TRL's default)"
+	case loss != "nll":
+		// Another loss (dft...) is what is trained: changing it would change
+		// the training.
+		a.Unsupported[sdk.FixFusedLoss] = "loss_type " + loss + " is not the plain cross-entropy, which is the one chunked_nll computes"
+	}
+	if c.on(keyActOffload, false) {
+		a.Unsupported[sdk.FixActivationOffload] = "already on (" + keyActOffload + ")"
+	}
 }

@@ -1,0 +1,182 @@
+// Package openrlhf is the built-in plugin for OpenRLHF's trainers:
+// `deepspeed --module openrlhf.cli.train_sft ...` (and train_dpo, train_rm,
+// train_ppo_ray...), argparse flags only.
+//
+// The global batch is OpenRLHF's truth: the accumulation is derived from
+// train.batch_size ÷ micro-batch ÷ world (openrlhf/utils/deepspeed), so a
+// batch fix sets only the micro-batch. The flags were renamed to a dotted
+// form in 2026 (--train.micro_batch_size; before, --micro_train_batch_size):
+// vramrun writes the spelling the command uses.
+package openrlhf
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/vramrun/vramrun/plugins/cfgcli"
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/plugins/transformers"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// Name is the framework name the plan reports.
+const Name = "openrlhf"
+
+// New returns the plugin; the OOM texts are PyTorch's.
+func New() *cfgcli.Plugin {
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "an OpenRLHF trainer", load)
+}
+
+// spelling is one generation of OpenRLHF's flag names ("" where it has none).
+type spelling struct {
+	micro, global, ckptSFT, ckptPPO, precision, offload, liger string
+}
+
+var (
+	dotted = spelling{micro: "--train.micro_batch_size", global: "--train.batch_size", ckptSFT: "--model.gradient_checkpointing_enable",
+		ckptPPO: "--actor.gradient_checkpointing_enable", precision: "--ds.param_dtype", offload: "--ds.adam_offload", liger: "--ds.use_liger_kernel"}
+	legacy = spelling{micro: "--micro_train_batch_size", global: "--train_batch_size", ckptSFT: "--gradient_checkpointing",
+		ckptPPO: "--gradient_checkpointing", precision: "--bf16", offload: "--adam_offload"}
+)
+
+type command struct {
+	probes *pyscript.Probes
+	s      *pyscript.Script
+	names  spelling
+	ppo    bool
+}
+
+// Why says what gave the command away.
+func (c *command) Why() string { return c.s.Inv.Script }
+
+func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
+	inv, err := cmdline.Parse(cmd.Argv)
+	if err != nil || !inv.Module || !strings.HasPrefix(inv.Script, "openrlhf.cli.train_") {
+		return nil, false
+	}
+	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, names: legacy,
+		ppo: strings.Contains(inv.Script, "ppo")}
+	for _, a := range inv.Args {
+		for _, prefix := range []string{"--train.", "--ds.", "--model.", "--actor."} {
+			if strings.HasPrefix(a, prefix) {
+				c.names = dotted
+			}
+		}
+	}
+	return c, true
+}
+
+func (c *command) flag(name string) (cmdline.Flag, bool) {
+	return cmdline.FindFlag(c.s.Inv.Args, name)
+}
+
+func (c *command) num(name string) *int {
+	if f, ok := c.flag(name); ok && f.HasValue {
+		return cfgcli.Int(f.Value)
+	}
+	return nil
+}
+
+func (c *command) on(name string) bool {
+	_, ok := c.flag(name)
+	return name != "" && ok
+}
+
+func (c *command) ckpt() string {
+	if c.ppo {
+		return c.names.ckptPPO
+	}
+	return c.names.ckptSFT
+}
+
+// Analyze reads the knobs from the flags.
+func (c *command) Analyze() pyscript.Analysis {
+	n := c.names
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher, Script: c.s.Inv.Script,
+		WorldSize: max(c.s.Inv.WorldSize, 1), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
+	micro, global := c.num(n.micro), c.num(n.global)
+	a.Knobs.BatchSize = micro
+	if micro == nil {
+		a.Unsupported[sdk.FixBatchSize] = "give " + n.micro + " N on the command line so that the batch fix can be sized"
+	} else if global != nil && *micro > 0 {
+		a.Knobs.GradAccumulation = sdk.Int(max(*global / *micro / a.WorldSize, 1))
+	}
+	a.Unsupported[sdk.FixEvalBatchSize] = "no evaluation batch flag vramrun knows for OpenRLHF"
+	c.analyzeSettings(&a)
+	a.Lacks(func(id sdk.FixID) string { return "no " + pyscript.FixWords(id) + " flag vramrun knows for OpenRLHF" },
+		sdk.FixOptimizer8bit, sdk.FixActivationOffload, sdk.FixEvalAccumulation)
+	return a
+}
+
+func (c *command) analyzeSettings(a *pyscript.Analysis) {
+	n := c.names
+	if n == dotted {
+		if f, ok := c.flag(n.precision); ok && f.HasValue {
+			a.Knobs.Precision = sdk.Str(f.Value)
+			if f.Value == "bf16" || f.Value == "fp16" {
+				a.Unsupported[sdk.FixMixedPrecision] = "already in " + f.Value + " (" + n.precision + ")"
+			}
+		}
+	} else if c.on(n.precision) {
+		a.Knobs.Precision = sdk.Str("bf16")
+		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (--bf16)"
+	} else {
+		a.Knobs.Precision = sdk.Str("fp32")
+	}
+	a.Knobs.GradCheckpointing = sdk.Bool(c.on(c.ckpt()))
+	if *a.Knobs.GradCheckpointing {
+		a.Unsupported[sdk.FixGradCheckpointing] = "already on (" + c.ckpt() + ")"
+	}
+	a.Knobs.Offload = sdk.Bool(c.on(n.offload))
+	if *a.Knobs.Offload {
+		a.Unsupported[sdk.FixCPUOffload] = "already on (" + n.offload + ")"
+	}
+	switch {
+	case n.liger == "":
+		a.Unsupported[sdk.FixFusedLoss] = "OpenRLHF before its dotted flags has no Liger switch vramrun knows"
+	case c.on(n.liger):
+		a.Unsupported[sdk.FixFusedLoss] = "already on (" + n.liger + ")"
+	}
+	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
+		a.Unsupported[sdk.FixAllocator] = reason
+	}
+}
+
+// Apply writes the fix as a flag.
+func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (sdk.ApplyResponse, error) {
+	n := c.names
+	args := c.s.Inv.Args
+	var summary string
+	switch fix.ID {
+	case sdk.FixAllocator:
+		return pytorch.AllocatorFix(c.s.Cmd.Argv, c.s.Cmd.Env)
+	case sdk.FixBatchSize:
+		args = cmdline.SetFlag(args, []string{n.micro}, strconv.Itoa(fix.BatchSize), cmdline.Space)
+		summary = n.micro + " " + strconv.Itoa(fix.BatchSize) + " (" + strings.TrimPrefix(n.global, "--") + " stays; OpenRLHF derives the accumulation)"
+	case sdk.FixMixedPrecision:
+		if n == legacy {
+			if fix.Precision != "bf16" {
+				return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "OpenRLHF's --bf16 is its only mixed-precision switch, and this GPU has no bf16")
+			}
+			args, summary = cmdline.AddSwitch(args, n.precision), n.precision
+			break
+		}
+		args = cmdline.SetFlag(args, []string{n.precision}, fix.Precision, cmdline.Space)
+		summary = n.precision + " " + fix.Precision
+	case sdk.FixGradCheckpointing:
+		args, summary = cmdline.AddSwitch(args, c.ckpt()), c.ckpt()
+	case sdk.FixCPUOffload:
+		args, summary = cmdline.AddSwitch(args, n.offload), n.offload
+	case sdk.FixFusedLoss:
+		if why := transformers.LigerMissing(ctx, c.probes, c.s); why != "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", why)
+		}
+		args, summary = cmdline.AddSwitch(args, n.liger), n.liger
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for OpenRLHF")
+	}
+	return sdk.ApplyResponse{Argv: c.s.Inv.WithArgs(args), Summary: summary}, nil
+}

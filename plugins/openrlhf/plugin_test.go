@@ -1,0 +1,70 @@
+package openrlhf
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vramrun/vramrun/plugins/plugintab"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+func cmd(argv string) sdk.Command {
+	return plugintab.Command(argv, nil, plugintab.Env("PATH", "/nonexistent-vramrun-test"))
+}
+
+const sft = "deepspeed --num_gpus 4 --module openrlhf.cli.train_sft --train.micro_batch_size 8 --train.batch_size 256 --ds.param_dtype bf16"
+
+func TestRecognizeAndKnobs(t *testing.T) {
+	if got := plugintab.Recognize(t, New(), cmd(sft)); got.Confidence != 95 || got.Reason != "openrlhf.cli.train_sft" {
+		t.Errorf("recognize %+v", got)
+	}
+	if got := plugintab.Recognize(t, New(), cmd("python -m openrlhf.models")); got.Confidence != 0 {
+		t.Errorf("a module that is not a trainer: %+v", got)
+	}
+	a := plugintab.Analyze(t, New(), cmd(sft))
+	got := plugintab.KnobsText(a.Knobs)
+	// 256 ÷ 8 ÷ 4 GPUs: accumulation 8, derived.
+	for _, want := range []string{`"batch_size":8`, `"grad_accumulation":8`, `"precision":"bf16"`, `"grad_checkpointing":false`, `"offload":false`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("knobs %s lack %s", got, want)
+		}
+	}
+}
+
+func TestFixesAreFlagsInTheCommandsSpelling(t *testing.T) {
+	c := cmd(sft)
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 16},
+		strings.Replace(sft, "--train.micro_batch_size 8", "--train.micro_batch_size 4", 1), nil,
+		"--train.micro_batch_size 4 (train.batch_size stays; OpenRLHF derives the accumulation)")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing}, sft+" --model.gradient_checkpointing_enable", nil,
+		"--model.gradient_checkpointing_enable")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixCPUOffload}, sft+" --ds.adam_offload", nil, "--ds.adam_offload")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixFusedLoss}, sft+" --ds.use_liger_kernel", nil, "--ds.use_liger_kernel")
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "already in bf16 (--ds.param_dtype)")
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixEvalBatchSize, BatchSize: 2}, "no evaluation batch flag vramrun knows for OpenRLHF")
+
+	ppo := cmd("python3 -m openrlhf.cli.train_ppo_ray --train.micro_batch_size 2 --train.batch_size 128")
+	plugintab.WantApplied(t, New(), ppo, sdk.Fix{ID: sdk.FixGradCheckpointing},
+		"python3 -m openrlhf.cli.train_ppo_ray --train.micro_batch_size 2 --train.batch_size 128 --actor.gradient_checkpointing_enable", nil,
+		"--actor.gradient_checkpointing_enable")
+
+	old := cmd("deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4 --train_batch_size 64 --gradient_checkpointing")
+	plugintab.WantApplied(t, New(), old, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 32},
+		"deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 2 --train_batch_size 64 --gradient_checkpointing", nil,
+		"--micro_train_batch_size 2 (train_batch_size stays; OpenRLHF derives the accumulation)")
+	plugintab.WantApplied(t, New(), old, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
+		"deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4 --train_batch_size 64 --gradient_checkpointing --bf16", nil, "--bf16")
+	plugintab.WantRefused(t, New(), old, sdk.Fix{ID: sdk.FixGradCheckpointing}, "already on (--gradient_checkpointing)")
+	plugintab.WantRefused(t, New(), old, sdk.Fix{ID: sdk.FixFusedLoss}, "OpenRLHF before its dotted flags has no Liger switch vramrun knows")
+}
+
+func TestApplyAgreesWithAnalyze(t *testing.T) {
+	for _, argv := range []string{sft, "deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4", "python3 -m openrlhf.cli.train_dpo"} {
+		c := cmd(argv)
+		a, ok := load(c, nil)
+		if !ok {
+			t.Fatalf("%s: not loaded", argv)
+		}
+		plugintab.CheckFixes(t, New(), c, plugintab.PlanFix, a.Analyze().Unsupported)
+	}
+}
