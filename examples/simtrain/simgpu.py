@@ -11,9 +11,13 @@ Sizes are bytes; W, A and E come from the environment (defaults in brackets).
   gradients    G  = Wd            (/world at ZeRO stage >= 2)
   optimizer    S  = 2*Wd Adam, 0.5*W 8-bit (bitsandbytes) or adafactor, 0 offloaded to CPU
                                   (/world at ZeRO stage >= 1)
-  activations  Act = b * A * (0.5 mixed precision) * (0.35 gradient checkpointing)
+  activations  Act = b * A * (0.5 mixed precision) * (0.35 gradient checkpointing); of it the logits
+                 (SIMGPU_LOGITS_SHARE, default 0) are 1/8 with a fused or chunked loss, the rest 1/4
+                 with activation offload
   training     need = Wd + Act + G + S        (the peak of the first optimizer step)
   evaluation   need = Wd + b_eval * E * (0.5 mixed precision)     (on top of the weights alone)
+                 + HF-style jobs: SIMGPU_EVAL_PREDS (default 0) of predictions, an equal part per eval
+                 batch, held until the evaluation ends or every eval_accumulation_steps batches
 
   waste        = floor(need * r): "reserved but unallocated" memory of the caching allocator.
                  PyTorch r = 0.15, 0.02 with expandable_segments:True in PYTORCH_ALLOC_CONF or
