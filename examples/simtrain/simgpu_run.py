@@ -456,10 +456,13 @@ class Driver:
 
     def _gather_predictions(self, n):
         """An HF-style evaluation loop keeps batch n's predictions (logits) on the GPU."""
-        part = self.session.plan.eval_pred_part
+        session = self.session
+        part = session.plan.eval_pred_part
         if part:
-            self.session.allocate_activation(part, part // self.session.plan.act_elem, LAYERS - 1, "eval")
-            self.session.live.remove(part)
+            # Not a live activation: it stays across batches until _release.
+            elements = part // session.plan.act_elem
+            session._allocate(part, _shape(elements, self.job.eval_batch, leading=True), session.dtype_name(),
+                              _op_name("eval", LAYERS - 1))
         return part
 
     def _release(self, preds):

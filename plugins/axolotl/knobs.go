@@ -195,8 +195,12 @@ func (c *command) analyzeModelFixes(a *pyscript.Analysis) {
 	switch gc := strings.ToLower(v[keyGC]); {
 	case gc == "offload" || gc == "offload_disk":
 		a.Unsupported[sdk.FixActivationOffload] = "already on (gradient_checkpointing: " + gc + ")"
-	case v.On(keyActOffload) || v[keyActOffload] == "legacy" || v[keyActOffload] == "disk" || v[keyActOffload] == "hidden_states":
+	case v.On(keyActOffload) || activationOffloadModes[v[keyActOffload]]:
 		a.Unsupported[sdk.FixActivationOffload] = "already on (activation_offloading: " + v[keyActOffload] + ")"
 	}
 	a.Unsupported[sdk.FixEvalAccumulation] = "axolotl has no eval_accumulation_steps key (a smaller eval_batch_size is the fix there)"
 }
+
+// activationOffloadModes are activation_offloading's values besides true
+// (src/axolotl/utils/schemas): each offloads.
+var activationOffloadModes = map[string]bool{"legacy": true, "disk": true, "hidden_states": true}

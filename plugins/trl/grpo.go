@@ -27,7 +27,7 @@ const (
 // steps_per_generation to set with it ("" for none): an explicit one is
 // scaled so that the generation batch — how many completions are sampled
 // at a time — stays what it was.
-func (c *command) grpoBatch(fix sdk.Fix) (string, error) {
+func (c *command) grpoBatch(fix sdk.Fix, micro *int) (string, error) {
 	world := c.world()
 	if v, ok := c.value(keyGenBatch); ok {
 		gen := cfgcli.Int(v)
@@ -41,7 +41,6 @@ func (c *command) grpoBatch(fix sdk.Fix) (string, error) {
 		return "", nil // it follows the accumulation, which keeps micro x accumulation
 	}
 	spg := cfgcli.Int(v)
-	micro := c.intOr("per_device_train_batch_size", defaultMicroTRL)
 	if spg == nil || micro == nil {
 		return "", nil
 	}

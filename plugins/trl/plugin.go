@@ -173,7 +173,7 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 		spg := ""
 		if c.sub == "grpo" {
 			var err error
-			if spg, err = c.grpoBatch(fix); err != nil {
+			if spg, err = c.grpoBatch(fix, a.Knobs.BatchSize); err != nil {
 				return sdk.ApplyResponse{}, err
 			}
 		}
