@@ -105,6 +105,7 @@ func (l *loop) take(c claim, identify bool) {
 	if identify {
 		a, cmd := l.typed(c.analysis)
 		l.learner.Identify(a, cmd, l.cfg.gpu)
+		l.planner.Typed(a)
 	}
 }
 
@@ -164,7 +165,12 @@ const noClaimant = "the plugin that claimed the command failed, and no other plu
 // applied (the pending fix of attempt next) or the planner gives up (the
 // reason).
 func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, error) {
-	a, ok := l.analyzeOrReclaim(ctx)
+	a, ok := sdk.AnalyzeResponse{}, e.analysis != nil
+	if ok {
+		a = *e.analysis
+	} else {
+		a, ok = l.analyzeOrReclaim(ctx)
+	}
 	if !ok {
 		return pending{}, noClaimant, nil
 	}
@@ -212,7 +218,17 @@ func (l *loop) choose(ctx context.Context, next int, e ended) (pending, string, 
 			continue
 		}
 		l.planner.Commit(pr)
-		l.keepUndo(next, cmd, planner, pr, e, *fix)
+		for _, with := range pr.With {
+			also, err := l.applyWith(ctx, next, *with, skip)
+			if err != nil {
+				return pending{}, "", err
+			}
+			if also != nil {
+				l.planner.CommitWith(with)
+				out.also = append(out.also, *also)
+			}
+		}
+		l.keepUndo(next, cmd, planner, pr, e, *fix, len(out.also))
 		out.fix = fix
 		return out, "", nil
 	}
@@ -255,6 +271,17 @@ func (l *loop) apply(ctx context.Context, before int, step plan.Step, learned bo
 	}
 	fix := record.FixRecord{Fix: step.Fix, Reason: step.Reason, Summary: resp.Summary, Learned: learned}
 	l.bus.Emit(record.FixCommitted{Before: before, Fix: fix, ShowReason: step.Why != plan.WhyLadder && step.Why != plan.WhyLearned,
-		Launch: l.cmd.Launch()})
+		With: step.Why == plan.WhyGrowBack || step.Why == plan.WhyRideAlong, Launch: l.cmd.Launch()})
 	return &fix, "", nil
+}
+
+// applyWith applies step, which goes with the fix just applied before
+// attempt before: nil when the plugin turned it down (a skip says why; the
+// attempt runs with the fix alone) or failed.
+func (l *loop) applyWith(ctx context.Context, before int, step plan.Step, skip func(record.SkipRecord)) (*record.FixRecord, error) {
+	fix, refused, err := l.apply(ctx, before, step, false)
+	if refused != "" {
+		skip(record.SkipRecord{Fix: step.Fix.ID, Reason: refused})
+	}
+	return fix, err
 }

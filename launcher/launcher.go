@@ -167,13 +167,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 func runConfig(o Options, id string, view *gpuview.View) loopConfig {
 	return loopConfig{
 		runID: id, argv: o.Argv, dir: o.Dir, max: o.Settings.MaxAttempts,
-		policy:  policyOf(o.Settings),
-		gpu:     view.Key(),
-		model:   view.Model(),
-		memory:  view.Capacity(),
-		signals: o.Signals,
-		now:     o.Now,
-		resume:  resumeOf(o.Settings),
+		policy:   policyOf(o.Settings),
+		gpuFacts: gpuFacts{gpu: view.Key(), model: view.Model(), memory: view.Capacity()},
+		signals:  o.Signals,
+		now:      o.Now,
+		resume:   resumeOf(o.Settings),
+		// Validated when the settings were read.
+		progress: o.Settings.Progress,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/launcher/rewrite"
 	"github.com/vramrun/vramrun/launcher/runner"
+	"github.com/vramrun/vramrun/launcher/speed"
 	"github.com/vramrun/vramrun/launcher/supervise"
 	"github.com/vramrun/vramrun/plugins/host"
 	"github.com/vramrun/vramrun/profiles"
@@ -41,17 +42,24 @@ type Say interface {
 
 // loopConfig is what the loop knows of the run before it starts.
 type loopConfig struct {
-	runID   string
-	argv    []string
-	dir     string
-	max     int
-	policy  outcome.Policy
-	gpu     profiles.GPUKey
-	model   string
-	memory  int64 // the GPU's capacity, 0 unknown
+	runID  string
+	argv   []string
+	dir    string
+	max    int
+	policy outcome.Policy
+	gpuFacts
 	signals *supervise.Signals
 	now     func() time.Time
 	resume  resumeConfig
+	// progress are the profile's progress patterns.
+	progress []sdk.ProgressPattern
+}
+
+// gpuFacts are what the run knows of its GPU.
+type gpuFacts struct {
+	gpu    profiles.GPUKey
+	model  string
+	memory int64 // the GPU's capacity, 0 unknown
 }
 
 // loop is the relaunch loop of one run.
@@ -90,12 +98,18 @@ type claim struct {
 	plugin    *host.Plugin
 	framework string
 	analysis  sdk.AnalyzeResponse
+	// progress reads the attempts' speed once compiled (see progressSet):
+	// a new claim compiles its own.
+	progress *speed.Set
+	compiled bool
 }
 
 // pending is what comes before the next attempt: its fix and the fixes
 // passed over on the way.
 type pending struct {
-	fix   *record.FixRecord
+	fix *record.FixRecord
+	// also are the fixes that go with fix.
+	also  []record.FixRecord
 	skips []record.SkipRecord
 	// resume is the checkpoint the attempt resumes from; nil: from scratch.
 	resume *resumeStep
@@ -114,6 +128,9 @@ type ended struct {
 	// says the attempt ran past learn_after first.
 	oomAt time.Time
 	late  bool
+	// analysis is the claiming plugin's analysis of the command that ran;
+	// nil when unknown.
+	analysis *sdk.AnalyzeResponse
 }
 
 // run is the state machine: claim, start from what fit last time, then
@@ -185,6 +202,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	res, err := l.sup.Run(ctx, supervise.Attempt{
 		N: n, Argv: launch.Argv, Env: cmd.Env(), Dir: l.cfg.dir,
 		Marker: fmt.Sprintf("%s/%d", l.cfg.runID, n), Script: l.claim.analysis.Script,
+		Progress: l.progressSet(),
 		Fits: func() {
 			late.Store(true)
 			l.bus.Emit(record.AttemptFits{N: n})
@@ -202,10 +220,12 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	if v.Attempt == record.AttemptProbableOOM {
 		d = outcome.Probable(res.Memory.CapacityBytes)
 	}
+	analysis := l.shapeOf(ctx)
+	shape, pace := measured(analysis, res.Readings)
 	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
-		Changes: record.Changes{Fix: before.fix, Skipped: before.skips, Resumed: resumed}, Outcome: v.Attempt, Exit: res.Exit,
+		Changes: record.Changes{Fix: before.fix, Also: before.also, Skipped: before.skips, Resumed: resumed}, Outcome: v.Attempt, Exit: res.Exit,
 		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
-		Memory: res.Memory, Output: res.Output, Notes: res.Notes}
+		Memory: res.Memory, Measured: record.Measured{Speed: pace, Shape: shape}, Output: res.Output, Notes: res.Notes}
 	if d.OOM {
 		a.Diagnosis = &d
 		l.bus.Emit(record.OOMDiagnosed{N: n, Diagnosis: d})
@@ -220,7 +240,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 		oomAt = *v.OOMAt
 	}
 	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak,
-		rejection: res.Facts.Rejection, oomAt: oomAt, late: late.Load()}, nil
+		rejection: res.Facts.Rejection, oomAt: oomAt, late: late.Load(), analysis: analysis}, nil
 }
 
 // end reports the end of the run after attempt n and returns status.

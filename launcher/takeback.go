@@ -21,7 +21,9 @@ type undo struct {
 	proposal plan.Proposal
 	ended    ended
 	fix      record.FixRecord
-	change   rejection.Change
+	// with is how many fixes went with fix.
+	with   int
+	change rejection.Change
 }
 
 // rejectionOf is the line with which attempt n rejected the fix applied
@@ -42,7 +44,7 @@ func (l *loop) rejectionOf(n int, res supervise.Result) string {
 // keepUndo remembers how to take back the fix just applied for attempt
 // before: the command and planner as they were (cmd, planner), and what
 // the fix changed.
-func (l *loop) keepUndo(before int, cmd *rewrite.Command, planner *plan.Planner, pr plan.Proposal, e ended, fix record.FixRecord) {
+func (l *loop) keepUndo(before int, cmd *rewrite.Command, planner *plan.Planner, pr plan.Proposal, e ended, fix record.FixRecord, with int) {
 	was, now := cmd.Launch(), l.cmd.Launch()
 	set := map[string]string{}
 	for k, v := range now.Env {
@@ -50,7 +52,7 @@ func (l *loop) keepUndo(before int, cmd *rewrite.Command, planner *plan.Planner,
 			set[k] = v
 		}
 	}
-	l.undo = &undo{before: before, cmd: cmd, planner: planner, proposal: pr, ended: e, fix: fix,
+	l.undo = &undo{before: before, cmd: cmd, planner: planner, proposal: pr, ended: e, fix: fix, with: with,
 		change: rejection.NewChange(was.Argv, now.Argv, set, fix.Summary)}
 }
 
@@ -64,7 +66,7 @@ func (l *loop) takeBack(ctx context.Context, n int, e ended) (pending, string, e
 	l.undo = nil
 	l.cmd, l.planner = u.cmd, u.planner
 	l.planner.Reject(u.proposal, "the job rejected it: "+e.rejection)
-	l.bus.Emit(record.FixRejected{N: n, Fix: u.fix, Line: e.rejection, Launch: l.cmd.Launch()})
+	l.bus.Emit(record.FixRejected{N: n, Fix: u.fix, Line: e.rejection, Launch: l.cmd.Launch(), With: u.with})
 	if l.claim.plugin == nil {
 		return pending{}, noClaimant, nil
 	}

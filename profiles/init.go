@@ -90,6 +90,14 @@ func initTemplate() string {
 #     path: tools/vramrun-plugin-mytrainer
 #     sha256: 0123...(64 hexadecimal digits)
 
+# This project's own progress lines, for a script vramrun cannot read the
+# speed of: an RE2 expression with one group per_s (units a second), s_per
+# or ms_per (seconds or milliseconds a unit); the unit is step (an optimizer
+# step), micro_batch, sample or token (of all processes, or per_process).
+# progress:
+#   - regexp: 'step [0-9]+ .* (?P<per_s>[0-9.]+) it/s'
+#     unit: step
+
 # Named variants, chosen with --profile NAME; they take the same keys as above.
 # profiles:
 #   a100:

@@ -132,7 +132,7 @@ func Keys() []string {
 	for _, k := range scalarKeys() {
 		out = append(out, k.name)
 	}
-	return append(out, keyFlags, keyEnv, keyPlugins)
+	return append(out, keyFlags, keyEnv, keyPlugins, keyProgress)
 }
 
 // EnvVar is the environment variable that sets key: VRAMRUN_ + the key in

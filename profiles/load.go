@@ -326,6 +326,9 @@ func merge(lower []*layer, flags *layer) (Settings, map[string]Source, error) {
 			s.Flags[name] = val
 		}
 		s.Plugins = mergePlugins(s.Plugins, l.plugins)
+		if l.progress != nil {
+			s.Progress = l.progress
+		}
 		if l.resumeFrom != nil {
 			s.ResumeFrom = l.resumeFrom
 		}

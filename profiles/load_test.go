@@ -466,3 +466,25 @@ func TestResumeMapping(t *testing.T) {
 		t.Fatalf("--no-resume left resuming on")
 	}
 }
+
+func TestProgressPatternsFromTheNearestLayer(t *testing.T) {
+	tr := newTestTree(t)
+	writeFile(t, tr.userFile(), "progress:\n  - regexp: 'x (?P<per_s>[0-9.]+)'\n    unit: token\n")
+	writeFile(t, tr.projectFile(), "progress:\n  - regexp: 'Step [0-9]+ .* (?P<ms_per>[0-9.]+)ms'\n    unit: step\n"+
+		"  - regexp: 'imgs/s: (?P<per_s>[0-9.]+)'\n    unit: sample\n    per_process: true\n")
+	l := mustLoad(t, LoadOptions{Dir: tr.project, Env: tr.env})
+	want := []sdk.ProgressPattern{
+		{ID: "profile.progress_1", Regexp: `Step [0-9]+ .* (?P<ms_per>[0-9.]+)ms`, Unit: sdk.UnitStep},
+		{ID: "profile.progress_2", Regexp: `imgs/s: (?P<per_s>[0-9.]+)`, Unit: sdk.UnitSample, PerProcess: true},
+	}
+	if !reflect.DeepEqual(l.Settings.Progress, want) {
+		t.Errorf("progress = %+v\nwant %+v", l.Settings.Progress, want)
+	}
+	if l.Sources["progress"] != SourceProject {
+		t.Errorf("progress source = %q", l.Sources["progress"])
+	}
+	writeFile(t, tr.projectFile(), "progress: []\n")
+	if got := mustLoad(t, LoadOptions{Dir: tr.project, Env: tr.env}).Settings.Progress; len(got) != 0 {
+		t.Errorf("an empty list in the project file: progress = %+v, want none", got)
+	}
+}

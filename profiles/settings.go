@@ -51,6 +51,9 @@ type JobSettings struct {
 	// Env is extra environment for every attempt, names kept as written.
 	Env     map[string]string `json:"env"`
 	Plugins []PluginRef       `json:"plugins"`
+	// Progress are the project's own progress lines, tried before the
+	// claiming plugin's.
+	Progress []sdk.ProgressPattern `json:"progress"`
 	// Resume says a relaunch resumes from the newest checkpoint the run
 	// wrote; ResumeFrom, when the profile gives it (resume: as a mapping),
 	// says where this project's checkpoints go and how its command resumes.

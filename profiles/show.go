@@ -77,6 +77,19 @@ func (l Loaded) textValue(key string) []string {
 			rows = append(rows, row)
 		}
 		return rows
+	case keyProgress:
+		if len(l.Settings.Progress) == 0 {
+			return []string{"(none)"}
+		}
+		var rows []string
+		for _, p := range l.Settings.Progress {
+			row := string(p.Unit) + " " + p.Regexp
+			if p.PerProcess {
+				row += " (per process)"
+			}
+			rows = append(rows, row)
+		}
+		return rows
 	case keyResume:
 		if f := l.Settings.ResumeFrom; f != nil && l.Settings.Resume {
 			return []string{"true", "checkpoints=" + strings.Join(f.Checkpoints, ", "), "flag=" + f.Flag}
@@ -155,6 +168,11 @@ func (l Loaded) jsonValue(key string) any {
 		if f := l.Settings.ResumeFrom; f != nil && l.Settings.Resume {
 			return f
 		}
+	case keyProgress:
+		if l.Settings.Progress == nil {
+			return []sdk.ProgressPattern{}
+		}
+		return l.Settings.Progress
 	}
 	k, _ := findScalarKey(key)
 	switch v := k.get(&l.Settings).(type) {

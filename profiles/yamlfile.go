@@ -29,6 +29,8 @@ type layer struct {
 	env     map[string]string
 	flags   map[string]string
 	plugins []PluginRef
+	// progress is the layer's progress: list, nil when it has none.
+	progress []sdk.ProgressPattern
 	// resumeFrom is the layer's resume: mapping, nil when it has none.
 	resumeFrom *ResumeFrom
 	// declares records which of flags, env and plugins the layer names.
@@ -269,6 +271,8 @@ func (r fileReader) readSettings(m *yaml.Node, where string, l *layer, profiles 
 			err = r.readEnv(v, full, l)
 		case keyPlugins:
 			err = r.readPlugins(v, full, l)
+		case keyProgress:
+			err = r.readProgress(v, full, l)
 		case keyProfiles:
 			err = r.readProfiles(v, profiles)
 		case keyResume:

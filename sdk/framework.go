@@ -95,6 +95,10 @@ type DescribeResponse struct {
 	// attempt right after a fix fails with one of them naming what the fix
 	// changed, vramrun takes the fix back and goes on with the next.
 	Rejections []RejectionPattern `json:"rejections,omitempty"`
+	// Progress are the lines with which the runtime says how fast it
+	// trains; vramrun reads each attempt's speed with the claiming
+	// plugin's.
+	Progress []ProgressPattern `json:"progress,omitempty"`
 }
 
 // RecognizeRequest asks whether a command is the plugin's.

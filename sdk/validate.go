@@ -51,6 +51,16 @@ func (d DescribeResponse) Validate() error {
 			return err
 		}
 	}
+	seenProgress := map[string]bool{}
+	for _, p := range d.Progress {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if seenProgress[p.ID] {
+			return fmt.Errorf("progress pattern %s: declared twice", p.ID)
+		}
+		seenProgress[p.ID] = true
+	}
 	for _, f := range d.Frames {
 		if f.Name == "" {
 			return fmt.Errorf("traceback frame with an empty name (phase %q)", f.Phase)

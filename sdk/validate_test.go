@@ -11,6 +11,10 @@ func goodPattern() sdk.OOMPattern {
 	return sdk.OOMPattern{ID: "mine.oom", Framework: "mine", Kind: sdk.KindGPU, Regexp: `wanted (?P<tried>\S+)`}
 }
 
+func goodProgress() sdk.ProgressPattern {
+	return sdk.ProgressPattern{ID: "mine.bar", Regexp: `(?P<per_s>[0-9.]+)it/s`, Unit: sdk.UnitStep}
+}
+
 func TestDescriptionValidate(t *testing.T) {
 	tooMany := goodPattern()
 	tooMany.Follow = make([]string, sdk.MaxPatternFollow+1)
@@ -38,6 +42,13 @@ func TestDescriptionValidate(t *testing.T) {
 		{"dtype size", sdk.DescribeResponse{Name: "m", Patterns: []sdk.OOMPattern{badDType}}, "positive number of bytes"},
 		{"frame phase", sdk.DescribeResponse{Name: "m", Frames: []sdk.Frame{{Name: "step", Phase: sdk.PhaseUnknown}}}, `phase "unknown"`},
 		{"frame name", sdk.DescribeResponse{Name: "m", Frames: []sdk.Frame{{Phase: sdk.PhaseTrain}}}, "empty name"},
+		{"progress", sdk.DescribeResponse{Name: "m", Progress: []sdk.ProgressPattern{goodProgress()}}, ""},
+		{"progress unit", sdk.DescribeResponse{Name: "m", Progress: []sdk.ProgressPattern{{ID: "m.bar", Regexp: `(?P<per_s>\d+)it/s`, Unit: "epoch"}}}, `unit "epoch"`},
+		{"progress no group", sdk.DescribeResponse{Name: "m", Progress: []sdk.ProgressPattern{{ID: "m.bar", Regexp: `(\d+)it/s`, Unit: sdk.UnitStep}}}, "exactly one group"},
+		{"progress two groups", sdk.DescribeResponse{Name: "m", Progress: []sdk.ProgressPattern{{ID: "m.bar", Regexp: `(?P<per_s>\d+)it/s (?P<s_per>\d+)s/it`, Unit: sdk.UnitStep}}}, "exactly one group"},
+		{"progress regexp", sdk.DescribeResponse{Name: "m", Progress: []sdk.ProgressPattern{{ID: "m.bar", Regexp: `(?P<per_s>\d+`, Unit: sdk.UnitStep}}}, "missing closing"},
+		{"progress twice", sdk.DescribeResponse{Name: "m", Progress: []sdk.ProgressPattern{goodProgress(), goodProgress()}}, "declared twice"},
+		{"progress id", sdk.DescribeResponse{Name: "m", Progress: []sdk.ProgressPattern{{Regexp: `(?P<per_s>\d+)it/s`, Unit: sdk.UnitStep}}}, "without an id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { checkErr(t, tt.desc.Validate(), tt.want) })

@@ -40,5 +40,13 @@ func main() {
 		fmt.Printf("| %s | %.0f / %.1f / %d | %.0f%% / %.0f%% | %d |\n", s.Strategy, s.MedianRelaunches, s.MeanRelaunches,
 			s.MaxRelaunches, s.MedianShare*100, s.MeanShare*100, s.Failed)
 	}
+	configs := plansim.ConfigGrid()
+	fmt.Printf("\n%d simulated jobs whose command also has checkpointing and 8-bit Adam, effective batch 256 kept\n\n", len(configs))
+	fmt.Println("| run mode | relaunches (median / mean / max) | final speed, share of the fastest configuration that fits (median / 10th percentile) | never fit |")
+	fmt.Println("|---|---|---|---|")
+	for _, s := range plansim.SummarizeConfigs(configs) {
+		fmt.Printf("| %s | %.0f / %.2f / %d | %.0f%% / %.0f%% | %d |\n", s.Name, s.MedianRelaunches, s.MeanRelaunches,
+			s.MaxRelaunches, s.MedianShare*100, s.TenthPercentile*100, s.Failed)
+	}
 	os.Exit(0)
 }

@@ -91,6 +91,7 @@ class SimLanguageModel(L.LightningModule):
         x, y = batch
         logits = self.model(x)
         loss = nn.functional.cross_entropy(logits, y)
+        self.log("train_loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):

@@ -47,6 +47,9 @@ Worked example: the README demo `train.py --batch-size 256` on the default 24 Gi
   batch 64 (accum 4), mp:   2 + 12.5 + 2 + 4 = 20.5 GiB, +2% = 20.91 GiB     -> fits (also without allocator:
                                                                                +15% = 23.58 GiB)
 So the demo needs allocator, mixed_precision and batch_size (256 -> 64, accumulation 4).
+
+The speed model (seconds a micro-batch and an optimizer step take, the simulated clock every printed
+rate comes from) is simgpu_speed.py's docstring.
 """
 
 from simgpu_model import (  # noqa: F401  (the public API)
@@ -56,6 +59,9 @@ from simgpu_model import (  # noqa: F401  (the public API)
 from simgpu_oom import FORMATS, SimulatedOOM, format_size, tf_human_bytes  # noqa: F401
 from simgpu_proc import UsageError  # noqa: F401
 from simgpu_frames import Frameworks, bitsandbytes_importable, optimizer_kind  # noqa: F401
+from simgpu_speed import (  # noqa: F401  (the speed model)
+    run_seconds, steady_samples_per_second, steady_step_seconds, step_seconds,
+)
 from simgpu_run import Session, Sim, eval_loss_at, hidden_file, loss_at, print_exception, start, train  # noqa: F401
 from simgpu_yaml import YAMLError, load_file as load_yaml_file, loads as load_yaml  # noqa: F401
 from simgpu_yaml import parse_scalar as parse_yaml_scalar  # noqa: F401

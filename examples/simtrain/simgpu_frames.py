@@ -33,6 +33,7 @@ from types import SimpleNamespace as NS
 import simgpu_memfixes
 import simgpu_src_hf
 import simgpu_src_torch
+import simgpu_speed
 from simgpu_model import LAYERS, SIM_DIR
 
 SITE = os.path.join(SIM_DIR, "site-packages")
@@ -427,16 +428,22 @@ class Frameworks:
         def find_executable_batch_size(function, starting_batch_size, auto_find_batch_size=False):
             return functools.partial(function, batch_size=starting_batch_size)
 
-        utils = load_source("transformers/trainer_utils.py", src["transformers/trainer_utils.py"], dict(base, re=re))
+        # the Trainer's time.time() is the simulated clock; tqdm.write prints the logs on stdout
+        clock = NS(time=lambda: fw.session.driver.clock if fw.session is not None else 0.0)
+        utils = load_source("transformers/trainer_utils.py", src["transformers/trainer_utils.py"],
+                            dict(base, re=re, time=clock))
         callback = load_source("transformers/trainer_callback.py", src["transformers/trainer_callback.py"],
-                               dict(base, math=math, Dict=typing.Dict, SaveStrategy=utils["SaveStrategy"]))
+                               dict(base, math=math, Dict=typing.Dict, SaveStrategy=utils["SaveStrategy"],
+                                    tqdm=NS(write=lambda text: simgpu_speed._write(text + "\n"))))
         trainer = load_source("transformers/trainer.py", src["transformers/trainer.py"], dict(
             base, Accelerator=torch.accelerate.Accelerator, AcceleratedOptimizer=torch.accelerate.AcceleratedOptimizer,
             deepspeed_init=ds["deepspeed_init"], find_executable_batch_size=find_executable_batch_size,
             Adafactor=torch.Adafactor, BNB_OPTIMIZERS=BNB_OPTIMIZERS, is_bitsandbytes_available=bitsandbytes_importable,
             is_liger_kernel_available=simgpu_memfixes.liger_kernel_available,
             bnb_optim=torch.bnb_optim, TrainerControl=callback["TrainerControl"], TrainerState=callback["TrainerState"],
-            CallbackHandler=callback["CallbackHandler"], DEFAULT_CALLBACKS=[callback["DefaultFlowCallback"]],
+            CallbackHandler=callback["CallbackHandler"],
+            DEFAULT_CALLBACKS=[callback["DefaultFlowCallback"], callback["ProgressCallback"]],
+            time=clock, speed_metrics=utils["speed_metrics"], get_scheduler_lr=simgpu_speed.hf_learning_rate,
             TrainOutput=lambda *a: a, re=re, shutil=shutil, PREFIX_CHECKPOINT_DIR=utils["PREFIX_CHECKPOINT_DIR"],
             get_last_checkpoint=utils["get_last_checkpoint"],
             logging=NS(get_logger=lambda name: LibraryLogger(fw, name)),
@@ -447,12 +454,16 @@ class Frameworks:
         def get_train_dataloader(self):
             # the DataLoader's batch size is the Trainer's _train_batch_size (a restored one too)
             fw.session.use_micro_batch(self._train_batch_size)
+            simgpu_speed.hf_attach(self, fw.session.driver)
             return HFTrainLoader(fw.session.driver)
 
         Trainer.get_train_dataloader = get_train_dataloader
         Trainer.get_eval_dataloader = lambda self, dataset=None: (
             dict(input_ids=x, labels=y) for x, y in fw.session.driver.eval_batches())
         Trainer._prepare_inputs = lambda self, inputs: inputs
+        # tr_loss's value: the losses of the steps since the last log
+        Trainer._nested_gather = lambda self, tensors: simgpu_speed.HFLoss(self._globalstep_last_logged,
+                                                                           self.state.global_step)
         Trainer.compute_loss_context_manager = lambda self: contextlib.nullcontext()
 
         def from_pretrained(name=None, *args, **kwargs):

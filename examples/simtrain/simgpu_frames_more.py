@@ -14,6 +14,7 @@ from collections import OrderedDict
 from types import SimpleNamespace as NS
 
 import simgpu_src_keras
+import simgpu_speed
 import simgpu_src_lightning
 from simgpu_frames import SITE, load_source, nullcontext_factory
 from simgpu_model import LAYERS, hidden_file
@@ -241,6 +242,14 @@ def load_lightning(fw):
     LightningModule._current_fx_name = None
     LightningModule.on_train_epoch_end = lambda self: None
     LightningModule.configure_optimizers = lambda self: torch.optim.AdamW(self.parameters())
+
+    def log(self, name, value, prog_bar=False, **kwargs):
+        # the value is the step's loss; a prog_bar metric shows in the training bar
+        metrics = fw.session.driver.bar_metrics
+        if prog_bar and name not in metrics:
+            metrics.append(name)
+
+    LightningModule.log = log
     calls = load_source("lightning/pytorch/trainer/call.py", src["lightning/pytorch/trainer/call.py"],
                         dict(io_names, _TunerExitException=type("_TunerExitException", (Exception,), {})))
     call = NS(_call_and_handle_interrupt=calls["_call_and_handle_interrupt"],
@@ -293,6 +302,7 @@ def load_lightning(fw):
                              _EvaluationLoop=Evaluation))["_TrainingEpochLoop"]
 
     def epoch_on_run_start(self, data_fetcher):
+        simgpu_speed.lightning_attach(self.trainer, fw.session.driver)
         self._steps = fw.session.driver.steps()
 
     Epoch.on_run_start = epoch_on_run_start
@@ -465,8 +475,12 @@ class KerasDataHandler:
     def enumerate_epochs(self):
         if self.kind == "train":
             iterator = self._train_batches()
+            progbar = simgpu_speed.KerasProgbar(self.driver, self.epochs, self.steps_per_epoch)
+            self.driver.step_end_hooks.append(progbar.step_end)
             for epoch in range(self.epochs):
+                progbar.epoch_begin(epoch)
                 yield epoch, iterator
+                progbar.epoch_end(epoch)  # after the epoch's validation, as Keras's on_epoch_end
             return
         self._eval = self.driver.eval_batches()
         yield 0, self._eval

@@ -11,6 +11,7 @@ import simgpu_frames
 import simgpu_model
 import simgpu_oom
 import simgpu_proc
+import simgpu_speed
 from simgpu_model import LAYERS, hidden_file
 from simgpu_proc import UsageError
 
@@ -131,53 +132,7 @@ def start(argv=None, default_format="pytorch", env=None, script=None, frameworks
     return sim
 
 
-class Progress:
-    """A tqdm-like bar on stderr: '\\rtrain:  35%|###5      | 7/20 [00:00<00:00, 95.1it/s, loss=2.31]'."""
-
-    WIDTH = 10
-
-    def __init__(self, total, desc, stream, enabled):
-        self.total = total
-        self.desc = desc
-        self.stream = stream
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self.initial = 0  # tqdm's initial: a resumed job's bar starts at its step
-        self.shown = False
-        self.closed = False
-
-    def show(self, n, loss=None):
-        if not self.enabled or self.closed:
-            return
-        frac = n / self.total if self.total else 1.0
-        filled = frac * self.WIDTH
-        full = int(filled)
-        bar = "#" * full
-        if full < self.WIDTH:
-            bar += " 123456789"[int((filled - full) * 10)]
-        elapsed = time.monotonic() - self.started
-        rate = (n - self.initial) / elapsed if n > self.initial and elapsed > 0 else 0.0
-        remaining = (self.total - n) / rate if rate else 0.0
-        postfix = ", loss=%.2f" % loss if loss is not None else ""
-        rate_text = "%.1fit/s" % rate if rate else "?it/s"
-        self.stream.write(
-            "\r%s: %3.0f%%|%s| %d/%d [%s<%s, %s%s]"
-            % (self.desc, frac * 100, bar.ljust(self.WIDTH), n, self.total, _clock(elapsed), _clock(remaining),
-               rate_text, postfix)
-        )
-        self.stream.flush()
-        self.shown = True
-
-    def close(self):
-        if self.shown and not self.closed:
-            self.stream.write("\n")
-            self.stream.flush()
-        self.closed = True
-
-
-def _clock(seconds):
-    minutes, secs = divmod(int(seconds), 60)
-    return "%02d:%02d" % (minutes, secs)
+Progress = simgpu_speed.Progress  # the bar, on the simulated clock (simgpu_speed)
 
 
 def loss_at(step):
@@ -340,7 +295,10 @@ def _op_name(what, layer):
 
 
 class Driver:
-    """Paces the steps: sim events, freeing activations, the bar, stdout lines and evaluations."""
+    """Paces the steps: sim events, freeing activations, the simulated clock, the bar, stdout lines and
+    evaluations. The clock (simulated seconds since the job started) advances by simgpu_speed's time of
+    each micro-batch and optimizer step; step_end_hooks(step) run after each step's report,
+    micro_end_hooks(k) after micro-batch k (1..accumulation-1) of a step."""
 
     def __init__(self, session):
         self.session = session
@@ -350,14 +308,55 @@ class Driver:
         self.start = 0  # the step a resumed job starts after
         self.ended = 0  # the last step end_step finished
         self.failure_pending = False
-        self.progress = Progress(self.job.steps, "train", sys.stderr, session.main)
-        session.sim.before_traceback.append(self.progress.close)
+        self.speed = simgpu_speed.params(session.sim.env)
+        self.clock = 0.0
+        self.local_steps = 0  # optimizer steps this process began (the warm-up counts these)
+        self.begun = 0  # the step begin_step began last
+        self.step_started = 0.0
+        self.step_seconds = 0.0  # the simulated time of the last step ended
+        self.evals = 0
+        self.step_end_hooks = []
+        self.micro_end_hooks = []
+        self.bar_metrics = []  # names of metrics a framework shows in its bar (Lightning's prog_bar)
+        self.bar_style = simgpu_speed.BarStyle()
+        self.progress = self._new_progress()
+
+    def _new_progress(self):
+        style = self.bar_style
+        total = self.job.steps * (self.job.accumulation if style.per_micro else 1)
+        bar = Progress(total, style.desc, sys.stderr, self.session.main, clock=lambda: self.clock,
+                       smoothing=style.smoothing, charset=style.charset)
+        bar.initial = self.bar_n(self.start)
+        self.session.sim.before_traceback.append(bar.close)
+        return bar
+
+    def style_bar(self, style):
+        """Draw the bar as a framework does (simgpu_speed.BarStyle); before it is first shown."""
+        self.bar_style = style
+        if not self.progress.shown:
+            self.progress.closed = True
+            self.progress = self._new_progress()
+
+    def bar_n(self, step, micro=None):
+        """The bar's position after `step` (or after micro-batch `micro` of it, per-micro bars)."""
+        if not self.bar_style.per_micro:
+            return step
+        return (step - 1) * self.job.accumulation + micro if micro is not None else step * self.job.accumulation
+
+    def show_bar(self, step, micro=None, initial=False):
+        style = self.bar_style
+        if initial:
+            self.progress.show(self.bar_n(step))
+        elif style.postfix is not None:
+            self.progress.show(self.bar_n(step, micro), postfix=style.postfix(step))
+        else:
+            self.progress.show(self.bar_n(step, micro), loss_at(step))
 
     def resume(self, step):
         """The job resumes from a checkpoint of optimizer step `step`: it trains steps step+1..steps,
         the same schedule as a fresh run. Rank 0 says so on stdout before training."""
         self.start = self.step = self.ended = step
-        self.progress.initial = step
+        self.progress.initial = self.bar_n(step)
         if self.session.main:
             sys.stdout.write("resumed at step %d of %d\n" % (step, self.job.steps))
             sys.stdout.flush()
@@ -374,8 +373,9 @@ class Driver:
         """The sim events due at the start of a step."""
         options = self.options
         self.step = step
+        self._begin_clock(step)
         if step == self.start + 1:
-            self.progress.show(self.start)
+            self.show_bar(self.start, initial=True)
         if step == 2 and options.sigkill_self:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -399,9 +399,32 @@ class Driver:
             self.failure_pending = False
             raise ValueError("Expected input batch_size (%d) to match target batch_size (%d)."
                              % (job.micro_batch, max(0, job.micro_batch - 1)))
+        self._begin_clock(step)
+        self.step_seconds = simgpu_speed.step_seconds(job, self.local_steps, self.speed)
+        self.clock = self.step_started + self.step_seconds
         self.report(step)
+        for hook in self.step_end_hooks:
+            hook(step)
         if self.options.step_time:
             time.sleep(self.options.step_time)
+        if self.speed.pace:
+            time.sleep(self.speed.pace * self.step_seconds)
+
+    def _begin_clock(self, step):
+        if self.begun != step:
+            self.begun = step
+            self.local_steps += 1
+            self.step_started = self.clock
+
+    def _micro_done(self, micro):
+        """Micro-batch `micro` (1-based) of the current step is done: its time passes."""
+        per_micro = simgpu_speed.micro_batch_seconds(self.job, self.speed)
+        factor = simgpu_speed.warmup_factor(self.local_steps)
+        self.clock = max(self.clock, self.step_started + micro * per_micro * factor)
+        if self.session.main and self.bar_style.per_micro:
+            self.show_bar(self.step, micro)
+        for hook in self.micro_end_hooks:
+            hook(micro)
 
     def report(self, step):
         if not self.session.main:
@@ -409,7 +432,7 @@ class Driver:
         loss = loss_at(step)
         sys.stdout.write("step %d/%d loss %.3f\n" % (step, self.job.steps, loss))
         sys.stdout.flush()
-        self.progress.show(step, loss)
+        self.show_bar(step)
 
     def take_failure(self):
         """True once, at step 2 with --sim-fail: the framework raises its own ValueError there."""
@@ -419,6 +442,8 @@ class Driver:
     def micro_batches(self):
         """The step's micro-batches; at step 2 with --sim-dataloader-killed, the DataLoader dies."""
         for micro in range(self.job.accumulation):
+            if micro and self.begun == self.step:
+                self._micro_done(micro)
             self.session.free_activations()
             if self.step == 2 and micro == 0 and self.options.dataloader_killed:
                 self.session.frameworks.kill_dataloader(self.session.workers)
@@ -450,6 +475,7 @@ class Driver:
         session.free_activations()
         self._release(preds)
         device.allocated, session.phase = saved, "train"
+        self.evals += 1
         if session.main:
             sys.stdout.write("eval after step %d: loss %.3f\n" % (self.step, eval_loss_at(self.step)))
             sys.stdout.flush()
@@ -481,10 +507,8 @@ class Driver:
             session.free_activations()
             self.progress.close()
             started = self.progress.started
-            self.progress = Progress(self.job.steps, "train", sys.stderr, session.main)
+            self.progress = self._new_progress()
             self.progress.started = started
-            self.progress.initial = self.start
-            session.sim.before_traceback.append(self.progress.close)
             sys.stderr.write("| WARNING: ran out of memory, skipping batch\n")
             sys.stderr.write(format_exception(err))
             sys.stderr.flush()

@@ -204,6 +204,8 @@ class Trainer:
         self.create_optimizer()
         optimizer = AcceleratedOptimizer(self.optimizer, scaler=None)
 
+        total_train_batch_size = self._train_batch_size * args.gradient_accumulation_steps * args.world_size
+        num_train_samples = args.max_steps * total_train_batch_size
         self.state = TrainerState()
         self.state.train_batch_size = self._train_batch_size
         # Compute absolute values for logging, eval, and save if given as ratio
@@ -244,6 +246,9 @@ class Trainer:
         self.control._new_training()
 
         tr_loss = 0.0
+        self._total_loss_scalar = 0.0
+        self._globalstep_last_logged = self.state.global_step
+        start_time = time.time()
         epoch_iterator = train_dataloader
         if resumed:
             epoch_iterator.skip_first_batches(self.state.global_step, steps_trained_in_current_epoch)
@@ -265,8 +270,24 @@ class Trainer:
             if self.state.global_step % num_update_steps_per_epoch == 0:
                 self.control = self.callback_handler.on_epoch_end(args, self.state, self.control)
             self.control.should_evaluate = epoch_iterator.eval_due()
-            self._maybe_log_save_evaluate(tr_loss, None, model, trial, 0, ignore_keys_for_eval, None)
-        return TrainOutput(self.state.global_step, tr_loss, {})
+            self._maybe_log_save_evaluate(tr_loss, None, model, trial, 0, ignore_keys_for_eval, start_time)
+
+        # add remaining tr_loss
+        self._total_loss_scalar += self._nested_gather(tr_loss).mean().item()
+        effective_global_step = max(self.state.global_step, 0.001)  # Avoid ZeroDivisionError
+        train_loss = self._total_loss_scalar / effective_global_step
+
+        metrics = speed_metrics(
+            "train",
+            start_time,
+            num_samples=num_train_samples,
+            num_steps=self.state.max_steps,
+        )
+        metrics["total_flos"] = self.state.total_flos
+        metrics["train_loss"] = train_loss
+        self.is_in_train = False
+        self.log(metrics)
+        return TrainOutput(self.state.global_step, train_loss, {})
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         if model is None:
@@ -292,7 +313,28 @@ class Trainer:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs[0]
         return (loss, outputs) if return_outputs else loss
 
+    def _get_learning_rate(self):
+        return get_scheduler_lr(self.args, self.state.global_step, self.state.max_steps)
+
+    def log(self, logs, start_time=None):
+        if self.state.epoch is not None:
+            logs["epoch"] = self.state.epoch
+        output = {**logs, **{"step": self.state.global_step}}
+        self.state.log_history.append(output)
+        self.control = self.callback_handler.on_log(self.args, self.state, self.control, logs)
+
     def _maybe_log_save_evaluate(self, tr_loss, grad_norm, model, trial, epoch, ignore_keys_for_eval, start_time):
+        if self.control.should_log and self.state.global_step > self._globalstep_last_logged:
+            logs = {}
+            tr_loss_scalar = self._nested_gather(tr_loss).mean().item()
+            logs["loss"] = round(tr_loss_scalar / (self.state.global_step - self._globalstep_last_logged), 4)
+            if grad_norm is not None:
+                logs["grad_norm"] = grad_norm
+            logs["learning_rate"] = self._get_learning_rate()
+            self._total_loss_scalar += tr_loss_scalar
+            self._globalstep_last_logged = self.state.global_step
+            self.log(logs, start_time)
+
         metrics = None
         if self.control.should_evaluate:
             metrics = self._evaluate(trial, ignore_keys_for_eval)

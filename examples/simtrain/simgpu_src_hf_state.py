@@ -24,6 +24,23 @@ def get_last_checkpoint(folder):
     return os.path.join(folder, max(checkpoints, key=lambda x: int(_re_checkpoint.search(x).groups()[0])))
 
 
+def speed_metrics(split, start_time, num_samples=None, num_steps=None, num_tokens=None):
+    runtime = time.time() - start_time
+    result = {f"{split}_runtime": round(runtime, 4)}
+    if runtime == 0:
+        return result
+    if num_samples is not None:
+        samples_per_second = num_samples / runtime
+        result[f"{split}_samples_per_second"] = round(samples_per_second, 3)
+    if num_steps is not None:
+        steps_per_second = num_steps / runtime
+        result[f"{split}_steps_per_second"] = round(steps_per_second, 3)
+    if num_tokens is not None:
+        tokens_per_second = num_tokens / runtime
+        result[f"{split}_tokens_per_second"] = round(tokens_per_second, 3)
+    return result
+
+
 class SaveStrategy:
     NO = "no"
     STEPS = "steps"
@@ -145,6 +162,9 @@ class TrainerCallback:
     def on_save(self, args, state, control, **kwargs):
         pass
 
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
+
 
 class CallbackHandler(TrainerCallback):
     def __init__(self, callbacks, model, processing_class, optimizer, lr_scheduler):
@@ -176,6 +196,10 @@ class CallbackHandler(TrainerCallback):
         control.should_save = False
         return self.call_event("on_save", args, state, control)
 
+    def on_log(self, args, state, control, logs):
+        control.should_log = False
+        return self.call_event("on_log", args, state, control, logs=logs)
+
     def call_event(self, event, args, state, control, **kwargs):
         for callback in self.callbacks:
             result = getattr(callback, event)(
@@ -199,6 +223,10 @@ class DefaultFlowCallback(TrainerCallback):
     """
 
     def on_step_end(self, args, state, control, **kwargs):
+        # Log
+        if args.logging_strategy == "steps" and state.logging_steps > 0 and state.global_step % state.logging_steps == 0:
+            control.should_log = True
+
         # Save
         if (
             args.save_strategy == SaveStrategy.STEPS
@@ -214,9 +242,32 @@ class DefaultFlowCallback(TrainerCallback):
         return control
 
     def on_epoch_end(self, args, state, control, **kwargs):
+        # Log
+        if args.logging_strategy == "epoch":
+            control.should_log = True
+
         # Save
         if args.save_strategy == SaveStrategy.EPOCH:
             control.should_save = True
 
         return control
+
+
+class ProgressCallback(TrainerCallback):
+    """
+    A [`TrainerCallback`] that displays the progress of training or evaluation.
+    """
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            # make a shallow copy of logs so we can mutate the fields copied
+            # but avoid doing any value pickling.
+            shallow_logs = {}
+            for k, v in logs.items():
+                shallow_logs[k] = v
+            _ = shallow_logs.pop("total_flos", None)
+            # round numbers so that it looks better in console
+            if "epoch" in shallow_logs:
+                shallow_logs["epoch"] = round(shallow_logs["epoch"], 2)
+            tqdm.write(str(shallow_logs))
 '''

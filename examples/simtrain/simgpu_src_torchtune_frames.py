@@ -38,6 +38,7 @@ from types import SimpleNamespace as NS
 import simgpu
 import simgpu_model
 import simgpu_run
+import simgpu_speed
 import simgpu_src_torchtune
 import simgpu_src_torchtune_torch
 import simgpu_yaml
@@ -866,6 +867,19 @@ class MetricLogger:
             STATE.session.finish()
 
 
+class StdoutLogger(MetricLogger):
+    """StdoutLogger: each log_dict as a stdout line, its numbers from the simulated clock (simgpu_speed)."""
+
+    def log_dict(self, payload, step=None):
+        session, cfg = STATE.session, STATE.cfg
+        if session is None or not session.main:
+            return
+        seq_len, lr = _cfg_get(cfg, "tokenizer.max_seq_len"), _cfg_get(cfg, "optimizer.lr")
+        payload = simgpu_speed.torchtune_payload(session.driver, payload, seq_len, lr)
+        sys.stdout.write(simgpu_speed.torchtune_line(step, payload))
+        sys.stdout.flush()
+
+
 class DummyProfiler:
     def start(self):
         pass
@@ -930,7 +944,7 @@ class FakeModule:
 def _modules(lib):
     model = functools.partial(build_model, lora=False)
     lora = functools.partial(build_model, lora=True)
-    metric = FakeModule("", DiskLogger=MetricLogger, StdoutLogger=MetricLogger, WandBLogger=MetricLogger,
+    metric = FakeModule("", DiskLogger=MetricLogger, StdoutLogger=StdoutLogger, WandBLogger=MetricLogger,
                         TensorBoardLogger=MetricLogger, CometLogger=MetricLogger, MLFlowLogger=MetricLogger)
     checkpointers = dict(FullModelHFCheckpointer=Checkpointer, FullModelMetaCheckpointer=Checkpointer,
                          FullModelTorchTuneCheckpointer=Checkpointer, DistributedCheckpointer=Checkpointer)

@@ -2,7 +2,7 @@
 """Image-classification training in the style of timm's train.py, on the simulated GPU.
 
     python3 examples/simtrain/train.py --batch-size 256 [--grad-accum-steps N] [-vb N]
-        [--amp [--amp-dtype bfloat16]] [--grad-checkpointing] [--steps N] [--eval-every N]
+        [--amp [--amp-dtype bfloat16]] [--grad-checkpointing] [--steps N] [--eval-every N] [--log-interval N]
 
 Also takes simtrain's --sim-* options (see README.md).
 """
@@ -18,6 +18,7 @@ except ImportError:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import simgpu  # noqa: E402
+import simgpu_speed  # noqa: E402
 
 parser = argparse.ArgumentParser(description="PyTorch ImageNet Training (simulated GPU)")
 parser.add_argument("-b", "--batch-size", type=int, default=256, metavar="N",
@@ -35,6 +36,8 @@ parser.add_argument("--amp-dtype", default="float16", type=str, choices=["float1
 parser.add_argument("--grad-checkpointing", action="store_true", default=False,
                     help="Enable gradient checkpointing through model blocks/stages")
 parser.add_argument("--steps", type=int, default=20, help="optimizer steps to run (default: 20)")
+parser.add_argument("--log-interval", type=int, default=5, metavar="N",
+                    help="how many batches to wait before logging training status (default: 5)")
 parser.add_argument("--eval-every", type=int, default=0, help="validate every N steps, 0 = never (default: 0)")
 parser.add_argument("--local_rank", "--local-rank", type=int, default=0,
                     help="set by the deepspeed launcher; ranks come from LOCAL_RANK")
@@ -58,7 +61,7 @@ def main():
     sim = simgpu.start(default_format="pytorch")
     args = parser.parse_args(sim.argv)
     for flag, value in (("-b/--batch-size", args.batch_size), ("--grad-accum-steps", args.grad_accum_steps),
-                        ("--steps", args.steps)):
+                        ("--steps", args.steps), ("--log-interval", args.log_interval)):
         if value < 1:
             parser.error("argument %s: must be at least 1, got %d" % (flag, value))
     if args.validation_batch_size is not None and args.validation_batch_size < 1:
@@ -74,6 +77,7 @@ def main():
         steps=args.steps, eval_every=args.eval_every,
     )
     session = sim.session(job)
+    simgpu_speed.TimmLog(session.driver, args.log_interval)  # timm's "Train: ..." line, on stdout
     simgpu.train(session, training_step, validate)
 
 

@@ -105,9 +105,7 @@ func (l *Learner) On(ev record.Event) {
 		l.fixes = append(l.fixes, ev.Fix.Fix)
 		l.launch = ev.Launch
 	case record.FixRejected:
-		if len(l.fixes) > 0 {
-			l.fixes = l.fixes[:len(l.fixes)-1]
-		}
+		l.fixes = l.fixes[:max(len(l.fixes)-1-ev.With, 0)]
 		l.launch = ev.Launch
 	case record.AttemptFits:
 		l.record(ev.N)

@@ -229,3 +229,8 @@ func mustContain(re *syntax.Regexp) []string {
 	}
 	return nil
 }
+
+// RequiredLiteral is the longest case-sensitive literal every match of the
+// RE2 expression expr contains, for other scanners' prefilters; ok is false
+// when there is none.
+func RequiredLiteral(expr string) (literal string, ok bool) { return requiredLiteral(expr) }

@@ -29,6 +29,11 @@ type Config struct {
 	Precision string
 	// BF16 says whether the GPU supports bf16; nil when unknown.
 	BF16 *bool
+	// NoGrowBack keeps the micro-batch where the ladder cut it when a
+	// later fix frees memory, and NoRideAlong gives the allocator a
+	// relaunch of its own, as the ladder did before either (the
+	// convergence benchmark compares).
+	NoGrowBack, NoRideAlong bool
 }
 
 // Why says what chose a step, for the words around it.
@@ -50,6 +55,12 @@ const (
 	// WhyLate: the OOM came after the job had run past learn_after, and
 	// the step is the smallest change, taken before the ladder's next.
 	WhyLate
+	// WhyGrowBack: a batch step up that goes with a fix that frees memory
+	// (Proposal.With).
+	WhyGrowBack
+	// WhyRideAlong: a fix that costs no speed, going with the step that
+	// covers the overshoot (Proposal.With).
+	WhyRideAlong
 )
 
 // Step is the fix for the next attempt and why.
@@ -76,7 +87,12 @@ type Skip struct {
 // up. Skipped lists the ladder entries passed over on the way, each with the
 // planner's own reason (a refusal by the plugin comes through Reject).
 type Proposal struct {
-	Step    *Step
+	Step *Step
+	// With are steps that go with Step in the same attempt: the allocator
+	// riding along when fragmentation alone cannot explain the OOM (see
+	// ridesAlong), and the micro-batch growing back when Step frees memory
+	// after it was cut (see growBack).
+	With    []*Step
 	Skipped []Skip
 	GiveUp  string
 	// eval says which ladder the proposal walked; next is the position in
@@ -118,7 +134,21 @@ type Planner struct {
 	// next OOM comes at that size, estimates have proved optimistic.
 	estimated map[sdk.FixID]bool
 	// late says the OOM being answered came after learn_after.
-	late bool
+	late   bool
+	growth growth
+	// ride is the allocator that rode along with a step the plugin turned
+	// down: it goes with the next step proposed for the same OOM.
+	ride *Step
+}
+
+// growth is what the micro-batch may grow back to, and where it grew from.
+type growth struct {
+	// typed is the micro-batch the command was typed with; 0 unknown.
+	typed int
+	// from is the micro-batch before the last step's grow-back, 0 when the
+	// last step grew nothing: should the grown size run out of memory,
+	// the next cut goes no lower than from.
+	from int
 }
 
 // New makes a planner for one run.
@@ -164,6 +194,9 @@ func (p *Planner) Resume(fixes []sdk.Fix) {
 // a command the plugin analysed as a, and what it tells about memory.
 func (p *Planner) Observe(d oom.Diagnosis, a sdk.AnalyzeResponse, obs Observation) {
 	p.last, p.command, p.late = d, a, obs.Late
+	if p.growth.typed == 0 && a.Knobs.BatchSize != nil {
+		p.growth.typed = *a.Knobs.BatchSize
+	}
 	if id, size := p.batchKnob(); size != nil {
 		p.points[id] = appendPoint(p.points[id], *size, obs)
 	}
@@ -200,7 +233,67 @@ func (p *Planner) Propose() Proposal {
 			return pr
 		}
 	}
-	return p.walk(false, p.cfg.Ladder, p.trainPos, sdk.FixBatchSize, "no fix left: ")
+	if p.growth.from > 0 && p.inLadder(sdk.FixBatchSize) && p.refused[sdk.FixBatchSize] == "" {
+		// The micro-batch grew back too far: cut it again, to no less than
+		// it was before the fix that freed the memory.
+		if step, _ := p.batchStep(p.growth.from); step != nil {
+			return Proposal{Step: step, next: p.trainPos}
+		}
+	}
+	pr := p.walk(false, p.cfg.Ladder, p.trainPos, sdk.FixBatchSize, "no fix left: ")
+	if pr.Step != nil && pr.Step.Fix.ID == sdk.FixAllocator && !p.cfg.NoRideAlong && p.ridesAlong() {
+		// The allocator is free but cannot cover this OOM alone: it goes
+		// with the next step instead of spending a relaunch of its own.
+		p.applied[sdk.FixAllocator] = true
+		rest := p.walk(false, p.cfg.Ladder, pr.next, sdk.FixBatchSize, "no fix left: ")
+		delete(p.applied, sdk.FixAllocator)
+		if rest.Step != nil {
+			alloc := pr.Step
+			alloc.Why, alloc.Reason = WhyRideAlong, "free of speed cost; the allocator held too little unused to cover the OOM alone"
+			rest.Skipped = append(pr.Skipped, rest.Skipped...)
+			rest.With = append(rest.With, alloc)
+			pr = rest
+		}
+	}
+	if p.ride != nil && pr.Step != nil && pr.Step.Fix.ID != sdk.FixAllocator && p.open(sdk.FixAllocator) {
+		pr.With = append(pr.With, p.ride)
+	}
+	if pr.Step != nil && !p.cfg.NoGrowBack {
+		if grow := p.growBack(pr.Step.Fix.ID); grow != nil {
+			pr.With = append(pr.With, grow)
+		}
+	}
+	return pr
+}
+
+// ridesAlong says the allocator fix cannot cover the OOM being answered by
+// itself: what the allocator held unused is under half of how far the
+// demand went past the usable memory.
+func (p *Planner) ridesAlong() bool {
+	pts := p.points[sdk.FixBatchSize]
+	if len(pts) == 0 || p.last.ReservedUnallocatedBytes == nil {
+		return false
+	}
+	last := pts[len(pts)-1]
+	over := last.Demand - last.Usable
+	return over > 0 && 2**p.last.ReservedUnallocatedBytes < over
+}
+
+// Typed takes the plugin's analysis of the command as typed: the
+// micro-batch a grow-back goes no higher than.
+func (p *Planner) Typed(a sdk.AnalyzeResponse) {
+	if a.Knobs.BatchSize != nil {
+		p.growth.typed = *a.Knobs.BatchSize
+	}
+}
+
+// CommitWith takes a step of the proposal's With that the plugin applied
+// too (after Commit).
+func (p *Planner) CommitWith(s *Step) {
+	p.applied[s.Fix.ID] = true
+	if s.Why == WhyGrowBack && p.command.Knobs.BatchSize != nil {
+		p.growth.from = *p.command.Knobs.BatchSize
+	}
 }
 
 // lateStep answers an OOM that came after the job ran past learn_after:
@@ -218,7 +311,7 @@ func (p *Planner) lateStep() (Proposal, bool) {
 	if !p.inLadder(sdk.FixBatchSize) || p.refused[sdk.FixBatchSize] != "" {
 		return Proposal{}, false
 	}
-	step, _ := p.batchStep()
+	step, _ := p.batchStep(0)
 	if step == nil {
 		return Proposal{}, false
 	}
@@ -286,6 +379,7 @@ func (p *Planner) open(id sdk.FixID) bool { return !p.applied[id] && p.refused[i
 // Commit takes a proposal whose step the plugin applied.
 func (p *Planner) Commit(pr Proposal) {
 	p.moveTo(pr)
+	p.growth.from, p.ride = 0, nil
 	id := pr.Step.Fix.ID
 	if id != sdk.FixBatchSize && id != sdk.FixEvalBatchSize {
 		// Anything but the batch changes the memory curve.
@@ -302,6 +396,11 @@ func (p *Planner) Commit(pr Proposal) {
 func (p *Planner) Reject(pr Proposal, reason string) {
 	p.moveTo(pr)
 	p.refused[pr.Step.Fix.ID] = reason
+	for _, s := range pr.With {
+		if s.Why == WhyRideAlong {
+			p.ride = s
+		}
+	}
 }
 
 func (p *Planner) moveTo(pr Proposal) {
@@ -330,7 +429,7 @@ func (p *Planner) evalLadder() []sdk.FixID {
 func (p *Planner) consider(id sdk.FixID) (*Step, *Skip) {
 	switch id {
 	case sdk.FixBatchSize:
-		return p.batchStep()
+		return p.batchStep(0)
 	case sdk.FixEvalBatchSize:
 		return p.evalBatchStep()
 	}
@@ -361,7 +460,9 @@ func (p *Planner) precision() (string, string) {
 	return "bf16", "bf16, which this GPU supports"
 }
 
-func (p *Planner) batchStep() (*Step, *Skip) {
+// batchStep cuts the micro-batch to the size the figures call for, but not
+// below floor (0: none).
+func (p *Planner) batchStep(floor int) (*Step, *Skip) {
 	k := p.command.Knobs
 	if k.BatchSize == nil {
 		return nil, &Skip{Fix: sdk.FixBatchSize, Reason: "the command's batch size is unknown"}
@@ -372,6 +473,9 @@ func (p *Planner) batchStep() (*Step, *Skip) {
 		accum = max(*k.GradAccumulation, 1)
 	}
 	size := p.size(sdk.FixBatchSize, micro)
+	if floor > 0 && size.proposal < floor {
+		size = sizing{floor, fmt.Sprintf("back to %d, the size before the grow-back", floor), false}
+	}
 	newMicro, newAccum, ok := Resize(micro, accum, size.proposal, p.cfg.MinBatchSize, p.cfg.KeepEffectiveBatch)
 	if !ok {
 		return nil, &Skip{Fix: sdk.FixBatchSize, Reason: fmt.Sprintf("batch size %d cannot go lower (min_batch_size %d)", micro, p.cfg.MinBatchSize)}

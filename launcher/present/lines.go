@@ -126,9 +126,7 @@ func (m *Lines) On(ev record.Event) {
 	case record.FixCommitted:
 		m.fixCommitted(ev)
 	case record.FixRejected:
-		if len(m.fixes) > 0 {
-			m.fixes = m.fixes[:len(m.fixes)-1]
-		}
+		m.fixes = m.fixes[:max(len(m.fixes)-1-ev.With, 0)]
 		m.Info("the job rejected %s (%s): taking it back", ev.Fix.Fix.ID, strings.TrimSpace(ev.Line))
 	case record.Resumed:
 		m.resumed(ev)
@@ -211,6 +209,10 @@ func (m *Lines) fixCommitted(ev record.FixCommitted) {
 	}
 	if ev.ShowReason && f.Reason != "" {
 		change += " (" + f.Reason + ")"
+	}
+	if ev.With {
+		m.Always("attempt %d/%d: with it, %s", ev.Before, m.max, change)
+		return
 	}
 	cause := "out of memory"
 	if m.last != nil {

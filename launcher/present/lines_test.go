@@ -148,3 +148,68 @@ vramrun: outcome: ok
 		}
 	}
 }
+
+func TestTableShowsSpeedWhenSomeAttemptTold(t *testing.T) {
+	var b strings.Builder
+	m := NewLines(&b, 0)
+	samples, tokens := 812.4, 31234.0
+	fix := record.FixRecord{Fix: sdk.Fix{ID: sdk.FixGradCheckpointing}}
+	for _, ev := range []record.Event{
+		record.RunStarted{ID: "x", Argv: []string{"python", "train.py"}, Max: 6},
+		record.AttemptStarted{N: 1, Max: 6, Launch: record.Launch{Argv: []string{"python", "train.py"}}},
+		record.AttemptEnded{Attempt: record.Attempt{N: 1, Outcome: record.AttemptOOM, Exit: record.Exit{ExitStatus: 1},
+			OOMs: record.OOMs{Diagnosis: gpuOOM(1<<30, 24<<30, 0)}}},
+		record.AttemptStarted{N: 2, Max: 6},
+		record.AttemptEnded{Attempt: record.Attempt{N: 2, Outcome: record.AttemptOK, Changes: record.Changes{Fix: &fix},
+			Measured: record.Measured{Speed: &record.Speed{SamplesPerS: &samples, Rate: 3.2, Unit: "step"}}}},
+		record.RunEnded{End: record.End{Outcome: record.OutcomeOK}, Attempts: 2},
+	} {
+		m.On(ev)
+	}
+	want := "vramrun: attempt  exit   result                     speed            fix before it\n" +
+		"vramrun: 1        1      GPU OOM (train)            -                -\n" +
+		"vramrun: 2        0      ok                         812 samples/s    grad_checkpointing\n"
+	if got := b.String(); !strings.Contains(got, want) {
+		t.Fatalf("lines:\n%s\nwant the table:\n%s", got, want)
+	}
+	for _, c := range []struct {
+		speed *record.Speed
+		want  string
+	}{
+		{nil, "-"},
+		{&record.Speed{TokensPerS: &tokens, Rate: 7808, Unit: "token"}, "31.2k tokens/s"},
+		{&record.Speed{Rate: 2.4, Unit: "step"}, "2.4 step/s"},
+		{&record.Speed{SamplesPerS: ptr(0.5123)}, "0.512 samples/s"},
+		{&record.Speed{SamplesPerS: ptr(99.96)}, "100 samples/s"},
+		{&record.Speed{SamplesPerS: ptr(412_345)}, "412k samples/s"},
+		{&record.Speed{SamplesPerS: ptr(1_234_567)}, "1.2M samples/s"},
+	} {
+		if got := c.speed.Words(); got != c.want {
+			t.Errorf("Words(%+v) = %q, want %q", c.speed, got, c.want)
+		}
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func TestPlanFoldsWhatGoesWithAFixIntoItsAttempt(t *testing.T) {
+	p := NewPlan([]string{"python", "train.py", "--batch-size", "256"}, 6)
+	ckpt := record.FixRecord{Fix: sdk.Fix{ID: sdk.FixGradCheckpointing}, Summary: "--grad-checkpointing"}
+	grow := record.FixRecord{Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 256, GradAccumulation: 1},
+		Reason: "grad_checkpointing frees memory", Summary: "--batch-size 128 -> 256"}
+	final := record.Launch{Argv: []string{"python", "train.py", "--batch-size", "256", "--grad-checkpointing"}}
+	p.On(record.FixCommitted{Before: 2, Fix: ckpt, Launch: record.Launch{Argv: []string{"python", "train.py", "--batch-size", "128", "--grad-checkpointing"}}})
+	p.On(record.FixCommitted{Before: 2, Fix: grow, Launch: final, With: true})
+	if len(p.Steps) != 1 || len(p.Steps[0].With) != 1 || strings.Join(p.Steps[0].Argv, " ") != strings.Join(final.Argv, " ") {
+		t.Fatalf("steps = %+v, want one attempt with the grow-back folded in", p.Steps)
+	}
+	var b strings.Builder
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "attempt 2: grad_checkpointing: --grad-checkpointing; with it, batch_size: --batch-size 128 -> 256 (grad_checkpointing frees memory)\n" +
+		"    python train.py --batch-size 256 --grad-checkpointing\n"
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("plan:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -40,8 +40,18 @@ type PlanStep struct {
 	Argv    []string          `json:"argv"`
 	Env     map[string]string `json:"env"`
 	Files   map[string]string `json:"files"`
+	// With are the fixes that go with Fix in the same attempt, each in
+	// the words of the Summary.
+	With []PlanWith `json:"with,omitempty"`
 	// show says the reason tells more than "next on the ladder".
 	show bool
+}
+
+// PlanWith is a fix that goes with a step's fix in the same attempt.
+type PlanWith struct {
+	Fix     sdk.FixID `json:"fix"`
+	Reason  string    `json:"reason"`
+	Summary string    `json:"summary"`
 }
 
 // NewPlan collects the plan of argv from a run's events; the run stops
@@ -61,6 +71,12 @@ func (p *Plan) On(ev record.Event) {
 	case record.FixSkipped:
 		p.Skipped = append(p.Skipped, ev.Skip)
 	case record.FixCommitted:
+		if n := len(p.Steps); ev.With && n > 0 {
+			s := &p.Steps[n-1]
+			s.With = append(s.With, PlanWith{Fix: ev.Fix.Fix.ID, Reason: ev.Fix.Reason, Summary: ev.Fix.Summary})
+			s.Argv, s.Env, s.Files = ev.Launch.Argv, orEmpty(ev.Launch.Env), orEmpty(ev.Launch.Files)
+			return
+		}
 		p.Steps = append(p.Steps, PlanStep{Fix: ev.Fix.Fix.ID, Reason: ev.Fix.Reason, Summary: ev.Fix.Summary,
 			Argv: ev.Launch.Argv, Env: orEmpty(ev.Launch.Env), Files: orEmpty(ev.Launch.Files), show: ev.ShowReason})
 	case record.RunEnded:
@@ -111,6 +127,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 		if s.show && s.Reason != "" {
 			fmt.Fprintf(&b, " (%s)", human.Printable(s.Reason))
+		}
+		for _, w := range s.With {
+			fmt.Fprintf(&b, "; with it, %s: %s (%s)", w.Fix, human.Printable(w.Summary), human.Printable(w.Reason))
 		}
 		fmt.Fprintf(&b, "\n    %s\n", human.CommandLine(s.Env, s.Argv))
 	}

@@ -16,7 +16,17 @@ func (m *Lines) table(end record.End) {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-8s %-6s %-26s %s\n", "attempt", "exit", "result", "fix before it")
+	// The speed column is there only when some attempt's output told its
+	// speed: a job that prints none gets the table it always had.
+	speeds := false
+	for _, a := range m.attempts {
+		speeds = speeds || a.Speed != nil
+	}
+	if speeds {
+		fmt.Fprintf(&b, "%-8s %-6s %-26s %-16s %s\n", "attempt", "exit", "result", "speed", "fix before it")
+	} else {
+		fmt.Fprintf(&b, "%-8s %-6s %-26s %s\n", "attempt", "exit", "result", "fix before it")
+	}
 	for _, a := range m.attempts {
 		fix := "-"
 		if a.Fix != nil {
@@ -25,13 +35,20 @@ func (m *Lines) table(end record.End) {
 				fix += " (learned)"
 			}
 		}
+		for _, also := range a.Also {
+			fix += " + " + string(also.Fix.ID)
+		}
 		if r := a.Resumed; r != nil {
 			fix += ", resumed"
 			if r.Step != nil {
 				fix += fmt.Sprintf(" at step %d", *r.Step)
 			}
 		}
-		fmt.Fprintf(&b, "%-8d %-6d %-26s %s\n", a.N, a.ExitStatus, human.Printable(result(a)), human.Printable(fix))
+		if speeds {
+			fmt.Fprintf(&b, "%-8d %-6d %-26s %-16s %s\n", a.N, a.ExitStatus, human.Printable(result(a)), a.Speed.Words(), human.Printable(fix))
+		} else {
+			fmt.Fprintf(&b, "%-8d %-6d %-26s %s\n", a.N, a.ExitStatus, human.Printable(result(a)), human.Printable(fix))
+		}
 	}
 	fmt.Fprintf(&b, "outcome: %s", strings.ReplaceAll(end.Outcome, "_", " "))
 	if len(m.fixes) > 0 {

@@ -102,6 +102,9 @@ type FixCommitted struct {
 	Fix        FixRecord
 	ShowReason bool
 	Launch     Launch
+	// With says the fix goes with the one before it, in the same attempt
+	// (a micro-batch growing back after a fix that frees memory).
+	With bool
 }
 
 // FixRejected says the job rejected the fix applied before attempt N,
@@ -111,6 +114,8 @@ type FixRejected struct {
 	Fix    FixRecord
 	Line   string
 	Launch Launch
+	// With is how many fixes went with Fix (and are taken back with it).
+	With int
 }
 
 // Resumed says attempt Before resumes from a checkpoint the run wrote.

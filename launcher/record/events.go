@@ -21,7 +21,8 @@ import (
 //	                 unknown), written, summary
 //	resume_declined  the attempt it comes before: checkpoint, reason
 //	attempt_ended    exit_status, signal (null when none), peak_bytes (null
-//	                 when unknown), duration_s
+//	                 when unknown), duration_s, samples_per_s (null when
+//	                 unknown)
 //	run_ended        the number of attempts: outcome, exit_status, final_argv
 //
 // A reader should ignore event names and fields it does not know.
@@ -118,8 +119,12 @@ func (e *Events) On(ev Event) {
 		if a.Signal != 0 {
 			signal = a.Signal
 		}
+		var samples any
+		if a.Speed != nil && a.Speed.SamplesPerS != nil {
+			samples = *a.Speed.SamplesPerS
+		}
 		e.Emit(EventAttemptEnded, a.N, map[string]any{"exit_status": a.ExitStatus, "signal": signal,
-			"peak_bytes": a.PeakBytes, "duration_s": a.Ended.Sub(a.Started).Seconds()})
+			"peak_bytes": a.PeakBytes, "duration_s": a.Ended.Sub(a.Started).Seconds(), "samples_per_s": samples})
 	case Resumed:
 		var step any
 		if ev.Resume.Step != nil {

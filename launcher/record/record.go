@@ -79,14 +79,54 @@ type Attempt struct {
 	Exit
 	OOMs
 	Memory
+	Measured
 	Output
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Measured is what an attempt ran with and how fast it went.
+type Measured struct {
+	// Speed is how fast the attempt trained, as its output said; nil when
+	// nothing it printed told (speed unknown).
+	Speed *Speed `json:"speed,omitempty"`
+	// Shape is the attempt's batch shape and memory settings, as the
+	// plugin read them from its command; nil when no plugin claimed it.
+	Shape *Shape `json:"shape,omitempty"`
+}
+
+// Speed is an attempt's training speed, from its progress lines: the
+// median of the latest readings once the first few (compile, autotune,
+// allocator growth, lazy optimizer state) are dropped.
+type Speed struct {
+	// SamplesPerS counts every process's samples; nil when the reading's
+	// unit does not convert (tokens, or a step of unknown size).
+	SamplesPerS *float64 `json:"samples_per_s"`
+	// TokensPerS is set for a token reading (every process's tokens).
+	TokensPerS *float64 `json:"tokens_per_s,omitempty"`
+	// Rate is the median as read, in Unit a second (per process where the
+	// pattern counts one process's).
+	Rate float64 `json:"rate"`
+	Unit string  `json:"unit"`
+	// Spread is the window's interquartile range over its median.
+	Spread float64 `json:"spread"`
+	// Readings are the steady readings the median is over.
+	Readings int    `json:"readings"`
+	Pattern  string `json:"pattern"`
+}
+
+// Shape is what an attempt ran with: the batch per process, the
+// accumulation, the processes, and the knobs that change memory and speed.
+type Shape struct {
+	sdk.Knobs
+	WorldSize int `json:"world_size"`
 }
 
 // Changes are what vramrun changed before an attempt.
 type Changes struct {
 	// Fix is the fix applied before this attempt (nil for the first).
-	Fix     *FixRecord   `json:"fix,omitempty"`
+	Fix *FixRecord `json:"fix,omitempty"`
+	// Also are the fixes that went with Fix in the same attempt.
+	Also    []FixRecord  `json:"also,omitempty"`
 	Skipped []SkipRecord `json:"skipped,omitempty"`
 	// Resumed is the checkpoint the attempt resumed from; nil when it
 	// started from scratch.

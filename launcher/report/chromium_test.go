@@ -144,7 +144,7 @@ func TestChromiumRendersChartsAndAttemptsTable(t *testing.T) {
 		t.Fatalf("%d attempt rows laid out, want 3", len(got.Rows))
 	}
 	for i, r := range got.Rows {
-		if r.Box.H <= 0 || len(r.Cells) != 6 || r.Cells[0] != []string{"1", "2", "3"}[i] {
+		if r.Box.H <= 0 || len(r.Cells) != 7 || r.Cells[0] != []string{"1", "2", "3"}[i] {
 			t.Errorf("row %d: %vx%v, cells %q", i+1, r.Box.W, r.Box.H, r.Cells)
 		}
 	}

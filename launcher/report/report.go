@@ -98,6 +98,9 @@ type attemptRow struct {
 	Fix        string
 	Duration   string
 	Peak       string
+	// Speed is what the job's progress lines said ("812 samples/s"), ""
+	// when nothing did.
+	Speed string
 }
 
 // attemptLaunch is what the attempt ran, what vramrun passed over before
@@ -229,6 +232,12 @@ func viewAttempt(a record.Attempt, runDir string) attemptView {
 			Notes:   a.Notes,
 		},
 		diagnosisView: diagnosisView{Diagnosis: diagnosisLines(a.Diagnosis)},
+	}
+	if a.Speed != nil {
+		v.Speed = a.Speed.Words()
+	}
+	for _, also := range a.Also {
+		v.Fix += "; with it, " + fixWords(&also)
 	}
 	if a.Diagnosis != nil && a.Diagnosis.OOM {
 		v.Message = a.Diagnosis.Message

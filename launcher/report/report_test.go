@@ -50,6 +50,10 @@ func TestWriteDrawsOneChartPerAttemptWithSamples(t *testing.T) {
 
 func TestWriteAttemptsTable(t *testing.T) {
 	run, dir := threeAttemptRun(t)
+	samples := 805.13
+	run.Attempts[2].Speed = &record.Speed{SamplesPerS: &samples, Rate: 805.13, Unit: "sample", Readings: 4}
+	also := record.FixRecord{Fix: sdk.Fix{ID: sdk.FixAllocator}, Summary: "PYTORCH_ALLOC_CONF=expandable_segments:True"}
+	run.Attempts[2].Also = []record.FixRecord{also}
 	doc := parseHTML(t, render(t, run, dir))
 	table := byID(doc, "attempts")
 	if table == nil {
@@ -60,11 +64,12 @@ func TestWriteAttemptsTable(t *testing.T) {
 		t.Fatalf("%d rows, want 3", len(rows))
 	}
 	want := [][]string{
-		{"1", "1", "GPU out of memory in training", "none: the command as typed", "20.0 s", "23 GiB of 24 GiB (96 %)"},
+		{"1", "1", "GPU out of memory in training", "none: the command as typed", "20.0 s", "23 GiB of 24 GiB (96 %)", "unknown"},
 		{"2", "137 (signal 9)", "GPU out of memory in training, then hung",
-			"allocator: PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (7.0 GiB held unused by the allocator)", "40.0 s", "not sampled"},
+			"allocator: PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (7.0 GiB held unused by the allocator)", "40.0 s", "not sampled", "unknown"},
 		{"3", "0", "ran to the end",
-			"batch_size: --batch-size 256 -> 64, --grad-accum-steps 1 -> 4 (asked 2.3 GiB of a 24 GiB GPU)", "25.0 s", "12 GiB of 24 GiB (50 %)"},
+			"batch_size: --batch-size 256 -> 64, --grad-accum-steps 1 -> 4 (asked 2.3 GiB of a 24 GiB GPU); with it, allocator: PYTORCH_ALLOC_CONF=expandable_segments:True",
+			"25.0 s", "12 GiB of 24 GiB (50 %)", "805 samples/s"},
 	}
 	for i, row := range rows {
 		cells := byTag(row, "td")

@@ -24,6 +24,7 @@ import (
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/launcher/rejection"
 	"github.com/vramrun/vramrun/launcher/runner"
+	"github.com/vramrun/vramrun/launcher/speed"
 )
 
 // Say is where the supervisor's own lines go. SetRaw tells it how to end a
@@ -106,6 +107,8 @@ type Attempt struct {
 	// Fits is called once, while the job runs, when it has run for
 	// LearnAfter without an OOM; nil when nobody asks.
 	Fits func()
+	// Progress reads the job's speed from its output; nil reads nothing.
+	Progress *speed.Set
 }
 
 // Result is what one attempt came to.
@@ -121,6 +124,8 @@ type Result struct {
 	// Rejections are the lines at the output's end with which the job
 	// rejected something (the loop tells whether it was the last fix).
 	Rejections []rejection.Finding
+	// Readings are what the job's progress lines said of its speed.
+	Readings *speed.Readings
 }
 
 // TerminatingSignals are the ones after which vramrun does not relaunch.
@@ -153,7 +158,8 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, fmt.Errorf("attempt log: %w", err)
 	}
 	env, devices := s.preflight(ctx, a.Env)
-	w := s.wire(mode, logw)
+	readings := a.Progress.NewReadings()
+	w := s.wire(mode, logw, readings)
 	spec := runner.Spec{
 		Argv: a.Argv, Env: envList(env), Dir: a.Dir, Mode: mode,
 		Stdin: cfg.Streams.Stdin, Stdout: w.stdout, Stderr: w.stderr,
@@ -198,6 +204,7 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	go func() { closed <- logw.Close() }()
 	samples := sampler.Stop(cfg.RunDir, a.N)
 	out := s.result(watched, samples, w.clock, started)
+	out.Readings = readings
 	out.Output = record.Output{LogFile: logName, LogBytes: logBytes}
 	end := s.ending(job.PID(), watched, samples, oomKillsBefore, since)
 	out.Facts.Diagnosis, err = oom.Diagnose(cfg.Matcher, text, end, a.Script)
@@ -232,12 +239,14 @@ func (s *Supervisor) preflight(ctx context.Context, env map[string]string) (map[
 }
 
 // wiring is where the job's output goes: the terminal or vramrun's own
-// streams first, then, beside the copy (see behind), the attempt log and
-// the OOM scanner of each stream; each write marks the clock.
+// streams first, then, beside the copy (see behind), the attempt log, the
+// OOM scanner and the progress meter of each stream; each write marks the
+// clock.
 type wiring struct {
 	clock          *clock
 	stdout, stderr clockWriter
 	scanners       []*oom.Scanner
+	meters         []*speed.Meter
 	queue          *behind
 }
 
@@ -245,7 +254,7 @@ type wiring struct {
 // the job's output before the copy waits for them.
 const scanLag = 1 << 20
 
-func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog) *wiring {
+func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *speed.Readings) *wiring {
 	w := &wiring{clock: newClock(s.cfg.Now), queue: newBehind(scanLag)}
 	// Each stream goes to its terminal (or vramrun's own stdout) as it is
 	// copied; the attempt log and the stream's scanner take it from the
@@ -255,7 +264,9 @@ func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog) *wiring {
 	stream := func(to io.Writer) clockWriter {
 		sc := oom.NewScanner(s.cfg.Matcher, func(oom.Match) { w.clock.oom() })
 		w.scanners = append(w.scanners, sc)
-		return clockWriter{w.clock, fanout{to, w.queue.writer(fanout{logw, sc})}}
+		m := readings.Meter()
+		w.meters = append(w.meters, m)
+		return clockWriter{w.clock, fanout{to, w.queue.writer(fanout{logw, sc, m})}}
 	}
 	st := s.cfg.Streams
 	if mode == runner.PTY {
@@ -275,6 +286,9 @@ func (w *wiring) close() {
 	w.queue.Close()
 	for _, sc := range w.scanners {
 		sc.Close()
+	}
+	for _, m := range w.meters {
+		m.Close()
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/vramrun/vramrun/plugins/cfgcli"
 	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/plugins/pyscript"
+	"github.com/vramrun/vramrun/plugins/transformers"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -26,7 +27,8 @@ const Name = "axolotl"
 // New returns the plugin. The OOM texts are PyTorch's and the traceback
 // frames the Trainer's, which their plugins declare.
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "an axolotl train command", load)
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		Progress: transformers.Progress(Name)}, 95, "an axolotl train command", load)
 }
 
 // command is an axolotl command as read.

@@ -30,7 +30,10 @@ func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
 
 // Describe declares the plugin and Lightning's traceback frames.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
+	// Lightning's training bar ticks once per batch (a micro-batch under
+	// accumulate_grad_batches); its validation bars say "Validation".
 	return sdk.DescribeResponse{Name: "lightning", Version: Version, Frameworks: []string{"lightning"}, Frames: Frames(),
+		Progress: pyscript.Tqdm("lightning", `Epoch [0-9]+: `, sdk.UnitMicroBatch),
 		Rejections: append(pyscript.Rejections("lightning"),
 			// jsonargparse's unknown key, and the strategy that needs a
 			// package ("To use the `DeepSpeedStrategy`, you must have

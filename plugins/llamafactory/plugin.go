@@ -31,6 +31,7 @@ const Name = "llamafactory"
 // frames the Trainer's, which their plugins declare.
 func New() *cfgcli.Plugin {
 	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		Progress:   transformers.Progress(Name),
 		Rejections: []sdk.RejectionPattern{{ID: Name + ".unused_keys", Regexp: `Some keys are not used by the HfArgumentParser: (?P<name>.+)$`}}}, 95, "a llamafactory-cli train command", load)
 }
 

@@ -25,7 +25,7 @@ func New() *Plugin { return &Plugin{} }
 // Describe declares the plugin and PyTorch's OOM texts.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
 	return sdk.DescribeResponse{Name: "pytorch", Version: Version, Frameworks: []string{"pytorch"},
-		Patterns: Patterns(), Frames: Frames(), Rejections: pyscript.Rejections("pytorch")}, nil
+		Patterns: Patterns(), Frames: Frames(), Rejections: pyscript.Rejections("pytorch"), Progress: Progress()}, nil
 }
 
 // Recognize claims scripts that import torch (or timm, torchvision), and

@@ -27,7 +27,13 @@ var batchFlags = pyscript.BatchFlags{
 // Describe declares the plugin and TensorFlow's OOM texts.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
 	return sdk.DescribeResponse{Name: "tensorflow", Version: Version, Frameworks: []string{"tensorflow"},
-		Patterns: Patterns(), Frames: Frames(), Rejections: pyscript.Rejections("tensorflow")}, nil
+		Patterns: Patterns(), Frames: Frames(), Rejections: pyscript.Rejections("tensorflow"),
+		// Keras's bar: "20/20 ━━━━━━━━━━━━━━━━━━━━ 1s 52ms/step - loss: 2.31",
+		// a step being one batch; "2s/step" once a batch takes seconds.
+		Progress: []sdk.ProgressPattern{
+			{ID: "tensorflow.keras_ms_per_step", Regexp: `[0-9]+/[0-9]+\S* .* (?P<ms_per>[0-9]+)ms/step`, Unit: sdk.UnitMicroBatch},
+			{ID: "tensorflow.keras_s_per_step", Regexp: `[0-9]+/[0-9]+\S* .* (?P<s_per>[0-9]+)s/step`, Unit: sdk.UnitMicroBatch},
+		}}, nil
 }
 
 // Recognize claims scripts that import tensorflow or keras.

@@ -26,7 +26,10 @@ const Name = "torchtune"
 
 // New returns the plugin; the OOM texts are PyTorch's.
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "a tune run command", load)
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		// The recipes' metric logger: "Step 10 | loss:2.31 ... tokens_per_second_per_gpu:1234.5".
+		Progress: []sdk.ProgressPattern{{ID: Name + ".tokens_per_second_per_gpu",
+			Regexp: `tokens_per_second_per_gpu:(?P<per_s>[0-9]+(?:\.[0-9]+)?)`, Unit: sdk.UnitToken, PerProcess: true}}}, 95, "a tune run command", load)
 }
 
 // command is a tune run command as read.

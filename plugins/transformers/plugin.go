@@ -38,7 +38,7 @@ func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
 
 // Describe declares the plugin and the Trainer's traceback frames.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
-	return sdk.DescribeResponse{Name: Name, Version: Version, Frameworks: []string{Name}, Frames: Frames(),
+	return sdk.DescribeResponse{Name: Name, Version: Version, Frameworks: []string{Name}, Frames: Frames(), Progress: Progress(Name),
 		Rejections: append(pyscript.Rejections(Name),
 			sdk.RejectionPattern{ID: Name + ".hf_unused_arguments", Regexp: `Some specified arguments are not used by the HfArgumentParser: (?P<name>.+)$`})}, nil
 }

@@ -31,7 +31,8 @@ var subcommands = map[string]bool{"sft": true, "dpo": true, "grpo": true, "kto":
 // New returns the plugin. The OOM texts are PyTorch's and the frames the
 // Trainer's.
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "a trl command", load)
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		Progress: transformers.Progress(Name)}, 95, "a trl command", load)
 }
 
 // command is a trl command as read: the subcommand, its --config file's

@@ -20,6 +20,7 @@ import (
 	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/plugins/pytorch"
+	"github.com/vramrun/vramrun/plugins/transformers"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -30,6 +31,7 @@ const Name = "unsloth"
 // (studio/backend/core/training/worker.py).
 func New() *cfgcli.Plugin {
 	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		Progress: transformers.Progress(Name),
 		Patterns: []sdk.OOMPattern{{ID: "unsloth.vram", Framework: Name, Kind: sdk.KindGPU,
 			Regexp: `GPU ran out of VRAM during training\.`}}}, 95, "an unsloth train command", load)
 }

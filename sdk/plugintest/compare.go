@@ -28,6 +28,9 @@ func normDescription(d sdk.DescribeResponse) sdk.DescribeResponse {
 	if len(d.Rejections) == 0 {
 		d.Rejections = nil
 	}
+	if len(d.Progress) == 0 {
+		d.Progress = nil
+	}
 	return d
 }
 

@@ -59,6 +59,10 @@ func descriptionToPB(d sdk.DescribeResponse) *pluginpb.DescribeResponse {
 	for _, r := range d.Rejections {
 		m.Rejections = append(m.Rejections, &pluginpb.RejectionPattern{Id: r.ID, Regexp: r.Regexp})
 	}
+	for _, p := range d.Progress {
+		m.Progress = append(m.Progress, &pluginpb.ProgressPattern{Id: p.ID, Regexp: p.Regexp, Unit: string(p.Unit),
+			PerProcess: p.PerProcess, Summary: p.Summary})
+	}
 	return m
 }
 
@@ -80,6 +84,10 @@ func descriptionFromPB(m *pluginpb.DescribeResponse) sdk.DescribeResponse {
 	}
 	for _, r := range m.GetRejections() {
 		d.Rejections = append(d.Rejections, sdk.RejectionPattern{ID: r.GetId(), Regexp: r.GetRegexp()})
+	}
+	for _, p := range m.GetProgress() {
+		d.Progress = append(d.Progress, sdk.ProgressPattern{ID: p.GetId(), Regexp: p.GetRegexp(),
+			Unit: sdk.ProgressUnit(p.GetUnit()), PerProcess: p.GetPerProcess(), Summary: p.GetSummary()})
 	}
 	return d
 }

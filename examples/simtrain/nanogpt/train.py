@@ -26,6 +26,7 @@ except ImportError:
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(_here))
 import simgpu  # noqa: E402
+import simgpu_speed  # noqa: E402
 
 # -----------------------------------------------------------------------------
 # default config values designed to train a gpt2 (124M) on OpenWebText
@@ -177,4 +178,7 @@ job = simgpu.Job(
 _session = _sim.session(job)
 if init_from == 'resume':
     _session.driver.resume(iter_num)
+# print(f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%") per iteration
+simgpu_speed.NanoGPTLog(_session.driver, model_args, batch_size * gradient_accumulation_steps, log_interval,
+                        master_process)
 simgpu.train(_session, training_step, estimate_loss, after_eval=save_checkpoint)

@@ -53,3 +53,52 @@ func BenchmarkConvergence(b *testing.B) {
 		})
 	}
 }
+
+// TestGrowBackNeverEndsSlower: on the configuration grid, run mode always
+// fits, the grow-back never ends at a slower configuration than the ladder
+// without it, costs at most one relaunch more on any job, and the median
+// final speed is at least 90 % of the best configuration's.
+func TestGrowBackNeverEndsSlower(t *testing.T) {
+	jobs := ConfigGrid()
+	faster := 0
+	for _, j := range jobs {
+		grow, ladder := RunMode(j, Variants()[0]), RunMode(j, Variants()[1])
+		if grow.Share == 0 || ladder.Share == 0 {
+			t.Fatalf("%s: never fit (grow-back %+v, without %+v)", j.Name, grow, ladder)
+		}
+		if grow.Share < ladder.Share-1e-9 {
+			t.Errorf("%s: the grow-back ends slower: %.2f against %.2f", j.Name, grow.Share, ladder.Share)
+		}
+		if grow.Relaunches > ladder.Relaunches+1 {
+			t.Errorf("%s: the grow-back costs %d relaunches against %d", j.Name, grow.Relaunches, ladder.Relaunches)
+		}
+		if grow.Share > ladder.Share+1e-9 {
+			faster++
+		}
+	}
+	if faster == 0 {
+		t.Errorf("the grow-back never ended faster on %d jobs", len(jobs))
+	}
+	if s := SummarizeConfigs(jobs)[0]; s.MedianShare < 0.9 {
+		t.Errorf("median final speed %.2f of the best's", s.MedianShare)
+	}
+}
+
+func TestConfigJobModel(t *testing.T) {
+	j := ConfigGrid()[0]
+	best, speed := j.Best()
+	if !j.Fits(best) || speed <= 0 || j.Effective%best.Micro != 0 {
+		t.Fatalf("best %+v at %g does not fit or breaks the effective batch", best, speed)
+	}
+	plain := State{Micro: best.Micro, Allocator: true}
+	ckpt := plain
+	ckpt.Ckpt = true
+	if j.Speed(ckpt) >= j.Speed(plain) {
+		t.Fatalf("checkpointing is free: %g against %g", j.Speed(ckpt), j.Speed(plain))
+	}
+	small := plain
+	small.Micro = best.Micro / 2
+	if small.Micro > 0 && j.Speed(small) >= j.Speed(plain) {
+		t.Fatalf("a smaller micro-batch is no slower: %g against %g", j.Speed(small), j.Speed(plain))
+	}
+}

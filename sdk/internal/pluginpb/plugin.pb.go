@@ -336,6 +336,84 @@ func (x *RejectionPattern) GetRegexp() string {
 	return ""
 }
 
+// ProgressPattern is a line that tells the training speed
+// (sdk.ProgressPattern); unit is "step", "micro_batch", "sample" or "token".
+type ProgressPattern struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Regexp        string                 `protobuf:"bytes,2,opt,name=regexp,proto3" json:"regexp,omitempty"`
+	Unit          string                 `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	PerProcess    bool                   `protobuf:"varint,4,opt,name=per_process,json=perProcess,proto3" json:"per_process,omitempty"`
+	Summary       bool                   `protobuf:"varint,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgressPattern) Reset() {
+	*x = ProgressPattern{}
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgressPattern) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgressPattern) ProtoMessage() {}
+
+func (x *ProgressPattern) ProtoReflect() protoreflect.Message {
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgressPattern.ProtoReflect.Descriptor instead.
+func (*ProgressPattern) Descriptor() ([]byte, []int) {
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ProgressPattern) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ProgressPattern) GetRegexp() string {
+	if x != nil {
+		return x.Regexp
+	}
+	return ""
+}
+
+func (x *ProgressPattern) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *ProgressPattern) GetPerProcess() bool {
+	if x != nil {
+		return x.PerProcess
+	}
+	return false
+}
+
+func (x *ProgressPattern) GetSummary() bool {
+	if x != nil {
+		return x.Summary
+	}
+	return false
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -344,7 +422,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +434,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[4]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +447,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{4}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 type DescribeResponse struct {
@@ -380,13 +458,14 @@ type DescribeResponse struct {
 	Patterns      []*OOMPattern          `protobuf:"bytes,4,rep,name=patterns,proto3" json:"patterns,omitempty"`
 	Frames        []*Frame               `protobuf:"bytes,5,rep,name=frames,proto3" json:"frames,omitempty"`
 	Rejections    []*RejectionPattern    `protobuf:"bytes,6,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	Progress      []*ProgressPattern     `protobuf:"bytes,7,rep,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +477,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[5]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +490,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{5}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DescribeResponse) GetName() string {
@@ -456,6 +535,13 @@ func (x *DescribeResponse) GetRejections() []*RejectionPattern {
 	return nil
 }
 
+func (x *DescribeResponse) GetProgress() []*ProgressPattern {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
 type RecognizeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Command       *Command               `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
@@ -465,7 +551,7 @@ type RecognizeRequest struct {
 
 func (x *RecognizeRequest) Reset() {
 	*x = RecognizeRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +563,7 @@ func (x *RecognizeRequest) String() string {
 func (*RecognizeRequest) ProtoMessage() {}
 
 func (x *RecognizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[6]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +576,7 @@ func (x *RecognizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeRequest.ProtoReflect.Descriptor instead.
 func (*RecognizeRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{6}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RecognizeRequest) GetCommand() *Command {
@@ -512,7 +598,7 @@ type RecognizeResponse struct {
 
 func (x *RecognizeResponse) Reset() {
 	*x = RecognizeResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +610,7 @@ func (x *RecognizeResponse) String() string {
 func (*RecognizeResponse) ProtoMessage() {}
 
 func (x *RecognizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[7]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +623,7 @@ func (x *RecognizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeResponse.ProtoReflect.Descriptor instead.
 func (*RecognizeResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{7}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RecognizeResponse) GetConfidence() int64 {
@@ -577,7 +663,7 @@ type Knobs struct {
 
 func (x *Knobs) Reset() {
 	*x = Knobs{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +675,7 @@ func (x *Knobs) String() string {
 func (*Knobs) ProtoMessage() {}
 
 func (x *Knobs) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[8]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +688,7 @@ func (x *Knobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Knobs.ProtoReflect.Descriptor instead.
 func (*Knobs) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{8}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Knobs) GetBatchSize() int64 {
@@ -663,7 +749,7 @@ type AnalyzeRequest struct {
 
 func (x *AnalyzeRequest) Reset() {
 	*x = AnalyzeRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +761,7 @@ func (x *AnalyzeRequest) String() string {
 func (*AnalyzeRequest) ProtoMessage() {}
 
 func (x *AnalyzeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[9]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +774,7 @@ func (x *AnalyzeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeRequest.ProtoReflect.Descriptor instead.
 func (*AnalyzeRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{9}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AnalyzeRequest) GetCommand() *Command {
@@ -718,7 +804,7 @@ type AnalyzeResponse struct {
 
 func (x *AnalyzeResponse) Reset() {
 	*x = AnalyzeResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +816,7 @@ func (x *AnalyzeResponse) String() string {
 func (*AnalyzeResponse) ProtoMessage() {}
 
 func (x *AnalyzeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[10]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +829,7 @@ func (x *AnalyzeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeResponse.ProtoReflect.Descriptor instead.
 func (*AnalyzeResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{10}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AnalyzeResponse) GetFramework() string {
@@ -815,7 +901,7 @@ type Checkpoints struct {
 
 func (x *Checkpoints) Reset() {
 	*x = Checkpoints{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +913,7 @@ func (x *Checkpoints) String() string {
 func (*Checkpoints) ProtoMessage() {}
 
 func (x *Checkpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[11]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +926,7 @@ func (x *Checkpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoints.ProtoReflect.Descriptor instead.
 func (*Checkpoints) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{11}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Checkpoints) GetGlobs() []string {
@@ -880,7 +966,7 @@ type Fix struct {
 
 func (x *Fix) Reset() {
 	*x = Fix{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +978,7 @@ func (x *Fix) String() string {
 func (*Fix) ProtoMessage() {}
 
 func (x *Fix) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[12]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +991,7 @@ func (x *Fix) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fix.ProtoReflect.Descriptor instead.
 func (*Fix) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{12}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Fix) GetId() string {
@@ -956,7 +1042,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1054,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[13]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1067,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{13}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyRequest) GetCommand() *Command {
@@ -1017,7 +1103,7 @@ type FileCopy struct {
 
 func (x *FileCopy) Reset() {
 	*x = FileCopy{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1115,7 @@ func (x *FileCopy) String() string {
 func (*FileCopy) ProtoMessage() {}
 
 func (x *FileCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[14]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1128,7 @@ func (x *FileCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileCopy.ProtoReflect.Descriptor instead.
 func (*FileCopy) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{14}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FileCopy) GetOriginal() string {
@@ -1083,7 +1169,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[15]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1181,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[15]
+	mi := &file_vramrun_plugin_v2_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1194,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{15}
+	return file_vramrun_plugin_v2_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyResponse) GetArgv() []string {
@@ -1193,8 +1279,15 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\":\n" +
 	"\x10RejectionPattern\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06regexp\x18\x02 \x01(\tR\x06regexp\"\x11\n" +
-	"\x0fDescribeRequest\"\x92\x02\n" +
+	"\x06regexp\x18\x02 \x01(\tR\x06regexp\"\x88\x01\n" +
+	"\x0fProgressPattern\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06regexp\x18\x02 \x01(\tR\x06regexp\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x1f\n" +
+	"\vper_process\x18\x04 \x01(\bR\n" +
+	"perProcess\x12\x18\n" +
+	"\asummary\x18\x05 \x01(\bR\asummary\"\x11\n" +
+	"\x0fDescribeRequest\"\xd2\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1e\n" +
@@ -1205,7 +1298,8 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\x06frames\x18\x05 \x03(\v2\x18.vramrun.plugin.v2.FrameR\x06frames\x12C\n" +
 	"\n" +
 	"rejections\x18\x06 \x03(\v2#.vramrun.plugin.v2.RejectionPatternR\n" +
-	"rejections\"H\n" +
+	"rejections\x12>\n" +
+	"\bprogress\x18\a \x03(\v2\".vramrun.plugin.v2.ProgressPatternR\bprogress\"H\n" +
 	"\x10RecognizeRequest\x124\n" +
 	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\"i\n" +
 	"\x11RecognizeResponse\x12\x1e\n" +
@@ -1295,59 +1389,61 @@ func file_vramrun_plugin_v2_plugin_proto_rawDescGZIP() []byte {
 	return file_vramrun_plugin_v2_plugin_proto_rawDescData
 }
 
-var file_vramrun_plugin_v2_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_vramrun_plugin_v2_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_vramrun_plugin_v2_plugin_proto_goTypes = []any{
 	(*Command)(nil),           // 0: vramrun.plugin.v2.Command
 	(*OOMPattern)(nil),        // 1: vramrun.plugin.v2.OOMPattern
 	(*Frame)(nil),             // 2: vramrun.plugin.v2.Frame
 	(*RejectionPattern)(nil),  // 3: vramrun.plugin.v2.RejectionPattern
-	(*DescribeRequest)(nil),   // 4: vramrun.plugin.v2.DescribeRequest
-	(*DescribeResponse)(nil),  // 5: vramrun.plugin.v2.DescribeResponse
-	(*RecognizeRequest)(nil),  // 6: vramrun.plugin.v2.RecognizeRequest
-	(*RecognizeResponse)(nil), // 7: vramrun.plugin.v2.RecognizeResponse
-	(*Knobs)(nil),             // 8: vramrun.plugin.v2.Knobs
-	(*AnalyzeRequest)(nil),    // 9: vramrun.plugin.v2.AnalyzeRequest
-	(*AnalyzeResponse)(nil),   // 10: vramrun.plugin.v2.AnalyzeResponse
-	(*Checkpoints)(nil),       // 11: vramrun.plugin.v2.Checkpoints
-	(*Fix)(nil),               // 12: vramrun.plugin.v2.Fix
-	(*ApplyRequest)(nil),      // 13: vramrun.plugin.v2.ApplyRequest
-	(*FileCopy)(nil),          // 14: vramrun.plugin.v2.FileCopy
-	(*ApplyResponse)(nil),     // 15: vramrun.plugin.v2.ApplyResponse
-	nil,                       // 16: vramrun.plugin.v2.Command.EnvEntry
-	nil,                       // 17: vramrun.plugin.v2.Command.FilesEntry
-	nil,                       // 18: vramrun.plugin.v2.Command.FlagsEntry
-	nil,                       // 19: vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
-	nil,                       // 20: vramrun.plugin.v2.ApplyResponse.EnvEntry
+	(*ProgressPattern)(nil),   // 4: vramrun.plugin.v2.ProgressPattern
+	(*DescribeRequest)(nil),   // 5: vramrun.plugin.v2.DescribeRequest
+	(*DescribeResponse)(nil),  // 6: vramrun.plugin.v2.DescribeResponse
+	(*RecognizeRequest)(nil),  // 7: vramrun.plugin.v2.RecognizeRequest
+	(*RecognizeResponse)(nil), // 8: vramrun.plugin.v2.RecognizeResponse
+	(*Knobs)(nil),             // 9: vramrun.plugin.v2.Knobs
+	(*AnalyzeRequest)(nil),    // 10: vramrun.plugin.v2.AnalyzeRequest
+	(*AnalyzeResponse)(nil),   // 11: vramrun.plugin.v2.AnalyzeResponse
+	(*Checkpoints)(nil),       // 12: vramrun.plugin.v2.Checkpoints
+	(*Fix)(nil),               // 13: vramrun.plugin.v2.Fix
+	(*ApplyRequest)(nil),      // 14: vramrun.plugin.v2.ApplyRequest
+	(*FileCopy)(nil),          // 15: vramrun.plugin.v2.FileCopy
+	(*ApplyResponse)(nil),     // 16: vramrun.plugin.v2.ApplyResponse
+	nil,                       // 17: vramrun.plugin.v2.Command.EnvEntry
+	nil,                       // 18: vramrun.plugin.v2.Command.FilesEntry
+	nil,                       // 19: vramrun.plugin.v2.Command.FlagsEntry
+	nil,                       // 20: vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
+	nil,                       // 21: vramrun.plugin.v2.ApplyResponse.EnvEntry
 }
 var file_vramrun_plugin_v2_plugin_proto_depIdxs = []int32{
-	16, // 0: vramrun.plugin.v2.Command.env:type_name -> vramrun.plugin.v2.Command.EnvEntry
-	17, // 1: vramrun.plugin.v2.Command.files:type_name -> vramrun.plugin.v2.Command.FilesEntry
-	18, // 2: vramrun.plugin.v2.Command.flags:type_name -> vramrun.plugin.v2.Command.FlagsEntry
-	19, // 3: vramrun.plugin.v2.OOMPattern.dtype_sizes:type_name -> vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
+	17, // 0: vramrun.plugin.v2.Command.env:type_name -> vramrun.plugin.v2.Command.EnvEntry
+	18, // 1: vramrun.plugin.v2.Command.files:type_name -> vramrun.plugin.v2.Command.FilesEntry
+	19, // 2: vramrun.plugin.v2.Command.flags:type_name -> vramrun.plugin.v2.Command.FlagsEntry
+	20, // 3: vramrun.plugin.v2.OOMPattern.dtype_sizes:type_name -> vramrun.plugin.v2.OOMPattern.DtypeSizesEntry
 	1,  // 4: vramrun.plugin.v2.DescribeResponse.patterns:type_name -> vramrun.plugin.v2.OOMPattern
 	2,  // 5: vramrun.plugin.v2.DescribeResponse.frames:type_name -> vramrun.plugin.v2.Frame
 	3,  // 6: vramrun.plugin.v2.DescribeResponse.rejections:type_name -> vramrun.plugin.v2.RejectionPattern
-	0,  // 7: vramrun.plugin.v2.RecognizeRequest.command:type_name -> vramrun.plugin.v2.Command
-	0,  // 8: vramrun.plugin.v2.AnalyzeRequest.command:type_name -> vramrun.plugin.v2.Command
-	8,  // 9: vramrun.plugin.v2.AnalyzeResponse.knobs:type_name -> vramrun.plugin.v2.Knobs
-	11, // 10: vramrun.plugin.v2.AnalyzeResponse.checkpoints:type_name -> vramrun.plugin.v2.Checkpoints
-	0,  // 11: vramrun.plugin.v2.ApplyRequest.command:type_name -> vramrun.plugin.v2.Command
-	12, // 12: vramrun.plugin.v2.ApplyRequest.fix:type_name -> vramrun.plugin.v2.Fix
-	20, // 13: vramrun.plugin.v2.ApplyResponse.env:type_name -> vramrun.plugin.v2.ApplyResponse.EnvEntry
-	14, // 14: vramrun.plugin.v2.ApplyResponse.copies:type_name -> vramrun.plugin.v2.FileCopy
-	4,  // 15: vramrun.plugin.v2.Framework.Describe:input_type -> vramrun.plugin.v2.DescribeRequest
-	6,  // 16: vramrun.plugin.v2.Framework.Recognize:input_type -> vramrun.plugin.v2.RecognizeRequest
-	9,  // 17: vramrun.plugin.v2.Framework.Analyze:input_type -> vramrun.plugin.v2.AnalyzeRequest
-	13, // 18: vramrun.plugin.v2.Framework.Apply:input_type -> vramrun.plugin.v2.ApplyRequest
-	5,  // 19: vramrun.plugin.v2.Framework.Describe:output_type -> vramrun.plugin.v2.DescribeResponse
-	7,  // 20: vramrun.plugin.v2.Framework.Recognize:output_type -> vramrun.plugin.v2.RecognizeResponse
-	10, // 21: vramrun.plugin.v2.Framework.Analyze:output_type -> vramrun.plugin.v2.AnalyzeResponse
-	15, // 22: vramrun.plugin.v2.Framework.Apply:output_type -> vramrun.plugin.v2.ApplyResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	4,  // 7: vramrun.plugin.v2.DescribeResponse.progress:type_name -> vramrun.plugin.v2.ProgressPattern
+	0,  // 8: vramrun.plugin.v2.RecognizeRequest.command:type_name -> vramrun.plugin.v2.Command
+	0,  // 9: vramrun.plugin.v2.AnalyzeRequest.command:type_name -> vramrun.plugin.v2.Command
+	9,  // 10: vramrun.plugin.v2.AnalyzeResponse.knobs:type_name -> vramrun.plugin.v2.Knobs
+	12, // 11: vramrun.plugin.v2.AnalyzeResponse.checkpoints:type_name -> vramrun.plugin.v2.Checkpoints
+	0,  // 12: vramrun.plugin.v2.ApplyRequest.command:type_name -> vramrun.plugin.v2.Command
+	13, // 13: vramrun.plugin.v2.ApplyRequest.fix:type_name -> vramrun.plugin.v2.Fix
+	21, // 14: vramrun.plugin.v2.ApplyResponse.env:type_name -> vramrun.plugin.v2.ApplyResponse.EnvEntry
+	15, // 15: vramrun.plugin.v2.ApplyResponse.copies:type_name -> vramrun.plugin.v2.FileCopy
+	5,  // 16: vramrun.plugin.v2.Framework.Describe:input_type -> vramrun.plugin.v2.DescribeRequest
+	7,  // 17: vramrun.plugin.v2.Framework.Recognize:input_type -> vramrun.plugin.v2.RecognizeRequest
+	10, // 18: vramrun.plugin.v2.Framework.Analyze:input_type -> vramrun.plugin.v2.AnalyzeRequest
+	14, // 19: vramrun.plugin.v2.Framework.Apply:input_type -> vramrun.plugin.v2.ApplyRequest
+	6,  // 20: vramrun.plugin.v2.Framework.Describe:output_type -> vramrun.plugin.v2.DescribeResponse
+	8,  // 21: vramrun.plugin.v2.Framework.Recognize:output_type -> vramrun.plugin.v2.RecognizeResponse
+	11, // 22: vramrun.plugin.v2.Framework.Analyze:output_type -> vramrun.plugin.v2.AnalyzeResponse
+	16, // 23: vramrun.plugin.v2.Framework.Apply:output_type -> vramrun.plugin.v2.ApplyResponse
+	20, // [20:24] is the sub-list for method output_type
+	16, // [16:20] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_vramrun_plugin_v2_plugin_proto_init() }
@@ -1355,15 +1451,15 @@ func file_vramrun_plugin_v2_plugin_proto_init() {
 	if File_vramrun_plugin_v2_plugin_proto != nil {
 		return
 	}
-	file_vramrun_plugin_v2_plugin_proto_msgTypes[8].OneofWrappers = []any{}
-	file_vramrun_plugin_v2_plugin_proto_msgTypes[15].OneofWrappers = []any{}
+	file_vramrun_plugin_v2_plugin_proto_msgTypes[9].OneofWrappers = []any{}
+	file_vramrun_plugin_v2_plugin_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vramrun_plugin_v2_plugin_proto_rawDesc), len(file_vramrun_plugin_v2_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,223 @@
+package plansim
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/vramrun/vramrun/launcher/plan"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// ConfigJob is a simulated job whose command has fixes besides the batch,
+// with a ground truth for memory and speed: what vramrun's run mode is
+// judged against is the fastest configuration that fits, over every set of
+// the command's fixes and every micro-batch that keeps the effective batch.
+//
+// Memory at micro-batch b: (fixed + perSample x b) x (1 + waste), where
+// checkpointing multiplies perSample by CkptSaving, 8-bit Adam takes
+// OptimizerShare of the fixed part down to a quarter, and the allocator fix
+// cuts waste to 2 %. Time for one effective batch E: E/b micro-batches of
+// (Overhead + b) x SampleTime x (CkptCost with checkpointing), plus the
+// optimizer step; samples a second is E over that.
+type ConfigJob struct {
+	Job
+	Effective      int
+	CkptSaving     float64
+	CkptCost       float64
+	OptimizerShare float64
+	// Overhead is a micro-batch's fixed cost, in samples' worth: small
+	// models lose most to small micro-batches.
+	Overhead float64
+}
+
+// State is the configuration an attempt runs.
+type State struct {
+	Micro               int
+	Allocator, Ckpt, Q8 bool
+}
+
+func (j ConfigJob) job(s State) Job {
+	out := j.Job
+	if s.Ckpt {
+		out.PerSample = int64(float64(out.PerSample) * j.CkptSaving)
+	}
+	if s.Q8 {
+		out.Fixed -= int64(float64(out.Fixed) * j.OptimizerShare * 0.75)
+	}
+	if s.Allocator {
+		out.Waste = 0.02
+	}
+	return out
+}
+
+// Fits says the configuration fits.
+func (j ConfigJob) Fits(s State) bool { return j.job(s).Fits(s.Micro) }
+
+// Speed is the configuration's samples a second (in SampleTime units).
+func (j ConfigJob) Speed(s State) float64 {
+	cost := 1.0
+	if s.Ckpt {
+		cost = j.CkptCost
+	}
+	optim := 0.1 * float64(j.Effective)
+	if s.Q8 {
+		optim *= 1.02
+	}
+	micros := float64(j.Effective / s.Micro)
+	return float64(j.Effective) / (micros*(j.Overhead+float64(s.Micro))*cost + optim)
+}
+
+// Best is the fastest configuration that fits, and its speed.
+func (j ConfigJob) Best() (State, float64) {
+	var best State
+	speed := 0.0
+	for _, ckpt := range []bool{false, true} {
+		for _, q8 := range []bool{false, true} {
+			for b := 1; b <= j.Effective; b++ {
+				s := State{Micro: b, Allocator: true, Ckpt: ckpt, Q8: q8}
+				if j.Effective%b != 0 || !j.Fits(s) {
+					continue
+				}
+				if v := j.Speed(s); v > speed {
+					best, speed = s, v
+				}
+			}
+		}
+	}
+	return best, speed
+}
+
+// ConfigOutcome is run mode on one ConfigJob.
+type ConfigOutcome struct {
+	Relaunches int
+	// Share is the final configuration's speed over the best's; 0 when
+	// run mode never fit.
+	Share float64
+	Final State
+}
+
+// Variant is which of run mode's steps are on.
+type Variant struct {
+	Name                    string
+	NoGrowBack, NoRideAlong bool
+}
+
+// Variants are run mode as it is, without the grow-back, and without
+// either (the ladder as it walked before both).
+func Variants() []Variant {
+	return []Variant{{Name: "vramrun run mode"}, {Name: "without the grow-back", NoGrowBack: true},
+		{Name: "without the grow-back and the ride-along (the ladder before)", NoGrowBack: true, NoRideAlong: true}}
+}
+
+// RunMode is vramrun's run mode on j: the planner with the ladder
+// allocator, batch_size, grad_checkpointing, optimizer_8bit, keeping the
+// effective batch, each proposal applied as the plugin would.
+func RunMode(j ConfigJob, v Variant) ConfigOutcome {
+	p := plan.New(plan.Config{Ladder: []sdk.FixID{sdk.FixAllocator, sdk.FixBatchSize, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit},
+		KeepEffectiveBatch: true, MinBatchSize: 1, NoGrowBack: v.NoGrowBack, NoRideAlong: v.NoRideAlong})
+	s := State{Micro: j.Start}
+	knobs := func() sdk.AnalyzeResponse {
+		return sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(s.Micro), GradAccumulation: sdk.Int(j.Effective / s.Micro)}}
+	}
+	p.Typed(knobs())
+	var out ConfigOutcome
+	for !j.Fits(s) {
+		if out.Relaunches >= maxRelaunches {
+			return out
+		}
+		d := j.job(s).OOM(s.Micro)
+		p.Observe(d, knobs(), plan.ObservationFrom(d, 0, 0))
+		pr := p.Propose()
+		if pr.Step == nil {
+			return out
+		}
+		p.Commit(pr)
+		apply(&s, pr.Step.Fix)
+		for _, w := range pr.With {
+			apply(&s, w.Fix)
+			p.CommitWith(w)
+		}
+		out.Relaunches++
+	}
+	_, best := j.Best()
+	out.Final, out.Share = s, j.Speed(s)/best
+	return out
+}
+
+func apply(s *State, f sdk.Fix) {
+	switch f.ID {
+	case sdk.FixAllocator:
+		s.Allocator = true
+	case sdk.FixBatchSize:
+		s.Micro = f.BatchSize
+	case sdk.FixGradCheckpointing:
+		s.Ckpt = true
+	case sdk.FixOptimizer8bit:
+		s.Q8 = true
+	}
+}
+
+// ConfigGrid is the jobs of the configuration benchmark: the batch grid's
+// GPUs, fixed shares and chunkings, starting at 256 x 1 with more or less
+// overshoot, times checkpointing savings, optimizer shares and speed
+// curves; those whose best configuration does not fit are left out.
+func ConfigGrid() []ConfigJob {
+	var out []ConfigJob
+	for _, base := range Grid() {
+		if base.Capacity != 24<<30 && base.Capacity != 80<<30 {
+			continue
+		}
+		for _, saving := range []float64{0.25, 0.5} {
+			for _, overhead := range []float64{1, 16, 128} {
+				j := ConfigJob{Job: base, Effective: base.Start, CkptSaving: saving, CkptCost: 1.3, OptimizerShare: 0.5, Overhead: overhead}
+				j.Name = fmt.Sprintf("%s ckpt x%.2f overhead %.0f", base.Name, saving, overhead)
+				if _, v := j.Best(); v > 0 {
+					out = append(out, j)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ConfigSummary is run mode over a grid.
+type ConfigSummary struct {
+	Name                             string
+	MedianRelaunches, MeanRelaunches float64
+	MaxRelaunches                    int
+	MedianShare, TenthPercentile     float64
+	Failed, Jobs                     int
+}
+
+// SummarizeConfigs runs each variant of run mode over jobs.
+func SummarizeConfigs(jobs []ConfigJob) []ConfigSummary {
+	var out []ConfigSummary
+	for _, v := range Variants() {
+		s := ConfigSummary{Name: v.Name, Jobs: len(jobs)}
+		var rel, share []float64
+		for _, j := range jobs {
+			o := RunMode(j, v)
+			if o.Share == 0 {
+				s.Failed++
+				continue
+			}
+			rel = append(rel, float64(o.Relaunches))
+			share = append(share, o.Share)
+			s.MaxRelaunches = max(s.MaxRelaunches, o.Relaunches)
+		}
+		s.MedianRelaunches, s.MeanRelaunches, s.MedianShare = median(rel), mean(rel), median(share)
+		s.TenthPercentile = percentile(share, 0.1)
+		out = append(out, s)
+	}
+	return out
+}
+
+func percentile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[int(q*float64(len(s)-1))]
+}
