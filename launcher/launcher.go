@@ -93,26 +93,58 @@ type Result struct {
 // Run runs the command until it fits, gives up, or is interrupted. An
 // error means vramrun itself failed (see ExitError for the status).
 func Run(ctx context.Context, o Options) (Result, error) {
+	w, err := prepare(o, true)
+	if err != nil {
+		return Result{}, err
+	}
+	status, err := w.loop.run(ctx)
+	w.finish()
+	return Result{Status: status, Interrupted: w.loop.interrupted}, err
+}
+
+// prepared is a loop ready to run, and what it leaves to finish.
+type prepared struct {
+	loop    *loop
+	learner *learn.Learner
+	say     *present.Lines
+	runDir  string
+	pruned  chan error
+	close   func()
+}
+
+// finish waits for the pruning of old runs and closes the events file.
+func (w *prepared) finish() {
+	if err := <-w.pruned; err != nil {
+		w.say.Warn("could not prune old runs: %v", err)
+	}
+	w.close()
+}
+
+// prepare builds the loop of one run: compiled texts, the run's folder, the
+// records, NVML, the planner and the supervisor. listen says the learner
+// and vramrun's lines follow the loop's events (tune prints its own and
+// records only its winner).
+func prepare(o Options, listen bool) (*prepared, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if len(o.Argv) == 0 {
-		return Result{}, &ExitError{StatusFailure, errors.New("no command given: usage is vramrun [flags] -- COMMAND [ARGS...]")}
+		return nil, &ExitError{StatusFailure, errors.New("no command given: usage is vramrun [flags] -- COMMAND [ARGS...]")}
 	}
 	say := present.NewLines(o.Streams.Stderr, o.Verbosity)
 	matcher, err := oom.Compile(o.Plugins.Patterns(), o.Plugins.Frames())
 	if err != nil {
-		return Result{}, &ExitError{StatusFailure, fmt.Errorf("plugin OOM patterns: %w", err)}
+		return nil, &ExitError{StatusFailure, fmt.Errorf("plugin OOM patterns: %w", err)}
 	}
 	rejections, err := rejection.Compile(o.Plugins.Rejections())
 	if err != nil {
-		return Result{}, &ExitError{StatusFailure, fmt.Errorf("plugin rejection texts: %w", err)}
+		return nil, &ExitError{StatusFailure, fmt.Errorf("plugin rejection texts: %w", err)}
 	}
 	forbidsFixes(&o, say)
 	id := record.NewRunID(o.Now())
 	runDir, keep, err := runFolder(o, id, say)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if o.PluginLog != nil {
 		if err := o.PluginLog.Open(filepath.Join(runDir, "plugins.log")); err != nil {
@@ -134,17 +166,22 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if keep {
 		bus = append(bus, record.NewKeeper(runDir, say.Warn))
 	}
+	closeEvents := func() {}
 	if o.Settings.Events != "" {
 		events, err := record.OpenEvents(o.Settings.Events, o.Now)
 		if err != nil {
-			return Result{}, &ExitError{StatusFailure, fmt.Errorf("--events: %w", err)}
+			<-pruned
+			return nil, &ExitError{StatusFailure, fmt.Errorf("--events: %w", err)}
 		}
-		defer events.Close()
+		closeEvents = func() { _ = events.Close() }
 		bus = append(bus, events)
 	}
 	base := rewrite.Merge(o.Env, o.Settings.Env)
 	view := gpuview.New(o.GPU, base, o.Settings.GPUPoll, say)
 	learner := learn.New(o.Store, o.Settings.Learn, say, o.Now)
+	if listen {
+		bus = append(bus, learner, say)
+	}
 	l := &loop{
 		cfg:     runConfig(o, id, view),
 		plugins: o.Plugins,
@@ -152,16 +189,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		planner: plan.New(plan.FromSettings(o.Settings, view.BF16())),
 		sup:     supervise.New(superviseConfig(o, runDir, parts{matcher, rejections}, view, say)),
 		learner: learner,
-		bus:     append(bus, learner, say),
+		bus:     bus,
 		say:     say,
+		copyDir: func(before int) string {
+			return filepath.Join(runDir, "files", fmt.Sprintf("attempt-%d", before))
+		},
 	}
-	status, err := l.run(ctx, func(before int) string {
-		return filepath.Join(runDir, "files", fmt.Sprintf("attempt-%d", before))
-	})
-	if err := <-pruned; err != nil {
-		say.Warn("could not prune old runs: %v", err)
-	}
-	return Result{Status: status, Interrupted: l.interrupted}, err
+	return &prepared{loop: l, learner: learner, say: say, runDir: runDir, pruned: pruned, close: closeEvents}, nil
 }
 
 func runConfig(o Options, id string, view *gpuview.View) loopConfig {

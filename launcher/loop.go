@@ -53,6 +53,8 @@ type loopConfig struct {
 	resume  resumeConfig
 	// progress are the profile's progress patterns.
 	progress []sdk.ProgressPattern
+	// trial, set by tune, makes each attempt a short trial.
+	trial *supervise.Trial
 }
 
 // gpuFacts are what the run knows of its GPU.
@@ -131,12 +133,13 @@ type ended struct {
 	// analysis is the claiming plugin's analysis of the command that ran;
 	// nil when unknown.
 	analysis *sdk.AnalyzeResponse
+	// pace is its measured speed; nil unknown.
+	pace *record.Speed
 }
 
 // run is the state machine: claim, start from what fit last time, then
 // attempt, judge, decide, until the verdict or the planner ends the run.
-func (l *loop) run(ctx context.Context, copyDir func(before int) string) (int, error) {
-	l.copyDir = copyDir
+func (l *loop) run(ctx context.Context) (int, error) {
 	// Checkpoints are files: their times are the system clock's, whose
 	// file times lag it by a clock tick; the second's slack is safe
 	// because what was there before the run is passed over by name too
@@ -203,6 +206,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 		N: n, Argv: launch.Argv, Env: cmd.Env(), Dir: l.cfg.dir,
 		Marker: fmt.Sprintf("%s/%d", l.cfg.runID, n), Script: l.claim.analysis.Script,
 		Progress: l.progressSet(),
+		Trial:    l.cfg.trial,
 		Fits: func() {
 			late.Store(true)
 			l.bus.Emit(record.AttemptFits{N: n})
@@ -240,7 +244,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 		oomAt = *v.OOMAt
 	}
 	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak,
-		rejection: res.Facts.Rejection, oomAt: oomAt, late: late.Load(), analysis: analysis}, nil
+		rejection: res.Facts.Rejection, oomAt: oomAt, late: late.Load(), analysis: analysis, pace: pace}, nil
 }
 
 // end reports the end of the run after attempt n and returns status.

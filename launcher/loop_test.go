@@ -226,7 +226,8 @@ func newLoop(t *testing.T, s setup, sup Supervisor, argv string) (*loop, *events
 func run(t *testing.T, l *loop) (int, error) {
 	t.Helper()
 	dir := t.TempDir()
-	return l.run(context.Background(), func(before int) string { return fmt.Sprintf("%s/attempt-%d", dir, before) })
+	l.copyDir = func(before int) string { return fmt.Sprintf("%s/attempt-%d", dir, before) }
+	return l.run(context.Background())
 }
 
 func TestLoopRelaunchesUntilTheJobFits(t *testing.T) {

@@ -69,10 +69,11 @@ func MakePlan(ctx context.Context, o PlanOptions) (*present.Plan, error) {
 		learner: noLearning{},
 		bus:     record.Bus{collected, claimLines{say}},
 		say:     say,
+		copyDir: func(before int) string {
+			return filepath.Join(o.PlanDir, fmt.Sprintf("step-%d", before-1))
+		},
 	}
-	_, err = l.run(ctx, func(before int) string {
-		return filepath.Join(o.PlanDir, fmt.Sprintf("step-%d", before-1))
-	})
+	_, err = l.run(ctx)
 	if err != nil {
 		return nil, err
 	}

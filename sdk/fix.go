@@ -36,6 +36,15 @@ const (
 	// whose framework would resume wrongly, turns it down with the reason,
 	// and the job starts fresh.
 	FixResume FixID = "resume"
+	// FixTrial is not a memory fix either and no ladder has it: before each
+	// of `vramrun tune`'s short trials, vramrun asks the plugin to make the
+	// command harmless to the user's work: its outputs go under
+	// Fix.Scratch, and it saves no checkpoint, runs no evaluation and
+	// uploads nothing (no hub push, no logging service) where the
+	// framework has knobs for that. A plugin that does not know where the
+	// command writes turns it down with the flags to pass, and tune refuses
+	// unless --trust-trials.
+	FixTrial FixID = "trial"
 )
 
 // AllFixes lists every fix id.
@@ -84,6 +93,9 @@ type Fix struct {
 	// Checkpoint is what resume resumes from: a path as the Checkpoints
 	// globs found it (relative to the command's Dir when they are).
 	Checkpoint string `json:"checkpoint,omitempty"`
+	// Scratch is the folder a trial writes to, for trial: it exists, under
+	// the run's folder.
+	Scratch string `json:"scratch,omitempty"`
 }
 
 // ApplyRequest asks a plugin to rewrite a command for one fix.

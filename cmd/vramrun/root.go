@@ -54,7 +54,7 @@ func (s *session) newRootCmd() *cobra.Command {
 	}
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(s.newPlanCmd(), s.newExplainCmd(), s.newDoctorCmd(), s.newPluginsCmd(),
-		s.newProfileCmd(), s.newRunsCmd(), s.newReportCmd(), s.newTrustCmd(), s.newVersionCmd())
+		s.newProfileCmd(), s.newRunsCmd(), s.newReportCmd(), s.newTrustCmd(), s.newTuneCmd(), s.newVersionCmd())
 	return cmd
 }
 

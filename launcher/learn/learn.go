@@ -171,3 +171,11 @@ func Summary(fixes []sdk.Fix) string {
 	}
 	return strings.Join(append(parts, others...), ", ")
 }
+
+// Keep records fixes, with the command they make, as what fit: the winner
+// of `vramrun tune`, whose trial n the learner did not follow (its trials
+// are not runs of the job; their scratch outputs must not be learned).
+func (l *Learner) Keep(n int, fixes []sdk.Fix, launch record.Launch) {
+	l.fixes, l.launch, l.recorded = append([]sdk.Fix(nil), fixes...), launch, 0
+	l.record(n)
+}

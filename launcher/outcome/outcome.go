@@ -40,6 +40,9 @@ type Facts struct {
 	// Rejection is the line with which the job rejected the fix applied
 	// just before this attempt (it names what the fix changed); "" none.
 	Rejection string
+	// TrialEnded says vramrun ended the job, a trial of `vramrun tune`,
+	// once it had run long enough.
+	TrialEnded bool
 }
 
 // Texts are the times at which a job printed OOM texts: the first MaxTimes
@@ -151,7 +154,7 @@ func attemptOutcome(f Facts, p Policy) string {
 		// through vramrun: the job's terminal is its pty, or it holds the
 		// terminal's foreground.
 		return record.AttemptInterrupted
-	case f.Status == 0:
+	case f.Status == 0, f.TrialEnded && !d.OOM:
 		return record.AttemptOK
 	case f.Xid != "":
 		return record.AttemptHardware

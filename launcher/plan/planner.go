@@ -549,6 +549,23 @@ func (p *Planner) size(fix sdk.FixID, current int) sizing {
 	return sizing{size, how, true}
 }
 
+// Allows says the ladder has fix id: tune tries only what the ladder has.
+func (p *Planner) Allows(id sdk.FixID) bool { return p.inLadder(id) }
+
+// Before are the ladder's fixes ahead of id, in order: what a run applies
+// before it gets to id.
+func (p *Planner) Before(id sdk.FixID) []sdk.FixID {
+	for i, f := range p.cfg.Ladder {
+		if f == id {
+			return append([]sdk.FixID(nil), p.cfg.Ladder[:i]...)
+		}
+	}
+	return nil
+}
+
+// FixFor is fix id as the planner would ask for it, precision chosen.
+func (p *Planner) FixFor(id sdk.FixID) sdk.Fix { return p.simpleStep(id).Fix }
+
 func (p *Planner) inLadder(id sdk.FixID) bool {
 	for _, l := range p.cfg.Ladder {
 		if l == id {

@@ -82,6 +82,10 @@ type Readings struct {
 	set *Set
 	mu  sync.Mutex
 	per []series
+	// enough is closed once a pattern that is not a summary has want
+	// readings after the warm-up (see Enough); nil when nobody asked.
+	enough chan struct{}
+	want   int
 }
 
 // series is one pattern's readings: how many came, the first few (the
@@ -106,6 +110,24 @@ func (r *Readings) add(i int, v float64) {
 	sr := &r.per[i]
 	sr.latest[sr.count%window] = v
 	sr.count++
+	if r.enough != nil && r.want > 0 && sr.count >= r.want+WarmUp && !r.set.patterns[i].decl.Summary {
+		close(r.enough)
+		r.want = 0
+	}
+}
+
+// Enough returns a channel that is closed once one pattern that is not a
+// summary has n readings after the warm-up: the speed of a trial is then
+// known. Call it before the meters write; nil readings never close it.
+func (r *Readings) Enough(n int) <-chan struct{} {
+	ch := make(chan struct{})
+	if r == nil || r.set == nil {
+		return ch
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.enough, r.want = ch, max(n, 1)
+	return ch
 }
 
 // Meter is an io.Writer over one output stream that reads progress lines

@@ -215,3 +215,37 @@ func BenchmarkMeterChattyOutput(b *testing.B) {
 		m.Close()
 	}
 }
+
+// TestEnoughClosesAfterTheWarmUp: a trial asking for 2 readings is told
+// once the warm-up's 3 and 2 more have come, and a summary line counts
+// for nothing.
+func TestEnoughClosesAfterTheWarmUp(t *testing.T) {
+	set, err := speed.Compile([]sdk.ProgressPattern{barRate, final})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := set.NewReadings()
+	enough := r.Enough(2)
+	m := r.Meter()
+	closed := func() bool {
+		select {
+		case <-enough:
+			return true
+		default:
+			return false
+		}
+	}
+	_, _ = m.Write([]byte(bar(1, 2, 3, 4) + "\n" + "{'train_samples_per_second': 9.0}\n{'train_samples_per_second': 9.0}\n"))
+	if closed() {
+		t.Fatal("closed after 4 readings and summaries, want 5 readings first")
+	}
+	_, _ = m.Write([]byte(bar(5) + "\n"))
+	if !closed() {
+		t.Fatal("not closed after 5 readings")
+	}
+	_, _ = m.Write([]byte(bar(6) + "\n")) // no second close
+	var none *speed.Readings
+	if ch := none.Enough(1); ch == nil {
+		t.Fatal("nil readings give a nil channel")
+	}
+}

@@ -109,6 +109,16 @@ type Attempt struct {
 	Fits func()
 	// Progress reads the job's speed from its output; nil reads nothing.
 	Progress *speed.Set
+	// Trial, when set, makes the attempt one of `vramrun tune`'s short
+	// trials: the supervisor ends it once its speed is known.
+	Trial *Trial
+}
+
+// Trial is when a trial has run long enough: Readings progress readings
+// after the warm-up, or Time, whichever comes first (0: no limit).
+type Trial struct {
+	Readings int
+	Time     time.Duration
 }
 
 // Result is what one attempt came to.
@@ -159,6 +169,7 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	}
 	env, devices := s.preflight(ctx, a.Env)
 	readings := a.Progress.NewReadings()
+	trial := a.Trial.end(readings)
 	w := s.wire(mode, logw, readings)
 	spec := runner.Spec{
 		Argv: a.Argv, Env: envList(env), Dir: a.Dir, Mode: mode,
@@ -180,7 +191,7 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	cfg.Say.SetRaw(job.RawMode)
 	s.jobPIDs = append(s.jobPIDs, job.PID())
 	sampler := cfg.GPU.StartSampler(ctx, devices, job.PID())
-	watched := s.watch(job, w.clock, started, a.Fits)
+	watched := s.watch(job, w.clock, started, a.Fits, trial)
 	if sig := cfg.Signals.stop(); watched.interrupt == 0 {
 		watched.interrupt = sig
 	}
@@ -217,7 +228,10 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	if err := <-closed; err != nil {
 		cfg.Say.Warn("attempt log: %v", err)
 	}
-	if watched.res.Signal == syscall.SIGKILL && !watched.hung && !out.Facts.Diagnosis.OOM {
+	if watched.trial != "" {
+		out.Notes = append(out.Notes, "vramrun ended the trial: "+watched.trial)
+	}
+	if watched.res.Signal == syscall.SIGKILL && !watched.hung && watched.trial == "" && !out.Facts.Diagnosis.OOM {
 		out.Notes = append(out.Notes, record.NoteKilled)
 	}
 	return out, nil
@@ -297,6 +311,23 @@ type watched struct {
 	res       runner.Result
 	hung      bool
 	interrupt syscall.Signal
+	// trial says why vramrun ended a trial ("" it did not).
+	trial string
+}
+
+// trialEnd is when watch ends a trial: once enough is closed, or after.
+type trialEnd struct {
+	enough <-chan struct{}
+	after  time.Duration
+}
+
+// end is when to end the trial whose speed readings gives; never for an
+// attempt that is no trial (t nil).
+func (t *Trial) end(readings *speed.Readings) trialEnd {
+	if t == nil {
+		return trialEnd{}
+	}
+	return trialEnd{enough: readings.Enough(t.Readings), after: t.Time}
 }
 
 // watch waits for the job while passing vramrun's signals on, ending it when
@@ -305,9 +336,21 @@ type watched struct {
 // job's main process has exited and the rest of its group is gone. A quiet
 // job costs it no wake-ups: the hang check ticks only once an OOM text has
 // come, and fitting is one timer.
-func (s *Supervisor) watch(job *runner.Job, c *clock, started time.Time, fits func()) watched {
+func (s *Supervisor) watch(job *runner.Job, c *clock, started time.Time, fits func(), trial trialEnd) watched {
 	waited := make(chan runner.Result, 1)
 	go func() { waited <- job.Wait() }()
+	var trialTime <-chan time.Time
+	if trial.after > 0 {
+		t := time.NewTimer(trial.after)
+		defer t.Stop()
+		trialTime = t.C
+	}
+	endTrial := func(w *watched, why string) {
+		if w.trial == "" && !w.hung {
+			w.trial = why
+			go job.Stop()
+		}
+	}
 	grace, learnAfter := s.cfg.Timing.Grace, s.cfg.Timing.LearnAfter
 	var learn <-chan time.Time
 	if fits != nil && learnAfter > 0 {
@@ -347,6 +390,13 @@ func (s *Supervisor) watch(job *runner.Job, c *clock, started time.Time, fits fu
 			if c.ooms() == 0 {
 				fits()
 			}
+		case <-trial.enough:
+			trial.enough = nil
+			if c.ooms() == 0 {
+				endTrial(&w, "its speed is known")
+			}
+		case <-trialTime:
+			endTrial(&w, "the trial time ran out")
 		}
 	}
 }
@@ -359,7 +409,8 @@ func (s *Supervisor) result(w watched, samples gpuview.Samples, c *clock, starte
 		Exit:    record.Exit{ExitCode: res.ExitCode, Signal: int(res.Signal), ExitStatus: res.Status()},
 		Memory:  record.Memory{PeakBytes: samples.Peak, CapacityBytes: samples.Capacity, SamplesFile: samples.File},
 		Facts: outcome.Facts{Status: res.Status(), Signal: res.Signal, Interrupt: w.interrupt, Hung: w.hung,
-			Ended: s.cfg.Now(), Texts: c.oomTexts(), NearCapacity: samples.NearCapacity, Xid: samples.Xid},
+			Ended: s.cfg.Now(), Texts: c.oomTexts(), NearCapacity: samples.NearCapacity, Xid: samples.Xid,
+			TrialEnded: w.trial != ""},
 	}
 	if samples.Peak != nil {
 		out.Peak = *samples.Peak

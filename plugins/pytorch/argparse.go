@@ -155,6 +155,8 @@ func applyArgparse(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 			return nil, "", sdk.Unsupported(fix.ID, "%s", noFlag(s, "gradient-checkpointing", "grad_checkpointing"))
 		}
 		return k.ckpt.TurnOn(args), k.ckpt.LongName(), nil
+	case sdk.FixTrial:
+		return nil, "", sdk.Unsupported(fix.ID, "vramrun does not know where %s writes its checkpoints and logs: point them at a scratch folder and pass --trust-trials", scriptName(s))
 	}
 	a := analyzeArgparse(s)
 	if reason, no := a.Unsupported[fix.ID]; no {

@@ -176,6 +176,8 @@ func applyNanoGPT(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 			dtype = "float16"
 		}
 		return setKeyValue(args, "dtype", dtype), "--dtype=" + dtype, nil
+	case sdk.FixTrial:
+		return nanoTrial(args, vals, fix.Scratch)
 	case sdk.FixResume:
 		// init_from='resume' reads out_dir/ckpt.pt, the one file the
 		// checkpoints are: the flag takes no path.
@@ -185,4 +187,25 @@ func applyNanoGPT(s *pyscript.Script, fix sdk.Fix) ([]string, string, error) {
 		return setKeyValue(args, "init_from", "resume"), "--init_from=resume (" + fix.Checkpoint + ")", nil
 	}
 	return nil, "", sdk.Unsupported(fix.ID, "not supported for nanoGPT-style scripts")
+}
+
+// nanoTrial makes a nanoGPT-style run one of `vramrun tune`'s trials: its
+// checkpoint goes to the scratch folder, only when the validation loss
+// improves (nanoGPT saves after every evaluation otherwise), and nothing
+// goes to Weights & Biases. Only the globals the script defines are set:
+// its configurator rejects any other key.
+func nanoTrial(args []string, vals map[string]string, scratch string) ([]string, string, error) {
+	if _, ok := vals["out_dir"]; !ok {
+		return nil, "", sdk.Unsupported(sdk.FixTrial, "the script defines no out_dir, so where it writes is its own: pass --trust-trials if a short run may write where the job writes")
+	}
+	set := [][2]string{{"out_dir", scratch}, {"always_save_checkpoint", "False"}, {"wandb_log", "False"}}
+	var parts []string
+	for _, kv := range set {
+		if _, ok := vals[kv[0]]; !ok {
+			continue
+		}
+		args = setKeyValue(args, kv[0], kv[1])
+		parts = append(parts, "--"+kv[0]+"="+kv[1])
+	}
+	return args, strings.Join(parts, " "), nil
 }

@@ -64,6 +64,8 @@ func (j *job) apply(ctx context.Context, fix sdk.Fix, copyDir string) (sdk.Apply
 		err = r.fusedLoss(ctx)
 	case sdk.FixEvalAccumulation:
 		r.evalAccumulationOne()
+	case sdk.FixTrial:
+		err = r.trial(fix)
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no %s setting for this script", fix.ID)
 	}

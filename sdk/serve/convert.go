@@ -132,12 +132,12 @@ func analysisFromPB(m *pluginpb.AnalyzeResponse) sdk.AnalyzeResponse {
 
 func fixToPB(f sdk.Fix) *pluginpb.Fix {
 	return &pluginpb.Fix{Id: string(f.ID), BatchSize: int64(f.BatchSize), GradAccumulation: int64(f.GradAccumulation),
-		Precision: f.Precision, Checkpoint: f.Checkpoint}
+		Precision: f.Precision, Checkpoint: f.Checkpoint, Scratch: f.Scratch}
 }
 
 func fixFromPB(m *pluginpb.Fix) sdk.Fix {
 	return sdk.Fix{ID: sdk.FixID(m.GetId()), BatchSize: int(m.GetBatchSize()), GradAccumulation: int(m.GetGradAccumulation()),
-		Precision: m.GetPrecision(), Checkpoint: m.GetCheckpoint()}
+		Precision: m.GetPrecision(), Checkpoint: m.GetCheckpoint(), Scratch: m.GetScratch()}
 }
 
 func appliedToPB(a sdk.ApplyResponse) *pluginpb.ApplyResponse {

@@ -145,6 +145,45 @@ func RunMode(j ConfigJob, v Variant) ConfigOutcome {
 	return out
 }
 
+// TuneTrials is the most trials TuneMode runs, as vramrun tune's default.
+const TuneTrials = 6
+
+// TuneMode is `vramrun tune` on j: the plan.Tuner's trials (the allocator
+// on in each, checkpointing where it predicts a larger micro-batch), an
+// OOM's figures from the simulated allocator, a fitting trial's NVML peak
+// and its speed from the ground truth. Relaunches counts the trials.
+func TuneMode(j ConfigJob) ConfigOutcome {
+	t := plan.NewTuner(j.Start, j.Effective/j.Start, true, 1)
+	var out ConfigOutcome
+	for out.Relaunches < TuneTrials {
+		c, _, ok := t.Next()
+		if !ok {
+			break
+		}
+		out.Relaunches++
+		s := State{Micro: c.Micro, Allocator: true, Ckpt: c.Checkpointing}
+		tr := plan.Trial{Candidate: c}
+		if jb := j.job(s); jb.Fits(s.Micro) {
+			need := float64(jb.Fixed+jb.PerSample*int64(s.Micro)) * (1 + jb.Waste)
+			tr.Fits, tr.SamplesPerS = true, j.Speed(s)
+			tr.Point = plan.Point{Demand: int64(need), Usable: jb.Capacity}
+		} else {
+			obs := plan.ObservationFrom(jb.OOM(s.Micro), 0, 0)
+			tr.OOM, tr.Point = true, plan.Point{Demand: obs.Demand, Usable: obs.Usable}
+		}
+		t.Record(tr)
+	}
+	win, ok := t.Best()
+	if !ok {
+		return out
+	}
+	_, best := j.Best()
+	out.Final = State{Micro: win.Micro, Allocator: true, Ckpt: win.Checkpointing}
+	out.Share = j.Speed(out.Final) / best
+	out.Relaunches--
+	return out
+}
+
 func apply(s *State, f sdk.Fix) {
 	switch f.ID {
 	case sdk.FixAllocator:
@@ -210,7 +249,25 @@ func SummarizeConfigs(jobs []ConfigJob) []ConfigSummary {
 		s.TenthPercentile = percentile(share, 0.1)
 		out = append(out, s)
 	}
-	return out
+	return append(out, summarize("vramrun tune (trials after the first)", jobs, TuneMode))
+}
+
+func summarize(name string, jobs []ConfigJob, mode func(ConfigJob) ConfigOutcome) ConfigSummary {
+	s := ConfigSummary{Name: name, Jobs: len(jobs)}
+	var rel, share []float64
+	for _, j := range jobs {
+		o := mode(j)
+		if o.Share == 0 {
+			s.Failed++
+			continue
+		}
+		rel = append(rel, float64(o.Relaunches))
+		share = append(share, o.Share)
+		s.MaxRelaunches = max(s.MaxRelaunches, o.Relaunches)
+	}
+	s.MedianRelaunches, s.MeanRelaunches, s.MedianShare = median(rel), mean(rel), median(share)
+	s.TenthPercentile = percentile(share, 0.1)
+	return s
 }
 
 func percentile(v []float64, q float64) float64 {

@@ -959,7 +959,9 @@ type Fix struct {
 	GradAccumulation int64  `protobuf:"varint,3,opt,name=grad_accumulation,json=gradAccumulation,proto3" json:"grad_accumulation,omitempty"`
 	Precision        string `protobuf:"bytes,4,opt,name=precision,proto3" json:"precision,omitempty"`
 	// checkpoint is the checkpoint the fix resume resumes from.
-	Checkpoint    string `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Checkpoint string `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// scratch is the folder a trial writes to (fix trial).
+	Scratch       string `protobuf:"bytes,6,opt,name=scratch,proto3" json:"scratch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1025,6 +1027,13 @@ func (x *Fix) GetPrecision() string {
 func (x *Fix) GetCheckpoint() string {
 	if x != nil {
 		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *Fix) GetScratch() string {
+	if x != nil {
+		return x.Scratch
 	}
 	return ""
 }
@@ -1342,7 +1351,7 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\vCheckpoints\x12\x14\n" +
 	"\x05globs\x18\x01 \x03(\tR\x05globs\x12\x16\n" +
 	"\x06marker\x18\x02 \x01(\tR\x06marker\x12\x12\n" +
-	"\x04step\x18\x03 \x01(\tR\x04step\"\x9f\x01\n" +
+	"\x04step\x18\x03 \x01(\tR\x04step\"\xb9\x01\n" +
 	"\x03Fix\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1351,7 +1360,8 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\tprecision\x18\x04 \x01(\tR\tprecision\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x05 \x01(\tR\n" +
-	"checkpoint\"\x89\x01\n" +
+	"checkpoint\x12\x18\n" +
+	"\ascratch\x18\x06 \x01(\tR\ascratch\"\x89\x01\n" +
 	"\fApplyRequest\x124\n" +
 	"\acommand\x18\x01 \x01(\v2\x1a.vramrun.plugin.v2.CommandR\acommand\x12(\n" +
 	"\x03fix\x18\x02 \x01(\v2\x16.vramrun.plugin.v2.FixR\x03fix\x12\x19\n" +

@@ -1,0 +1,72 @@
+package transformers
+
+import (
+	"github.com/vramrun/vramrun/plugins/cmdline"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// trialFields are the TrainingArguments a trial sets so that it touches
+// none of the user's work: everything it writes goes to the scratch folder
+// (output_dir, and logging_dir when the command names one), and it saves
+// no checkpoint, runs no evaluation, reports to no logging service and
+// pushes nothing to the hub. load_best_model_at_end is off because the
+// Trainer refuses it without evaluation and saving.
+var trialFields = []struct {
+	field, value string
+}{
+	{"save_strategy", "no"},
+	{"report_to", "none"},
+	{"push_to_hub", "false"},
+	{"load_best_model_at_end", "false"},
+}
+
+// trial rewrites the command for one of `vramrun tune`'s short trials.
+func (r *rewrite) trial(fix sdk.Fix) error {
+	j := r.j
+	if !j.trainer {
+		return sdk.Unsupported(fix.ID, "the script takes no TrainingArguments, so where it writes is its own: make its output folder a scratch one and turn its checkpoints off, or pass --trust-trials")
+	}
+	r.setTrial("output_dir", fix.Scratch)
+	if _, named := j.stringField("logging_dir"); named {
+		r.setTrial("logging_dir", fix.Scratch+"/logs")
+	}
+	// The old name where the command uses it: a Trainer older than 4.41
+	// knows no other.
+	eval := "eval_strategy"
+	if _, old := j.stringField("evaluation_strategy"); old {
+		eval = "evaluation_strategy"
+	}
+	r.setTrial(eval, "no")
+	for _, f := range trialFields {
+		if f.field == "load_best_model_at_end" {
+			if _, named := j.stringField(f.field); !named {
+				continue
+			}
+		}
+		r.setTrial(f.field, f.value)
+	}
+	if _, named := j.stringField("do_eval"); named {
+		r.setTrial("do_eval", "false")
+	}
+	return nil
+}
+
+// setTrial sets one TrainingArguments field for a trial, in the args file
+// or on the command line.
+func (r *rewrite) setTrial(field, value string) {
+	if r.j.jsonMode {
+		var v any = value
+		if value == "false" {
+			v = false
+		}
+		r.argsSet(field, v)
+		return
+	}
+	if value == "false" {
+		r.args = cmdline.SetHFBool(r.args, field, false)
+		r.parts = append(r.parts, "--"+field+" False")
+		return
+	}
+	r.args = cmdline.SetFlag(r.args, cmdline.HFNames(field), value, cmdline.Space)
+	r.parts = append(r.parts, "--"+field+" "+value)
+}
