@@ -30,6 +30,9 @@ from model import GPTConfig, GPT
 out_dir = 'out'
 eval_interval = 2000
 eval_iters = 200
+always_save_checkpoint = True # if True, always save a checkpoint after each eval
+# wandb logging
+wandb_log = False # disabled by default
 # data
 dataset = 'openwebtext'
 gradient_accumulation_steps = 5 * 8 # used to simulate larger batch sizes
@@ -186,6 +189,10 @@ func TestApplyNanoGPT(t *testing.T) {
 			shakespeareCmd + " --dtype=float16", "--dtype=float16"},
 		{"a typed float32 replaced", "python train.py --dtype=float32 --compile=False", sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
 			"python train.py --dtype=bfloat16 --compile=False", "--dtype=bfloat16"},
+		{"a tune trial: out_dir to the scratch folder, a typed one replaced; no save after each eval, no W&B", "python train.py config/train_shakespeare_char.py --out_dir=mine",
+			sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"},
+			"python train.py config/train_shakespeare_char.py --out_dir=/s --always_save_checkpoint=False --wandb_log=False",
+			"--out_dir=/s --always_save_checkpoint=False --wandb_log=False"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,13 +39,13 @@ func (r *rewrite) trial(fix sdk.Fix) error {
 	r.setTrial(eval, "no")
 	for _, f := range trialFields {
 		if f.field == "load_best_model_at_end" {
-			if _, named := j.stringField(f.field); !named {
+			if _, named, _ := j.boolField(f.field); !named {
 				continue
 			}
 		}
 		r.setTrial(f.field, f.value)
 	}
-	if _, named := j.stringField("do_eval"); named {
+	if _, named, _ := j.boolField("do_eval"); named {
 		r.setTrial("do_eval", "false")
 	}
 	return nil
