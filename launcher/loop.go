@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -94,6 +96,18 @@ type between struct {
 	// of the optimizer.
 	since time.Time
 	stale map[string]time.Time
+	// fit is the last attempt that fit, for the room at the end; oomBelow
+	// is the smallest micro-batch that ran out of memory, per set of the
+	// other fixes (see otherFixes): the room stays under it.
+	fit      fitted
+	oomBelow map[string]int
+}
+
+// fitted is an attempt that fit: its micro-batch and accumulation (0 no
+// knob) and NVML peak.
+type fitted struct {
+	micro, accum int
+	peak         int64
 }
 
 type claim struct {
@@ -226,6 +240,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	}
 	analysis := l.shapeOf(ctx)
 	shape, pace := measured(analysis, res.Readings)
+	l.noteFit(v, shape, res.Peak)
 	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
 		Changes: record.Changes{Fix: before.fix, Also: before.also, Skipped: before.skips, Resumed: resumed}, Outcome: v.Attempt, Exit: res.Exit,
 		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
@@ -254,7 +269,7 @@ func (l *loop) end(n, status int, outcome string, why record.Stop) (int, error) 
 	}
 	l.bus.Emit(record.RunEnded{
 		End: record.End{Outcome: outcome, ExitStatus: status, FinalArgv: l.cmd.Launch().Argv,
-			FinalEnv: l.cmd.Launch().Env, Fixes: l.cmd.Fixes()},
+			FinalEnv: l.cmd.Launch().Env, Fixes: l.cmd.Fixes(), Room: l.room(outcome)},
 		Ended: l.cfg.now(), Why: why, Attempts: n,
 	})
 	return status, nil
@@ -300,4 +315,55 @@ func resumeOf(s profiles.Settings) resumeConfig {
 
 func policyOf(s profiles.Settings) outcome.Policy {
 	return outcome.Policy{Grace: s.Grace, FixProbable: s.ProbableOOM == "fix"}
+}
+
+// room is the larger micro-batch the last fitting attempt leaves room for,
+// when the run ended well after cutting the batch; nil otherwise.
+func (l *loop) room(outcome string) *record.Room {
+	f := l.fit
+	if outcome != record.OutcomeOK || f.peak <= 0 || l.cfg.memory <= 0 || l.cfg.trial != nil {
+		return nil
+	}
+	below := l.oomBelow[l.otherFixes()]
+	micro, accum, need, ok := l.planner.Room(f.micro, f.accum, f.peak, l.cfg.memory, below)
+	if !ok {
+		return nil
+	}
+	return &record.Room{Micro: micro, Accumulation: accum, At: f.micro, PeakBytes: f.peak, PredictedBytes: need, UsableBytes: l.cfg.memory}
+}
+
+// noteFit keeps what the room at the end needs of an attempt: its size and
+// peak when it fit, its size when it ran out of memory.
+func (l *loop) noteFit(v outcome.Verdict, shape *record.Shape, peak int64) {
+	if shape == nil || shape.BatchSize == nil {
+		return
+	}
+	micro := *shape.BatchSize
+	switch {
+	case v.Attempt == record.AttemptOK && peak > 0:
+		l.fit = fitted{micro: micro, peak: peak}
+		if shape.GradAccumulation != nil {
+			l.fit.accum = *shape.GradAccumulation
+		}
+	case v.Attempt == record.AttemptOOM || v.Attempt == record.AttemptHung:
+		if l.oomBelow == nil {
+			l.oomBelow = map[string]int{}
+		}
+		key := l.otherFixes()
+		if below, ok := l.oomBelow[key]; !ok || micro < below {
+			l.oomBelow[key] = micro
+		}
+	}
+}
+
+// otherFixes names the fixes of the command as it runs, the batch aside.
+func (l *loop) otherFixes() string {
+	var ids []string
+	for _, id := range l.cmd.Fixes() {
+		if id != string(sdk.FixBatchSize) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return strings.Join(slices.Compact(ids), ",")
 }

@@ -64,6 +64,24 @@ type End struct {
 	FinalEnv   map[string]string `json:"final_env,omitempty"`
 	// Fixes are the fix ids applied in this run, in order.
 	Fixes []string `json:"fixes"`
+	// Room is a larger micro-batch that the last attempt's peak leaves
+	// room for, after the run cut it; nil none.
+	Room *Room `json:"room,omitempty"`
+}
+
+// Room is a larger micro-batch, the effective batch kept, that a fitting
+// attempt's NVML peak predicts to fit: a hint for `vramrun tune`, which
+// measures whether it is faster. Nothing is changed for it.
+type Room struct {
+	Micro        int `json:"micro_batch"`
+	Accumulation int `json:"grad_accumulation,omitempty"`
+	// At is the micro-batch that fit, with its peak; Predicted is the
+	// memory the line of the run's figures gives the larger one, Usable
+	// what the job could have.
+	At             int   `json:"at_micro_batch"`
+	PeakBytes      int64 `json:"peak_bytes"`
+	PredictedBytes int64 `json:"predicted_bytes"`
+	UsableBytes    int64 `json:"usable_bytes"`
 }
 
 // Attempt is one launch of the job.
