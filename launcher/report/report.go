@@ -47,6 +47,9 @@ type page struct {
 	runSummary
 	runResult
 	Attempts []attemptView
+	// SpeedChart is one bar per attempt; empty when no attempt's speed is
+	// known.
+	SpeedChart template.HTML
 	finalView
 }
 
@@ -168,11 +171,16 @@ func Write(w io.Writer, run *record.Run, runDir string) error {
 		p.Attempts = append(p.Attempts, viewAttempt(a, runDir))
 	}
 	p.Final, p.FinalFiles, p.FinalIsAsTyped = finalCommand(run)
+	chart, err := speedChart(run.Attempts)
+	if err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	p.SpeedChart = chart
 	var buf bytes.Buffer
 	if err := pageTmpl().Execute(&buf, p); err != nil {
 		return fmt.Errorf("report: %v", err)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
 

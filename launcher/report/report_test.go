@@ -358,3 +358,21 @@ func TestResumedAttemptSaysFromWhereAndTheStepsSaved(t *testing.T) {
 		t.Errorf("page says Resumed from %d times, want once (attempt 3 only)", strings.Count(page, "Resumed from"))
 	}
 }
+
+// TestSpeedChartOnlyWithASpeed: one bar per attempt when some attempt's
+// speed is known, drawn inline; none when no attempt's is.
+func TestSpeedChartOnlyWithASpeed(t *testing.T) {
+	run, dir := threeAttemptRun(t)
+	if byID(parseHTML(t, render(t, run, dir)), "speed-chart") != nil {
+		t.Fatal("a speed chart without any speed")
+	}
+	samples := 805.13
+	run.Attempts[2].Speed = &record.Speed{SamplesPerS: &samples, Rate: 805.13, Unit: "sample", Readings: 4}
+	fig := byID(parseHTML(t, render(t, run, dir)), "speed-chart")
+	if fig == nil || len(byTag(fig, "svg")) != 1 {
+		t.Fatal("no inline speed chart")
+	}
+	if text := textOf(fig); !strings.Contains(text, "samples a second") || !strings.Contains(text, "attempt") {
+		t.Errorf("speed chart text %q lacks its axes", text)
+	}
+}
