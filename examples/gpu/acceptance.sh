@@ -4,7 +4,10 @@
 # GiB of the GPU, then checks that the job ran out of memory, that vramrun's
 # fixes made it fit, that the effective batch was kept, and that NVML
 # measured the job's peak VRAM. `vramrun doctor --json` must report no
-# problem.
+# problem. The tune scenario runs `vramrun tune --json` instead: a trial must
+# fit and win with a measured speed and peak, one must run out of memory,
+# every trial must keep the effective batch, and the job's own --output_dir
+# must never be created.
 #
 # Go is not needed on the GPU machine: build the binary beforehand, on a
 # machine whose glibc is not newer than the GPU machine's (it is dynamically
@@ -31,7 +34,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-ALL_SCENARIOS=(doctor torch torch-ckpt hf hf-eval hf-optim lightning jax)
+ALL_SCENARIOS=(doctor torch torch-ckpt hf hf-eval hf-optim tune lightning jax)
 
 usage() {
 	sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -39,10 +42,12 @@ usage() {
 
 # scenario_def NAME sets what one scenario runs and expects. Sizes are for an
 # 80 GB H100: LEAVE_GIB is what the holder leaves free, and each script's
-# default batch needs several times that.
+# default batch needs several times that. TUNE, when set, are the trial flags
+# of a scenario that runs `vramrun tune --json` instead, and OUTPUT_DIR the
+# job's own --output_dir, which tune must not create.
 scenario_def() {
 	SCRIPT="" ARGS=() LADDER="" PROFILE="" LEAVE_GIB=12 TIMEOUT_S=150 EXPECT_FIXES="" EXPECT_EFFECTIVE=""
-	JAX_LIMIT_GIB="" DESCRIPTION=""
+	JAX_LIMIT_GIB="" DESCRIPTION="" TUNE=() OUTPUT_DIR=""
 	local hf=(--output_dir "$WORK/hf-$1" --report_to none --save_strategy no --logging_steps 1
 		--disable_tqdm true --max_steps 4)
 	case $1 in
@@ -70,6 +75,13 @@ scenario_def() {
 		SCRIPT=hf_trainer.py ARGS=("${hf[@]}" --per_device_train_batch_size 64)
 		LADDER=optimizer_8bit,grad_checkpointing,batch_size
 		EXPECT_FIXES=optimizer_8bit,grad_checkpointing EXPECT_EFFECTIVE=64 TIMEOUT_S=180 ;;
+	tune)
+		# The job prints its progress bar and runs long enough for each trial's readings.
+		DESCRIPTION="vramrun tune, HF Trainer: trials of micro-batch x accumulation and checkpointing, the fastest that fits wins"
+		SCRIPT=hf_trainer.py OUTPUT_DIR=$WORK/hf-tune
+		ARGS=(--output_dir "$OUTPUT_DIR" --report_to none --save_strategy no --logging_steps 1 --max_steps 200
+			--per_device_train_batch_size 64 --gradient_accumulation_steps 1)
+		TUNE=(--trials 4 --trial-readings 5 --trial-time 60s) TIMEOUT_S=240 ;;
 	lightning)
 		DESCRIPTION="Lightning with argparse flags named by the lightning profile: allocator, --precision, batch"
 		SCRIPT=lightning_train.py ARGS=(--batch_size 64 --max_steps 4) PROFILE=lightning
@@ -170,9 +182,30 @@ run_doctor() {
 		--seconds "$(elapsed_since "$started")" | add_row
 }
 
+# run_id_of EVENTS [TUNE_JSON] prints vramrun's run id: from tune's JSON when
+# given and readable, else from the run_started event.
+run_id_of() {
+	"$PYTHON" - "$@" 2>/dev/null <<'EOF'
+import json, sys
+try:
+    run_id = json.load(open(sys.argv[2])).get("run_id") if len(sys.argv) > 2 else None
+except (OSError, ValueError, AttributeError):
+    run_id = None
+if not run_id:
+    for line in open(sys.argv[1]):
+        e = json.loads(line)
+        if e.get("event") == "run_started":
+            run_id = e.get("run_id")
+            break
+print(run_id or "")
+EOF
+}
+
 run_scenario() { # NAME
 	local name=$1 timeout_s=$TIMEOUT_S left started status secs timed_out=() flags=() plan=() env_args=() check=() run_id
 	local events="$OUT/$name.events.jsonl" stdout="$OUT/$name.stdout.log" stderr="$OUT/$name.stderr.log"
+	# With --json, tune's stdout is the JSON alone and the job's output goes to stderr.
+	if ((${#TUNE[@]})); then stdout="$OUT/$name.json"; fi
 	left=$(remaining_s)
 	if [[ -n $left ]]; then
 		if ((left < 45)); then
@@ -200,7 +233,13 @@ run_scenario() { # NAME
 	fi
 	if [[ -n $LADDER ]]; then plan+=(--ladder "$LADDER"); fi
 	if [[ -n $PROFILE ]]; then plan+=(--profile "$PROFILE"); fi
-	flags=(--no-learn --max-attempts 8 --gpu-poll 250ms --pty never -v --events "$events" "${plan[@]}")
+	flags=(--no-learn --gpu-poll 250ms --pty never -v --events "$events" "${plan[@]}")
+	if ((${#TUNE[@]})); then
+		flags=(tune --json "${TUNE[@]}" "${flags[@]}")
+		rm -rf "$OUTPUT_DIR"
+	else
+		flags=(--max-attempts 8 "${flags[@]}")
+	fi
 	# What vramrun would do, for the logs: the ladder as this command can take it.
 	(cd "$HERE" && env "${env_args[@]}" "$VRAMRUN" "${plan[@]}" plan --json -- "$PYTHON" "$SCRIPT" "${ARGS[@]}") \
 		>"$OUT/$name.plan.json" 2>"$OUT/$name.plan.stderr.log"
@@ -215,23 +254,25 @@ run_scenario() { # NAME
 	if ((status == 124)) || { ((status == 137)) && awk -v s="$secs" -v t="$timeout_s" 'BEGIN { exit !(s >= t) }'; }; then
 		timed_out=(--timed-out)
 	fi
-	# Keep vramrun's own record of the run (attempt logs, GPU samples).
-	run_id=$("$PYTHON" -c '
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e.get("event") == "run_started":
-        print(e.get("run_id", ""))
-        break
-' "$events" 2>/dev/null)
+	# Keep vramrun's own record of the run (attempt logs, GPU samples; tune's trial folders).
+	if ((${#TUNE[@]})); then
+		run_id=$(run_id_of "$events" "$stdout")
+	else
+		run_id=$(run_id_of "$events")
+	fi
 	rm -rf "$OUT/$name.run"
 	if [[ -n $run_id && -d $HERE/.vramrun/runs/$run_id ]]; then
 		cp -r "$HERE/.vramrun/runs/$run_id" "$OUT/$name.run" 2>/dev/null
 	fi
-	check=(--scenario "$name" --events "$events" --stdout "$stdout" --exit-status "$status" --seconds "$secs")
-	if [[ -n $EXPECT_FIXES ]]; then check+=(--expect-fixes "$EXPECT_FIXES"); fi
-	if [[ -n $EXPECT_EFFECTIVE ]]; then check+=(--expect-effective "$EXPECT_EFFECTIVE"); fi
-	"$PYTHON" "$HERE/check_results.py" row "${check[@]}" "${timed_out[@]}" | add_row
+	if ((${#TUNE[@]})); then
+		check=(tune --scenario "$name" --json "$stdout" --output-dir "$OUTPUT_DIR")
+	else
+		check=(row --scenario "$name" --events "$events" --stdout "$stdout")
+		if [[ -n $EXPECT_FIXES ]]; then check+=(--expect-fixes "$EXPECT_FIXES"); fi
+		if [[ -n $EXPECT_EFFECTIVE ]]; then check+=(--expect-effective "$EXPECT_EFFECTIVE"); fi
+	fi
+	"$PYTHON" "$HERE/check_results.py" "${check[@]}" --exit-status "$status" --seconds "$secs" "${timed_out[@]}" |
+		add_row
 }
 
 write_environment() {

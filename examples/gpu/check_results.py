@@ -9,6 +9,12 @@ Standard library only, so it runs on the GPU machine and in CI alike.
       print) and prints one result row as JSON.
   check_results.py doctor --json FILE --exit-status N [--seconds S]
       Checks `vramrun doctor --json`: NVML works, a GPU is listed, no problems.
+  check_results.py tune --json FILE --exit-status N --output-dir DIR [--scenario NAME]
+                        [--seconds S] [--timed-out]
+      Checks `vramrun tune --json`: a trial fit and won, with a speed and a
+      peak VRAM figure, one ran out of memory, every trial kept the first
+      one's effective batch and wrote to its scratch folder, and the job's own
+      --output_dir DIR was never created.
   check_results.py skip --scenario NAME --reason TEXT
       A row for a scenario that was not run.
   check_results.py table RESULTS.jsonl
@@ -25,6 +31,7 @@ attempt has a peak VRAM figure measured through NVML.
 
 import argparse
 import json
+import os
 import sys
 
 GIB = 1 << 30
@@ -256,6 +263,146 @@ def check_doctor(doctor_path, exit_status, seconds=None):
     return row
 
 
+OOM_RESULTS = ("oom", "hung")  # a trial's result when it ran out of memory (hung: after the OOM text)
+
+
+def flag_value(argv, flag):
+    """The value of flag in argv (`--flag value` or `--flag=value`), else None."""
+    for i, word in enumerate(argv):
+        if word == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith(flag + "="):
+            return word[len(flag) + 1:]
+    return None
+
+
+def trial_batch(trial):
+    """A trial's (micro-batch, accumulation); tune leaves out an accumulation of 0 (none in the command)."""
+    micro, accum = trial.get("micro_batch"), trial.get("grad_accumulation") or 1
+    return (micro if isinstance(micro, int) else None), (accum if isinstance(accum, int) else None)
+
+
+def trial_words(trial, count):
+    """The winner's configuration for the table: "trial 3 of 4: 16x4, mixed_precision, 470 samples/s"."""
+    micro, accum = trial_batch(trial)
+    words = [f"trial {trial.get('n')} of {count}: {micro}x{accum}"]
+    if trial.get("grad_checkpointing"):
+        words.append("grad_checkpointing")
+    words.extend(str(f) for f in trial.get("with") or [])
+    per_s = (trial.get("speed") or {}).get("samples_per_s")
+    if isinstance(per_s, (int, float)):
+        words.append(f"{per_s:.0f} samples/s")
+    return ", ".join(words)
+
+
+def read_tune(path):
+    """The report of `vramrun tune --json`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read tune's JSON: {e.strerror}") from None
+    if not text.strip():
+        raise InputError(f"{path}: tune printed no JSON")
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: not JSON ({e.msg})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("trials"), list) \
+            or not all(isinstance(t, dict) for t in report["trials"]):
+        raise InputError(f"{path}: not tune's report (no list of trials)")
+    return report
+
+
+def check_tune_trials(report, row, output_dir):
+    """The problems of a parsed tune report; fills row's figures in as it goes."""
+    problems = []
+    trials, run_id = report["trials"], report.get("run_id")
+    row["trials"] = [{k: t.get(k) for k in ("n", "micro_batch", "grad_accumulation", "grad_checkpointing", "with",
+                                             "result", "fits", "peak_bytes", "chosen")}
+                     for t in trials]
+    for brief, t in zip(row["trials"], trials):
+        brief["samples_per_s"] = (t.get("speed") or {}).get("samples_per_s")
+    if not trials:
+        return ["tune ran no trial"]
+    if not any(t.get("result") in OOM_RESULTS for t in trials):
+        results = ", ".join(str(t.get("result")) for t in trials)
+        problems.append(f"no trial ran out of memory: the cap did not bite at the command's batch (results: {results})")
+
+    micro, accum = trial_batch(trials[0])
+    expected = micro * accum if None not in (micro, accum) else None
+    kept = True if expected is not None else None  # None: the first trial's batch is unknown
+    for t in trials:
+        m, a = trial_batch(t)
+        if None in (m, a):
+            problems.append(f"trial {t.get('n')} has no micro_batch or grad_accumulation")
+            kept = None if kept is None else False
+        elif expected is not None and m * a != expected:
+            problems.append(f"trial {t.get('n')} changed the effective batch: {expected} -> {m * a} ({m} x {a})")
+            kept = False
+        scratch = flag_value(t.get("argv") or [], "--output_dir")
+        want = os.path.join(str(run_id), "trials", f"trial-{t.get('n')}")
+        if scratch is None or os.path.normpath(scratch) == os.path.normpath(output_dir) \
+                or not os.path.normpath(scratch).endswith(os.sep + want):
+            problems.append(f"trial {t.get('n')} does not write to its scratch folder .../{want} "
+                            f"(its --output_dir is {scratch})")
+
+    winner = report.get("winner")
+    best = next((t for t in trials if t.get("n") == winner), None) if isinstance(winner, int) and winner > 0 else None
+    row["winner"] = winner
+    if best is None:
+        problems.append("no trial fit (winner is 0)" if winner == 0 else f"the winner {winner!r} is not one of the trials")
+    else:
+        m, a = trial_batch(best)
+        row["effective_batch"] = {"expected": expected, "final": m * a if None not in (m, a) else None, "micro": m,
+                                  "accumulation": a, "world": 1, "kept": kept}
+        row["fixes"] = list(best.get("with") or [])
+        if m != micro:
+            row["fixes"].append("batch_size")
+        if best.get("grad_checkpointing"):
+            row["fixes"].append("grad_checkpointing")
+        row["configuration"] = trial_words(best, len(trials))
+        row["peak_bytes"] = best.get("peak_bytes")
+        row["samples_per_s"] = (best.get("speed") or {}).get("samples_per_s")
+        if not best.get("fits") or not best.get("chosen"):
+            problems.append(f"the winner, trial {winner}, is not marked fits and chosen")
+        per_s = row["samples_per_s"]
+        if not isinstance(per_s, (int, float)) or per_s <= 0:
+            problems.append(f"the winner, trial {winner}, has no speed in samples a second: "
+                            "tune read no progress line of the job")
+        if row["peak_bytes"] is None:
+            problems.append(f"no peak VRAM recorded for the winner, trial {winner}: NVML did not measure the job")
+    return problems
+
+
+def check_tune(json_path, exit_status, output_dir, seconds=None, timed_out=False, name="tune"):
+    """The row for `vramrun tune --json`; output_dir is the job's own --output_dir, which tune must not create."""
+    row = {"scenario": name, "result": "FAIL", "problems": [], "exit_status": exit_status, "seconds": seconds,
+           "run_id": None, "attempts": None, "winner": None, "fixes": [], "configuration": None,
+           "effective_batch": None, "peak_bytes": None, "samples_per_s": None, "trials": [], "final_argv": None,
+           "output_dir": output_dir}
+    problems = row["problems"]
+    if timed_out:
+        problems.append("timed out: vramrun was ended before the scenario finished")
+    if exit_status != 0 and not timed_out:
+        problems.append(f"vramrun tune exited with status {exit_status}")
+    try:
+        report = read_tune(json_path)
+    except InputError as e:
+        problems.append(str(e))
+        report = None
+    if report is not None:
+        row.update(run_id=report.get("run_id"), attempts=len(report["trials"]), final_argv=report.get("argv"))
+        problems.extend(check_tune_trials(report, row, output_dir))
+    if os.path.lexists(output_dir):
+        problems.append(f"tune created the job's --output_dir {output_dir}: its trials must write to scratch folders")
+    if not problems:
+        row["result"] = "PASS"
+    elif timed_out:
+        row["result"] = "TIMEOUT"
+    return row
+
+
 def skip_row(name, reason):
     return {"scenario": name, "result": "SKIP", "problems": [reason]}
 
@@ -297,7 +444,8 @@ def format_table(rows):
                 notes.append(f"- doctor: {'; '.join(r['gpus'])}; driver {r.get('driver') or 'unknown'}")
         else:
             attempts = r.get("attempts")
-            fixes = ", ".join(r.get("fixes") or []) or "none"
+            # A tune row names the winning trial's configuration instead.
+            fixes = r.get("configuration") or ", ".join(r.get("fixes") or []) or "none"
             peak = human_bytes(r.get("peak_bytes")) if r.get("attempts") else "-"
             out.append(f"| {name} | {r['result']} | {attempts if attempts is not None else '-'} | {fixes} | "
                        f"{effective_text(r.get('effective_batch'))} | {peak} | {secs} |")
@@ -354,6 +502,13 @@ def build_parser():
     doc.add_argument("--json", required=True, dest="path")
     doc.add_argument("--exit-status", type=int, required=True)
     doc.add_argument("--seconds", type=float)
+    tune = sub.add_parser("tune", help="check vramrun tune --json; print its row as JSON")
+    tune.add_argument("--scenario", default="tune")
+    tune.add_argument("--json", required=True, dest="path", help="what vramrun tune --json printed")
+    tune.add_argument("--exit-status", type=int, required=True)
+    tune.add_argument("--output-dir", required=True, help="the job's --output_dir, which tune must not create")
+    tune.add_argument("--seconds", type=float)
+    tune.add_argument("--timed-out", action="store_true", help="the scenario's timeout ended it")
     skip = sub.add_parser("skip", help="print the row of a scenario that was not run")
     skip.add_argument("--scenario", required=True)
     skip.add_argument("--reason", required=True)
@@ -370,6 +525,8 @@ def main(argv=None, stdout=sys.stdout, stderr=sys.stderr):
                                  args.expect_effective, args.seconds, args.timed_out, args.expect_oom)
         elif args.command == "doctor":
             row = check_doctor(args.path, args.exit_status, args.seconds)
+        elif args.command == "tune":
+            row = check_tune(args.path, args.exit_status, args.output_dir, args.seconds, args.timed_out, args.scenario)
         elif args.command == "skip":
             row = skip_row(args.scenario, args.reason)
         else:

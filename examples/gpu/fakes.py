@@ -61,7 +61,9 @@ class cuda:
 # A vramrun that replays a recording: the scenario is the name of the
 # --events file (<OUT>/<scenario>.events.jsonl), its recording
 # $FAKE_RECORDINGS/<scenario>/ (events.jsonl, stdout.log, optional status
-# and hang). Every call is logged to $FAKE_VRAMRUN_LOG as one JSON line.
+# and hang; with writes_output_dir it creates the job's --output_dir, as a
+# tune that let a trial write there would). Every call is logged to
+# $FAKE_VRAMRUN_LOG as one JSON line.
 FAKE_VRAMRUN = '''
 import json
 import os
@@ -111,6 +113,9 @@ if os.path.exists(os.path.join(folder, "hang")):
         signal.pause()
 shutil.copyfile(os.path.join(folder, "events.jsonl"), events)
 sys.stdout.write(open(os.path.join(folder, "stdout.log")).read())
+job = args[dash + 1:]
+if os.path.exists(os.path.join(folder, "writes_output_dir")) and "--output_dir" in job:
+    os.makedirs(job[job.index("--output_dir") + 1], exist_ok=True)
 sys.exit(status(folder))
 '''
 

@@ -146,6 +146,63 @@ class Acceptance(unittest.TestCase):
         ])
         self.assert_holders_gone()
 
+    def test_the_tune_scenario(self):
+        self.record("tune", "tune_pass")
+        done = self.run_script("tune")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        (call,) = self.runs()
+        argv = call["argv"]
+        dash = argv.index("--")
+        self.assertEqual(argv[:2], ["tune", "--json"])
+        self.assertEqual(argv[argv.index("--trials") + 1], "4")
+        self.assertEqual(argv[argv.index("--trial-readings") + 1], "5")
+        self.assertEqual(argv[argv.index("--trial-time") + 1], "60s")
+        self.assertEqual(argv[argv.index("--events") + 1], os.path.join(self.out, "tune.events.jsonl"))
+        for flag in ("--no-learn", "--pty", "--gpu-poll", "-v"):
+            self.assertIn(flag, argv[:dash])
+        self.assertNotIn("--max-attempts", argv)
+        self.assertTrue(call["holder_alive"], "tune ran without the VRAM holder")
+        job = argv[dash + 1:]
+        self.assertEqual(job[:2], [sys.executable, "hf_trainer.py"])
+        self.assertNotIn("--disable_tqdm", job)
+        self.assertEqual(job[job.index("--max_steps") + 1], "200")
+        self.assertEqual(job[job.index("--logging_steps") + 1], "1")
+        self.assertEqual(job[job.index("--per_device_train_batch_size") + 1], "64")
+        # The job's own --output_dir is a fresh path of the run's scratch folder, which tune did not create.
+        output_dir = job[job.index("--output_dir") + 1]
+        self.assertTrue(output_dir.startswith(os.path.join(self.dir, "vramrun-acceptance.")), output_dir)
+        (row,) = self.rows()
+        self.assertEqual(row["result"], "PASS", row["problems"])
+        self.assertEqual(row["output_dir"], output_dir)
+        with open(os.path.join(self.out, "tune.json")) as f:
+            self.assertEqual(json.load(f)["run_id"], row["run_id"])
+        with open(os.path.join(self.out, "tune.holder.json")) as f:
+            self.assertEqual(json.load(f)["free_bytes"], 12 << 30)
+        with open(os.path.join(self.out, "summary.md")) as f:
+            self.assertIn("| tune | PASS | 4 | trial 4 of 4: 64x1, grad_checkpointing, mixed_precision, 475 samples/s | "
+                          "yes (64 = 64x1) | 5.84 GiB |", f.read())
+        self.assert_holders_gone()
+
+    def test_a_tune_that_writes_to_the_jobs_output_dir_fails(self):
+        self.record("tune", "tune_pass")
+        open(os.path.join(self.recordings, "tune", "writes_output_dir"), "w").close()
+        done = self.run_script("tune")
+        self.assertEqual(done.returncode, 1, done.stderr)
+        (row,) = self.rows()
+        self.assertEqual(row["result"], "FAIL")
+        self.assertEqual(row["problems"], [f"tune created the job's --output_dir {row['output_dir']}: its trials must "
+                                           "write to scratch folders"])
+
+    def test_a_tune_that_printed_no_json_fails(self):
+        self.record("tune", "gave_up", status=1)
+        with open(os.path.join(self.recordings, "tune", "stdout.log"), "w") as f:
+            f.write("")
+        done = self.run_script("tune")
+        self.assertEqual(done.returncode, 1, done.stderr)
+        (row,) = self.rows()
+        self.assertEqual(row["problems"], ["vramrun tune exited with status 1",
+                                           f"{self.out}/tune.json: tune printed no JSON"])
+
     def test_a_hung_scenario_times_out_and_the_run_goes_on(self):
         self.hang("torch")
         # doctor runs without a timeout, so a slow machine cannot make it time out too.
@@ -201,7 +258,7 @@ class Acceptance(unittest.TestCase):
         done = self.run_script("torch", "tensorflow")
         self.assertEqual(done.returncode, 2)
         self.assertEqual(done.stderr, "acceptance: unknown scenario 'tensorflow' (known: doctor torch torch-ckpt hf "
-                                      "hf-eval hf-optim lightning jax, all)\n")
+                                      "hf-eval hf-optim tune lightning jax, all)\n")
         self.assertFalse(os.path.exists(self.out))
 
     def test_missing_binary(self):
@@ -224,7 +281,8 @@ class Acceptance(unittest.TestCase):
         done = self.run_script("--list")
         self.assertEqual(done.returncode, 0)
         names = [line.split()[0] for line in done.stdout.splitlines()]
-        self.assertEqual(names, ["doctor", "torch", "torch-ckpt", "hf", "hf-eval", "hf-optim", "lightning", "jax"])
+        self.assertEqual(names, ["doctor", "torch", "torch-ckpt", "hf", "hf-eval", "hf-optim", "tune", "lightning",
+                                 "jax"])
         self.assertTrue(all(re.match(r"^\S+ +\S", line) for line in done.stdout.splitlines()))
 
 

@@ -308,5 +308,134 @@ class CommandLine(TempFiles):
         self.assertTrue(err.startswith("check_results: ") and "cannot read the results" in err, err)
 
 
+RUN_ID = "20261203-120000.000-abcdef"
+
+
+def tune_trial(n, micro, accum, result="ok", ckpt=False, with_=None, peak=7 << 30, per_s=800.0, chosen=False):
+    """One trial as `vramrun tune --json` prints it."""
+    scratch = f"/repo/examples/gpu/.vramrun/runs/{RUN_ID}/trials/trial-{n}"
+    fits = result == "ok"
+    speed = {"samples_per_s": per_s, "rate": per_s / (micro * accum), "unit": "step", "spread": 0.05, "readings": 5,
+             "pattern": "transformers.tqdm_rate"} if fits and per_s is not None else None
+    return {"n": n, "micro_batch": micro, "grad_accumulation": accum, "grad_checkpointing": ckpt, "with": with_,
+            "why": "a reason", "argv": ["python3", "hf_trainer.py", "--output_dir", scratch,
+                                        "--per_device_train_batch_size", str(micro),
+                                        "--gradient_accumulation_steps", str(accum)],
+            "result": result, "fits": fits, "peak_bytes": peak if fits else None, "speed": speed, "chosen": chosen}
+
+
+class Tune(TempFiles):
+    """check_tune on reports written to temp files, the job's --output_dir in the same temp folder."""
+
+    def setUp(self):
+        super().setUp()
+        self.output_dir = os.path.join(self.dir.name, "hf-tune")
+
+    def report(self, trials=None, winner=2, **over):
+        if trials is None:
+            trials = [tune_trial(1, 64, 1, result="oom"),
+                      tune_trial(2, 32, 2, with_=["mixed_precision"], per_s=812.5, chosen=True),
+                      tune_trial(3, 64, 1, ckpt=True, with_=["mixed_precision"], per_s=640.0)]
+        report = {"run_id": RUN_ID, "trials": trials, "winner": winner,
+                  "argv": ["python3", "hf_trainer.py", "--output_dir", self.output_dir, "--bf16"],
+                  "env": {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}, "learned": False, "exit_status": 0}
+        report.update(over)
+        return self.write("tune.json", json.dumps(report, indent=2) + "\n")
+
+    def check(self, path, exit_status=0, **kw):
+        return cr.check_tune(path, exit_status, self.output_dir, seconds=61.2, **kw)
+
+    def test_pass(self):
+        row = self.check(self.report())
+        self.assertEqual(row["result"], "PASS", row["problems"])
+        self.assertEqual(row["problems"], [])
+        self.assertEqual((row["run_id"], row["attempts"], row["winner"]), (RUN_ID, 3, 2))
+        self.assertEqual(row["fixes"], ["mixed_precision", "batch_size"])
+        self.assertEqual(row["configuration"], "trial 2 of 3: 32x2, mixed_precision, 812 samples/s")
+        self.assertEqual(row["effective_batch"], {"expected": 64, "final": 64, "micro": 32, "accumulation": 2,
+                                                  "world": 1, "kept": True})
+        self.assertEqual((row["peak_bytes"], row["samples_per_s"]), (7 << 30, 812.5))
+        self.assertEqual([t["result"] for t in row["trials"]], ["oom", "ok", "ok"])
+        self.assertEqual(row["final_argv"][-1], "--bf16")
+
+    def test_recorded_rehearsal_passes(self):
+        # testdata/tune_pass: the real vramrun tune on a stand-in Trainer (testdata/README.md).
+        row = cr.check_tune(os.path.join(DATA, "tune_pass", "stdout.log"), 0, self.output_dir)
+        self.assertEqual(row["result"], "PASS", row["problems"])
+        self.assertEqual((row["attempts"], row["winner"]), (4, 4))
+        self.assertEqual(row["fixes"], ["mixed_precision", "grad_checkpointing"])
+        self.assertTrue(row["effective_batch"]["kept"])
+
+    def test_output_dir_created(self):
+        os.makedirs(self.output_dir)
+        row = self.check(self.report())
+        self.assertEqual(row["result"], "FAIL")
+        self.assertEqual(row["problems"], [f"tune created the job's --output_dir {self.output_dir}: its trials must "
+                                           "write to scratch folders"])
+
+    def test_no_winner(self):
+        trials = [tune_trial(1, 64, 1, result="oom"), tune_trial(2, 32, 2, result="oom")]
+        row = self.check(self.report(trials, winner=0, argv=None, exit_status=1), exit_status=1)
+        self.assertEqual(row["result"], "FAIL")
+        self.assertEqual(row["problems"], ["vramrun tune exited with status 1", "no trial fit (winner is 0)"])
+        self.assertIsNone(row["peak_bytes"])
+
+    def test_effective_batch_changed(self):
+        trials = [tune_trial(1, 64, 1, result="oom"), tune_trial(2, 32, 1, chosen=True)]
+        row = self.check(self.report(trials, winner=2))
+        self.assertEqual(row["result"], "FAIL")
+        self.assertEqual(row["problems"], ["trial 2 changed the effective batch: 64 -> 32 (32 x 1)"])
+        self.assertEqual(row["effective_batch"]["kept"], False)
+        self.assertEqual(cr.effective_text(row["effective_batch"]), "no (64 -> 32 = 32x1)")
+
+    def test_an_accumulation_left_out_counts_as_one(self):
+        first = tune_trial(1, 64, 1, result="oom")
+        del first["grad_accumulation"]
+        row = self.check(self.report([first, tune_trial(2, 16, 4, chosen=True)]))
+        self.assertEqual(row["result"], "PASS", row["problems"])
+
+    def test_no_oom_winner_without_speed_or_peak(self):
+        trials = [tune_trial(1, 64, 1, peak=None, per_s=None, chosen=True)]
+        row = self.check(self.report(trials, winner=1))
+        self.assertEqual(row["problems"], [
+            "no trial ran out of memory: the cap did not bite at the command's batch (results: ok)",
+            "the winner, trial 1, has no speed in samples a second: tune read no progress line of the job",
+            "no peak VRAM recorded for the winner, trial 1: NVML did not measure the job",
+        ])
+
+    def test_a_trial_that_writes_to_the_jobs_output_dir(self):
+        trials = [tune_trial(1, 64, 1, result="oom"), tune_trial(2, 32, 2, chosen=True)]
+        trials[1]["argv"][3] = self.output_dir
+        row = self.check(self.report(trials))
+        self.assertEqual(row["problems"], [f"trial 2 does not write to its scratch folder .../{RUN_ID}/trials/trial-2 "
+                                           f"(its --output_dir is {self.output_dir})"])
+
+    def test_timed_out_without_json(self):
+        row = self.check(self.write("tune.json", ""), exit_status=124, timed_out=True)
+        self.assertEqual(row["result"], "TIMEOUT")
+        self.assertEqual(row["problems"], ["timed out: vramrun was ended before the scenario finished",
+                                           f"{self.dir.name}/tune.json: tune printed no JSON"])
+
+    def test_not_json(self):
+        row = self.check(self.write("tune.json", '{"trials": [\n'))
+        self.assertEqual(row["result"], "FAIL")
+        self.assertTrue(row["problems"][0].startswith(f"{self.dir.name}/tune.json:2: not JSON"), row["problems"])
+        row = self.check(self.write("tune.json", '{"trials": 3}'))
+        self.assertEqual(row["problems"], [f"{self.dir.name}/tune.json: not tune's report (no list of trials)"])
+
+    def test_table_row_and_command_line(self):
+        out, err = io.StringIO(), io.StringIO()
+        status = cr.main(["tune", "--json", self.report(), "--exit-status", "0", "--output-dir", self.output_dir,
+                          "--seconds", "95"], stdout=out, stderr=err)
+        self.assertEqual((status, err.getvalue()), (0, ""))
+        row = json.loads(out.getvalue())
+        self.assertEqual((row["scenario"], row["result"]), ("tune", "PASS"))
+        lines = cr.format_table([row]).splitlines()
+        self.assertEqual(lines[2], "| tune | PASS | 3 | trial 2 of 3: 32x2, mixed_precision, 812 samples/s | "
+                                   "yes (64 = 32x2) | 7.00 GiB | 95 |")
+        failed = self.check(self.report([tune_trial(1, 64, 1, result="oom")], winner=0))
+        self.assertEqual(cr.format_table([failed]).splitlines()[2], "| tune | FAIL | 1 | none | - | none | 61 |")
+
+
 if __name__ == "__main__":
     unittest.main()

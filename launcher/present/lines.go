@@ -28,6 +28,9 @@ type Lines struct {
 	w         io.Writer
 	verbosity int
 	raw       func() bool
+	// midLine says, and forgets, that the job's output left the line
+	// unfinished (see SetMidLine).
+	midLine func() bool
 	// max is the run's most attempts; last the attempt that ended last,
 	// which the next fix answers.
 	max      int
@@ -48,6 +51,16 @@ func NewLines(w io.Writer, verbosity int) *Lines {
 func (m *Lines) SetRaw(raw func() bool) {
 	m.mu.Lock()
 	m.raw = raw
+	m.mu.Unlock()
+}
+
+// SetMidLine says how to tell that the job's output left its line
+// unfinished (a progress bar redrawn with "\r", a prompt): vramrun's next
+// line then ends it first, so that it starts a line of its own and the bar
+// stays whole. mid reports it and forgets it; nil never.
+func (m *Lines) SetMidLine(mid func() bool) {
+	m.mu.Lock()
+	m.midLine = mid
 	m.mu.Unlock()
 }
 
@@ -80,6 +93,9 @@ func (m *Lines) emit(text string) {
 	end := "\n"
 	if m.raw != nil && m.raw() {
 		end = "\r\n"
+	}
+	if m.midLine != nil && m.midLine() {
+		fmt.Fprint(m.w, end)
 	}
 	for _, l := range strings.Split(text, "\n") {
 		fmt.Fprint(m.w, "vramrun: "+l+end)

@@ -227,3 +227,18 @@ func TestRoomInWords(t *testing.T) {
 		t.Fatalf("lines end\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestMidLineEndsTheJobsLineFirst: after output that ended no line (a
+// progress bar), vramrun's line starts on a line of its own, once.
+func TestMidLineEndsTheJobsLineFirst(t *testing.T) {
+	var b strings.Builder
+	m := NewLines(&b, 0)
+	mid := true
+	m.SetMidLine(func() bool { was := mid; mid = false; return was })
+	b.WriteString(" 40%|####      | 4/10 [00:01<00:02, 3.1it/s]\r")
+	m.Info("one")
+	m.Info("two")
+	if got, want := b.String(), " 40%|####      | 4/10 [00:01<00:02, 3.1it/s]\r\nvramrun: one\nvramrun: two\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,6 +35,9 @@ type Say interface {
 	Warn(format string, args ...any)
 	Verbose(format string, args ...any)
 	SetRaw(raw func() bool)
+	// SetMidLine tells it how to learn, and forget, that the job's output
+	// left a line unfinished where its lines go.
+	SetMidLine(mid func() bool)
 }
 
 // Streams are vramrun's own standard streams.
@@ -259,9 +263,12 @@ func (s *Supervisor) preflight(ctx context.Context, env map[string]string) (map[
 type wiring struct {
 	clock          *clock
 	stdout, stderr clockWriter
-	scanners       []*oom.Scanner
-	meters         []*speed.Meter
-	queue          *behind
+	// midLine says the job's last byte where vramrun's lines go (stderr,
+	// and stdout when it is the same file) ended no line.
+	midLine  *atomic.Bool
+	scanners []*oom.Scanner
+	meters   []*speed.Meter
+	queue    *behind
 }
 
 // scanLag is how far the attempt log and the OOM scanners may fall behind
@@ -269,13 +276,19 @@ type wiring struct {
 const scanLag = 1 << 20
 
 func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *speed.Readings) *wiring {
-	w := &wiring{clock: newClock(s.cfg.Now), queue: newBehind(scanLag)}
+	w := &wiring{clock: newClock(s.cfg.Now), queue: newBehind(scanLag), midLine: &atomic.Bool{}}
+	// Until the next attempt's wiring, vramrun's lines end what this one's
+	// output left unfinished (its last lines come after the job ended).
+	s.cfg.Say.SetMidLine(func() bool { return w.midLine.Swap(false) })
 	// Each stream goes to its terminal (or vramrun's own stdout) as it is
 	// copied; the attempt log and the stream's scanner take it from the
 	// queue, in the order of the copies. The log is not on the copy path:
 	// a slow disk under .vramrun must not slow the job's output, until the
 	// log is a whole queue behind.
-	stream := func(to io.Writer) clockWriter {
+	stream := func(to io.Writer, shared bool) clockWriter {
+		if shared {
+			to = lineEnd{w: to, mid: w.midLine}
+		}
 		sc := oom.NewScanner(s.cfg.Matcher, func(oom.Match) { w.clock.oom() })
 		w.scanners = append(w.scanners, sc)
 		m := readings.Meter()
@@ -285,13 +298,41 @@ func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *sp
 	st := s.cfg.Streams
 	if mode == runner.PTY {
 		// One stream: the pty merges stdout and stderr.
-		w.stdout = stream(st.Stdout)
+		w.stdout = stream(st.Stdout, sameFile(st.Stdout, st.Stderr))
 		w.stderr = clockWriter{w.clock, fanout{}}
 		return w
 	}
-	w.stdout = stream(st.Stdout)
-	w.stderr = stream(st.Stderr)
+	w.stdout = stream(st.Stdout, sameFile(st.Stdout, st.Stderr))
+	w.stderr = stream(st.Stderr, true)
 	return w
+}
+
+// lineEnd passes writes on and remembers whether the last byte ended a
+// line ("\r" does not: a bar redrawn with it is still on screen).
+type lineEnd struct {
+	w   io.Writer
+	mid *atomic.Bool
+}
+
+func (l lineEnd) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.mid.Store(p[n-1] != '\n')
+	}
+	return n, err
+}
+
+// sameFile says a and b are one file (the same terminal, say).
+func sameFile(a, b *os.File) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	sa, err1 := a.Stat()
+	sb, err2 := b.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
 // close waits for the scanners and the log's tail to catch up and scans
