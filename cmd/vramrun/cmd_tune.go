@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/vramrun/vramrun/launcher"
-	"github.com/vramrun/vramrun/launcher/record"
-	"github.com/vramrun/vramrun/launcher/runner"
-	"github.com/vramrun/vramrun/launcher/supervise"
 	"github.com/vramrun/vramrun/profiles"
 )
 
@@ -73,45 +69,18 @@ func (s *session) runTune(ctx context.Context, opts *tuneOptions) error {
 	case opts.trialTime < 0:
 		return usageError("--trial-time %s: not a duration of zero or more", opts.trialTime)
 	}
-	signals := supervise.NewSignals(s.signals, s.cancel)
-	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env, Flags: opts.flags})
+	j, err := s.openJob(ctx, opts.flags, opts.verbose)
 	if err != nil {
 		return err
 	}
-	store, warning, err := profiles.OpenStore(loaded.ProjectRoot, s.env)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	pluginLog := &record.PluginLog{}
-	defer pluginLog.Close()
-	plugins, err := s.loadPlugins(ctx, loaded, pluginLog, opts.verbose)
-	if err != nil {
-		return err
-	}
-	defer plugins.Close()
-	if warning != "" {
-		fmt.Fprintf(s.stderr, "vramrun: warning: %s\n", warning)
-	}
-	if err := runner.EnableSubreaper(); err != nil && opts.verbose {
-		fmt.Fprintf(s.stderr, "vramrun: cannot become a child subreaper (%v); stray processes are found by their marker only\n", err)
-	}
-	gpus := s.openGPU(verbosity(opts.quiet, opts.verbose))
-	if gpus != nil {
-		defer gpus.Close()
-	}
-	streams := supervise.Streams{Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr}
+	defer j.close()
+	o := s.jobOptions(j, opts.argv, verbosity(opts.quiet, opts.verbose))
 	if opts.json {
 		// Stdout is the JSON's alone.
-		streams.Stdout = s.stderr
+		o.Streams.Stdout = s.stderr
 	}
-	out, err := launcher.Tune(ctx, launcher.TuneOptions{
-		Options: launcher.Options{
-			Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: s.env, Streams: streams,
-			Verbosity: verbosity(opts.quiet, opts.verbose),
-			Plugins:   plugins, GPU: gpus, Store: store, Signals: signals, PluginLog: pluginLog,
-		},
-		Trials: opts.trials, Readings: opts.readings, TrialTime: opts.trialTime, TrustTrials: opts.trustTrials,
-	})
+	out, err := launcher.Tune(ctx, launcher.TuneOptions{Options: o,
+		Trials: opts.trials, Readings: opts.readings, TrialTime: opts.trialTime, TrustTrials: opts.trustTrials})
 	if err != nil {
 		return err
 	}

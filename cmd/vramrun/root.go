@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vramrun/vramrun/launcher"
+	"github.com/vramrun/vramrun/launcher/gpu"
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/launcher/runner"
 	"github.com/vramrun/vramrun/launcher/supervise"
@@ -88,49 +89,85 @@ func (s *session) runMain(ctx context.Context, opts *runOptions) error {
 	// From here on SIGINT, SIGTERM and SIGHUP end vramrun at once, whatever
 	// it is doing (reading files, starting plugins, waiting for memory);
 	// while a job runs they go to the job.
-	signals := supervise.NewSignals(s.signals, s.cancel)
-	env := s.env
-	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: env, Flags: opts.flags})
+	j, err := s.openJob(ctx, opts.flags, opts.verbose)
 	if err != nil {
 		return err
 	}
-	store, warning, err := profiles.OpenStore(loaded.ProjectRoot, env)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	pluginLog := &record.PluginLog{}
-	defer pluginLog.Close()
-	plugins, err := s.loadPlugins(ctx, loaded, pluginLog, opts.verbose)
-	if err != nil {
-		return err
-	}
-	defer plugins.Close()
+	defer j.close()
 	if opts.dryRun {
-		return s.printPlan(ctx, loaded, plugins, store, &planOptions{argv: opts.argv, quiet: opts.quiet, verbose: opts.verbose})
+		return s.printPlan(ctx, j.loaded, j.plugins, j.store, &planOptions{argv: opts.argv, quiet: opts.quiet, verbose: opts.verbose})
 	}
-	if warning != "" {
-		fmt.Fprintf(s.stderr, "vramrun: warning: %s\n", warning)
-	}
-	// Descendants that leave the job's process group (a double-forked
-	// worker) are re-parented to vramrun, so it can still find and end them.
-	if err := runner.EnableSubreaper(); err != nil && opts.verbose {
-		fmt.Fprintf(s.stderr, "vramrun: cannot become a child subreaper (%v); stray processes are found by their marker only\n", err)
-	}
-	gpus := s.openGPU(verbosity(opts.quiet, opts.verbose))
-	if gpus != nil {
-		defer gpus.Close()
-	}
-	res, err := launcher.Run(ctx, launcher.Options{
-		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: env,
-		Streams:   supervise.Streams{Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr},
-		Verbosity: verbosity(opts.quiet, opts.verbose),
-		Plugins:   plugins, GPU: gpus, Store: store, Signals: signals, PluginLog: pluginLog,
-	})
+	o := s.jobOptions(j, opts.argv, verbosity(opts.quiet, opts.verbose))
+	res, err := launcher.Run(ctx, o)
 	if err != nil {
 		return err
 	}
 	s.status, s.interrupted = res.Status, res.Interrupted
 	return nil
+}
+
+// job is what running a job needs: the settings, the project's store, the
+// plugins and their log, and the signals.
+type job struct {
+	loaded    profiles.Loaded
+	store     *profiles.Store
+	warning   string
+	pluginLog *record.PluginLog
+	plugins   *host.Set
+	signals   *supervise.Signals
+	gpus      *gpu.GPUs
+}
+
+// openJob reads the settings and starts the plugins for a command that
+// runs a job (the main form, tune); close undoes it.
+func (s *session) openJob(ctx context.Context, flags *pflag.FlagSet, verbose bool) (*job, error) {
+	// From here on SIGINT, SIGTERM and SIGHUP end vramrun at once, whatever
+	// it is doing (reading files, starting plugins, waiting for memory);
+	// while a job runs they go to the job.
+	j := &job{signals: supervise.NewSignals(s.signals, s.cancel), pluginLog: &record.PluginLog{}}
+	loaded, err := s.loadProfiles(profiles.LoadOptions{Dir: s.dir, Env: s.env, Flags: flags})
+	if err != nil {
+		return nil, err
+	}
+	store, warning, err := profiles.OpenStore(loaded.ProjectRoot, s.env)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	plugins, err := s.loadPlugins(ctx, loaded, j.pluginLog, verbose)
+	if err != nil {
+		j.pluginLog.Close()
+		return nil, err
+	}
+	j.loaded, j.store, j.warning, j.plugins = loaded, store, warning, plugins
+	// Descendants that leave the job's process group (a double-forked
+	// worker) are re-parented to vramrun, so it can still find and end them.
+	if err := runner.EnableSubreaper(); err != nil && verbose {
+		fmt.Fprintf(s.stderr, "vramrun: cannot become a child subreaper (%v); stray processes are found by their marker only\n", err)
+	}
+	return j, nil
+}
+
+func (j *job) close() {
+	if j.gpus != nil {
+		j.gpus.Close()
+	}
+	j.plugins.Close()
+	j.pluginLog.Close()
+}
+
+// jobOptions are the launcher's options for running argv: the store's
+// warning said, NVML opened (j.close closes it).
+func (s *session) jobOptions(j *job, argv []string, verbosity int) launcher.Options {
+	if j.warning != "" {
+		fmt.Fprintf(s.stderr, "vramrun: warning: %s\n", j.warning)
+	}
+	j.gpus = s.openGPU(verbosity)
+	return launcher.Options{
+		Argv: argv, Settings: j.loaded.Settings, Dir: s.dir, Env: s.env,
+		Streams:   supervise.Streams{Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr},
+		Verbosity: verbosity,
+		Plugins:   j.plugins, GPU: j.gpus, Store: j.store, Signals: j.signals, PluginLog: j.pluginLog,
+	}
 }
 
 // loadPlugins loads the built-ins and the external plugins the settings and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strings"
 	"sync"
@@ -107,6 +108,11 @@ func killIfSame(pid int, start uint64) {
 // dyingSupervisorHelper starts shOrphaned in RUNNER_MODE with its output on
 // stdout, and waits for it; the test kills this process before it ends.
 func dyingSupervisorHelper() int {
+	// Under nohup (a CI script in the background) SIGHUP comes in ignored,
+	// and an ignored signal stays ignored across exec: the worker would
+	// shrug off the hang-up this test is about. Handling it here, as
+	// vramrun's main does, gives the job the default again.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	job, err := Start(context.Background(), Spec{
 		Argv: []string{"sh", "-c", shOrphaned}, Mode: Mode(os.Getenv("RUNNER_MODE")),
 		Stdout: os.Stdout, Stderr: os.Stderr,

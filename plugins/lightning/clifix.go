@@ -389,6 +389,10 @@ func applyCLI(c *cliCommand, fix sdk.Fix, copyDir string) (sdk.ApplyResponse, er
 		target, _ := offloadStrategy(k.strategy.value)
 		e.setFlag(k.strategy, strategySetting(), target)
 		note = needsDeepSpeed
+	case sdk.FixTrial:
+		if err := c.trial(e, fix); err != nil {
+			return sdk.ApplyResponse{}, err
+		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for Lightning commands")
 	}

@@ -229,25 +229,11 @@ type ConfigSummary struct {
 	Failed, Jobs                     int
 }
 
-// SummarizeConfigs runs each variant of run mode over jobs.
+// SummarizeConfigs runs each variant of run mode, then tune, over jobs.
 func SummarizeConfigs(jobs []ConfigJob) []ConfigSummary {
 	var out []ConfigSummary
 	for _, v := range Variants() {
-		s := ConfigSummary{Name: v.Name, Jobs: len(jobs)}
-		var rel, share []float64
-		for _, j := range jobs {
-			o := RunMode(j, v)
-			if o.Share == 0 {
-				s.Failed++
-				continue
-			}
-			rel = append(rel, float64(o.Relaunches))
-			share = append(share, o.Share)
-			s.MaxRelaunches = max(s.MaxRelaunches, o.Relaunches)
-		}
-		s.MedianRelaunches, s.MeanRelaunches, s.MedianShare = median(rel), mean(rel), median(share)
-		s.TenthPercentile = percentile(share, 0.1)
-		out = append(out, s)
+		out = append(out, summarize(v.Name, jobs, func(j ConfigJob) ConfigOutcome { return RunMode(j, v) }))
 	}
 	return append(out, summarize("vramrun tune (trials after the first)", jobs, TuneMode))
 }
