@@ -224,9 +224,12 @@ class UsageReport:
         self.path = os.path.join(folder, "%d.mem" % os.getpid()) if folder else ""
         self.last = 0.0
         self.value = None
+        # held: the value stays until the process exits (a CUDA context broken by an illegal memory
+        # access keeps its memory until then), so the end of the job shows the GPU full.
+        self.held = False
 
     def update(self, used, force=False):
-        if not self.path or used == self.value:
+        if not self.path or used == self.value or self.held:
             return
         now = time.monotonic()
         if not force and now - self.last < self.INTERVAL:
@@ -286,6 +289,7 @@ class Device:
                 # vramrun's sampler saw the full GPU first, as it would have on a real one.
                 self.usage.update(spec.capacity - sum(used for _, used in spec.others), force=True)
                 self.usage.wait_seen()
+                self.usage.held = True
             else:
                 # The GPU is as full as it gets when the request fails.
                 self.usage.update(spec.reserved(self.allocated), force=True)

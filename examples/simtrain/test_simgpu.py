@@ -498,6 +498,15 @@ class SilentOOMTest(unittest.TestCase):
         self.assertTrue(str(err).startswith("CUDA error: an illegal memory access was encountered\n"))
         self.assertNotIn("out of memory", str(err))
 
+    def test_held_usage_stays_until_the_process_exits(self):
+        with tempfile.TemporaryDirectory() as folder:
+            report = simgpu_model.UsageReport({"VRAMRUN_SIMGPU": folder})
+            report.update(12345, force=True)
+            report.held = True
+            report.update(0, force=True)  # the exception unwinding frees tensors
+            with open(os.path.join(folder, "%d.mem" % os.getpid())) as f:
+                self.assertEqual(f.read().strip(), "12345")
+
     def test_wait_seen_returns_once_nvml_read_the_value(self):
         with tempfile.TemporaryDirectory() as folder:
             report = simgpu_model.UsageReport({"VRAMRUN_SIMGPU": folder})
