@@ -34,7 +34,11 @@ func ProgressUnits() []ProgressUnit {
 // Regexp is RE2, matched against one line ("\r" redraws are lines); it has
 // exactly one of the groups per_s (units a second), s_per (seconds a unit)
 // or ms_per (milliseconds a unit). Where a line says "s/it" or "it/s"
-// depending on the rate, declare two patterns.
+// depending on the rate, declare two patterns. An optional group named
+// ProgressKeyGroup ("of") tells apart lines of one format that count
+// different things, such as a tqdm bar's total (a training bar of 200
+// steps, an evaluation bar of 50 batches): readings are kept per value,
+// and the value with the most readings is the attempt's.
 type ProgressPattern struct {
 	// ID is a stable name, "<framework>.<name>", e.g. "transformers.tqdm".
 	ID     string       `json:"id"`
@@ -47,6 +51,9 @@ type ProgressPattern struct {
 	// final train_samples_per_second): used only when no other reading came.
 	Summary bool `json:"summary,omitempty"`
 }
+
+// ProgressKeyGroup is the optional group that keeps readings apart.
+const ProgressKeyGroup = "of"
 
 // ProgressGroups are the groups a ProgressPattern uses, one of them each.
 func ProgressGroups() []string { return []string{"per_s", "s_per", "ms_per"} }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -32,6 +33,8 @@ type pattern struct {
 	// literal is what every line it matches contains; nil when none.
 	literal []byte
 	group   int
+	// key is the index of the ProgressKeyGroup; 0 none.
+	key int
 	// invert says the group is a time a unit (s_per, ms_per); scale turns
 	// the figure into seconds or units a second.
 	invert bool
@@ -65,6 +68,7 @@ func Compile(decls []sdk.ProgressPattern) (*Set, error) {
 				}
 			}
 		}
+		p.key = max(re.SubexpIndex(sdk.ProgressKeyGroup), 0)
 		if lit, ok := oom.RequiredLiteral(d.Regexp); ok {
 			p.literal = []byte(lit)
 		}
@@ -81,7 +85,9 @@ func (s *Set) Empty() bool { return s == nil || len(s.patterns) == 0 }
 type Readings struct {
 	set *Set
 	mu  sync.Mutex
-	per []series
+	// per holds each pattern's series, one per key value (see
+	// sdk.ProgressKeyGroup), at most maxKeys.
+	per [][]series
 	// enough is closed once a pattern that is not a summary has want
 	// readings after the warm-up (see Enough); nil when nobody asked.
 	enough chan struct{}
@@ -91,23 +97,36 @@ type Readings struct {
 // series is one pattern's readings: how many came, the first few (the
 // warm-up) and the latest window, in units a second.
 type series struct {
+	key    string
 	count  int
 	latest [window]float64
 }
+
+// maxKeys bounds the key values kept per pattern: a bar per evaluation
+// set, not one per anything.
+const maxKeys = 4
 
 // NewReadings starts the readings of one attempt.
 func (s *Set) NewReadings() *Readings {
 	r := &Readings{set: s}
 	if s != nil {
-		r.per = make([]series, len(s.patterns))
+		r.per = make([][]series, len(s.patterns))
 	}
 	return r
 }
 
-func (r *Readings) add(i int, v float64) {
+func (r *Readings) add(i int, key string, v float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sr := &r.per[i]
+	at := slices.IndexFunc(r.per[i], func(s series) bool { return s.key == key })
+	if at < 0 {
+		if len(r.per[i]) >= maxKeys {
+			return
+		}
+		r.per[i] = append(r.per[i], series{key: key})
+		at = len(r.per[i]) - 1
+	}
+	sr := &r.per[i][at]
 	sr.latest[sr.count%window] = v
 	sr.count++
 	if r.enough != nil && r.want > 0 && sr.count >= r.want+WarmUp && !r.set.patterns[i].decl.Summary {
@@ -205,6 +224,10 @@ func (m *Meter) look(line []byte) {
 		if p.invert {
 			v = 1 / v
 		}
-		m.r.add(i, v)
+		key := ""
+		if p.key > 0 && sub[2*p.key] >= 0 {
+			key = string(line[sub[2*p.key]:sub[2*p.key+1]])
+		}
+		m.r.add(i, key, v)
 	}
 }

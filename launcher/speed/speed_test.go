@@ -249,3 +249,24 @@ func TestEnoughClosesAfterTheWarmUp(t *testing.T) {
 		t.Fatal("nil readings give a nil channel")
 	}
 }
+
+// TestBarsOfOneFormatAreKeptApart: an evaluation bar (total 50, fast)
+// drawn between a training bar's ticks (total 200) does not move the
+// training speed; the total with the most readings is the attempt's.
+func TestBarsOfOneFormatAreKeptApart(t *testing.T) {
+	keyed := sdk.ProgressPattern{ID: "t.keyed", Regexp: `\| *[0-9]+/(?P<of>[0-9?]+) \[[^<\]]*<[^,\]]*, *(?P<per_s>[0-9.]+)it/s`, Unit: sdk.UnitStep}
+	var b strings.Builder
+	for i := 1; i <= 10; i++ {
+		fmt.Fprintf(&b, "\r  5%%|5  | %d/200 [00:01<00:09, 4.00it/s]", i)
+		if i == 6 {
+			for j := 1; j <= 5; j++ {
+				fmt.Fprintf(&b, "\r 10%%|#  | %d/50 [00:00<00:01, 40.00it/s]", j)
+			}
+		}
+	}
+	r := readAll(t, []sdk.ProgressPattern{keyed}, b.String()+"\n")
+	s := r.Speed(speed.Shape{Micro: 1, Accumulation: 1, World: 1})
+	if s.Rate != 4 || s.Readings != 7 {
+		t.Fatalf("speed = %+v, want 4 step/s from the training bar's 7 readings after the warm-up", s)
+	}
+}

@@ -1,6 +1,7 @@
 package speed
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/vramrun/vramrun/launcher/record"
@@ -43,10 +44,13 @@ func (r *Readings) Speed(shape Shape) *record.Speed {
 	defer r.mu.Unlock()
 	for _, summaries := range []bool{false, true} {
 		for i, p := range r.set.patterns {
-			if p.decl.Summary != summaries || r.per[i].count == 0 {
+			if p.decl.Summary != summaries || len(r.per[i]) == 0 {
 				continue
 			}
-			return speedOf(p.decl, r.per[i], shape)
+			// The key value read most: the training bar, ticking more often
+			// than any evaluation bar between its ticks.
+			most := slices.MaxFunc(r.per[i], func(a, b series) int { return cmp.Compare(a.count, b.count) })
+			return speedOf(p.decl, most, shape)
 		}
 	}
 	return nil

@@ -5,9 +5,11 @@ import "github.com/vramrun/vramrun/sdk"
 // tqdm's bar ends "| n/total [elapsed<remaining, rate{postfix}]", its rate
 // "4.50it/s", or "1.23s/it" once an iteration takes longer than a second
 // (tqdm's rate_fmt; the rate is an exponential average of the latest
-// iterations, smoothing 0.3).
+// iterations, smoothing 0.3). The total keeps bars apart (sdk's "of"
+// group): an HF evaluation bar draws in the same format between the
+// training bar's ticks.
 const (
-	tqdmHead   = `\| *[0-9]+/[0-9?]+ \[[^<\]]*<[^,\]]*, *`
+	tqdmHead   = `\| *[0-9]+/(?P<of>[0-9?]+) \[[^<\]]*<[^,\]]*, *`
 	tqdmRate   = tqdmHead + `(?P<per_s>[0-9]+(?:\.[0-9]+)?)it/s`
 	tqdmPeriod = tqdmHead + `(?P<s_per>[0-9]+(?:\.[0-9]+)?)s/it`
 )
