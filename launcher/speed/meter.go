@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vramrun/vramrun/launcher/oom"
@@ -216,7 +217,9 @@ func (m *Meter) look(line []byte) {
 		if sub == nil || sub[2*p.group] < 0 {
 			continue
 		}
-		v, err := strconv.ParseFloat(string(line[sub[2*p.group]:sub[2*p.group+1]]), 64)
+		// Thousands separators ("1,234") are dropped: a figure never has a
+		// comma for a decimal point in these logs.
+		v, err := strconv.ParseFloat(strings.ReplaceAll(string(line[sub[2*p.group]:sub[2*p.group+1]]), ",", ""), 64)
 		if err != nil || v <= 0 || v != v || v > 1e300 {
 			continue
 		}

@@ -270,3 +270,9 @@ func TestBarsOfOneFormatAreKeptApart(t *testing.T) {
 		t.Fatalf("speed = %+v, want 4 step/s from the training bar's 7 readings after the warm-up", s)
 	}
 }
+
+func TestThousandsSeparatorsAreDropped(t *testing.T) {
+	tps := sdk.ProgressPattern{ID: "t.tps", Regexp: `tps: (?P<per_s>[0-9][0-9,]*)`, Unit: sdk.UnitToken, PerProcess: true}
+	r := readAll(t, []sdk.ProgressPattern{tps}, "step:  1  tps: 12,345  tflops: 1.0\n")
+	near(t, "tokens/s", r.Speed(speed.Shape{Micro: 1, Accumulation: 1, World: 2}).TokensPerS, 2*12345)
+}

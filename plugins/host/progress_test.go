@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vramrun/vramrun/plugins/host"
@@ -26,7 +27,7 @@ func firstReading(t *testing.T, patterns []sdk.ProgressPattern, line string) (sd
 			if i <= 0 || m[i] == "" {
 				continue
 			}
-			v, err := strconv.ParseFloat(m[i], 64)
+			v, err := strconv.ParseFloat(strings.ReplaceAll(m[i], ",", ""), 64)
 			if err != nil {
 				t.Fatalf("%s read %q from %q", p.ID, m[i], line)
 			}
@@ -73,6 +74,7 @@ func TestBuiltinProgressPatternsReadTheirFrameworksLines(t *testing.T) {
 		{"pytorch", "Train: 0 [  10/20 ( 55%)]  Loss: 1.234 (1.300)  Time: 0.318s,  805.13/s  (0.330s,  775.71/s)  LR: 1.000e-03  Data: 0.010 (0.012)", 805.13, sdk.UnitSample},
 		{"pytorch", "iter 10: loss 4.2173, time 312.50ms, mfu 31.20%", 3.2, sdk.UnitStep},
 		{"torchtune", "Step 10 | loss:2.3100 lr:2e-05 tokens_per_second_per_gpu:1234.5 peak_memory_alloc:9.1", 1234.5, sdk.UnitToken},
+		{"torchtitan", "\x1b[31mstep:  10  \x1b[32mloss:  2.3100  \x1b[38;2;180;60;0mgrad_norm:  1.0000  \x1b[36mmemory: 12.34GiB(15.50%)  \x1b[34mtps: 12,345  \x1b[36mtflops: 123.45  \x1b[35mmfu: 12.48%\x1b[39m", 12345, sdk.UnitToken},
 		{"litgpt", "Epoch 1 | iter 12 step 3 | loss train: 2.105, val: n/a | iter time: 250.00 ms (step)", 4, sdk.UnitMicroBatch},
 		{"tensorflow", "20/20 ━━━━━━━━━━━━━━━━━━━━ 1s 50ms/step - loss: 2.3100", 20, sdk.UnitMicroBatch},
 		{"tensorflow", "\x1b[1m20/20\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m40s\x1b[0m 2s/step - loss: 2.31", 0.5, sdk.UnitMicroBatch},

@@ -29,7 +29,11 @@ const Name = "torchtitan"
 
 // New returns the plugin; the OOM texts are PyTorch's.
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "a torchtitan command", load)
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
+		// The metrics processor's line, per log_freq steps: "step: 10  loss: 2.3  memory: ...
+		// tps: 1,234  tflops: ...", tps the tokens a second of one device, thousands separated.
+		Progress: []sdk.ProgressPattern{{ID: Name + ".tps", Regexp: `step: *[0-9]+ .*tps: (?P<per_s>[0-9][0-9,]*(?:\.[0-9]+)?)`,
+			Unit: sdk.UnitToken, PerProcess: true}}}, 95, "a torchtitan command", load)
 }
 
 type command struct {
