@@ -28,8 +28,10 @@ const (
 type scalarKey struct {
 	name string
 	kind valueKind
-	// min is the smallest allowed value of a kindInt key.
-	min int
+	// min is the smallest allowed value of a kindInt key, max its largest
+	// (0: none); percent says it may be written with a "%".
+	min, max int
+	percent  bool
 	// least is the shortest allowed value of a kindDuration key: a grace of
 	// nothing ends every job that prints an OOM text and survives it, a
 	// poll interval of a millisecond takes a whole core.
@@ -99,6 +101,10 @@ func scalarKeys() []scalarKey {
 			help: "the smallest micro-batch vramrun will try before giving up",
 			get:  func(s *Settings) any { return s.MinBatchSize },
 			set:  func(s *Settings, v any) { s.MinBatchSize = v.(int) }},
+		{name: "memory_margin", kind: kindInt, min: 0, max: 50, percent: true,
+			help: "percent of the usable GPU memory the planner's size estimates and grow-backs leave free",
+			get:  func(s *Settings) any { return s.MemoryMargin },
+			set:  func(s *Settings, v any) { s.MemoryMargin = v.(int) }},
 		{name: "precision", kind: kindEnum, enum: []string{"auto", "bf16", "fp16"},
 			help: "what mixed_precision switches to: auto | bf16 | fp16",
 			get:  func(s *Settings) any { return s.Precision },
@@ -155,12 +161,19 @@ func (k scalarKey) parse(text string) (any, error) {
 	text = strings.TrimSpace(text)
 	switch k.kind {
 	case kindInt:
-		n, err := strconv.Atoi(text)
+		digits := text
+		if k.percent {
+			digits = strings.TrimSpace(strings.TrimSuffix(text, "%"))
+		}
+		n, err := strconv.Atoi(digits)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a whole number", text)
 		}
 		if n < k.min {
 			return nil, fmt.Errorf("%d is too small (the least is %d)", n, k.min)
+		}
+		if k.max > 0 && n > k.max {
+			return nil, fmt.Errorf("%d is too large (the most is %d)", n, k.max)
 		}
 		return n, nil
 	case kindDuration:

@@ -144,6 +144,8 @@ func scalarLayerCases() []layerValues {
 			func(s Settings) any { return s.KeepEffectiveBatch }},
 		{"min_batch_size", [3]string{"2", "3", "4"}, "5", "", [5]any{2, 3, 4, 5},
 			func(s Settings) any { return s.MinBatchSize }},
+		{"memory_margin", [3]string{"5", "20%", "0"}, "15 %", "", [5]any{5, 20, 0, 15},
+			func(s Settings) any { return s.MemoryMargin }},
 		{"precision", [3]string{"bf16", "fp16", "auto"}, "bf16", "", [5]any{"bf16", "fp16", "auto", "bf16"},
 			func(s Settings) any { return s.Precision }},
 		{"probable_oom", [3]string{"fix", "report", "fix"}, "report", "", [5]any{"fix", "report", "fix", "report"},
@@ -395,6 +397,8 @@ func TestBadEnvironmentValuesNameTheVariable(t *testing.T) {
 		{"VRAMRUN_LADDER", "allocator,nope", `VRAMRUN_LADDER: unknown fix "nope" (known: allocator, mixed_precision, ` +
 			`grad_checkpointing, batch_size, optimizer_8bit, cpu_offload, eval_batch_size, fused_loss, activation_offload, eval_accumulation)`},
 		{"VRAMRUN_KEEP_RUNS", "-1", `VRAMRUN_KEEP_RUNS: -1 is too small (the least is 1)`},
+		{"VRAMRUN_MEMORY_MARGIN", "60%", `VRAMRUN_MEMORY_MARGIN: 60 is too large (the most is 50)`},
+		{"VRAMRUN_MEMORY_MARGIN", "ten", `VRAMRUN_MEMORY_MARGIN: "ten" is not a whole number`},
 		{"VRAMRUN_PROBABLE_OOM", "ignore", `VRAMRUN_PROBABLE_OOM: "ignore" is not one of report, fix`},
 	}
 	for _, c := range cases {

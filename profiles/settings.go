@@ -36,6 +36,9 @@ type LadderSettings struct {
 	Ladder             []sdk.FixID `json:"ladder"`
 	KeepEffectiveBatch bool        `json:"keep_effective_batch"`
 	MinBatchSize       int         `json:"min_batch_size"`
+	// MemoryMargin is the percent of the usable memory the planner's
+	// estimates leave free.
+	MemoryMargin int `json:"memory_margin"`
 	// Precision is what mixed_precision switches to: auto, bf16 or fp16.
 	Precision string `json:"precision"`
 	// ProbableOOM is report or fix.
@@ -104,6 +107,7 @@ func Defaults() Settings {
 			Ladder:             sdk.DefaultLadder(),
 			KeepEffectiveBatch: true,
 			MinBatchSize:       1,
+			MemoryMargin:       10,
 			Precision:          "auto",
 			ProbableOOM:        "report",
 		},

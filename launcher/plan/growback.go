@@ -61,7 +61,7 @@ func (p *Planner) growBack(id sdk.FixID) *Step {
 		return nil
 	}
 	fixed, perSample = fixed*saving.Fixed, perSample*saving.PerSample
-	target := math.Floor((usable*Margin - fixed) / perSample)
+	target := math.Floor((usable*p.aim() - fixed) / perSample)
 	if target <= float64(micro) {
 		return nil
 	}

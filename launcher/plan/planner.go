@@ -34,6 +34,17 @@ type Config struct {
 	// relaunch of its own, as the ladder did before either (the
 	// convergence benchmark compares).
 	NoGrowBack, NoRideAlong bool
+	// Aim is the share of the usable memory the size estimates and
+	// grow-backs aim for (memory_margin's complement); 0 means Margin.
+	Aim float64
+}
+
+// aim is the share of the usable memory the estimates aim for.
+func (p *Planner) aim() float64 {
+	if p.cfg.Aim > 0 {
+		return p.cfg.Aim
+	}
+	return Margin
 }
 
 // Why says what chose a step, for the words around it.
@@ -531,7 +542,7 @@ type sizing struct {
 // would, and usually fewer.
 func (p *Planner) size(fix sdk.FixID, current int) sizing {
 	points := p.points[fix]
-	size, how, ok := Estimate(points, current)
+	size, how, ok := Estimate(points, current, p.aim())
 	half := clampBelow(current/2, current)
 	if p.late && (!ok || size >= current) {
 		// A late OOM: one step down, not half (Resize finds the next
@@ -586,5 +597,5 @@ func appendPoint(points []Point, size int, obs Observation) []Point {
 // that support bf16 or not (nil: unknown).
 func FromSettings(s profiles.Settings, bf16 *bool) Config {
 	return Config{Ladder: s.Ladder, KeepEffectiveBatch: s.KeepEffectiveBatch,
-		MinBatchSize: s.MinBatchSize, Precision: s.Precision, BF16: bf16}
+		MinBatchSize: s.MinBatchSize, Precision: s.Precision, BF16: bf16, Aim: 1 - float64(s.MemoryMargin)/100}
 }

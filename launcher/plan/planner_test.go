@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -232,7 +233,7 @@ func TestEstimateFromFigures(t *testing.T) {
 func TestLinearFitAfterTwoAttempts(t *testing.T) {
 	// demand = 8 GiB + 0.125 GiB per sample: (0.9*24 - 8) / 0.125 = 108.8
 	pts := []Point{{Size: 256, Demand: 40 * gib, Usable: 24 * gib}, {Size: 200, Demand: 33 * gib, Usable: 24 * gib}}
-	size, how, ok := Estimate(pts, 200)
+	size, how, ok := Estimate(pts, 200, Margin)
 	if !ok || size != 108 || how != "fitted to 2 attempts" {
 		t.Fatalf("Estimate = %d %q %v; want 108 fitted", size, how, ok)
 	}
@@ -298,18 +299,25 @@ func TestEstimateNeedsInformativeFigures(t *testing.T) {
 	// Figures that barely pass the GPU's size (a small request on a full
 	// GPU) say nothing of how much too big the batch is.
 	flat := []Point{{Size: 64, Demand: 25 * gib, Usable: 24 * gib}}
-	if _, _, ok := Estimate(flat, 64); ok {
+	if _, _, ok := Estimate(flat, 64, Margin); ok {
 		t.Fatal("Estimate must refuse figures that only say the GPU was full")
 	}
-	if _, _, ok := Estimate(nil, 10); ok {
+	if _, _, ok := Estimate(nil, 10, Margin); ok {
 		t.Fatal("Estimate without points must say it knows nothing")
 	}
 	// Two informative bounds that grow as the batch shrinks give no usable
 	// line: the smallest proportional bound is used.
 	pts := []Point{{Size: 64, Demand: 30 * gib, Usable: 24 * gib}, {Size: 48, Demand: 32 * gib, Usable: 24 * gib}}
-	size, how, ok := Estimate(pts, 48)
+	size, how, ok := Estimate(pts, 48, Margin)
 	if !ok || size != 32 || how != "estimated from the OOM figures" { // min(64*21.6/30, 48*21.6/32) = 32.4
 		t.Fatalf("Estimate = %d %q %v; want 32 from the figures", size, how, ok)
+	}
+	// memory_margin 0 aims for all of the usable memory: min(64*24/30, 48*24/32) = 36.
+	if size, _, _ := Estimate(pts, 48, 1); size != 36 {
+		t.Fatalf("Estimate aiming for all of it = %d, want 36", size)
+	}
+	if cfg := FromSettings(profiles.Defaults(), nil); cfg.Aim != 0.9 {
+		t.Fatalf("the default memory_margin aims for %g, want 0.9", cfg.Aim)
 	}
 }
 

@@ -29,7 +29,7 @@ func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (newMicr
 			fixed, perSample = max(f, 0), s
 		}
 	}
-	target := min(int(math.Floor((float64(usable)*Margin-fixed)/perSample)), p.growth.typed)
+	target := min(int(math.Floor((float64(usable)*p.aim()-fixed)/perSample)), p.growth.typed)
 	if below > 0 {
 		target = min(target, below-1)
 	}

@@ -5,7 +5,8 @@ import (
 	"math"
 )
 
-// Margin is the share of the usable memory the size estimate aims for. An
+// Margin is the share of the usable memory the size estimate aims for by
+// default (memory_margin 10 %). An
 // OOM's figures only bound the demand from below, so the estimate is
 // optimistic by nature; the margin pays for that and for allocator waste.
 const Margin = 0.9
@@ -43,7 +44,8 @@ type Point struct {
 // a line demand = fixed + perSample*size is fitted too, and taken when it
 // lies between half that bound and the bound (the fixed part makes the size
 // smaller; a fit far below it comes from loose bounds and is not trusted).
-func Estimate(points []Point, current int) (size int, how string, ok bool) {
+// aim is the share of the usable memory aimed for (Margin by default).
+func Estimate(points []Point, current int, aim float64) (size int, how string, ok bool) {
 	var informative []Point
 	for _, p := range points {
 		if p.Size > 0 && p.Usable > 0 && float64(p.Demand) >= float64(p.Usable)*MinOvershoot {
@@ -56,7 +58,7 @@ func Estimate(points []Point, current int) (size int, how string, ok bool) {
 		// unknown. Any factor would be a guess; halving is the known one.
 		return 0, "", false
 	}
-	margin := Margin
+	margin := aim
 	bound := math.Inf(1)
 	for _, p := range informative {
 		b := float64(p.Size) * float64(p.Usable) * margin / float64(p.Demand)
