@@ -168,6 +168,18 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 		}
 		set(keyResume, fix.Checkpoint)
 		resp.Notes = transformers.ResumeNotes(c.s.Cmd, fix.Checkpoint, *a.Knobs.GradAccumulation, false, "")
+	case sdk.FixTrial:
+		// A trial writes only to the scratch folder and reports to no W&B
+		// project; a hub_model_id would push the model when a short job
+		// ends, so it is refused. Saving and evaluating stay as they are:
+		// axolotl's CLI reads --save-strategy=no as false (its
+		// _coerce_value takes "no" for a boolean), which its config then
+		// rejects; the checkpoints land in the scratch folder.
+		if hub := c.vals["hub_model_id"]; hub != "" {
+			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "hub_model_id is %s: a trial that runs to its end would push to it; drop it for tune, or pass --trust-trials", hub)
+		}
+		set("output_dir", fix.Scratch)
+		set("wandb_mode", "disabled")
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for axolotl")
 	}
