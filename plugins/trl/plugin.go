@@ -219,6 +219,14 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 		set(keyActOffload, "true")
 	case sdk.FixEvalAccumulation:
 		set(keyEvalAccum, "1")
+	case sdk.FixTrial:
+		// The Trainer's own fields, on the command line over the config
+		// file: outputs to the scratch folder, no checkpoint, evaluation,
+		// logging service or hub push.
+		for _, kv := range [][2]string{{"output_dir", fix.Scratch}, {"save_strategy", "no"}, {"eval_strategy", "no"},
+			{"report_to", "none"}, {"push_to_hub", "False"}} {
+			set(kv[0], kv[1])
+		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for the trl CLI")
 	}
