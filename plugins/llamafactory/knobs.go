@@ -136,6 +136,14 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 		}
 		set(keyResume, fix.Checkpoint)
 		resp.Notes = transformers.ResumeNotes(c.s.Cmd, fix.Checkpoint, *a.Knobs.GradAccumulation, c.vals.On(keyIgnoreSkip), keyIgnoreSkip+"=true")
+	case sdk.FixTrial:
+		// The Trainer's fields as key=value overrides. OmegaConf reads an
+		// override as YAML, where a bare no is the boolean false: the
+		// strategies are quoted to stay the string "no".
+		for _, kv := range [][2]string{{"output_dir", fix.Scratch}, {"save_strategy", `"no"`}, {"eval_strategy", `"no"`},
+			{"report_to", "none"}, {"push_to_hub", "false"}} {
+			set(kv[0], kv[1])
+		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for llamafactory-cli")
 	}
