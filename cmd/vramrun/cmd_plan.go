@@ -34,14 +34,10 @@ func (s *session) newPlanCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "fewer of vramrun's own lines on stderr")
 	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "also say which plugin claimed the command and why")
 	cmd.SetFlagErrorFunc(flagError)
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		argv, err := commandAfterDash(c, args)
-		if err != nil {
-			return err
-		}
-		opts.argv, opts.flags = argv, c.Flags()
-		return s.runPlan(c.Context(), opts)
-	}
+	runAfterDash(cmd, func(ctx context.Context, argv []string, flags *pflag.FlagSet) error {
+		opts.argv, opts.flags = argv, flags
+		return s.runPlan(ctx, opts)
+	})
 	return cmd
 }
 

@@ -49,14 +49,10 @@ func (s *session) newTuneCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "fewer of vramrun's own lines")
 	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "more of vramrun's own lines")
 	cmd.SetFlagErrorFunc(flagError)
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		argv, err := commandAfterDash(c, args)
-		if err != nil {
-			return err
-		}
-		opts.argv, opts.flags = argv, c.Flags()
-		return s.runTune(c.Context(), opts)
-	}
+	runAfterDash(cmd, func(ctx context.Context, argv []string, flags *pflag.FlagSet) error {
+		opts.argv, opts.flags = argv, flags
+		return s.runTune(ctx, opts)
+	})
 	return cmd
 }
 

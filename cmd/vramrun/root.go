@@ -45,18 +45,26 @@ func (s *session) newRootCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "print the plan and exit, as vramrun plan does")
 	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "fewer of vramrun's own lines")
 	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "more of vramrun's own lines")
+	runAfterDash(cmd, func(ctx context.Context, argv []string, flags *pflag.FlagSet) error {
+		opts.argv, opts.flags = argv, flags
+		return s.runMain(ctx, opts)
+	})
+	cmd.SetFlagErrorFunc(flagError)
+	cmd.AddCommand(s.newPlanCmd(), s.newExplainCmd(), s.newDoctorCmd(), s.newPluginsCmd(),
+		s.newProfileCmd(), s.newRunsCmd(), s.newReportCmd(), s.newTrustCmd(), s.newTuneCmd(), s.newVersionCmd())
+	return cmd
+}
+
+// runAfterDash makes cmd hand the job's command (after "--") and its flags
+// to run.
+func runAfterDash(cmd *cobra.Command, run func(ctx context.Context, argv []string, flags *pflag.FlagSet) error) {
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		argv, err := commandAfterDash(c, args)
 		if err != nil {
 			return err
 		}
-		opts.argv, opts.flags = argv, c.Flags()
-		return s.runMain(c.Context(), opts)
+		return run(c.Context(), argv, c.Flags())
 	}
-	cmd.SetFlagErrorFunc(flagError)
-	cmd.AddCommand(s.newPlanCmd(), s.newExplainCmd(), s.newDoctorCmd(), s.newPluginsCmd(),
-		s.newProfileCmd(), s.newRunsCmd(), s.newReportCmd(), s.newTrustCmd(), s.newTuneCmd(), s.newVersionCmd())
-	return cmd
 }
 
 // commandAfterDash takes the job's command from after "--"; everything
