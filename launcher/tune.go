@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vramrun/vramrun/launcher/human"
+	"github.com/vramrun/vramrun/launcher/learn"
 	"github.com/vramrun/vramrun/launcher/plan"
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/launcher/rewrite"
@@ -85,7 +86,7 @@ func Tune(ctx context.Context, o TuneOptions) (Tuning, error) {
 	l.bus.Emit(start)
 	w.learner.On(start)
 	l.claimCommand(ctx, true)
-	t := tuner{l: l, say: w.say, o: o, runDir: w.runDir, base: l.cmd}
+	t := tuner{l: l, say: w.say, learner: w.learner, o: o, runDir: w.runDir, base: l.cmd}
 	out, err := t.run(ctx)
 	out.RunID = l.cfg.runID
 	if err != nil {
@@ -97,10 +98,11 @@ func Tune(ctx context.Context, o TuneOptions) (Tuning, error) {
 
 // tuner drives the trials of one tune run.
 type tuner struct {
-	l      *loop
-	say    tuneSay
-	o      TuneOptions
-	runDir string
+	l       *loop
+	say     tuneSay
+	learner *learn.Learner
+	o       TuneOptions
+	runDir  string
 	// base is the command as typed.
 	base *rewrite.Command
 	// first are the ladder's fixes ahead of the batch cut that the command
@@ -116,7 +118,7 @@ type tuneSay interface {
 	Warn(format string, args ...any)
 }
 
-// winner is a trial's command without the trial fix, and its fixes.
+// configured is a trial's command without the trial fix, and its fixes.
 type configured struct {
 	cmd   *rewrite.Command
 	fixes []sdk.Fix
@@ -178,7 +180,7 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 			out.Status = e.status
 			return out, nil
 		}
-		tr := plan.Trial{Candidate: c, Fits: rec.Fits, OOM: e.verdict.Relaunch && e.diagnosis.OOM}
+		tr := plan.Trial{N: n, Candidate: c, Fits: rec.Fits, OOM: e.verdict.Relaunch && e.diagnosis.OOM}
 		obs := plan.ObservationFrom(e.diagnosis, e.peak, l.cfg.memory)
 		tr.Point = plan.Point{Demand: obs.Demand, Usable: obs.Usable}
 		tr.SamplesPerS = rankSpeed(rec.Speed)
@@ -269,14 +271,9 @@ func (t *tuner) prepareTrial(ctx context.Context, n int, c plan.Candidate) (conf
 // learned state and ends the run.
 func (t *tuner) finish(out Tuning, search *plan.Tuner, configs map[int]configured, last int) (Tuning, error) {
 	l := t.l
-	best, ok := search.Best()
-	if ok {
-		for i := range out.Trials {
-			tr := &out.Trials[i]
-			if tr.Fits && tr.Micro == best.Micro && tr.Checkpointing == best.Checkpointing && out.Winner == 0 {
-				tr.Chosen, out.Winner = true, tr.N
-			}
-		}
+	if best, ok := search.Best(); ok {
+		out.Winner = best.N
+		out.Trials[best.N-1].Chosen = true
 	}
 	t.table(out)
 	if out.Winner == 0 {
@@ -295,17 +292,12 @@ func (t *tuner) finish(out Tuning, search *plan.Tuner, configs map[int]configure
 		t.say.Always("with environment: %s", human.Env(launch.Env))
 	}
 	if len(win.fixes) > 0 && t.o.Settings.Learn {
-		t.l.learner.(keeper).Keep(out.Winner, win.fixes, launch)
+		t.learner.Keep(out.Winner, win.fixes, launch)
 		out.Learned = true
 		t.say.Always("recorded: `vramrun -- COMMAND` starts there on this GPU model")
 	}
 	_, _ = l.end(len(out.Trials), 0, record.OutcomeOK, record.Stop{Kind: record.StopFinished})
 	return out, nil
-}
-
-// keeper is the learner's side tune records its winner with.
-type keeper interface {
-	Keep(n int, fixes []sdk.Fix, launch record.Launch)
 }
 
 // table prints the trials.

@@ -97,14 +97,21 @@ func (p *Planner) memoryLine() (fixed, perSample, usable float64, ok bool) {
 		return 0, 0, 0, false
 	}
 	last := pts[len(pts)-1]
-	usable = float64(last.Usable)
+	fixed, perSample = lineOf(pts, last)
+	return fixed, perSample, float64(last.Usable), true
+}
+
+// lineOf is demand = fixed + perSample x size through pts: fitted to two or
+// more (see fitLine), else, or when the fit makes no sense, through split
+// with FixedShare of its demand taken as fixed.
+func lineOf(pts []Point, split Point) (fixed, perSample float64) {
 	if len(pts) >= 2 {
 		if f, s, fitted := fitLine(pts); fitted {
-			return f, s, usable, true
+			return f, s
 		}
 	}
-	d := float64(last.Demand)
-	return d * FixedShare, d * (1 - FixedShare) / float64(last.Size), usable, true
+	d := float64(split.Demand)
+	return d * FixedShare, d * (1 - FixedShare) / float64(split.Size)
 }
 
 // Grow is Resize upwards: the micro-batch above micro and at most target

@@ -23,12 +23,7 @@ func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (newMicr
 			pts = append(pts, pt)
 		}
 	}
-	fixed, perSample := float64(peak)*FixedShare, float64(peak)*(1-FixedShare)/float64(micro)
-	if len(pts) >= 2 {
-		if f, s, fitted := fitLine(pts); fitted && s > 0 {
-			fixed, perSample = max(f, 0), s
-		}
-	}
+	fixed, perSample := lineOf(pts, pts[0])
 	target := min(int(math.Floor((float64(usable)*p.aim()-fixed)/perSample)), p.growth.typed)
 	if below > 0 {
 		target = min(target, below-1)

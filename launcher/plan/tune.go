@@ -29,6 +29,8 @@ func (c Candidate) String() string {
 
 // Trial is what a candidate's trial came to.
 type Trial struct {
+	// N is the caller's number for the trial (vramrun tune's attempt).
+	N int
 	Candidate
 	// Fits says the trial ran until vramrun ended it (or it finished)
 	// without running out of memory; OOM says it ran out.
@@ -270,8 +272,8 @@ func (t *Tuner) line(ckpt bool) (fixed, perSample, usable float64, ok bool) {
 		return 0, float64(lowest.Demand) / float64(lowest.Size), usable, true
 	}
 	if len(pts) >= 2 {
-		if f, s, fitted := fitLine(pts); fitted && s > 0 {
-			return max(f, 0), s, usable, true
+		if f, s, fitted := fitLine(pts); fitted {
+			return f, s, usable, true
 		}
 	}
 	last := pts[len(pts)-1]
@@ -281,7 +283,8 @@ func (t *Tuner) line(ckpt bool) (fixed, perSample, usable float64, ok bool) {
 			return f, (d - f) / float64(last.Size), usable, true
 		}
 	}
-	return d * FixedShare, d * (1 - FixedShare) / float64(last.Size), usable, true
+	fixed, perSample = lineOf(nil, last)
+	return fixed, perSample, usable, true
 }
 
 // Best is the winner: the fastest trial that fit, by measured speed; when
