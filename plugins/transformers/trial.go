@@ -9,16 +9,19 @@ import (
 // none of the user's work: everything it writes goes to the scratch folder
 // (output_dir, and logging_dir when the command names one), and it saves
 // no checkpoint, runs no evaluation, reports to no logging service and
-// pushes nothing to the hub. load_best_model_at_end is off because the
-// Trainer refuses it without evaluation and saving.
+// pushes nothing to the hub.
 var trialFields = []struct {
 	field, value string
 }{
 	{"save_strategy", "no"},
 	{"report_to", "none"},
 	{"push_to_hub", "false"},
-	{"load_best_model_at_end", "false"},
 }
+
+// trialOffWhereNamed are the booleans a trial turns off when the command
+// names them: load_best_model_at_end, which the Trainer refuses without
+// evaluation and saving, and do_eval.
+var trialOffWhereNamed = []string{"load_best_model_at_end", "do_eval"}
 
 // trial rewrites the command for one of `vramrun tune`'s short trials.
 func (r *rewrite) trial(fix sdk.Fix) error {
@@ -38,15 +41,12 @@ func (r *rewrite) trial(fix sdk.Fix) error {
 	}
 	r.setTrial(eval, "no")
 	for _, f := range trialFields {
-		if f.field == "load_best_model_at_end" {
-			if _, named, _ := j.boolField(f.field); !named {
-				continue
-			}
-		}
 		r.setTrial(f.field, f.value)
 	}
-	if _, named, _ := j.boolField("do_eval"); named {
-		r.setTrial("do_eval", "false")
+	for _, field := range trialOffWhereNamed {
+		if _, named, _ := j.boolField(field); named {
+			r.setTrial(field, "false")
+		}
 	}
 	return nil
 }
