@@ -271,7 +271,7 @@ func (l *loop) apply(ctx context.Context, before int, step plan.Step, learned bo
 	}
 	fix := record.FixRecord{Fix: step.Fix, Reason: step.Reason, Summary: resp.Summary, Learned: learned}
 	l.bus.Emit(record.FixCommitted{Before: before, Fix: fix, ShowReason: step.Why != plan.WhyLadder && step.Why != plan.WhyLearned,
-		With: step.Why == plan.WhyGrowBack || step.Why == plan.WhyRideAlong, Launch: l.cmd.Launch()})
+		With: step.Along, Launch: l.cmd.Launch()})
 	return &fix, "", nil
 }
 
@@ -279,6 +279,7 @@ func (l *loop) apply(ctx context.Context, before int, step plan.Step, learned bo
 // attempt before: nil when the plugin turned it down (a skip says why; the
 // attempt runs with the fix alone) or failed.
 func (l *loop) applyWith(ctx context.Context, before int, step plan.Step, skip func(record.SkipRecord)) (*record.FixRecord, error) {
+	step.Along = true
 	fix, refused, err := l.apply(ctx, before, step, false)
 	if refused != "" {
 		skip(record.SkipRecord{Fix: step.Fix.ID, Reason: refused})

@@ -104,10 +104,11 @@ type between struct {
 }
 
 // fitted is an attempt that fit: its micro-batch and accumulation (0 no
-// knob) and NVML peak.
+// knob), NVML peak and measured speed (0 unknown).
 type fitted struct {
 	micro, accum int
 	peak         int64
+	samplesPerS  float64
 }
 
 type claim struct {
@@ -240,7 +241,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	}
 	analysis := l.shapeOf(ctx)
 	shape, pace := measured(analysis, res.Readings)
-	l.noteFit(v, shape, res.Peak)
+	l.noteFit(v, shape, res.Peak, pace)
 	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
 		Changes: record.Changes{Fix: before.fix, Also: before.also, Skipped: before.skips, Resumed: resumed}, Outcome: v.Attempt, Exit: res.Exit,
 		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
@@ -325,16 +326,21 @@ func (l *loop) room(outcome string) *record.Room {
 		return nil
 	}
 	below := l.oomBelow[l.otherFixes()]
-	micro, accum, need, ok := l.planner.Room(f.micro, f.accum, f.peak, l.cfg.memory, below)
+	fit, ok := l.planner.Room(f.micro, f.accum, f.peak, l.cfg.memory, below)
 	if !ok {
 		return nil
 	}
-	return &record.Room{Micro: micro, Accumulation: accum, At: f.micro, PeakBytes: f.peak, PredictedBytes: need, UsableBytes: l.cfg.memory}
+	r := &record.Room{Micro: fit.Micro, Accumulation: fit.Accum, At: f.micro, PeakBytes: f.peak,
+		PredictedBytes: fit.Need, UsableBytes: l.cfg.memory, PredictedGain: fit.Gain}
+	if f.samplesPerS > 0 {
+		r.AtSamplesPerS, r.PredictedSamplesPerS = f.samplesPerS, f.samplesPerS*(1+fit.Gain)
+	}
+	return r
 }
 
 // noteFit keeps what the room at the end needs of an attempt: its size and
 // peak when it fit, its size when it ran out of memory.
-func (l *loop) noteFit(v outcome.Verdict, shape *record.Shape, peak int64) {
+func (l *loop) noteFit(v outcome.Verdict, shape *record.Shape, peak int64, pace *record.Speed) {
 	if shape == nil || shape.BatchSize == nil {
 		return
 	}
@@ -342,6 +348,9 @@ func (l *loop) noteFit(v outcome.Verdict, shape *record.Shape, peak int64) {
 	switch {
 	case v.Attempt == record.AttemptOK && peak > 0:
 		l.fit = fitted{micro: micro, peak: peak}
+		if pace != nil && pace.SamplesPerS != nil {
+			l.fit.samplesPerS = *pace.SamplesPerS
+		}
 		if shape.GradAccumulation != nil {
 			l.fit.accum = *shape.GradAccumulation
 		}

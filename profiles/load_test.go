@@ -146,6 +146,8 @@ func scalarLayerCases() []layerValues {
 			func(s Settings) any { return s.MinBatchSize }},
 		{"memory_margin", [3]string{"5", "20%", "0"}, "15 %", "", [5]any{5, 20, 0, 15},
 			func(s Settings) any { return s.MemoryMargin }},
+		{"room_gain", [3]string{"5", "20%", "0"}, "150 %", "", [5]any{5, 20, 0, 150},
+			func(s Settings) any { return s.RoomGain }},
 		{"precision", [3]string{"bf16", "fp16", "auto"}, "bf16", "", [5]any{"bf16", "fp16", "auto", "bf16"},
 			func(s Settings) any { return s.Precision }},
 		{"probable_oom", [3]string{"fix", "report", "fix"}, "report", "", [5]any{"fix", "report", "fix", "report"},

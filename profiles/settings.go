@@ -3,7 +3,7 @@
 //
 // Every scalar key of vramrun.yaml can also be set by VRAMRUN_<KEY> (the key
 // in upper case): the keys of the main command's flag table, and also
-// keep_effective_batch, min_batch_size, precision, probable_oom, keep_runs
+// keep_effective_batch, min_batch_size, memory_margin, room_gain, precision, probable_oom, keep_runs
 // and learn_after. An empty variable counts as unset. Booleans take
 // true/false (also yes/no, on/off, 1/0), durations Go's form (500ms, 10s,
 // 5m), the ladder a comma-separated list. flags:, env: and plugins: come
@@ -39,6 +39,9 @@ type LadderSettings struct {
 	// MemoryMargin is the percent of the usable memory the planner's
 	// estimates leave free.
 	MemoryMargin int `json:"memory_margin"`
+	// RoomGain is the percent faster the speed model must predict a larger
+	// micro-batch to be before the end of a run names it.
+	RoomGain int `json:"room_gain"`
 	// Precision is what mixed_precision switches to: auto, bf16 or fp16.
 	Precision string `json:"precision"`
 	// ProbableOOM is report or fix.
@@ -108,6 +111,7 @@ func Defaults() Settings {
 			KeepEffectiveBatch: true,
 			MinBatchSize:       1,
 			MemoryMargin:       10,
+			RoomGain:           10,
 			Precision:          "auto",
 			ProbableOOM:        "report",
 		},

@@ -37,6 +37,9 @@ type Config struct {
 	// Aim is the share of the usable memory the size estimates and
 	// grow-backs aim for (memory_margin's complement); 0 means Margin.
 	Aim float64
+	// RoomGain is the predicted speed gain (0.1: 10 %) a larger micro-batch
+	// must reach for the end of a run to name it (room_gain).
+	RoomGain float64
 }
 
 // aim is the share of the usable memory the estimates aim for.
@@ -72,6 +75,10 @@ const (
 	// WhyRideAlong: a fix that costs no speed, going with the step that
 	// covers the overshoot (Proposal.With).
 	WhyRideAlong
+	// WhySpeed: a fix taken out of the ladder's turn, with the micro-batch
+	// it leaves room for (Proposal.With), because the speed model predicts
+	// that whole configuration faster than the ladder's next step.
+	WhySpeed
 )
 
 // Step is the fix for the next attempt and why.
@@ -84,6 +91,9 @@ type Step struct {
 	// effective batch (no accumulation knob, or keep_effective_batch off and
 	// the rounding changed it).
 	EffectiveBatchChanged bool
+	// Along says the step goes with another in the same attempt (it is in
+	// a Proposal's With).
+	Along bool
 	// estimated says the size came from the figures, not from halving.
 	estimated bool
 }
@@ -266,10 +276,17 @@ func (p *Planner) Propose() Proposal {
 			pr = rest
 		}
 	}
+	if pr.Step != nil {
+		if whole := p.fasterWhole(pr.Step); whole != nil {
+			whole.With = append(whole.With, pr.With...)
+			whole.Skipped, whole.next = pr.Skipped, pr.next
+			pr = *whole
+		}
+	}
 	if p.ride != nil && pr.Step != nil && pr.Step.Fix.ID != sdk.FixAllocator && p.open(sdk.FixAllocator) {
 		pr.With = append(pr.With, p.ride)
 	}
-	if pr.Step != nil && !p.cfg.NoGrowBack {
+	if pr.Step != nil && !p.cfg.NoGrowBack && pr.Step.Why != WhySpeed {
 		if grow := p.growBack(pr.Step.Fix.ID); grow != nil {
 			pr.With = append(pr.With, grow)
 		}
@@ -597,5 +614,6 @@ func appendPoint(points []Point, size int, obs Observation) []Point {
 // that support bf16 or not (nil: unknown).
 func FromSettings(s profiles.Settings, bf16 *bool) Config {
 	return Config{Ladder: s.Ladder, KeepEffectiveBatch: s.KeepEffectiveBatch,
-		MinBatchSize: s.MinBatchSize, Precision: s.Precision, BF16: bf16, Aim: 1 - float64(s.MemoryMargin)/100}
+		MinBatchSize: s.MinBatchSize, Precision: s.Precision, BF16: bf16, Aim: 1 - float64(s.MemoryMargin)/100,
+		RoomGain: float64(s.RoomGain) / 100}
 }

@@ -12,10 +12,11 @@ import (
 // among them (one point alone is split by FixedShare), under Margin, up to
 // the micro-batch as typed and below the smallest that ran out with the same
 // other fixes (below; 0 none), the effective batch kept. ok is false when
-// the batch was never cut, nothing is known or nothing larger is predicted.
-func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (newMicro, newAccum int, need int64, ok bool) {
+// the batch was never cut, nothing is known, nothing larger is predicted,
+// or the speed model predicts less than RoomGain for it.
+func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (RoomFit, bool) {
 	if p.growth.typed <= micro || peak <= 0 || usable <= 0 {
-		return 0, 0, 0, false
+		return RoomFit{}, false
 	}
 	pts := []Point{{Size: micro, Demand: peak, Usable: usable}}
 	for _, pt := range p.points[sdk.FixBatchSize] {
@@ -28,9 +29,28 @@ func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (newMicr
 	if below > 0 {
 		target = min(target, below-1)
 	}
-	newMicro, newAccum, ok = Grow(micro, accum, target, p.cfg.KeepEffectiveBatch)
+	newMicro, newAccum, ok := Grow(micro, accum, target, p.cfg.KeepEffectiveBatch)
 	if !ok {
-		return 0, 0, 0, false
+		return RoomFit{}, false
 	}
-	return newMicro, newAccum, int64(fixed + perSample*float64(newMicro)), true
+	fit := RoomFit{Micro: newMicro, Accum: newAccum, Need: int64(fixed + perSample*float64(newMicro)),
+		Gain: SpeedRatio(micro, newMicro, perSample) - 1}
+	return fit, fit.Gain >= p.roomGain()
+}
+
+// RoomFit is a larger micro-batch the room at the end names: its size and
+// accumulation, the memory the line predicts for it, and the speed the
+// model predicts, as a gain over the size that fit (0.18: 18 % faster).
+type RoomFit struct {
+	Micro, Accum int
+	Need         int64
+	Gain         float64
+}
+
+// roomGain is the predicted gain below which the room goes unsaid.
+func (p *Planner) roomGain() float64 {
+	if p.cfg.RoomGain < 0 {
+		return 0
+	}
+	return p.cfg.RoomGain
 }

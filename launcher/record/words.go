@@ -54,3 +54,14 @@ func figure(v float64) string {
 	}
 	return fmt.Sprintf("%.3g", v)
 }
+
+// Faster says the speed the room's larger micro-batch is predicted to
+// gain: "about 18 % faster", with the samples a second when the fit's
+// speed was read.
+func (r *Room) Faster() string {
+	s := fmt.Sprintf("about %.0f %% faster", 100*r.PredictedGain)
+	if r.AtSamplesPerS > 0 {
+		s += fmt.Sprintf(" (%s -> %s samples/s)", figure(r.AtSamplesPerS), figure(r.PredictedSamplesPerS))
+	}
+	return s
+}

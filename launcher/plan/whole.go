@@ -1,0 +1,77 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/vramrun/vramrun/launcher/human"
+	"github.com/vramrun/vramrun/sdk"
+)
+
+// fasterWhole answers the choice run mode meets when the figures size a
+// cut of the micro-batch while checkpointing is still open in the ladder:
+// the cut alone, or checkpointing at the larger micro-batch its prior
+// saving leaves room for (a cut of its own when even that is below the
+// current size, a grow-back up to the size typed when above). The speed
+// model compares the two whole configurations (checkpointing's factor
+// against what the smaller micro-batch loses); nil when the cut is
+// predicted at least as fast, when the figures did not size the cut, or
+// when nothing is known of the memory line.
+func (p *Planner) fasterWhole(cut *Step) *Proposal {
+	const ckpt = sdk.FixGradCheckpointing
+	k := p.command.Knobs
+	if p.cfg.NoGrowBack || !cut.estimated || cut.Fix.ID != sdk.FixBatchSize || k.BatchSize == nil ||
+		!p.open(ckpt) || !p.inLadder(ckpt) {
+		return nil
+	}
+	fixed, perSample, usable, ok := p.memoryLine()
+	if !ok {
+		return nil
+	}
+	micro, accum := *k.BatchSize, 0
+	if k.GradAccumulation != nil {
+		accum = max(*k.GradAccumulation, 1)
+	}
+	saving := Savings()[ckpt]
+	ckFixed, ckPerSample := fixed*saving.Fixed, perSample*saving.PerSample
+	target := int(math.Floor((usable*p.aim() - ckFixed) / ckPerSample))
+	var batch *Step
+	switch {
+	case target > micro:
+		newMicro, newAccum, ok := Grow(micro, accum, min(target, max(p.growth.typed, micro)), p.cfg.KeepEffectiveBatch)
+		if ok {
+			batch = &Step{Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: newMicro, GradAccumulation: newAccum}, Why: WhyGrowBack, estimated: true}
+		}
+	case target < micro:
+		newMicro, newAccum, ok := Resize(micro, accum, target, p.cfg.MinBatchSize, p.cfg.KeepEffectiveBatch)
+		if !ok {
+			return nil
+		}
+		batch = &Step{Fix: sdk.Fix{ID: sdk.FixBatchSize, BatchSize: newMicro, GradAccumulation: newAccum}, Why: WhySized, estimated: true}
+	}
+	ckMicro := micro
+	if batch != nil {
+		ckMicro = batch.Fix.BatchSize
+	}
+	factor := SpeedFactors(p.cfg.BF16)[ckpt]
+	ckSpeed := Efficiency(ckMicro, perSample) * factor
+	cutSpeed := Efficiency(cut.Fix.BatchSize, perSample)
+	if ckMicro <= cut.Fix.BatchSize || ckSpeed <= cutSpeed {
+		return nil
+	}
+	step := p.simpleStep(ckpt)
+	step.Why = WhySpeed
+	step.Reason = fmt.Sprintf("predicted faster than cutting the micro-batch to %d: checkpointing costs about %.0f %% of the speed, "+
+		"micro-batch %d about %.0f %% against %d (speed model); predicted %s of %s usable with checkpointing at %d",
+		cut.Fix.BatchSize, 100*(1-factor), cut.Fix.BatchSize, 100*(1-cutSpeed/Efficiency(ckMicro, perSample)), ckMicro,
+		human.Bytes(int64(ckFixed+ckPerSample*float64(ckMicro))), human.Bytes(int64(usable)), ckMicro)
+	pr := &Proposal{Step: step}
+	if batch != nil {
+		batch.Reason = fmt.Sprintf("the micro-batch checkpointing leaves room for; effective batch kept at %s", effective(ckMicro*max(batch.Fix.GradAccumulation, 1), p.command.WorldSize))
+		if batch.Fix.GradAccumulation == 0 {
+			batch.Reason = "the micro-batch checkpointing leaves room for"
+		}
+		pr.With = []*Step{batch}
+	}
+	return pr
+}
