@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vramrun/vramrun/launcher/learn"
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/plan"
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/plugins/host"
+	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -132,6 +134,7 @@ func (l *loop) startFromLearned(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	found = fastestLearned(found)
 	var fixes []sdk.Fix
 	for _, f := range found.Fixes {
 		_, refused, err := l.apply(ctx, 1, plan.Step{Fix: f, Why: plan.WhyLearned, Reason: "what fit last time"}, true)
@@ -154,6 +157,21 @@ func (l *loop) startFromLearned(ctx context.Context) error {
 	l.planner.Resume(fixes)
 	l.bus.Emit(record.LearnedStart{GPU: l.cfg.gpu.Model, Summary: found.Summary})
 	return nil
+}
+
+// fastestLearned is what the next run starts from: what fit last, unless
+// the facts of earlier runs or tune's trials measured another
+// configuration faster (both speeds known), and its newest fact still fit.
+func fastestLearned(found profiles.Learned) profiles.Learned {
+	best, ok := found.Fastest()
+	last := found.SpeedOf(found.Fixes)
+	if !ok || last <= 0 || best.SamplesPerS <= last {
+		return found
+	}
+	found.Fixes = best.Fixes
+	found.Summary = fmt.Sprintf("%s (the fastest measured, %.0f samples/s; what fit last, %s, ran at %.0f)",
+		learn.Summary(best.Fixes), best.SamplesPerS, found.Summary, last)
+	return found
 }
 
 // noClaimant is the give-up reason when the claiming plugin was dropped and

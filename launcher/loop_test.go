@@ -492,3 +492,30 @@ func TestLoopRefusalKeepsTheEstimates(t *testing.T) {
 		t.Fatalf("second attempt ran %q, want 48 x 4 from the figures (halving would give 32 x 6)", got)
 	}
 }
+
+// TestLoopStartsFromTheFastestMeasured: what fit last (16 x 4) ran at 300
+// samples/s, and an earlier run measured 32 x 2 at 450: the run starts at
+// 32 x 2 and says why.
+func TestLoopStartsFromTheFastestMeasured(t *testing.T) {
+	last := []sdk.Fix{{ID: sdk.FixAllocator}, {ID: sdk.FixBatchSize, BatchSize: 16, GradAccumulation: 4}}
+	faster := []sdk.Fix{{ID: sdk.FixAllocator}, {ID: sdk.FixBatchSize, BatchSize: 32, GradAccumulation: 2}}
+	learned := &fakeLearner{found: profiles.Learned{Summary: "batch 16 x accumulation 4, allocator", Fixes: last,
+		Facts: []profiles.Fact{{Fixes: faster, Outcome: "ok", SamplesPerS: 450}, {Fixes: last, Outcome: "ok", SamplesPerS: 300}}}}
+	j := &job{ends: oomUnless(32)}
+	l, ev := newLoop(t, setup{plugin: toy{}, learner: learned}, j, "python toy.py --bs 64 --accum 1")
+	if status, err := run(t, l); err != nil || status != 0 {
+		t.Fatalf("run = %d, %v", status, err)
+	}
+	if got := strings.Join(j.ran[0].Argv, " "); got != "python toy.py --bs 32 --accum 2" {
+		t.Fatalf("first attempt ran %q, want the fastest measured", got)
+	}
+	want := "learned batch 32 x accumulation 2, allocator (the fastest measured, 450 samples/s; what fit last, batch 16 x accumulation 4, allocator, ran at 300)"
+	if !slices.Contains(ev.got, want) {
+		t.Fatalf("events:\n%s", strings.Join(ev.got, "\n"))
+	}
+	// Unknown speed for what fit last: it stays the start.
+	learned.found.Facts[1].SamplesPerS = 0
+	if got := fastestLearned(learned.found); !reflect.DeepEqual(got.Fixes, last) {
+		t.Fatalf("start %+v, want what fit last", got.Fixes)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/launcher/rewrite"
 	"github.com/vramrun/vramrun/launcher/supervise"
+	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -292,7 +293,7 @@ func (t *tuner) finish(out Tuning, search *plan.Tuner, configs map[int]configure
 		t.say.Always("with environment: %s", human.Env(launch.Env))
 	}
 	if len(win.fixes) > 0 && t.o.Settings.Learn {
-		t.learner.Keep(out.Winner, win.fixes, launch)
+		t.learner.Keep(out.Winner, win.fixes, launch, trialFacts(out.Trials, configs, l.cfg.memory))
 		out.Learned = true
 		t.say.Always("recorded: `vramrun -- COMMAND` starts there on this GPU model")
 	}
@@ -384,4 +385,22 @@ func rankSpeed(s *record.Speed) float64 {
 		return *s.TokensPerS
 	}
 	return s.Rate
+}
+
+// trialFacts are what the trials measured, for learned state: each with
+// its configuration's fixes (not the trial fix).
+func trialFacts(trials []TrialRecord, configs map[int]configured, usable int64) []profiles.Fact {
+	var out []profiles.Fact
+	for _, tr := range trials {
+		f := profiles.Fact{Fixes: configs[tr.N].fixes, Outcome: tr.Result, Micro: tr.Micro, Accum: tr.Accumulation,
+			UsableBytes: usable}
+		if tr.Speed != nil && tr.Speed.SamplesPerS != nil {
+			f.SamplesPerS = *tr.Speed.SamplesPerS
+		}
+		if tr.PeakBytes != nil {
+			f.PeakBytes = *tr.PeakBytes
+		}
+		out = append(out, f)
+	}
+	return out
 }

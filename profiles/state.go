@@ -74,6 +74,88 @@ type Learned struct {
 	Summary  string    `json:"summary"`
 	Recorded time.Time `json:"recorded"`
 	RunID    string    `json:"run_id"`
+	// Facts are what attempts of this command on this GPU model measured,
+	// across runs (the newest MaxFacts): the model the next run starts
+	// from, not only the fixes that fit last.
+	Facts []Fact `json:"facts,omitempty"`
+}
+
+// Fact is what one attempt (or `vramrun tune` trial) measured: the fixes
+// it ran with, its micro-batch and accumulation (0 unknown), whether it
+// fit or ran out of memory, its NVML peak, an OOM's demand (a lower bound),
+// the usable memory and its speed (0 unknown).
+type Fact struct {
+	Fixes       []sdk.Fix `json:"fixes"`
+	Outcome     string    `json:"outcome"`
+	Micro       int       `json:"micro_batch,omitempty"`
+	Accum       int       `json:"grad_accumulation,omitempty"`
+	PeakBytes   int64     `json:"peak_bytes,omitempty"`
+	DemandBytes int64     `json:"demand_bytes,omitempty"`
+	UsableBytes int64     `json:"usable_bytes,omitempty"`
+	SamplesPerS float64   `json:"samples_per_s,omitempty"`
+	RunID       string    `json:"run_id"`
+	Recorded    time.Time `json:"recorded"`
+}
+
+// MaxFacts is how many facts an entry keeps, newest last.
+const MaxFacts = 64
+
+// Fastest is the fitting configuration with the highest measured speed,
+// each configuration (set of fixes) judged by its newest fact: one that
+// fit once and ran out of memory later is not the fastest that fits.
+func (l Learned) Fastest() (Fact, bool) {
+	newest := map[string]Fact{}
+	var order []string
+	for _, f := range l.Facts {
+		key := factKey(f.Fixes)
+		if _, seen := newest[key]; !seen {
+			order = append(order, key)
+		}
+		newest[key] = f
+	}
+	var best Fact
+	for _, key := range order {
+		f := newest[key]
+		if f.Outcome == "ok" && len(f.Fixes) > 0 && f.SamplesPerS > best.SamplesPerS {
+			best = f
+		}
+	}
+	return best, best.SamplesPerS > 0
+}
+
+// SpeedOf is the newest measured speed of the configuration fixes (0 none).
+func (l Learned) SpeedOf(fixes []sdk.Fix) float64 {
+	key, speed := factKey(fixes), 0.0
+	for _, f := range l.Facts {
+		if factKey(f.Fixes) == key {
+			speed = f.SamplesPerS
+		}
+	}
+	return speed
+}
+
+// factKey names a configuration: its fixes as JSON, in order.
+func factKey(fixes []sdk.Fix) string {
+	data, _ := json.Marshal(fixes)
+	return string(data)
+}
+
+// mergeFacts keeps the facts of other runs already stored, then the new
+// entry's (a run's facts replace what that run stored before), the
+// newest MaxFacts.
+func mergeFacts(stored, fresh []Fact) []Fact {
+	runs := map[string]bool{}
+	for _, f := range fresh {
+		runs[f.RunID] = true
+	}
+	var out []Fact
+	for _, f := range stored {
+		if !runs[f.RunID] {
+			out = append(out, f)
+		}
+	}
+	out = append(out, fresh...)
+	return out[max(0, len(out)-MaxFacts):]
 }
 
 const (
@@ -233,7 +315,8 @@ func (s *Store) Lookup(fp Fingerprint, gpu GPUKey) (Learned, bool, error) {
 }
 
 // Record stores what fit for the fingerprint on this GPU, replacing an
-// earlier entry for both. The read-modify-write runs under the lock and the
+// earlier entry for both but keeping its facts of other runs (see
+// mergeFacts). The read-modify-write runs under the lock and the
 // file is replaced atomically, so concurrent runs lose no entry. A zero
 // Recorded is set to now.
 func (s *Store) Record(fp Fingerprint, gpu GPUKey, l Learned) error {
@@ -247,7 +330,9 @@ func (s *Store) Record(fp Fingerprint, gpu GPUKey, l Learned) error {
 			return err
 		}
 		warning = w
-		st.Entries[entryKey(fp, gpu)] = stateEntry{Fingerprint: fp, GPU: gpu.normal(), Learned: l}
+		key := entryKey(fp, gpu)
+		l.Facts = mergeFacts(st.Entries[key].Learned.Facts, l.Facts)
+		st.Entries[key] = stateEntry{Fingerprint: fp, GPU: gpu.normal(), Learned: l}
 		data, err := json.MarshalIndent(st, "", "  ")
 		if err != nil {
 			return fmt.Errorf("encoding learned state: %w", err)

@@ -44,14 +44,18 @@ type Learner struct {
 	// fixes and launch are what the command runs with now.
 	fixes  []sdk.Fix
 	launch record.Launch
-	// recorded is how many fixes the recorded entry holds, -1 before
-	// anything was recorded.
-	recorded int
+	// facts are what this run's attempts measured.
+	facts []profiles.Fact
+	// recorded is how many fixes and facts the recorded entry holds
+	// (fixes -1 before anything was recorded).
+	recorded struct{ fixes, facts int }
 }
 
 // New makes the learner of one run.
 func New(store *profiles.Store, enabled bool, say Say, now func() time.Time) *Learner {
-	return &Learner{store: store, enabled: enabled, say: say, now: now, recorded: -1}
+	l := &Learner{store: store, enabled: enabled, say: say, now: now}
+	l.recorded.fixes = -1
+	return l
 }
 
 // Identify takes the claiming plugin's analysis of the command as typed
@@ -110,18 +114,42 @@ func (l *Learner) On(ev record.Event) {
 	case record.AttemptFits:
 		l.record(ev.N)
 	case record.AttemptEnded:
+		l.facts = append(l.facts, l.factOf(ev.Attempt, l.fixes))
 		if ev.Attempt.Outcome == record.AttemptOK {
 			l.record(ev.Attempt.N)
 		}
 	}
 }
 
-// record stores what fit, once per set of fixes.
+// factOf is what attempt a, run with fixes, measured.
+func (l *Learner) factOf(a record.Attempt, fixes []sdk.Fix) profiles.Fact {
+	f := profiles.Fact{Fixes: append([]sdk.Fix{}, fixes...), Outcome: a.Outcome, RunID: l.runID, Recorded: l.now()}
+	if s := a.Shape; s != nil {
+		f.Micro, f.Accum = deref(s.BatchSize), deref(s.GradAccumulation)
+	}
+	if a.Memory.PeakBytes != nil {
+		f.PeakBytes = *a.Memory.PeakBytes
+	}
+	if a.Speed != nil && a.Speed.SamplesPerS != nil {
+		f.SamplesPerS = *a.Speed.SamplesPerS
+	}
+	return f
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// record stores what fit, once per set of fixes, and again when attempts
+// measured more since.
 func (l *Learner) record(attempt int) {
-	if !l.enabled || !l.known || len(l.fixes) == 0 || len(l.fixes) == l.recorded {
+	if !l.enabled || !l.known || len(l.fixes) == 0 || len(l.fixes) == l.recorded.fixes && len(l.facts) == l.recorded.facts {
 		return
 	}
-	l.recorded = len(l.fixes)
+	l.recorded.fixes, l.recorded.facts = len(l.fixes), len(l.facts)
 	entry := profiles.Learned{
 		Fixes:    append([]sdk.Fix(nil), l.fixes...),
 		Argv:     append([]string(nil), l.launch.Argv...),
@@ -129,6 +157,7 @@ func (l *Learner) record(attempt int) {
 		Summary:  Summary(l.fixes),
 		Recorded: l.now(),
 		RunID:    l.runID,
+		Facts:    append([]profiles.Fact(nil), l.facts...),
 	}
 	if err := l.store.Record(l.fp, l.gpu, entry); err != nil {
 		l.say.Warn("could not record what fit: %v", err)
@@ -175,7 +204,14 @@ func Summary(fixes []sdk.Fix) string {
 // Keep records fixes, with the command they make, as what fit: the winner
 // of `vramrun tune`, whose trial n the learner did not follow (its trials
 // are not runs of the job; their scratch outputs must not be learned).
-func (l *Learner) Keep(n int, fixes []sdk.Fix, launch record.Launch) {
-	l.fixes, l.launch, l.recorded = append([]sdk.Fix(nil), fixes...), launch, 0
+// trials are what tune's trials measured (their configurations' fixes,
+// the trial fix left out), kept as facts.
+func (l *Learner) Keep(n int, fixes []sdk.Fix, launch record.Launch, trials []profiles.Fact) {
+	l.fixes, l.launch = append([]sdk.Fix(nil), fixes...), launch
+	l.recorded.fixes = 0
+	for _, t := range trials {
+		t.RunID, t.Recorded = l.runID, l.now()
+		l.facts = append(l.facts, t)
+	}
 	l.record(n)
 }
