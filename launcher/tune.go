@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vramrun/vramrun/launcher/human"
@@ -46,6 +47,9 @@ type Tuning struct {
 	Learned bool `json:"learned"`
 	// Status is the exit status: 0 with a winner, else the last trial's.
 	Status int `json:"exit_status"`
+	// Interrupted is the signal that interrupted a trial (0 none): vramrun
+	// dies of it too, as the main form does.
+	Interrupted syscall.Signal `json:"-"`
 }
 
 // TrialRecord is one trial: its configuration, why it was tried, and what
@@ -178,7 +182,7 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 		if e.verdict.Run == record.OutcomeInterrupted {
 			l.cmd = t.base
 			_, _ = l.end(n, e.status, record.OutcomeInterrupted, record.Stop{Kind: record.StopInterrupted, Signal: int(e.signal)})
-			out.Status = e.status
+			out.Status, out.Interrupted = e.status, l.interrupted
 			return out, nil
 		}
 		tr := plan.Trial{N: n, Candidate: c, Fits: rec.Fits, OOM: e.verdict.Relaunch && e.diagnosis.OOM}
@@ -316,7 +320,7 @@ func (t *tuner) table(out Tuning) {
 		}
 		result := "fits"
 		if !tr.Fits {
-			result = resultWords(tr.Result)
+			result = record.OutcomeWords(tr.Result)
 		}
 		if tr.Chosen {
 			result += ", chosen"
@@ -335,7 +339,7 @@ func trialWords(r TrialRecord, e ended) string {
 	case e.diagnosis.OOM:
 		return "out of memory"
 	}
-	return fmt.Sprintf("%s (exit %d)", resultWords(r.Result), e.status)
+	return fmt.Sprintf("%s (exit %d)", record.OutcomeWords(r.Result), e.status)
 }
 
 func (r TrialRecord) candidate() plan.Candidate {
@@ -357,19 +361,6 @@ func joinIDs(ids []sdk.FixID) string {
 		s[i] = string(id)
 	}
 	return strings.Join(s, ", ")
-}
-
-// resultWords names an attempt outcome for the table.
-func resultWords(outcome string) string {
-	switch outcome {
-	case record.AttemptOOM:
-		return "out of memory"
-	case record.AttemptHung:
-		return "hung after an OOM"
-	case record.AttemptHostOOM:
-		return "host memory OOM"
-	}
-	return outcome
 }
 
 // rankSpeed is what trials are ranked by: samples a second, else tokens a

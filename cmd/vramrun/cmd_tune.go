@@ -80,7 +80,7 @@ func (s *session) runTune(ctx context.Context, opts *tuneOptions) error {
 	if err != nil {
 		return err
 	}
-	s.status = out.Status
+	s.status, s.interrupted = out.Status, out.Interrupted
 	if opts.json {
 		enc := json.NewEncoder(s.stdout)
 		enc.SetIndent("", "  ")

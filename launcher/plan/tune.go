@@ -127,16 +127,18 @@ func (t *Tuner) nextIn(ckpt bool) (Candidate, string, bool) {
 		// the prediction errs large, and each OOM moves the bound down);
 		// with nothing fitting yet and nothing predicted, half.
 		m := largestAtMost(sizes, target, oom)
+		why := fmt.Sprintf("%d ran out of memory; the figures predict %d fits", oom, m)
 		if m <= fit && fit == 0 {
 			m = largestAtMost(sizes, oom/2, oom)
 			if m == 0 && len(sizes) > 0 && sizes[0] < oom {
 				m = sizes[0]
 			}
+			why = fmt.Sprintf("%d ran out of memory and the figures predict no size; half", oom)
 		}
 		if m <= fit || t.triedAt(m, ckpt) {
 			return Candidate{}, "", false
 		}
-		return t.candidate(m, ckpt), fmt.Sprintf("%d ran out of memory; the figures predict %d fits", oom, m), true
+		return t.candidate(m, ckpt), why, true
 	case oom == 0 && fit > 0 && ok:
 		// Everything tried fits: up to the largest the line leaves room
 		// for; when it says none but the peak is under the margin, the

@@ -124,3 +124,15 @@ func TestTuneWithoutFiguresStopsAtWhatFits(t *testing.T) {
 		t.Fatal("a winner among trials that all ran out")
 	}
 }
+
+// TestTunerSaysWhenItHalves: an OOM without figures predicts nothing, so
+// the next trial is half, and its reason says so rather than a prediction.
+func TestTunerSaysWhenItHalves(t *testing.T) {
+	tu := NewTuner(256, 1, false, 1)
+	first, _, _ := tu.Next()
+	tu.Record(Trial{N: 1, Candidate: first, OOM: true})
+	c, why, ok := tu.Next()
+	if !ok || c.Micro != 128 || why != "256 ran out of memory and the figures predict no size; half" {
+		t.Fatalf("next = %+v %q %v", c, why, ok)
+	}
+}

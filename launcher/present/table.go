@@ -70,28 +70,9 @@ func (m *Lines) table(end record.End) {
 	m.emit(b.String())
 }
 
-// outcomeWords are the table's words for an attempt's outcome.
-func outcomeWords(outcome string) string {
-	switch outcome {
-	case record.AttemptOOM:
-		return "GPU OOM"
-	case record.AttemptHung:
-		return "GPU OOM, hung"
-	case record.AttemptHostOOM:
-		return "host memory OOM"
-	case record.AttemptProbableOOM:
-		return "probable GPU OOM"
-	case record.AttemptHardware:
-		return "GPU fault"
-	case record.AttemptRejected:
-		return "rejected the fix"
-	}
-	return outcome // ok, failed, interrupted
-}
-
 func result(a record.Attempt) string {
 	if a.Diagnosis == nil || (a.Outcome != record.AttemptOOM && a.Outcome != record.AttemptHung) {
-		return outcomeWords(a.Outcome)
+		return record.OutcomeWords(a.Outcome)
 	}
 	r := "GPU OOM"
 	if a.Diagnosis.Phase != sdk.PhaseUnknown {

@@ -65,3 +65,22 @@ func (r *Room) Faster() string {
 	}
 	return s
 }
+
+// OutcomeWords are the tables' words for an attempt's outcome.
+func OutcomeWords(outcome string) string {
+	switch outcome {
+	case AttemptOOM:
+		return "GPU OOM"
+	case AttemptHung:
+		return "GPU OOM, hung"
+	case AttemptHostOOM:
+		return "host memory OOM"
+	case AttemptProbableOOM:
+		return "probable GPU OOM"
+	case AttemptHardware:
+		return "GPU fault"
+	case AttemptRejected:
+		return "rejected the fix"
+	}
+	return outcome // ok, failed, interrupted
+}
