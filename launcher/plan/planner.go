@@ -519,6 +519,11 @@ func (p *Planner) batchStep(floor int) (*Step, *Skip) {
 	default:
 		step.Reason = fmt.Sprintf("%s; effective batch kept at %s", size.how, effective(micro*accum, p.command.WorldSize))
 	}
+	if _, perSample, _, ok := p.memoryLine(); ok && size.estimated {
+		// The speed model's word on the cut, where the figures sized it.
+		loss := 1 - SpeedRatio(micro, newMicro, perSample)
+		step.Reason += fmt.Sprintf("; predicted to cost about %.0f %% of the speed %d would have (speed model)", 100*loss, micro)
+	}
 	return step, nil
 }
 
