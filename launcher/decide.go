@@ -135,6 +135,7 @@ func (l *loop) startFromLearned(ctx context.Context) error {
 		return nil
 	}
 	found = fastestLearned(found)
+	l.planner.LearnSpeed(found.Facts)
 	var fixes []sdk.Fix
 	for _, f := range found.Fixes {
 		_, refused, err := l.apply(ctx, 1, plan.Step{Fix: f, Why: plan.WhyLearned, Reason: "what fit last time"}, true)

@@ -74,9 +74,9 @@ func (p *Planner) growBack(id sdk.FixID) *Step {
 		return nil
 	}
 	need := int64(fixed + perSample*float64(newMicro))
-	gain := SpeedRatio(micro, newMicro, perSample/saving.PerSample) - 1
-	reason := fmt.Sprintf("%s frees memory, so the micro-batch grows back: predicted %s of %s usable at %d, about %.0f %% faster than %s at %d (speed model)",
-		id, human.Bytes(need), human.Bytes(int64(usable)), newMicro, 100*gain, id, micro)
+	gain := p.speedRatio(micro, newMicro, perSample/saving.PerSample) - 1
+	reason := fmt.Sprintf("%s frees memory, so the micro-batch grows back: predicted %s of %s usable at %d, about %.0f %% faster than %s at %d (%s)",
+		id, human.Bytes(need), human.Bytes(int64(usable)), newMicro, 100*gain, id, micro, p.speedSource())
 	if newAccum > 0 {
 		reason += "; effective batch kept at " + effective(newMicro*newAccum, p.command.WorldSize)
 	}

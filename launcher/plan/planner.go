@@ -40,6 +40,9 @@ type Config struct {
 	// RoomGain is the predicted speed gain (0.1: 10 %) a larger micro-batch
 	// must reach for the end of a run to name it (room_gain).
 	RoomGain float64
+	// Speed is what earlier runs measured of the command's speed (see
+	// LearnSpeed); zero: the speed model's priors alone.
+	Speed Measured
 }
 
 // aim is the share of the usable memory the estimates aim for.
@@ -521,8 +524,8 @@ func (p *Planner) batchStep(floor int) (*Step, *Skip) {
 	}
 	if _, perSample, _, ok := p.memoryLine(); ok && size.estimated {
 		// The speed model's word on the cut, where the figures sized it.
-		loss := 1 - SpeedRatio(micro, newMicro, perSample)
-		step.Reason += fmt.Sprintf("; predicted to cost about %.0f %% of the speed %d would have (speed model)", 100*loss, micro)
+		loss := 1 - p.speedRatio(micro, newMicro, perSample)
+		step.Reason += fmt.Sprintf("; predicted to cost about %.0f %% of the speed %d would have (%s)", 100*loss, micro, p.speedSource())
 	}
 	return step, nil
 }

@@ -34,7 +34,7 @@ func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (RoomFit
 		return RoomFit{}, false
 	}
 	fit := RoomFit{Micro: newMicro, Accum: newAccum, Need: int64(fixed + perSample*float64(newMicro)),
-		Gain: SpeedRatio(micro, newMicro, perSample) - 1}
+		Gain: p.speedRatio(micro, newMicro, perSample) - 1}
 	return fit, fit.Gain >= p.roomGain()
 }
 

@@ -3,6 +3,7 @@ package plan
 import (
 	"math"
 
+	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -84,3 +85,38 @@ func SpeedRatio(from, to int, perSample float64, factors ...float64) float64 {
 	}
 	return r
 }
+
+// efficiency is Efficiency with the overhead earlier runs measured, where
+// they did.
+func (p *Planner) efficiency(b int, perSample float64) float64 {
+	if o := p.cfg.Speed.Overhead; o > 0 && b > 0 {
+		return float64(b) / (float64(b) + o)
+	}
+	return Efficiency(b, perSample)
+}
+
+// speedRatio is SpeedRatio with what earlier runs measured.
+func (p *Planner) speedRatio(from, to int, perSample float64) float64 {
+	return p.efficiency(to, perSample) / p.efficiency(from, perSample)
+}
+
+// factor is fix id's speed factor: measured by earlier runs where they
+// did (checkpointing), else its prior.
+func (p *Planner) factor(id sdk.FixID) float64 {
+	if id == sdk.FixGradCheckpointing && p.cfg.Speed.Checkpointing > 0 {
+		return p.cfg.Speed.Checkpointing
+	}
+	return SpeedFactors(p.cfg.BF16)[id]
+}
+
+// speedSource says where the speed predictions come from, for the words.
+func (p *Planner) speedSource() string {
+	if p.cfg.Speed != (Measured{}) {
+		return "speed model, with what earlier runs measured"
+	}
+	return "speed model"
+}
+
+// LearnSpeed takes what earlier runs of the command measured (its learned
+// facts): their speeds replace the priors where they say more.
+func (p *Planner) LearnSpeed(facts []profiles.Fact) { p.cfg.Speed = MeasureSpeed(facts) }

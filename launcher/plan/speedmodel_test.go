@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -102,5 +103,40 @@ func TestCheckpointingPredictedFasterThanADeepCut(t *testing.T) {
 	off.Typed(knobs(256, 1))
 	if pr := next(off, trainOOM(), knobs(256, 1), Observation{Demand: 2 * gib, Usable: gib}); pr.Step.Fix.ID != sdk.FixBatchSize {
 		t.Fatalf("the ladder as before: %+v, want the cut", pr.Step)
+	}
+}
+
+func speedFact(micro int, ckpt bool, speed float64) profiles.Fact {
+	fixes := []sdk.Fix{{ID: sdk.FixAllocator}, {ID: sdk.FixBatchSize, BatchSize: micro, GradAccumulation: 256 / micro}}
+	if ckpt {
+		fixes = append(fixes, sdk.Fix{ID: sdk.FixGradCheckpointing})
+	}
+	return profiles.Fact{Fixes: fixes, Outcome: "ok", Micro: micro, SamplesPerS: speed}
+}
+
+// TestMeasureSpeed: three micro-batches measured at 100 x b / (b + 20)
+// give the overhead 20; checkpointing measured at 0.7 of the speed without
+// it at the same size gives its factor; OOMs and unknown speeds say nothing.
+func TestMeasureSpeed(t *testing.T) {
+	at := func(b float64) float64 { return 100 * b / (b + 20) }
+	facts := []profiles.Fact{speedFact(16, false, at(16)), speedFact(32, false, at(32)), speedFact(64, false, at(64)),
+		speedFact(32, true, 0.7*at(32)), speedFact(128, false, 0), {Outcome: "oom", Micro: 256, SamplesPerS: 1}}
+	m := MeasureSpeed(facts)
+	if m.Overhead < 19.9 || m.Overhead > 20.1 || m.Checkpointing < 0.699 || m.Checkpointing > 0.701 {
+		t.Fatalf("measured %+v, want overhead 20 and checkpointing 0.7", m)
+	}
+	if got := MeasureSpeed(facts[:1]); got != (Measured{}) {
+		t.Fatalf("one size: %+v, want nothing measured", got)
+	}
+
+	// The planner's predictions follow what was measured: a room from 32
+	// to 64 is worth (64/84)/(32/52) with overhead 20.
+	p := New(Config{Ladder: []sdk.FixID{sdk.FixBatchSize}, KeepEffectiveBatch: true})
+	p.LearnSpeed(facts)
+	if got, want := p.speedRatio(32, 64, 1<<30), (64.0/84)/(32.0/52); got < want-1e-9 || got > want+1e-9 {
+		t.Fatalf("ratio %v, want %v", got, want)
+	}
+	if p.factor(sdk.FixGradCheckpointing) != m.Checkpointing || p.speedSource() != "speed model, with what earlier runs measured" {
+		t.Fatalf("factor %v, source %q", p.factor(sdk.FixGradCheckpointing), p.speedSource())
 	}
 }

@@ -53,17 +53,17 @@ func (p *Planner) fasterWhole(cut *Step) *Proposal {
 	if batch != nil {
 		ckMicro = batch.Fix.BatchSize
 	}
-	factor := SpeedFactors(p.cfg.BF16)[ckpt]
-	ckSpeed := Efficiency(ckMicro, perSample) * factor
-	cutSpeed := Efficiency(cut.Fix.BatchSize, perSample)
+	factor := p.factor(ckpt)
+	ckSpeed := p.efficiency(ckMicro, perSample) * factor
+	cutSpeed := p.efficiency(cut.Fix.BatchSize, perSample)
 	if ckMicro <= cut.Fix.BatchSize || ckSpeed <= cutSpeed {
 		return nil
 	}
 	step := p.simpleStep(ckpt)
 	step.Why = WhySpeed
 	step.Reason = fmt.Sprintf("predicted faster than cutting the micro-batch to %d: checkpointing costs about %.0f %% of the speed, "+
-		"micro-batch %d about %.0f %% against %d (speed model); predicted %s of %s usable with checkpointing at %d",
-		cut.Fix.BatchSize, 100*(1-factor), cut.Fix.BatchSize, 100*(1-cutSpeed/Efficiency(ckMicro, perSample)), ckMicro,
+		"micro-batch %d about %.0f %% against %d (%s); predicted %s of %s usable with checkpointing at %d",
+		cut.Fix.BatchSize, 100*(1-factor), cut.Fix.BatchSize, 100*(1-cutSpeed/p.efficiency(ckMicro, perSample)), ckMicro, p.speedSource(),
 		human.Bytes(int64(ckFixed+ckPerSample*float64(ckMicro))), human.Bytes(int64(usable)), ckMicro)
 	pr := &Proposal{Step: step}
 	if batch != nil {
