@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -55,10 +56,11 @@ type Tuning struct {
 // TrialRecord is one trial: its configuration, why it was tried, and what
 // it came to.
 type TrialRecord struct {
-	N             int  `json:"n"`
-	Micro         int  `json:"micro_batch"`
-	Accumulation  int  `json:"grad_accumulation,omitempty"`
-	Checkpointing bool `json:"grad_checkpointing"`
+	N            int `json:"n"`
+	Micro        int `json:"micro_batch"`
+	Accumulation int `json:"grad_accumulation,omitempty"`
+	// Family says whether checkpointing and the 8-bit optimizer are on.
+	plan.Family
 	// With are the other fixes the trial has on (the allocator aside).
 	With []sdk.FixID `json:"with"`
 	Why  string      `json:"why"`
@@ -150,7 +152,19 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 			t.first = append(t.first, id)
 		}
 	}
-	search := plan.NewTuner(*k.BatchSize, accum, ckpt, t.o.Settings.MinBatchSize)
+	// The 8-bit optimizer changes the optimizer's numerics, as it does in a
+	// run: only where the ladder has it, and not when the ladder applies
+	// it before any cut (it is then on in every trial already).
+	q8 := l.planner.Allows(sdk.FixOptimizer8bit) && !slices.Contains(t.first, sdk.FixOptimizer8bit) &&
+		t.takes(ctx, sdk.FixOptimizer8bit)
+	newSearch := func() *plan.Tuner {
+		s := plan.NewTuner(*k.BatchSize, accum, ckpt, t.o.Settings.MinBatchSize)
+		if q8 {
+			s.AllowOptimizer8bit()
+		}
+		return s
+	}
+	search := newSearch()
 	var out Tuning
 	configs := map[int]configured{}
 	last := 0
@@ -171,7 +185,7 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 			return out, err
 		}
 		last = e.status
-		rec := TrialRecord{N: n, Micro: c.Micro, Accumulation: c.Accum, Checkpointing: c.Checkpointing, With: t.on, Why: why,
+		rec := TrialRecord{N: n, Micro: c.Micro, Accumulation: c.Accum, Family: c.Family, With: t.on, Why: why,
 			Argv: trialCmd.Launch().Argv, Result: e.verdict.Attempt, Fits: e.verdict.Attempt == record.AttemptOK}
 		if e.peak > 0 {
 			rec.PeakBytes = &e.peak
@@ -194,7 +208,7 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 			// As a run would, the fixes ahead of the batch cut go on before
 			// any size is cut; the memory line starts over with them.
 			t.on = t.first
-			search = plan.NewTuner(*k.BatchSize, accum, ckpt, t.o.Settings.MinBatchSize)
+			search = newSearch()
 			t.say.Info("the command as typed ran out of memory: the next trials have %s on, as a run applies before it cuts the batch", joinIDs(t.on))
 		}
 		if !tr.Fits && !tr.OOM {
@@ -236,6 +250,9 @@ func (t *tuner) prepareTrial(ctx context.Context, n int, c plan.Candidate) (conf
 	}
 	if c.Checkpointing {
 		want = append(want, sdk.Fix{ID: sdk.FixGradCheckpointing})
+	}
+	if c.Optimizer8bit {
+		want = append(want, l.planner.FixFor(sdk.FixOptimizer8bit))
 	}
 	for _, f := range want {
 		fix, refused, err := l.apply(ctx, n, plan.Step{Fix: f, Why: plan.WhyLadder}, false)
@@ -343,7 +360,7 @@ func trialWords(r TrialRecord, e ended) string {
 }
 
 func (r TrialRecord) candidate() plan.Candidate {
-	return plan.Candidate{Micro: r.Micro, Accum: r.Accumulation, Checkpointing: r.Checkpointing}
+	return plan.Candidate{Micro: r.Micro, Accum: r.Accumulation, Family: r.Family}
 }
 
 // configWords is a trial's configuration: "micro-batch 32 x 4,

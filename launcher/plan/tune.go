@@ -12,8 +12,38 @@ import (
 // micro-batch and accumulation (their product the effective batch as
 // typed), with or without gradient checkpointing.
 type Candidate struct {
-	Micro, Accum  int
-	Checkpointing bool
+	Micro, Accum int
+	Family
+}
+
+// Family is which of the fixes that free memory at a speed cost a
+// candidate has on: gradient checkpointing, the 8-bit optimizer.
+type Family struct {
+	Checkpointing bool `json:"grad_checkpointing"`
+	Optimizer8bit bool `json:"optimizer_8bit"`
+}
+
+// families are the ones a tuner may try, cheapest first.
+var families = [...]Family{{}, {Checkpointing: true}, {Optimizer8bit: true}, {Checkpointing: true, Optimizer8bit: true}}
+
+// within says every fix of f is on in g too: g frees at least f's memory.
+func (f Family) within(g Family) bool {
+	return (!f.Checkpointing || g.Checkpointing) && (!f.Optimizer8bit || g.Optimizer8bit)
+}
+
+// saving is what g's fixes beyond f's do to the two parts of memory.
+func (f Family) saving(g Family) Saving {
+	out := Saving{Fixed: 1, PerSample: 1}
+	for _, x := range []struct {
+		on  bool
+		fix sdk.FixID
+	}{{g.Checkpointing && !f.Checkpointing, sdk.FixGradCheckpointing}, {g.Optimizer8bit && !f.Optimizer8bit, sdk.FixOptimizer8bit}} {
+		if x.on {
+			s := Savings()[x.fix]
+			out.Fixed, out.PerSample = out.Fixed*s.Fixed, out.PerSample*s.PerSample
+		}
+	}
+	return out
 }
 
 func (c Candidate) String() string {
@@ -23,6 +53,9 @@ func (c Candidate) String() string {
 	}
 	if c.Checkpointing {
 		s += ", checkpointing"
+	}
+	if c.Optimizer8bit {
+		s += ", 8-bit optimizer"
 	}
 	return s
 }
@@ -43,21 +76,21 @@ type Trial struct {
 }
 
 // Tuner chooses the trials of `vramrun tune` and the winner. Within each
-// family (checkpointing off, on) it looks for the largest micro-batch that
-// fits, from the memory line the trials so far draw (an OOM's figures are
-// a lower bound, a fit's peak a measurement); checkpointing is tried only
-// at a micro-batch larger than the largest that fits without it, because
-// at the same size it only costs speed. The winner is the fastest measured
-// trial that fit.
+// family (none, checkpointing, the 8-bit optimizer, both) it looks for the
+// largest micro-batch that fits, from the memory line the trials so far
+// draw (an OOM's figures are a lower bound, a fit's peak a measurement); a
+// family with more fixes is tried only at a micro-batch larger than the
+// largest that fits with fewer, because at the same size its fixes only
+// cost speed. The winner is the fastest measured trial that fit.
 type Tuner struct {
 	typed Candidate
 	// accumKnob says the command has an accumulation knob: the micro-batch
 	// may then move while the effective batch stays.
 	accumKnob bool
-	// checkpointing says the family with checkpointing may be tried.
-	checkpointing bool
-	minMicro      int
-	trials        []Trial
+	// allowed says which fixes the families may have.
+	allowed  Family
+	minMicro int
+	trials   []Trial
 }
 
 // NewTuner makes the tuner of one command: micro x accum as typed (accum 0
@@ -65,7 +98,13 @@ type Tuner struct {
 // tried, and the smallest micro-batch allowed.
 func NewTuner(micro, accum int, checkpointing bool, minMicro int) *Tuner {
 	return &Tuner{typed: Candidate{Micro: micro, Accum: accum}, accumKnob: accum > 0,
-		checkpointing: checkpointing, minMicro: max(minMicro, 1)}
+		allowed: Family{Checkpointing: checkpointing}, minMicro: max(minMicro, 1)}
+}
+
+// AllowOptimizer8bit lets the families have the 8-bit optimizer too.
+func (t *Tuner) AllowOptimizer8bit() *Tuner {
+	t.allowed.Optimizer8bit = true
+	return t
 }
 
 // Record takes a trial's result.
@@ -81,41 +120,60 @@ func (t *Tuner) Next() (Candidate, string, bool) {
 	if len(t.trials) == 0 {
 		return t.typed, "the micro-batch as typed", true
 	}
-	if c, why, ok := t.nextIn(false); ok {
-		return c, why, true
+	for _, f := range families {
+		if !f.within(t.allowed) {
+			continue
+		}
+		if c, why, ok := t.nextIn(f); ok {
+			return c, why, true
+		}
 	}
-	if !t.checkpointing {
-		return Candidate{}, "", false
+	return Candidate{}, "", false
+}
+
+// floor is the largest micro-batch that fits in a family with fewer of
+// f's fixes, and the family of fewer fixes whose line says most (the one
+// tried, fewest fixes first): f is worth a trial only above floor.
+func (t *Tuner) floor(f Family) (floor int, parent Family, known bool) {
+	for _, g := range families {
+		if g == f || !g.within(f) || !g.within(t.allowed) {
+			continue
+		}
+		fit, _ := t.bounds(g)
+		floor = max(floor, fit)
+		if !known && t.tried(g) {
+			parent, known = g, true
+		}
 	}
-	return t.nextIn(true)
+	return floor, parent, known
 }
 
 // nextIn is the next candidate of one family. Sizes at or below floor are
 // not worth a trial: for checkpointing, the largest micro-batch that fits
 // without it.
-func (t *Tuner) nextIn(ckpt bool) (Candidate, string, bool) {
-	floor := 0
-	if ckpt {
-		floor, _ = t.bounds(false)
-	}
-	fit, oom := t.bounds(ckpt)
+func (t *Tuner) nextIn(f Family) (Candidate, string, bool) {
+	floor, parent, known := t.floor(f)
+	fit, oom := t.bounds(f)
 	fit = max(fit, floor)
 	sizes := t.sizes()
-	if ckpt && !t.tried(true) {
-		// The line without checkpointing, its parts scaled by
-		// checkpointing's saving, says how far above floor it may go.
-		fixed, perSample, usable, ok := t.line(false)
+	if f != (Family{}) && !t.tried(f) {
+		// The line of a family with fewer fixes, its parts scaled by the
+		// others' saving, says how far above floor this one may go.
+		if !known {
+			return Candidate{}, "", false
+		}
+		fixed, perSample, usable, ok := t.line(parent)
 		if !ok {
 			return Candidate{}, "", false
 		}
-		s := Savings()[sdk.FixGradCheckpointing]
+		s := parent.saving(f)
 		m := largestAtMost(sizes, fitting(fixed*s.Fixed, perSample*s.PerSample, usable), 0)
 		if m <= floor {
 			return Candidate{}, "", false
 		}
-		return t.candidate(m, true), fmt.Sprintf("checkpointing's saving is predicted to fit micro-batch %d", m), true
+		return t.candidate(m, f), fmt.Sprintf("%s predicted to fit micro-batch %d", savingWords(parent, f), m), true
 	}
-	fixed, perSample, usable, ok := t.line(ckpt)
+	fixed, perSample, usable, ok := t.line(f)
 	target := 0
 	if ok {
 		target = fitting(fixed, perSample, usable)
@@ -135,22 +193,22 @@ func (t *Tuner) nextIn(ckpt bool) (Candidate, string, bool) {
 			}
 			why = fmt.Sprintf("%d ran out of memory and the figures predict no size; half", oom)
 		}
-		if m <= fit || t.triedAt(m, ckpt) {
+		if m <= fit || t.triedAt(m, f) {
 			return Candidate{}, "", false
 		}
-		return t.candidate(m, ckpt), why, true
+		return t.candidate(m, f), why, true
 	case oom == 0 && fit > 0 && ok:
 		// Everything tried fits: up to the largest the line leaves room
 		// for; when it says none but the peak is under the margin, the
 		// next size up (the line's fixed part is a prior, and a trial
 		// that runs out only bounds the next).
 		m := largestAtMost(sizes, target, 0)
-		if m > fit && !t.triedAt(m, ckpt) {
-			return t.candidate(m, ckpt), fmt.Sprintf("the peak at %d leaves room for %d", fit, m), true
+		if m > fit && !t.triedAt(m, f) {
+			return t.candidate(m, f), fmt.Sprintf("the peak at %d leaves room for %d", fit, m), true
 		}
-		if peak := t.peakAt(fit, ckpt); peak > 0 && peak < usable*TuneMargin {
-			if up := nextAbove(sizes, fit); up != math.MaxInt && !t.triedAt(up, ckpt) {
-				return t.candidate(up, ckpt), fmt.Sprintf("the peak at %d leaves room; the next size up", fit), true
+		if peak := t.peakAt(fit, f); peak > 0 && peak < usable*TuneMargin {
+			if up := nextAbove(sizes, fit); up != math.MaxInt && !t.triedAt(up, f) {
+				return t.candidate(up, f), fmt.Sprintf("the peak at %d leaves room; the next size up", fit), true
 			}
 		}
 	}
@@ -171,9 +229,22 @@ func fitting(fixed, perSample, usable float64) int {
 	return int(math.Floor((usable*TuneMargin - fixed) / perSample))
 }
 
+// savingWords names what g's fixes beyond f's save: "checkpointing's
+// saving is", "the 8-bit optimizer's saving is", "their savings are".
+func savingWords(f, g Family) string {
+	ckpt, q8 := g.Checkpointing && !f.Checkpointing, g.Optimizer8bit && !f.Optimizer8bit
+	switch {
+	case ckpt && q8:
+		return "checkpointing's and the 8-bit optimizer's savings are"
+	case q8:
+		return "the 8-bit optimizer's saving is"
+	}
+	return "checkpointing's saving is"
+}
+
 // candidate is micro-batch m of a family, the effective batch kept.
-func (t *Tuner) candidate(m int, ckpt bool) Candidate {
-	c := Candidate{Micro: m, Checkpointing: ckpt}
+func (t *Tuner) candidate(m int, f Family) Candidate {
+	c := Candidate{Micro: m, Family: f}
 	if t.accumKnob {
 		c.Accum = t.typed.Micro * t.typed.Accum / m
 	}
@@ -199,9 +270,9 @@ func (t *Tuner) sizes() []int {
 
 // bounds are the largest micro-batch that fit and the smallest that ran
 // out, in one family (0 none).
-func (t *Tuner) bounds(ckpt bool) (fit, oom int) {
+func (t *Tuner) bounds(f Family) (fit, oom int) {
 	for _, tr := range t.trials {
-		if tr.Checkpointing != ckpt {
+		if tr.Family != f {
 			continue
 		}
 		if tr.Fits && tr.Micro > fit {
@@ -214,9 +285,9 @@ func (t *Tuner) bounds(ckpt bool) (fit, oom int) {
 	return fit, oom
 }
 
-func (t *Tuner) tried(ckpt bool) bool {
+func (t *Tuner) tried(f Family) bool {
 	for _, tr := range t.trials {
-		if tr.Checkpointing == ckpt {
+		if tr.Family == f {
 			return true
 		}
 	}
@@ -225,18 +296,18 @@ func (t *Tuner) tried(ckpt bool) bool {
 
 // peakAt is the measured peak of the trial of size m in a family that fit,
 // 0 unknown.
-func (t *Tuner) peakAt(m int, ckpt bool) float64 {
+func (t *Tuner) peakAt(m int, f Family) float64 {
 	for _, tr := range t.trials {
-		if tr.Checkpointing == ckpt && tr.Micro == m && tr.Fits {
+		if tr.Family == f && tr.Micro == m && tr.Fits {
 			return float64(tr.Point.Demand)
 		}
 	}
 	return 0
 }
 
-func (t *Tuner) triedAt(m int, ckpt bool) bool {
+func (t *Tuner) triedAt(m int, f Family) bool {
 	for _, tr := range t.trials {
-		if tr.Checkpointing == ckpt && tr.Micro == m {
+		if tr.Family == f && tr.Micro == m {
 			return true
 		}
 	}
@@ -247,15 +318,16 @@ func (t *Tuner) triedAt(m int, ckpt bool) bool {
 // fit among its trials (a measured peak) it is fitted to them all; with
 // OOMs alone (lower bounds) it is the smallest OOM's figures all per
 // sample, the largest guess they allow: a trial that runs out costs less
-// than one too small, and draws the line for the next. A single fit with
-// checkpointing takes the fixed part from the line without it (the same
-// weights and optimizer state), else FixedShare of its peak.
-func (t *Tuner) line(ckpt bool) (fixed, perSample, usable float64, ok bool) {
+// than one too small, and draws the line for the next. A single fit in a
+// family with fixes takes the fixed part from the line of the family
+// without them (the same weights and optimizer state; the 8-bit
+// optimizer's saving applied), else FixedShare of its peak.
+func (t *Tuner) line(f Family) (fixed, perSample, usable float64, ok bool) {
 	var pts []Point
 	fits := 0
 	var lowest *Point
 	for _, tr := range t.trials {
-		if tr.Checkpointing == ckpt && tr.Point.Demand > 0 && tr.Point.Usable > 0 {
+		if tr.Family == f && tr.Point.Demand > 0 && tr.Point.Usable > 0 {
 			pt := tr.Point
 			pt.Size, pt.OOM = tr.Micro, tr.OOM
 			pts = append(pts, pt)
@@ -280,9 +352,13 @@ func (t *Tuner) line(ckpt bool) (fixed, perSample, usable float64, ok bool) {
 	}
 	last := pts[len(pts)-1]
 	d := float64(last.Demand)
-	if ckpt {
-		if f, _, _, known := t.line(false); known && f > 0 && f < d {
-			return f, (d - f) / float64(last.Size), usable, true
+	if f != (Family{}) {
+		base := Family{}
+		if fx, _, _, known := t.line(base); known && fx > 0 {
+			fx *= base.saving(f).Fixed
+			if fx < d {
+				return fx, (d - fx) / float64(last.Size), usable, true
+			}
 		}
 	}
 	fixed, perSample = lineOf(nil, last)
@@ -307,8 +383,8 @@ func (t *Tuner) Best() (Trial, bool) {
 		if a.SamplesPerS != b.SamplesPerS {
 			return a.SamplesPerS > b.SamplesPerS
 		}
-		if a.Checkpointing != b.Checkpointing {
-			return !a.Checkpointing
+		if fa, fb := fixesOf(a.Family), fixesOf(b.Family); fa != fb {
+			return fa < fb
 		}
 		return a.Micro > b.Micro
 	})
@@ -332,4 +408,15 @@ func nextAbove(sizes []int, m int) int {
 		}
 	}
 	return math.MaxInt
+}
+
+// fixesOf counts a family's fixes: of two equally fast trials, fewer fixes win.
+func fixesOf(f Family) int {
+	n := 0
+	for _, on := range []bool{f.Checkpointing, f.Optimizer8bit} {
+		if on {
+			n++
+		}
+	}
+	return n
 }

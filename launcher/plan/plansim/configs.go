@@ -149,11 +149,12 @@ func RunMode(j ConfigJob, v Variant) ConfigOutcome {
 const TuneTrials = 6
 
 // TuneMode is `vramrun tune` on j: the plan.Tuner's trials (the allocator
-// on in each, checkpointing where it predicts a larger micro-batch), an
+// on in each, checkpointing and the 8-bit optimizer where they are
+// predicted to fit a larger micro-batch), an
 // OOM's figures from the simulated allocator, a fitting trial's NVML peak
 // and its speed from the ground truth. Relaunches counts the trials.
 func TuneMode(j ConfigJob) ConfigOutcome {
-	t := plan.NewTuner(j.Start, j.Effective/j.Start, true, 1)
+	t := plan.NewTuner(j.Start, j.Effective/j.Start, true, 1).AllowOptimizer8bit()
 	var out ConfigOutcome
 	for out.Relaunches < TuneTrials {
 		c, _, ok := t.Next()
@@ -161,7 +162,7 @@ func TuneMode(j ConfigJob) ConfigOutcome {
 			break
 		}
 		out.Relaunches++
-		s := State{Micro: c.Micro, Allocator: true, Ckpt: c.Checkpointing}
+		s := State{Micro: c.Micro, Allocator: true, Ckpt: c.Checkpointing, Q8: c.Optimizer8bit}
 		tr := plan.Trial{Candidate: c}
 		if jb := j.job(s); jb.Fits(s.Micro) {
 			need := float64(jb.Fixed+jb.PerSample*int64(s.Micro)) * (1 + jb.Waste)
@@ -178,7 +179,7 @@ func TuneMode(j ConfigJob) ConfigOutcome {
 		return out
 	}
 	_, best := j.Best()
-	out.Final = State{Micro: win.Micro, Allocator: true, Ckpt: win.Checkpointing}
+	out.Final = State{Micro: win.Micro, Allocator: true, Ckpt: win.Checkpointing, Q8: win.Optimizer8bit}
 	out.Share = j.Speed(out.Final) / best
 	out.Relaunches--
 	return out
