@@ -10,14 +10,19 @@ import (
 type tuneJob struct {
 	fixed, perSample, ckptKeeps, overhead float64
 	usable                                int64
+	// q8Keeps is what the 8-bit optimizer keeps of the fixed part (0: 1).
+	q8Keeps float64
 }
 
 func (j tuneJob) run(c Candidate) Trial {
-	per := j.perSample
+	per, fixed := j.perSample, j.fixed
 	if c.Checkpointing {
 		per *= j.ckptKeeps
 	}
-	need := int64((j.fixed + per*float64(c.Micro)) * float64(gib))
+	if c.Optimizer8bit && j.q8Keeps > 0 {
+		fixed *= j.q8Keeps
+	}
+	need := int64((fixed + per*float64(c.Micro)) * float64(gib))
 	tr := Trial{Candidate: c}
 	if need > j.usable {
 		// The OOM's figures are a lower bound: what was held when the
@@ -134,5 +139,30 @@ func TestTunerSaysWhenItHalves(t *testing.T) {
 	c, why, ok := tu.Next()
 	if !ok || c.Micro != 128 || why != "256 ran out of memory and the figures predict no size; half" {
 		t.Fatalf("next = %+v %q %v", c, why, ok)
+	}
+}
+
+// TestTuneTriesTheOptimizer8bitWhenItFreesRoom: 16 GiB of weights and
+// optimizer state of 24 leave room for 64 x 4 without fixes; 8-bit Adam
+// takes the fixed part to half, so 128 x 2 fits and, small micro-batches
+// being slow, wins. Without it allowed, no trial has it.
+func TestTuneTriesTheOptimizer8bitWhenItFreesRoom(t *testing.T) {
+	job := tuneJob{fixed: 16, perSample: 0.1, ckptKeeps: 1, overhead: 64, usable: 24 * gib, q8Keeps: 0.5}
+	tu := NewTuner(256, 1, false, 1).AllowOptimizer8bit()
+	trials := tune(t, tu, job, 6)
+	best, ok := tu.Best()
+	if !ok || !best.Optimizer8bit || best.Micro != 128 {
+		t.Fatalf("best = %+v, want the 8-bit optimizer at 128 (trials %+v)", best, trials)
+	}
+	for _, tr := range trials {
+		if tr.Optimizer8bit && tr.Micro <= 64 {
+			t.Fatalf("8-bit trial at %d, no larger than what fits without it: %+v", tr.Micro, trials)
+		}
+	}
+	plain := NewTuner(256, 1, false, 1)
+	for _, tr := range tune(t, plain, job, 6) {
+		if tr.Optimizer8bit {
+			t.Fatalf("8-bit trial without it allowed: %+v", tr)
+		}
 	}
 }
