@@ -169,6 +169,12 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which bitsandbytes.optim.PagedAdamW8bit needs", found.Why)
 		}
 		set("--optimizer", "bitsandbytes.optim.PagedAdamW8bit")
+	case sdk.FixTrial:
+		trial, parts, err := c.trial(fix)
+		if err != nil {
+			return sdk.ApplyResponse{}, err
+		}
+		args, summary = trial, strings.Join(parts, ", ")
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for litgpt")
 	}

@@ -39,3 +39,19 @@ func TestGlobalBatchIsTheTruth(t *testing.T) {
 		t.Errorf("litgpt chat claimed")
 	}
 }
+
+// TestTrialWritesUnderTheScratchFolder: --out_dir is the scratch folder,
+// with no step checkpoint, CSV logs, no final validation and no resume.
+// A flag that a later --config would override is moved to the end; one
+// after it is edited in place.
+func TestTrialWritesUnderTheScratchFolder(t *testing.T) {
+	files := map[string]string{"lora.yaml": loraYAML + "logger_name: wandb\neval:\n  initial_validation: true\n"}
+	trial := sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"}
+	plugintab.WantApplied(t, New(), cmd("litgpt finetune_full checkpoints/x --out_dir mine --config lora.yaml --resume auto --train.save_interval=5", files), trial,
+		"litgpt finetune_full checkpoints/x --config lora.yaml --resume false --train.save_interval=null --out_dir /s --logger_name csv --eval.final_validation false --eval.initial_validation false", nil,
+		"--out_dir /s, --logger_name csv, --train.save_interval null, --eval.final_validation false, --eval.initial_validation false, --resume false")
+	plugintab.WantApplied(t, New(), cmd("litgpt pretrain pythia-14m --out_dir=mine", nil), trial,
+		"litgpt pretrain pythia-14m --out_dir=/s --logger_name csv --train.save_interval null --eval.final_validation false", nil,
+		"--out_dir /s, --logger_name csv, --train.save_interval null, --eval.final_validation false")
+	plugintab.WantRefused(t, New(), cmd("litgpt finetune checkpoints/x --config missing.yaml", nil), trial, "missing.yaml")
+}

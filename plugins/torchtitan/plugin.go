@@ -200,6 +200,11 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, a pyscript.Analysis) (sd
 		args = cmdline.AddSwitch(cmdline.RemoveFlag(args, "--training.no-enable-cpu-offload", "--training.no_enable_cpu_offload"),
 			"--training.enable_cpu_offload", "--training.enable-cpu-offload")
 		parts = append(parts, "--training.enable_cpu_offload")
+	case sdk.FixTrial:
+		var err error
+		if args, parts, err = c.trial(args, fix); err != nil {
+			return sdk.ApplyResponse{}, err
+		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for torchtitan")
 	}

@@ -56,3 +56,19 @@ func TestBooleansAreTyroFlags(t *testing.T) {
 	_, err := plugintab.Apply(t, New(), on, sdk.Fix{ID: sdk.FixCPUOffload})
 	plugintab.WantUnsupported(t, err, sdk.FixCPUOffload, "already on (training.enable_cpu_offload)")
 }
+
+// TestTrialWritesUnderTheScratchFolder: job.dump_folder is the scratch
+// folder; checkpoints, W&B and TensorBoard are off, and validation where
+// the config turns it on. The user's switches become tyro's negative
+// flags in place, not one more flag each.
+func TestTrialWritesUnderTheScratchFolder(t *testing.T) {
+	files := map[string]string{"llama3_8b.toml": llama3TOML, "val.toml": llama3TOML + "\n[validation]\nenabled = true\n"}
+	trial := sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"}
+	plugintab.WantApplied(t, New(), cmd("torchrun --nproc_per_node=8 -m torchtitan.train --job.config_file llama3_8b.toml --checkpoint.enable --metrics.enable_wandb --job.dump-folder=out --metrics.no_enable_wandb", files), trial,
+		"torchrun --nproc_per_node=8 -m torchtitan.train --job.config_file llama3_8b.toml --checkpoint.no-enable --job.dump-folder=/s --metrics.no-enable-wandb --metrics.no-enable-tensorboard", nil,
+		"--job.dump_folder /s, --checkpoint.no-enable, --metrics.no-enable-wandb, --metrics.no-enable-tensorboard")
+	plugintab.WantApplied(t, New(), cmd("./run_train.sh", files, "CONFIG_FILE", "val.toml"), trial,
+		"./run_train.sh --job.dump_folder /s --checkpoint.no-enable --metrics.no-enable-wandb --metrics.no-enable-tensorboard --validation.no-enabled", nil,
+		"--job.dump_folder /s, --checkpoint.no-enable, --metrics.no-enable-wandb, --metrics.no-enable-tensorboard, --validation.no-enabled")
+	plugintab.WantRefused(t, New(), cmd("torchrun -m torchtitan.train --job.config_file missing.toml", files), trial, "missing.toml")
+}

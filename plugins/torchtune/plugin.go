@@ -27,9 +27,14 @@ const Name = "torchtune"
 // New returns the plugin; the OOM texts are PyTorch's.
 func New() *cfgcli.Plugin {
 	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
-		// The recipes' metric logger: "Step 10 | loss:2.31 ... tokens_per_second_per_gpu:1234.5".
-		Progress: []sdk.ProgressPattern{{ID: Name + ".tokens_per_second_per_gpu",
-			Regexp: `tokens_per_second_per_gpu:(?P<per_s>[0-9]+(?:\.[0-9]+)?)`, Unit: sdk.UnitToken, PerProcess: true}}}, 95, "a tune run command", load)
+		// The recipes' metric logger: "Step 10 | loss:2.31 ... tokens_per_second_per_gpu:1234.5";
+		// else their tqdm bar, which ticks once per optimizer step and is
+		// described "epoch|step|Loss: x" (recipes/full_finetune_*.py:
+		// pbar.update(1); pbar.set_description(f"{curr_epoch + 1}|{self.global_step}|Loss: ...")),
+		// for a trial whose metric logger writes to a file.
+		Progress: append([]sdk.ProgressPattern{{ID: Name + ".tokens_per_second_per_gpu",
+			Regexp: `tokens_per_second_per_gpu:(?P<per_s>[0-9]+(?:\.[0-9]+)?)`, Unit: sdk.UnitToken, PerProcess: true}},
+			pyscript.Tqdm(Name, `[0-9]+\|[0-9]+\|Loss: `, sdk.UnitStep)...)}, 95, "a tune run command", load)
 }
 
 // command is a tune run command as read.
@@ -253,6 +258,10 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 		set(keyLoss, linearCE)
 	case sdk.FixActivationOffload:
 		set(keyActOffload, "True")
+	case sdk.FixTrial:
+		if err := c.trial(fix, set); err != nil {
+			return sdk.ApplyResponse{}, err
+		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for tune run")
 	}

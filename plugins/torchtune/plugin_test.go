@@ -1,6 +1,8 @@
 package torchtune
 
 import (
+	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -106,4 +108,73 @@ func TestSelectiveBecomesFull(t *testing.T) {
 	plugintab.WantApplied(t, New(), both, sdk.Fix{ID: sdk.FixGradCheckpointing},
 		"tune run --nproc_per_node 2 full_finetune_distributed --config sel.yaml enable_activation_checkpointing=False ac_mode=full", nil,
 		"enable_activation_checkpointing=False, ac_mode=full")
+}
+
+// trialYAML writes under output_dir, as torchtune's configs do, reports to
+// W&B, validates every 10 steps and resumes.
+const trialYAML = `output_dir: /tmp/torchtune/llama3_1_8B/full
+batch_size: 2
+checkpointer:
+  _component_: torchtune.training.FullModelHFCheckpointer
+  checkpoint_dir: /tmp/Meta-Llama-3.1-8B-Instruct/
+  output_dir: ${output_dir}
+resume_from_checkpoint: True
+run_val_every_n_steps: 10
+metric_logger:
+  _component_: torchtune.training.metric_logging.WandBLogger
+  project: my-project
+  log_dir: ${output_dir}/logs
+`
+
+// TestTrialWritesUnderTheScratchFolder: output_dir is the scratch folder
+// (the user's override replaced in place), W&B becomes the DiskLogger,
+// validation is off and the run starts afresh; what interpolates
+// output_dir is left to follow it.
+func TestTrialWritesUnderTheScratchFolder(t *testing.T) {
+	files := map[string]string{"my.yaml": trialYAML,
+		"stdout.yaml": "output_dir: out\ncheckpointer:\n  output_dir: /ckpt\nmetric_logger:\n  _component_: torchtune.training.metric_logging.StdoutLogger\nprofiler:\n  enabled: True\n  output_dir: /prof\n"}
+	trial := sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"}
+	plugintab.WantApplied(t, New(), cmd("tune run full_finetune_single_device --config my.yaml output_dir=mine batch_size=8", files), trial,
+		"tune run full_finetune_single_device --config my.yaml output_dir=/s batch_size=8 metric_logger._component_=torchtune.training.metric_logging.DiskLogger run_val_every_n_steps=null resume_from_checkpoint=False", nil,
+		"output_dir=/s, metric_logger._component_=torchtune.training.metric_logging.DiskLogger, run_val_every_n_steps=null, resume_from_checkpoint=False")
+	// StdoutLogger writes nothing (its lines are the speed readings) and
+	// stays; paths of their own go to the scratch folder.
+	plugintab.WantApplied(t, New(), cmd("tune run --nproc_per_node 2 full_finetune_distributed --config stdout.yaml", files), trial,
+		"tune run --nproc_per_node 2 full_finetune_distributed --config stdout.yaml output_dir=/s checkpointer.output_dir=/s profiler.output_dir=/s/profiling_outputs", nil,
+		"output_dir=/s, checkpointer.output_dir=/s, profiler.output_dir=/s/profiling_outputs")
+	// A registry config is not read: every path is set, and the parent
+	// assignment that swapped in W&B is the override edited.
+	plugintab.WantApplied(t, New(), cmd("tune run full_finetune_single_device --config llama3_1/8B_full_single_device metric_logger=torchtune.training.metric_logging.WandBLogger", nil), trial,
+		"tune run full_finetune_single_device --config llama3_1/8B_full_single_device metric_logger=torchtune.training.metric_logging.DiskLogger output_dir=/s checkpointer.output_dir=/s metric_logger.log_dir=/s/logs", nil,
+		"output_dir=/s, checkpointer.output_dir=/s, metric_logger=torchtune.training.metric_logging.DiskLogger, metric_logger.log_dir=/s/logs")
+}
+
+func TestTrialRefusesCustomRecipes(t *testing.T) {
+	files := map[string]string{"my.yaml": trialYAML}
+	for _, recipe := range []string{"my_recipe.py", "recipes.my_recipe"} {
+		plugintab.WantRefused(t, New(), cmd("tune run "+recipe+" --config my.yaml", files), sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"},
+			recipe+" is a custom recipe, so where it writes is its own: point its output_dir, checkpointer and metric logger at a scratch folder and pass --trust-trials")
+	}
+}
+
+// TestProgressReadsTheRecipesBar: the tqdm bar of a recipe, one tick an
+// optimizer step, is read where the metric logger prints nothing.
+func TestProgressReadsTheRecipesBar(t *testing.T) {
+	line := "1|5|Loss: 2.3100:  10%|█         | 5/50 [00:10<01:30,  2.00s/it]"
+	d, err := New().Describe(context.Background(), sdk.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Progress {
+		m := regexp.MustCompile(p.Regexp).FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		re := regexp.MustCompile(p.Regexp)
+		if got := m[re.SubexpIndex("s_per")]; got != "2.00" || p.Unit != sdk.UnitStep {
+			t.Fatalf("%s reads %q per %s", p.ID, got, p.Unit)
+		}
+		return
+	}
+	t.Fatalf("nothing reads %q", line)
 }
