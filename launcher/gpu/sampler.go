@@ -300,12 +300,14 @@ func (n *noteSet) note(msg string) {
 
 // Peak returns the job's own peak memory (summed over its devices) when
 // NVML attributed memory to the job, else the peak of the devices' used
-// memory. known is false when no sample had any figure.
+// memory. known is false when no sample had any figure, and when every
+// sample found the job holding nothing: a job that ran out of memory
+// between two samples was not seen, and "0 bytes" would say it used none.
 func (s *Sampler) Peak() (bytes uint64, known bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jobPeakKnown && !s.containerPIDs {
-		return s.jobPeak, true
+		return s.jobPeak, s.jobPeak > 0
 	}
 	return s.devicePeak, s.devicePeakKnown
 }

@@ -262,3 +262,24 @@ func BenchmarkSampleTick(b *testing.B) {
 		s.TickAt(now)
 	}
 }
+
+// TestSamplerJobSeenHoldingNothingHasNoPeak: NVML listed the job's
+// process, but holding nothing at every sample (it ran out of memory
+// between two): its peak is unknown, not "0 bytes".
+func TestSamplerJobSeenHoldingNothingHasNoPeak(t *testing.T) {
+	gpu0 := a100("GPU-aaaa", 0)
+	m := gputest.New("550", gpu0)
+	g := openFake(t, m, nil)
+	job := &jobTree{}
+	s := NewSampler(g, devicesOf(t, g), time.Second, job.get)
+	job.set(100)
+	setProcs(m, 0, 0, gputest.Proc(100, 0))
+	s.TickAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	samples := s.Stop()
+	if len(samples) != 1 || !samples[0].JobUsedKnown {
+		t.Fatalf("samples %+v: want one that saw the job", samples)
+	}
+	if peak, known := s.Peak(); known {
+		t.Fatalf("Peak() = %d, known: want unknown", peak)
+	}
+}
