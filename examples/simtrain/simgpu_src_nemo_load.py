@@ -31,6 +31,7 @@ import simgpu
 import simgpu_oom
 import simgpu_proc
 import simgpu_run
+import simgpu_speed_more
 import simgpu_src_nemo
 from simgpu_frames import load_source
 from simgpu_model import LAYERS
@@ -312,12 +313,16 @@ def recipe(entrypoint, factory, num_nodes=1, num_gpus_per_node=1, peft_scheme="l
     else:
         # the recipe's context parallelism needs two GPUs; the sim's single-GPU default keeps it at 1
         strategy.params["context_parallel_size"] = 1
+    # The pretrain recipes' trainer has TimingCallback (its train_step_timing is the printer's speed); the finetune
+    # recipes add it with performance_mode (finetune_performance_optimizations; its other callbacks are not simulated).
+    callbacks = [Cfg("TimingCallback", [], strict=False, module="nemo.utils.exp_manager")] \
+        if not finetune or performance_mode else None
     trainer = Cfg("Trainer", [
         ("accelerator", "gpu"), ("accumulate_grad_batches", 1), ("devices", num_gpus_per_node),
         ("limit_test_batches", None if finetune else 50), ("limit_val_batches", None if finetune else 32),
         ("limit_train_batches", None), ("log_every_n_steps", 10), ("max_steps", SIM_MAX_STEPS), ("max_epochs", None),
         ("min_steps", None), ("num_nodes", num_nodes), ("num_sanity_val_steps", None), ("plugins", plugin_factory("bf16_mixed")),
-        ("precision", None), ("strategy", strategy), ("callbacks", None), ("logger", None),
+        ("precision", None), ("strategy", strategy), ("callbacks", callbacks), ("logger", None),
         ("use_distributed_sampler", False), ("val_check_interval", 30 if finetune else 2000),
         ("enable_checkpointing", True), ("gradient_clip_val", None), ("enable_progress_bar", True),
         ("benchmark", None), ("deterministic", None)], module="nemo.lightning.pytorch.trainer")
@@ -611,6 +616,9 @@ def open_session(task):
         offload=offload, zero_stage=1 if distributed else 0, steps=steps, eval_every=eval_every,
         eval_batches=min(eval_batches, 2), env=sim.env)
     STATE.session = sim.session(job)
+    timing = any(isinstance(c, Cfg) and c.target == "TimingCallback" for c in trainer_cfg.get("callbacks") or ())
+    lr = optim_config.get("lr") if optim_config is not None else None
+    simgpu_speed_more.NeMoProgressPrinter(STATE.session.driver, global_batch, lr if lr is not None else 1e-4, timing)
     return STATE.session
 
 

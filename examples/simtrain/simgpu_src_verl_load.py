@@ -39,6 +39,7 @@ import simgpu
 import simgpu_oom
 import simgpu_proc
 import simgpu_run
+import simgpu_speed_more
 import simgpu_src_verl
 import simgpu_yaml
 from simgpu_frames import load_source
@@ -956,19 +957,22 @@ def TensorDict(source, batch_size=None, **kwargs):
     return _Batch(source)
 
 
-def tqdm(iterable=None, **kwargs):
-    # the sim's bar (stderr) stands for verl's tqdm
+def tqdm(iterable=None, desc=None, total=None, initial=0, disable=False, **kwargs):
+    """verl's epoch bar (stderr): the sim's bar, one a tqdm call, on the simulated clock (simgpu_speed_more)."""
+    simgpu_speed_more.verl_epoch_bar(STATE.session.driver, desc, total, initial, disable)
     return iterable
 
 
 class Tracking:
-    """verl's Tracking: 'console' and 'wandb' are silent in the sim."""
+    """verl's Tracking: 'console' prints its LocalLogger's line (simgpu_speed_more.verl_console_line); 'wandb'
+    and the other backends are silent in the sim."""
 
     def __init__(self, project_name, experiment_name, default_backend="console", config=None):
-        self.backends = default_backend
+        self.backends = [default_backend] if isinstance(default_backend, str) else list(default_backend)
 
     def log(self, data, step, backend=None):
-        pass
+        if "console" in self.backends and (backend is None or "console" in backend):
+            print(simgpu_speed_more.verl_console_line(data, step), flush=True)
 
 
 class _Scalar:
@@ -1271,7 +1275,25 @@ def load(fw):
         hf_tokenizer=lambda path, **kwargs: NS(pad_token_id=0, eos_token_id=1),
         SFTDataset=SFTDataset, MultiTurnSFTDataset=MultiTurnSFTDataset,
         load_extern_object=_not_simulated("data.custom_cls (a custom dataset class)"))
-    return _compile("verl/trainer/fsdp_sft_trainer.py", names)
+    trainer = _compile("verl/trainer/fsdp_sft_trainer.py", names)
+    _simulated_step_time(trainer.FSDPSFTTrainer)
+    return trainer
+
+
+def _simulated_step_time(cls):
+    """training_step's metrics with the simulated numbers in place of the fake tensors' and the wall clock's: the
+    step's loss, and train/time(s), which verl measures around the step with time.time(), on the simulated clock
+    (the logged line's and the total's)."""
+    measured = cls.training_step
+
+    def training_step(self, batch):
+        metric = measured(self, batch)
+        driver = STATE.session.driver
+        metric["train/loss"] = round(simgpu_run.loss_at(driver.step), 4)
+        metric["train/time(s)"] = simgpu_speed_more.verl_step_seconds(driver)
+        return metric
+
+    cls.training_step = training_step
 
 
 # --- entry point ------------------------------------------------------------------------------------------

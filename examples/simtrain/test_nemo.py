@@ -2,6 +2,7 @@
 the recipes' defaults, the derived number of microbatches and NeMo's checks, NeMo-Run's error report."""
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -10,7 +11,14 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simtest_util import DONE, HERE, TORCH2, clean_env, done_line  # noqa: E402
 
+import simgpu  # noqa: E402
+import simgpu_speed  # noqa: E402
+
 NEMO = os.path.join(HERE, "bin", "nemo")
+# TimingCallback's figure as vramrun's hydra plugin reads it (plugins/hydra/progress.go).
+STEP_TIMING = re.compile(r"train_step_timing in s(?:=|: )(?P<s_per>[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)")
+PRINTER = re.compile(r"^Training epoch 0, iteration ([0-9]+)/([0-9]+) \| lr: (\S+) \| global_batch_size: ([0-9]+) \| "
+                     r"global_step: ([0-9]+) \| reduced_train_loss: [0-9.]+(.*)$", re.M)
 
 
 class NemoRun(unittest.TestCase):
@@ -86,6 +94,46 @@ class DefaultsTest(NemoRun):
                                        "model.config.recompute_granularity=selective")
         self.assertEqual(err.splitlines()[-1],
                          "Unexpected error: CPU offloading does not work when activation recomputation is enabled")
+
+
+class SpeedLinesTest(NemoRun):
+    """MegatronStrategy's ProgressPrinter in place of Lightning's bar, one line a step on rank 0; the pretrain
+    recipes' TimingCallback puts the step's simulated time in it, the finetune recipes' only with performance_mode."""
+
+    def steady(self, micro, accumulation):
+        return simgpu_speed.steady_step_seconds(simgpu.Job("t.py", micro_batch=micro, accumulation=accumulation,
+                                                           precision="bf16", env={}), {})
+
+    def test_finetune_prints_no_step_timing_without_performance_mode(self):
+        code, out, err = self.finetune("trainer.max_steps=3")
+        self.assertEqual(code, 0, err)
+        lines = PRINTER.findall(out)
+        self.assertEqual([(n, total, lr, gbs, step) for n, total, lr, gbs, step, _ in lines],
+                         [(str(i), "3", "0.0001", "128", str(i)) for i in range(3)])
+        self.assertEqual([rest for *_, rest in lines], ["", " | consumed_samples: 256", " | consumed_samples: 384"])
+        self.assertIsNone(STEP_TIMING.search(out))
+        self.assertRegex(out, r"\n  trainer\.callbacks +None\n")
+        self.assertNotIn("it/s", err)
+
+    def test_step_timing_is_the_simulated_step_time(self):
+        finetune = ("finetune", "--factory", "llama3_8b(performance_mode=True)", "-y", "trainer.max_steps=5")
+        pretrain = ("pretrain", "--factory", "llama32_1b", "-y", "data.global_batch_size=8", "trainer.max_steps=4")
+        for args, micro, accumulation, steps in [(finetune, 1, 128, 5), (pretrain, 1, 8, 4)]:
+            code, out, err = self.nemo("llm", *args)
+            self.assertEqual(code, 0, err)
+            self.assertEqual(len(PRINTER.findall(out)), steps)
+            seconds = [float(m.group("s_per")) for m in STEP_TIMING.finditer(out)]
+            steady = self.steady(micro, accumulation)
+            self.assertEqual(len(seconds), steps)
+            for got, factor in zip(seconds, [4, 1.5, 1.5, 1, 1]):
+                self.assertAlmostEqual(got / (factor * steady), 1, places=3, msg=args)
+            self.assertRegex(out, r"\n  trainer\.callbacks +\[<Config\[TimingCallback\(\.\.\.\)\]>\]\n")
+
+    def test_only_rank_zero_prints(self):
+        code, out, err = self.finetune("trainer.max_steps=2", "trainer.devices=2", "data.global_batch_size=8",
+                                       torchrun=2)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(PRINTER.findall(out)), 2)
 
 
 class ChecksTest(NemoRun):

@@ -12,11 +12,18 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simtest_util import HERE, TORCH2, clean_env, done_line  # noqa: E402
 
+import simgpu  # noqa: E402
+import simgpu_speed  # noqa: E402
 import simgpu_src_verl_load as verl  # noqa: E402
 
 PKGS = os.path.join(HERE, "pkgs")
 MODULE = "verl.trainer.fsdp_sft_trainer"
 HYDRA_HINT = "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace."
+# The speed lines as vramrun's hydra plugin reads them (plugins/hydra/progress.go).
+FIGURE = r"[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?"
+CONSOLE_TIME = re.compile(r"step:([0-9]+) - .*train/time\(s\):(?P<s_per>" + FIGURE + ")")
+EPOCH_BAR = re.compile(r"Epoch ([0-9]+)/([0-9]+): .*?\| *([0-9]+)/([0-9]+) \[[^<\]]*<[^,\]]*, *"
+                       r"(?:(?P<per_s>[0-9.]+)it/s|(?P<s_per>[0-9.]+)s/it|\?it/s)")
 
 
 class VerlRun(unittest.TestCase):
@@ -187,6 +194,41 @@ class OOMTest(VerlRun):
         self.assertEqual(code, 0, err)
         done = done_line(out)
         self.assertEqual((done["micro"], done["accum"], done["effective"]), ("32", "8", "256"))
+
+
+class SpeedLinesTest(VerlRun):
+    def test_console_logger_and_epoch_bars_on_the_simulated_clock(self):
+        code, out, err = self.run_verl("data.micro_batch_size_per_gpu=8", "trainer.total_training_steps=7")
+        self.assertEqual(code, 0, err)
+        done = done_line(out)
+        self.assertEqual((done["micro"], done["accum"], done["precision"], done["checkpointing"]),
+                         ("8", "32", "bf16", "true"))
+        steady = simgpu_speed.steady_step_seconds(simgpu.Job("t.py", micro_batch=8, accumulation=32, precision="bf16",
+                                                             checkpointing=True, env={}), {})
+        # Tracking's console backend: "step:N - train/loss:L - train/lr(1e-3):X - train/time(s):T", T the step's
+        # simulated time, warm-up included.
+        times = [(int(m.group(1)), float(m.group("s_per"))) for m in CONSOLE_TIME.finditer(out)]
+        self.assertEqual([step for step, _ in times], list(range(1, 8)))
+        for (step, seconds), factor in zip(times, [4, 1.5, 1.5, 1, 1, 1, 1]):
+            self.assertAlmostEqual(seconds, factor * steady, places=9, msg=step)
+        self.assertIn("\nstep:1 - train/loss:2.6401 - train/lr(1e-3):0.01 - train/time(s):", out)
+        self.assertIn("\nstep:7 - val/loss:", out)
+        self.assertIn("Total time for train steps: %.2fs\n" % sum(t for _, t in times), out)
+        # One bar an epoch of 5 steps (tqdm's, on stderr), the second starting over at 0/5.
+        bars = [(int(m.group(1)), int(m.group(3)), int(m.group(4))) for m in EPOCH_BAR.finditer(err)]
+        self.assertEqual(bars, [(1, n, 5) for n in range(6)] + [(2, n, 5) for n in range(3)])
+        # The second epoch's bar ticks at the steady step time (tqdm's "%5.2f").
+        last = list(EPOCH_BAR.finditer(err))[-1]
+        if last.group("per_s"):
+            self.assertAlmostEqual(float(last.group("per_s")), 1 / steady, delta=0.006)
+        else:
+            self.assertAlmostEqual(float(last.group("s_per")), steady, delta=0.006)
+
+    def test_no_console_line_without_the_console_backend(self):
+        code, out, err = self.run_verl("trainer.logger=[wandb]", "trainer.total_training_steps=2")
+        self.assertEqual(code, 0, err)
+        self.assertIsNone(CONSOLE_TIME.search(out), out)
+        self.assertIn("Epoch 1/4: ", err)
 
 
 class ParserTest(unittest.TestCase):

@@ -20,8 +20,10 @@ import (
 )
 
 // maxLine is the longest line looked at; a longer one is no progress line
-// (a bar redraw is far shorter) and is passed over whole.
-const maxLine = 4 << 10
+// and is passed over whole. A bar redraw is far shorter, but some loggers
+// put every metric on one line (verl's console line runs to 3-5 KB, its
+// throughput near the end): the OOM scanner's 64 KiB, kept per stream.
+const maxLine = 64 << 10
 
 // window is how many of a pattern's latest readings are kept: the median
 // is taken over them.

@@ -138,10 +138,24 @@ func TestFirstDeclaredPatternWins(t *testing.T) {
 }
 
 func TestOverlongLinesArePassedOver(t *testing.T) {
-	long := strings.Repeat("x", 10<<10) + " 9.00it/s\n"
+	long := strings.Repeat("x", 80<<10) + " 9.00it/s\n"
 	r := readAll(t, []sdk.ProgressPattern{barRate}, long, " 1/2 [3.00it/s]\n")
 	if s := r.Speed(speed.Shape{Micro: 1, World: 1, Accumulation: 1}); s.Readings != 1 || s.Rate != 3 {
 		t.Fatalf("speed = %+v, want only the short line's 3", s)
+	}
+}
+
+// TestLongMetricLinesAreRead: a logger that prints every metric on one
+// line of some kilobytes, the rate near its end, is read.
+func TestLongMetricLinesAreRead(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 5000; i++ {
+		fmt.Fprintf(&b, "metric/%d:%d.123 - ", i, i)
+	}
+	line := b.String() + "tokens_per_second_per_gpu:250.5\n"
+	r := readAll(t, []sdk.ProgressPattern{tokens}, line, line, line, line)
+	if s := r.Speed(speed.Shape{World: 1}); s.Readings == 0 {
+		t.Fatalf("speed = %+v, want the long lines read", s)
 	}
 }
 

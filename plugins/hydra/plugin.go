@@ -36,9 +36,9 @@ type tool struct {
 	// is says the command is this tool's.
 	is            func(inv cmdline.Invocation) bool
 	micro, global string
-	// microDefault is the tool's own default, used when the command does
-	// not override the micro key (0: unknown).
-	microDefault int
+	// microDefault and globalDefault are the tool's own defaults, used
+	// when the command does not override the key (0: unknown).
+	microDefault, globalDefault int
 	// checkpointing are the overrides that turn full activation
 	// checkpointing on; checkpointingOn the key whose true says it is on.
 	checkpointing   []string
@@ -58,7 +58,7 @@ func moduleIs(name string) func(cmdline.Invocation) bool {
 
 var tools = []tool{
 	{name: "verl SFT", is: moduleIs("verl.trainer.fsdp_sft_trainer"), micro: "data.micro_batch_size_per_gpu", global: "data.train_batch_size",
-		microDefault: 4, evalIsMicro: true,
+		microDefault: 4, globalDefault: 256, evalIsMicro: true, // verl/trainer/config/sft_trainer.yaml
 		checkpointing: []string{"model.enable_gradient_checkpointing=true"}, checkpointingOn: "model.enable_gradient_checkpointing",
 		offload: []string{"model.fsdp_config.cpu_offload=true", "model.fsdp_config.offload_params=true"}},
 	{name: "verl PPO", is: moduleIs("verl.trainer.main_ppo"), micro: "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
@@ -96,9 +96,11 @@ func argHas(prefix string) func(cmdline.Invocation) bool {
 	}
 }
 
-// New returns the plugin; the OOM texts are PyTorch's.
+// New returns the plugin; the OOM texts are PyTorch's, the speed lines
+// the tools' own (Progress).
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 90, "a Hydra-configured trainer vramrun knows", load)
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Progress: Progress()}, 90,
+		"a Hydra-configured trainer vramrun knows", load)
 }
 
 type command struct {
@@ -152,7 +154,11 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 	if t.evalIsMicro {
 		a.Knobs.EvalBatchSize = micro
 	}
-	if global := cfgcli.Int(v[t.global]); global != nil && micro != nil && *micro > 0 {
+	global := cfgcli.Int(v[t.global])
+	if global == nil && t.globalDefault > 0 {
+		global = sdk.Int(t.globalDefault)
+	}
+	if global != nil && micro != nil && *micro > 0 {
 		// What the tool derives per GPU; the global batch is the truth.
 		a.Knobs.GradAccumulation = sdk.Int(max(*global/a.WorldSize / *micro, 1))
 	}

@@ -25,9 +25,11 @@ import (
 // Name is the framework name the plan reports.
 const Name = "openrlhf"
 
-// New returns the plugin; the OOM texts are PyTorch's.
+// New returns the plugin; the OOM texts are PyTorch's, the speed line
+// the training bar (Progress).
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}}, 95, "an OpenRLHF trainer", load)
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Progress: Progress()}, 95,
+		"an OpenRLHF trainer", load)
 }
 
 // spelling is one generation of OpenRLHF's flag names ("" where it has none).
