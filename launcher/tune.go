@@ -141,29 +141,7 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 	if k.BatchSize == nil {
 		return Tuning{}, &ExitError{StatusFailure, fmt.Errorf("tune: the %s plugin found no batch size in the command", l.claim.framework)}
 	}
-	accum := 0
-	if k.GradAccumulation != nil {
-		accum = max(*k.GradAccumulation, 1)
-	}
-	ckpt := l.planner.Allows(sdk.FixGradCheckpointing) && (k.GradCheckpointing == nil || !*k.GradCheckpointing) &&
-		t.takes(ctx, sdk.FixGradCheckpointing)
-	for _, id := range l.planner.Before(sdk.FixBatchSize) {
-		if id != sdk.FixAllocator && t.takes(ctx, id) {
-			t.first = append(t.first, id)
-		}
-	}
-	// The 8-bit optimizer changes the optimizer's numerics, as it does in a
-	// run: only where the ladder has it, and not when the ladder applies
-	// it before any cut (it is then on in every trial already).
-	q8 := l.planner.Allows(sdk.FixOptimizer8bit) && !slices.Contains(t.first, sdk.FixOptimizer8bit) &&
-		t.takes(ctx, sdk.FixOptimizer8bit)
-	newSearch := func() *plan.Tuner {
-		s := plan.NewTuner(*k.BatchSize, accum, ckpt, t.o.Settings.MinBatchSize)
-		if q8 {
-			s.AllowOptimizer8bit()
-		}
-		return s
-	}
+	newSearch := t.searcher(ctx, k)
 	search := newSearch()
 	var out Tuning
 	configs := map[int]configured{}
@@ -219,6 +197,37 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 		}
 	}
 	return t.finish(out, search, configs, last)
+}
+
+// searcher is how each search of the trials starts: a tuner over the
+// typed micro-batch and accumulation, with the families of fixes the
+// ladder has and the command takes. It also keeps the ladder's fixes ahead
+// of the batch cut that the command takes (t.first).
+func (t *tuner) searcher(ctx context.Context, k sdk.Knobs) func() *plan.Tuner {
+	l := t.l
+	accum := 0
+	if k.GradAccumulation != nil {
+		accum = max(*k.GradAccumulation, 1)
+	}
+	ckpt := l.planner.Allows(sdk.FixGradCheckpointing) && (k.GradCheckpointing == nil || !*k.GradCheckpointing) &&
+		t.takes(ctx, sdk.FixGradCheckpointing)
+	for _, id := range l.planner.Before(sdk.FixBatchSize) {
+		if id != sdk.FixAllocator && t.takes(ctx, id) {
+			t.first = append(t.first, id)
+		}
+	}
+	// The 8-bit optimizer changes the optimizer's numerics, as it does in a
+	// run: only where the ladder has it, and not when the ladder applies
+	// it before any cut (it is then on in every trial already).
+	q8 := l.planner.Allows(sdk.FixOptimizer8bit) && !slices.Contains(t.first, sdk.FixOptimizer8bit) &&
+		t.takes(ctx, sdk.FixOptimizer8bit)
+	return func() *plan.Tuner {
+		s := plan.NewTuner(*k.BatchSize, accum, ckpt, t.o.Settings.MinBatchSize)
+		if q8 {
+			s.AllowOptimizer8bit()
+		}
+		return s
+	}
 }
 
 // takes asks the plugin whether the typed command takes fix id, without
