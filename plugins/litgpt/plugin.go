@@ -146,7 +146,7 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 	args := c.args()
 	var summary string
 	set := func(name, value string) {
-		args = cmdline.SetFlag(args, []string{name}, value, cmdline.Space)
+		args = setWinning(args, name, value)
 		summary = name + " " + value
 	}
 	switch fix.ID {

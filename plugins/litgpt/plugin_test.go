@@ -33,6 +33,12 @@ func TestGlobalBatchIsTheTruth(t *testing.T) {
 	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 8},
 		"litgpt finetune_lora --config lora.yaml --train.micro_batch_size 2", nil,
 		"--train.micro_batch_size 2 (train.global_batch_size stays; litgpt derives the accumulation)")
+	// The user's flag before --config, which the file overrides: the cut
+	// goes after it, where it wins.
+	before := cmd("litgpt finetune_lora --train.micro_batch_size 1 --config lora.yaml --devices 2", files)
+	plugintab.WantApplied(t, New(), before, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 2, GradAccumulation: 8},
+		"litgpt finetune_lora --config lora.yaml --devices 2 --train.micro_batch_size 2", nil,
+		"--train.micro_batch_size 2 (train.global_batch_size stays; litgpt derives the accumulation)")
 	_, err := plugintab.Apply(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
 	plugintab.WantUnsupported(t, err, sdk.FixMixedPrecision, "already in bf16 (precision bf16-true)")
 	if got := plugintab.Recognize(t, New(), cmd("litgpt chat checkpoints/x", nil)); got.Confidence != 0 {
