@@ -286,8 +286,9 @@ def trial_words(trial, count):
     """The winner's configuration for the table: "trial 3 of 4: 16x4, mixed_precision, 470 samples/s"."""
     micro, accum = trial_batch(trial)
     words = [f"trial {trial.get('n')} of {count}: {micro}x{accum}"]
-    if trial.get("grad_checkpointing"):
-        words.append("grad_checkpointing")
+    for fix in ("grad_checkpointing", "optimizer_8bit"):
+        if trial.get(fix):
+            words.append(fix)
     words.extend(str(f) for f in trial.get("with") or [])
     per_s = (trial.get("speed") or {}).get("samples_per_s")
     if isinstance(per_s, (int, float)):
@@ -318,8 +319,8 @@ def check_tune_trials(report, row, output_dir):
     """The problems of a parsed tune report; fills row's figures in as it goes."""
     problems = []
     trials, run_id = report["trials"], report.get("run_id")
-    row["trials"] = [{k: t.get(k) for k in ("n", "micro_batch", "grad_accumulation", "grad_checkpointing", "with",
-                                             "result", "fits", "peak_bytes", "chosen")}
+    row["trials"] = [{k: t.get(k) for k in ("n", "micro_batch", "grad_accumulation", "grad_checkpointing",
+                                             "optimizer_8bit", "with", "result", "fits", "peak_bytes", "chosen")}
                      for t in trials]
     for brief, t in zip(row["trials"], trials):
         brief["samples_per_s"] = (t.get("speed") or {}).get("samples_per_s")
@@ -359,8 +360,9 @@ def check_tune_trials(report, row, output_dir):
         row["fixes"] = list(best.get("with") or [])
         if m != micro:
             row["fixes"].append("batch_size")
-        if best.get("grad_checkpointing"):
-            row["fixes"].append("grad_checkpointing")
+        for fix in ("grad_checkpointing", "optimizer_8bit"):
+            if best.get(fix):
+                row["fixes"].append(fix)
         row["configuration"] = trial_words(best, len(trials))
         row["peak_bytes"] = best.get("peak_bytes")
         row["samples_per_s"] = (best.get("speed") or {}).get("samples_per_s")

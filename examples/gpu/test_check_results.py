@@ -358,6 +358,15 @@ class Tune(TempFiles):
         self.assertEqual([t["result"] for t in row["trials"]], ["oom", "ok", "ok"])
         self.assertEqual(row["final_argv"][-1], "--bf16")
 
+    def test_winner_with_the_optimizer_8bit(self):
+        trials = [tune_trial(1, 64, 1, result="oom"), tune_trial(2, 32, 2, per_s=500.0),
+                  dict(tune_trial(3, 64, 1, per_s=700.0, chosen=True), optimizer_8bit=True)]
+        row = self.check(self.report(trials=trials, winner=3))
+        self.assertEqual(row["result"], "PASS", row["problems"])
+        self.assertEqual(row["fixes"], ["optimizer_8bit"])
+        self.assertEqual(row["configuration"], "trial 3 of 3: 64x1, optimizer_8bit, 700 samples/s")
+        self.assertTrue(row["trials"][2]["optimizer_8bit"])
+
     def test_recorded_rehearsal_passes(self):
         # testdata/tune_pass: the real vramrun tune on a stand-in Trainer (testdata/README.md).
         row = cr.check_tune(os.path.join(DATA, "tune_pass", "stdout.log"), 0, self.output_dir)
