@@ -277,6 +277,9 @@ func (s *supervision) endAll(grace time.Duration, mainPid int) sweepOutcome {
 		pause = min(2*pause, maxPoll)
 	}
 
+	if s.nothingLeft() {
+		return sweepOutcome{}
+	}
 	termDeadline := time.Now().Add(grace)
 	for {
 		live := s.reapAndFilter(mainPid, ended)
@@ -325,6 +328,36 @@ func (s *supervision) endAll(grace time.Duration, mainPid int) sweepOutcome {
 		}
 		sleepUntil(killDeadline)
 	}
+}
+
+// nothingLeft reports, at the cost of a few reads rather than one of every
+// process on the machine, that the job has no process left: its group is
+// empty and, vramrun being a subreaper, it has no child that it did not have
+// before Start (its main process reaped). Then no process of the job is
+// there: one still present would be in the group, or below a child of ours
+// that left it (the kernel hands an orphan to the nearest live subreaper,
+// and every ancestor between it and the job's main process is the job's),
+// and a process that left the group and was forked after these reads had a
+// parent that was one or the other. Without the subreaper, or when the
+// kernel keeps no children lists, it says false and the sweep reads every
+// process.
+func (s *supervision) nothingLeft() bool {
+	if !s.subreaper {
+		return false
+	}
+	if err := unix.Kill(-s.pgid, 0); !errors.Is(err, unix.ESRCH) {
+		return false
+	}
+	kids, ok := taskChildren(s.self)
+	if !ok {
+		return false
+	}
+	for _, kid := range kids {
+		if !s.preexisting[kid] {
+			return false
+		}
+	}
+	return true
 }
 
 // reapAndFilter returns the job's live processes. Dead ones that are our
