@@ -87,11 +87,8 @@ func (o *outputCopiers) start(onPanic func()) {
 
 // copyBuffer is what one read of the job's output may take, at most: a
 // whole pipeSize pipe, so that a chatty job costs few system calls per
-// megabyte. Reads start at firstCopyBuffer.
-const (
-	copyBuffer      = pipeSize
-	firstCopyBuffer = 16 << 10
-)
+// megabyte.
+const copyBuffer = pipeSize
 
 // pipeSize is the capacity asked for the job's output pipes (Linux's
 // default is 64 KiB; 1 MiB is the most an unprivileged process may ask by
@@ -110,10 +107,11 @@ func bigPipe() (r, w *os.File, err error) {
 }
 
 func (o *outputCopiers) copy(c copier) {
-	// The buffer starts small and grows while reads fill it: a quiet job
-	// should not cost a megabyte of fresh memory per stream, a chatty one
-	// gets few system calls per megabyte.
-	buf := make([]byte, firstCopyBuffer)
+	// The buffer is made whole, not grown: a page of it is memory only
+	// once a read has filled it, so a quiet job's stream holds a few pages,
+	// while growing would make a chatty one's every smaller buffer on the
+	// way (twice the page faults, and garbage).
+	buf := make([]byte, copyBuffer)
 	dst := c.dst
 	end := endScanner{marker: c.end}
 	write := func(p []byte) {
@@ -131,9 +129,6 @@ func (o *outputCopiers) copy(c copier) {
 		n, err := c.src.Read(buf)
 		out, found := end.scan(buf[:n])
 		write(out)
-		if n == len(buf) && len(buf) < copyBuffer {
-			buf = make([]byte, 2*len(buf))
-		}
 		if found {
 			return
 		}
