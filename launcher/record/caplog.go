@@ -69,6 +69,9 @@ func (c *CappedLog) Write(p []byte) (int, error) {
 // every smaller ring on the way (a chatty job's 8 MiB cost 10).
 func (c *CappedLog) keepTail(p []byte) {
 	capacity := c.tail
+	if len(p) == 0 {
+		return
+	}
 	if c.ring == nil {
 		c.ring = make([]byte, 0, capacity)
 		adviseHugePages(c.ring)

@@ -87,8 +87,11 @@ func (o *outputCopiers) start(onPanic func()) {
 
 // copyBuffer is what one read of the job's output may take, at most: a
 // whole pipeSize pipe, so that a chatty job costs few system calls per
-// megabyte.
-const copyBuffer = pipeSize
+// megabyte. Reads start at firstCopyBuffer.
+const (
+	copyBuffer      = pipeSize
+	firstCopyBuffer = 16 << 10
+)
 
 // pipeSize is the capacity asked for the job's output pipes (Linux's
 // default is 64 KiB; 1 MiB is the most an unprivileged process may ask by
@@ -107,11 +110,12 @@ func bigPipe() (r, w *os.File, err error) {
 }
 
 func (o *outputCopiers) copy(c copier) {
-	// The buffer is made whole, not grown: a page of it is memory only
-	// once a read has filled it, so a quiet job's stream holds a few pages,
-	// while growing would make a chatty one's every smaller buffer on the
-	// way (twice the page faults, and garbage).
-	buf := make([]byte, copyBuffer)
+	// The buffer starts small, and the first read that fills it makes it
+	// whole in one step: a quiet job (most attempts' stderr) costs no
+	// megabyte of heap per stream, which would bring the collector's
+	// first cycle forward, and a chatty one does not fill, and fault in,
+	// every size between on the way.
+	buf := make([]byte, firstCopyBuffer)
 	dst := c.dst
 	end := endScanner{marker: c.end}
 	write := func(p []byte) {
@@ -129,6 +133,9 @@ func (o *outputCopiers) copy(c copier) {
 		n, err := c.src.Read(buf)
 		out, found := end.scan(buf[:n])
 		write(out)
+		if n == len(buf) && len(buf) < copyBuffer {
+			buf = make([]byte, copyBuffer)
+		}
 		if found {
 			return
 		}
