@@ -136,14 +136,14 @@ func (h *anchorHits) find(a *anchorSet, p []byte, off int64) {
 	h.pivots.observe(a, p)
 	if len(h.tail) > 0 {
 		h.scratch = append(append(h.scratch[:0], h.tail...), p[:min(len(p), a.longest-1)]...)
-		a.each(h.scratch, h.pivots.pivots, func(at, n int) bool {
+		a.each(h.scratch, h.pivots.searches, func(at, n int) bool {
 			if at < len(h.tail) && at+n > len(h.tail) {
 				h.at = append(h.at, off-int64(len(h.tail))+int64(at))
 			}
 			return true
 		})
 	}
-	a.each(p, h.pivots.pivots, func(at, _ int) bool {
+	a.each(p, h.pivots.searches, func(at, _ int) bool {
 		h.at = append(h.at, off+int64(at))
 		return true
 	})
