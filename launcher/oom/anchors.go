@@ -2,6 +2,7 @@ package oom
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -171,28 +172,74 @@ func anchorCandidates(literals [][]byte) []anchorCandidate {
 }
 
 // each calls found with the offset of every occurrence of every anchor
-// that lies whole in p (overlapping ones included), anchor by anchor; it
-// stops when found returns false. pivots, when not nil, are the bytes to
-// stop on, one index per anchor (see pivotPicker); else each anchor's own.
-func (a *anchorSet) each(p []byte, pivots []int, found func(at, n int) bool) {
-	for k, an := range a.anchors {
-		at := an.pivot
-		if pivots != nil {
-			at = pivots[k]
-		}
-		pivot, n := an.text[at], len(an.text)
-		for from := at; from < len(p); {
-			i := bytes.IndexByte(p[from:], pivot)
+// that lies whole in p (overlapping ones included), in no particular
+// order; it stops when found returns false. searches, when not nil, are
+// the bytes to stop on (see pivotPicker); else each anchor's own.
+func (a *anchorSet) each(p []byte, searches []pivotSearch, found func(at, n int) bool) {
+	if searches == nil {
+		searches = a.ownSearches()
+	}
+	for _, s := range searches {
+		for from := 0; from < len(p); {
+			i := bytes.IndexByte(p[from:], s.b)
 			if i < 0 {
 				break
 			}
-			start := from + i - at
-			if start+n <= len(p) && bytes.Equal(p[start:start+n], an.text) && !found(start, n) {
-				return
+			at := from + i
+			for _, m := range s.members {
+				an := &a.anchors[m.anchor]
+				start, n := at-m.pivot, len(an.text)
+				if start >= 0 && start+n <= len(p) && bytes.Equal(p[start:start+n], an.text) && !found(start, n) {
+					return
+				}
 			}
-			from += i + 1
+			from = at + 1
 		}
 	}
+}
+
+// pivotSearch is one pass over the output: for a byte, the anchors that
+// stop on it and where it is in each. Anchors that stop on the same byte
+// share the pass, which is most of a search's cost.
+type pivotSearch struct {
+	b       byte
+	members []pivotMember
+}
+
+type pivotMember struct {
+	anchor, pivot int
+}
+
+// searchesInto groups the anchors by the byte each stops on (pivots holds
+// its index in the anchor's text), in the anchors' order, reusing the room
+// of searches and members when it is enough (a stream's re-picks make no
+// garbage).
+func (a *anchorSet) searchesInto(searches []pivotSearch, members []pivotMember, pivots []int) ([]pivotSearch, []pivotMember) {
+	searches, members = searches[:0], members[:0]
+	for k, an := range a.anchors {
+		b := an.text[pivots[k]]
+		if slices.ContainsFunc(searches, func(s pivotSearch) bool { return s.b == b }) {
+			continue
+		}
+		from := len(members)
+		for j := k; j < len(a.anchors); j++ {
+			if a.anchors[j].text[pivots[j]] == b {
+				members = append(members, pivotMember{anchor: j, pivot: pivots[j]})
+			}
+		}
+		searches = append(searches, pivotSearch{b: b, members: members[from:len(members):len(members)]})
+	}
+	return searches, members
+}
+
+// ownSearches are the searches on each anchor's own pivot.
+func (a *anchorSet) ownSearches() []pivotSearch {
+	pivots := make([]int, len(a.anchors))
+	for k, an := range a.anchors {
+		pivots[k] = an.pivot
+	}
+	searches, _ := a.searchesInto(nil, nil, pivots)
+	return searches
 }
 
 // pivotPicker re-picks, for one stream, the byte each anchor's search stops
@@ -202,7 +249,11 @@ func (a *anchorSet) each(p []byte, pivots []int, found func(at, n int) bool) {
 // stream now and then (sampleBytes of every sampleEvery).
 type pivotPicker struct {
 	counts [256]uint32
-	pivots []int
+	// searches are the passes over each write, one per byte stopped on;
+	// pivots and members are their room.
+	searches []pivotSearch
+	members  []pivotMember
+	pivots   []int
 	// due counts down the bytes to the next sample.
 	due int
 }
@@ -212,14 +263,17 @@ const (
 	sampleEvery = 1 << 20
 )
 
-// observe samples p when a sample is due, and re-picks the pivots.
+// observe samples p when a sample is due, and re-picks the pivots: for
+// each anchor, one of its rarest bytes in the stream, and of those the one
+// that most anchors have among their rarest, so that they share a pass.
 func (pp *pivotPicker) observe(a *anchorSet, p []byte) {
-	if pp.due -= len(p); pp.due > 0 && pp.pivots != nil {
+	if pp.due -= len(p); pp.due > 0 && pp.searches != nil {
 		return
 	}
 	pp.due = sampleEvery
 	if pp.pivots == nil {
-		pp.pivots = make([]int, len(a.anchors))
+		n := len(a.anchors)
+		pp.pivots, pp.members, pp.searches = make([]int, n), make([]pivotMember, 0, n), make([]pivotSearch, 0, n)
 	}
 	total := uint32(0)
 	for _, b := range p[:min(len(p), sampleBytes)] {
@@ -234,13 +288,35 @@ func (pp *pivotPicker) observe(a *anchorSet, p []byte) {
 			pp.counts[i] /= 2
 		}
 	}
+	// shared counts, for each byte, the anchors it is a rarest byte of.
+	var shared [256]int
+	for _, an := range a.anchors {
+		least := pp.least(an.text)
+		var seen [256]bool
+		for _, b := range an.text {
+			if pp.counts[b] == least && !seen[b] {
+				seen[b] = true
+				shared[b]++
+			}
+		}
+	}
 	for k, an := range a.anchors {
-		best := an.pivot
+		least, best := pp.least(an.text), -1
 		for i, b := range an.text {
-			if pp.counts[b] < pp.counts[an.text[best]] {
+			if pp.counts[b] == least && (best < 0 || shared[b] > shared[an.text[best]]) {
 				best = i
 			}
 		}
 		pp.pivots[k] = best
 	}
+	pp.searches, pp.members = a.searchesInto(pp.searches, pp.members, pp.pivots)
+}
+
+// least is how often text's rarest byte was seen.
+func (pp *pivotPicker) least(text []byte) uint32 {
+	least := pp.counts[text[0]]
+	for _, b := range text[1:] {
+		least = min(least, pp.counts[b])
+	}
+	return least
 }

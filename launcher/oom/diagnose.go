@@ -100,8 +100,10 @@ type diagnoser struct {
 	m      *Matcher
 	script string
 	split  lineSplitter
-	// near finds the lines that may hold an OOM text (see Scanner).
+	// near finds the lines that may hold an OOM text (see Scanner), with
+	// the matcher's filters (nil until the output needs them).
 	near    anchorHits
+	f       *filters
 	lineNo  int
 	scratch []int
 	tb      traceback
@@ -150,12 +152,21 @@ type nearbyFigures struct {
 }
 
 // write takes the next part of the output.
-func (d *diagnoser) write(p []byte) { d.near.feed(d.m.anchors, &d.split, p) }
+func (d *diagnoser) write(p []byte) { d.near.feed(d.anchors(), &d.split, p) }
+
+// anchors are the matcher's anchors, its filters built on first use (an
+// empty output needs none).
+func (d *diagnoser) anchors() *anchorSet {
+	if d.f == nil {
+		d.f = d.m.filters()
+	}
+	return d.f.anchors
+}
 
 // trigger is firstTrigger for the line being emitted, skipped where no
 // anchor is.
 func (d *diagnoser) trigger(line []byte) (int, []int) {
-	if !d.near.mayHold(d.m.anchors, &d.split, line) {
+	if !d.near.mayHold(d.anchors(), &d.split, line) {
 		return -1, nil
 	}
 	return d.m.firstTrigger(line, &d.scratch)

@@ -1,6 +1,9 @@
 package oom
 
 import (
+	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +132,39 @@ func TestKernelOOMKilledOnThisMachine(t *testing.T) {
 	}
 	if Now() <= 0 {
 		t.Error("the kernel log's clock reads nothing")
+	}
+}
+
+// TestKernelFSReadsAsDirFS: the root view CgroupOOMKills reads through
+// gives the files' bytes as os.DirFS does, and the same counter.
+func TestKernelFSReadsAsDirFS(t *testing.T) {
+	dir := os.DirFS("/")
+	for _, name := range []string{"proc/self/cgroup", "proc/self/status", "proc/self/environ"} {
+		want, err := fs.ReadFile(dir, name)
+		if err != nil {
+			t.Skipf("%s: %v", name, err)
+		}
+		got, err := fs.ReadFile(kernelFS{dir}, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// status changes as the process runs; its first line does not.
+		if name == "proc/self/status" {
+			want, got = want[:bytes.IndexByte(want, '\n')], got[:bytes.IndexByte(got, '\n')]
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: read %q, want %q", name, got, want)
+		}
+	}
+	if _, err := fs.ReadFile(kernelFS{dir}, "proc/self/no-such-file"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := fs.ReadFile(kernelFS{dir}, "/proc/self/cgroup"); err == nil {
+		t.Error("a rooted name was read, want an error as from os.DirFS")
+	}
+	n1, ok1 := cgroupOOMKills(dir)
+	n2, ok2 := CgroupOOMKills()
+	if n1 != n2 || ok1 != ok2 {
+		t.Errorf("CgroupOOMKills() = %d, %v; through os.DirFS %d, %v", n2, ok2, n1, ok1)
 	}
 }

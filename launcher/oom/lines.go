@@ -39,11 +39,12 @@ type lineSplitter struct {
 }
 
 func (s *lineSplitter) write(p []byte) {
-	// nl is where the next "\n" is in p, len(p) when there is none: it is
-	// found once for all the "\r" redraws before it, as a progress bar
-	// redraws hundreds of times per line. Taking k bytes off p keeps it
-	// right (nl-k), and makes it negative once that "\n" is taken.
-	nl := nextNL(p)
+	// nl and cr are where the next "\n" and "\r" are in p, len(p) when
+	// there is none: each is found once for all the lines before it (a
+	// progress bar redraws hundreds of times per line, and most logs have
+	// no "\r" at all). Taking k bytes off p keeps them right (x-k), and
+	// makes one negative once its byte is taken.
+	nl, cr := nextByte(p, '\n'), nextByte(p, '\r')
 	for len(p) > 0 {
 		if s.afterCR {
 			s.afterCR = false
@@ -51,37 +52,39 @@ func (s *lineSplitter) write(p []byte) {
 				p = p[1:]
 				s.pos++
 				s.start = s.pos
-				nl = nextNL(p)
+				nl, cr = nextByte(p, '\n'), cr-1
 				continue
 			}
 		}
-		end := -1
-		if nl < len(p) {
-			end = nl
-		}
-		if cr := bytes.IndexByte(p[:min(nl, len(p))], '\r'); cr >= 0 {
-			end = cr
-		}
-		if end < 0 {
+		end := min(nl, cr)
+		if end == len(p) {
 			s.keep(p)
 			s.pos += int64(len(p))
 			return
 		}
-		s.keep(p[:end])
+		if len(s.line) == 0 && !s.long && end <= MaxLine {
+			// A whole line inside p: emitted where it lies, not copied.
+			s.emit(p[:end], false)
+		} else {
+			s.keep(p[:end])
+			s.emitLine()
+		}
 		s.afterCR = p[end] == '\r'
-		s.emitLine()
 		s.pos += int64(end) + 1
 		s.start = s.pos
 		p = p[end+1:]
 		if nl -= end + 1; nl < 0 {
-			nl = nextNL(p)
+			nl = nextByte(p, '\n')
+		}
+		if cr -= end + 1; cr < 0 {
+			cr = nextByte(p, '\r')
 		}
 	}
 }
 
-// nextNL is the index of the first "\n" in p, len(p) if none.
-func nextNL(p []byte) int {
-	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+// nextByte is the index of the first b in p, len(p) if none.
+func nextByte(p []byte, b byte) int {
+	if i := bytes.IndexByte(p, b); i >= 0 {
 		return i
 	}
 	return len(p)

@@ -67,3 +67,55 @@ func counting(n, seed int) []byte {
 	}
 	return b
 }
+
+// FuzzLineSplitterBreaks: however a stream of short lines is cut into
+// writes, the lines come out as a plain reading of it gives them: broken at
+// "\n", "\r" and "\r\n" (one break), each with its stream offset.
+func FuzzLineSplitterBreaks(f *testing.F) {
+	f.Add([]byte("a\nbb\r\ncc\rdd\n\n\r\r\nend"), uint8(3))
+	f.Add([]byte("\r\n\r\n\n\r"), uint8(1))
+	f.Add([]byte("progress 1\rprogress 2\rdone\r\nnext line\n"), uint8(5))
+	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
+		type line struct {
+			text  string
+			start int64
+		}
+		var want []line
+		from := 0
+		for i := 0; i < len(stream); i++ {
+			if stream[i] != '\n' && stream[i] != '\r' {
+				continue
+			}
+			want = append(want, line{string(stream[from:i]), int64(from)})
+			if stream[i] == '\r' && i+1 < len(stream) && stream[i+1] == '\n' {
+				i++
+			}
+			from = i + 1
+		}
+		if from < len(stream) {
+			want = append(want, line{string(stream[from:]), int64(from)})
+		}
+		var got []line
+		var s lineSplitter
+		s.emit = func(w []byte, cont bool) {
+			if cont {
+				t.Fatalf("a window of a short line")
+			}
+			got = append(got, line{string(w), s.start})
+		}
+		for p := stream; len(p) > 0; {
+			n := min(len(p), max(int(chunk), 1))
+			s.write(p[:n])
+			p = p[n:]
+		}
+		s.flush()
+		if len(got) != len(want) {
+			t.Fatalf("%d lines %v, want %d %v", len(got), got, len(want), want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("line %d: %q at %d, want %q at %d", i+1, got[i].text, got[i].start, want[i].text, want[i].start)
+			}
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"sort"
+	"sync"
 
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -31,6 +32,20 @@ const maxFollow = sdk.MaxPatternFollow
 // plugins. It is read-only after Compile and safe for concurrent use.
 type Matcher struct {
 	patterns []compiledPattern
+	// filters keep most lines away from the regexps. They are built when a
+	// line first needs them (a scanner's first write, a diagnosis), not by
+	// Compile: finding the patterns' literals and choosing anchors is most
+	// of the work of compiling, a run compiles before its job may start,
+	// and a job that prints no OOM text and little output needs neither.
+	filters func() *filters
+	// evalFrames and trainFrames are the declared frame names; a name may be
+	// in both when plugins disagree, and evaluation wins.
+	evalFrames  map[string]bool
+	trainFrames map[string]bool
+}
+
+// filters are a Matcher's prefilters.
+type filters struct {
 	// triggers prefilters the patterns that are OOMs by themselves, details
 	// the Detail ones.
 	triggers prefilter
@@ -38,10 +53,24 @@ type Matcher struct {
 	// anchors finds, stream-wide, where a trigger's literal may be (nil:
 	// some trigger has no literal, and every line is a candidate).
 	anchors *anchorSet
-	// evalFrames and trainFrames are the declared frame names; a name may be
-	// in both when plugins disagree, and evaluation wins.
-	evalFrames  map[string]bool
-	trainFrames map[string]bool
+}
+
+// buildFilters files every pattern under its required literal and picks the
+// anchors of the trigger literals.
+func buildFilters(patterns []compiledPattern) *filters {
+	f := &filters{}
+	for idx, cp := range patterns {
+		literal, ok := requiredLiteral(cp.decl.Regexp)
+		if cp.decl.Detail {
+			f.details.add(idx, literal, ok)
+		} else {
+			f.triggers.add(idx, literal, ok)
+		}
+	}
+	if len(f.triggers.always) == 0 {
+		f.anchors = newAnchorSet(f.triggers.literals)
+	}
+	return f
 }
 
 type compiledPattern struct {
@@ -79,18 +108,9 @@ func Compile(patterns []sdk.OOMPattern, frames []sdk.Frame) (*Matcher, error) {
 		for _, f := range p.Follow {
 			cp.follow = append(cp.follow, newLazyRegexp(f))
 		}
-		literal, ok := requiredLiteral(p.Regexp)
-		idx := len(m.patterns)
 		m.patterns = append(m.patterns, cp)
-		if p.Detail {
-			m.details.add(idx, literal, ok)
-		} else {
-			m.triggers.add(idx, literal, ok)
-		}
 	}
-	if len(m.triggers.always) == 0 {
-		m.anchors = newAnchorSet(m.triggers.literals)
-	}
+	m.filters = sync.OnceValue(func() *filters { return buildFilters(m.patterns) })
 	for _, f := range frames {
 		if f.Name == "" {
 			return nil, fmt.Errorf("traceback frame with an empty name (phase %q)", f.Phase)
@@ -111,7 +131,7 @@ func Compile(patterns []sdk.OOMPattern, frames []sdk.Frame) (*Matcher, error) {
 // matches line and its submatch positions, or -1. scratch is the caller's
 // reusable buffer; the result reuses it.
 func (m *Matcher) firstTrigger(line []byte, scratch *[]int) (int, []int) {
-	*scratch = m.triggers.candidates(line, (*scratch)[:0])
+	*scratch = m.filters().triggers.candidates(line, (*scratch)[:0])
 	for _, idx := range *scratch {
 		if loc := m.patterns[idx].re.get().FindSubmatchIndex(line); loc != nil {
 			return idx, loc
@@ -122,7 +142,7 @@ func (m *Matcher) firstTrigger(line []byte, scratch *[]int) (int, []int) {
 
 // detailMatches calls found with every match of every Detail pattern on line.
 func (m *Matcher) detailMatches(line []byte, scratch *[]int, found func(p *compiledPattern, groups map[string]string)) {
-	*scratch = m.details.candidates(line, (*scratch)[:0])
+	*scratch = m.filters().details.candidates(line, (*scratch)[:0])
 	for _, idx := range *scratch {
 		p := &m.patterns[idx]
 		re := p.re.get()

@@ -40,8 +40,10 @@ type Scanner struct {
 	// matched is set once the current line was reported.
 	matched bool
 	closed  bool
-	// near finds the lines worth a closer look.
+	// near finds the lines worth a closer look, with the matcher's
+	// filters (nil until the first write needs them).
 	near anchorHits
+	f    *filters
 }
 
 // errClosed is what Write returns after Close.
@@ -62,7 +64,7 @@ func (s *Scanner) Write(p []byte) (int, error) {
 		return 0, errClosed
 	}
 	if s.m != nil {
-		s.near.feed(s.m.anchors, &s.split, p)
+		s.near.feed(s.anchors(), &s.split, p)
 	} else {
 		s.split.write(p)
 	}
@@ -79,6 +81,14 @@ func (s *Scanner) Close() error {
 	return nil
 }
 
+// anchors are the matcher's anchors, its filters built on first use.
+func (s *Scanner) anchors() *anchorSet {
+	if s.f == nil {
+		s.f = s.m.filters()
+	}
+	return s.f.anchors
+}
+
 // line looks at a line, or a window of an over-long one (cont: not its
 // first), and reports the line's first match.
 func (s *Scanner) line(line []byte, cont bool) {
@@ -89,7 +99,7 @@ func (s *Scanner) line(line []byte, cont bool) {
 	if s.m == nil || s.matched {
 		return
 	}
-	if !s.near.mayHold(s.m.anchors, &s.split, line) {
+	if !s.near.mayHold(s.anchors(), &s.split, line) {
 		return
 	}
 	idx, loc := s.m.firstTrigger(line, &s.scratch)
@@ -126,14 +136,14 @@ func (h *anchorHits) find(a *anchorSet, p []byte, off int64) {
 	h.pivots.observe(a, p)
 	if len(h.tail) > 0 {
 		h.scratch = append(append(h.scratch[:0], h.tail...), p[:min(len(p), a.longest-1)]...)
-		a.each(h.scratch, h.pivots.pivots, func(at, n int) bool {
+		a.each(h.scratch, h.pivots.searches, func(at, n int) bool {
 			if at < len(h.tail) && at+n > len(h.tail) {
 				h.at = append(h.at, off-int64(len(h.tail))+int64(at))
 			}
 			return true
 		})
 	}
-	a.each(p, h.pivots.pivots, func(at, _ int) bool {
+	a.each(p, h.pivots.searches, func(at, _ int) bool {
 		h.at = append(h.at, off+int64(at))
 		return true
 	})

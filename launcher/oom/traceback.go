@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -17,7 +18,7 @@ const (
 	frameMarker     = `File "`
 )
 
-var frameLine = regexp.MustCompile(`File "([^"]*)", line \d+, in (\S+)`)
+var frameLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`File "([^"]*)", line \d+, in (\S+)`) })
 
 // traceback is what matters of the latest Python traceback seen: where it
 // was last seen and which phases its frames point at. It keeps no frames, so
@@ -39,7 +40,7 @@ func (t *traceback) observe(line []byte, lineNo int, m *Matcher, script string) 
 	if t.last == 0 || !bytes.Contains(line, []byte(frameMarker)) {
 		return
 	}
-	sub := frameLine.FindSubmatch(line)
+	sub := frameLine().FindSubmatch(line)
 	if sub == nil {
 		return
 	}

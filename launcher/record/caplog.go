@@ -20,7 +20,7 @@ type CappedLog struct {
 	f       *os.File
 	head    int64
 	written int64
-	ring    []byte // grows as output comes, up to tail bytes
+	ring    []byte // tail bytes of room, made at the first write; filled as output comes
 	tail    int
 	start   int // index of the oldest byte in ring once it is full
 	full    bool
@@ -41,8 +41,7 @@ func NewCappedLog(path string, head, tail int) (*CappedLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The ring is not made here: most attempts print far less than tail,
-	// and a run should not start by allocating megabytes.
+	// The ring is not made here: an attempt that prints nothing needs none.
 	return &CappedLog{f: f, head: int64(head), tail: tail}, nil
 }
 
@@ -63,9 +62,20 @@ func (c *CappedLog) Write(p []byte) (int, error) {
 }
 
 // keepTail keeps the last tail bytes of everything written (also of the
-// part that went to the head, so that the tail always has the end of the output).
+// part that went to the head, so that the tail always has the end of the
+// output). The ring is made whole at the first write that needs it, never
+// grown: memory that nothing has written yet costs no page (a quiet job's
+// ring holds a few), while growing by copies would touch every byte of
+// every smaller ring on the way (a chatty job's 8 MiB cost 10).
 func (c *CappedLog) keepTail(p []byte) {
 	capacity := c.tail
+	if len(p) == 0 {
+		return
+	}
+	if c.ring == nil {
+		c.ring = make([]byte, 0, capacity)
+		adviseHugePages(c.ring)
+	}
 	if len(p) >= capacity {
 		c.ring = append(c.ring[:0], p[len(p)-capacity:]...)
 		c.start, c.full = 0, true
@@ -73,27 +83,10 @@ func (c *CappedLog) keepTail(p []byte) {
 	}
 	for len(p) > 0 {
 		if !c.full {
-			n := capacity - len(c.ring)
-			if n > len(p) {
-				n = len(p)
-			}
-			if need := len(c.ring) + n; need > cap(c.ring) {
-				// Doubling, but never past tail: the memory stays bounded.
-				// Past a megabyte the output is chatty: the whole ring at
-				// once, rather than more copies of a growing one.
-				size := max(2*cap(c.ring), need, 64<<10)
-				if size > 1<<20 {
-					size = capacity
-				}
-				grown := make([]byte, len(c.ring), min(size, capacity))
-				copy(grown, c.ring)
-				c.ring = grown
-			}
+			n := min(capacity-len(c.ring), len(p))
 			c.ring = append(c.ring, p[:n]...)
 			p = p[n:]
-			if len(c.ring) == capacity {
-				c.full = true
-			}
+			c.full = len(c.ring) == capacity
 			continue
 		}
 		n := copy(c.ring[c.start:], p)

@@ -109,30 +109,66 @@ func bigPipe() (r, w *os.File, err error) {
 	return r, w, err
 }
 
+// BufferWriter is an output writer (Spec.Stdout, Spec.Stderr) that can
+// take the buffer the job's output was read into instead of copying it:
+// the copy then hands it each large read's buffer and reads on into one
+// the writer gives back.
+type BufferWriter interface {
+	io.Writer
+	// WriteBuffer writes p as Write does, and keeps the buffer p starts:
+	// the caller does not touch it again.
+	WriteBuffer(p []byte) error
+	// Buffer returns an empty buffer of size bytes to read into.
+	Buffer(size int) []byte
+}
+
+// lendAt is the smallest read whose buffer goes to a BufferWriter: a
+// smaller one is cheaper copied than a buffer of copyBuffer bytes is
+// passed on for it.
+const lendAt = 64 << 10
+
 func (o *outputCopiers) copy(c copier) {
-	// The buffer starts small and grows while reads fill it: a quiet job
-	// should not cost a megabyte of fresh memory per stream, a chatty one
-	// gets few system calls per megabyte.
+	// The buffer starts small, and the first read that fills it makes it
+	// whole in one step: a quiet job (most attempts' stderr) costs no
+	// megabyte of heap per stream, which would bring the collector's
+	// first cycle forward, and a chatty one does not fill, and fault in,
+	// every size between on the way.
 	buf := make([]byte, firstCopyBuffer)
 	dst := c.dst
+	lender, _ := dst.(BufferWriter)
 	end := endScanner{marker: c.end}
+	fail := func(err error) {
+		// Keep reading: a job blocked on a full pipe or pty would look
+		// hung.
+		o.noteErr(fmt.Errorf("write job output: %w", err))
+		dst, lender = nil, nil
+	}
 	write := func(p []byte) {
 		if len(p) == 0 || dst == nil {
 			return
 		}
 		if _, err := dst.Write(p); err != nil {
-			// Keep reading: a job blocked on a full pipe or pty would
-			// look hung.
-			o.noteErr(fmt.Errorf("write job output: %w", err))
-			dst = nil
+			fail(err)
 		}
 	}
 	for {
 		n, err := c.src.Read(buf)
 		out, found := end.scan(buf[:n])
-		write(out)
-		if n == len(buf) && len(buf) < copyBuffer {
-			buf = make([]byte, 2*len(buf))
+		switch {
+		case lender != nil && len(out) >= lendAt && &out[0] == &buf[0]:
+			// out is buf's own bytes (the end scanner held none back).
+			if err := lender.WriteBuffer(out); err != nil {
+				fail(err)
+			}
+			buf = nil
+		default:
+			write(out)
+		}
+		switch {
+		case buf == nil && lender != nil:
+			buf = lender.Buffer(copyBuffer)
+		case buf == nil || n == len(buf) && len(buf) < copyBuffer:
+			buf = make([]byte, copyBuffer)
 		}
 		if found {
 			return

@@ -48,7 +48,7 @@ func (p procInfo) dead() bool { return p.state == 'Z' || p.state == 'X' }
 // readProcStat parses /proc/<pid>/stat. The command name (field 2) may hold
 // spaces and parentheses, so the fields are counted from the last ')'.
 func readProcStat(pid int) (procInfo, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := readProcFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return procInfo{}, err
 	}
@@ -68,6 +68,34 @@ func readProcStat(pid int) (procInfo, error) {
 		return procInfo{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
 	return procInfo{pid: pid, ppid: ppid, pgrp: pgrp, state: f[0][0], start: start}, nil
+}
+
+// readProcFile reads a file of /proc with plain system calls. os.ReadFile
+// would first try to add it to the runtime's poller (and fail, and undo
+// that): ten system calls a file where this makes four, and a sweep reads
+// a file of every process on the machine.
+func readProcFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 1024)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		case n == 0:
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
 }
 
 // listProcs reads every process of the system. Processes that vanish
@@ -125,7 +153,7 @@ func taskChildren(pid int) (kids []int, ok bool) {
 		return nil, false
 	}
 	for _, t := range tasks {
-		b, err := os.ReadFile(dir + t.Name() + "/children")
+		b, err := readProcFile(dir + t.Name() + "/children")
 		if err != nil {
 			continue // the thread ended
 		}
@@ -170,7 +198,7 @@ func treeOf(root int, procs []procInfo) []int {
 // hasEnvEntry reports whether /proc/<pid>/environ (the environment the
 // process was started with) holds the exact entry kv.
 func hasEnvEntry(pid int, kv []byte) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	b, err := readProcFile("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil || len(b) == 0 {
 		return false
 	}
@@ -277,6 +305,9 @@ func (s *supervision) endAll(grace time.Duration, mainPid int) sweepOutcome {
 		pause = min(2*pause, maxPoll)
 	}
 
+	if s.nothingLeft() {
+		return sweepOutcome{}
+	}
 	termDeadline := time.Now().Add(grace)
 	for {
 		live := s.reapAndFilter(mainPid, ended)
@@ -325,6 +356,36 @@ func (s *supervision) endAll(grace time.Duration, mainPid int) sweepOutcome {
 		}
 		sleepUntil(killDeadline)
 	}
+}
+
+// nothingLeft reports, at the cost of a few reads rather than one of every
+// process on the machine, that the job has no process left: its group is
+// empty and, vramrun being a subreaper, it has no child that it did not have
+// before Start (its main process reaped). Then no process of the job is
+// there: one still present would be in the group, or below a child of ours
+// that left it (the kernel hands an orphan to the nearest live subreaper,
+// and every ancestor between it and the job's main process is the job's),
+// and a process that left the group and was forked after these reads had a
+// parent that was one or the other. Without the subreaper, or when the
+// kernel keeps no children lists, it says false and the sweep reads every
+// process.
+func (s *supervision) nothingLeft() bool {
+	if !s.subreaper {
+		return false
+	}
+	if err := unix.Kill(-s.pgid, 0); !errors.Is(err, unix.ESRCH) {
+		return false
+	}
+	kids, ok := taskChildren(s.self)
+	if !ok {
+		return false
+	}
+	for _, kid := range kids {
+		if !s.preexisting[kid] {
+			return false
+		}
+	}
+	return true
 }
 
 // reapAndFilter returns the job's live processes. Dead ones that are our

@@ -90,7 +90,8 @@ type Spec struct {
 	// nothing is typed.
 	Stdin *os.File
 	// Stdout receives the job's stdout; in PTY mode all of its output.
-	// nil discards it.
+	// nil discards it. A BufferWriter (Stdout or Stderr) is handed the
+	// buffers of large reads instead of copies of them.
 	Stdout io.Writer
 	// Stderr receives the job's stderr in Pipes mode; nil discards it. When
 	// it is the same writer as Stdout, both streams share one pipe and keep

@@ -362,3 +362,54 @@ func TestNoDescriptorLeak(t *testing.T) {
 		t.Errorf("%d descriptors open after the jobs, %d before", after, before)
 	}
 }
+
+// takingWriter is a BufferWriter that keeps every buffer handed to it, to
+// check that the copy never touches one again.
+type takingWriter struct {
+	got    bytes.Buffer
+	handed [][]byte // the buffers taken, as they were when taken
+	copies [][]byte
+}
+
+func (w *takingWriter) Write(p []byte) (int, error) { return w.got.Write(p) }
+
+func (w *takingWriter) WriteBuffer(p []byte) error {
+	w.got.Write(p)
+	w.handed = append(w.handed, p)
+	w.copies = append(w.copies, bytes.Clone(p))
+	return nil
+}
+
+func (w *takingWriter) Buffer(size int) []byte { return make([]byte, size) }
+
+// TestPipesHandsLargeReadsOver: a writer that takes read buffers gets a
+// chatty job's output byte-exact, most of it in buffers handed over, and
+// none of those is written again after it was handed over.
+func TestPipesHandsLargeReadsOver(t *testing.T) {
+	data := make([]byte, 24<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>13)
+	}
+	path := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := &takingWriter{}
+	res := startAndWait(t, Spec{Argv: []string{"cat", path}, Mode: Pipes, Stdout: w})
+	if res.Status() != 0 || res.OutputErr != nil {
+		t.Fatalf("status %d, output error %v", res.Status(), res.OutputErr)
+	}
+	if !bytes.Equal(w.got.Bytes(), data) {
+		t.Fatalf("got %d bytes, want the %d the job wrote", w.got.Len(), len(data))
+	}
+	handed := 0
+	for i, p := range w.handed {
+		handed += len(p)
+		if !bytes.Equal(p, w.copies[i]) {
+			t.Errorf("buffer %d changed after it was handed over", i)
+		}
+	}
+	if handed < len(data)/2 {
+		t.Errorf("%d of %d bytes came in buffers handed over, want most", handed, len(data))
+	}
+}

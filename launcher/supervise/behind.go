@@ -22,6 +22,7 @@ type behind struct {
 	queue  []chunk    // waiting for their writers, oldest first
 	held   int        // capacity of the buffers queued or being written
 	spare  [][]byte   // emptied buffers, for reuse
+	lent   [][]byte   // emptied buffers that a copy read into, for its next reads
 	closed bool
 	done   chan struct{} // closed when the goroutine has written everything
 }
@@ -30,6 +31,9 @@ type behind struct {
 type chunk struct {
 	to   *behindWriter // by pointer: writers need not be comparable
 	data []byte
+	// taken says data is a buffer a copy read into and handed over (see
+	// take): it goes back to lent, not spare.
+	taken bool
 }
 
 func newBehind(limit int) *behind {
@@ -40,7 +44,7 @@ func newBehind(limit int) *behind {
 }
 
 // writer is an io.Writer whose bytes go to next through b.
-func (b *behind) writer(next io.Writer) io.Writer { return &behindWriter{b, next} }
+func (b *behind) writer(next io.Writer) *behindWriter { return &behindWriter{b, next} }
 
 type behindWriter struct {
 	b    *behind
@@ -69,7 +73,7 @@ func (b *behind) queueFor(to *behindWriter, p []byte) {
 	}
 	for rest := p; len(rest) > 0; {
 		last := len(b.queue) - 1
-		if last < 0 || b.queue[last].to != to || len(b.queue[last].data) == cap(b.queue[last].data) {
+		if last < 0 || b.queue[last].to != to || b.queue[last].taken || len(b.queue[last].data) == cap(b.queue[last].data) {
 			size := len(rest)
 			if last >= 0 && b.queue[last].to == to {
 				// A stream that filled its chunk gets a larger one.
@@ -87,6 +91,40 @@ func (b *behind) queueFor(to *behindWriter, p []byte) {
 	}
 	b.moved.Broadcast()
 }
+
+// take queues p without copying it: p starts a buffer that the caller
+// read the job's output into and hands over (it must not touch it again).
+// It waits for room as queueFor does; the buffer counts whole.
+func (b *behind) take(to *behindWriter, p []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.held > 0 && b.held+cap(p) > b.limit && !b.closed {
+		b.moved.Wait()
+	}
+	if b.closed {
+		return
+	}
+	b.held += cap(p)
+	b.queue = append(b.queue, chunk{to: to, data: p, taken: true})
+	b.moved.Broadcast()
+}
+
+// readBuffer is an empty buffer of size bytes for a copy to read into: one
+// that an earlier take handed over and that is written, else a new one.
+func (b *behind) readBuffer(size int) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := len(b.lent); k > 0 && cap(b.lent[k-1]) >= size {
+		buf := b.lent[k-1]
+		b.lent = b.lent[:k-1]
+		return buf[:size]
+	}
+	return make([]byte, size)
+}
+
+// maxLent is how many handed-over buffers are kept for reuse: a chatty
+// stream goes through two, one queued while it reads into the other.
+const maxLent = 2
 
 // Buffer sizes: a write gets the smallest power of two that holds it,
 // within these bounds.
@@ -145,12 +183,44 @@ func (b *behind) drain() {
 		// Large buffers are kept for reuse (never more than the limit
 		// holds): one made anew costs page faults and, later, the
 		// collector's time, and a chatty job would make hundreds.
-		if cap(c.data) == behindChunk && len(b.spare) < b.limit/behindChunk {
+		switch {
+		case c.taken && len(b.lent) < maxLent:
+			b.lent = append(b.lent, c.data[:0])
+		case !c.taken && cap(c.data) == behindChunk && len(b.spare) < b.limit/behindChunk:
 			b.spare = append(b.spare, c.data)
 		}
 		b.moved.Broadcast()
 	}
 }
+
+// streamWriter is one output stream's writer: each write marks the clock,
+// goes to the terminal (or vramrun's own stream) at once, then through the
+// queue to the slower writers. It is a runner.BufferWriter: the buffer a
+// large read of the job's output filled is handed to the queue rather than
+// copied into it, so a chatty job's bytes cross vramrun's memory once.
+type streamWriter struct {
+	clock *clock
+	to    io.Writer
+	queue *behindWriter
+}
+
+// Write writes p to the terminal and queues a copy of it.
+func (w *streamWriter) Write(p []byte) (int, error) {
+	w.clock.output()
+	_, _ = w.to.Write(p)
+	return w.queue.Write(p)
+}
+
+// WriteBuffer writes p to the terminal and queues p itself.
+func (w *streamWriter) WriteBuffer(p []byte) error {
+	w.clock.output()
+	_, _ = w.to.Write(p)
+	w.queue.b.take(w.queue, p)
+	return nil
+}
+
+// Buffer is an empty buffer of size bytes for the next read.
+func (w *streamWriter) Buffer(size int) []byte { return w.queue.b.readBuffer(size) }
 
 // Close waits until every writer has had every byte written before it.
 // Writes after Close are dropped.

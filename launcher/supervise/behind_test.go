@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // gate is a writer that holds every Write until it is opened, then keeps
@@ -165,5 +166,59 @@ func TestBehindCountsTheBuffersItHolds(t *testing.T) {
 	b.Close()
 	if got := g.got.Len(); got != turns*len("a line\n") {
 		t.Errorf("writers got %d bytes, want %d", got, turns*len("a line\n"))
+	}
+}
+
+// TestStreamWriterTakesReadBuffers: a copy that hands its read buffers to
+// the queue (WriteBuffer) between plain writes gets every byte to the
+// terminal at once and to the slow writers in order, reads on into buffers
+// the queue has written (two go round for a chatty stream), and the queue
+// holds no more than its limit.
+func TestStreamWriterTakesReadBuffers(t *testing.T) {
+	var term, log bytes.Buffer
+	b := newBehind(1 << 20)
+	slow := writerFunc(func(p []byte) (int, error) {
+		b.mu.Lock()
+		held := b.held
+		b.mu.Unlock()
+		if held > b.limit {
+			t.Errorf("queue holds %d bytes, over its limit %d", held, b.limit)
+		}
+		return log.Write(p)
+	})
+	w := &streamWriter{clock: newClock(time.Now), to: &term, queue: b.writer(slow)}
+	var want bytes.Buffer
+	seen := map[*byte]bool{}
+	buf := w.Buffer(1 << 20)
+	for i := range 40 {
+		if i%5 == 4 {
+			line := fmt.Appendf(nil, "a short write %d\n", i)
+			want.Write(line)
+			_, _ = w.Write(line)
+			continue
+		}
+		p := buf[:256<<10+i]
+		for j := range p {
+			p[j] = byte(i + j)
+		}
+		want.Write(p)
+		seen[&buf[0]] = true
+		if err := w.WriteBuffer(p); err != nil {
+			t.Fatal(err)
+		}
+		buf = w.Buffer(1 << 20)
+		if len(buf) != 1<<20 {
+			t.Fatalf("Buffer gave %d bytes, want %d", len(buf), 1<<20)
+		}
+	}
+	b.Close()
+	if !bytes.Equal(term.Bytes(), want.Bytes()) {
+		t.Errorf("terminal got %d bytes, want the %d written, in order", term.Len(), want.Len())
+	}
+	if !bytes.Equal(log.Bytes(), want.Bytes()) {
+		t.Errorf("log got %d bytes, want the %d written, in order", log.Len(), want.Len())
+	}
+	if len(seen) > maxLent+1 {
+		t.Errorf("the copy read into %d buffers, want those written reused (at most %d)", len(seen), maxLent+1)
 	}
 }

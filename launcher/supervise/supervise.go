@@ -262,7 +262,7 @@ func (s *Supervisor) preflight(ctx context.Context, env map[string]string) (map[
 // clock.
 type wiring struct {
 	clock          *clock
-	stdout, stderr clockWriter
+	stdout, stderr io.Writer
 	// midLine says the job's last byte where vramrun's lines go (stderr,
 	// and stdout when it is the same file) ended no line.
 	midLine  *atomic.Bool
@@ -285,7 +285,7 @@ func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *sp
 	// queue, in the order of the copies. The log is not on the copy path:
 	// a slow disk under .vramrun must not slow the job's output, until the
 	// log is a whole queue behind.
-	stream := func(to io.Writer, shared bool) clockWriter {
+	stream := func(to io.Writer, shared bool) io.Writer {
 		if shared {
 			to = lineEnd{w: to, mid: w.midLine}
 		}
@@ -293,7 +293,10 @@ func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *sp
 		w.scanners = append(w.scanners, sc)
 		m := readings.Meter()
 		w.meters = append(w.meters, m)
-		return clockWriter{w.clock, fanout{to, w.queue.writer(fanout{logw, sc, m})}}
+		if to == nil {
+			to = fanout{}
+		}
+		return &streamWriter{clock: w.clock, to: to, queue: w.queue.writer(fanout{logw, sc, m})}
 	}
 	st := s.cfg.Streams
 	if mode == runner.PTY {

@@ -153,13 +153,13 @@ func (p *parser) program(i int, parent string) error {
 	case base == "env":
 		return p.env(i)
 	case base == "nohup":
-		return p.wrapper(i, nohupTable)
+		return p.wrapper(i, nohupTable())
 	case base == "nice":
 		return p.nice(i)
 	case base == "time":
-		return p.wrapper(i, timeTable)
+		return p.wrapper(i, timeTable())
 	case base == "stdbuf":
-		return p.wrapper(i, stdbufTable)
+		return p.wrapper(i, stdbufTable())
 	case base == "timeout":
 		return p.timeout(i)
 	case base == "uv":
@@ -167,16 +167,16 @@ func (p *parser) program(i int, parent string) error {
 	case base == "srun":
 		return p.srun(i)
 	case base == "torchrun":
-		return p.argparseLauncher(i, i+1, "torchrun", torchrunTable, "")
+		return p.argparseLauncher(i, i+1, "torchrun", torchrunTable(), "")
 	case base == "accelerate":
 		if i+1 >= len(p.argv) || p.argv[i+1] != "launch" {
 			return errors.New("accelerate: only `accelerate launch` runs a training script")
 		}
-		return p.argparseLauncher(i, i+2, "accelerate", accelerateTable, "")
+		return p.argparseLauncher(i, i+2, "accelerate", accelerateTable(), "")
 	case base == "accelerate-launch":
-		return p.argparseLauncher(i, i+1, "accelerate", accelerateTable, "")
+		return p.argparseLauncher(i, i+1, "accelerate", accelerateTable(), "")
 	case base == "deepspeed":
-		return p.argparseLauncher(i, i+1, "deepspeed", deepspeedTable, "")
+		return p.argparseLauncher(i, i+1, "deepspeed", deepspeedTable(), "")
 	case pythonName().MatchString(base):
 		return p.python(i)
 	case base == "sh" || base == "bash" || base == "dash" || base == "zsh":
@@ -218,7 +218,7 @@ func (p *parser) wrapper(i int, t *optionTable) error {
 func (p *parser) env(i int) error {
 	j := i + 1
 	for {
-		res, err := envTable.scan(p.argv, j)
+		res, err := envTable().scan(p.argv, j)
 		if err != nil {
 			return err
 		}
@@ -246,7 +246,7 @@ func (p *parser) nice(i int) error {
 	if j < len(p.argv) && oldNiceAdjustment().MatchString(p.argv[j]) {
 		j++
 	}
-	res, err := niceTable.scan(p.argv, j)
+	res, err := niceTable().scan(p.argv, j)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ var oldNiceAdjustment = sync.OnceValue(func() *regexp.Regexp { return regexp.Mus
 
 // timeout reads `timeout [OPTION]... DURATION COMMAND`.
 func (p *parser) timeout(i int) error {
-	res, err := timeoutTable.scan(p.argv, i+1)
+	res, err := timeoutTable().scan(p.argv, i+1)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (p *parser) timeout(i int) error {
 // uv reads `uv [global options] run [options] COMMAND`. uv runs a .py
 // file, --script/-s or --module/-m target with python itself.
 func (p *parser) uv(i int) error {
-	res, err := uvTable.scan(p.argv, i+1)
+	res, err := uvTable().scan(p.argv, i+1)
 	if err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func (p *parser) uv(i int) error {
 		return errors.New("uv: only `uv run` runs a training script")
 	}
 	first := res.opts
-	res, err = uvTable.scan(p.argv, res.next+1)
+	res, err = uvTable().scan(p.argv, res.next+1)
 	if err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (p *parser) uv(i int) error {
 // launcher; when it is a launcher that starts processes of its own
 // (torchrun, accelerate, deepspeed, another srun), srun wraps it.
 func (p *parser) srun(i int) error {
-	res, err := srunTable.scan(p.argv, i+1)
+	res, err := srunTable().scan(p.argv, i+1)
 	if err != nil {
 		return err
 	}
@@ -326,7 +326,7 @@ func (p *parser) srun(i int) error {
 			p.inv.optsEnd, p.inv.insertAt = res.dashdash+1, res.dashdash
 		}
 		p.inv.Launcher = "srun"
-		p.inv.table = srunTable
+		p.inv.table = srunTable()
 		p.inv.Wrappers = append(p.inv.Wrappers[:wrapperAt], p.inv.Wrappers[wrapperAt+1:]...)
 	}
 	if len(p.inv.Wrappers) == 0 {
@@ -383,7 +383,7 @@ func positiveRange(s, sep string) int {
 
 // shell reads `sh [options] SCRIPT`.
 func (p *parser) shell(i int, base string) error {
-	res, err := shellTable.scan(p.argv, i+1)
+	res, err := shellTable().scan(p.argv, i+1)
 	if err != nil {
 		return err
 	}
@@ -397,7 +397,7 @@ func (p *parser) shell(i int, base string) error {
 	}
 	p.script(i, i+1, insertPoint(res), res.next, "", false)
 	p.inv.Launcher = base
-	p.inv.table = shellTable
+	p.inv.table = shellTable()
 	p.launcherWorld = 1
 	return nil
 }

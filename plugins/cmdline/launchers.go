@@ -113,7 +113,7 @@ func (p *parser) python(i int) error {
 			return nil
 		case strings.HasPrefix(tok, "--"):
 			name, _, hasEq := strings.Cut(tok[2:], "=")
-			if pythonTable.long[name] == needsValue && !hasEq {
+			if pythonTable().long[name] == needsValue && !hasEq {
 				if j+1 >= len(p.argv) {
 					return fmt.Errorf("python: option %s needs a value", tok)
 				}
@@ -149,7 +149,7 @@ func (p *parser) pythonShorts(pyAt, j int) (next int, done bool, err error) {
 				modTok, module = j+1, p.argv[j+1]
 			}
 			return 0, true, p.pythonModule(pyAt, j, modTok, module)
-		case pythonTable.short[c] == needsValue:
+		case pythonTable().short[c] == needsValue:
 			if k+1 == len(tok) {
 				if j+1 >= len(p.argv) {
 					return 0, true, fmt.Errorf("python: option -%c needs a value", c)
@@ -166,7 +166,7 @@ func (p *parser) pythonScript(pyAt, insertAt, scriptTok int) {
 	p.script(pyAt, pyAt+1, insertAt, scriptTok, "", false)
 	p.inv.Launcher = "python"
 	p.inv.Interpreter = p.argv[pyAt]
-	p.inv.table = pythonTable
+	p.inv.table = pythonTable()
 	p.launcherWorld = 1
 }
 
@@ -176,18 +176,18 @@ func (p *parser) pythonModule(pyAt, mTok, modTok int, module string) error {
 	interp := p.argv[pyAt]
 	switch module {
 	case "torch.distributed.run":
-		return p.argparseLauncher(pyAt, modTok+1, "torchrun", torchrunTable, interp)
+		return p.argparseLauncher(pyAt, modTok+1, "torchrun", torchrunTable(), interp)
 	case "torch.distributed.launch":
-		return p.argparseLauncher(pyAt, modTok+1, "torchrun", torchLaunchTable, interp)
+		return p.argparseLauncher(pyAt, modTok+1, "torchrun", torchLaunchTable(), interp)
 	case "accelerate.commands.launch":
-		return p.argparseLauncher(pyAt, modTok+1, "accelerate", accelerateTable, interp)
+		return p.argparseLauncher(pyAt, modTok+1, "accelerate", accelerateTable(), interp)
 	case "deepspeed.launcher.runner":
-		return p.argparseLauncher(pyAt, modTok+1, "deepspeed", deepspeedTable, interp)
+		return p.argparseLauncher(pyAt, modTok+1, "deepspeed", deepspeedTable(), interp)
 	}
 	p.script(pyAt, pyAt+1, mTok, modTok, module, true)
 	p.inv.Launcher = "python -m"
 	p.inv.Interpreter = interp
-	p.inv.table = pythonTable
+	p.inv.table = pythonTable()
 	p.launcherWorld = 1
 	return nil
 }
