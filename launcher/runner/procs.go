@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/vramrun/vramrun/launcher/kernelfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,33 +71,9 @@ func readProcStat(pid int) (procInfo, error) {
 	return procInfo{pid: pid, ppid: ppid, pgrp: pgrp, state: f[0][0], start: start}, nil
 }
 
-// readProcFile reads a file of /proc with plain system calls. os.ReadFile
-// would first try to add it to the runtime's poller (and fail, and undo
-// that): ten system calls a file where this makes four, and a sweep reads
-// a file of every process on the machine.
-func readProcFile(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	b := make([]byte, 0, 1024)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
-		case n == 0:
-			return b, nil
-		}
-		b = b[:len(b)+n]
-	}
-}
+// readProcFile reads a file of /proc with plain system calls (see
+// kernelfile).
+func readProcFile(path string) ([]byte, error) { return kernelfile.Read(path) }
 
 // listProcs reads every process of the system. Processes that vanish
 // while being read are skipped.

@@ -3,45 +3,12 @@ package host_test
 import (
 	"context"
 	"math"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/vramrun/vramrun/plugins/host"
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
-
-// firstReading is what the first of patterns that matches line reads from
-// it, in units a second, as vramrun's meter reads it.
-func firstReading(t *testing.T, patterns []sdk.ProgressPattern, line string) (sdk.ProgressPattern, float64, bool) {
-	t.Helper()
-	for _, p := range patterns {
-		re := regexp.MustCompile(p.Regexp)
-		m := re.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		for _, g := range sdk.ProgressGroups() {
-			i := re.SubexpIndex(g)
-			if i <= 0 || m[i] == "" {
-				continue
-			}
-			v, err := strconv.ParseFloat(strings.ReplaceAll(m[i], ",", ""), 64)
-			if err != nil {
-				t.Fatalf("%s read %q from %q", p.ID, m[i], line)
-			}
-			switch g {
-			case "s_per":
-				v = 1 / v
-			case "ms_per":
-				v = 1000 / v
-			}
-			return p, v, true
-		}
-	}
-	return sdk.ProgressPattern{}, 0, false
-}
 
 // TestBuiltinProgressPatternsReadTheirFrameworksLines: each built-in reads
 // its framework's own progress lines (as the frameworks print them) and
@@ -80,7 +47,7 @@ func TestBuiltinProgressPatternsReadTheirFrameworksLines(t *testing.T) {
 		{"tensorflow", "\x1b[1m20/20\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m40s\x1b[0m 2s/step - loss: 2.31", 0.5, sdk.UnitMicroBatch},
 	}
 	for _, c := range cases {
-		p, v, ok := firstReading(t, progress[c.plugin], c.line)
+		p, v, ok := plugintab.Reading(t, progress[c.plugin], c.line)
 		if !ok {
 			t.Errorf("%s reads nothing from %q", c.plugin, c.line)
 			continue
@@ -98,7 +65,7 @@ func TestBuiltinProgressPatternsReadTheirFrameworksLines(t *testing.T) {
 		{"pytorch", "iteration 10 took 312ms"},
 	}
 	for _, c := range quiet {
-		if p, v, ok := firstReading(t, progress[c.plugin], c.line); ok {
+		if p, v, ok := plugintab.Reading(t, progress[c.plugin], c.line); ok {
 			t.Errorf("%s reads %g from %q with %s, want nothing", c.plugin, v, c.line, p.ID)
 		}
 	}

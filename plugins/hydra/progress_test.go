@@ -1,49 +1,18 @@
 package hydra
 
 import (
-	"context"
 	"math"
-	"regexp"
-	"strconv"
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// reading is what the first declared pattern that matches line reads from
-// it, in units a second, as vramrun's meter reads it.
+// reading is what the first declared pattern that matches line reads
+// from it, in units a second, as vramrun's meter reads it.
 func reading(t *testing.T, line string) (sdk.ProgressPattern, float64, bool) {
 	t.Helper()
-	d, err := New().Describe(context.Background(), sdk.DescribeRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range d.Progress {
-		if err := p.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		re := regexp.MustCompile(p.Regexp)
-		m := re.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		for _, g := range sdk.ProgressGroups() {
-			if i := re.SubexpIndex(g); i > 0 && m[i] != "" {
-				v, err := strconv.ParseFloat(m[i], 64)
-				if err != nil {
-					t.Fatalf("%s read %q from %q", p.ID, m[i], line)
-				}
-				switch g {
-				case "s_per":
-					v = 1 / v
-				case "ms_per":
-					v = 1000 / v
-				}
-				return p, v, true
-			}
-		}
-	}
-	return sdk.ProgressPattern{}, 0, false
+	return plugintab.Reading(t, plugintab.Progress(t, New()), line)
 }
 
 // TestProgressReadsTheToolsLines: lines shaped as verl, NeMo and

@@ -1,8 +1,6 @@
 package torchtune
 
 import (
-	"context"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -161,20 +159,8 @@ func TestTrialRefusesCustomRecipes(t *testing.T) {
 // optimizer step, is read where the metric logger prints nothing.
 func TestProgressReadsTheRecipesBar(t *testing.T) {
 	line := "1|5|Loss: 2.3100:  10%|█         | 5/50 [00:10<01:30,  2.00s/it]"
-	d, err := New().Describe(context.Background(), sdk.DescribeRequest{})
-	if err != nil {
-		t.Fatal(err)
+	p, v, ok := plugintab.Reading(t, plugintab.Progress(t, New()), line)
+	if !ok || v != 0.5 || p.Unit != sdk.UnitStep {
+		t.Fatalf("%s reads %g per %s, %v; want 0.5 steps a second", p.ID, v, p.Unit, ok)
 	}
-	for _, p := range d.Progress {
-		m := regexp.MustCompile(p.Regexp).FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		re := regexp.MustCompile(p.Regexp)
-		if got := m[re.SubexpIndex("s_per")]; got != "2.00" || p.Unit != sdk.UnitStep {
-			t.Fatalf("%s reads %q per %s", p.ID, got, p.Unit)
-		}
-		return
-	}
-	t.Fatalf("nothing reads %q", line)
 }
