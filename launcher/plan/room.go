@@ -35,7 +35,7 @@ func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (RoomFit
 	}
 	fit := RoomFit{Micro: newMicro, Accum: newAccum, Need: int64(fixed + perSample*float64(newMicro)),
 		Gain: p.speedRatio(micro, newMicro, perSample) - 1}
-	return fit, fit.Gain >= p.roomGain()
+	return fit, fit.Gain >= p.cfg.RoomGain
 }
 
 // RoomFit is a larger micro-batch the room at the end names: its size and
@@ -45,12 +45,4 @@ type RoomFit struct {
 	Micro, Accum int
 	Need         int64
 	Gain         float64
-}
-
-// roomGain is the predicted gain below which the room goes unsaid.
-func (p *Planner) roomGain() float64 {
-	if p.cfg.RoomGain < 0 {
-		return 0
-	}
-	return p.cfg.RoomGain
 }

@@ -67,35 +67,28 @@ func overhead(perSample float64) float64 {
 // Efficiency is the share of full speed that micro-batch b runs at, for a
 // per-sample activation memory of perSample bytes (0: unknown, a middling
 // prior).
-func Efficiency(b int, perSample float64) float64 {
+func Efficiency(b int, perSample float64) float64 { return efficiencyAt(b, overhead(perSample)) }
+
+// efficiencyAt is b / (b + o) for a micro-batch overhead of o samples.
+func efficiencyAt(b int, o float64) float64 {
 	if b <= 0 {
 		return 0
 	}
-	o := overhead(perSample)
 	return float64(b) / (float64(b) + o)
-}
-
-// SpeedRatio is the predicted speed of micro-batch to over that of
-// micro-batch from, both with the same fixes, plus the factors of the
-// fixes added (nil: none).
-func SpeedRatio(from, to int, perSample float64, factors ...float64) float64 {
-	r := Efficiency(to, perSample) / Efficiency(from, perSample)
-	for _, f := range factors {
-		r *= f
-	}
-	return r
 }
 
 // efficiency is Efficiency with the overhead earlier runs measured, where
 // they did.
 func (p *Planner) efficiency(b int, perSample float64) float64 {
-	if o := p.cfg.Speed.Overhead; o > 0 && b > 0 {
-		return float64(b) / (float64(b) + o)
+	if o := p.cfg.Speed.Overhead; o > 0 {
+		return efficiencyAt(b, o)
 	}
 	return Efficiency(b, perSample)
 }
 
-// speedRatio is SpeedRatio with what earlier runs measured.
+// speedRatio is the predicted speed of micro-batch to over that of
+// micro-batch from, both with the same fixes, with what earlier runs
+// measured.
 func (p *Planner) speedRatio(from, to int, perSample float64) float64 {
 	return p.efficiency(to, perSample) / p.efficiency(from, perSample)
 }

@@ -22,11 +22,12 @@ func TestEfficiency(t *testing.T) {
 			last = e
 		}
 	}
-	small, large := SpeedRatio(64, 8, 16<<20), SpeedRatio(64, 8, 2<<30)
+	p := New(Config{})
+	small, large := p.speedRatio(64, 8, 16<<20), p.speedRatio(64, 8, 2<<30)
 	if !(small < large && large <= 1) {
 		t.Fatalf("64 -> 8: small samples keep %v of the speed, large ones %v", small, large)
 	}
-	if got := SpeedRatio(8, 8, 1<<30, SpeedFactors(nil)[sdk.FixGradCheckpointing]); got != 0.77 {
+	if got := p.speedRatio(8, 8, 1<<30) * p.factor(sdk.FixGradCheckpointing); got != 0.77 {
 		t.Fatalf("checkpointing at the same size = %v, want its prior 0.77", got)
 	}
 }
