@@ -205,10 +205,7 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 // of the batch cut that the command takes (t.first).
 func (t *tuner) searcher(ctx context.Context, k sdk.Knobs) func() *plan.Tuner {
 	l := t.l
-	accum := 0
-	if k.GradAccumulation != nil {
-		accum = max(*k.GradAccumulation, 1)
-	}
+	accum := plan.AccumOf(k)
 	ckpt := l.planner.Allows(sdk.FixGradCheckpointing) && (k.GradCheckpointing == nil || !*k.GradCheckpointing) &&
 		t.takes(ctx, sdk.FixGradCheckpointing)
 	for _, id := range l.planner.Before(sdk.FixBatchSize) {

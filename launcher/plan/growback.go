@@ -61,15 +61,11 @@ func (p *Planner) growBack(id sdk.FixID) *Step {
 		return nil
 	}
 	fixed, perSample = fixed*saving.Fixed, perSample*saving.PerSample
-	target := math.Floor((usable*p.aim() - fixed) / perSample)
-	if target <= float64(micro) {
+	target := p.under(fixed, perSample, usable)
+	if target <= micro {
 		return nil
 	}
-	accum := 0
-	if k.GradAccumulation != nil {
-		accum = max(*k.GradAccumulation, 1)
-	}
-	newMicro, newAccum, ok := Grow(micro, accum, min(int(target), p.growth.typed), p.cfg.KeepEffectiveBatch)
+	newMicro, newAccum, ok := Grow(micro, AccumOf(k), min(target, p.growth.typed), p.cfg.KeepEffectiveBatch)
 	if !ok {
 		return nil
 	}
@@ -113,6 +109,12 @@ func lineOf(pts []Point, split Point) (fixed, perSample float64) {
 	}
 	d := float64(split.Demand)
 	return d * FixedShare, d * (1 - FixedShare) / float64(split.Size)
+}
+
+// under is the largest micro-batch that the line fixed + perSample x b
+// puts under the share of usable the estimates aim for.
+func (p *Planner) under(fixed, perSample, usable float64) int {
+	return int(math.Floor((usable*p.aim() - fixed) / perSample))
 }
 
 // Grow is Resize upwards: the micro-batch above micro and at most target

@@ -498,11 +498,7 @@ func (p *Planner) batchStep(floor int) (*Step, *Skip) {
 	if k.BatchSize == nil {
 		return nil, &Skip{Fix: sdk.FixBatchSize, Reason: "the command's batch size is unknown"}
 	}
-	micro := *k.BatchSize
-	accum := 0
-	if k.GradAccumulation != nil {
-		accum = max(*k.GradAccumulation, 1)
-	}
+	micro, accum := *k.BatchSize, AccumOf(k)
 	size := p.size(sdk.FixBatchSize, micro)
 	if floor > 0 && size.proposal < floor {
 		size = sizing{floor, fmt.Sprintf("back to %d, the size before the grow-back", floor), false}
@@ -528,6 +524,15 @@ func (p *Planner) batchStep(floor int) (*Step, *Skip) {
 		step.Reason += fmt.Sprintf("; predicted to cost about %.0f %% of the speed %d would have (%s)", 100*loss, micro, p.speedSource())
 	}
 	return step, nil
+}
+
+// AccumOf is the command's gradient accumulation, at least 1, or 0 when it
+// has no accumulation knob.
+func AccumOf(k sdk.Knobs) int {
+	if k.GradAccumulation == nil {
+		return 0
+	}
+	return max(*k.GradAccumulation, 1)
 }
 
 // effective says the effective batch, across processes when there are

@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"math"
-
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -25,7 +23,7 @@ func (p *Planner) Room(micro, accum int, peak, usable int64, below int) (RoomFit
 		}
 	}
 	fixed, perSample := lineOf(pts, pts[0])
-	target := min(int(math.Floor((float64(usable)*p.aim()-fixed)/perSample)), p.growth.typed)
+	target := min(p.under(fixed, perSample, float64(usable)), p.growth.typed)
 	if below > 0 {
 		target = min(target, below-1)
 	}

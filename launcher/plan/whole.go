@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/vramrun/vramrun/launcher/human"
 	"github.com/vramrun/vramrun/sdk"
@@ -28,13 +27,10 @@ func (p *Planner) fasterWhole(cut *Step) *Proposal {
 	if !ok {
 		return nil
 	}
-	micro, accum := *k.BatchSize, 0
-	if k.GradAccumulation != nil {
-		accum = max(*k.GradAccumulation, 1)
-	}
+	micro, accum := *k.BatchSize, AccumOf(k)
 	saving := Savings()[ckpt]
 	ckFixed, ckPerSample := fixed*saving.Fixed, perSample*saving.PerSample
-	target := int(math.Floor((usable*p.aim() - ckFixed) / ckPerSample))
+	target := p.under(ckFixed, ckPerSample, usable)
 	var batch *Step
 	switch {
 	case target > micro:
