@@ -2,7 +2,6 @@ package plan
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/vramrun/vramrun/profiles"
@@ -26,15 +25,26 @@ type Measured struct {
 // fixes the same.
 func MeasureSpeed(facts []profiles.Fact) Measured {
 	type point struct{ micro, speed float64 }
-	groups := map[string][]point{}
-	at := map[string]float64{} // other fixes + micro -> speed, newest wins
+	// A configuration is its fixes but the batch, checkpointing apart; at
+	// is the newest speed of each at each micro-batch.
+	type config struct {
+		others string
+		ckpt   bool
+	}
+	type sized struct {
+		config
+		micro int
+	}
+	groups := map[config][]point{}
+	at := map[sized]float64{}
 	for _, f := range facts {
 		if f.Outcome != "ok" || f.SamplesPerS <= 0 || f.Micro <= 0 {
 			continue
 		}
-		key := otherFixes(f.Fixes)
-		groups[key] = append(groups[key], point{float64(f.Micro), f.SamplesPerS})
-		at[key+"@"+strconv.Itoa(f.Micro)] = f.SamplesPerS
+		others, ckpt := otherFixes(f.Fixes)
+		c := config{others, ckpt}
+		groups[c] = append(groups[c], point{float64(f.Micro), f.SamplesPerS})
+		at[sized{c, f.Micro}] = f.SamplesPerS
 	}
 	var m Measured
 	best := 0
@@ -55,12 +65,11 @@ func MeasureSpeed(facts []profiles.Fact) Measured {
 		}
 	}
 	var ratios []float64
-	for key, speed := range at {
-		fixes, micro, _ := strings.Cut(key, "@")
-		if !strings.Contains(","+fixes+",", ","+string(sdk.FixGradCheckpointing)+",") {
+	for c, speed := range at {
+		if !c.ckpt {
 			continue
 		}
-		if plain, ok := at[without(fixes, string(sdk.FixGradCheckpointing))+"@"+micro]; ok {
+		if plain, ok := at[sized{config{c.others, false}, c.micro}]; ok {
 			ratios = append(ratios, speed/plain)
 		}
 	}
@@ -74,13 +83,16 @@ func MeasureSpeed(facts []profiles.Fact) Measured {
 	return m
 }
 
-// otherFixes names a configuration's fixes but the batch: sorted ids,
-// mixed precision with its precision.
-func otherFixes(fixes []sdk.Fix) string {
+// otherFixes names a configuration's fixes but the batch and
+// checkpointing (sorted ids, mixed precision with its precision), and says
+// whether checkpointing is on.
+func otherFixes(fixes []sdk.Fix) (others string, ckpt bool) {
 	var ids []string
 	for _, f := range fixes {
 		switch f.ID {
 		case sdk.FixBatchSize, sdk.FixEvalBatchSize, sdk.FixTrial:
+		case sdk.FixGradCheckpointing:
+			ckpt = true
 		case sdk.FixMixedPrecision:
 			ids = append(ids, string(f.ID)+":"+f.Precision)
 		default:
@@ -88,18 +100,7 @@ func otherFixes(fixes []sdk.Fix) string {
 		}
 	}
 	slices.Sort(ids)
-	return strings.Join(slices.Compact(ids), ",")
-}
-
-// without is a sorted comma list less one entry.
-func without(list, id string) string {
-	var out []string
-	for _, s := range strings.Split(list, ",") {
-		if s != id && s != "" {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, ",")
+	return strings.Join(slices.Compact(ids), ","), ckpt
 }
 
 // leastSquares fits y = intercept + slope x.
