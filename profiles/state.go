@@ -82,15 +82,14 @@ type Learned struct {
 
 // Fact is what one attempt (or `vramrun tune` trial) measured: the fixes
 // it ran with, its micro-batch and accumulation (0 unknown), whether it
-// fit or ran out of memory, its NVML peak, an OOM's demand (a lower bound),
-// the usable memory and its speed (0 unknown).
+// fit or ran out of memory, its NVML peak, the usable memory (tune's
+// trials) and its speed (0 unknown).
 type Fact struct {
 	Fixes       []sdk.Fix `json:"fixes"`
 	Outcome     string    `json:"outcome"`
 	Micro       int       `json:"micro_batch,omitempty"`
 	Accum       int       `json:"grad_accumulation,omitempty"`
 	PeakBytes   int64     `json:"peak_bytes,omitempty"`
-	DemandBytes int64     `json:"demand_bytes,omitempty"`
 	UsableBytes int64     `json:"usable_bytes,omitempty"`
 	SamplesPerS float64   `json:"samples_per_s,omitempty"`
 	RunID       string    `json:"run_id"`
