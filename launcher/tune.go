@@ -406,14 +406,8 @@ func rankSpeed(s *record.Speed) float64 {
 func trialFacts(trials []TrialRecord, configs map[int]configured, usable int64) []profiles.Fact {
 	var out []profiles.Fact
 	for _, tr := range trials {
-		f := profiles.Fact{Fixes: configs[tr.N].fixes, Outcome: tr.Result, Micro: tr.Micro, Accum: tr.Accumulation,
-			UsableBytes: usable}
-		if tr.Speed != nil && tr.Speed.SamplesPerS != nil {
-			f.SamplesPerS = *tr.Speed.SamplesPerS
-		}
-		if tr.PeakBytes != nil {
-			f.PeakBytes = *tr.PeakBytes
-		}
+		f := learn.NewFact(configs[tr.N].fixes, tr.Result, tr.Micro, tr.Accumulation, tr.PeakBytes, tr.Speed)
+		f.UsableBytes = usable
 		out = append(out, f)
 	}
 	return out

@@ -123,15 +123,25 @@ func (l *Learner) On(ev record.Event) {
 
 // factOf is what attempt a, run with fixes, measured.
 func (l *Learner) factOf(a record.Attempt, fixes []sdk.Fix) profiles.Fact {
-	f := profiles.Fact{Fixes: append([]sdk.Fix{}, fixes...), Outcome: a.Outcome, RunID: l.runID, Recorded: l.now()}
+	var micro, accum int
 	if s := a.Shape; s != nil {
-		f.Micro, f.Accum = deref(s.BatchSize), deref(s.GradAccumulation)
+		micro, accum = deref(s.BatchSize), deref(s.GradAccumulation)
 	}
-	if a.Memory.PeakBytes != nil {
-		f.PeakBytes = *a.Memory.PeakBytes
+	f := NewFact(fixes, a.Outcome, micro, accum, a.Memory.PeakBytes, a.Speed)
+	f.RunID, f.Recorded = l.runID, l.now()
+	return f
+}
+
+// NewFact is what an attempt run with fixes measured: its outcome, its
+// micro-batch and accumulation (0 unknown), its NVML peak and its speed
+// (nil unknown). The learner sets the run and the time.
+func NewFact(fixes []sdk.Fix, outcome string, micro, accum int, peak *int64, speed *record.Speed) profiles.Fact {
+	f := profiles.Fact{Fixes: append([]sdk.Fix{}, fixes...), Outcome: outcome, Micro: micro, Accum: accum}
+	if peak != nil {
+		f.PeakBytes = *peak
 	}
-	if a.Speed != nil && a.Speed.SamplesPerS != nil {
-		f.SamplesPerS = *a.Speed.SamplesPerS
+	if speed != nil && speed.SamplesPerS != nil {
+		f.SamplesPerS = *speed.SamplesPerS
 	}
 	return f
 }
