@@ -32,3 +32,28 @@ func TestMissingFileIsNotExist(t *testing.T) {
 		t.Fatalf("err = %v, want a PathError that is ErrNotExist", err)
 	}
 }
+
+// TestReadIsOSReadFile: the plain-syscall read gives what os.ReadFile gives,
+// also of a file longer than its first buffer, and fails as it does.
+func TestReadIsOSReadFile(t *testing.T) {
+	for _, path := range []string{"/proc/self/environ", "/proc/self/maps", "/proc/self/cmdline"} {
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Skipf("%s: %v", path, err)
+		}
+		got, err := Read(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		// maps may change between the reads; its first line does not.
+		if path == "/proc/self/maps" {
+			want, got = want[:bytes.IndexByte(want, '\n')], got[:bytes.IndexByte(got, '\n')]
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes, want %d", path, len(got), len(want))
+		}
+	}
+	if _, err := Read("/proc/self/no-such-file"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+}

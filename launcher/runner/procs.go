@@ -49,7 +49,7 @@ func (p procInfo) dead() bool { return p.state == 'Z' || p.state == 'X' }
 // readProcStat parses /proc/<pid>/stat. The command name (field 2) may hold
 // spaces and parentheses, so the fields are counted from the last ')'.
 func readProcStat(pid int) (procInfo, error) {
-	b, err := readProcFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := kernelfile.Read("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return procInfo{}, err
 	}
@@ -70,10 +70,6 @@ func readProcStat(pid int) (procInfo, error) {
 	}
 	return procInfo{pid: pid, ppid: ppid, pgrp: pgrp, state: f[0][0], start: start}, nil
 }
-
-// readProcFile reads a file of /proc with plain system calls (see
-// kernelfile).
-func readProcFile(path string) ([]byte, error) { return kernelfile.Read(path) }
 
 // listProcs reads every process of the system. Processes that vanish
 // while being read are skipped.
@@ -130,7 +126,7 @@ func taskChildren(pid int) (kids []int, ok bool) {
 		return nil, false
 	}
 	for _, t := range tasks {
-		b, err := readProcFile(dir + t.Name() + "/children")
+		b, err := kernelfile.Read(dir + t.Name() + "/children")
 		if err != nil {
 			continue // the thread ended
 		}
@@ -175,7 +171,7 @@ func treeOf(root int, procs []procInfo) []int {
 // hasEnvEntry reports whether /proc/<pid>/environ (the environment the
 // process was started with) holds the exact entry kv.
 func hasEnvEntry(pid int, kv []byte) bool {
-	b, err := readProcFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	b, err := kernelfile.Read("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil || len(b) == 0 {
 		return false
 	}

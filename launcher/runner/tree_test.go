@@ -2,10 +2,6 @@ package runner
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
-	"io/fs"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -42,30 +38,5 @@ func TestProcessTreeFollowsChildrenLists(t *testing.T) {
 	}
 	if tree := ProcessTree(1 << 30); !slices.Equal(tree, []int{1 << 30}) {
 		t.Errorf("tree of a pid that does not exist = %v, want just it", tree)
-	}
-}
-
-// TestReadProcFile: the plain-syscall read gives what os.ReadFile gives,
-// also of a file longer than its first buffer, and fails as it does.
-func TestReadProcFile(t *testing.T) {
-	for _, path := range []string{"/proc/self/environ", "/proc/self/maps", "/proc/self/cmdline"} {
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Skipf("%s: %v", path, err)
-		}
-		got, err := readProcFile(path)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		// maps may change between the reads; its first line does not.
-		if path == "/proc/self/maps" {
-			want, got = want[:bytes.IndexByte(want, '\n')], got[:bytes.IndexByte(got, '\n')]
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: %d bytes, want %d", path, len(got), len(want))
-		}
-	}
-	if _, err := readProcFile("/proc/self/no-such-file"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 }
