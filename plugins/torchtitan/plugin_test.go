@@ -70,5 +70,12 @@ func TestTrialWritesUnderTheScratchFolder(t *testing.T) {
 	plugintab.WantApplied(t, New(), cmd("./run_train.sh", files, "CONFIG_FILE", "val.toml"), trial,
 		"./run_train.sh --job.dump_folder /s --checkpoint.no-enable --metrics.no-enable-wandb --metrics.no-enable-tensorboard --validation.no-enabled", nil,
 		"--job.dump_folder /s, --checkpoint.no-enable, --metrics.no-enable-wandb, --metrics.no-enable-tensorboard, --validation.no-enabled")
+	// The profiler's folders may be absolute (os.path.join then drops the
+	// dump folder): a trial turns profiling and memory snapshots off where
+	// the file or the command turns them on.
+	files["prof.toml"] = llama3TOML + "\n[profiling]\nenable_profiling = true\nsave_traces_folder = \"/data/traces\"\n"
+	plugintab.WantApplied(t, New(), cmd("torchrun -m torchtitan.train --job.config_file prof.toml --profiling.enable-memory-snapshot", files), trial,
+		"torchrun -m torchtitan.train --job.config_file prof.toml --profiling.no-enable-memory-snapshot --job.dump_folder /s --checkpoint.no-enable --metrics.no-enable-wandb --metrics.no-enable-tensorboard --profiling.no-enable-profiling", nil,
+		"--job.dump_folder /s, --checkpoint.no-enable, --metrics.no-enable-wandb, --metrics.no-enable-tensorboard, --profiling.no-enable-profiling, --profiling.no-enable-memory-snapshot")
 	plugintab.WantRefused(t, New(), cmd("torchrun -m torchtitan.train --job.config_file missing.toml", files), trial, "missing.toml")
 }

@@ -12,11 +12,18 @@ import (
 // start, torchtitan's way), and Weights & Biases and TensorBoard.
 var trialOff = []string{"checkpoint.enable", "metrics.enable_wandb", "metrics.enable_tensorboard"}
 
+// trialOffWhenOn are the switches a trial turns off where the config or
+// the command turns them on: validation, and the profiler's traces and
+// memory snapshots, whose folders torchtitan joins to job.dump_folder with
+// os.path.join, so an absolute one would escape the scratch folder (and a
+// profiled trial would not run at the speed it measures).
+var trialOffWhenOn = []string{"validation.enabled", "profiling.enable_profiling", "profiling.enable_memory_snapshot"}
+
 // trial makes a torchtitan command one of `vramrun tune`'s short trials:
 // job.dump_folder, under which torchtitan writes everything it writes
 // (checkpoints, TensorBoard and W&B files, profiler traces, memory
 // snapshots), is the scratch folder; it saves no checkpoint, logs to no
-// service and runs no validation. torchtitan uploads nothing to a hub.
+// service, runs no validation and profiles nothing. torchtitan uploads nothing to a hub.
 func (c *command) trial(args []string, fix sdk.Fix) ([]string, []string, error) {
 	if c.err != nil {
 		return nil, nil, sdk.Unsupported(fix.ID, "%s", c.err.Error())
@@ -24,8 +31,10 @@ func (c *command) trial(args []string, fix sdk.Fix) ([]string, []string, error) 
 	args = cmdline.SetFlag(args, []string{"--job.dump_folder", "--job.dump-folder"}, fix.Scratch, cmdline.Space)
 	parts := []string{"--job.dump_folder " + fix.Scratch}
 	off := trialOff
-	if c.vals.On("validation.enabled") {
-		off = append(off[:len(off):len(off)], "validation.enabled")
+	for _, key := range trialOffWhenOn {
+		if c.vals.On(key) {
+			off = append(off[:len(off):len(off)], key)
+		}
 	}
 	for _, key := range off {
 		var flag string
