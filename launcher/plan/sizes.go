@@ -82,22 +82,12 @@ func Estimate(points []Point, current int, aim float64) (size int, how string, o
 // or above the whole demand), which happen when the points are only loose
 // lower bounds.
 func fitLine(points []Point) (fixed, perSample float64, ok bool) {
-	n := float64(len(points))
-	var sx, sy, sxx, sxy float64
-	for _, p := range points {
-		x, y := float64(p.Size), float64(p.Demand)
-		sx += x
-		sy += y
-		sxx += x * x
-		sxy += x * y
+	xs, ys := make([]float64, len(points)), make([]float64, len(points))
+	for i, p := range points {
+		xs[i], ys[i] = float64(p.Size), float64(p.Demand)
 	}
-	den := n*sxx - sx*sx
-	if den == 0 {
-		return 0, 0, false
-	}
-	perSample = (n*sxy - sx*sy) / den
-	fixed = (sy - perSample*sx) / n
-	if perSample <= 0 || fixed < 0 {
+	fixed, perSample, ok = leastSquares(xs, ys)
+	if !ok || perSample <= 0 || fixed < 0 {
 		return 0, 0, false
 	}
 	for _, p := range points {
