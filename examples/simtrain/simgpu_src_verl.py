@@ -7,8 +7,10 @@ checkpointing on), and facebookresearch/hydra hydra/main.py, hydra/_internal/uti
 hydra/_internal/hydra.py and hydra/core/utils.py. The code keeps the real call structure and
 messages (the divisibility assertions, Hydra's error report); what needs the sim (config
 composition, the device mesh, datasets, FSDP wrapping, the session on the simulated GPU) is supplied
-by simgpu_src_verl_load, whose frames are hidden from tracebacks. The checkpoint manager is left out:
-the sim saves nothing and never resumes.
+by simgpu_src_verl_load, whose frames are hidden from tracebacks. Checkpoints are saved as verl saves them
+(every trainer.save_freq steps and at the last step, into trainer.default_local_dir, copied to
+trainer.default_hdfs_dir when set), with small files for the shards; loading one is left out: the sim never
+resumes.
 """
 
 SOURCES = {}
@@ -1121,6 +1123,9 @@ class FSDPSFTTrainer:
         # build model
         self._build_model_optimizer()
 
+        # Initialize checkpoint manager
+        self._init_checkpoint_manager()
+
         if self.device_mesh.get_rank() == 0:
             print(self.config)
 
@@ -1426,6 +1431,74 @@ class FSDPSFTTrainer:
             torch.distributed.all_reduce(loss, op=torch.distributed.ReduceOp.AVG)
         return loss
 
+    def save_checkpoint(self, step):
+        """Save checkpoint using FSDPCheckpointManager with improved tracking"""
+        # Determine checkpoint path
+        local_global_step_folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{step}")
+
+        if self.device_mesh.get_rank() == 0:
+            print(f"Saving checkpoint to: {local_global_step_folder}")
+
+        # Get max checkpoints to keep
+        max_ckpt_to_keep = getattr(self.config.trainer, "max_ckpt_to_keep", None)
+
+        # Use checkpoint manager to save
+        self.checkpoint_manager.save_checkpoint(
+            local_path=local_global_step_folder, global_step=step, max_ckpt_to_keep=max_ckpt_to_keep
+        )
+
+        # Save dataloader state
+        if self.device_mesh.get_rank() == 0:
+            local_mkdir_safe(local_global_step_folder)
+            dataloader_local_path = os.path.join(local_global_step_folder, "data.pt")
+
+            # Use StatefulDataLoader's built-in state dict functionality
+            dataloader_state_dict = self.train_dataloader.state_dict()
+            torch.save(dataloader_state_dict, dataloader_local_path)
+            print(f"Saved dataloader state to: {dataloader_local_path}")
+
+            # Update latest checkpoint tracker (atomic write)
+            tracker_file = get_checkpoint_tracker_filename(self.config.trainer.default_local_dir)
+            temp_tracker_file = tracker_file + ".tmp"
+            with open(temp_tracker_file, "w") as f:
+                f.write(str(step))
+            os.rename(temp_tracker_file, tracker_file)
+            print(f"Updated checkpoint tracker: {tracker_file}")
+
+        # Copy to HDFS if configured
+        if self.device_mesh.get_rank() == 0 and getattr(self.config.trainer, "default_hdfs_dir", None):
+            hdfs_io.makedirs(self.config.trainer.default_hdfs_dir, exist_ok=True)
+            hdfs_io.copy(src=local_global_step_folder, dst=self.config.trainer.default_hdfs_dir, dirs_exist_ok=True)
+
+        torch.distributed.barrier()
+
+    def _init_checkpoint_manager(self):
+        """Initialize checkpoint manager with proper configuration"""
+        # Get checkpoint configuration from config, with defaults
+        checkpoint_config = getattr(self.config.trainer, "checkpoint", {})
+
+        # Set default values if not specified
+        save_contents = checkpoint_config.get("save_contents", ["model", "optimizer", "extra"])
+        load_contents = checkpoint_config.get("load_contents", save_contents)
+
+        # Create checkpoint config dict
+        checkpoint_config_dict = {
+            "load_contents": load_contents,
+            "save_contents": save_contents,
+        }
+
+        # Convert to DictConfig for compatibility
+        checkpoint_config_dict = DictConfig(checkpoint_config_dict)
+
+        # Initialize checkpoint manager
+        self.checkpoint_manager = FSDPCheckpointManager(
+            model=self.fsdp_model,
+            optimizer=self.optimizer,
+            lr_scheduler=self.lr_scheduler,
+            processing_class=self.tokenizer,
+            checkpoint_config=checkpoint_config_dict,
+        )
+
     def fit(self):
         rank = self.device_mesh.get_rank()
 
@@ -1480,6 +1553,7 @@ class FSDPSFTTrainer:
 
                 is_last_step = global_step >= self.total_training_steps
                 is_valid_step = global_step % self.config.trainer.test_freq == 0
+                is_save_step = global_step % self.config.trainer.save_freq == 0
 
                 # early exit or validation step
                 if is_last_step or (self.config.trainer.test_freq > 0 and is_valid_step):
@@ -1498,7 +1572,8 @@ class FSDPSFTTrainer:
                         last_valid_metric = metric
                     torch.distributed.barrier()
 
-                # (the sim writes no checkpoints: trainer.save_freq and the save at the last step are not simulated)
+                if is_last_step or (self.config.trainer.save_freq > 0 and is_save_step):
+                    self.save_checkpoint(step=global_step)
 
                 if is_last_step:
                     if rank == 0:

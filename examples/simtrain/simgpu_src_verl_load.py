@@ -25,6 +25,7 @@ import inspect
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 import traceback
@@ -144,7 +145,7 @@ class DictConfig:
             raise AttributeError(name)
         content = object.__getattribute__(self, "_content")
         if name in content:
-            return content[name]
+            return _interpolated(content[name])
         if self._struct:
             raise ConfigAttributeError(_struct_error(name, self._path))
         return None
@@ -156,7 +157,7 @@ class DictConfig:
 
     def __getitem__(self, key):
         if key in self._content:
-            return self._content[key]
+            return _interpolated(self._content[key])
         if self._struct:
             raise ConfigKeyError(_struct_error(key, self._path))
         return None
@@ -191,7 +192,7 @@ class DictConfig:
         return self._content.values()
 
     def get(self, key, default_value=None):
-        return self._content.get(key, default_value)
+        return _interpolated(self._content.get(key, default_value))
 
     def __eq__(self, other):
         if isinstance(other, DictConfig):
@@ -210,6 +211,27 @@ class DictConfig:
 
 
 DictConfig.__module__ = "omegaconf.dictconfig"
+
+
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
+
+
+def _interpolated(value):
+    """A string value with absolute interpolations (${trainer.project_name}) as OmegaConf gives it on access,
+    resolved against the job's config; a string that is one interpolation is the value itself. Relative ones
+    and resolvers (${now:...}) are not simulated and stay as they are."""
+    root = STATE.config
+    if root is None or not isinstance(value, str) or "${" not in value:
+        return value
+    whole = _INTERPOLATION.fullmatch(value)
+    if whole:
+        found = _select(root, whole.group(1))
+        return value if found is None else _interpolated(found)
+
+    def one(match):
+        found = _select(root, match.group(1))
+        return match.group(0) if found is None else str(_interpolated(found))
+    return _INTERPOLATION.sub(one, value)
 
 
 def _wrap(value, path="", struct=False):
@@ -927,6 +949,10 @@ class StatefulDataLoader:
         self.batch_size = batch_size
         self.sampler = sampler
 
+    def state_dict(self):
+        session = STATE.session
+        return {"_num_yielded": session.driver.step if session is not None else 0}
+
     def __len__(self):
         replicas = self.sampler.num_replicas if self.sampler is not None else 1
         return len(self.dataset) // replicas // self.batch_size
@@ -964,11 +990,17 @@ def tqdm(iterable=None, desc=None, total=None, initial=0, disable=False, **kwarg
 
 
 class Tracking:
-    """verl's Tracking: 'console' prints its LocalLogger's line (simgpu_speed_more.verl_console_line); 'wandb'
-    and the other backends are silent in the sim."""
+    """verl's Tracking: 'console' prints its LocalLogger's line (simgpu_speed_more.verl_console_line);
+    'tensorboard' makes its log folder as verl's _TensorboardAdapter does ($TENSORBOARD_DIR, else
+    tensorboard_log/<project>/<experiment> in the working folder) and writes no events; 'wandb' and the other
+    backends are silent in the sim."""
 
     def __init__(self, project_name, experiment_name, default_backend="console", config=None):
         self.backends = [default_backend] if isinstance(default_backend, str) else list(default_backend)
+        if "tensorboard" in self.backends:
+            tensorboard_dir = os.environ.get("TENSORBOARD_DIR", f"tensorboard_log/{project_name}/{experiment_name}")
+            os.makedirs(tensorboard_dir, exist_ok=True)
+            print(f"Saving tensorboard log to {tensorboard_dir}.")
 
     def log(self, data, step, backend=None):
         if "console" in self.backends and (backend is None or "console" in backend):
@@ -1180,6 +1212,44 @@ def _import_module(fw):
     return NS(import_module=import_module)
 
 
+class FSDPCheckpointManager:
+    """verl's FSDPCheckpointManager as the SFT trainer calls it: save_checkpoint makes local_path and writes each
+    rank's model, optimizer and extra-state shard files there (small files in the sim, under verl's names); rank
+    0 also writes the huggingface/ folder's config. Loading is not simulated."""
+
+    def __init__(self, model=None, optimizer=None, lr_scheduler=None, processing_class=None, checkpoint_config=None,
+                 **kwargs):
+        self.checkpoint_config = checkpoint_config
+
+    def save_checkpoint(self, local_path, hdfs_path=None, global_step=0, max_ckpt_to_keep=None):
+        world, rank = DIST.get_world_size(), DIST.get_rank()
+        local_mkdir_safe(local_path)
+        for what in ("model", "optim", "extra_state"):
+            with open(os.path.join(local_path, "%s_world_size_%d_rank_%d.pt" % (what, world, rank)), "w") as f:
+                f.write("simulated %s shard, step %d\n" % (what, global_step))
+        if rank == 0:
+            local_mkdir_safe(os.path.join(local_path, "huggingface"))
+            with open(os.path.join(local_path, "huggingface", "config.json"), "w") as f:
+                f.write("{\"model_type\": \"qwen2\"}\n")
+
+
+def local_mkdir_safe(path):
+    """verl.utils.fs.local_mkdir_safe: makedirs, tolerating a rank that made it first."""
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _hdfs_copy(src, dst, **kwargs):
+    """verl.utils.hdfs_io.copy for a local destination: a copy of the folder (no HDFS in the sim)."""
+    if os.path.isdir(src):
+        return shutil.copytree(src, dst, **kwargs)
+    return shutil.copy(src, dst)
+
+
+hdfs_io = NS(makedirs=lambda path, mode=0o777, exist_ok=False, **kwargs: os.makedirs(path, mode, exist_ok),
+             copy=_hdfs_copy)
+
+
 # --- compiling the modules -----------------------------------------------------------------------------
 
 def _compile(relpath, names):
@@ -1268,7 +1338,9 @@ def load(fw):
         fsdp2_load_full_state_dict=fsdp_utils.fsdp2_load_full_state_dict,
         fsdp2_clip_grad_norm_=fsdp_utils.fsdp2_clip_grad_norm_, build_optimizer=optim.build_optimizer,
         get_cosine_schedule_with_warmup=_Scheduler, get_wsd_schedule_with_warmup=_Scheduler,
-        TensorDict=TensorDict, tqdm=tqdm, Tracking=Tracking,
+        TensorDict=TensorDict, tqdm=tqdm, Tracking=Tracking, DictConfig=DictConfig,
+        FSDPCheckpointManager=FSDPCheckpointManager, local_mkdir_safe=local_mkdir_safe, hdfs_io=hdfs_io,
+        get_checkpoint_tracker_filename=lambda root_path: os.path.join(root_path, "latest_checkpointed_iteration.txt"),
         log_with_rank=lambda message, rank, logger=None, level=logging.INFO, log_only_rank_0=False: None,
         get_device_name=lambda: "cuda", initialize_global_process_group=dist.initialize_global_process_group,
         destroy_global_process_group=dist.destroy_global_process_group, init_device_mesh=init_device_mesh,

@@ -96,6 +96,47 @@ class DefaultsTest(VerlRun):
         self.assertEqual(done_line(out)["optimizer"], "adamw")
 
 
+class CheckpointTest(VerlRun):
+    def files(self):
+        found = []
+        for root, _, names in os.walk(self.tmp.name):
+            found += [os.path.relpath(os.path.join(root, n), self.tmp.name) for n in names]
+        return sorted(f for f in found if not f.startswith("outputs" + os.sep))
+
+    def test_saves_every_save_freq_steps_and_at_the_last_step(self):
+        # default_local_dir is checkpoints/${trainer.project_name}/${trainer.experiment_name}, resolved on access
+        code, out, err = self.run_verl("trainer.total_training_steps=3", "trainer.save_freq=2",
+                                       "trainer.project_name=p", "trainer.default_hdfs_dir=remote")
+        self.assertEqual(code, 0, err)
+        shards = ["data.pt", "extra_state_world_size_1_rank_0.pt", os.path.join("huggingface", "config.json"),
+                  "model_world_size_1_rank_0.pt", "optim_world_size_1_rank_0.pt"]
+        local = [os.path.join("checkpoints", "p", "test", "global_step_%d" % n, f) for n in (2, 3) for f in shards]
+        self.assertEqual(self.files(), sorted(local + [os.path.join("checkpoints", "p", "test",
+                                                                    "latest_checkpointed_iteration.txt")]
+                                              + [os.path.join("remote", f) for f in shards]))
+        self.assertIn("Saving checkpoint to: checkpoints/p/test/global_step_2\n", out)
+        with open(os.path.join(self.tmp.name, "checkpoints", "p", "test", "latest_checkpointed_iteration.txt")) as f:
+            self.assertEqual(f.read(), "3")
+        # the printed config keeps the interpolation, as OmegaConf prints it
+        self.assertIn("'default_local_dir': 'checkpoints/${trainer.project_name}/${trainer.experiment_name}'", out)
+
+    def test_a_trial_style_run_writes_only_where_it_is_told(self):
+        scratch = os.path.join(self.tmp.name, "s")
+        code, out, err = self.run_verl("trainer.total_training_steps=2", "trainer.default_local_dir=" + scratch,
+                                       "hydra.run.dir=" + os.path.join(scratch, "hydra"), "trainer.save_freq=-1",
+                                       "trainer.logger=[console]", "++trainer.resume_mode=disable")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sorted(os.listdir(self.tmp.name)), ["s"])
+        self.assertTrue(os.path.isfile(os.path.join(scratch, "global_step_2", "data.pt")))
+        self.assertTrue(os.path.isfile(os.path.join(scratch, "hydra", ".hydra", "overrides.yaml")))
+
+    def test_tensorboard_backend_makes_its_folder(self):
+        code, out, err = self.run_verl("trainer.total_training_steps=1", "trainer.logger=[console,tensorboard]")
+        self.assertEqual(code, 0, err)
+        self.assertIn("Saving tensorboard log to tensorboard_log/gsm8k-sft/test.\n", out)
+        self.assertTrue(os.path.isdir(os.path.join(self.tmp.name, "tensorboard_log", "gsm8k-sft", "test")))
+
+
 class HydraErrorTest(VerlRun):
     def test_unknown_key_fails_as_hydra_does(self):
         code, out, err = self.run_verl("data.foo=1")

@@ -62,10 +62,10 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, names: legacy,
 		ppo: strings.Contains(inv.Script, "ppo")}
 	for _, a := range inv.Args {
-		for _, prefix := range []string{"--train.", "--ds.", "--model.", "--actor."} {
-			if strings.HasPrefix(a, prefix) {
-				c.names = dotted
-			}
+		// Every flag of the dotted generation has a dot in its name
+		// (--train.micro_batch_size, --ckpt.output_dir); none before it.
+		if name, _, _ := strings.Cut(a, "="); strings.HasPrefix(name, "--") && strings.Contains(name, ".") {
+			c.names = dotted
 		}
 	}
 	return c, true
@@ -172,6 +172,8 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 		args, summary = cmdline.AddSwitch(args, c.ckpt()), c.ckpt()
 	case sdk.FixCPUOffload:
 		args, summary = cmdline.AddSwitch(args, n.offload), n.offload
+	case sdk.FixTrial:
+		args, summary = c.trial(fix)
 	case sdk.FixFusedLoss:
 		if why := transformers.LigerMissing(ctx, c.probes, c.s); why != "" {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", why)

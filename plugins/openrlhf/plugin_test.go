@@ -68,3 +68,17 @@ func TestApplyAgreesWithAnalyze(t *testing.T) {
 		plugintab.CheckFixes(t, New(), c, plugintab.PlanFix, a.Analyze().Unsupported)
 	}
 }
+
+func TestTrialsSaveAndLogNothingOutsideTheScratchFolder(t *testing.T) {
+	fix := sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"}
+	plugintab.WantApplied(t, New(), cmd(sft+" --ckpt.output_dir out --ckpt.save_steps 100 --ckpt.load_enable --logger.wandb.key KEY --logger.tensorboard_dir tb --eval.steps=50"), fix,
+		sft+" --ckpt.output_dir /s --ckpt.save_steps -1 --eval.steps=-1 --ckpt.path /s/checkpoints", nil,
+		"--ckpt.output_dir /s --ckpt.path /s/checkpoints --ckpt.save_steps -1 --eval.steps -1")
+	// A dotted flag of any section gives the generation away.
+	plugintab.WantApplied(t, New(), cmd("python3 -m openrlhf.cli.train_ppo_ray --ckpt.path mine"), fix,
+		"python3 -m openrlhf.cli.train_ppo_ray --ckpt.path /s/checkpoints --ckpt.output_dir /s --ckpt.save_steps -1 --eval.steps -1", nil,
+		"--ckpt.output_dir /s --ckpt.path /s/checkpoints --ckpt.save_steps -1 --eval.steps -1")
+	plugintab.WantApplied(t, New(), cmd("deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4 --save_path ./ckpt --use_wandb KEY --load_checkpoint --use_tensorboard logs --eval_steps 20"), fix,
+		"deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4 --save_path /s --eval_steps -1 --ckpt_path /s/checkpoints --save_steps -1", nil,
+		"--save_path /s --ckpt_path /s/checkpoints --save_steps -1 --eval_steps -1")
+}
