@@ -194,7 +194,7 @@ func (l *loop) decide(ctx context.Context, next int, e ended) (pending, string, 
 		return pending{}, noClaimant, nil
 	}
 	obs := plan.ObservationFrom(e.diagnosis, e.peak, l.cfg.memory)
-	obs.Late = e.late
+	obs.Late, obs.PreStep = e.late, e.preStep
 	l.planner.Observe(e.diagnosis, a, obs)
 	return l.choose(ctx, next, e)
 }

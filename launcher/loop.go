@@ -104,11 +104,12 @@ type between struct {
 }
 
 // fitted is an attempt that fit: its micro-batch and accumulation (0 no
-// knob), NVML peak and measured speed (0 unknown).
+// knob), NVML peak and level before its first step, and measured speed (0
+// unknown).
 type fitted struct {
-	micro, accum int
-	peak         int64
-	samplesPerS  float64
+	micro, accum  int
+	peak, preStep int64
+	samplesPerS   float64
 }
 
 type claim struct {
@@ -138,7 +139,9 @@ type ended struct {
 	diagnosis oom.Diagnosis
 	status    int
 	signal    syscall.Signal
-	peak      int64
+	// peak and preStep are NVML's peak and level before the first step, 0
+	// unknown.
+	peak, preStep int64
 	// rejection is the line with which the job rejected the fix before it.
 	rejection string
 	// oomAt is when the OOM text came (else when the attempt ended); late
@@ -241,7 +244,11 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	}
 	analysis := l.shapeOf(ctx)
 	shape, pace := measured(analysis, res.Readings)
-	l.noteFit(v, shape, res.Peak, pace)
+	preStep := int64(0)
+	if res.Memory.PreStepBytes != nil {
+		preStep = *res.Memory.PreStepBytes
+	}
+	l.noteFit(v, shape, res.Peak, preStep, pace)
 	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
 		Changes: record.Changes{Fix: before.fix, Also: before.also, Skipped: before.skips, Resumed: resumed}, Outcome: v.Attempt, Exit: res.Exit,
 		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
@@ -259,7 +266,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	if v.OOMAt != nil {
 		oomAt = *v.OOMAt
 	}
-	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak,
+	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak, preStep: preStep,
 		rejection: res.Facts.Rejection, oomAt: oomAt, late: late.Load(), analysis: analysis, pace: pace}, nil
 }
 
@@ -326,28 +333,30 @@ func (l *loop) room(outcome string) *record.Room {
 		return nil
 	}
 	below := l.oomBelow[l.otherFixes()]
-	fit, ok := l.planner.Room(f.micro, f.accum, f.peak, l.cfg.memory, below)
+	at := plan.Point{Size: f.micro, Demand: f.peak, Usable: l.cfg.memory, PreStep: f.preStep}
+	fit, ok := l.planner.Room(at, f.accum, below)
 	if !ok {
 		return nil
 	}
 	r := &record.Room{Micro: fit.Micro, Accumulation: fit.Accum, At: f.micro, PeakBytes: f.peak,
-		PredictedBytes: fit.Need, UsableBytes: l.cfg.memory, PredictedGain: fit.Gain}
+		PredictedBytes: fit.Need, UsableBytes: l.cfg.memory, PredictedGain: fit.Gain, PreStepBytes: fit.PreStep}
 	if f.samplesPerS > 0 {
 		r.AtSamplesPerS, r.PredictedSamplesPerS = f.samplesPerS, f.samplesPerS*(1+fit.Gain)
 	}
 	return r
 }
 
-// noteFit keeps what the room at the end needs of an attempt: its size and
-// peak when it fit, its size when it ran out of memory.
-func (l *loop) noteFit(v outcome.Verdict, shape *record.Shape, peak int64, pace *record.Speed) {
+// noteFit keeps what the room at the end needs of an attempt: its size,
+// NVML peak and level before its first step when it fit, its size when it
+// ran out of memory.
+func (l *loop) noteFit(v outcome.Verdict, shape *record.Shape, peak, preStep int64, pace *record.Speed) {
 	if shape == nil || shape.BatchSize == nil {
 		return
 	}
 	micro := *shape.BatchSize
 	switch {
 	case v.Attempt == record.AttemptOK && peak > 0:
-		l.fit = fitted{micro: micro, peak: peak}
+		l.fit = fitted{micro: micro, peak: peak, preStep: preStep}
 		if pace != nil && pace.SamplesPerS != nil {
 			l.fit.samplesPerS = *pace.SamplesPerS
 		}

@@ -179,7 +179,7 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 		}
 		tr := plan.Trial{N: n, Candidate: c, Fits: rec.Fits, OOM: e.verdict.Relaunch && e.diagnosis.OOM}
 		obs := plan.ObservationFrom(e.diagnosis, e.peak, l.cfg.memory)
-		tr.Point = plan.Point{Demand: obs.Demand, Usable: obs.Usable}
+		tr.Point = plan.Point{Demand: obs.Demand, Usable: obs.Usable, PreStep: e.preStep}
 		tr.SamplesPerS = rankSpeed(rec.Speed)
 		search.Record(tr)
 		if n == 1 && tr.OOM && len(t.first) > 0 {

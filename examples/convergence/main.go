@@ -48,5 +48,12 @@ func main() {
 		fmt.Printf("| %s | %.0f / %.2f / %d | %.0f%% / %.0f%% | %d |\n", s.Name, s.MedianRelaunches, s.MeanRelaunches,
 			s.MaxRelaunches, s.MedianShare*100, s.TenthPercentile*100, s.Failed)
 	}
+	fmt.Printf("\nThe same %d jobs with the level NVML sees before the first step (the batch-only grid above is unchanged by it: cuts are sized from the figures, never by splitting one point)\n\n", len(configs))
+	fmt.Println("| mode, level before the first step | relaunches (median / mean / max) | final speed, share of the fastest configuration that fits (median / 10th percentile) | never fit |")
+	fmt.Println("|---|---|---|---|")
+	for _, s := range plansim.SummarizeLoadings(configs) {
+		fmt.Printf("| %s | %.0f / %.2f / %d | %.0f%% / %.0f%% | %d |\n", s.Name, s.MedianRelaunches, s.MeanRelaunches,
+			s.MaxRelaunches, s.MedianShare*100, s.TenthPercentile*100, s.Failed)
+	}
 	os.Exit(0)
 }

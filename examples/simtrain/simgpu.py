@@ -15,6 +15,10 @@ Sizes are bytes; W, A and E come from the environment (defaults in brackets).
                  (SIMGPU_LOGITS_SHARE, default 0) are 1/8 with a fused or chunked loss, the rest 1/4
                  with activation offload
   training     need = Wd + Act + G + S        (the peak of the first optimizer step)
+  before step 1  the job holds Wd (+ waste): gradients come in the first backward pass and optimizer
+                 state at the first optimizer step, as PyTorch's Adam creates it. With VRAMRUN_SIMGPU
+                 set the job publishes that level and waits until vramrun's sampler has read it at two
+                 ticks in a row before the step starts (the plateau NVML shows before the step's rise)
   evaluation   need = Wd + b_eval * E * (0.5 mixed precision)     (on top of the weights alone)
                  + HF-style jobs: SIMGPU_EVAL_PREDS (default 0) of predictions, an equal part per eval
                  batch, held until the evaluation ends or every eval_accumulation_steps batches

@@ -243,9 +243,10 @@ class UsageReport:
         except OSError:
             self.path = ""  # the folder went away: stop reporting, keep training
 
-    def wait_seen(self, timeout=10.0):
-        """Wait until vramrun's simulated NVML has read the current value (it copies what it reads
-        to <pid>.seen) and say whether it did; give up after timeout seconds (no vramrun)."""
+    def wait_seen(self, timeout=10.0, times=1):
+        """Wait until vramrun's simulated NVML has read the current value in `times` process listings
+        in a row, one a sampler's tick (it writes the value it read and that count to <pid>.seen), and
+        say whether it did; give up after timeout seconds (no vramrun)."""
         if not self.path or self.value is None:
             return False
         seen = self.path[: -len(".mem")] + ".seen"
@@ -253,9 +254,10 @@ class UsageReport:
         while True:
             try:
                 with open(seen) as f:
-                    if f.read().strip() == str(self.value):
-                        return True
-            except OSError:
+                    value, _, count = f.read().strip().partition("\n")
+                if value == str(self.value) and int(count or "1") >= times:
+                    return True
+            except (OSError, ValueError):
                 pass
             if time.monotonic() >= deadline:
                 return False
@@ -291,8 +293,10 @@ class Device:
                 self.usage.wait_seen()
                 self.usage.held = True
             else:
-                # The GPU is as full as it gets when the request fails.
+                # The GPU is as full as it gets when the request fails; vramrun's sampler sees it
+                # before the process exits, as it would a real step's rise, whatever the timing.
                 self.usage.update(spec.reserved(self.allocated), force=True)
+                self.usage.wait_seen()
             extra = context() if context is not None else {}
             raise self.out_of_memory(nbytes, shape, dtype, op, **extra)
         self.allocated += nbytes
@@ -300,6 +304,14 @@ class Device:
         self.peak_allocated = max(self.peak_allocated, self.allocated)
         self.peak = max(self.peak, spec.reserved(self.allocated))
         self.usage.update(spec.reserved(self.allocated))
+
+    def loaded(self):
+        """The job is loaded and its first step comes next: publish what it holds (the weights, and
+        whatever the framework allocated before training; optimizer state comes at the first step, as
+        PyTorch's Adam creates it) and wait until vramrun's sampler has seen it at two ticks in a row,
+        so that the plateau before the step's rise is there to read, whatever the timing."""
+        self.usage.update(self.spec.reserved(self.allocated), force=True)
+        self.usage.wait_seen(times=2)
 
     def release(self, nbytes):
         if self.spec.format == "tensorflow":

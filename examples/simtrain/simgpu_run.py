@@ -375,6 +375,7 @@ class Driver:
         self.step = step
         self._begin_clock(step)
         if step == self.start + 1:
+            self.session.device.loaded()
             self.show_bar(self.start, initial=True)
         if step == 2 and options.sigkill_self:
             sys.stdout.flush()

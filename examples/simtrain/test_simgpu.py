@@ -517,3 +517,30 @@ class SilentOOMTest(unittest.TestCase):
             self.assertTrue(report.wait_seen(timeout=0))
             report.update(23456, force=True)
             self.assertFalse(report.wait_seen(timeout=0), "an older value was read")
+
+    def test_wait_seen_counts_the_listings_that_read_the_value(self):
+        with tempfile.TemporaryDirectory() as folder:
+            report = simgpu_model.UsageReport({"VRAMRUN_SIMGPU": folder})
+            report.update(12345, force=True)
+            seen = os.path.join(folder, "%d.seen" % os.getpid())
+            with open(seen, "w") as f:
+                f.write("12345\n1\n")  # one sampler tick read it
+            self.assertTrue(report.wait_seen(timeout=0))
+            self.assertFalse(report.wait_seen(timeout=0, times=2), "read once, not twice")
+            with open(seen, "w") as f:
+                f.write("12345\n2\n")
+            self.assertTrue(report.wait_seen(timeout=0, times=2))
+
+    def test_loaded_publishes_what_the_job_holds_before_its_first_step(self):
+        with tempfile.TemporaryDirectory() as folder:
+            env = {"VRAMRUN_SIMGPU": folder}
+            device = simgpu_model.Device(simgpu_model.GPUSpec(env, "pytorch"), env)
+            for _ in range(16):  # the weights, faster than the usage file is written
+                device.allocate(128 << 20)
+            level = device.spec.reserved(device.allocated)
+            with open(os.path.join(folder, "%d.seen" % os.getpid()), "w") as f:
+                f.write("%d\n2\n" % level)  # as vramrun's NVML leaves it after two ticks
+            device.loaded()
+            with open(os.path.join(folder, "%d.mem" % os.getpid())) as f:
+                self.assertEqual(int(f.read()), level)
+

@@ -66,6 +66,10 @@ type timeline struct {
 	samples    []Sample
 	stride     int // keep every stride-th tick once thinned
 	ticks      int
+	// early is the job's attributed memory at each of the first
+	// earlyTicks ticks (0 where NVML attributed none), kept whole for
+	// PreStepLevel: thinning would lose a load plateau of a long attempt.
+	early []uint64
 }
 
 // recentWindow is what NearCapacity looks at; the Sampler's mu guards it.
@@ -263,6 +267,13 @@ func (s *Sampler) record(sample Sample, totals map[string]uint64, failures []str
 		if !s.devicePeakKnown || sum > s.devicePeak {
 			s.devicePeak, s.devicePeakKnown = sum, true
 		}
+	}
+	if len(s.early) < earlyTicks {
+		var level uint64
+		if sample.JobUsedKnown {
+			level = sample.JobUsed
+		}
+		s.early = append(s.early, level)
 	}
 	s.recent = append(s.recent, sample)
 	if len(s.recent) > nearCapacityWindow {

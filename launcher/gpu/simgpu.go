@@ -31,7 +31,9 @@ import (
 // memory other processes hold, on GPU 0 without @). A job's usage counts on
 // the GPU it uses as CUDA does: CUDA_VISIBLE_DEVICES' entry at LOCAL_RANK
 // (an index or a UUID), else LOCAL_RANK, read from the process's
-// environment. What is read of a job's usage is copied to <dir>/<pid>.seen.
+// environment. What a process listing read of a job's usage is copied to
+// <dir>/<pid>.seen, with how many listings in a row read that value (one a
+// sampler's tick): a job may wait for it.
 // A file <dir>/xid-<anything> holding "N" or "N@gpu" is reported once as
 // Xid N by the event set and removed.
 func Simulated(dir string, env map[string]string) nvml.Interface {
@@ -62,29 +64,12 @@ func Simulated(dir string, env map[string]string) nvml.Interface {
 	m := gputest.New("simulated", gpus...)
 	others := parseSimOthers(env["SIMGPU_OTHER"], count)
 	_ = os.MkdirAll(dir, 0o755)
-	refresh := func() {
-		procs := make([][]nvml.ProcessInfo, count)
-		for i := range procs {
-			procs[i] = append([]nvml.ProcessInfo(nil), others[i]...)
-		}
-		for _, p := range simJobs(dir) {
-			if i := simDeviceOf(p.Pid, count); i >= 0 {
-				procs[i] = append(procs[i], p)
-			}
-		}
-		for i := range procs {
-			var used uint64
-			for _, p := range procs[i] {
-				used += p.UsedGpuMemory
-			}
-			m.Update(i, func(g *gputest.GPU) { g.Processes, g.Used = procs[i], min(used, g.Total) })
-		}
-	}
+	refresh := func(listing int) { refreshSim(dir, m, others, listing) }
 	for i := range count {
 		d := m.Device(i)
 		memInfo, running := d.GetMemoryInfoFunc, d.GetComputeRunningProcessesFunc
-		d.GetMemoryInfoFunc = func() (nvml.Memory, nvml.Return) { refresh(); return memInfo() }
-		d.GetComputeRunningProcessesFunc = func() ([]nvml.ProcessInfo, nvml.Return) { refresh(); return running() }
+		d.GetMemoryInfoFunc = func() (nvml.Memory, nvml.Return) { refresh(-1); return memInfo() }
+		d.GetComputeRunningProcessesFunc = func() ([]nvml.ProcessInfo, nvml.Return) { refresh(i); return running() }
 	}
 	lib := m.Lib()
 	createSet := lib.EventSetCreateFunc
@@ -126,9 +111,43 @@ const (
 
 func simUUID(i int) string { return fmt.Sprintf("%s%012x", simUUIDPrefix, i) }
 
+// refreshSim sets the devices' processes and used memory from the jobs'
+// usage files in dir; listing is the device whose process list is being
+// read (-1 none), whose jobs are told what was seen.
+func refreshSim(dir string, m *gputest.Machine, others [][]nvml.ProcessInfo, listing int) {
+	count := len(others)
+	procs := make([][]nvml.ProcessInfo, count)
+	for i := range procs {
+		procs[i] = append([]nvml.ProcessInfo(nil), others[i]...)
+	}
+	for _, j := range simJobs(dir) {
+		if i := simDeviceOf(j.Pid, count); i >= 0 {
+			procs[i] = append(procs[i], j.ProcessInfo)
+			if i == listing {
+				markSeen(j.seen, j.data)
+			}
+		}
+	}
+	for i := range procs {
+		var used uint64
+		for _, p := range procs[i] {
+			used += p.UsedGpuMemory
+		}
+		m.Update(i, func(g *gputest.GPU) { g.Processes, g.Used = procs[i], min(used, g.Total) })
+	}
+}
+
+// simJob is a simulated job's process as NVML lists it, the usage file's
+// text and where what was seen of it goes.
+type simJob struct {
+	nvml.ProcessInfo
+	data []byte
+	seen string
+}
+
 // simJobs are the processes that wrote their usage to dir and still run.
-func simJobs(dir string) []nvml.ProcessInfo {
-	var out []nvml.ProcessInfo
+func simJobs(dir string) []simJob {
+	var out []simJob
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		pidText, ok := strings.CutSuffix(e.Name(), ".mem")
@@ -150,20 +169,26 @@ func simJobs(dir string) []nvml.ProcessInfo {
 		if err != nil {
 			continue
 		}
-		out = append(out, gputest.Proc(pid, used))
-		markSeen(filepath.Join(dir, pidText+".seen"), data)
+		out = append(out, simJob{ProcessInfo: gputest.Proc(pid, used), data: data, seen: filepath.Join(dir, pidText+".seen")})
 	}
 	return out
 }
 
-// markSeen tells a simulated job what NVML last read of its usage (it may
-// wait for that before it fails, as the "silent" OOM does).
+// markSeen tells a simulated job what a process listing last read of its
+// usage, and how many listings in a row read that (it may wait for that:
+// before it fails, as the "silent" OOM does; before its first step, so
+// that the sampler saw the loaded level twice).
 func markSeen(path string, data []byte) {
-	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
-		return
+	value := strings.TrimSpace(string(data))
+	times := 1
+	if old, err := os.ReadFile(path); err == nil {
+		was, n, _ := strings.Cut(strings.TrimSpace(string(old)), "\n")
+		if k, err := strconv.Atoi(strings.TrimSpace(n)); err == nil && was == value {
+			times = k + 1
+		}
 	}
 	tmp := path + ".tmp"
-	if os.WriteFile(tmp, data, 0o644) == nil {
+	if os.WriteFile(tmp, []byte(fmt.Sprintf("%s\n%d\n", value, times)), 0o644) == nil {
 		_ = os.Rename(tmp, path)
 	}
 }

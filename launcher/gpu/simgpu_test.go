@@ -35,9 +35,24 @@ func TestSimulatedGPUs(t *testing.T) {
 	if best := PickFreest(devs); best.Index != 0 {
 		t.Errorf("the freest GPU is %d, want 0", best.Index)
 	}
-	// What NVML read is handed back to the job, which may wait for it.
-	if seen, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".seen")); err != nil || string(seen) != "1073741824\n" {
-		t.Errorf("<pid>.seen = %q, %v; want what the job wrote", seen, err)
+	// What a process listing read is handed back to the job, which may
+	// wait for it, with how many listings in a row read it.
+	seen := filepath.Join(dir, strconv.Itoa(os.Getpid())+".seen")
+	if got, err := os.ReadFile(seen); err != nil || string(got) != "1073741824\n1\n" {
+		t.Errorf("<pid>.seen = %q, %v; want what the job wrote, read once", got, err)
+	}
+	d, _ := g.handle(devs[0].UUID)
+	d.GetMemoryInfo() // not a listing: no count
+	d.GetComputeRunningProcesses()
+	if got, _ := os.ReadFile(seen); string(got) != "1073741824\n2\n" {
+		t.Errorf("<pid>.seen = %q after a second listing, want it read twice", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".mem"), []byte("2147483648\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.GetComputeRunningProcesses()
+	if got, _ := os.ReadFile(seen); string(got) != "2147483648\n1\n" {
+		t.Errorf("<pid>.seen = %q after the usage changed, want the new value read once", got)
 	}
 }
 

@@ -176,6 +176,8 @@ func (v *View) WaitFree(ctx context.Context, d time.Duration) {
 // Samples is what an attempt's sampling found.
 type Samples struct {
 	Peak, Capacity *int64
+	// PreStep is the job's level before its first step; nil unknown.
+	PreStep *int64
 	// File is the samples' file in the run folder, "" when none.
 	File         string
 	NearCapacity bool
@@ -254,6 +256,10 @@ func (a *Sampler) Stop(runDir string, n int) Samples {
 	if peak, ok := a.s.Peak(); ok {
 		p := int64(peak)
 		out.Peak = &p
+	}
+	if level, ok := a.s.PreStepLevel(); ok {
+		l := int64(level)
+		out.PreStep = &l
 	}
 	c := int64(a.devices[0].MemoryTotal)
 	out.Capacity = &c

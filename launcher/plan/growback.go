@@ -35,9 +35,9 @@ func Savings() map[sdk.FixID]Saving {
 	}
 }
 
-// FixedShare is the prior share of an OOM's demand that does not grow with
-// the batch, when one attempt is all there is to tell. Low on purpose: a
-// low fixed share makes each sample dearer, and the grow-back smaller.
+// FixedShare is the prior share of a demand that does not grow with the
+// batch, when one attempt is all there is to tell and NVML did not see the
+// job before its first step (see split).
 const FixedShare = 0.25
 
 // growBack is the batch step that goes with fix id when the fix frees
@@ -56,11 +56,11 @@ func (p *Planner) growBack(id sdk.FixID) *Step {
 	if micro >= p.growth.typed {
 		return nil
 	}
-	fixed, perSample, usable, ok := p.memoryLine()
+	l, ok := p.memoryLine()
 	if !ok {
 		return nil
 	}
-	fixed, perSample = fixed*saving.Fixed, perSample*saving.PerSample
+	fixed, perSample, usable := l.fixed*saving.Fixed, l.perSample*saving.PerSample, l.usable
 	target := p.under(fixed, perSample, usable)
 	if target <= micro {
 		return nil
@@ -71,8 +71,8 @@ func (p *Planner) growBack(id sdk.FixID) *Step {
 	}
 	need := int64(fixed + perSample*float64(newMicro))
 	gain := p.speedRatio(micro, newMicro, perSample/saving.PerSample) - 1
-	reason := fmt.Sprintf("%s frees memory, so the micro-batch grows back: predicted %s of %s usable at %d, about %.0f %% faster than %s at %d (%s)",
-		id, human.Bytes(need), human.Bytes(int64(usable)), newMicro, 100*gain, id, micro, p.speedSource())
+	reason := fmt.Sprintf("%s frees memory, so the micro-batch grows back: predicted %s of %s usable at %d%s, about %.0f %% faster than %s at %d (%s)",
+		id, human.Bytes(need), human.Bytes(int64(usable)), newMicro, l.words(), 100*gain, id, micro, p.speedSource())
 	if newAccum > 0 {
 		reason += "; effective batch kept at " + effective(newMicro*newAccum, p.command.WorldSize)
 	}
@@ -80,10 +80,26 @@ func (p *Planner) growBack(id sdk.FixID) *Step {
 		Reason: reason, estimated: true}
 }
 
-// memoryLine is demand = fixed + perSample x micro-batch for the
-// configuration now running, from its OOMs: fitted to two or more, else
-// the last one split by FixedShare. Usable is the last one's.
-func (p *Planner) memoryLine() (fixed, perSample, usable float64, ok bool) {
+// memLine is demand = fixed + perSample x micro-batch, with the usable
+// memory it is aimed under; preStep is NVML's level before the first step
+// when a single point's split took it as the fixed part (see split), else 0.
+type memLine struct {
+	fixed, perSample, usable float64
+	preStep                  int64
+}
+
+// words says where the fixed part came from when it was measured.
+func (l memLine) words() string {
+	if l.preStep == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" with the %s NVML saw before the first step as the fixed part", human.Bytes(l.preStep))
+}
+
+// memoryLine is the memory line of the configuration now running, from
+// its OOMs: fitted to two or more, else the last one split (see split).
+// Usable is the last one's.
+func (p *Planner) memoryLine() (memLine, bool) {
 	var pts []Point
 	for _, pt := range p.points[sdk.FixBatchSize] {
 		if pt.Size > 0 && pt.Demand > 0 && pt.Usable > 0 {
@@ -91,24 +107,59 @@ func (p *Planner) memoryLine() (fixed, perSample, usable float64, ok bool) {
 		}
 	}
 	if len(pts) == 0 {
-		return 0, 0, 0, false
+		return memLine{}, false
 	}
 	last := pts[len(pts)-1]
-	fixed, perSample = lineOf(pts, last)
-	return fixed, perSample, float64(last.Usable), true
+	l := lineOf(pts, last)
+	l.usable = float64(last.Usable)
+	return l, true
 }
 
 // lineOf is demand = fixed + perSample x size through pts: fitted to two or
-// more (see fitLine), else, or when the fit makes no sense, through split
-// with FixedShare of its demand taken as fixed.
-func lineOf(pts []Point, split Point) (fixed, perSample float64) {
+// more (see fitLine), else, or when the fit makes no sense, through point
+// at alone (see split).
+func lineOf(pts []Point, at Point) memLine {
 	if len(pts) >= 2 {
 		if f, s, fitted := fitLine(pts); fitted {
-			return f, s
+			return memLine{fixed: f, perSample: s}
 		}
 	}
-	d := float64(split.Demand)
-	return d * FixedShare, d * (1 - FixedShare) / float64(split.Size)
+	fixed, measured := split(at)
+	l := memLine{fixed: fixed, perSample: (float64(at.Demand) - fixed) / float64(at.Size)}
+	if measured {
+		l.preStep = at.PreStep
+	}
+	return l
+}
+
+// split is the fixed part of a point's demand when it is all there is to
+// tell: the prior FixedShare of it, raised to the level NVML saw the job
+// hold before its first step (Point.PreStep) where that is sane (above 0,
+// below the demand) and higher. That level is a lower bound of the fixed
+// part: the weights and what the framework allocates before training, not
+// the gradients nor the optimizer state most optimizers create at their
+// first step. So it refutes a prior below it, and says nothing against one
+// above it: with Adam's state to come it is often an eighth to a quarter
+// of the fixed part, far below the truth, while frozen weights (adapters)
+// or an optimizer that builds its state at once put it near the truth, far
+// above a quarter of the demand. Raising the fixed part to it is on the
+// safe side both ways, as long as the level is no more than the truth:
+//   - through an attempt that fit (the room at the end, tune's next size),
+//     a larger fixed part predicts a larger size, but with it at most the
+//     true fixed part, never more than the true line would;
+//   - through an OOM (a grow-back, checkpointing's micro-batch), a larger
+//     fixed part leaves less to the per-sample part a fix's saving cuts,
+//     so it predicts a smaller size.
+//
+// Taking the level as the fixed part even below the prior was tried: on
+// the configuration grid it halves the room hints and ends tune slower on
+// 4 of 540 jobs (README). measured says the level set the fixed part.
+func split(at Point) (fixed float64, measured bool) {
+	prior := float64(at.Demand) * FixedShare
+	if at.PreStep <= 0 || at.PreStep >= at.Demand || float64(at.PreStep) <= prior {
+		return prior, false
+	}
+	return float64(at.PreStep), true
 }
 
 // under is the largest micro-batch that the line fixed + perSample x b

@@ -133,6 +133,8 @@ type Observation struct {
 	// Usable is what the job could have had: capacity or the allowed share,
 	// less other processes; 0 when unknown.
 	Usable int64
+	// PreStep is NVML's level before the attempt's first step; 0 unknown.
+	PreStep int64
 	// Late says the attempt ran past learn_after before the OOM: the
 	// configuration nearly fits, so the smallest change that covers the
 	// overshoot comes before the next big step of the ladder.
@@ -518,9 +520,9 @@ func (p *Planner) batchStep(floor int) (*Step, *Skip) {
 	default:
 		step.Reason = fmt.Sprintf("%s; effective batch kept at %s", size.how, effective(micro*accum, p.command.WorldSize))
 	}
-	if _, perSample, _, ok := p.memoryLine(); ok && size.estimated {
+	if l, ok := p.memoryLine(); ok && size.estimated {
 		// The speed model's word on the cut, where the figures sized it.
-		loss := 1 - p.speedRatio(micro, newMicro, perSample)
+		loss := 1 - p.speedRatio(micro, newMicro, l.perSample)
 		step.Reason += fmt.Sprintf("; predicted to cost about %.0f %% of the speed %d would have (%s)", 100*loss, micro, p.speedSource())
 	}
 	return step, nil
@@ -620,7 +622,7 @@ func appendPoint(points []Point, size int, obs Observation) []Point {
 	if obs.Demand <= 0 || obs.Usable <= 0 {
 		return points
 	}
-	return append(points, Point{Size: size, Demand: obs.Demand, Usable: obs.Usable, OOM: true})
+	return append(points, Point{Size: size, Demand: obs.Demand, Usable: obs.Usable, OOM: true, PreStep: obs.PreStep})
 }
 
 // FromSettings is the planner's configuration for a run's settings, on GPUs

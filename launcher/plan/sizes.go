@@ -30,6 +30,9 @@ type Point struct {
 	Usable int64
 	// OOM says whether the attempt ran out of memory at this size.
 	OOM bool
+	// PreStep is the memory NVML saw the job hold once loaded, before its
+	// first step (0 unknown): a lower bound of the fixed part (see split).
+	PreStep int64
 }
 
 // Estimate proposes the next batch size below current from the observations

@@ -58,7 +58,7 @@ func TestRoomNamesOnlyAGain(t *testing.T) {
 		p := New(Config{Ladder: []sdk.FixID{sdk.FixBatchSize}, KeepEffectiveBatch: true, RoomGain: c.gain})
 		p.Typed(sdk.AnalyzeResponse{Knobs: sdk.Knobs{BatchSize: sdk.Int(256), GradAccumulation: sdk.Int(1)}})
 		// 32 fits with 3 of 24 GiB: small samples, so 128 would be much faster.
-		fit, ok := p.Room(32, 8, 3<<30, 24<<30, 0)
+		fit, ok := p.Room(Point{Size: 32, Demand: 3 << 30, Usable: 24 << 30}, 8, 0)
 		if ok != c.want {
 			t.Fatalf("room_gain %v: room %+v, %v", c.gain, fit, ok)
 		}

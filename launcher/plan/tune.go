@@ -321,7 +321,8 @@ func (t *Tuner) triedAt(m int, f Family) bool {
 // than one too small, and draws the line for the next. A single fit in a
 // family with fixes takes the fixed part from the line of the family
 // without them (the same weights and optimizer state; the 8-bit
-// optimizer's saving applied), else FixedShare of its peak.
+// optimizer's saving applied), else it is split (see split: NVML's level
+// before the first step, else FixedShare of its peak).
 func (t *Tuner) line(f Family) (fixed, perSample, usable float64, ok bool) {
 	var pts []Point
 	fits := 0
@@ -361,8 +362,8 @@ func (t *Tuner) line(f Family) (fixed, perSample, usable float64, ok bool) {
 			}
 		}
 	}
-	fixed, perSample = lineOf(nil, last)
-	return fixed, perSample, usable, true
+	l := lineOf(nil, last)
+	return l.fixed, l.perSample, usable, true
 }
 
 // Best is the winner: the fastest trial that fit, by measured speed; when

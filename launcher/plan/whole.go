@@ -23,13 +23,14 @@ func (p *Planner) fasterWhole(cut *Step) *Proposal {
 		!p.open(ckpt) || !p.inLadder(ckpt) {
 		return nil
 	}
-	fixed, perSample, usable, ok := p.memoryLine()
+	l, ok := p.memoryLine()
 	if !ok {
 		return nil
 	}
+	perSample, usable := l.perSample, l.usable
 	micro, accum := *k.BatchSize, AccumOf(k)
 	saving := Savings()[ckpt]
-	ckFixed, ckPerSample := fixed*saving.Fixed, perSample*saving.PerSample
+	ckFixed, ckPerSample := l.fixed*saving.Fixed, perSample*saving.PerSample
 	target := p.under(ckFixed, ckPerSample, usable)
 	var batch *Step
 	switch {
@@ -58,9 +59,9 @@ func (p *Planner) fasterWhole(cut *Step) *Proposal {
 	step := p.simpleStep(ckpt)
 	step.Why = WhySpeed
 	step.Reason = fmt.Sprintf("predicted faster than cutting the micro-batch to %d: checkpointing costs about %.0f %% of the speed, "+
-		"micro-batch %d about %.0f %% against %d (%s); predicted %s of %s usable with checkpointing at %d",
+		"micro-batch %d about %.0f %% against %d (%s); predicted %s of %s usable with checkpointing at %d%s",
 		cut.Fix.BatchSize, 100*(1-factor), cut.Fix.BatchSize, 100*(1-cutSpeed/p.efficiency(ckMicro, perSample)), ckMicro, p.speedSource(),
-		human.Bytes(int64(ckFixed+ckPerSample*float64(ckMicro))), human.Bytes(int64(usable)), ckMicro)
+		human.Bytes(int64(ckFixed+ckPerSample*float64(ckMicro))), human.Bytes(int64(usable)), ckMicro, l.words())
 	pr := &Proposal{Step: step}
 	if batch != nil {
 		batch.Reason = fmt.Sprintf("the micro-batch checkpointing leaves room for; effective batch kept at %s", effective(ckMicro*max(batch.Fix.GradAccumulation, 1), p.command.WorldSize))

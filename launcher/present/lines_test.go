@@ -227,6 +227,16 @@ func TestRoomInWords(t *testing.T) {
 	if got := b.String(); !strings.HasSuffix(got, want) {
 		t.Fatalf("lines end\n%q\nwant\n%q", got, want)
 	}
+	// Where the prediction took NVML's level before the first step as the
+	// fixed part, the line says how much of the peak that was.
+	b.Reset()
+	m.On(record.RunEnded{End: record.End{Outcome: record.OutcomeOK,
+		Room: &record.Room{Micro: 80, Accumulation: 3, At: 60, PeakBytes: 8 << 30, PredictedBytes: 10 << 30, UsableBytes: 24 << 30,
+			PredictedGain: 0.184, PreStepBytes: 4 << 30}}})
+	want = "(peak 8.0 GiB of 24 GiB at 60, 4.0 GiB of it before the first step, predicted 10 GiB)"
+	if got := b.String(); !strings.Contains(got, want) {
+		t.Fatalf("lines\n%q\nwant\n%q", got, want)
+	}
 }
 
 // TestMidLineEndsTheJobsLineFirst: after output that ended no line (a

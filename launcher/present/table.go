@@ -62,8 +62,12 @@ func (m *Lines) table(end record.End) {
 		if r.Accumulation > 0 {
 			larger += fmt.Sprintf(" x %d", r.Accumulation)
 		}
-		fmt.Fprintf(&b, "\nroom: micro-batch %s may fit (peak %s of %s at %d, predicted %s) and run %s: `vramrun tune` measures whether it does",
-			larger, human.Bytes(r.PeakBytes), human.Bytes(r.UsableBytes), r.At, human.Bytes(r.PredictedBytes), r.Faster())
+		fixed := ""
+		if r.PreStepBytes > 0 {
+			fixed = fmt.Sprintf(", %s of it before the first step", human.Bytes(r.PreStepBytes))
+		}
+		fmt.Fprintf(&b, "\nroom: micro-batch %s may fit (peak %s of %s at %d%s, predicted %s) and run %s: `vramrun tune` measures whether it does",
+			larger, human.Bytes(r.PeakBytes), human.Bytes(r.UsableBytes), r.At, fixed, human.Bytes(r.PredictedBytes), r.Faster())
 	}
 	// Every part was made printable above (human.Join and human.Env quote
 	// what they write).

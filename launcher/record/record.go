@@ -89,6 +89,9 @@ type Room struct {
 	PredictedGain        float64 `json:"predicted_gain"`
 	AtSamplesPerS        float64 `json:"at_samples_per_s,omitempty"`
 	PredictedSamplesPerS float64 `json:"predicted_samples_per_s,omitempty"`
+	// PreStepBytes is the fit's level before its first step, when the
+	// prediction took it as the fixed part of its memory line.
+	PreStepBytes int64 `json:"pre_step_bytes,omitempty"`
 }
 
 // Attempt is one launch of the job.
@@ -206,6 +209,10 @@ type OOMs struct {
 // Memory is what NVML saw of the attempt.
 type Memory struct {
 	PeakBytes *int64 `json:"peak_bytes,omitempty"`
+	// PreStepBytes is what the job held once loaded, before its first
+	// step (see gpu.Sampler.PreStepLevel); omitted when NVML saw no such
+	// level.
+	PreStepBytes *int64 `json:"pre_step_bytes,omitempty"`
 	// CapacityBytes is the GPU's total memory when NVML knew it.
 	CapacityBytes *int64 `json:"capacity_bytes,omitempty"`
 	SamplesFile   string `json:"samples_file,omitempty"`

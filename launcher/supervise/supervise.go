@@ -451,7 +451,8 @@ func (s *Supervisor) result(w watched, samples gpuview.Samples, c *clock, starte
 	out := Result{
 		Started: started,
 		Exit:    record.Exit{ExitCode: res.ExitCode, Signal: int(res.Signal), ExitStatus: res.Status()},
-		Memory:  record.Memory{PeakBytes: samples.Peak, CapacityBytes: samples.Capacity, SamplesFile: samples.File},
+		Memory: record.Memory{PeakBytes: samples.Peak, PreStepBytes: samples.PreStep, CapacityBytes: samples.Capacity,
+			SamplesFile: samples.File},
 		Facts: outcome.Facts{Status: res.Status(), Signal: res.Signal, Interrupt: w.interrupt, Hung: w.hung,
 			Ended: s.cfg.Now(), Texts: c.oomTexts(), NearCapacity: samples.NearCapacity, Xid: samples.Xid,
 			TrialEnded: w.trial != ""},

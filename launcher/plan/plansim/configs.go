@@ -29,12 +29,45 @@ type ConfigJob struct {
 	// Overhead is a micro-batch's fixed cost, in samples' worth: small
 	// models lose most to small micro-batches.
 	Overhead float64
+	// EagerState says the optimizer state is on the GPU before the first
+	// step too (optax's init, DeepSpeed's engine), not only the Loaded
+	// weights: NVML's level before the first step holds it.
+	EagerState bool
 }
 
 // State is the configuration an attempt runs.
 type State struct {
 	Micro               int
 	Allocator, Ckpt, Q8 bool
+}
+
+// ConfigsWithLoaded is jobs with Loaded set to share and EagerState to
+// eager.
+func ConfigsWithLoaded(jobs []ConfigJob, share float64, eager bool) []ConfigJob {
+	out := make([]ConfigJob, len(jobs))
+	for i, j := range jobs {
+		j.Loaded, j.EagerState = share, eager
+		out[i] = j
+	}
+	return out
+}
+
+// preStep is what NVML sees j hold before the first step in state s: the
+// weights, which no fix here changes, the optimizer state when it is
+// built at once (8-bit Adam's smaller), and the allocator's waste on them.
+func (j ConfigJob) preStep(s State) int64 {
+	if j.Loaded == 0 {
+		return 0
+	}
+	level := float64(j.Fixed) * j.Loaded
+	if j.EagerState {
+		state := float64(j.Fixed) * j.OptimizerShare
+		if s.Q8 {
+			state *= 0.25
+		}
+		level += state
+	}
+	return int64(level * (1 + j.job(s).Waste))
 }
 
 func (j ConfigJob) job(s State) Job {
@@ -127,7 +160,9 @@ func RunMode(j ConfigJob, v Variant) ConfigOutcome {
 			return out
 		}
 		d := j.job(s).OOM(s.Micro)
-		p.Observe(d, knobs(), plan.ObservationFrom(d, 0, 0))
+		obs := plan.ObservationFrom(d, 0, 0)
+		obs.PreStep = j.preStep(s)
+		p.Observe(d, knobs(), obs)
 		pr := p.Propose()
 		if pr.Step == nil {
 			return out
@@ -167,10 +202,10 @@ func TuneMode(j ConfigJob) ConfigOutcome {
 		if jb := j.job(s); jb.Fits(s.Micro) {
 			need := float64(jb.Fixed+jb.PerSample*int64(s.Micro)) * (1 + jb.Waste)
 			tr.Fits, tr.SamplesPerS = true, j.Speed(s)
-			tr.Point = plan.Point{Demand: int64(need), Usable: jb.Capacity}
+			tr.Point = plan.Point{Demand: int64(need), Usable: jb.Capacity, PreStep: j.preStep(s)}
 		} else {
 			obs := plan.ObservationFrom(jb.OOM(s.Micro), 0, 0)
-			tr.OOM, tr.Point = true, plan.Point{Demand: obs.Demand, Usable: obs.Usable}
+			tr.OOM, tr.Point = true, plan.Point{Demand: obs.Demand, Usable: obs.Usable, PreStep: j.preStep(s)}
 		}
 		t.Record(tr)
 	}
@@ -264,4 +299,33 @@ func percentile(v []float64, q float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[int(q*float64(len(s)-1))]
+}
+
+// Loading is what a grid's jobs hold before their first step, as NVML
+// shows it: a share of the fixed part (the weights: bf16 an eighth of 16
+// bytes a parameter with Adam, fp32 a quarter), and the optimizer state
+// when it is built at once.
+type Loading struct {
+	Name   string
+	Loaded float64
+	Eager  bool
+}
+
+// Loadings are the levels the benchmark compares: none seen (the prior
+// alone), bf16 and fp32 weights, and fp32 weights with Adam's state built
+// before the first step.
+func Loadings() []Loading {
+	return []Loading{{Name: "no level seen (a quarter taken as fixed)"}, {Name: "weights, an eighth of the fixed part", Loaded: 0.125},
+		{Name: "weights, a quarter", Loaded: 0.25}, {Name: "weights and Adam's state built at once", Loaded: 0.25, Eager: true}}
+}
+
+// SummarizeLoadings runs run mode and tune over jobs at each loading.
+func SummarizeLoadings(jobs []ConfigJob) []ConfigSummary {
+	var out []ConfigSummary
+	for _, l := range Loadings() {
+		js := ConfigsWithLoaded(jobs, l.Loaded, l.Eager)
+		out = append(out, summarize("run mode, "+l.Name, js, func(j ConfigJob) ConfigOutcome { return RunMode(j, Variants()[0]) }),
+			summarize("tune, "+l.Name, js, TuneMode))
+	}
+	return out
 }

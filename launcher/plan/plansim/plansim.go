@@ -32,6 +32,27 @@ type Job struct {
 	Chunks int
 	Waste  float64
 	Start  int
+	// Loaded is the share of Fixed the job holds once loaded, before its
+	// first step (the weights: gradients come in the first backward pass
+	// and Adam's state at the first optimizer step), as NVML shows it;
+	// 0: NVML saw no such level.
+	Loaded float64
+}
+
+// PreStep is what NVML sees the job hold before its first step, the
+// allocator's waste on it; 0 when Loaded is 0.
+func (j Job) PreStep() int64 {
+	return int64(float64(j.Fixed) * j.Loaded * (1 + j.Waste))
+}
+
+// WithLoaded is jobs with Loaded set to share.
+func WithLoaded(jobs []Job, share float64) []Job {
+	out := make([]Job, len(jobs))
+	for i, j := range jobs {
+		j.Loaded = share
+		out[i] = j
+	}
+	return out
 }
 
 // Fits reports whether micro-batch b fits.
@@ -78,10 +99,10 @@ func (j Job) OOM(b int) oom.Diagnosis {
 	return d
 }
 
-// Strategy proposes the next micro-batch after an OOM at b.
+// Strategy proposes the next micro-batch after an OOM at b of j.
 type Strategy interface {
 	Name() string
-	Reset()
+	Reset(j Job)
 	Next(b int, d oom.Diagnosis) (int, bool)
 }
 
@@ -92,7 +113,7 @@ type Halving struct{}
 func (Halving) Name() string { return "halving" }
 
 // Reset starts a new job.
-func (Halving) Reset() {}
+func (Halving) Reset(Job) {}
 
 // Next halves.
 func (Halving) Next(b int, _ oom.Diagnosis) (int, bool) { return b / 2, b > 1 }
@@ -104,7 +125,7 @@ type Shrink90 struct{}
 func (Shrink90) Name() string { return "0.9x" }
 
 // Reset starts a new job.
-func (Shrink90) Reset() {}
+func (Shrink90) Reset(Job) {}
 
 // Next shrinks by a tenth, at least by one.
 func (Shrink90) Next(b int, _ oom.Diagnosis) (int, bool) {
@@ -117,20 +138,26 @@ func (Shrink90) Next(b int, _ oom.Diagnosis) (int, bool) {
 
 // Planner is vramrun's planner with only the batch_size fix, sizing from
 // the OOM figures, with keep_effective_batch off so that sizes are free.
-type Planner struct{ p *plan.Planner }
+type Planner struct {
+	p   *plan.Planner
+	job Job
+}
 
 // Name is the strategy's name.
 func (*Planner) Name() string { return "vramrun" }
 
 // Reset starts a new job.
-func (s *Planner) Reset() {
+func (s *Planner) Reset(j Job) {
 	s.p = plan.New(plan.Config{Ladder: []sdk.FixID{sdk.FixBatchSize}, MinBatchSize: 1})
+	s.job = j
 }
 
 // Next asks the planner.
 func (s *Planner) Next(b int, d oom.Diagnosis) (int, bool) {
 	a := sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(b), GradAccumulation: sdk.Int(1)}}
-	s.p.Observe(d, a, plan.ObservationFrom(d, 0, 0))
+	obs := plan.ObservationFrom(d, 0, 0)
+	obs.PreStep = s.job.PreStep()
+	s.p.Observe(d, a, obs)
 	pr := s.p.Propose()
 	if pr.Step == nil {
 		return 0, false
@@ -153,7 +180,7 @@ const maxRelaunches = 60
 
 // Simulate runs s on j.
 func Simulate(j Job, s Strategy) Outcome {
-	s.Reset()
+	s.Reset(j)
 	b := j.Start
 	var out Outcome
 	for !j.Fits(b) {

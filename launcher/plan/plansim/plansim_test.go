@@ -134,3 +134,41 @@ func TestTuneFindsTheFastest(t *testing.T) {
 		t.Errorf("tune ends slower than run mode on %d of %d jobs", slower, len(jobs))
 	}
 }
+
+// TestPreStepLevelNeverCosts: with NVML's level before the first step
+// seen, at each of the benchmark's loadings, no job of the configuration
+// grid ends at a slower configuration than with the prior alone, run mode
+// spends no relaunch more on any job, and tune no more trials on average;
+// the batch-only grid, whose cuts never split a point, is unchanged.
+func TestPreStepLevelNeverCosts(t *testing.T) {
+	jobs := ConfigGrid()
+	run := func(j ConfigJob) ConfigOutcome { return RunMode(j, Variants()[0]) }
+	for _, l := range Loadings()[1:] {
+		loaded := ConfigsWithLoaded(jobs, l.Loaded, l.Eager)
+		var before, after float64
+		for i, j := range jobs {
+			for _, mode := range []struct {
+				name string
+				f    func(ConfigJob) ConfigOutcome
+			}{{"run mode", run}, {"tune", TuneMode}} {
+				a, b := mode.f(j), mode.f(loaded[i])
+				if b.Share < a.Share-1e-9 {
+					t.Errorf("%s, %s, %s: ends at %.2f of the fastest, %.2f without the level", l.Name, mode.name, j.Name, b.Share, a.Share)
+				}
+				if mode.name == "run mode" && b.Relaunches > a.Relaunches {
+					t.Errorf("%s, %s: %d relaunches, %d without the level", l.Name, j.Name, b.Relaunches, a.Relaunches)
+				}
+				if mode.name == "tune" {
+					before, after = before+float64(a.Relaunches), after+float64(b.Relaunches)
+				}
+			}
+		}
+		if after > before {
+			t.Errorf("%s: tune runs %.0f trials in all, %.0f without the level", l.Name, after, before)
+		}
+		plain, seen := Summarize(Grid(), &Planner{})[0], Summarize(WithLoaded(Grid(), l.Loaded), &Planner{})[0]
+		if plain != seen {
+			t.Errorf("%s: the batch-only grid changed: %+v, was %+v", l.Name, seen, plain)
+		}
+	}
+}
