@@ -33,6 +33,7 @@ import simgpu_proc
 import simgpu_run
 import simgpu_speed_more
 import simgpu_src_nemo
+import simgpu_src_nemo_outputs
 from simgpu_frames import load_source
 from simgpu_model import LAYERS
 
@@ -47,6 +48,7 @@ class _State:
     modules = None
     trainer = None
     calculator = None
+    outputs = None
 
 
 STATE = _State()
@@ -338,14 +340,39 @@ def recipe(entrypoint, factory, num_nodes=1, num_gpus_per_node=1, peft_scheme="l
             module="megatron.core.optimizer.optimizer_config")),
         ("lr_scheduler", Cfg("CosineAnnealingScheduler", [], strict=False, module="nemo.lightning.pytorch.optim"))],
         module="nemo.lightning.pytorch.optim.megatron")
-    params = [("model", model), ("data", data), ("trainer", trainer),
-              ("log", Cfg("NeMoLogger", [("name", name), ("log_dir", dir)], strict=False, module="nemo.lightning")),
-              ("resume", Cfg("AutoResume", [("restore_config", hf_id if finetune else None)], strict=False,
-                             module="nemo.lightning")), ("optim", optim)]
+    params = [("model", model), ("data", data), ("trainer", trainer), ("log", default_log(dir, name)),
+              ("resume", auto_resume(restore_config="nemo://" + hf_id) if finetune else
+               auto_resume(resume_if_exists=True, resume_ignore_no_checkpoint=True)), ("optim", optim)]
     if finetune:
         scheme = None if peft_scheme is None or str(peft_scheme).lower() == "none" else str(peft_scheme).lower()
         params += [("peft", peft_factory(scheme) if scheme else None), ("tokenizer", "model")]
     return Cfg(entrypoint, params, module=None)
+
+
+def default_log(dir, name):
+    """recipes/log/default.py's default_log with the recipes' tensorboard_logger(name): NeMoLogger's fields
+    (nemo/lightning/nemo_logger.py), its ModelCheckpoint every 200 steps and at the end."""
+    ckpt = Cfg("ModelCheckpoint", [("save_best_model", False), ("save_last", True), ("save_top_k", 10),
+                                   ("every_n_train_steps", 200),
+                                   ("filename", "{model_name}--{val_loss:.2f}-{step}-{consumed_samples}"),
+                                   ("dirpath", None)], strict=False, module="nemo.lightning.pytorch.callbacks")
+    tensorboard = Cfg("TensorBoardLogger", [("save_dir", "tb_logs"), ("name", name)], strict=False,
+                      module="lightning.pytorch.loggers.tensorboard")
+    return Cfg("NeMoLogger", [("name", name), ("dir", dir), ("explicit_log_dir", None), ("version", None),
+                              ("use_datetime_version", True), ("log_local_rank_0_only", False),
+                              ("log_global_rank_0_only", False), ("files_to_copy", None),
+                              ("update_logger_directory", True), ("ckpt", ckpt), ("tensorboard", tensorboard),
+                              ("wandb", None), ("extra_loggers", [])], module="nemo.lightning.nemo_logger")
+
+
+def auto_resume(**kwargs):
+    """nemo/lightning/resume.py's AutoResume fields (finetune: nemo_resume's restore_config; pretrain:
+    default_resume's resume_if_exists and resume_ignore_no_checkpoint)."""
+    params = OrderedDict([("restore_config", None), ("resume_from_directory", None), ("resume_from_path", None),
+                          ("adapter_path", None), ("resume_if_exists", False), ("resume_past_end", False),
+                          ("resume_ignore_no_checkpoint", False)])
+    params.update(kwargs)
+    return Cfg("AutoResume", list(params.items()), module="nemo.lightning.resume")
 
 
 def parse_value(text, key=None):
@@ -517,10 +544,11 @@ def build(task):
     optim = task.params.get("optim")
     log = task.params.get("log")
     resume = task.params.get("resume")
+    STATE.outputs = outputs = simgpu_src_nemo_outputs.Outputs(task)
     kwargs = dict(model=model, data=data, trainer=trainer,
-                  log=NS(setup=lambda trainer, **kw: NS(exp_dir="nemo_experiments/default")) if log else None,
-                  resume=NS(setup=lambda trainer, model: None, resume_if_exists=False,
-                            restore_config=resume.get("restore_config")) if resume else None,
+                  log=NS(setup=outputs.setup) if log else None,
+                  resume=NS(setup=outputs.resume_setup, resume_if_exists=resume.get("resume_if_exists"),
+                            restore_config=resume.get("restore_config")) if isinstance(resume, Cfg) else None,
                   optim=NS(connect=lambda model: None, config=optim.get("config")) if isinstance(optim, Cfg) else None)
     if "peft" in task.params:
         kwargs["peft"] = task.params.get("peft")
@@ -616,6 +644,11 @@ def open_session(task):
         offload=offload, zero_stage=1 if distributed else 0, steps=steps, eval_every=eval_every,
         eval_batches=min(eval_batches, 2), env=sim.env)
     STATE.session = sim.session(job)
+    STATE.outputs.global_batch = global_batch
+    STATE.session.driver.step_end_hooks.append(STATE.outputs.on_train_step_end)
+    resumed = STATE.outputs.resume_step()
+    if resumed:
+        STATE.session.driver.resume(resumed)
     timing = any(isinstance(c, Cfg) and c.target == "TimingCallback" for c in trainer_cfg.get("callbacks") or ())
     lr = optim_config.get("lr") if optim_config is not None else None
     simgpu_speed_more.NeMoProgressPrinter(STATE.session.driver, global_batch, lr if lr is not None else 1e-4, timing)
@@ -801,7 +834,7 @@ def load(fw):
     _nemo_classes(fw, modules, locals())
     nl = NS(MegatronStrategy=modules.MegatronStrategy)
     api_names = dict(base, run=NS(cli=NS(entrypoint=lambda fn=None, **kw: (lambda f: f) if fn is None else fn)),
-                     nl=nl, NeMoLogger=lambda **k: NS(setup=lambda trainer, **kw: NS(exp_dir="nemo_experiments")),
+                     nl=nl, NeMoLogger=lambda **k: NS(setup=STATE.outputs.setup),
                      PEFT=type("PEFT", (), {}), configure_no_restart_validation_training_loop=lambda trainer: None,
                      _use_tokenizer=lambda model, data, tokenizer: None,
                      _set_with_io=lambda obj, attr, value: None)
@@ -906,6 +939,7 @@ def _nemo_classes(fw, modules, names):
             ns.call._call_strategy_hook(self.trainer, "validation_step", batches)
             for _ in batches:  # the driver ends the evaluation (and reports it) when its batches run out
                 pass
+            STATE.outputs.on_validation_end(driver().step)
 
     class TrainingEpochLoop(ns.epoch_mod._TrainingEpochLoop):
         def __init__(self, trainer):
@@ -936,6 +970,9 @@ def _nemo_classes(fw, modules, names):
 
         def on_advance_end(self):
             self.done = True  # the sim's data is one epoch
+
+        def on_run_end(self):
+            STATE.outputs.on_train_end(driver().step)
 
         def _should_accumulate(self):
             return False

@@ -224,5 +224,64 @@ class OOMTest(NemoRun):
         self.assertNotIn("simgpu", err)
 
 
+class OutputsTest(NemoRun):
+    """Where the job writes: NeMoLogger's folder, its loggers and checkpoints; what AutoResume reads back."""
+
+    def files(self, root=None):
+        root = root or self.tmp.name
+        found = []
+        for folder, _, names in os.walk(root):
+            found += [os.path.relpath(os.path.join(folder, n), root) for n in names]
+        return sorted(re.sub(r"[0-9]{4}-[0-9]{2}-[0-9]{2}_[0-9]{2}-[0-9]{2}-[0-9]{2}", "DATE", f) for f in found)
+
+    def pretrain(self, *overrides):
+        return self.nemo("llm", "pretrain", "--factory", "llama3_8b", "-y", "data.global_batch_size=8",
+                         "trainer.val_check_interval=2", *overrides)
+
+    def test_recipe_log_checkpoints_and_resume(self):
+        code, out, err = self.pretrain("trainer.max_steps=4", "log.ckpt.every_n_train_steps=2")
+        self.assertEqual(code, 0, err)
+        ckpt = "nemo_experiments/default/checkpoints/LlamaModel--val_loss=0.00-step=%d-consumed_samples=%.1f%s/" \
+               "weights/metadata.json"
+        # default_resume's resume_if_exists: no version folder; TensorBoard in <dir>/tb_logs/<name>.
+        self.assertEqual(self.files(), [ckpt % (2, 16, ""), ckpt % (4, 32, "-last"), ckpt % (4, 32, ""),
+                                        "nemo_experiments/default/nemo_log_globalrank-0_localrank-0.txt",
+                                        "nemo_experiments/tb_logs/default/events.out.tfevents.simtrain"])
+        self.assertIn("There were no checkpoints found in checkpoint_dir", out)
+        code, out, err = self.pretrain("trainer.max_steps=6")
+        self.assertEqual(code, 0, err)
+        self.assertIn("Restoring states from the checkpoint path at %s\nresumed at step 4 of 6\n"
+                      % os.path.join(self.tmp.name, os.path.dirname(os.path.dirname(ckpt % (4, 32, "-last")))), out)
+        # The finetune recipe does not resume: a dated version folder.
+        code, out, err = self.finetune("trainer.max_steps=1", "data.global_batch_size=2")
+        self.assertEqual(code, 0, err)
+        self.assertIn("nemo_experiments/default/DATE/nemo_log_globalrank-0_localrank-0.txt", self.files())
+
+    def test_explicit_folder_without_checkpoints_or_loggers(self):
+        scratch = os.path.join(self.tmp.name, "scratch")
+        code, out, err = self.pretrain("trainer.max_steps=4", "log.explicit_log_dir=" + scratch, "log.ckpt=None",
+                                       "log.tensorboard=None", "log.wandb=None", "trainer.enable_checkpointing=False",
+                                       "trainer.logger=False", "resume.resume_if_exists=False")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.files(), ["scratch/nemo_log_globalrank-0_localrank-0.txt"])
+        self.assertNotIn("Saving checkpoint", out)
+
+    def test_lightning_defaults_write_to_the_working_folder(self):
+        # No ckpt and no TensorBoard in the log: Lightning's default ModelCheckpoint (after each validation,
+        # into the log folder) and its default TensorBoardLogger, whose absolute save_dir (the working folder)
+        # NeMoLogger's update_logger_directory keeps.
+        scratch = os.path.join(self.tmp.name, "scratch")
+        code, out, err = self.pretrain("trainer.max_steps=2", "log.explicit_log_dir=" + scratch, "log.ckpt=None",
+                                       "log.tensorboard=None")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.files(), ["events.out.tfevents.simtrain", "scratch/checkpoints/epoch=0-step=2.ckpt",
+                                        "scratch/nemo_log_globalrank-0_localrank-0.txt"])
+        code, out, err = self.pretrain("log.ckpt.every_n_train_steps=2", "log.ckpt=None", "trainer.max_steps=1")
+        self.assertEqual(code, 0, err)  # the sub-key comes first: set on the recipe's ModelCheckpoint
+        code, out, err = self.pretrain("log.ckpt=None", "log.ckpt.every_n_train_steps=2", "trainer.max_steps=1")
+        self.assertEqual(code, 1)
+        self.assertIn("Unexpected error: Cannot set 'log.ckpt.every_n_train_steps': 'log.ckpt' is None", err)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -23,14 +23,19 @@ class UnslothRun(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self.tmp.cleanup)
+        self.work = os.path.join(self.tmp.name, "work")
+        self.studio = os.path.join(self.tmp.name, "studio")
+        os.mkdir(self.work)
 
     def unsloth(self, *args, env=None):
+        # Studio's home (its outputs/ and runs/) in the test's folder, not the user's ~/.unsloth.
+        env = dict({"UNSLOTH_STUDIO_HOME": self.studio}, **(env or {}))
         proc = subprocess.run([sys.executable, UNSLOTH] + list(args), capture_output=True, env=clean_env(env),
-                              cwd=self.tmp.name, timeout=120)
+                              cwd=self.work, timeout=120)
         return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
 
     def write(self, name, text):
-        path = os.path.join(self.tmp.name, name)
+        path = os.path.join(self.work, name)
         with open(path, "w") as f:
             f.write(text)
         return path
@@ -140,6 +145,42 @@ class OOMTest(UnslothRun):
         code, out, err = self.unsloth(*BASE, env={"SIMTRAIN_UNSLOTH_OOM": "loud"})
         self.assertEqual(code, 2)
         self.assertIn("SIMTRAIN_UNSLOTH_OOM", err)
+
+
+class OutputsTest(UnslothRun):
+    """Where the CLI writes: Studio's outputs and runs folders, ./wandb, the compile cache."""
+
+    def files(self, root):
+        found = []
+        for folder, _, names in os.walk(root):
+            found += [os.path.relpath(os.path.join(folder, n), root) for n in names]
+        return sorted(found)
+
+    def test_relative_output_dir_goes_under_studio_outputs(self):
+        code, out, err = self.unsloth(*BASE, "--max-steps", "4", "--save-steps", "2", "--output-dir", "outputs/run1",
+                                      "--enable-tensorboard", "--enable-wandb", "--wandb-token", "k")
+        self.assertEqual(code, 0, err)
+        # Studio strips a leading outputs/ and roots the rest in its home; TensorBoard's "runs" likewise.
+        self.assertEqual(self.files(self.studio), [
+            "outputs/run1/adapter_config.json", "outputs/run1/adapter_model.safetensors",
+            "outputs/run1/checkpoint-2/trainer_state.json", "outputs/run1/checkpoint-4/trainer_state.json",
+            "outputs/run1/tokenizer_config.json", "runs/events.out.tfevents.simtrain"])
+        self.assertEqual(self.files(self.work), ["unsloth_compiled_cache/UnslothSFTTrainer.py",
+                                                 "wandb/run-simtrain/files/config.yaml"])
+        self.assertIn("Saving model checkpoint to %s\n" % os.path.join(self.studio, "outputs", "run1", "checkpoint-2"),
+                      out)
+
+    def test_absolute_folders_and_no_loggers_write_only_there(self):
+        scratch = os.path.join(self.tmp.name, "scratch")
+        code, out, err = self.unsloth(*BASE, "--max-steps", "2", "--output-dir", scratch, "--no-enable-wandb",
+                                      "--no-enable-tensorboard",
+                                      env={"UNSLOTH_COMPILE_LOCATION": os.path.join(scratch, "cache")})
+        self.assertEqual(code, 0, err)
+        # save_steps 0: the Trainer's own default (every 500 steps) saves nothing in two.
+        self.assertEqual(self.files(scratch), ["adapter_config.json", "adapter_model.safetensors",
+                                               "cache/UnslothSFTTrainer.py", "tokenizer_config.json"])
+        self.assertEqual(self.files(self.work), [])
+        self.assertFalse(os.path.exists(self.studio))
 
 
 if __name__ == "__main__":

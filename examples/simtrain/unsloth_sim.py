@@ -193,6 +193,15 @@ def train(
 '''
 
 SOURCES["studio/backend/core/training/trainer.py"] = '''
+def _build_report_targets(training_args) -> list[str] | str:
+    report_to: list[str] = []
+    if training_args.get("enable_wandb", False):
+        report_to.append("wandb")
+    if training_args.get("enable_tensorboard", False):
+        report_to.append("tensorboard")
+    return report_to or "none"
+
+
 @dataclass
 class TrainingProgress:
     """Training progress tracking"""
@@ -319,6 +328,15 @@ class UnslothTrainer:
             self.batch_size = training_args.get("batch_size", 2)
             self.gradient_accumulation_steps = training_args.get("gradient_accumulation_steps", 4)
 
+            # Setup logging
+            if training_args.get("enable_wandb", False) and training_args.get("wandb_token"):
+                os.environ["WANDB_API_KEY"] = training_args["wandb_token"]
+                wandb.init(project = training_args.get("wandb_project", "unsloth-training"))
+
+            # Create output directory
+            output_dir = str(resolve_output_dir(output_dir))
+            ensure_dir(Path(output_dir))
+
             config_args = {
                 "per_device_train_batch_size": self.batch_size,
                 "gradient_accumulation_steps": self.gradient_accumulation_steps,
@@ -333,8 +351,17 @@ class UnslothTrainer:
                 "seed": training_args.get("random_seed", 3407),
                 "output_dir": output_dir,
                 "max_seq_length": training_args.get("max_seq_length", 2048),
-                "report_to": "none",
+                "report_to": _build_report_targets(training_args),
             }
+            if training_args.get("enable_tensorboard", False):
+                config_args["logging_dir"] = str(resolve_tensorboard_dir(training_args.get("tensorboard_dir")))
+
+            # Add save_steps if specified
+            save_steps_val = training_args.get("save_steps", 0)
+            if save_steps_val and save_steps_val > 0:
+                config_args["save_steps"] = save_steps_val
+                config_args["save_strategy"] = "steps"
+
             max_steps = training_args.get("max_steps", 0)
             if max_steps and max_steps > 0:
                 config_args["max_steps"] = max_steps
@@ -364,9 +391,7 @@ class UnslothTrainer:
             self._update_progress(status_message = "Starting training...")
             logger.info("Starting training...\\n")
             self.trainer.train(resume_from_checkpoint = training_args.get("resume_from_checkpoint"))
-
-            self._update_progress(is_training = False, is_completed = True,
-                                  status_message = f"Training completed! Model saved to {output_dir}")
+            self._finalize_training(output_dir)
         except Exception as e:
             if _escape_to_worker(e):
                 raise
@@ -376,6 +401,25 @@ class UnslothTrainer:
 
         finally:
             self.is_training = False
+
+    def _finalize_training(self, output_dir, label = ""):
+        """Save model after training and update progress. Used by all training branches."""
+        if self.should_stop and self.save_on_stop:
+            self.trainer._save_checkpoint(self.trainer.model, trial = None)
+            self.trainer.save_model()
+            self.tokenizer.save_pretrained(output_dir)
+            msg = f"{label} training stopped" if label else "Training stopped"
+            logger.info(f"\\n{msg}. Model saved to {output_dir}\\n")
+            self._update_progress(is_training = False, status_message = f"Training stopped. Model saved to {output_dir}")
+        elif self.should_stop:
+            self._update_progress(is_training = False, status_message = "Training cancelled.")
+        else:
+            self.trainer.save_model()
+            self.tokenizer.save_pretrained(output_dir)
+            msg = f"{label} training completed" if label else "Training completed"
+            logger.info(f"\\n{msg}! Model saved to {output_dir}\\n")
+            self._update_progress(is_training = False, is_completed = True,
+                                  status_message = f"Training completed! Model saved to {output_dir}")
 
     def stop_training(self, save=True):
         """Stop ongoing training"""
@@ -411,6 +455,7 @@ def run_training_process(
         output_dir = config.get("output_dir") or "./outputs"
         _send_status(event_queue, f'Training "{model_name}"')
         max_steps = config.get("max_steps", 0)
+        save_steps = config.get("save_steps", 0)
 
         trainer._train_worker(
             dataset,
@@ -421,8 +466,14 @@ def run_training_process(
             gradient_accumulation_steps = config.get("gradient_accumulation_steps", 4),
             warmup_steps = config.get("warmup_steps"),
             max_steps = max_steps if max_steps and max_steps > 0 else 0,
+            save_steps = save_steps if save_steps and save_steps > 0 else 0,
             weight_decay = config.get("weight_decay", 0.001),
             random_seed = config.get("random_seed", 3407),
+            enable_wandb = config.get("enable_wandb", False),
+            wandb_project = config.get("wandb_project", "unsloth-training"),
+            wandb_token = config.get("wandb_token"),
+            enable_tensorboard = config.get("enable_tensorboard", False),
+            tensorboard_dir = config.get("tensorboard_dir"),
             max_seq_length = config.get("max_seq_length", 2048),
             optim = config.get("optim", "adamw_8bit"),
         )
@@ -539,6 +590,9 @@ class Trainer:
                     tr_loss_step = self.training_step(model, inputs)
             self.optimizer.step()
             model.zero_grad()
+            self.state.global_step += 1
+            if args.save_strategy == "steps" and args.save_steps > 0 and self.state.global_step % args.save_steps == 0:
+                self._save_checkpoint(model, trial)
         return TrainOutput(self.state.global_step, 0.0, {})
 
     def training_step(self, model, inputs, num_items_in_batch=None):
@@ -1207,13 +1261,93 @@ def _excepthook(exc_type, exc, tb):
         simgpu_proc.hang_forever()
 
 
+# --- where Studio and the libraries under it write (studio/backend/utils/paths/storage_roots.py) ------------
+
+def studio_root():
+    """Studio's home: UNSLOTH_STUDIO_HOME, else ~/.unsloth/studio."""
+    home = os.environ.get("UNSLOTH_STUDIO_HOME", "").strip()
+    return Path(home).expanduser() if home else Path.home() / ".unsloth" / "studio"
+
+
+def _resolve_under_root(path_value, root, strip_prefixes=()):
+    """An absolute path as it is; a relative one under root, a leading prefix folder dropped."""
+    if not path_value or not str(path_value).strip():
+        return root
+    path = Path(str(path_value).strip()).expanduser()
+    if path.is_absolute():
+        return path
+    parts = [part for part in path.parts if part not in ("", ".")]
+    while parts and parts[0] in strip_prefixes:
+        parts = parts[1:]
+    return root / Path(*parts) if parts else root
+
+
+def resolve_output_dir(path_value=None):
+    return _resolve_under_root(path_value, studio_root() / "outputs", ("outputs",))
+
+
+def resolve_tensorboard_dir(path_value=None):
+    return _resolve_under_root(path_value, studio_root() / "runs", ("runs", "tensorboard"))
+
+
+def ensure_dir(path):
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write_file(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def compile_location():
+    """unsloth_zoo/compiler.py's UNSLOTH_COMPILE_LOCATION: relative to the working folder by default."""
+    return os.environ.get("UNSLOTH_COMPILE_LOCATION") or "unsloth_compiled_cache"
+
+
+def _wandb_init(project=None, **kwargs):
+    """wandb.init: a run folder under ./wandb (wandb's default dir); the upload is not simulated."""
+    _write_file(os.path.join("wandb", "run-simtrain", "files", "config.yaml"), "project: %s\n" % project)
+    sys.stdout.write("wandb: Tracking run with wandb version 0.21.0 (simtrain: nothing is uploaded)\n")
+
+
+class Tokenizer(NS):
+    def save_pretrained(self, save_directory):
+        _write_file(os.path.join(str(save_directory), "tokenizer_config.json"), "{}\n")
+
+
+def _save_model(self, output_dir=None, _internal_call=False):
+    """Trainer.save_model: the (LoRA) model into args.output_dir."""
+    out = str(output_dir or self.args.output_dir)
+    _write_file(os.path.join(out, "adapter_config.json"), "{}\n")
+    _write_file(os.path.join(out, "adapter_model.safetensors"), "simtrain\n")
+    sys.stdout.write("Saving model to %s\n" % out)
+
+
+def _save_checkpoint(self, model, trial=None):
+    """Trainer._save_checkpoint: checkpoint-N/ in args.output_dir."""
+    out = os.path.join(str(self.args.output_dir), "checkpoint-%d" % self.state.global_step)
+    _write_file(os.path.join(out, "trainer_state.json"), json.dumps({"global_step": self.state.global_step}) + "\n")
+    sys.stdout.write("Saving model checkpoint to %s\n" % out)
+
+
+def _report_start(args):
+    """The HF Trainer's TensorBoardCallback: an events file in logging_dir (output_dir/runs/... by default)."""
+    targets = args.report_to if isinstance(args.report_to, list) else [args.report_to]
+    if "tensorboard" in targets:
+        logdir = args.logging_dir or os.path.join(str(args.output_dir), "runs", "simtrain")
+        _write_file(os.path.join(str(logdir), "events.out.tfevents.simtrain"), "")
+
+
 class SFTConfig(NS):
     """trl's SFTConfig (TrainingArguments): what the sim's Trainer reads."""
 
     def __init__(self, output_dir=None, **kwargs):
         defaults = dict(per_device_train_batch_size=8, gradient_accumulation_steps=1, max_steps=-1,
                         num_train_epochs=3.0, bf16=False, fp16=False, optim="adamw_torch", n_gpu=1,
-                        auto_find_batch_size=False, gradient_checkpointing=False)
+                        auto_find_batch_size=False, gradient_checkpointing=False, save_strategy="steps",
+                        save_steps=500, logging_dir=None, report_to="none")
         defaults.update(kwargs)
         super().__init__(output_dir=output_dir, **defaults)
 
@@ -1304,8 +1438,11 @@ def load(fw):
     Trainer._prepare_inputs = lambda self, inputs: inputs
     Trainer.compute_loss_context_manager = lambda self: contextlib.nullcontext()
     Trainer.state = NS(global_step=0)
+    Trainer.save_model = _save_model
+    Trainer._save_checkpoint = _save_checkpoint
 
     def get_train_dataloader(self):
+        _report_start(self.args)
         _open_session(self, None)
         self.model.to(fw.session.device_name)
         return _TrainLoader(STATE.session.driver)
@@ -1367,6 +1504,8 @@ def load(fw):
 
     def from_pretrained(model_name=None, max_seq_length=2048, dtype=None, load_in_4bit=True, token=None, **kwargs):
         STATE.model_name = model_name
+        # Unsloth's patched trainers, compiled into its cache folder
+        _write_file(os.path.join(compile_location(), "UnslothSFTTrainer.py"), "# simtrain\n")
         capacity = simgpu.parse_size(STATE.sim.env.get("SIMGPU_CAPACITY", simgpu.DEFAULT_CAPACITY), "SIMGPU_CAPACITY")
         sys.stdout.write(
             "\U0001f9a5 Unsloth: Will patch your computer to enable 2x faster free finetuning.\n"
@@ -1380,7 +1519,7 @@ def load(fw):
         layers = [LlamaDecoderLayer(LlamaMLP(torch.nn.Linear(fw.parameter(i)))) for i in range(LAYERS)]
         model = LlamaForCausalLM(LlamaModel(layers))
         fw.model = model
-        return model, NS(pad_token_id=0, eos_token_id=1)
+        return model, Tokenizer(pad_token_id=0, eos_token_id=1)
 
     def get_peft_model(model, use_gradient_checkpointing="unsloth", **kwargs):
         return model
@@ -1393,6 +1532,8 @@ def load(fw):
         base, _register_trainer=lambda trainer: setattr(STATE, "studio_trainer", trainer), FastLanguageModel=NS(from_pretrained=from_pretrained, get_peft_model=get_peft_model),
         normalize_gradient_checkpointing=lambda value: value, load_dataset=lambda *a, **k: Dataset(),
         is_bfloat16_supported=lambda: True, SFTTrainer=sft.SFTTrainer, SFTConfig=SFTConfig,
+        wandb=NS(init=_wandb_init), resolve_output_dir=resolve_output_dir,
+        resolve_tensorboard_dir=resolve_tensorboard_dir, ensure_dir=ensure_dir,
         _escape_to_worker=_escape_to_worker, traceback=NS(format_exc=_format_exc)))
     worker = compile_("studio/backend/core/training/worker.py", dict(
         base, traceback=NS(format_exc=_format_exc)))

@@ -1,6 +1,7 @@
 package hydra
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/vramrun/vramrun/plugins/plugintab"
@@ -39,12 +40,36 @@ func TestNeMoTrialsLogToTheScratchFolder(t *testing.T) {
 	}
 }
 
-func TestTrialsRefusedWhereTheOutputsAreTheRecipes(t *testing.T) {
-	for argv, name := range map[string]string{
-		"nemo llm finetune --factory llama3_8b data.micro_batch_size=4":                     "NeMo 2",
-		"python pretrain_llama3_8b.py train.micro_batch_size=2 train.global_batch_size=128": "Megatron-Bridge",
+func TestNeMo2TrialsAppendTheirKeysLast(t *testing.T) {
+	const off = " log.explicit_log_dir=/s log.ckpt=None log.tensorboard=None log.wandb=None trainer.enable_checkpointing=False trainer.logger=False"
+	for argv, want := range map[string]string{
+		// Nothing named: the keys and resume's switch at the end.
+		"nemo llm finetune --factory llama3_8b -y data.micro_batch_size=4": "nemo llm finetune --factory llama3_8b -y data.micro_batch_size=4" +
+			off + " resume.resume_if_exists=False",
+		// The command's own words for those keys, keys under them and a
+		// whole `log=` go; the others stay; a checkpoint to start from is
+		// dropped where named, in either release's spelling.
+		"nemo llm pretrain --factory llama3_8b log=default_log(dir=runs) log.ckpt.every_n_train_steps=5 log.name=mine trainer.logger.save_dir=tb trainer.max_steps=9 log.extra_loggers=[mlflow] resume.resume_from_path=ck/last": "nemo llm pretrain --factory llama3_8b log.name=mine trainer.max_steps=9" +
+			off + " log.extra_loggers=[] resume.resume_if_exists=False resume.resume_from_path=None",
+		// resume=None reads nothing back: no resume keys to set on it.
+		"nemo llm finetune -f llama3_8b resume=None resume.path=x data.micro_batch_size=2": "nemo llm finetune -f llama3_8b resume=None resume.path=x data.micro_batch_size=2" + off,
 	} {
-		plugintab.WantRefused(t, New(), plugintab.Command(argv, nil), trialFix,
-			name+"'s recipes choose where they write their checkpoints and logs, and vramrun does not know the overrides that move them: point them at a scratch folder and pass --trust-trials")
+		got := plugintab.MustApply(t, New(), plugintab.Command(argv, nil), trialFix)
+		if plugintab.ArgvText(got.Argv) != want {
+			t.Errorf("%s\n got %s\nwant %s", argv, plugintab.ArgvText(got.Argv), want)
+		}
+	}
+}
+
+func TestMegatronBridgeTrialsSaveOnlyToScratch(t *testing.T) {
+	const argv = "torchrun --nproc_per_node=2 examples/recipes/llama/pretrain_llama3_8b.py --config-file c.yaml train.micro_batch_size=2 checkpoint.save_interval=100 +logger.wandb_project=p logger.mlflow_experiment=e checkpoint.ckpt_step=10"
+	got := plugintab.MustApply(t, New(), plugintab.Command(argv, nil), trialFix)
+	want := "torchrun --nproc_per_node=2 examples/recipes/llama/pretrain_llama3_8b.py --config-file c.yaml train.micro_batch_size=2 checkpoint.save_interval=null +logger.wandb_project=null logger.mlflow_experiment=null checkpoint.ckpt_step=null" +
+		" checkpoint.save=/s/checkpoints checkpoint.load=null logger.tensorboard_dir=null"
+	if plugintab.ArgvText(got.Argv) != want {
+		t.Errorf("argv\n got %s\nwant %s", plugintab.ArgvText(got.Argv), want)
+	}
+	if !strings.HasPrefix(got.Summary, "checkpoint.save=/s/checkpoints checkpoint.save_interval=null ") {
+		t.Errorf("summary %q", got.Summary)
 	}
 }

@@ -123,6 +123,8 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sd
 	switch fix.ID {
 	case sdk.FixAllocator:
 		return pytorch.AllocatorFix(c.cmd.Argv, c.cmd.Env)
+	case sdk.FixTrial:
+		return c.trial(fix)
 	case sdk.FixBatchSize:
 		set("--batch-size", strconv.Itoa(fix.BatchSize))
 		if fix.GradAccumulation > 0 {

@@ -37,3 +37,19 @@ func TestFlatFlagsOverTheSections(t *testing.T) {
 		t.Errorf("description %+v: %v", d, err)
 	}
 }
+
+func TestTrialsWriteToTheScratchFolder(t *testing.T) {
+	trial := sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"}
+	c := plugintab.Command("unsloth train --config cfg.yaml --output-dir out --save-steps 10 --enable-wandb --wandb-project p --resume --enable-tensorboard", nil)
+	plugintab.WantApplied(t, New(), c, trial,
+		"unsloth train --config cfg.yaml --output-dir /s --save-steps 0 --wandb-project p --no-enable-wandb --no-enable-tensorboard",
+		map[string]string{"UNSLOTH_COMPILE_LOCATION": "/s/unsloth_compiled_cache"},
+		"--output-dir /s --save-steps 0 --no-enable-wandb --no-enable-tensorboard UNSLOTH_COMPILE_LOCATION=/s/unsloth_compiled_cache")
+	// An absolute cache folder of the user's own is not the working folder:
+	// it stays; an explicit checkpoint to resume from goes.
+	c = plugintab.Command("unsloth train --model m --resume-from-checkpoint outputs/checkpoint-10", nil,
+		plugintab.Env("UNSLOTH_COMPILE_LOCATION", "/cache/unsloth"))
+	plugintab.WantApplied(t, New(), c, trial,
+		"unsloth train --model m --output-dir /s --save-steps 0 --no-enable-wandb --no-enable-tensorboard", nil,
+		"--output-dir /s --save-steps 0 --no-enable-wandb --no-enable-tensorboard")
+}
