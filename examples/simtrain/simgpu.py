@@ -18,7 +18,9 @@ Sizes are bytes; W, A and E come from the environment (defaults in brackets).
   before step 1  the job holds Wd (+ waste): gradients come in the first backward pass and optimizer
                  state at the first optimizer step, as PyTorch's Adam creates it. With VRAMRUN_SIMGPU
                  set the job publishes that level and waits until vramrun's sampler has read it at two
-                 ticks in a row before the step starts (the plateau NVML shows before the step's rise)
+                 ticks in a row before the step starts (the plateau NVML shows before the step's rise);
+                 when training is over it publishes its peak (a caching allocator keeps it reserved
+                 until exit) and waits until that was read
   evaluation   need = Wd + b_eval * E * (0.5 mixed precision)     (on top of the weights alone)
                  + HF-style jobs: SIMGPU_EVAL_PREDS (default 0) of predictions, an equal part per eval
                  batch, held until the evaluation ends or every eval_accumulation_steps batches

@@ -313,6 +313,15 @@ class Device:
         self.usage.update(self.spec.reserved(self.allocated), force=True)
         self.usage.wait_seen(times=2)
 
+    def finished(self):
+        """Training is over and the process is about to exit: publish the attempt's peak, which a
+        caching allocator (PyTorch's, TensorFlow's) keeps reserved until the process exits, and wait
+        until vramrun's sampler has seen it, so that the NVML peak of an attempt that fit is its
+        step's peak whatever the timing (a short job could otherwise end between two ticks)."""
+        if self.peak and not self.usage.held:
+            self.usage.update(self.peak, force=True)
+            self.usage.wait_seen()
+
     def release(self, nbytes):
         if self.spec.format == "tensorflow":
             nbytes = -(-nbytes // 256) * 256

@@ -267,6 +267,7 @@ class Session:
         """The last stdout line, which tests parse."""
         job = self.job
         self.driver.progress.close()
+        self.device.finished()
         if self.main:
             sys.stdout.write(
                 "done: micro_batch=%d accumulation=%d effective_batch=%d precision=%s checkpointing=%s "

@@ -531,6 +531,20 @@ class SilentOOMTest(unittest.TestCase):
                 f.write("12345\n2\n")
             self.assertTrue(report.wait_seen(timeout=0, times=2))
 
+    def test_finished_publishes_the_peak_the_caching_allocator_keeps(self):
+        with tempfile.TemporaryDirectory() as folder:
+            env = {"VRAMRUN_SIMGPU": folder}
+            device = simgpu_model.Device(simgpu_model.GPUSpec(env, "pytorch"), env)
+            for _ in range(16):  # a step's activations, then freed: the usage file falls back
+                device.allocate(128 << 20)
+            device.release(16 * (128 << 20))
+            with open(os.path.join(folder, "%d.seen" % os.getpid()), "w") as f:
+                f.write("%d\n1\n" % device.peak)  # as vramrun's NVML leaves it after a tick
+            device.finished()
+            with open(os.path.join(folder, "%d.mem" % os.getpid())) as f:
+                self.assertEqual(int(f.read()), device.peak)
+            self.assertEqual(device.peak, device.spec.reserved(16 * (128 << 20)))
+
     def test_loaded_publishes_what_the_job_holds_before_its_first_step(self):
         with tempfile.TemporaryDirectory() as folder:
             env = {"VRAMRUN_SIMGPU": folder}
