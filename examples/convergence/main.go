@@ -42,18 +42,19 @@ func main() {
 	}
 	configs := plansim.ConfigGrid()
 	fmt.Printf("\n%d simulated jobs whose command also has checkpointing and 8-bit Adam, effective batch 256 kept\n\n", len(configs))
-	fmt.Println("| run mode | relaunches (median / mean / max) | final speed, share of the fastest configuration that fits (median / 10th percentile) | never fit |")
-	fmt.Println("|---|---|---|---|")
-	for _, s := range plansim.SummarizeConfigs(configs) {
-		fmt.Printf("| %s | %.0f / %.2f / %d | %.0f%% / %.0f%% | %d |\n", s.Name, s.MedianRelaunches, s.MeanRelaunches,
-			s.MaxRelaunches, s.MedianShare*100, s.TenthPercentile*100, s.Failed)
-	}
+	printConfigTable("run mode", plansim.SummarizeConfigs(configs))
 	fmt.Printf("\nThe same %d jobs with the level NVML sees before the first step (the batch-only grid above is unchanged by it: cuts are sized from the figures, never by splitting one point)\n\n", len(configs))
-	fmt.Println("| mode, level before the first step | relaunches (median / mean / max) | final speed, share of the fastest configuration that fits (median / 10th percentile) | never fit |")
+	printConfigTable("mode, level before the first step", plansim.SummarizeLoadings(configs))
+	os.Exit(0)
+}
+
+// printConfigTable prints a table of the configuration grid's summaries,
+// first column headed first.
+func printConfigTable(first string, summaries []plansim.ConfigSummary) {
+	fmt.Printf("| %s | relaunches (median / mean / max) | final speed, share of the fastest configuration that fits (median / 10th percentile) | never fit |\n", first)
 	fmt.Println("|---|---|---|---|")
-	for _, s := range plansim.SummarizeLoadings(configs) {
+	for _, s := range summaries {
 		fmt.Printf("| %s | %.0f / %.2f / %d | %.0f%% / %.0f%% | %d |\n", s.Name, s.MedianRelaunches, s.MeanRelaunches,
 			s.MaxRelaunches, s.MedianShare*100, s.TenthPercentile*100, s.Failed)
 	}
-	os.Exit(0)
 }
