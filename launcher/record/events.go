@@ -21,8 +21,8 @@ import (
 //	                 unknown), written, summary
 //	resume_declined  the attempt it comes before: checkpoint, reason
 //	attempt_ended    exit_status, signal (null when none), peak_bytes (null
-//	                 when unknown), duration_s, samples_per_s (null when
-//	                 unknown)
+//	                 when unknown), pre_step_bytes (null when unknown),
+//	                 duration_s, samples_per_s (null when unknown)
 //	run_ended        the number of attempts: outcome, exit_status, final_argv
 //
 // A reader should ignore event names and fields it does not know.
@@ -124,7 +124,8 @@ func (e *Events) On(ev Event) {
 			samples = *a.Speed.SamplesPerS
 		}
 		e.Emit(EventAttemptEnded, a.N, map[string]any{"exit_status": a.ExitStatus, "signal": signal,
-			"peak_bytes": a.PeakBytes, "duration_s": a.Ended.Sub(a.Started).Seconds(), "samples_per_s": samples})
+			"peak_bytes": a.PeakBytes, "pre_step_bytes": a.PreStepBytes, "duration_s": a.Ended.Sub(a.Started).Seconds(),
+			"samples_per_s": samples})
 	case Resumed:
 		var step any
 		if ev.Resume.Step != nil {
