@@ -36,11 +36,7 @@ func newEndMarker() *endMarker {
 // deadline (a job can leave its output stopped with ^S).
 func (m *endMarker) write(slave *os.File, deadline time.Time) error {
 	m.armed.Store(true)
-	if err := slave.SetWriteDeadline(deadline); err != nil {
-		return err
-	}
-	_, err := slave.Write(m.text)
-	return err
+	return writeAll(slave, m.text, -1, deadline)
 }
 
 // endScanner finds an armed marker in the chunks a copier reads. Chunks read

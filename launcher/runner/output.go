@@ -24,6 +24,7 @@ type copier struct {
 // written).
 type outputCopiers struct {
 	copiers []copier
+	wait    *waiter
 	started bool
 	done    chan struct{} // closed when every copier has reached its end
 
@@ -31,8 +32,21 @@ type outputCopiers struct {
 	first error
 }
 
-func newOutputCopiers(cs ...copier) *outputCopiers {
-	return &outputCopiers{copiers: cs, done: make(chan struct{})}
+// newOutputCopiers takes the streams: on error, the caller still closes
+// them.
+func newOutputCopiers(cs ...copier) (*outputCopiers, error) {
+	for _, c := range cs {
+		// streamReader waits in poll, and only there: a blocking read
+		// would hold bytes back until more come, and ignore stop.
+		if err := withFd(c.src, func(fd int) error { return unix.SetNonblock(fd, true) }); err != nil {
+			return nil, fmt.Errorf("output stream %s: %w", c.src.Name(), err)
+		}
+	}
+	w, err := newWaiter()
+	if err != nil {
+		return nil, err
+	}
+	return &outputCopiers{copiers: cs, wait: w, done: make(chan struct{})}, nil
 }
 
 // newPipeCopiers makes the pipes of Pipes mode and returns the child's
@@ -44,16 +58,29 @@ func newPipeCopiers(stdout, stderr io.Writer) (*outputCopiers, [2]*os.File, erro
 	if err != nil {
 		return nil, [2]*os.File{}, fmt.Errorf("stdout pipe: %w", err)
 	}
+	closeAll := func(fs ...*os.File) {
+		for _, f := range fs {
+			_ = f.Close()
+		}
+	}
 	if sameWriter(stdout, stderr) {
-		return newOutputCopiers(copier{src: outR, dst: stdout}), [2]*os.File{outW, outW}, nil
+		o, err := newOutputCopiers(copier{src: outR, dst: stdout})
+		if err != nil {
+			closeAll(outR, outW)
+			return nil, [2]*os.File{}, err
+		}
+		return o, [2]*os.File{outW, outW}, nil
 	}
 	errR, errW, err := bigPipe()
 	if err != nil {
-		_ = outR.Close()
-		_ = outW.Close()
+		closeAll(outR, outW)
 		return nil, [2]*os.File{}, fmt.Errorf("stderr pipe: %w", err)
 	}
-	o := newOutputCopiers(copier{src: outR, dst: stdout}, copier{src: errR, dst: stderr})
+	o, err := newOutputCopiers(copier{src: outR, dst: stdout}, copier{src: errR, dst: stderr})
+	if err != nil {
+		closeAll(outR, outW, errR, errW)
+		return nil, [2]*os.File{}, err
+	}
 	return o, [2]*os.File{outW, errW}, nil
 }
 
@@ -98,15 +125,23 @@ const (
 // default, /proc/sys/fs/pipe-max-size).
 const pipeSize = 1 << 20
 
-// bigPipe is os.Pipe with room for pipeSize bytes where the system allows
+// bigPipe is a pipe with room for pipeSize bytes where the system allows
 // it: the job then blocks less often on a full pipe, and each read moves
-// more. A refusal leaves the default size.
+// more. A refusal leaves the default size. The read end is non-blocking
+// and outside Go's poller, as streamReader wants (see unpolled); the write
+// end, the job's, blocks.
 func bigPipe() (r, w *os.File, err error) {
-	r, w, err = os.Pipe()
-	if err == nil {
-		_, _ = unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, err
 	}
-	return r, w, err
+	_, _ = unix.FcntlInt(uintptr(p[0]), unix.F_SETPIPE_SZ, pipeSize)
+	w = os.NewFile(uintptr(p[1]), "|1")
+	if r, err = unpolled(p[0], "|0"); err != nil {
+		_ = w.Close()
+		return nil, nil, err
+	}
+	return r, w, nil
 }
 
 // BufferWriter is an output writer (Spec.Stdout, Spec.Stderr) that can
@@ -137,6 +172,7 @@ func (o *outputCopiers) copy(c copier) {
 	dst := c.dst
 	lender, _ := dst.(BufferWriter)
 	end := endScanner{marker: c.end}
+	src := &streamReader{w: o.wait, src: c.src}
 	fail := func(err error) {
 		// Keep reading: a job blocked on a full pipe or pty would look
 		// hung.
@@ -152,7 +188,7 @@ func (o *outputCopiers) copy(c copier) {
 		}
 	}
 	for {
-		n, err := c.src.Read(buf)
+		n, err := src.Read(buf)
 		out, found := end.scan(buf[:n])
 		switch {
 		case lender != nil && len(out) >= lendAt && &out[0] == &buf[0]:
@@ -205,9 +241,7 @@ func (o *outputCopiers) abort() {
 	if !o.started {
 		return
 	}
-	for _, c := range o.copiers {
-		_ = c.src.SetReadDeadline(time.Now())
-	}
+	o.wait.stop()
 	<-o.done
 }
 
@@ -221,6 +255,7 @@ func (o *outputCopiers) close() {
 	for _, c := range o.copiers {
 		_ = c.src.Close()
 	}
+	o.wait.close()
 }
 
 func (o *outputCopiers) noteErr(err error) {

@@ -424,9 +424,6 @@ func (j *Job) finish() Result {
 		j.resize.stop()
 	}
 	if j.input != nil {
-		if j.master != nil {
-			_ = j.master.SetWriteDeadline(time.Now()) // unblock a pending write
-		}
 		j.input.stop()
 	}
 	j.output.close()

@@ -112,22 +112,35 @@ func (j *Job) startPTY() error {
 	// vramrun keeps the slave open, to write the end marker through it
 	// (see endMarker), from before the start: were the job to exit first,
 	// the master would already have reported the hangup. It is opened anew,
-	// as O_NONBLOCK belongs to an open file and the job's must block.
-	slave, err := os.OpenFile(tty.Name(), os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	// as O_NONBLOCK belongs to an open file and the job's must block; and
+	// outside Go's poller (see unpolled).
+	var slave *os.File
+	fd, err := unix.Open(tty.Name(), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		slave, err = unpolled(fd, tty.Name())
+	}
 	if err != nil {
 		_ = master.Close()
 		_ = tty.Close()
 		return fmt.Errorf("open pty slave: %w", err)
 	}
-	err = j.launch(j.cmd.Start)
+	end := newEndMarker()
+	out, err := newOutputCopiers(copier{src: master, dst: j.spec.Stdout, end: end})
+	if err == nil {
+		err = j.launch(j.cmd.Start)
+		if err != nil {
+			out.close() // closes master
+			err = &execFailure{err}
+		}
+	} else {
+		_ = master.Close()
+	}
 	_ = tty.Close() // the job has its copies
 	if err != nil {
-		_ = master.Close()
 		_ = slave.Close()
-		return &execFailure{err}
+		return err
 	}
-	j.master, j.slave, j.end = master, slave, newEndMarker()
-	j.output = newOutputCopiers(copier{src: master, dst: j.spec.Stdout, end: j.end})
+	j.master, j.slave, j.end, j.output = master, slave, end, out
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -95,16 +96,16 @@ type ptyModes struct {
 	noEcho bool
 }
 
-// openPTY opens a pty pair for a job: the master comes back pollable (so
-// that reads and writes on it can be ended by a deadline, see
-// pollable), the slave sized and with its modes set (see ptyModes). Both are
-// set up before the child starts, so its first byte already sees them.
+// openPTY opens a pty pair for a job: the master comes back non-blocking
+// and outside Go's poller (see nonBlocking), the slave sized and with its
+// modes set (see ptyModes). Both are set up before the child starts, so
+// its first byte already sees them.
 func openPTY(size unix.Winsize, modes ptyModes) (master, tty *os.File, err error) {
 	m, tty, err := pty.Open()
 	if err != nil {
 		return nil, nil, fmt.Errorf("open pty: %w", err)
 	}
-	master, err = pollable(m, "pty master")
+	master, err = nonBlocking(m, "pty master")
 	if err != nil {
 		_ = tty.Close()
 		return nil, nil, err
@@ -136,30 +137,50 @@ func openPTY(size unix.Winsize, modes ptyModes) (master, tty *os.File, err error
 	return master, tty, nil
 }
 
-// pollable replaces f (blocking, as pty.Open returns it, since it calls Fd
-// on it) with a non-blocking duplicate registered with Go's
-// poller, and closes f. A blocking read or write cannot be interrupted;
-// this one ends on a deadline or Close, so a grandchild holding the tty
-// open cannot pin a goroutine forever.
-func pollable(f *os.File, what string) (*os.File, error) {
+// nonBlocking replaces f (blocking, as pty.Open returns it, since it calls
+// Fd on it) with a non-blocking duplicate, and closes f. A blocking read
+// or write cannot be interrupted; this one's waits are vramrun's own, in
+// poll(2) with a wake-up file beside it (see streamReader, writeAll), so a
+// grandchild holding the tty open cannot pin a goroutine forever.
+//
+// The duplicate is kept out of Go's poller (see unpolled).
+func nonBlocking(f *os.File, what string) (*os.File, error) {
 	defer func() { _ = f.Close() }()
 	var dup int
 	err := withFd(f, func(fd int) error {
 		var err error
 		dup, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		if err := unix.SetNonblock(dup, true); err != nil {
-			_ = unix.Close(dup)
-			return err
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return os.NewFile(uintptr(dup), f.Name()), nil
+	nf, err := unpolled(dup, f.Name())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return nf, nil
+}
+
+// unpolled makes fd a non-blocking *os.File that Go's poller does not
+// watch: os.NewFile registers a descriptor that is non-blocking when it is
+// given, so fd is made non-blocking only after. The poller watches a file
+// edge-triggered for reading and writing whether anyone waits on it or
+// not, and a pty's master and slave change state with every 4 KiB of
+// output: each change woke one of the runtime's idle threads for nothing
+// (~2000 thread switches for 8 MB).
+func unpolled(fd int, name string) (*os.File, error) {
+	// The flag belongs to the open file, which a dup shares.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // rawTerminal holds vramrun's terminal while it is in raw mode.
@@ -296,7 +317,7 @@ func (c *inputCopier) copy(in int, master *os.File, inIsTerminal bool) {
 			// -qec CMD /dev/null < /dev/null`, a common CI idiom): it is
 			// the end of input, which the job should see as such, not as
 			// a byte it can never finish reading.
-			sendEOF(master, lastByte != '\n')
+			c.sendEOF(master, lastByte != '\n')
 		case n > 0:
 			if !c.forward(master, buf[:n], &keys) {
 				return
@@ -306,7 +327,7 @@ func (c *inputCopier) copy(in int, master *os.File, inIsTerminal bool) {
 		case err == nil && !inIsTerminal:
 			// End of a file or pipe given as stdin: tell the job, as a
 			// terminal user would with Ctrl-D.
-			sendEOF(master, lastByte != '\n')
+			c.sendEOF(master, lastByte != '\n')
 			return
 		default:
 			return
@@ -329,7 +350,7 @@ func (c *inputCopier) forward(master *os.File, data []byte, keys *keyScan) bool 
 			chunk = data[:i]
 		}
 		if len(chunk) > 0 {
-			if _, err := master.Write(chunk); err != nil {
+			if err := writeAll(master, chunk, c.wakeR, time.Time{}); err != nil {
 				return false
 			}
 		}
@@ -340,7 +361,7 @@ func (c *inputCopier) forward(master *os.File, data []byte, keys *keyScan) bool 
 			// No job control to stop vramrun with: the key goes to the
 			// job's pty, whose stop signal the kernel discards (the job's
 			// group is orphaned), as before.
-			if _, err := master.Write(data[i : i+1]); err != nil {
+			if err := writeAll(master, data[i:i+1], c.wakeR, time.Time{}); err != nil {
 				return false
 			}
 		}
@@ -357,7 +378,7 @@ func (c *inputCopier) forward(master *os.File, data []byte, keys *keyScan) bool 
 // sendEOF types the pty's end-of-file character when the job reads in
 // canonical mode (twice when a partial line is pending: the first one only
 // submits the line). In raw mode that byte would be data, so nothing is sent.
-func sendEOF(master *os.File, partialLine bool) {
+func (c *inputCopier) sendEOF(master *os.File, partialLine bool) {
 	var eof byte
 	_ = withFd(master, func(fd int) error {
 		t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
@@ -373,11 +394,10 @@ func sendEOF(master *os.File, partialLine bool) {
 	if partialLine {
 		msg = append(msg, eof)
 	}
-	_, _ = master.Write(msg)
+	_ = writeAll(master, msg, c.wakeR, time.Time{})
 }
 
-// stop ends the copier. The caller makes any blocked write to the master
-// return first (deadline or Close).
+// stop ends the copier, and a write to the master waiting for room.
 func (c *inputCopier) stop() {
 	close(c.done)
 	_, _ = unix.Write(c.wakeW, []byte{0})

@@ -3,6 +3,7 @@ package supervise
 import (
 	"io"
 	"sync"
+	"time"
 )
 
 // behind hands what is written to it to slower writers on a goroutine of
@@ -18,13 +19,32 @@ type behind struct {
 	limit int
 
 	mu     sync.Mutex
-	moved  *sync.Cond // a chunk was queued or taken, or the end came
+	ready  *sync.Cond // the drain is due, or the end came
+	room   *sync.Cond // a chunk was written, or the end came
 	queue  []chunk    // waiting for their writers, oldest first
 	held   int        // capacity of the buffers queued or being written
 	spare  [][]byte   // emptied buffers, for reuse
 	lent   [][]byte   // emptied buffers that a copy read into, for its next reads
+	wake   wake
 	closed bool
 	done   chan struct{} // closed when the goroutine has written everything
+}
+
+// wake is when the drain goroutine runs. Waking it for every write would
+// cost a thread switch per read of the job's output (a pty gives 4 KiB a
+// read: thousands a second, each a futex call and a scheduler round on a
+// machine whose cores the job wants), so small writes gather in the queue
+// until it holds wakeAt bytes, or lag has passed since the first of them,
+// and the drain then writes all that is queued. The log and the scanners
+// lag by that much at most; a copy waiting for room wakes the drain first,
+// so nothing stalls. Invariant (under mu): a non-empty queue is due, or
+// the timer is armed.
+type wake struct {
+	lag     time.Duration
+	timer   *time.Timer // made at the first arming: a quiet job makes none
+	armed   bool        // the timer will make the drain due
+	due     bool        // the drain runs until the queue is empty
+	waiting int         // bytes queued since the drain was last due
 }
 
 // chunk is bytes for one writer.
@@ -36,11 +56,72 @@ type chunk struct {
 	taken bool
 }
 
-func newBehind(limit int) *behind {
-	b := &behind{limit: max(limit, behindChunk), done: make(chan struct{})}
-	b.moved = sync.NewCond(&b.mu)
+func newBehind(limit int) *behind { return newBehindLag(limit, behindLag) }
+
+// newBehindLag is newBehind with the lag of small writes (see wake).
+func newBehindLag(limit int, lag time.Duration) *behind {
+	b := &behind{limit: max(limit, behindChunk), done: make(chan struct{}), wake: wake{lag: lag}}
+	b.ready = sync.NewCond(&b.mu)
+	b.room = sync.NewCond(&b.mu)
 	go b.drain()
 	return b
+}
+
+// Wake-up policy (see wake): the drain runs once wakeAt bytes are queued,
+// or behindLag after the first byte that found it idle. 10 ms is far below
+// what an OOM text's timing needs (its grace is seconds), and a job
+// printing lines steadily wakes the drain a hundred times a second at most.
+const (
+	wakeAt    = behindChunk
+	behindLag = 10 * time.Millisecond
+)
+
+// queued notes n bytes queued (b.mu held) and makes the drain due when
+// they are many, or arms the timer that will; now makes it due at once.
+func (b *behind) queued(n int, now bool) {
+	w := &b.wake
+	if w.due {
+		return
+	}
+	w.waiting += n
+	switch {
+	case now || w.waiting >= wakeAt:
+		b.makeDue()
+	case !w.armed:
+		w.armed = true
+		if w.timer == nil {
+			w.timer = time.AfterFunc(w.lag, b.lagPassed)
+		} else {
+			w.timer.Reset(w.lag)
+		}
+	}
+}
+
+// makeDue wakes the drain for everything queued (b.mu held).
+func (b *behind) makeDue() {
+	b.wake.due, b.wake.waiting = true, 0
+	b.ready.Signal()
+}
+
+// lagPassed is the timer's: what waited lag is written now.
+func (b *behind) lagPassed() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.wake.armed = false
+	if len(b.queue) > 0 && !b.wake.due {
+		b.makeDue()
+	}
+}
+
+// waitRoom waits until n more bytes of buffers fit (b.mu held), waking the
+// drain first: what it holds is what must be written to make room.
+func (b *behind) waitRoom(n int) {
+	for b.held > 0 && b.held+n > b.limit && !b.closed {
+		if !b.wake.due {
+			b.makeDue()
+		}
+		b.room.Wait()
+	}
 }
 
 // writer is an io.Writer whose bytes go to next through b.
@@ -65,9 +146,7 @@ func (w *behindWriter) Write(p []byte) (int, error) {
 func (b *behind) queueFor(to *behindWriter, p []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.held > 0 && b.held+need(len(p)) > b.limit && !b.closed {
-		b.moved.Wait()
-	}
+	b.waitRoom(need(len(p)))
 	if b.closed {
 		return
 	}
@@ -89,7 +168,7 @@ func (b *behind) queueFor(to *behindWriter, p []byte) {
 		b.queue[last].data = append(c, rest[:m]...)
 		rest = rest[m:]
 	}
-	b.moved.Broadcast()
+	b.queued(len(p), false)
 }
 
 // take queues p without copying it: p starts a buffer that the caller
@@ -98,15 +177,15 @@ func (b *behind) queueFor(to *behindWriter, p []byte) {
 func (b *behind) take(to *behindWriter, p []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.held > 0 && b.held+cap(p) > b.limit && !b.closed {
-		b.moved.Wait()
-	}
+	b.waitRoom(cap(p))
 	if b.closed {
 		return
 	}
 	b.held += cap(p)
 	b.queue = append(b.queue, chunk{to: to, data: p, taken: true})
-	b.moved.Broadcast()
+	// A large read is written at once: its buffer is what the copy reads
+	// into next (see readBuffer), and there are only maxLent of them.
+	b.queued(len(p), true)
 }
 
 // readBuffer is an empty buffer of size bytes for a copy to read into: one
@@ -162,14 +241,15 @@ func (b *behind) buffer(n int) []byte {
 	return make([]byte, 0, size)
 }
 
-// drain writes the queue until Close, then what is left.
+// drain writes the queue, each time it is due until it is empty, until
+// Close, then what is left.
 func (b *behind) drain() {
 	defer close(b.done)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for {
-		for len(b.queue) == 0 && !b.closed {
-			b.moved.Wait()
+		for !b.closed && !(b.wake.due && len(b.queue) > 0) {
+			b.ready.Wait()
 		}
 		if len(b.queue) == 0 {
 			return
@@ -189,7 +269,10 @@ func (b *behind) drain() {
 		case !c.taken && cap(c.data) == behindChunk && len(b.spare) < b.limit/behindChunk:
 			b.spare = append(b.spare, c.data)
 		}
-		b.moved.Broadcast()
+		if len(b.queue) == 0 {
+			b.wake.due, b.wake.waiting = false, 0
+		}
+		b.room.Broadcast()
 	}
 }
 
@@ -227,7 +310,11 @@ func (w *streamWriter) Buffer(size int) []byte { return w.queue.b.readBuffer(siz
 func (b *behind) Close() {
 	b.mu.Lock()
 	b.closed = true
-	b.moved.Broadcast()
+	if b.wake.timer != nil {
+		b.wake.timer.Stop()
+	}
+	b.ready.Broadcast()
+	b.room.Broadcast()
 	b.mu.Unlock()
 	<-b.done
 }

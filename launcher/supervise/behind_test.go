@@ -222,3 +222,113 @@ func TestStreamWriterTakesReadBuffers(t *testing.T) {
 		t.Errorf("the copy read into %d buffers, want those written reused (at most %d)", len(seen), maxLent+1)
 	}
 }
+
+// counter is a writer that counts its Writes and says on first when it
+// got its first.
+type counter struct {
+	mu     sync.Mutex
+	writes int
+	got    bytes.Buffer
+	first  chan struct{}
+}
+
+func newCounter() *counter { return &counter{first: make(chan struct{})} }
+
+func (c *counter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writes == 0 {
+		close(c.first)
+	}
+	c.writes++
+	return c.got.Write(p)
+}
+
+func (c *counter) counts() (writes, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes, c.got.Len()
+}
+
+// TestBehindGathersSmallWrites: small writes (a pty's 4 KiB reads, a job's
+// lines) do not wake the drain one by one: while they are fewer than
+// wakeAt bytes and the lag has not passed (an hour here), the writer gets
+// nothing, and then all of them in a write per buffer.
+func TestBehindGathersSmallWrites(t *testing.T) {
+	c := newCounter()
+	b := newBehindLag(1<<20, time.Hour)
+	w := b.writer(c)
+	var want bytes.Buffer
+	for i := 0; want.Len() < 100<<10; i++ {
+		line := fmt.Appendf(nil, "step %d loss 0.%04d\n", i, i)
+		want.Write(line)
+		_, _ = w.Write(line)
+	}
+	if writes, _ := c.counts(); writes != 0 {
+		t.Errorf("the writer had %d writes before the queue was due, want none", writes)
+	}
+	b.Close()
+	writes, n := c.counts()
+	if n != want.Len() || !bytes.Equal(c.got.Bytes(), want.Bytes()) {
+		t.Fatalf("the writer got %d bytes, want the %d written, in order", n, want.Len())
+	}
+	// 4 KiB, 8 KiB, ... 64 KiB buffers hold 124 KiB: five.
+	if writes > 5 {
+		t.Errorf("%d bytes in small writes reached the writer in %d writes, want at most 5", n, writes)
+	}
+}
+
+// TestBehindWakesAtWakeAt: once wakeAt bytes are queued, the writer gets
+// them without waiting for the lag (an hour) or Close.
+func TestBehindWakesAtWakeAt(t *testing.T) {
+	c := newCounter()
+	b := newBehindLag(1<<20, time.Hour)
+	w := b.writer(c)
+	line := bytes.Repeat([]byte("x"), 1000)
+	line[len(line)-1] = '\n'
+	for written := 0; written < wakeAt; written += len(line) {
+		_, _ = w.Write(line)
+	}
+	<-c.first // were the drain not woken, the test would hang here
+	b.Close()
+}
+
+// TestBehindWritesAfterTheLag: a lone line reaches the writer after the
+// lag, without more output or Close.
+func TestBehindWritesAfterTheLag(t *testing.T) {
+	c := newCounter()
+	b := newBehindLag(1<<20, time.Millisecond)
+	_, _ = b.writer(c).Write([]byte("CUDA out of memory\n"))
+	<-c.first // were the timer not armed, the test would hang here
+	if _, n := c.counts(); n != len("CUDA out of memory\n") {
+		t.Errorf("the writer got %d bytes, want the line", n)
+	}
+	// Later lines arm the timer again.
+	_, _ = b.writer(c).Write([]byte("next\n"))
+	b.Close()
+	if _, n := c.counts(); n != len("CUDA out of memory\nnext\n") {
+		t.Errorf("the writer got %d bytes, want both lines", n)
+	}
+}
+
+// TestBehindWakesTheDrainToMakeRoom: a copy that finds the queue full of
+// small writes, fewer than wakeAt bytes but buffers up to the limit (two
+// streams taking turns), wakes the drain itself rather than waiting for
+// the lag (an hour).
+func TestBehindWakesTheDrainToMakeRoom(t *testing.T) {
+	c := newCounter()
+	b := newBehindLag(behindChunk, time.Hour)
+	out, errs := b.writer(c), b.writer(c)
+	turns := 4 * behindChunk / smallestBuffer // four limits' worth of buffers
+	for i := range turns {
+		w := out
+		if i%2 == 1 {
+			w = errs
+		}
+		_, _ = w.Write([]byte("a line\n")) // would hang, were the drain left asleep
+	}
+	b.Close()
+	if _, n := c.counts(); n != turns*len("a line\n") {
+		t.Errorf("the writers got %d bytes, want %d", n, turns*len("a line\n"))
+	}
+}
