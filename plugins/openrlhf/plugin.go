@@ -5,8 +5,10 @@
 // The global batch is OpenRLHF's truth: the accumulation is derived from
 // train.batch_size ÷ micro-batch ÷ world (openrlhf/utils/deepspeed), so a
 // batch fix sets only the micro-batch. The flags were renamed to a dotted
-// form in 2026 (--train.micro_batch_size; before, --micro_train_batch_size):
-// vramrun writes the spelling the command uses.
+// form in 2026 (--train.micro_batch_size; before, --micro_train_batch_size),
+// and later the DeepSpeed section (--ds.*) gave way to an FSDP2 one
+// (--fsdp.*, openrlhf/utils/fsdp/strategy.py): vramrun writes the spelling
+// the command uses.
 package openrlhf
 
 import (
@@ -32,14 +34,28 @@ func New() *cfgcli.Plugin {
 		"an OpenRLHF trainer", load)
 }
 
-// spelling is one generation of OpenRLHF's flag names ("" where it has none).
+// spelling is one generation of OpenRLHF's flag names ("" where it has
+// none). dtype is the default of the precision flag where it takes a value
+// (bf16 in both dotted generations, choices bf16 and fp16); unknown, where
+// set, is why the backend's own flags (precision, offload, Liger) are not
+// written: a dotted command that names neither backend section.
 type spelling struct {
 	micro, global, ckptSFT, ckptPPO, precision, offload, liger string
+	dtype, unknown                                             string
 }
 
 var (
 	dotted = spelling{micro: "--train.micro_batch_size", global: "--train.batch_size", ckptSFT: "--model.gradient_checkpointing_enable",
-		ckptPPO: "--actor.gradient_checkpointing_enable", precision: "--ds.param_dtype", offload: "--ds.adam_offload", liger: "--ds.use_liger_kernel"}
+		ckptPPO: "--actor.gradient_checkpointing_enable", precision: "--ds.param_dtype", offload: "--ds.adam_offload", liger: "--ds.use_liger_kernel",
+		dtype: "bf16"}
+	// fsdp is the FSDP2 (NeMo Automodel) generation: its --fsdp.cpu_offload
+	// is FSDP2's CPUOffloadPolicy (parameters, gradients and optimizer state
+	// together); it has no ZeRO stage (FSDP2 always shards fully) and no
+	// optimizer-only offload.
+	fsdp = spelling{micro: dotted.micro, global: dotted.global, ckptSFT: dotted.ckptSFT, ckptPPO: dotted.ckptPPO,
+		precision: "--fsdp.param_dtype", offload: "--fsdp.cpu_offload", liger: "--fsdp.use_liger_kernel", dtype: "bf16"}
+	dottedBare = spelling{micro: dotted.micro, global: dotted.global, ckptSFT: dotted.ckptSFT, ckptPPO: dotted.ckptPPO, dtype: "bf16",
+		unknown: "give a --ds.* or --fsdp.* flag: OpenRLHF's DeepSpeed and FSDP releases spell this knob differently"}
 	legacy = spelling{micro: "--micro_train_batch_size", global: "--train_batch_size", ckptSFT: "--gradient_checkpointing",
 		ckptPPO: "--gradient_checkpointing", precision: "--bf16", offload: "--adam_offload"}
 )
@@ -59,16 +75,36 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	if err != nil || !inv.Module || !strings.HasPrefix(inv.Script, "openrlhf.cli.train_") {
 		return nil, false
 	}
-	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, names: legacy,
+	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, names: generation(inv.Args),
 		ppo: strings.Contains(inv.Script, "ppo")}
-	for _, a := range inv.Args {
-		// Every flag of the dotted generation has a dot in its name
-		// (--train.micro_batch_size, --ckpt.output_dir); none before it.
-		if name, _, _ := strings.Cut(a, "="); strings.HasPrefix(name, "--") && strings.Contains(name, ".") {
-			c.names = dotted
+	return c, true
+}
+
+// generation tells the flag generation from the flag names: every flag of
+// the dotted generations has a dot in its name (--train.micro_batch_size,
+// --ckpt.output_dir), none before them; the DeepSpeed one has a --ds.
+// section, the FSDP one a --fsdp. section instead (each lacks the other).
+func generation(args []string) spelling {
+	dots, ds := false, false
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		switch {
+		case !strings.HasPrefix(name, "--") || !strings.Contains(name, "."):
+		case strings.HasPrefix(name, "--fsdp."):
+			return fsdp
+		case strings.HasPrefix(name, "--ds."):
+			ds = true
+		default:
+			dots = true
 		}
 	}
-	return c, true
+	switch {
+	case ds:
+		return dotted
+	case dots:
+		return dottedBare
+	}
+	return legacy
 }
 
 func (c *command) flag(name string) (cmdline.Flag, bool) {
@@ -115,28 +151,22 @@ func (c *command) Analyze() pyscript.Analysis {
 
 func (c *command) analyzeSettings(a *pyscript.Analysis) {
 	n := c.names
-	if n == dotted {
-		if f, ok := c.flag(n.precision); ok && f.HasValue {
-			a.Knobs.Precision = sdk.Str(f.Value)
-			if f.Value == "bf16" || f.Value == "fp16" {
-				a.Unsupported[sdk.FixMixedPrecision] = "already in " + f.Value + " (" + n.precision + ")"
-			}
-		}
-	} else if c.on(n.precision) {
-		a.Knobs.Precision = sdk.Str("bf16")
-		a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (--bf16)"
-	} else {
-		a.Knobs.Precision = sdk.Str("fp32")
-	}
+	c.analyzePrecision(a)
 	a.Knobs.GradCheckpointing = sdk.Bool(c.on(c.ckpt()))
 	if *a.Knobs.GradCheckpointing {
 		a.Unsupported[sdk.FixGradCheckpointing] = "already on (" + c.ckpt() + ")"
 	}
+	// Offload is off by default in every generation.
 	a.Knobs.Offload = sdk.Bool(c.on(n.offload))
-	if *a.Knobs.Offload {
+	switch {
+	case n.unknown != "":
+		a.Unsupported[sdk.FixCPUOffload] = n.unknown
+	case *a.Knobs.Offload:
 		a.Unsupported[sdk.FixCPUOffload] = "already on (" + n.offload + ")"
 	}
 	switch {
+	case n.unknown != "":
+		a.Unsupported[sdk.FixFusedLoss] = n.unknown
 	case n.liger == "":
 		a.Unsupported[sdk.FixFusedLoss] = "OpenRLHF before its dotted flags has no Liger switch vramrun knows"
 	case c.on(n.liger):
@@ -144,6 +174,30 @@ func (c *command) analyzeSettings(a *pyscript.Analysis) {
 	}
 	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
 		a.Unsupported[sdk.FixAllocator] = reason
+	}
+}
+
+// analyzePrecision reads the precision: the legacy --bf16 switch (fp32
+// without it), or the dotted generations' param_dtype, bf16 unless given.
+func (c *command) analyzePrecision(a *pyscript.Analysis) {
+	n := c.names
+	if n.dtype == "" {
+		a.Knobs.Precision = sdk.Str("fp32")
+		if c.on(n.precision) {
+			a.Knobs.Precision = sdk.Str("bf16")
+			a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (" + n.precision + ")"
+		}
+		return
+	}
+	v, where := n.dtype, "the default of "+n.precision
+	if n.precision == "" {
+		where = "the default of OpenRLHF's dotted releases"
+	} else if f, ok := c.flag(n.precision); ok && f.HasValue {
+		v, where = f.Value, n.precision
+	}
+	a.Knobs.Precision = sdk.Str(v)
+	if v == "bf16" || v == "fp16" {
+		a.Unsupported[sdk.FixMixedPrecision] = "already in " + v + " (" + where + ")"
 	}
 }
 
@@ -158,6 +212,28 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 	case sdk.FixBatchSize:
 		args = cmdline.SetFlag(args, []string{n.micro}, strconv.Itoa(fix.BatchSize), cmdline.Space)
 		summary = n.micro + " " + strconv.Itoa(fix.BatchSize) + " (" + strings.TrimPrefix(n.global, "--") + " stays; OpenRLHF derives the accumulation)"
+	case sdk.FixMixedPrecision, sdk.FixCPUOffload, sdk.FixFusedLoss:
+		return c.applyBackend(ctx, fix)
+	case sdk.FixGradCheckpointing:
+		args, summary = cmdline.AddSwitch(args, c.ckpt()), c.ckpt()
+	case sdk.FixTrial:
+		args, summary = c.trial(fix)
+	default:
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for OpenRLHF")
+	}
+	return sdk.ApplyResponse{Argv: c.s.Inv.WithArgs(args), Summary: summary}, nil
+}
+
+// applyBackend writes a fix whose flag lives in the backend's section
+// (--ds.* or --fsdp.* in the dotted generations).
+func (c *command) applyBackend(ctx context.Context, fix sdk.Fix) (sdk.ApplyResponse, error) {
+	n := c.names
+	args := c.s.Inv.Args
+	var summary string
+	if n.unknown != "" {
+		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", n.unknown)
+	}
+	switch fix.ID {
 	case sdk.FixMixedPrecision:
 		if n == legacy {
 			if fix.Precision != "bf16" {
@@ -168,19 +244,13 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 		}
 		args = cmdline.SetFlag(args, []string{n.precision}, fix.Precision, cmdline.Space)
 		summary = n.precision + " " + fix.Precision
-	case sdk.FixGradCheckpointing:
-		args, summary = cmdline.AddSwitch(args, c.ckpt()), c.ckpt()
 	case sdk.FixCPUOffload:
 		args, summary = cmdline.AddSwitch(args, n.offload), n.offload
-	case sdk.FixTrial:
-		args, summary = c.trial(fix)
 	case sdk.FixFusedLoss:
 		if why := transformers.LigerMissing(ctx, c.probes, c.s); why != "" {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s", why)
 		}
 		args, summary = cmdline.AddSwitch(args, n.liger), n.liger
-	default:
-		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for OpenRLHF")
 	}
 	return sdk.ApplyResponse{Argv: c.s.Inv.WithArgs(args), Summary: summary}, nil
 }

@@ -82,3 +82,58 @@ func TestTrialsSaveAndLogNothingOutsideTheScratchFolder(t *testing.T) {
 		"deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4 --save_path /s --eval_steps -1 --ckpt_path /s/checkpoints --save_steps -1", nil,
 		"--save_path /s --ckpt_path /s/checkpoints --save_steps -1 --eval_steps -1")
 }
+
+// The FSDP2 generation of openrlhf/cli/train_sft.py, train_rm.py and
+// train_dpo.py: --fsdp.* in place of --ds.*, launched by torchrun.
+const fsdpSFT = "torchrun --nproc_per_node 4 -m openrlhf.cli.train_sft --train.micro_batch_size 8 --train.batch_size 256 --fsdp.tp_size 1"
+
+func TestFSDPGenerationWritesItsOwnSection(t *testing.T) {
+	c := cmd(fsdpSFT)
+	a := plugintab.Analyze(t, New(), c)
+	got := plugintab.KnobsText(a.Knobs)
+	for _, want := range []string{`"batch_size":8`, `"grad_accumulation":8`, `"precision":"bf16"`, `"offload":false`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("knobs %s lack %s", got, want)
+		}
+	}
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 16},
+		strings.Replace(fsdpSFT, "--train.micro_batch_size 8", "--train.micro_batch_size 4", 1), nil,
+		"--train.micro_batch_size 4 (train.batch_size stays; OpenRLHF derives the accumulation)")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing}, fsdpSFT+" --model.gradient_checkpointing_enable", nil,
+		"--model.gradient_checkpointing_enable")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixCPUOffload}, fsdpSFT+" --fsdp.cpu_offload", nil, "--fsdp.cpu_offload")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixFusedLoss}, fsdpSFT+" --fsdp.use_liger_kernel", nil, "--fsdp.use_liger_kernel")
+	// bf16 is --fsdp.param_dtype's default, as it is --ds.param_dtype's.
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "already in bf16 (the default of --fsdp.param_dtype)")
+	plugintab.WantRefused(t, New(), cmd(fsdpSFT+" --fsdp.param_dtype fp16"), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"},
+		"already in fp16 (--fsdp.param_dtype)")
+	plugintab.WantRefused(t, New(), cmd(fsdpSFT+" --fsdp.cpu_offload"), sdk.Fix{ID: sdk.FixCPUOffload}, "already on (--fsdp.cpu_offload)")
+	plugintab.WantRefused(t, New(), cmd(sft), sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "already in bf16 (--ds.param_dtype)")
+
+	ppo := cmd("python3 -m openrlhf.cli.train_ppo_ray --train.micro_batch_size 2 --fsdp.cp_size 2")
+	plugintab.WantApplied(t, New(), ppo, sdk.Fix{ID: sdk.FixGradCheckpointing},
+		"python3 -m openrlhf.cli.train_ppo_ray --train.micro_batch_size 2 --fsdp.cp_size 2 --actor.gradient_checkpointing_enable", nil,
+		"--actor.gradient_checkpointing_enable")
+	plugintab.WantApplied(t, New(), cmd(fsdpSFT+" --ckpt.load_enable --logger.wandb.key K"), sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"},
+		fsdpSFT+" --ckpt.output_dir /s --ckpt.path /s/checkpoints --ckpt.save_steps -1 --eval.steps -1", nil,
+		"--ckpt.output_dir /s --ckpt.path /s/checkpoints --ckpt.save_steps -1 --eval.steps -1")
+}
+
+func TestADottedCommandNamingNoBackendGetsNoBackendFlag(t *testing.T) {
+	bare := "python3 -m openrlhf.cli.train_rm --train.micro_batch_size 2 --train.batch_size 64"
+	c := cmd(bare)
+	why := "give a --ds.* or --fsdp.* flag: OpenRLHF's DeepSpeed and FSDP releases spell this knob differently"
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixCPUOffload}, why)
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixFusedLoss}, why)
+	plugintab.WantRefused(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"}, "already in bf16 (the default of OpenRLHF's dotted releases)")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing}, bare+" --model.gradient_checkpointing_enable", nil,
+		"--model.gradient_checkpointing_enable")
+	for _, argv := range []string{fsdpSFT, bare, fsdpSFT + " --fsdp.cpu_offload --fsdp.use_liger_kernel"} {
+		c := cmd(argv)
+		a, ok := load(c, nil)
+		if !ok {
+			t.Fatalf("%s: not loaded", argv)
+		}
+		plugintab.CheckFixes(t, New(), c, plugintab.PlanFix, a.Analyze().Unsupported)
+	}
+}

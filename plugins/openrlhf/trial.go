@@ -33,9 +33,10 @@ var (
 // others at most once an epoch when there is an evaluation set), no W&B or
 // TensorBoard logging, no resume. OpenRLHF uploads nothing to a hub.
 func (c *command) trial(fix sdk.Fix) ([]string, string) {
-	f := legacyTrial
-	if c.names == dotted {
-		f = dottedTrial
+	// Both dotted generations (DeepSpeed and FSDP) share these flags.
+	f := dottedTrial
+	if c.names == legacy {
+		f = legacyTrial
 	}
 	args := cmdline.RemoveFlag(c.s.Inv.Args, f.off...)
 	parts := make([]string, 0, 4)
