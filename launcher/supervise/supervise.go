@@ -462,6 +462,11 @@ func (s *Supervisor) result(w watched, samples gpuview.Samples, c *clock, starte
 	}
 	if len(res.Reaped) > 0 {
 		note := fmt.Sprintf("ended %d leftover process(es) of the job: %v", len(res.Reaped), res.Reaped)
+		if w.trial != "" || w.hung {
+			// vramrun stopped the job itself: its other processes went
+			// with it, they were not left behind by a job that ended.
+			note = fmt.Sprintf("ended %d other process(es) of the job with it: %v", len(res.Reaped), res.Reaped)
+		}
 		out.Notes = append(out.Notes, note)
 		s.cfg.Say.Verbose("%s", note)
 	}
