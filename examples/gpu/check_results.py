@@ -95,7 +95,7 @@ def read_events(path):
 
 def summarize_events(events):
     """What the event stream says about the run."""
-    s = {"attempts": 0, "fixes": [], "ooms": 0, "peaks": {}, "ended": None, "fix_env": {}}
+    s = {"attempts": 0, "fixes": [], "ooms": 0, "peaks": {}, "pre_steps": {}, "ended": None, "fix_env": {}}
     for e in events:
         kind = e["event"]
         if kind == "attempt_started":
@@ -107,6 +107,8 @@ def summarize_events(events):
             s["ooms"] += 1
         elif kind == "attempt_ended":
             s["peaks"][e["attempt"]] = e.get("peak_bytes")
+            if "pre_step_bytes" in e:  # vramrun from 2026-12 on
+                s["pre_steps"][e["attempt"]] = e["pre_step_bytes"]
         elif kind == "run_ended":
             s["ended"] = e
     return s
@@ -188,7 +190,8 @@ def check_scenario(name, events_path, stdout_path, exit_status, expect_fixes=(),
     if summary is not None:
         ended = summary["ended"]
         row.update(attempts=summary["attempts"], fixes=summary["fixes"],
-                   peaks={str(k): v for k, v in sorted(summary["peaks"].items())})
+                   peaks={str(k): v for k, v in sorted(summary["peaks"].items())},
+                   pre_steps={str(k): v for k, v in sorted(summary["pre_steps"].items())})
         if summary["peaks"]:
             row["peak_bytes"] = summary["peaks"][max(summary["peaks"])]
         if ended is None:
@@ -451,6 +454,10 @@ def format_table(rows):
             peak = human_bytes(r.get("peak_bytes")) if r.get("attempts") else "-"
             out.append(f"| {name} | {r['result']} | {attempts if attempts is not None else '-'} | {fixes} | "
                        f"{effective_text(r.get('effective_batch'))} | {peak} | {secs} |")
+        if r.get("pre_steps"):
+            # What the real GPU says of the plateau rule (launcher/gpu/prestep.go): not a check.
+            levels = ", ".join(f"{n}: {human_bytes(v) if v is not None else 'not seen'}" for n, v in r["pre_steps"].items())
+            notes.append(f"- {name}: NVML level before the first step, by attempt: {levels}")
         for p in r.get("problems") or []:
             notes.append(f"- {name}: {p}")
     passed = sum(1 for n in order if latest[n]["result"] == "PASS")

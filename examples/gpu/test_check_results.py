@@ -263,6 +263,12 @@ class Table(TempFiles):
         self.assertIn("- jax: not run: 20s of ACCEPTANCE_BUDGET_S left", lines)
         self.assertEqual(lines[-1], "2 passed, 1 failed, 1 skipped")
 
+    def test_level_before_the_first_step_is_noted(self):
+        row = dict(recorded("pass", 0), pre_steps={"1": 2 << 30, "2": None})
+        lines = cr.format_table([row]).splitlines()
+        self.assertIn("- torch: NVML level before the first step, by attempt: 1: 2.00 GiB, 2: not seen", lines)
+        self.assertEqual(recorded("pass", 0)["pre_steps"], {}, "a recording from before the field notes nothing")
+
     def test_human_bytes(self):
         self.assertEqual(cr.human_bytes(None), "none")
         self.assertEqual(cr.human_bytes(3 << 29), "1.50 GiB")
