@@ -98,11 +98,8 @@ func (c *command) nemoTrial(scratch string) []override {
 	// Loggers only newer NeMo 1 releases have (a forced key its
 	// ExpManagerConfig lacks fails the merge): off where the command turns
 	// them on.
-	for _, key := range []string{"create_mlflow_logger", "create_dllogger_logger", "create_clearml_logger", "create_neptune_logger"} {
-		if _, named := c.vals["exp_manager."+key]; named {
-			set = append(set, override{key: "exp_manager." + key, value: "false"})
-		}
-	}
+	set = c.whereNamed(set, "false", "exp_manager.create_mlflow_logger", "exp_manager.create_dllogger_logger",
+		"exp_manager.create_clearml_logger", "exp_manager.create_neptune_logger")
 	return c.whereNamed(set, "null", "exp_manager.resume_from_checkpoint")
 }
 
