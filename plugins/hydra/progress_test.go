@@ -8,13 +8,6 @@ import (
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// reading is what the first declared pattern that matches line reads
-// from it, in units a second, as vramrun's meter reads it.
-func reading(t *testing.T, line string) (sdk.ProgressPattern, float64, bool) {
-	t.Helper()
-	return plugintab.Reading(t, plugintab.Progress(t, New()), line)
-}
-
 // TestProgressReadsTheToolsLines: lines shaped as verl, NeMo and
 // Megatron-Bridge print them (see Progress for the source of each).
 func TestProgressReadsTheToolsLines(t *testing.T) {
@@ -50,7 +43,7 @@ func TestProgressReadsTheToolsLines(t *testing.T) {
 			"grad norm: 1.234 | number of skipped iterations:   0 | number of nan iterations:   0 |", "hydra.megatron_bridge_iteration", 1000 / 1234.5, sdk.UnitStep, false},
 	}
 	for _, c := range cases {
-		p, v, ok := reading(t, c.line)
+		p, v, ok := plugintab.ReadingOf(t, New(), c.line)
 		if !ok {
 			t.Errorf("nothing read from %q", c.line)
 			continue
@@ -77,7 +70,7 @@ func TestProgressPassesOverOtherLines(t *testing.T) {
 		// Lightning's own bar, which a Hydra command does not draw.
 		"Epoch 0:  35%|███▌      | 7/20 [00:02<00:04,  2.91it/s, v_num=0]",
 	} {
-		if p, v, ok := reading(t, line); ok {
+		if p, v, ok := plugintab.ReadingOf(t, New(), line); ok {
 			t.Errorf("%s read %g from %q, want nothing", p.ID, v, line)
 		}
 	}

@@ -8,13 +8,6 @@ import (
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// reading is what the first declared pattern that matches line reads
-// from it, in units a second, as vramrun's meter reads it.
-func reading(t *testing.T, line string) (sdk.ProgressPattern, float64, bool) {
-	t.Helper()
-	return plugintab.Reading(t, plugintab.Progress(t, New()), line)
-}
-
 // TestProgressReadsTheTrainingBar: the "Train step of epoch N" bar of the
 // SFT, DPO, RM and KTO trainers ticks once a micro-batch.
 func TestProgressReadsTheTrainingBar(t *testing.T) {
@@ -22,7 +15,7 @@ func TestProgressReadsTheTrainingBar(t *testing.T) {
 		"Train step of epoch 0:  12%|█▏        | 30/250 [00:45<05:30,  1.50s/it, gpt_loss=1.23, loss_mean=1.25, lr=1e-05]": 1 / 1.5,
 		"Train step of epoch 1:  50%|█████     | 125/250 [01:00<01:00,  2.08it/s, loss=0.693, acc=0.5, chosen_reward=0.1]": 2.08,
 	} {
-		p, v, ok := reading(t, line)
+		p, v, ok := plugintab.ReadingOf(t, New(), line)
 		if !ok {
 			t.Errorf("nothing read from %q", line)
 			continue
@@ -39,7 +32,7 @@ func TestProgressReadsTheTrainingBar(t *testing.T) {
 		"Episode [1/1]:  10%|█         | 1/10 [01:00<09:00, 60.00s/it]",
 		"Train epoch [1/1]:  50%|█████     | 8/16 [00:10<00:10,  1.25s/it, policy_loss=0.1]",
 	} {
-		if p, v, ok := reading(t, line); ok {
+		if p, v, ok := plugintab.ReadingOf(t, New(), line); ok {
 			t.Errorf("%s read %g from %q, want nothing", p.ID, v, line)
 		}
 	}

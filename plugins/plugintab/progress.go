@@ -45,6 +45,12 @@ func Reading(t testing.TB, patterns []sdk.ProgressPattern, line string) (sdk.Pro
 	return sdk.ProgressPattern{}, 0, false
 }
 
+// ReadingOf is Reading with the progress patterns plugin f declares.
+func ReadingOf(t testing.TB, f sdk.Framework, line string) (sdk.ProgressPattern, float64, bool) {
+	t.Helper()
+	return Reading(t, Progress(t, f), line)
+}
+
 // Progress is the progress patterns plugin f declares.
 func Progress(t testing.TB, f sdk.Framework) []sdk.ProgressPattern {
 	t.Helper()

@@ -159,7 +159,7 @@ func TestTrialRefusesCustomRecipes(t *testing.T) {
 // optimizer step, is read where the metric logger prints nothing.
 func TestProgressReadsTheRecipesBar(t *testing.T) {
 	line := "1|5|Loss: 2.3100:  10%|█         | 5/50 [00:10<01:30,  2.00s/it]"
-	p, v, ok := plugintab.Reading(t, plugintab.Progress(t, New()), line)
+	p, v, ok := plugintab.ReadingOf(t, New(), line)
 	if !ok || v != 0.5 || p.Unit != sdk.UnitStep {
 		t.Fatalf("%s reads %g per %s, %v; want 0.5 steps a second", p.ID, v, p.Unit, ok)
 	}
