@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -53,6 +54,9 @@ type streamReader struct {
 	// dry says the last read found the stream empty: the next one waits
 	// in poll first, rather than asking read again for what is not there.
 	dry bool
+	// rc is src's raw connection, made at the first read: SyscallConn
+	// allocates one each call, and Read runs for every 4 KiB of a pty.
+	rc syscall.RawConn
 }
 
 // Read reads src (non-blocking: see unpolled) into p as File.Read does,
@@ -61,12 +65,13 @@ type streamReader struct {
 // nothing is there, so no byte is held back waiting for more. After stop,
 // it returns os.ErrDeadlineExceeded.
 func (r *streamReader) Read(p []byte) (n int, err error) {
-	rc, err := r.src.SyscallConn()
-	if err != nil {
-		return 0, err
+	if r.rc == nil {
+		if r.rc, err = r.src.SyscallConn(); err != nil {
+			return 0, err
+		}
 	}
 	// The file is held for the call: closing it waits until it returns.
-	if rerr := rc.Read(func(fd uintptr) bool {
+	if rerr := r.rc.Read(func(fd uintptr) bool {
 		n, err = r.readFd(int(fd), p)
 		return true
 	}); rerr != nil {
