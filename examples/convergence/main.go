@@ -45,6 +45,13 @@ func main() {
 	printConfigTable("run mode", plansim.SummarizeConfigs(configs))
 	fmt.Printf("\nThe same %d jobs with the level NVML sees before the first step (the batch-only grid above is unchanged by it: cuts are sized from the figures, never by splitting one point)\n\n", len(configs))
 	printConfigTable("mode, level before the first step", plansim.SummarizeLoadings(configs))
+	fmt.Printf("\nThe room at the end of run mode on the same %d jobs, judged by the ground truth (named: the speed model predicts at least %.0f %%)\n\n", len(configs), plansim.RoomGain*100)
+	fmt.Println("| level before the first step | runs | a larger micro-batch predicted to fit | of those, fit | named | named and truly that much faster | not named, truly that much faster | median gain predicted / true (those that fit) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, s := range plansim.SummarizeRooms(configs) {
+		fmt.Printf("| %s | %d | %d | %d | %d | %d | %d | %.0f %% / %.0f %% |\n", s.Name, s.Runs, s.Rooms, s.Fit, s.Named, s.Right, s.Missed,
+			s.MedianPredicted*100, s.MedianTrueGain*100)
+	}
 	os.Exit(0)
 }
 

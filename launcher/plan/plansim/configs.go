@@ -128,6 +128,9 @@ type ConfigOutcome struct {
 	// run mode never fit.
 	Share float64
 	Final State
+	// Room is what the end of the run says a larger micro-batch would
+	// do, against the ground truth; nil when it names none.
+	Room *RoomCheck
 }
 
 // Variant is which of run mode's steps are on.
@@ -148,16 +151,22 @@ func Variants() []Variant {
 // effective batch, each proposal applied as the plugin would.
 func RunMode(j ConfigJob, v Variant) ConfigOutcome {
 	p := plan.New(plan.Config{Ladder: []sdk.FixID{sdk.FixAllocator, sdk.FixBatchSize, sdk.FixGradCheckpointing, sdk.FixOptimizer8bit},
-		KeepEffectiveBatch: true, MinBatchSize: 1, NoGrowBack: v.NoGrowBack, NoRideAlong: v.NoRideAlong})
+		KeepEffectiveBatch: true, MinBatchSize: 1, NoGrowBack: v.NoGrowBack, NoRideAlong: v.NoRideAlong, RoomGain: -1})
+	// RoomGain -1: every room the memory line allows comes back, each judged
+	// against room_gain by SummarizeRooms.
 	s := State{Micro: j.Start}
 	knobs := func() sdk.AnalyzeResponse {
 		return sdk.AnalyzeResponse{WorldSize: 1, Knobs: sdk.Knobs{BatchSize: sdk.Int(s.Micro), GradAccumulation: sdk.Int(j.Effective / s.Micro)}}
 	}
 	p.Typed(knobs())
 	var out ConfigOutcome
+	below := map[State]int{}
 	for !j.Fits(s) {
 		if out.Relaunches >= maxRelaunches {
 			return out
+		}
+		if key := (State{Allocator: s.Allocator, Ckpt: s.Ckpt, Q8: s.Q8}); below[key] == 0 || s.Micro < below[key] {
+			below[key] = s.Micro
 		}
 		d := j.job(s).OOM(s.Micro)
 		obs := plan.ObservationFrom(d, 0, 0)
@@ -177,6 +186,7 @@ func RunMode(j ConfigJob, v Variant) ConfigOutcome {
 	}
 	_, best := j.Best()
 	out.Final, out.Share = s, j.Speed(s)/best
+	out.Room = roomAtEnd(p, j, s, below[State{Allocator: s.Allocator, Ckpt: s.Ckpt, Q8: s.Q8}])
 	return out
 }
 

@@ -172,3 +172,21 @@ func TestPreStepLevelNeverCosts(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomsFit: every larger micro-batch the room at the end of run mode
+// predicts to fit does fit, at every loading of the configuration grid
+// (the memory line through a fit's peak is on the safe side), and the
+// grid has such rooms to judge.
+func TestRoomsFit(t *testing.T) {
+	for _, s := range SummarizeRooms(ConfigGrid()) {
+		if s.Rooms == 0 {
+			t.Errorf("%s: no room predicted on the grid", s.Name)
+		}
+		if s.Fit != s.Rooms {
+			t.Errorf("%s: %d of %d rooms predicted to fit do not", s.Name, s.Rooms-s.Fit, s.Rooms)
+		}
+		if s.Right > s.Named || s.Named+s.Missed > s.Rooms {
+			t.Errorf("%s: counts do not add up: %+v", s.Name, s)
+		}
+	}
+}
