@@ -53,12 +53,20 @@ func probes() []probe {
 		{name: "net/http alone", imports: []string{"net/http"}},
 		{name: "go-plugin (gRPC, protobuf, net/http)", imports: []string{"github.com/hashicorp/go-plugin"}},
 	}
+	var required []string
 	for _, p := range list {
 		if p.name != "net/http alone" {
 			all = append(all, p.imports...)
 		}
+		if p.name == "go-nvml (cgo)" || p.name == "cobra" || p.name == "viper" {
+			required = append(required, p.imports...)
+		}
 	}
-	return append(list, probe{name: "all of the above", imports: all})
+	// The required dependencies alone are what a run path would link if
+	// external-plugin hosting and report drawing were separate
+	// executables: the floor of that layout decision.
+	return append(list, probe{name: "all of the above", imports: all},
+		probe{name: "go-nvml, cobra and viper only (no plugin hosting, no report drawing)", imports: required})
 }
 
 // source is a probe's main package: the blank imports and a write, so the
