@@ -326,7 +326,7 @@ class Driver:
         style = self.bar_style
         total = self.job.steps * (self.job.accumulation if style.per_micro else 1)
         bar = Progress(total, style.desc, sys.stderr, self.session.main, clock=lambda: self.clock,
-                       smoothing=style.smoothing, charset=style.charset)
+                       smoothing=style.smoothing, charset=style.charset, invert=style.invert)
         bar.initial = self.bar_n(self.start)
         self.session.sim.before_traceback.append(bar.close)
         return bar

@@ -153,11 +153,12 @@ def format_interval(seconds):
     return "%d:%02d:%02d" % (h, m, s) if h else "%02d:%02d" % (m, s)
 
 
-def rate_text(rate):
-    """tqdm's rate_fmt: '{rate:5.2f}it/s', or '{1/rate:5.2f}s/it' below 1 it/s; '?it/s' without a rate."""
+def rate_text(rate, invert=True):
+    """tqdm's rate_fmt: '{rate:5.2f}it/s', or '{1/rate:5.2f}s/it' below 1 it/s; '?it/s' without a rate.
+    invert False is rate_noinv_fmt, which Lightning's bar format shows: never s/it."""
     if not rate:
         return "?it/s"
-    if 1 / rate > 1:
+    if invert and 1 / rate > 1:
         return "%5.2fs/it" % (1 / rate)
     return "%5.2fit/s" % rate
 
@@ -186,8 +187,9 @@ class Progress:
 
     WIDTH = 10
 
-    def __init__(self, total, desc, stream, enabled, clock=None, smoothing=0.3, charset=ASCII):
+    def __init__(self, total, desc, stream, enabled, clock=None, smoothing=0.3, charset=ASCII, invert=True):
         self.total = total
+        self.invert = invert
         self.desc = desc
         self.stream = stream
         self.enabled = enabled
@@ -234,7 +236,7 @@ class Progress:
             postfix = "loss=%.2f" % loss
         head = "%s: " % self.desc if self.desc else ""
         self.stream.write("\r%s%3.0f%%|%s| %d/%d [%s<%s, %s%s]" % (
-            head, frac * 100, self.bar(frac), n, self.total, format_interval(elapsed), remaining, rate_text(rate),
+            head, frac * 100, self.bar(frac), n, self.total, format_interval(elapsed), remaining, rate_text(rate, self.invert),
             ", " + postfix if postfix else ""))
         self.stream.flush()
         self.shown = True
@@ -248,10 +250,12 @@ class Progress:
 
 class BarStyle:
     """How the Driver draws its bar: desc, charset, smoothing, one tick per micro-batch or per
-    optimizer step, and a postfix(step) function (None: ', loss=L')."""
+    optimizer step, a postfix(step) function (None: ', loss=L'), and whether a rate below 1 it/s is
+    shown as s/it (tqdm's default; Lightning's bar format never inverts it)."""
 
-    def __init__(self, desc="train", charset=ASCII, smoothing=0.3, per_micro=False, postfix=None):
+    def __init__(self, desc="train", charset=ASCII, smoothing=0.3, per_micro=False, postfix=None, invert=True):
         self.desc = desc
+        self.invert = invert
         self.charset = charset
         self.smoothing = smoothing
         self.per_micro = per_micro
@@ -450,7 +454,7 @@ def lightning_attach(trainer, driver):
         items.extend("%s=%s" % (name, lightning_number(_loss(step))) for name in metrics)
         return ", ".join(items)
 
-    driver.style_bar(BarStyle(desc="Epoch 0", charset=UNICODE, smoothing=0, per_micro=True, postfix=postfix))
+    driver.style_bar(BarStyle(desc="Epoch 0", charset=UNICODE, smoothing=0, per_micro=True, postfix=postfix, invert=False))
 
 
 # --- Keras 3 ---------------------------------------------------------------------------------------

@@ -195,6 +195,17 @@ class FormatsTest(unittest.TestCase):
         first_batch = speed.micro_batch_seconds(j, {}) * 4
         self.assertEqual("%.2f" % drawn[0][2], "%.2f" % (1 / first_batch))
 
+    def test_lightning_bar_never_inverts_its_rate(self):
+        # Lightning's BAR_FORMAT shows rate_noinv_fmt: below one batch a second, still it/s.
+        env = {"SIMGPU_SAMPLE_TIME": "0.1"}
+        proc = run("lightning_main.py", "fit", "--trainer.max_steps", "3", "--trainer.logger", "false",
+                   cwd=self.tmp, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        drawn = bars(proc.stderr)
+        self.assertEqual(len(drawn), 3, proc.stderr[-500:])
+        self.assertTrue(all(rate < 1 for _, _, rate in drawn), drawn)
+        self.assertNotIn("s/it", proc.stderr)
+
     def test_nanogpt_iter_lines(self):
         proc = run("nanogpt/train.py", "--batch_size=4", "--gradient_accumulation_steps=8", "--max_iters=8",
                    cwd=self.tmp)
