@@ -912,12 +912,28 @@ class LRScheduler:
         return [0.0]
 
 
-def _optimizer(kind):
+# The keyword arguments the 8-bit optimizers' constructors take, and no more (no **kwargs): bitsandbytes'
+# (bitsandbytes/optim/adamw.py, adam.py) and torchao's (torchao/optim/adam.py: _AdamBase's, keyword-only after
+# amsgrad). torchtune's config.instantiate passes every key under optimizer:, so torch.optim.AdamW's fused: True
+# fails there as in Python: "PagedAdamW8bit.__init__() got an unexpected keyword argument 'fused'".
+BNB_8BIT_ARGS = ("lr", "betas", "eps", "weight_decay", "amsgrad", "optim_bits", "args", "min_8bit_size",
+                 "percentile_clipping", "block_wise")
+TORCHAO_LOW_BIT_ARGS = ("lr", "betas", "eps", "weight_decay", "amsgrad", "block_size", "bf16_stochastic_round")
+
+
+def _low_bit(name, allowed):
+    def build(params, *args, **kwargs):
+        for key in kwargs:
+            if key not in allowed:
+                raise TypeError("%s.__init__() got an unexpected keyword argument '%s'" % (name, key))
+        return STATE.fw.torch.bnb_optim.AdamW8bit(list(params), **{k: v for k, v in kwargs.items() if k == "lr"})
+    return build
+
+
+def _adamw():
     def build(params, *args, **kwargs):
         torch = STATE.fw.torch
         params = list(params)
-        if kind == "8bit":
-            return torch.bnb_optim.AdamW8bit(params, **{k: v for k, v in kwargs.items() if k == "lr"})
         kwargs = {k: v for k, v in kwargs.items() if k in ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
                                                            "foreach", "capturable", "differentiable", "fused")}
         return torch.optim.AdamW(params, **kwargs)
@@ -969,15 +985,21 @@ def _modules(lib):
                             **checkpointers),
         utils=FakeModule("", metric_logging=metric, **checkpointers),
     )
-    adamw = _optimizer("adam")
-    eight = _optimizer("8bit")
+    adamw = _adamw()
+
+    def bnb8(name):
+        return _low_bit(name, BNB_8BIT_ARGS)
+
+    def ao(name):
+        return _low_bit(name, TORCHAO_LOW_BIT_ARGS)
     torch = FakeModule("torch", optim=FakeModule("", AdamW=adamw, Adam=adamw, SGD=adamw),
                        nn=FakeModule("", CrossEntropyLoss=lambda *a, **k: STATE.fw.torch.nn.CrossEntropyLoss(*a, **k)))
-    low_bit = FakeModule("", AdamW8bit=eight, AdamW4bit=eight, AdamWFp8=eight, CPUOffloadOptimizer=adamw)
+    low_bit = FakeModule("", AdamW8bit=ao("AdamW8bit"), AdamW4bit=ao("AdamW4bit"), AdamWFp8=ao("AdamWFp8"),
+                         CPUOffloadOptimizer=adamw)
     torchao = FakeModule("torchao", optim=low_bit, prototype=FakeModule("", low_bit_optim=low_bit))
-    bnb = FakeModule("bitsandbytes", optim=FakeModule("", AdamW8bit=eight, PagedAdamW8bit=eight, Adam8bit=eight,
-                                                      PagedAdam8bit=eight, PagedAdamW=adamw, PagedAdamW32bit=adamw,
-                                                      AdamW=adamw, Adam=adamw))
+    bnb = FakeModule("bitsandbytes", optim=FakeModule("", AdamW8bit=bnb8("AdamW8bit"), PagedAdamW8bit=bnb8("PagedAdamW8bit"),
+                                                      Adam8bit=bnb8("Adam8bit"), PagedAdam8bit=bnb8("PagedAdam8bit"),
+                                                      PagedAdamW=adamw, PagedAdamW32bit=adamw, AdamW=adamw, Adam=adamw))
     index = {}
 
     def walk(module, name):

@@ -129,6 +129,12 @@ class RecipeChecksTest(Case):
                                env={"PYTHONPATH": stub}), optimizer="bitsandbytes.optim.PagedAdamW8bit")
         adam = self.done(tune(*SINGLE, "batch_size=8", SHORT))
         self.assertLess(int(eight["peak"]), int(adam["peak"]))
+        # The LoRA config's torch.optim.AdamW has fused: True, which bitsandbytes' constructor does not take.
+        lora = ("run", "lora_finetune_single_device", "--config", "llama3_1/8B_lora_single_device")
+        self.fails(tune(*lora, "optimizer=bitsandbytes.optim.PagedAdamW8bit", SHORT, env={"PYTHONPATH": stub}),
+                   "TypeError: PagedAdamW8bit.__init__() got an unexpected keyword argument 'fused'")
+        self.done(tune(*lora, "optimizer=bitsandbytes.optim.PagedAdamW8bit", "~optimizer.fused", SHORT,
+                       env={"PYTHONPATH": stub}), optimizer="bitsandbytes.optim.PagedAdamW8bit")
         self.fails(tune(*SINGLE, "model=torchtune.models.llama3_1.no_such_model"),
                    "Are you sure that 'no_such_model' is importable from module 'torchtune.models.llama3_1'?")
 

@@ -10,6 +10,7 @@ package torchtune
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,7 +35,8 @@ func New() *cfgcli.Plugin {
 		// for a trial whose metric logger writes to a file.
 		Progress: append([]sdk.ProgressPattern{{ID: Name + ".tokens_per_second_per_gpu",
 			Regexp: `tokens_per_second_per_gpu:(?P<per_s>[0-9]+(?:\.[0-9]+)?)`, Unit: sdk.UnitToken, PerProcess: true}},
-			pyscript.Tqdm(Name, `[0-9]+\|[0-9]+\|Loss: `, sdk.UnitStep)...)}, 95, "a tune run command", load)
+			pyscript.Tqdm(Name, `[0-9]+\|[0-9]+\|Loss: `, sdk.UnitStep)...),
+		Rejections: append(pyscript.Rejections(Name), constructorRejection)}, 95, "a tune run command", load)
 }
 
 // command is a tune run command as read.
@@ -49,8 +51,10 @@ type command struct {
 	// registry says config is a registry name, not a file.
 	registry bool
 	vals     cfgcli.Values
-	err      error
-	world    int
+	// file is what the config file itself sets, before the overrides.
+	file  cfgcli.Values
+	err   error
+	world int
 }
 
 // Why says what gave the command away.
@@ -92,6 +96,7 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 			if c.vals, c.err = cfgcli.Read(cmd, c.config); c.vals == nil {
 				c.vals = cfgcli.Values{}
 			}
+			c.file = maps.Clone(c.vals)
 		} else {
 			c.registry = true
 		}
@@ -250,8 +255,13 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, _ pyscript.Analysis) (
 		if found.Known && !found.There {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s, which bitsandbytes.optim.PagedAdamW8bit needs", found.Why)
 		}
-		// Assigning the parent swaps the component and keeps its arguments.
-		set("optimizer._component_", "bitsandbytes.optim.PagedAdamW8bit")
+		// Assigning the component keeps the optimizer's other arguments;
+		// those PagedAdamW8bit does not take go, or instantiating it fails.
+		set("optimizer._component_", pagedAdamW8bit)
+		for _, key := range c.foreignOptimizerArgs() {
+			args = c.drop(args, key)
+			parts = append(parts, "~"+key+" (PagedAdamW8bit takes no "+strings.TrimPrefix(key, "optimizer.")+")")
+		}
 	case sdk.FixCPUOffload:
 		set("fsdp_cpu_offload", "True")
 	case sdk.FixFusedLoss:

@@ -164,3 +164,31 @@ func TestProgressReadsTheRecipesBar(t *testing.T) {
 		t.Fatalf("%s reads %g per %s, %v; want 0.5 steps a second", p.ID, v, p.Unit, ok)
 	}
 }
+
+// loraYAML is recipes/configs/llama3_1/8B_lora_single_device.yaml's
+// optimizer: torch.optim.AdamW with fused: True, which PagedAdamW8bit
+// does not take.
+const loraYAML = `batch_size: 2
+optimizer:
+  _component_: torch.optim.AdamW
+  fused: True
+  weight_decay: 0.01
+  lr: 3e-4
+`
+
+// TestOptimizer8bitDropsWhatItDoesNotTake: the 8-bit fix swaps the
+// optimizer's component and removes the arguments PagedAdamW8bit's
+// constructor does not take, from the file with ~key and from the
+// command's own overrides, keeping lr and weight_decay.
+func TestOptimizer8bitDropsWhatItDoesNotTake(t *testing.T) {
+	files := map[string]string{"lora.yaml": loraYAML}
+	plugintab.WantApplied(t, New(), cmd("tune run lora_finetune_single_device --config lora.yaml optimizer.foreach=True optimizer.lr=1e-4", files),
+		sdk.Fix{ID: sdk.FixOptimizer8bit},
+		"tune run lora_finetune_single_device --config lora.yaml optimizer.lr=1e-4 optimizer._component_=bitsandbytes.optim.PagedAdamW8bit ~optimizer.fused", nil,
+		"optimizer._component_=bitsandbytes.optim.PagedAdamW8bit, ~optimizer.foreach (PagedAdamW8bit takes no foreach), ~optimizer.fused (PagedAdamW8bit takes no fused)")
+	// A user's ~optimizer.fused stays, and nothing else is removed.
+	plugintab.WantApplied(t, New(), cmd("tune run lora_finetune_single_device --config lora.yaml ~optimizer.fused", files),
+		sdk.Fix{ID: sdk.FixOptimizer8bit},
+		"tune run lora_finetune_single_device --config lora.yaml ~optimizer.fused optimizer._component_=bitsandbytes.optim.PagedAdamW8bit", nil,
+		"optimizer._component_=bitsandbytes.optim.PagedAdamW8bit")
+}
