@@ -34,7 +34,6 @@ from types import SimpleNamespace as NS
 import simgpu
 import simgpu_run
 import simgpu_speed
-import simgpu_speed_more
 import simgpu_src_verl_load as base
 import simgpu_src_verl_ppo as src
 from simgpu_frames import load_source
@@ -780,7 +779,7 @@ def load(fw):
     main_ppo = _compile("verl/trainer/main_ppo.py", dict(
         hydra=NS(main=main.main), ray=RAY, pprint=pprint, OmegaConf=NS(to_container=_container, resolve=_resolve_config),
         copy_to_local=lambda src, **k: src, hf_tokenizer=lambda path, **k: NS(eos_token_id=1, pad_token_id=0),
-        ActorRolloutRefWorker=workers.ActorRolloutRefWorker, CriticWorker=_critic(workers.CriticWorker),
+        ActorRolloutRefWorker=workers.ActorRolloutRefWorker, CriticWorker=workers.CriticWorker,
         RayWorkerGroup=RayWorkerGroup, Role=_Role, load_reward_manager=load_reward_manager,
         ResourcePoolManager=trainer.ResourcePoolManager, RayPPOTrainer=trainer.RayPPOTrainer, RLHFDataset=RLHFDataset,
         load_extern_type=base._not_simulated("data.custom_cls (a custom dataset class)")))
@@ -798,11 +797,6 @@ def _resolve_config(config):
     _resolve(config)
     STATE.config = config
     STATE.world = config.trainer.n_gpus_per_node * config.trainer.nnodes
-
-
-def _critic(cls):
-    cls.init_model = Worker.init_model
-    return cls
 
 
 class _BasePPOActor:
