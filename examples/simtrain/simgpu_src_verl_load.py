@@ -53,6 +53,8 @@ HYDRA_VERSION = "1.3.2"
 # The simulated dataset: data.train_batch_size x STEPS_PER_EPOCH samples, so an epoch is this many steps.
 STEPS_PER_EPOCH = 5
 GRAMMAR_URL = "https://hydra.cc/docs/1.2/advanced/override_grammar/basic"
+# verl/trainer/config/: the primary configs verl ships, by name (the PPO sim adds ppo_trainer).
+SHIPPED = {"sft_trainer": simgpu_src_verl.SFT_TRAINER_YAML}
 
 
 class _State:
@@ -574,8 +576,8 @@ class SearchPath:
                     except simgpu_yaml.YAMLError as err:
                         raise ConfigCompositionException("Error loading '%s': %s" % (path, err)) from None
                     return data if isinstance(data, dict) else {}
-        if stem == "sft_trainer":
-            return simgpu_yaml.loads(simgpu_src_verl.SFT_TRAINER_YAML)
+        if stem in SHIPPED:
+            return simgpu_yaml.loads(SHIPPED[stem])
         return None
 
 
@@ -774,7 +776,9 @@ def _print_exception(exc_type=None, value=None, tb=None, **kwargs):
     simgpu_run._filter(te, set())
     sys.stderr.write("".join(te.format()))
     sys.stderr.flush()
-    if STATE.sim is not None and STATE.sim.options.hang_after_oom and isinstance(value, simgpu_oom.SimulatedOOM):
+    # A Ray task's error (the PPO trainer's) carries the OOM as its cause.
+    cause = getattr(value, "cause", value)
+    if STATE.sim is not None and STATE.sim.options.hang_after_oom and isinstance(cause, simgpu_oom.SimulatedOOM):
         SYS.pending_hang = True
 
 
@@ -1256,12 +1260,8 @@ def _compile(relpath, names):
     return NS(**load_source(relpath, simgpu_src_verl.SOURCES[relpath], names))
 
 
-def load(fw):
-    """Compile the simulated Hydra and verl over fw's torch; returns the trainer module."""
-    _patch_tensor(fw)
-    torch = _vtorch(fw)
-    qwen2 = _model_classes(fw, torch)
-    src = simgpu_src_verl.SOURCES
+def load_hydra():
+    """Compile the simulated Hydra; returns hydra.main's module."""
     version = NS(setbase=lambda base: None, base_at_least=lambda ver: True)
     hydra_names = dict(os=os, sys=SYS, inspect=inspect, traceback=TRACEBACK, argparse=argparse, warnings=warnings,
                        copy=copy, functools=functools, Enum=enum.Enum, dataclass=dataclass, Path=Path, dedent=dedent,
@@ -1284,8 +1284,16 @@ def load(fw):
     Hydra.app_help = _app_help
     Hydra.get_sanitized_hydra_cfg = lambda self, cfg: DictConfig({"hydra": _plain(cfg.hydra)})
     utils = _compile("hydra/_internal/utils.py", dict(hydra_names, Hydra=Hydra))
-    main = _compile("hydra/main.py", dict(hydra_names, get_args_parser=utils.get_args_parser,
+    return _compile("hydra/main.py", dict(hydra_names, get_args_parser=utils.get_args_parser,
                                           _run_hydra=utils._run_hydra))
+
+
+def load(fw):
+    """Compile the simulated Hydra and verl over fw's torch; returns the trainer module."""
+    _patch_tensor(fw)
+    torch = _vtorch(fw)
+    qwen2 = _model_classes(fw, torch)
+    main = load_hydra()
     dtypes = _compile("verl/utils/torch_dtypes.py", dict(torch=torch))
     dist = _compile("verl/utils/distributed.py", dict(
         os=os, torch=torch, timedelta=timedelta, get_nccl_backend=lambda: "nccl",

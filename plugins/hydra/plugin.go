@@ -52,6 +52,14 @@ type tool struct {
 	evalIsMicro bool
 }
 
+// globalTimes is the key whose value multiplies a tool's global batch
+// before the tool shares it out over the GPUs: verl PPO normalizes
+// ppo_mini_batch_size x actor_rollout_ref.rollout.n (the responses per
+// prompt) over the GPUs (verl/workers/fsdp_workers.py,
+// ActorRolloutRefWorker.__init__), so with rollout.n=5 the actor steps
+// over five times the typed mini-batch.
+var globalTimes = map[string]string{"verl PPO": "actor_rollout_ref.rollout.n"}
+
 func moduleIs(name string) func(cmdline.Invocation) bool {
 	return func(inv cmdline.Invocation) bool { return inv.Module && inv.Script == name }
 }
@@ -62,7 +70,7 @@ var tools = []tool{
 		checkpointing: []string{"model.enable_gradient_checkpointing=true"}, checkpointingOn: "model.enable_gradient_checkpointing",
 		offload: []string{"model.fsdp_config.cpu_offload=true", "model.fsdp_config.offload_params=true"}},
 	{name: "verl PPO", is: moduleIs("verl.trainer.main_ppo"), micro: "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
-		global:            "actor_rollout_ref.actor.ppo_mini_batch_size",
+		global: "actor_rollout_ref.actor.ppo_mini_batch_size", globalDefault: 256, // verl/trainer/config/ppo_trainer.yaml
 		checkpointing:     []string{"actor_rollout_ref.model.enable_gradient_checkpointing=true"},
 		checkpointingOn:   "actor_rollout_ref.model.enable_gradient_checkpointing",
 		offload:           []string{"actor_rollout_ref.actor.fsdp_config.param_offload=true", "actor_rollout_ref.actor.fsdp_config.optimizer_offload=true"},
@@ -159,8 +167,12 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 		global = sdk.Int(t.globalDefault)
 	}
 	if global != nil && micro != nil && *micro > 0 {
+		g := *global
+		if key, ok := globalTimes[t.name]; ok {
+			g *= max(*v.IntOr(key, 1), 1)
+		}
 		// What the tool derives per GPU; the global batch is the truth.
-		a.Knobs.GradAccumulation = sdk.Int(max(*global/a.WorldSize / *micro, 1))
+		a.Knobs.GradAccumulation = sdk.Int(max(g/a.WorldSize / *micro, 1))
 	}
 	if micro == nil {
 		a.Notes = append(a.Notes, fmt.Sprintf("%s's %s comes from its config, which vramrun does not read: give %s=N on the command line so that a batch fix can be sized", t.name, t.micro, t.micro))
