@@ -49,6 +49,20 @@ def run(name, *args, env=None, cwd=None, python=True):
                            stderr=proc.stderr.decode("utf-8"))
 
 
+def run_module(module, args, cwd, env=None, launcher=None, processes=None):
+    """python -m module args in cwd with examples/simtrain/pkgs first on PYTHONPATH, or under one of the fake
+    launchers (launcher "torchrun": --nproc_per_node N -m; "deepspeed": --num_gpus N --module) with that many
+    simulated GPUs: returncode, stdout and stderr as text."""
+    extra = dict({"PYTHONPATH": os.path.join(HERE, "pkgs")}, **(env or {}))
+    command = [sys.executable, "-m", module]
+    if launcher:
+        count, flag = ("--nproc_per_node", "-m") if launcher == "torchrun" else ("--num_gpus", "--module")
+        command = [sys.executable, os.path.join(HERE, "bin", launcher), count, str(processes), flag, module]
+        extra.setdefault("SIMGPU_COUNT", str(processes))
+    proc = subprocess.run(command + list(args), capture_output=True, env=clean_env(extra), cwd=cwd, timeout=120)
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
 def done_line(stdout):
     """The fields of the last stdout line, which must be the done line."""
     lines = stdout.strip().splitlines()

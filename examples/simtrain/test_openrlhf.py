@@ -5,17 +5,15 @@ writes: the model in the output folder, step checkpoints in the checkpoint folde
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simtest_util import HERE, TORCH2, clean_env, done_line  # noqa: E402
+from simtest_util import TORCH2, done_line, run_module  # noqa: E402
 
 import simgpu_src_openrlhf_load as orl  # noqa: E402
 
-PKGS = os.path.join(HERE, "pkgs")
 MODULE = "openrlhf.cli.train_sft"
 # The training bar as vramrun's openrlhf plugin reads it (plugins/openrlhf/progress.go).
 TRAIN_BAR = re.compile(r"Train step of epoch ([0-9]+): .*?\| *([0-9]+)/([0-9]+) \[[^<\]]*<[^,\]]*, *"
@@ -31,16 +29,7 @@ class OpenRLHFRun(unittest.TestCase):
         return os.path.join(self.tmp.name, *parts)
 
     def run_sft(self, *flags, env=None, deepspeed=None):
-        extra = dict({"PYTHONPATH": PKGS}, **(env or {}))
-        if deepspeed:
-            command = [sys.executable, os.path.join(HERE, "bin", "deepspeed"), "--num_gpus", str(deepspeed),
-                       "--module", MODULE]
-            extra.setdefault("SIMGPU_COUNT", str(deepspeed))
-        else:
-            command = [sys.executable, "-m", MODULE]
-        proc = subprocess.run(command + list(flags), capture_output=True, env=clean_env(extra), cwd=self.tmp.name,
-                              timeout=120)
-        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+        return run_module(MODULE, flags, self.tmp.name, env, "deepspeed" if deepspeed else None, deepspeed)
 
 
 class GenerationsTest(OpenRLHFRun):

@@ -4,19 +4,17 @@ Hydra overrides and errors, the shipped defaults, the derived accumulation and v
 import glob
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simtest_util import HERE, TORCH2, clean_env, done_line  # noqa: E402
+from simtest_util import TORCH2, done_line, run_module  # noqa: E402
 
 import simgpu  # noqa: E402
 import simgpu_speed  # noqa: E402
 import simgpu_src_verl_load as verl  # noqa: E402
 
-PKGS = os.path.join(HERE, "pkgs")
 MODULE = "verl.trainer.fsdp_sft_trainer"
 HYDRA_HINT = "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace."
 # The speed lines as vramrun's hydra plugin reads them (plugins/hydra/progress.go).
@@ -32,16 +30,7 @@ class VerlRun(unittest.TestCase):
         self.addCleanup(self.tmp.cleanup)
 
     def run_verl(self, *overrides, env=None, torchrun=None):
-        extra = dict({"PYTHONPATH": PKGS}, **(env or {}))
-        if torchrun:
-            command = [sys.executable, os.path.join(HERE, "bin", "torchrun"), "--nproc_per_node", str(torchrun),
-                       "-m", MODULE]
-            extra.setdefault("SIMGPU_COUNT", str(torchrun))
-        else:
-            command = [sys.executable, "-m", MODULE]
-        proc = subprocess.run(command + list(overrides), capture_output=True, env=clean_env(extra), cwd=self.tmp.name,
-                              timeout=120)
-        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+        return run_module(MODULE, overrides, self.tmp.name, env, "torchrun" if torchrun else None, torchrun)
 
 
 class DefaultsTest(VerlRun):

@@ -6,15 +6,13 @@ import glob
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simtest_util import HERE, TORCH2, clean_env, done_line  # noqa: E402
+from simtest_util import TORCH2, done_line, run_module  # noqa: E402
 
-PKGS = os.path.join(HERE, "pkgs")
 MODULE = "verl.trainer.main_ppo"
 HYDRA_HINT = "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace."
 # The speed line as vramrun's hydra plugin reads it (plugins/hydra/progress.go).
@@ -33,10 +31,7 @@ class PPORun(unittest.TestCase):
         self.addCleanup(self.tmp.cleanup)
 
     def run_ppo(self, *overrides, env=None, base=ONE_GPU):
-        extra = dict({"PYTHONPATH": PKGS}, **(env or {}))
-        proc = subprocess.run([sys.executable, "-m", MODULE] + list(base) + list(overrides), capture_output=True,
-                              env=clean_env(extra), cwd=self.tmp.name, timeout=120)
-        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+        return run_module(MODULE, list(base) + list(overrides), self.tmp.name, env)
 
     def files(self):
         found = []
