@@ -67,13 +67,21 @@ type TrialRecord struct {
 	Argv []string    `json:"argv"`
 	// Result is the attempt's outcome word (ok for a trial vramrun ended
 	// once its speed was known, oom, ...).
-	Result    string `json:"result"`
-	Fits      bool   `json:"fits"`
-	PeakBytes *int64 `json:"peak_bytes"`
+	Result string `json:"result"`
+	Fits   bool   `json:"fits"`
+	TrialMemory
 	// Speed is the trial's measured speed, as the run record has it; nil
 	// when its output never said.
 	Speed  *record.Speed `json:"speed"`
 	Chosen bool          `json:"chosen"`
+}
+
+// TrialMemory is what NVML saw of a trial: its peak, and the level the job
+// held once loaded and before its first step (the fixed part's lower
+// bound the planner splits a single point with); nil when unknown.
+type TrialMemory struct {
+	PeakBytes    *int64 `json:"peak_bytes"`
+	PreStepBytes *int64 `json:"pre_step_bytes"`
 }
 
 // Tune runs short trials of the command's configurations and keeps the
@@ -167,6 +175,9 @@ func (t *tuner) run(ctx context.Context) (Tuning, error) {
 			Argv: trialCmd.Launch().Argv, Result: e.verdict.Attempt, Fits: e.verdict.Attempt == record.AttemptOK}
 		if e.peak > 0 {
 			rec.PeakBytes = &e.peak
+		}
+		if e.preStep > 0 {
+			rec.PreStepBytes = &e.preStep
 		}
 		rec.Speed = e.pace
 		out.Trials = append(out.Trials, rec)
@@ -406,7 +417,8 @@ func rankSpeed(s *record.Speed) float64 {
 func trialFacts(trials []TrialRecord, configs map[int]configured, usable int64) []profiles.Fact {
 	var out []profiles.Fact
 	for _, tr := range trials {
-		f := learn.NewFact(configs[tr.N].fixes, tr.Result, tr.Micro, tr.Accumulation, tr.PeakBytes, tr.Speed)
+		f := learn.NewFact(configs[tr.N].fixes, tr.Result, tr.Micro, tr.Accumulation,
+			record.Memory{PeakBytes: tr.PeakBytes, PreStepBytes: tr.PreStepBytes}, tr.Speed)
 		f.UsableBytes = usable
 		out = append(out, f)
 	}

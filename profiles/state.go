@@ -85,15 +85,18 @@ type Learned struct {
 // fit or ran out of memory, its NVML peak, the usable memory (tune's
 // trials) and its speed (0 unknown).
 type Fact struct {
-	Fixes       []sdk.Fix `json:"fixes"`
-	Outcome     string    `json:"outcome"`
-	Micro       int       `json:"micro_batch,omitempty"`
-	Accum       int       `json:"grad_accumulation,omitempty"`
-	PeakBytes   int64     `json:"peak_bytes,omitempty"`
-	UsableBytes int64     `json:"usable_bytes,omitempty"`
-	SamplesPerS float64   `json:"samples_per_s,omitempty"`
-	RunID       string    `json:"run_id"`
-	Recorded    time.Time `json:"recorded"`
+	Fixes     []sdk.Fix `json:"fixes"`
+	Outcome   string    `json:"outcome"`
+	Micro     int       `json:"micro_batch,omitempty"`
+	Accum     int       `json:"grad_accumulation,omitempty"`
+	PeakBytes int64     `json:"peak_bytes,omitempty"`
+	// PreStepBytes is the level NVML saw the job hold once loaded, before
+	// its first step (0 unknown).
+	PreStepBytes int64     `json:"pre_step_bytes,omitempty"`
+	UsableBytes  int64     `json:"usable_bytes,omitempty"`
+	SamplesPerS  float64   `json:"samples_per_s,omitempty"`
+	RunID        string    `json:"run_id"`
+	Recorded     time.Time `json:"recorded"`
 }
 
 // MaxFacts is how many facts an entry keeps, newest last.

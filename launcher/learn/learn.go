@@ -127,18 +127,22 @@ func (l *Learner) factOf(a record.Attempt, fixes []sdk.Fix) profiles.Fact {
 	if s := a.Shape; s != nil {
 		micro, accum = deref(s.BatchSize), deref(s.GradAccumulation)
 	}
-	f := NewFact(fixes, a.Outcome, micro, accum, a.Memory.PeakBytes, a.Speed)
+	f := NewFact(fixes, a.Outcome, micro, accum, a.Memory, a.Speed)
 	f.RunID, f.Recorded = l.runID, l.now()
 	return f
 }
 
 // NewFact is what an attempt run with fixes measured: its outcome, its
-// micro-batch and accumulation (0 unknown), its NVML peak and its speed
-// (nil unknown). The learner sets the run and the time.
-func NewFact(fixes []sdk.Fix, outcome string, micro, accum int, peak *int64, speed *record.Speed) profiles.Fact {
+// micro-batch and accumulation (0 unknown), what NVML saw (its peak and
+// the level before its first step) and its speed (nil unknown). The
+// learner sets the run and the time.
+func NewFact(fixes []sdk.Fix, outcome string, micro, accum int, mem record.Memory, speed *record.Speed) profiles.Fact {
 	f := profiles.Fact{Fixes: append([]sdk.Fix{}, fixes...), Outcome: outcome, Micro: micro, Accum: accum}
-	if peak != nil {
-		f.PeakBytes = *peak
+	if mem.PeakBytes != nil {
+		f.PeakBytes = *mem.PeakBytes
+	}
+	if mem.PreStepBytes != nil {
+		f.PreStepBytes = *mem.PreStepBytes
 	}
 	if speed != nil && speed.SamplesPerS != nil {
 		f.SamplesPerS = *speed.SamplesPerS
