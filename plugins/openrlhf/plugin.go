@@ -30,8 +30,13 @@ const Name = "openrlhf"
 // New returns the plugin; the OOM texts are PyTorch's, the speed line
 // the training bar (Progress).
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Progress: Progress()}, 95,
-		"an OpenRLHF trainer", load)
+	// The rejections are argparse's: OpenRLHF's flags came and went across
+	// releases of one generation (--use_liger_kernel is in the older names'
+	// last releases only), so a flag a fix writes that the installed release
+	// lacks ends the attempt with "unrecognized arguments", and vramrun
+	// takes the fix back.
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Progress: Progress(),
+		Rejections: pyscript.Rejections(Name)}, 95, "an OpenRLHF trainer", load)
 }
 
 // spelling is one generation of OpenRLHF's flag names ("" where it has
@@ -57,7 +62,7 @@ var (
 	dottedBare = spelling{micro: dotted.micro, global: dotted.global, ckptSFT: dotted.ckptSFT, ckptPPO: dotted.ckptPPO, dtype: "bf16",
 		unknown: "give a --ds.* or --fsdp.* flag: OpenRLHF's DeepSpeed and FSDP releases spell this knob differently"}
 	legacy = spelling{micro: "--micro_train_batch_size", global: "--train_batch_size", ckptSFT: "--gradient_checkpointing",
-		ckptPPO: "--gradient_checkpointing", precision: "--bf16", offload: "--adam_offload"}
+		ckptPPO: "--gradient_checkpointing", precision: "--bf16", offload: "--adam_offload", liger: "--use_liger_kernel"}
 )
 
 type command struct {
@@ -167,8 +172,6 @@ func (c *command) analyzeSettings(a *pyscript.Analysis) {
 	switch {
 	case n.unknown != "":
 		a.Unsupported[sdk.FixFusedLoss] = n.unknown
-	case n.liger == "":
-		a.Unsupported[sdk.FixFusedLoss] = "OpenRLHF before its dotted flags has no Liger switch vramrun knows"
 	case c.on(n.liger):
 		a.Unsupported[sdk.FixFusedLoss] = "already on (" + n.liger + ")"
 	}
