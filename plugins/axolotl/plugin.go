@@ -28,7 +28,7 @@ const Name = "axolotl"
 // frames the Trainer's, which their plugins declare.
 func New() *cfgcli.Plugin {
 	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
-		Progress: transformers.Progress(Name)}, 95, "an axolotl train command", load)
+		Progress: transformers.Progress(Name), Rejections: pyscript.Rejections(Name)}, 95, "an axolotl train command", load)
 }
 
 // command is an axolotl command as read.

@@ -32,7 +32,8 @@ func New() *cfgcli.Plugin {
 	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
 		// litgpt logs "iter 12 step 3 | loss train: 2.1, val: n/a | iter time: 312.45 ms"
 		// per micro-batch (an iter; a step is an optimizer step).
-		Progress: []sdk.ProgressPattern{{ID: Name + ".iter_time", Regexp: `\| iter time: (?P<ms_per>[0-9]+(?:\.[0-9]+)?) ms`, Unit: sdk.UnitMicroBatch}}}, 95, "a litgpt training command", load)
+		Progress:   []sdk.ProgressPattern{{ID: Name + ".iter_time", Regexp: `\| iter time: (?P<ms_per>[0-9]+(?:\.[0-9]+)?) ms`, Unit: sdk.UnitMicroBatch}},
+		Rejections: pyscript.Rejections(Name)}, 95, "a litgpt training command", load)
 }
 
 type command struct {

@@ -1,8 +1,6 @@
 package openrlhf
 
 import (
-	"context"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -64,26 +62,6 @@ func TestFixesAreFlagsInTheCommandsSpelling(t *testing.T) {
 		"deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4 --train_batch_size 64 --gradient_checkpointing --use_liger_kernel", nil, "--use_liger_kernel")
 	plugintab.WantRefused(t, New(), cmd("deepspeed --module openrlhf.cli.train_sft --micro_train_batch_size 4 --use_liger_kernel"),
 		sdk.Fix{ID: sdk.FixFusedLoss}, "already on (--use_liger_kernel)")
-}
-
-// TestOlderReleasesRejectFlags: argparse's "unrecognized arguments" is a
-// declared rejection naming the flag.
-func TestOlderReleasesRejectFlags(t *testing.T) {
-	d, err := New().Describe(context.Background(), sdk.DescribeRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	line := "train_sft.py: error: unrecognized arguments: --use_liger_kernel"
-	for _, p := range d.Rejections {
-		re := regexp.MustCompile(p.Regexp)
-		if m := re.FindStringSubmatch(line); m != nil {
-			if name := m[re.SubexpIndex("name")]; name != "--use_liger_kernel" {
-				t.Errorf("%s names %q", p.ID, name)
-			}
-			return
-		}
-	}
-	t.Errorf("no rejection pattern of %v matches %q", d.Rejections, line)
 }
 
 func TestApplyAgreesWithAnalyze(t *testing.T) {

@@ -33,8 +33,14 @@ func New() *cfgcli.Plugin {
 		// The metrics processor's line, per log_freq steps: "step: 10  loss: 2.3  memory: ...
 		// tps: 1,234  tflops: ...", tps the tokens a second of one device, thousands separated.
 		Progress: []sdk.ProgressPattern{{ID: Name + ".tps", Regexp: `step: *[0-9]+ .*tps: (?P<per_s>[0-9][0-9,]*(?:\.[0-9]+)?)`,
-			Unit: sdk.UnitToken, PerProcess: true}}}, 95, "a torchtitan command", load)
+			Unit: sdk.UnitToken, PerProcess: true}},
+		Rejections: append(pyscript.Rejections(Name), tyroUnrecognized)}, 95, "a torchtitan command", load)
 }
+
+// tyroUnrecognized is tyro's error for flags no field of JobConfig takes,
+// drawn in a box ("│ Unrecognized options: --a.b --c.d │", tyro/_cli.py):
+// a key vramrun writes that an older torchtitan lacks.
+var tyroUnrecognized = sdk.RejectionPattern{ID: Name + ".tyro_unrecognized", Regexp: `Unrecognized options: (?P<name>--[^ │]+(?: --[^ │]+)*)`}
 
 type command struct {
 	s    *pyscript.Script

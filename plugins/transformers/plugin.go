@@ -39,8 +39,16 @@ func New() *Plugin { return &Plugin{probes: pyscript.NewProbes()} }
 // Describe declares the plugin and the Trainer's traceback frames.
 func (*Plugin) Describe(context.Context, sdk.DescribeRequest) (sdk.DescribeResponse, error) {
 	return sdk.DescribeResponse{Name: Name, Version: Version, Frameworks: []string{Name}, Frames: Frames(), Progress: Progress(Name),
-		Rejections: append(pyscript.Rejections(Name),
-			sdk.RejectionPattern{ID: Name + ".hf_unused_arguments", Regexp: `Some specified arguments are not used by the HfArgumentParser: (?P<name>.+)$`})}, nil
+		Rejections: Rejections(Name)}, nil
+}
+
+// Rejections are the texts with which a script whose arguments an
+// HfArgumentParser reads (the Trainer's scripts, TRL's CLI) rejects a flag:
+// argparse's and Python's (pyscript.Rejections), and the parser's own for
+// arguments no dataclass takes.
+func Rejections(name string) []sdk.RejectionPattern {
+	return append(pyscript.Rejections(name),
+		sdk.RejectionPattern{ID: name + ".hf_unused_arguments", Regexp: `Some specified arguments are not used by the HfArgumentParser: (?P<name>.+)$`})
 }
 
 // hfFlagFields are HF fields distinctive enough that typing one says the

@@ -32,7 +32,7 @@ var subcommands = map[string]bool{"sft": true, "dpo": true, "grpo": true, "kto":
 // Trainer's.
 func New() *cfgcli.Plugin {
 	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
-		Progress: transformers.Progress(Name)}, 95, "a trl command", load)
+		Progress: transformers.Progress(Name), Rejections: transformers.Rejections(Name)}, 95, "a trl command", load)
 }
 
 // command is a trl command as read: the subcommand, its --config file's

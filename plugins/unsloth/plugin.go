@@ -31,7 +31,7 @@ const Name = "unsloth"
 // (studio/backend/core/training/worker.py).
 func New() *cfgcli.Plugin {
 	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name},
-		Progress: transformers.Progress(Name),
+		Progress: transformers.Progress(Name), Rejections: pyscript.Rejections(Name),
 		Patterns: []sdk.OOMPattern{{ID: "unsloth.vram", Framework: Name, Kind: sdk.KindGPU,
 			Regexp: `GPU ran out of VRAM during training\.`}}}, 95, "an unsloth train command", load)
 }
