@@ -7,8 +7,10 @@ verl/workers/fsdp_workers.py of commit 004c888001c8 reads), verl/trainer/main_pp
 verl/trainer/ppo/ray_trainer.py (commit 00401103a8c8: ResourcePoolManager, _validate_config, whose checks
 verl/utils/config.py's validate_config keeps, _create_dataloader, _dump_generations, _validate,
 _save_checkpoint, _load_checkpoint, fit), verl/workers/fsdp_workers.py (commit 004c888001c8: the
-workers' batch normalization and its assertions, update_actor) and verl/workers/actor/dp_actor.py (commit
-0081137bacc0: update_policy). The code keeps the real call structure, messages and assertions, shortened
+workers' batch normalization and its assertions, update_actor, compute_log_prob, compute_ref_log_prob,
+CriticWorker's compute_values and update_critic) and verl/workers/actor/dp_actor.py (commit
+0081137bacc0: update_policy, compute_log_prob), verl/workers/critic/dp_critic.py (compute_values,
+update_critic; their structure as verl's dp_critic has it, with ppo_micro_batch_size_per_gpu). The code keeps the real call structure, messages and assertions, shortened
 where the sim has nothing to compute (rewards, advantages, KL); Ray, vLLM, the datasets and the session on
 the simulated GPU come from simgpu_src_verl_ppo_load, whose frames are hidden from tracebacks. Hydra is the
 SFT sim's (simgpu_src_verl_load).
@@ -397,6 +399,45 @@ class DataParallelPPOActor(BasePPOActor):
         return grad_norm
 
     @GPUMemoryLogger(role="dp actor", logger=logger)
+    def compute_log_prob(self, data, calculate_entropy=False):
+        """Compute the log probability of the responses given input_ids, attention_mask and position_ids
+
+        Returns:
+            torch.Tensor: the log_prob tensor
+        """
+        # set to eval
+        self.actor_module.eval()
+
+        micro_batch_size = data.meta_info["micro_batch_size"]
+        temperature = data.meta_info["temperature"]  # temperature must be in the data.meta_info to avoid silent error
+        use_dynamic_bsz = data.meta_info["use_dynamic_bsz"]
+
+        select_keys = ["responses", "input_ids", "attention_mask", "position_ids"]
+        batch = data.select(batch_keys=select_keys).batch
+
+        if use_dynamic_bsz:
+            # split using dynamic bsz
+            max_token_len = data.meta_info["max_token_len"] * self.ulysses_sequence_parallel_size
+            micro_batches, indices = rearrange_micro_batches(batch=batch, max_token_len=max_token_len)
+        else:
+            micro_batches = batch.split(micro_batch_size)
+
+        log_probs_lst = []
+        entropy_lst = []
+        for micro_batch in micro_batches:
+            with torch.no_grad():
+                entropy, log_probs = self._forward_micro_batch(micro_batch, temperature=temperature, calculate_entropy=calculate_entropy)
+            log_probs_lst.append(log_probs)
+            if calculate_entropy:
+                entropy_lst.append(entropy)
+
+        log_probs = torch.concat(log_probs_lst, dim=0)
+        entropys = None
+        if calculate_entropy:
+            entropys = torch.concat(entropy_lst, dim=0)
+        return log_probs, entropys
+
+    @GPUMemoryLogger(role="dp actor", logger=logger)
     def update_policy(self, data):
         # make sure we are in training mode
         self.actor_module.train()
@@ -474,6 +515,123 @@ class DataParallelPPOActor(BasePPOActor):
                 data = {"actor/grad_norm": grad_norm.detach().item()}
                 append_to_dict(metrics, data)
         self.actor_optimizer.zero_grad()
+        return metrics
+'''
+
+SOURCES["verl/workers/critic/dp_critic.py"] = '''
+class DataParallelPPOCritic(BasePPOCritic):
+    def __init__(self, config, critic_module, critic_optimizer):
+        super().__init__(config=config)
+        self.critic_module = critic_module
+        self.critic_optimizer = critic_optimizer
+        self.use_remove_padding = self.config.model.get("use_remove_padding", False)
+        print(f"Critic use_remove_padding={self.use_remove_padding}")
+
+        self.ulysses_sequence_parallel_size = self.config.get("ulysses_sequence_parallel_size", 1)
+
+    def _forward_micro_batch(self, micro_batch):
+        response_length = micro_batch["responses"].size(-1)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            input_ids = micro_batch["input_ids"]
+            attention_mask = micro_batch["attention_mask"]
+            position_ids = micro_batch["position_ids"]
+
+            output = self.critic_module(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                use_cache=False,
+            )  # prevent model thinks we are generating
+            values = output.logits
+            values = values[:, -response_length - 1 : -1].squeeze(-1)
+            return values
+
+    def _optimizer_step(self):
+        assert self.config.grad_clip is not None
+
+        grad_norm = self.critic_module.clip_grad_norm_(self.config.grad_clip)
+        self.critic_optimizer.step()
+        return grad_norm
+
+    @GPUMemoryLogger(role="dp critic", logger=logger)
+    def compute_values(self, data):
+        self.critic_module.eval()
+        micro_batch_size = data.meta_info["micro_batch_size"]
+        select_keys = ["responses", "input_ids", "attention_mask", "position_ids"]
+        batch = data.select(batch_keys=select_keys).batch
+        use_dynamic_bsz = data.meta_info["use_dynamic_bsz"]
+
+        if use_dynamic_bsz:
+            # split using dynamic bsz
+            max_token_len = data.meta_info["max_token_len"] * self.ulysses_sequence_parallel_size
+            micro_batches, indices = rearrange_micro_batches(batch=batch, max_token_len=max_token_len)
+        else:
+            micro_batches = batch.split(micro_batch_size)
+
+        values_lst = []
+        for micro_batch in micro_batches:
+            with torch.no_grad():
+                values = self._forward_micro_batch(micro_batch)
+            values_lst.append(values)
+        values = torch.concat(values_lst, dim=0)
+        return values
+
+    @GPUMemoryLogger(role="dp critic", logger=logger)
+    def update_critic(self, data):
+        # make sure we are in training mode
+        self.critic_module.train()
+        metrics = {}
+
+        select_keys = ["input_ids", "responses", "attention_mask", "position_ids", "values", "returns"]
+        batch = data.select(batch_keys=select_keys).batch
+
+        # Split to make minibatch iterator for updating the actor
+        # See PPO paper for details. https://arxiv.org/abs/1707.06347
+        dataloader = batch.split(self.config.ppo_mini_batch_size)
+
+        for epoch in range(self.config.ppo_epochs):
+            for batch_idx, data in enumerate(dataloader):
+                # split batch into micro_batches
+                mini_batch = data
+                micro_batches = mini_batch.split(self.config.ppo_micro_batch_size_per_gpu)
+                self.gradient_accumulation = self.config.ppo_mini_batch_size // self.config.ppo_micro_batch_size_per_gpu
+
+                self.critic_optimizer.zero_grad()
+
+                for data in micro_batches:
+                    data = data.to(get_torch_device().current_device())  # critic device is cpu when using offload
+                    responses = data["responses"]
+                    attention_mask = data["attention_mask"]
+                    values = data["values"]
+                    returns = data["returns"]
+                    response_length = responses.size(1)
+
+                    response_mask = attention_mask[:, -response_length - 1 : -1]
+
+                    vpreds = self._forward_micro_batch(data)
+
+                    vf_loss, vf_clipfrac = core_algos.compute_value_loss(
+                        vpreds=vpreds,
+                        values=values,
+                        returns=returns,
+                        response_mask=response_mask,
+                        cliprange_value=self.config.cliprange_value,
+                    )
+                    loss = vf_loss / self.gradient_accumulation
+                    loss.backward()
+
+                    data = {
+                        "critic/vf_loss": vf_loss.detach().item(),
+                        "critic/vf_clipfrac": vf_clipfrac.detach().item(),
+                        "critic/vpred_mean": masked_mean(vpreds, response_mask).detach().item(),
+                    }
+
+                    append_to_dict(metrics, data)
+
+                grad_norm = self._optimizer_step()
+                data = {"critic/grad_norm": grad_norm.detach().item()}
+                append_to_dict(metrics, data)
+        self.critic_optimizer.zero_grad()
         return metrics
 '''
 
@@ -566,6 +724,15 @@ class ActorRolloutRefWorker(Worker):
         if self._is_rollout:
             self.rollout = self._build_rollout(trust_remote_code=self.config.model.get("trust_remote_code", False))
 
+        if self._is_ref:
+            self.ref_module_fsdp = self._build_model_optimizer(
+                model_path=self.config.model.path,
+                fsdp_config=self.config.ref.fsdp_config,
+                optim_config=None,
+                role="ref",
+            )[0]
+            self.ref_policy = DataParallelPPOActor(config=self.config.ref, actor_module=self.ref_module_fsdp)
+
     @register(dispatch_mode=Dispatch.DP_COMPUTE_PROTO)
     def update_actor(self, data):
         # Support all hardwares
@@ -596,6 +763,49 @@ class ActorRolloutRefWorker(Worker):
 
         return output
 
+    @register(dispatch_mode=Dispatch.DP_COMPUTE_PROTO)
+    def compute_log_prob(self, data):
+        assert self._is_actor
+        data = data.to(get_torch_device().current_device())
+        # we should always recompute old_log_probs when it is HybridEngine
+        data.meta_info["micro_batch_size"] = self.config.rollout.log_prob_micro_batch_size_per_gpu
+        data.meta_info["max_token_len"] = self.config.rollout.log_prob_max_token_len_per_gpu
+        data.meta_info["use_dynamic_bsz"] = self.config.rollout.log_prob_use_dynamic_bsz
+        data.meta_info["temperature"] = self.config.rollout.temperature
+        # perform recompute log_prob
+        with self.ulysses_sharding_manager:
+            data = self.ulysses_sharding_manager.preprocess_data(data)
+            output, entropys = self.actor.compute_log_prob(data=data, calculate_entropy=True)
+            output = DataProto.from_dict(
+                tensors={"old_log_probs": output, "entropys": entropys},
+                meta_info={"temperature": self.config.rollout.temperature},
+            )
+            output = self.ulysses_sharding_manager.postprocess_data(output)
+
+        output = output.to("cpu")
+        return output
+
+    @register(dispatch_mode=Dispatch.DP_COMPUTE_PROTO)
+    def compute_ref_log_prob(self, data):
+        assert self._is_ref
+        # otherwise, the class have a standalone ref model
+        # Support all hardwares
+        data = data.to(get_torch_device().current_device())
+
+        micro_batch_size = self.config.ref.log_prob_micro_batch_size_per_gpu
+        data.meta_info["micro_batch_size"] = micro_batch_size
+        data.meta_info["temperature"] = self.config.rollout.temperature
+        data.meta_info["max_token_len"] = self.config.ref.log_prob_max_token_len_per_gpu
+        data.meta_info["use_dynamic_bsz"] = self.config.ref.log_prob_use_dynamic_bsz
+        with self.ulysses_sharding_manager:
+            data = self.ulysses_sharding_manager.preprocess_data(data)
+            output, _ = self.ref_policy.compute_log_prob(data=data, calculate_entropy=False)
+            output = DataProto.from_dict(tensors={"ref_log_prob": output})
+            output = self.ulysses_sharding_manager.postprocess_data(output)
+
+        output = output.to("cpu")
+        return output
+
 
 class CriticWorker(Worker):
     def __init__(self, config):
@@ -616,6 +826,57 @@ class CriticWorker(Worker):
         if self.config.ppo_micro_batch_size_per_gpu is not None:
             assert self.config.ppo_mini_batch_size % self.config.ppo_micro_batch_size_per_gpu == 0, f"normalized ppo_mini_batch_size {self.config.ppo_mini_batch_size} should be divisible by ppo_micro_batch_size_per_gpu {self.config.ppo_micro_batch_size_per_gpu}"
             assert self.config.ppo_mini_batch_size // self.config.ppo_micro_batch_size_per_gpu > 0, f"normalized ppo_mini_batch_size {self.config.ppo_mini_batch_size} should be larger than ppo_micro_batch_size_per_gpu {self.config.ppo_micro_batch_size_per_gpu}"
+
+    @register(dispatch_mode=Dispatch.ONE_TO_ALL)
+    def init_model(self):
+        self.critic_module, self.critic_optimizer, self.critic_lr_scheduler = self._build_critic_model_optimizer(self.config)
+        self.critic = DataParallelPPOCritic(config=self.config, critic_module=self.critic_module, critic_optimizer=self.critic_optimizer)
+
+    @register(dispatch_mode=Dispatch.DP_COMPUTE_PROTO)
+    def compute_values(self, data):
+        # Support all hardwares
+        data = data.to(get_torch_device().current_device())
+
+        micro_batch_size = self.config.forward_micro_batch_size_per_gpu
+        data.meta_info["micro_batch_size"] = micro_batch_size
+        data.meta_info["max_token_len"] = self.config.forward_max_token_len_per_gpu
+        data.meta_info["use_dynamic_bsz"] = self.config.use_dynamic_bsz
+        # perform forward computation
+        with self.ulysses_sharding_manager:
+            data = self.ulysses_sharding_manager.preprocess_data(data=data)
+            values = self.critic.compute_values(data=data)
+            output = DataProto.from_dict(tensors={"values": values})
+            output = self.ulysses_sharding_manager.postprocess_data(data=output)
+
+        output = output.to("cpu")
+        return output
+
+    @register(dispatch_mode=Dispatch.DP_COMPUTE_PROTO)
+    def update_critic(self, data):
+        # Support all hardwares
+        data = data.to(get_torch_device().current_device())
+
+        # perform forward computation
+        with self.ulysses_sharding_manager:
+            data = self.ulysses_sharding_manager.preprocess_data(data=data)
+
+            with Timer(name="update_critic", logger=None) as timer:
+                metrics = self.critic.update_critic(data=data)
+            delta_time = timer.last
+
+            global_num_tokens = data.meta_info["global_token_num"]
+            estimated_flops, promised_flops = self.flops_counter.estimate_flops(global_num_tokens, delta_time)
+            metrics["perf/mfu/critic"] = estimated_flops * self.config.ppo_epochs / promised_flops / self.world_size
+
+            self.critic_lr_scheduler.step()
+            lr = self.critic_lr_scheduler.get_last_lr()[0]
+            metrics["critic/lr"] = lr
+
+            output = DataProto(batch=None, meta_info={"metrics": metrics})
+            output = self.ulysses_sharding_manager.postprocess_data(data=output)
+
+        output = output.to("cpu")
+        return output
 '''
 
 SOURCES["verl/trainer/ppo/ray_trainer.py"] = '''

@@ -15,8 +15,12 @@ trainer.nnodes (FSDP full sharding over them), precision bf16 (FSDP mixed precis
 bf16-true with ++actor_rollout_ref.actor.fsdp_config.model_dtype=bf16), checkpointing
 actor_rollout_ref.model.enable_gradient_checkpointing, optimizer state offloaded with
 actor_rollout_ref.actor.fsdp_config.optimizer_offload, activations with
-actor_rollout_ref.model.enable_activation_offload. Generation, the log-prob and value passes and the critic's
-update take simulated time, not simulated memory.
+actor_rollout_ref.model.enable_activation_offload. The iteration's other GPU passes run on the simulated GPU
+too, each on its own micro key (_on_gpu, PassMemory; README.md "verl PPO" has the model): the old log-prob
+recompute (actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu), the reference's log-prob
+(actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu), the critic's value pass
+(critic.forward_micro_batch_size_per_gpu) and its update (critic.ppo_micro_batch_size_per_gpu). Generation
+takes simulated time, not simulated memory.
 """
 
 import contextlib
@@ -37,7 +41,7 @@ import simgpu_speed
 import simgpu_src_verl_load as base
 import simgpu_src_verl_ppo as src
 from simgpu_frames import load_source
-from simgpu_model import LAYERS
+from simgpu_model import CHECKPOINT_FACTOR, LAYERS, spread
 
 SCRIPT = "main_ppo.py"
 # Each epoch of the simulated dataset is this many PPO iterations; validation is VAL_ROWS prompts.
@@ -53,7 +57,9 @@ class _State:
     session = None
     driver_steps = None
     minis = 1  # optimizer steps (mini-batches) of one PPO iteration
+    rows = 0  # the iteration's sequences on each GPU
     config = None  # the trainer's config, resolved
+    phase = None  # the pass outside the actor's update running on the GPU (_on_gpu), else None
 
 
 STATE = _State()
@@ -290,6 +296,10 @@ class DataProto:
         self.meta_info = meta_info if meta_info is not None else {}
 
     @classmethod
+    def from_dict(cls, tensors=None, meta_info=None):
+        return cls(0, dict(tensors or {}), dict(meta_info or {}))
+
+    @classmethod
     def from_single_dict(cls, data):
         return cls(rows=data["rows"], batch={"input_ids": None, "attention_mask": None, "position_ids": None})
 
@@ -328,10 +338,18 @@ def _tensor_sum(mask, dim=-1):
 
 
 class _PPOBatch:
-    """The actor's share of the iteration's batch: split() gives its mini-batches."""
+    """A worker's share of the iteration's batch: split() gives the actor's mini-batches in its update, the
+    micro-batches of a no-gradient pass, or the critic's mini-batches."""
 
     def split(self, size):
-        return _MiniBatches()
+        if STATE.phase is None:
+            return _MiniBatches()
+        if size is None:
+            base.simgpu_run.fail_usage("simtrain: dynamic batch sizes (use_dynamic_bsz) are not simulated: give the "
+                                       "passes' *_micro_batch_size_per_gpu")
+        if STATE.phase == "update_critic":
+            return [_CriticMiniBatch(min(size, STATE.rows)) for _ in range(max(STATE.rows // size, 1))]
+        return _PassMicroBatches(STATE.phase, size, STATE.rows)
 
 
 class _MiniBatches:
@@ -357,6 +375,113 @@ class _MicroBatches:
         for inputs, targets in STATE.session.driver.micro_batches():
             yield _Micro(responses=NS(size=lambda *a: response_length), input_ids=inputs, attention_mask=fw.tensor(),
                          position_ids=fw.tensor(), old_log_probs=fw.tensor(), advantages=targets)
+
+
+class _CriticMiniBatch:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def split(self, size):
+        return _PassMicroBatches("update_critic", size, self.rows)
+
+
+class _PassMicroBatches:
+    """The micro-batches of `rows` sequences at `size` in a pass outside the actor's update; each one's
+    forward (and the critic's backward) allocates PassMemory."""
+
+    def __init__(self, kind, size, rows):
+        self.kind, self.size, self.rows = kind, size, rows
+
+    def __iter__(self):
+        fw = base.STATE.fw
+        response_length = STATE.config.data.max_response_length
+        for start in range(0, self.rows, self.size):
+            STATE.session.free_activations()
+            mem = PassMemory(self.kind, min(self.size, self.rows - start))
+            yield _Micro(responses=NS(size=lambda *a: response_length), input_ids=fw.tensor(mem),
+                         attention_mask=fw.tensor(), position_ids=fw.tensor(), values=fw.tensor(), returns=fw.tensor())
+
+
+class PassMemory:
+    """One micro-batch of a pass outside the actor's update, per sample in SIMGPU_ACT (A) units: a no-gradient
+    forward keeps A/8 of hidden states (spread over the layers), and the log-prob passes add A/2 for the logits
+    over the vocabulary (one fp32 tensor at the end of the forward, before the log-softmax); the critic's update
+    is a training pass without logits (its value head gives one number a token): A x 0.5 (bf16 autocast) x 0.35
+    with critic.model.enable_gradient_checkpointing, half in the forward and half in the backward."""
+
+    def __init__(self, kind, rows):
+        session = STATE.session
+        act = session.spec.act
+        self.session, self.kind, self.rows = session, kind, rows
+        self.logits = 0
+        if kind == "update_critic":
+            checkpoint = CHECKPOINT_FACTOR if STATE.config.critic.model.get("enable_gradient_checkpointing", False) else 1
+            total = int(rows * act * checkpoint) // 2
+            self.parts = spread(total // 2, LAYERS)
+            self.back = spread(total - total // 2, LAYERS)
+        else:
+            self.parts = spread(rows * act // 8, LAYERS)
+            self.back = []
+            if kind in ("old_log_prob", "ref"):
+                self.logits = rows * act // 2
+
+    def _allocate(self, nbytes, layer, what, dtype="bfloat16"):
+        session = self.session
+        shape = simgpu_run._shape(nbytes // 2 if dtype == "bfloat16" else nbytes // 4, self.rows, leading=True)
+        session._allocate(nbytes, shape, dtype, simgpu_run._op_name(what, layer))
+        session.live.append(nbytes)
+
+    def forward(self, layer):
+        self._allocate(self.parts[layer], layer, "forward")
+        if layer == LAYERS - 1 and self.logits:
+            self._allocate(self.logits, layer, "logits", dtype="float")
+
+    def backward(self):
+        for layer in reversed(range(LAYERS)):
+            self._allocate(self.back[layer], layer, "backward")
+
+
+def _resident(kind):
+    """What is on the GPU under a pass: the model's weights (sharded as the actor's; the reference and the
+    critic are the actor's size), and for the critic's update its gradients and fp32 Adam state (none with
+    critic.model.fsdp_config.optimizer_offload)."""
+    plan = STATE.session.plan
+    weights = sum(plan.weights)
+    if kind != "update_critic":
+        return weights
+    state = 0
+    if not STATE.config.critic.model.fsdp_config.get("optimizer_offload", False):
+        state = 2 * 4 * sum(plan.param_elements) // plan.div_state
+    return weights + sum(plan.grads) + state
+
+
+@contextlib.contextmanager
+def _on_gpu(kind):
+    """A pass outside the actor's update: it runs on top of its own resident memory (as the sim's evaluation
+    runs on the weights alone), and the actor's level comes back after it."""
+    session = STATE.session
+    device = session.device
+    session.free_activations()
+    saved, STATE.phase = device.allocated, kind
+    device.allocated = _resident(kind)
+    try:
+        yield
+    finally:
+        session.free_activations()
+        device.allocated, STATE.phase = saved, None
+
+
+def _on_gpu_method(cls, name, kind):
+    """cls.name runs as the `kind` pass on the simulated GPU."""
+    method = getattr(cls, name)
+
+    @wraps(method)
+    def run(self, *args, **kwargs):
+        with _on_gpu(kind):
+            return method(self, *args, **kwargs)
+
+    setattr(run, MAGIC_ATTR, getattr(method, MAGIC_ATTR))
+    setattr(cls, name, run)
 
 
 class _Micro(dict):
@@ -502,7 +627,9 @@ def reduce_metrics(metrics):
 def append_to_dict(data, new_data):
     step = STATE.session.driver.step
     made_up = {"actor/pg_loss": round(0.05 * simgpu_run.loss_at(step) - 0.04, 4), "actor/pg_clipfrac": 0.0031,
-               "actor/ppo_kl": 0.0002, "actor/pg_clipfrac_lower": 0.0, "actor/grad_norm": 0.5}
+               "actor/ppo_kl": 0.0002, "actor/pg_clipfrac_lower": 0.0, "actor/grad_norm": 0.5,
+               "critic/vf_loss": round(0.1 * simgpu_run.loss_at(step), 4), "critic/vf_clipfrac": 0.0,
+               "critic/vpred_mean": 0.27, "critic/grad_norm": 1.0}
     for key, val in new_data.items():
         data.setdefault(key, []).append(made_up.get(key, val))
 
@@ -534,7 +661,11 @@ class IterationBar(simgpu_speed.Progress):
 # --- the workers ------------------------------------------------------------------------------------------
 
 class _Timer:
+    """codetiming's Timer on the simulated clock; the critic's update takes its phase's time (the driver's clock
+    moves by the actor's steps only)."""
+
     def __init__(self, name=None, logger=None):
+        self.name = name
         self.last = 0.0
 
     def __enter__(self):
@@ -543,6 +674,8 @@ class _Timer:
 
     def __exit__(self, *exc):
         self.last = STATE.session.driver.clock - self.start
+        if self.name == "update_critic":
+            self.last = _phase_seconds(self.name)
 
 
 class VerlPPOJob(simgpu.Job):
@@ -566,6 +699,7 @@ def open_session(config):
         base.simgpu_run.fail_usage("simtrain: actor_rollout_ref.actor.use_dynamic_bsz is not simulated: give "
                                    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu")
     rows = trainer.data.train_batch_size * config.rollout.n // dp
+    STATE.rows = rows
     STATE.minis = rows // actor.ppo_mini_batch_size * actor.ppo_epochs
     epochs = trainer.trainer.total_epochs
     iterations = STEPS_PER_EPOCH * epochs
@@ -588,14 +722,18 @@ def open_session(config):
 class _FSDP:
     """The actor's FSDP-wrapped model: moving it to the GPU allocates its weights."""
 
-    def __init__(self, module):
+    def __init__(self, module, move=True):
         self._fsdp_wrapped_module = module
-        module.to(device=0)
+        if move:
+            module.to(device=0)
 
     def __call__(self, *args, **kwargs):
         return self._fsdp_wrapped_module(*args, **kwargs)
 
     def train(self, mode=True):
+        return self
+
+    def eval(self):
         return self
 
     def parameters(self):
@@ -617,16 +755,24 @@ class Worker:
 
     def _build_model_optimizer(self, model_path, fsdp_config, optim_config, enable_gradient_checkpointing=False,
                                role="actor", enable_activation_offload=False, **kwargs):
+        """The actor's model opens the session (its weights, gradients and Adam state are the job's); the
+        reference's weights count only while its pass runs (_resident)."""
         fw = base.STATE.fw
-        open_session(self.config)
-        qwen2 = MODEL["qwen2"]
         model_config = base.PretrainedConfig()
-        layers = [qwen2["Qwen2DecoderLayer"](model_config, i, fw.torch.nn.Linear(fw.parameter(i))) for i in range(LAYERS)]
-        module = qwen2["Qwen2ForCausalLM"](model_config, qwen2["Qwen2Model"](model_config, layers))
-        fsdp = _FSDP(module)
+        if role != "actor":
+            return _FSDP(_qwen2_module(model_config), move=False), None, None, model_config
+        open_session(self.config)
+        fsdp = _FSDP(_qwen2_module(model_config))
         optimizer = fw.torch.optim.AdamW(fsdp.parameters())
         scheduler = NS(get_last_lr=lambda: [optim_config.lr], step=lambda: None)
         return fsdp, optimizer, scheduler, model_config
+
+    def _build_critic_model_optimizer(self, config):
+        """The critic's model, the actor's size: its memory counts while its passes run (_resident)."""
+        module = _FSDP(_qwen2_module(base.PretrainedConfig()), move=False)
+        optimizer = NS(zero_grad=lambda set_to_none=True: None, step=lambda: None)
+        scheduler = NS(get_last_lr=lambda: [config.optim.lr], step=lambda: None)
+        return module, optimizer, scheduler
 
     @register()
     def generate_sequences(self, prompts):
@@ -637,29 +783,6 @@ class Worker:
             rows = prompts.rows * config.actor_rollout_ref.rollout.n
         mask = _TokenMask(rows, _tokens_per_sequence(config))
         return DataProto(rows, {"responses": None, "prompts": None, "attention_mask": mask})
-
-    @register()
-    def compute_log_prob(self, data):
-        return DataProto(data.rows, {"old_log_probs": None}, {"temperature": self.config.rollout.temperature})
-
-    @register()
-    def compute_ref_log_prob(self, data):
-        return DataProto(data.rows, {"ref_log_prob": None})
-
-    @register()
-    def compute_values(self, data):
-        return DataProto(data.rows, {"values": None})
-
-    @register()
-    def init_model(self):
-        pass
-
-    @register()
-    def update_critic(self, data):
-        step = STATE.session.driver.step
-        return DataProto(meta_info={"metrics": {"critic/vf_loss": round(0.1 * simgpu_run.loss_at(step), 4),
-                                                "critic/vf_clipfrac": 0.0, "critic/grad_norm": 1.0,
-                                                "critic/lr": self.config.optim.lr}})
 
     @register()
     def save_checkpoint(self, local_path, hdfs_path=None, global_step=0, max_ckpt_to_keep=None):
@@ -718,6 +841,13 @@ def _update_actor_done(cls):
 MODEL = {}
 
 
+def _qwen2_module(model_config):
+    fw = base.STATE.fw
+    qwen2 = MODEL["qwen2"]
+    layers = [qwen2["Qwen2DecoderLayer"](model_config, i, fw.torch.nn.Linear(fw.parameter(i))) for i in range(LAYERS)]
+    return qwen2["Qwen2ForCausalLM"](model_config, qwen2["Qwen2Model"](model_config, layers))
+
+
 # --- compiling the modules -------------------------------------------------------------------------------
 
 def _compile(relpath, names):
@@ -745,6 +875,8 @@ def load(fw):
     torch = base._vtorch(fw)
     MODEL["qwen2"] = base._model_classes(fw, torch)
     fw.torch.Tensor.div_ = lambda t, o: t
+    fw.torch.Tensor.squeeze = lambda t, *a: t
+    torch.concat = lambda tensors, dim=0: fw.tensor()
     main = base.load_hydra()
     hook = _compile("ray/_private/auto_init_hook.py", dict(wraps=wraps, auto_init_ray=lambda: None))
     client = _compile("ray/_private/client_mode_hook.py", dict(wraps=wraps))
@@ -758,14 +890,26 @@ def load(fw):
         BasePPOActor=_BasePPOActor, torch=torch, get_torch_device=_device, append_to_dict=append_to_dict,
         logprobs_from_logits=lambda logits, labels: fw._cross_entropy(logits, labels),
         compute_policy_loss=lambda log_prob, **k: (log_prob, fw.tensor(), fw.tensor(), fw.tensor()),
-        GPUMemoryLogger=lambda role, logger=None: (lambda func: func), logger=None, verl_F=None))
+        GPUMemoryLogger=lambda role, logger=None: (lambda func: func), logger=None,
+        verl_F=NS(entropy_from_logits=lambda logits: fw.tensor()), rearrange_micro_batches=_dynamic_bsz))
+    critic = _compile("verl/workers/critic/dp_critic.py", dict(
+        BasePPOCritic=_BasePPOActor, torch=torch, get_torch_device=_device, append_to_dict=append_to_dict,
+        core_algos=NS(compute_value_loss=lambda vpreds, **k: (vpreds, fw.tensor())),
+        masked_mean=lambda values, mask: fw.tensor(), rearrange_micro_batches=_dynamic_bsz,
+        GPUMemoryLogger=lambda role, logger=None: (lambda func: func), logger=None))
     workers = _compile("verl/workers/fsdp_workers.py", dict(
         os=os, logging=base.logging, torch=torch, Worker=Worker, register=register,
         Dispatch=NS(ONE_TO_ALL="one_to_all", DP_COMPUTE_PROTO="dp_compute_proto"), OmegaConf=base.OmegaConf,
         create_device_mesh=lambda world_size, fsdp_size: NS(size=lambda: world_size),
         build_rollout=lambda config, dp, tp: NS(config=config), DataParallelPPOActor=actor.DataParallelPPOActor,
+        DataParallelPPOCritic=critic.DataParallelPPOCritic,
         get_torch_device=_device, Timer=_Timer, DataProto=DataProto))
     _update_actor_done(workers.ActorRolloutRefWorker)
+    for cls, name, kind in ((workers.ActorRolloutRefWorker, "compute_log_prob", "old_log_prob"),
+                            (workers.ActorRolloutRefWorker, "compute_ref_log_prob", "ref"),
+                            (workers.CriticWorker, "compute_values", "values"),
+                            (workers.CriticWorker, "update_critic", "update_critic")):
+        _on_gpu_method(cls, name, kind)
     torch_ns = NS(save=fw.torch.save, sum=_tensor_sum)
     trainer = _compile("verl/trainer/ppo/ray_trainer.py", dict(
         os=os, json=json, ray=RAY, torch=torch_ns, OmegaConf=base.OmegaConf, open_dict=base.open_dict,
@@ -784,6 +928,11 @@ def load(fw):
         ResourcePoolManager=trainer.ResourcePoolManager, RayPPOTrainer=trainer.RayPPOTrainer, RLHFDataset=RLHFDataset,
         load_extern_type=base._not_simulated("data.custom_cls (a custom dataset class)")))
     return main_ppo.main
+
+
+def _dynamic_bsz(batch, max_token_len):
+    base.simgpu_run.fail_usage("simtrain: dynamic batch sizes (use_dynamic_bsz) are not simulated: give the passes' "
+                               "*_micro_batch_size_per_gpu")
 
 
 def _container(cfg, resolve=False):

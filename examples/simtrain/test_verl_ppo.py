@@ -138,6 +138,79 @@ class OOMTest(PPORun):
         self.assertEqual((done["micro"], done["accum"], done["effective"]), ("64", "4", "256"))
 
 
+class PassMemoryTest(PPORun):
+    """The log-prob, reference, value and critic-update passes each run out of memory by their own micro key
+    (README.md, "verl PPO"), through the worker's frames, and fit below it; the actor's update is untouched."""
+
+    BASE = ("trainer.n_gpus_per_node=1", "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
+            "trainer.logger=[console]", "data.train_batch_size=256", "trainer.total_training_steps=1",
+            "trainer.val_before_train=false", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=32")
+
+    def passes(self, log_prob=16, critic=16, *more):
+        return self.run_ppo("actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=%d" % log_prob,
+                            "critic.ppo_micro_batch_size_per_gpu=%d" % critic, *more, base=self.BASE)
+
+    def assert_oom(self, err, task, frames):
+        self.assertIn("\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate ", err)
+        self.assertRegex(err, r"\nray.exceptions.RayTaskError\(OutOfMemoryError\): ray::WorkerDict.%s\(\) \(pid=\d+, "
+                              % re.escape(task))
+        for frame in frames:
+            self.assertIn(frame, err)
+        self.assertNotIn("simgpu", err)
+        self.assertNotIn("in update_actor", err)
+
+    def assert_fits(self, code, out, err):
+        self.assertEqual(code, 0, err)
+        done = done_line(out)
+        self.assertEqual((done["micro"], done["accum"], done["effective"]), ("32", "8", "256"))
+
+    def test_old_log_prob_recompute(self):
+        code, out, err = self.passes(128)
+        self.assertEqual(code, 1)
+        self.assert_oom(err, "actor_rollout_compute_log_prob", (
+            "in compute_log_prob\n    output, entropys = self.actor.compute_log_prob(data=data, calculate_entropy=True)\n",
+            "verl/workers/actor/dp_actor.py\", line", "in _forward_micro_batch\n"))
+        # the logits of 128 sequences (128 x SIMGPU_ACT / 2 = 25 GiB, with the allocator's 15 %)
+        self.assertIn("Tried to allocate 28.75 GiB.", err)
+        self.assert_fits(*self.passes(64))
+
+    def test_reference_log_prob(self):
+        kl = "actor_rollout_ref.actor.use_kl_loss=true"
+        code, out, err = self.passes(16, 16, kl, "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=128")
+        self.assertEqual(code, 1)
+        self.assert_oom(err, "ref_compute_ref_log_prob", (
+            "in compute_ref_log_prob\n    output, _ = self.ref_policy.compute_log_prob(data=data, calculate_entropy=False)\n",
+            "in compute_log_prob\n"))
+        self.assert_fits(*self.passes(16, 16, kl, "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=64"))
+
+    def test_value_pass_follows_the_critic_micro_batch_unless_set(self):
+        # 512 sequences a value micro-batch: 512 x SIMGPU_ACT / 8 = 25 GiB of hidden states
+        more = ("data.train_batch_size=512", "actor_rollout_ref.actor.ppo_mini_batch_size=512")
+        code, out, err = self.passes(16, 16, "critic.forward_micro_batch_size_per_gpu=512", *more)
+        self.assertEqual(code, 1)
+        self.assert_oom(err, "critic_compute_values", (
+            "in compute_values\n    values = self.critic.compute_values(data=data)\n",
+            "verl/workers/critic/dp_critic.py\", line", "in _forward_micro_batch\n"))
+        code, out, err = self.passes(16, 512, "critic.ppo_mini_batch_size=512", *more)
+        self.assertIn("ray::WorkerDict.critic_compute_values()", err)
+        code, out, err = self.passes(16, 16, "critic.forward_micro_batch_size_per_gpu=256", *more)
+        self.assertEqual(code, 0, err)
+
+    def test_critic_update(self):
+        off = "critic.model.enable_gradient_checkpointing=false"
+        code, out, err = self.passes(16, 128, off)
+        self.assertEqual(code, 1)
+        self.assert_oom(err, "critic_update_critic", (
+            "in update_critic\n    metrics = self.critic.update_critic(data=data)\n",
+            "verl/workers/critic/dp_critic.py\", line", "in update_critic\n    loss.backward()\n"))
+        self.assert_fits(*self.passes(16, 64, off))
+        # checkpointing (the shipped default) keeps 0.35 of the activations: 128 fits
+        self.assert_fits(*self.passes(16, 128))
+        code, out, err = self.passes(16, 96, off)
+        self.assertIn("AssertionError: normalized ppo_mini_batch_size 256 should be divisible by "
+                      "ppo_micro_batch_size_per_gpu 96\n", err)
+
+
 class OutputsTest(PPORun):
     def test_checkpoints_validation_and_dumps(self):
         code, out, err = self.run_ppo("data.train_batch_size=256", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",

@@ -107,7 +107,7 @@ func argHas(prefix string) func(cmdline.Invocation) bool {
 // New returns the plugin; the OOM texts are PyTorch's, the speed lines
 // the tools' own (Progress).
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Progress: Progress()}, 90,
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Frames: Frames(), Progress: Progress()}, 90,
 		"a Hydra-configured trainer vramrun knows", load)
 }
 
@@ -141,6 +141,15 @@ func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 	return nil, false
 }
 
+// micro is the micro-batch the command trains at: its key, or the tool's
+// default; nil when unknown.
+func (c *command) micro() *int {
+	if m := cfgcli.Int(c.vals[c.tool.micro]); m != nil || c.tool.microDefault == 0 {
+		return m
+	}
+	return sdk.Int(c.tool.microDefault)
+}
+
 // Analyze reads the knobs the command gives; every fix is the apply's to
 // take or turn down.
 func (c *command) Analyze() pyscript.Analysis {
@@ -154,13 +163,13 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 		// verl's Ray trainers start their own workers.
 		a.WorldSize = *n * max(*v.IntOr("trainer.nnodes", 1), 1)
 	}
-	micro := cfgcli.Int(v[t.micro])
-	if micro == nil && t.microDefault > 0 {
-		micro = sdk.Int(t.microDefault)
-	}
+	micro := c.micro()
 	a.Knobs.BatchSize = micro
 	if t.evalIsMicro {
 		a.Knobs.EvalBatchSize = micro
+	}
+	if passes, ok := evalPasses[t.name]; ok {
+		a.Knobs.EvalBatchSize = c.evalBatch(passes)
 	}
 	global := cfgcli.Int(v[t.global])
 	if global == nil && t.globalDefault > 0 {
@@ -196,7 +205,13 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sd
 		return c.trial(fix)
 	case sdk.FixBatchSize:
 		add = []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
+		if cut := c.criticCut(c.micro(), fix.BatchSize, c.analysis().WorldSize); cut != "" {
+			add = append(add, cut)
+		}
 	case sdk.FixEvalBatchSize:
+		if passes, ok := evalPasses[t.name]; ok {
+			return c.applyNoGrad(fix, passes)
+		}
 		if !t.evalIsMicro {
 			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no evaluation batch override vramrun knows for %s", t.name)
 		}
@@ -236,7 +251,11 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sd
 	}
 	summary := strings.Join(add, " ")
 	if fix.ID == sdk.FixBatchSize || fix.ID == sdk.FixEvalBatchSize {
-		summary += " (" + t.global + " stays: " + t.name + " derives the accumulation)"
+		summary += " (" + t.global + " stays: " + t.name + " derives the accumulation"
+		if len(add) > 1 {
+			summary += "; the critic's update micro-batch comes down by the same ratio, to a divisor of its mini-batch"
+		}
+		summary += ")"
 	}
 	return sdk.ApplyResponse{Argv: c.inv.WithArgs(args), Summary: summary}, nil
 }
