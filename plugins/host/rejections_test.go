@@ -28,6 +28,8 @@ func TestRejectionsNameTheFlag(t *testing.T) {
 		{"torchtitan", "│ Unrecognized options: --a.b --c.d │", "--a.b --c.d"},
 		// HfArgumentParser (TRL's CLI, as the Trainer's scripts).
 		{"trl", "ValueError: Some specified arguments are not used by the HfArgumentParser: ['--loss_type', 'chunked_nll']", "['--loss_type', 'chunked_nll']"},
+		// Hydra's, for an override of a key the installed release's config lacks (verl, NeMo).
+		{"hydra", "Could not override 'actor_rollout_ref.model.enable_activation_offload'.", "actor_rollout_ref.model.enable_activation_offload"},
 		// Python's, for a component whose constructor does not take an argument (torchtune's instantiate).
 		{"torchtune", "TypeError: PagedAdamW8bit.__init__() got an unexpected keyword argument 'fused'", "PagedAdamW8bit"},
 	}

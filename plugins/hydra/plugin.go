@@ -107,7 +107,8 @@ func argHas(prefix string) func(cmdline.Invocation) bool {
 // New returns the plugin; the OOM texts are PyTorch's, the speed lines
 // the tools' own (Progress).
 func New() *cfgcli.Plugin {
-	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Frames: Frames(), Progress: Progress()}, 90,
+	return cfgcli.NewPlugin(sdk.DescribeResponse{Name: Name, Version: "1.0.0", Frameworks: []string{Name}, Frames: Frames(), Progress: Progress(),
+		Rejections: rejections()}, 90,
 		"a Hydra-configured trainer vramrun knows", load)
 }
 
