@@ -46,7 +46,7 @@ from simgpu_frames import SITE
 from simgpu_model import LAYERS, SIM_DIR
 
 TORCHRUN = os.path.join(SIM_DIR, "bin", "torchrun")
-CONFIG_DIR = os.path.join(SIM_DIR, "torchtune_configs")
+CONFIG_DIR = os.path.join(SIM_DIR, "pkgs", "recipes", "configs")  # the registry configs, as installed
 STUB_DIR = os.path.join(SIM_DIR, "torchtune_recipes")
 STEPS_PER_EPOCH = 20  # the sim's dataset: this many optimizer steps per epoch, at any batch size
 SEQ_REFERENCE = 2048  # SIMGPU_ACT is per sample of this many tokens

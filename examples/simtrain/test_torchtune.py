@@ -3,12 +3,13 @@
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simtest_util import GiB, done_line, run  # noqa: E402
+from simtest_util import HERE, GiB, clean_env, done_line, run  # noqa: E402
 
 SINGLE = ("run", "full_finetune_single_device", "--config", "llama3_1/8B_full_single_device")
 SHORT = "max_steps_per_epoch=2"
@@ -62,6 +63,32 @@ class ConfigTest(Case):
         self.done(tune("run", "full_finetune_single_device", "--config", path, SHORT), micro=3)
         listing = tune("ls").stdout
         self.assertRegex(listing, r"lora_finetune_distributed +llama3_1/8B_lora")
+
+    def test_registry_configs_are_installed(self):
+        """The registry configs are the installed `recipes` package's, which the job's Python finds with
+        examples/simtrain/pkgs on PYTHONPATH (importlib.util.find_spec, without importing it, as vramrun asks):
+        every config `tune ls` lists is there as NAME.yaml, `tune cp` copies that file, and importing the
+        package fails as torchtune's does."""
+        pkgs = os.path.join(HERE, "pkgs")
+        env = clean_env({"PYTHONPATH": pkgs})
+        spec = "import importlib.util; print(list(importlib.util.find_spec('recipes').submodule_search_locations)[0])"
+        found = subprocess.run([sys.executable, "-c", spec], env=env, cwd=self.tmp(), capture_output=True, text=True)
+        self.assertEqual(found.returncode, 0, found.stderr)
+        configs = os.path.join(found.stdout.strip(), "configs")
+        self.assertEqual(os.path.realpath(configs), os.path.realpath(os.path.join(pkgs, "recipes", "configs")))
+        names = re.findall(r"^\S+\s+(llama3_1/\S+)\s*$", tune("ls").stdout, re.M)
+        self.assertEqual(len(names), 4, names)
+        tmp = self.tmp()
+        for name in names:
+            with open(os.path.join(configs, name + ".yaml")) as f:
+                installed = f.read()
+            dest = os.path.join(tmp, name.replace("/", "_") + ".yaml")
+            self.assertEqual(tune("cp", name, dest).returncode, 0)
+            with open(dest) as f:
+                self.assertEqual(f.read(), installed, name)
+        imported = subprocess.run([sys.executable, "-c", "import recipes"], env=env, cwd=tmp, capture_output=True,
+                                  text=True)
+        self.assertIn("ModuleNotFoundError: The torchtune recipes directory isn't a package", imported.stderr)
 
     def test_overrides_later_wins_and_interpolation(self):
         proc = tune(*SINGLE, "batch_size=4", "gradient_accumulation_steps=2", "batch_size=6", SHORT)

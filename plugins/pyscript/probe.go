@@ -44,6 +44,9 @@ type Probe struct {
 	Why string
 	// Version is the package's __version__ (Version probes only).
 	Version string
+	// Location is where the module is (Locate probes only): a package's
+	// folder, a module's file.
+	Location string
 }
 
 // probeMode is what a probe asks of a module.
@@ -53,6 +56,7 @@ const (
 	probeFind probeMode = iota
 	probeImport
 	probeVersion
+	probeLocate
 )
 
 type probeKey struct {
@@ -82,6 +86,23 @@ func (p *Probes) Import(ctx context.Context, s *Script, module string) Probe {
 func (p *Probes) Version(ctx context.Context, s *Script, module string) Probe {
 	return p.probe(ctx, s, module, probeVersion)
 }
+
+// Locate says where the job's Python finds a top-level module, without
+// importing it (importlib.util.find_spec): a package's folder (the first
+// of its search locations), else the module's file. A dotted name would
+// import its parents, so it is for top-level names only.
+func (p *Probes) Locate(ctx context.Context, s *Script, module string) Probe {
+	return p.probe(ctx, s, module, probeLocate)
+}
+
+// locateScript prints where find_spec finds sys.argv[1], and exits 3 when
+// it finds nothing.
+const locateScript = `import importlib.util, sys
+s = importlib.util.find_spec(sys.argv[1])
+if s is None:
+    sys.exit(3)
+where = list(s.submodule_search_locations or []) or [s.origin or ""]
+sys.stdout.write(where[0])`
 
 func (p *Probes) probe(ctx context.Context, s *Script, module string, mode probeMode) Probe {
 	env := JobEnv(s)
@@ -124,6 +145,8 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 		args = []string{"-c", "import " + module}
 	case probeVersion:
 		args = []string{"-c", "import sys, " + module + " as m; sys.stdout.write(str(getattr(m, '__version__', '')))"}
+	case probeLocate:
+		args = []string{"-c", locateScript, module}
 	}
 	c := exec.CommandContext(ctx, python, args...)
 	c.Dir = clean
@@ -131,8 +154,11 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 		c.Env = envList(env)
 	}
 	var out strings.Builder
-	if mode == probeVersion {
+	switch mode {
+	case probeVersion:
 		c.Stdout = &limited{w: &out, left: 256}
+	case probeLocate:
+		c.Stdout = &limited{w: &out, left: 4096}
 	}
 	err = c.Run()
 	var exit *exec.ExitError
@@ -143,6 +169,8 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 			return Probe{Known: true, There: true, Why: module + " imports in " + shown + " but has no __version__"}
 		}
 		return Probe{Known: true, There: true, Version: v, Why: module + " " + v + " in " + shown}
+	case err == nil && mode == probeLocate:
+		return located(module, shown, out.String())
 	case err == nil && mode == probeImport:
 		return Probe{Known: true, There: true, Why: module + " imports in " + shown}
 	case err == nil:
@@ -155,6 +183,16 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 		return Probe{Why: fmt.Sprintf("%s could not be run to check for %s (%v)", shown, module, err)}
 	}
 	return Probe{Known: true, Why: module + " is not installed in " + shown}
+}
+
+// located is a Locate probe's answer: an absolute path, or nothing known
+// (a module without a file, a relative path whose folder is gone, an
+// answer cut short).
+func located(module, shown, where string) Probe {
+	if !filepath.IsAbs(where) || len(where) >= 4096 {
+		return Probe{Why: fmt.Sprintf("%s finds %s but gives no place on disk for it (%q)", shown, module, where)}
+	}
+	return Probe{Known: true, There: true, Location: where, Why: module + " is at " + where + " in " + shown}
 }
 
 func envKey(env map[string]string) string {

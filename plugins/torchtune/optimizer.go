@@ -9,8 +9,9 @@ import (
 
 // constructorRejection is Python's error for a keyword argument a class
 // does not take, naming the class: a component the fix swapped in (the
-// 8-bit optimizer) that a config the plugin cannot read (a registry name)
-// gives an argument of the old one's. vramrun then takes the fix back.
+// 8-bit optimizer) that a config the plugin could not read (a registry
+// name the job's Python showed no installed file for) gives an argument
+// of the old one's. vramrun then takes the fix back.
 var constructorRejection = sdk.RejectionPattern{ID: Name + ".unexpected_keyword",
 	Regexp: `TypeError: (?P<name>[A-Za-z_][\w.]*)\.__init__\(\) got an unexpected keyword argument '`}
 

@@ -3,8 +3,13 @@
 //
 // A fix is one more key=value override (torchtune applies them after the
 // config, in order), so neither the user's file nor a registry config is
-// touched. A config given by its registry name is not read: its values
-// are known only where the command overrides them.
+// touched. A config given by its registry name (--config
+// llama3_1/8B_lora_single_device) is read from where the job's Python has
+// torchtune's recipes package installed (recipes/configs/NAME.yaml, as
+// tune run resolves it; registry.go), asked of that Python without
+// importing anything. When it cannot tell (no Python, no torchtune), the
+// registry config is not read: its values are known only where the
+// command overrides them, and a note says so.
 package torchtune
 
 import (
@@ -50,7 +55,10 @@ type command struct {
 	config   string
 	// registry says config is a registry name, not a file.
 	registry bool
-	vals     cfgcli.Values
+	// installed is the registry config's installed file, when read;
+	// unread says why it was not.
+	installed, unread string
+	vals              cfgcli.Values
 	// file is what the config file itself sets, before the overrides.
 	file  cfgcli.Values
 	err   error
@@ -99,6 +107,7 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 			c.file = maps.Clone(c.vals)
 		} else {
 			c.registry = true
+			c.readRegistry(context.Background())
 		}
 	}
 	for _, a := range c.overrides() {
@@ -136,7 +145,10 @@ func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "tune run", Script: c.recipe,
 		WorldSize: c.world}, Unsupported: map[sdk.FixID]string{}}
-	if !c.registry && c.config != "" {
+	switch {
+	case c.installed != "":
+		a.ConfigFiles = []string{c.installed}
+	case !c.registry && c.config != "":
 		a.ConfigFiles = []string{c.config}
 	}
 	if c.err != nil {
@@ -145,8 +157,8 @@ func (c *command) Analyze() pyscript.Analysis {
 		}
 		return a
 	}
-	if c.registry && v["batch_size"] == "" {
-		a.Notes = append(a.Notes, fmt.Sprintf("the config %s is a registry name vramrun does not read: give batch_size=N on the command line (or tune cp it to a file) so that a batch fix can be sized", c.config))
+	if c.unreadRegistry() && v["batch_size"] == "" {
+		a.Notes = append(a.Notes, fmt.Sprintf("the config %s is a registry name vramrun could not read (%s): give batch_size=N on the command line (or tune cp it to a file) so that a batch fix can be sized", c.config, c.unread))
 	}
 	a.Knobs.BatchSize = cfgcli.Int(v["batch_size"])
 	a.Knobs.GradAccumulation = sdk.Int(1)
@@ -174,7 +186,7 @@ func (c *command) analyzeSettings(a *pyscript.Analysis) {
 	case "fp32":
 		a.Knobs.Precision = sdk.Str("fp32")
 	default:
-		if !c.registry {
+		if !c.unreadRegistry() {
 			a.Knobs.Precision = sdk.Str("bf16")
 			a.Unsupported[sdk.FixMixedPrecision] = "already in bf16 (torchtune's default dtype)"
 		}
@@ -303,7 +315,7 @@ func (c *command) analyzeModelFixes(a *pyscript.Analysis) {
 		}
 	}
 	if loss == "" {
-		// A registry config (not read), or a file without one: the recipes
+		// A registry config not read, or a file without one: the recipes
 		// need a loss, and every config torchtune ships names
 		// LinearCrossEntropyLoss.
 		a.Unsupported[sdk.FixFusedLoss] = "already on as far as vramrun can tell: torchtune's configs use LinearCrossEntropyLoss (name loss=... to say otherwise)"

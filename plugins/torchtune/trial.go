@@ -28,7 +28,7 @@ func (c *command) trial(fix sdk.Fix, set func(key, value string)) error {
 	v := c.vals
 	scratch := fix.Scratch
 	set("output_dir", scratch)
-	// A registry config is not read: what it interpolates is not known.
+	// A registry config not read: what it interpolates is not known.
 	if v["checkpointer.output_dir"] != "${output_dir}" {
 		set("checkpointer.output_dir", scratch)
 	}
@@ -51,7 +51,7 @@ func (c *command) trial(fix sdk.Fix, set func(key, value string)) error {
 // writes nothing (and its lines are the trial's speed readings);
 // DiskLogger and TensorBoardLogger write under log_dir; any other
 // (WandBLogger, CometLogger, MLFlowLogger, a component of the user's, or
-// the unread registry config's) becomes DiskLogger.
+// that of a registry config not read) becomes DiskLogger.
 func (c *command) trialLogger(set func(key, value string), scratch string) {
 	v := c.vals
 	key := "metric_logger._component_"
