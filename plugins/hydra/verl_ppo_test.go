@@ -17,18 +17,7 @@ func TestVerlPPOFrames(t *testing.T) {
 		"compute_log_prob": sdk.PhaseEval, "compute_ref_log_prob": sdk.PhaseEval, "compute_values": sdk.PhaseEval,
 		"update_actor": sdk.PhaseTrain, "update_policy": sdk.PhaseTrain, "update_critic": sdk.PhaseTrain,
 	}
-	got := map[string]sdk.Phase{}
-	for _, f := range Frames() {
-		if _, dup := got[f.Name]; dup {
-			t.Errorf("frame %q declared twice", f.Name)
-		}
-		got[f.Name] = f.Phase
-	}
-	for name, phase := range want {
-		if got[name] != phase {
-			t.Errorf("frame %q: phase %q, want %q", name, got[name], phase)
-		}
-	}
+	got := plugintab.WantFrames(t, Frames(), want)
 	// Shared by the updates and the passes, or verl's validation: never a
 	// frame, so that neither update nor validation reads as the other.
 	for _, name := range []string{"_forward_micro_batch", "_validate", "generate_sequences", "fit", "func"} {

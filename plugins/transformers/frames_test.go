@@ -3,6 +3,7 @@ package transformers
 import (
 	"testing"
 
+	"github.com/vramrun/vramrun/plugins/plugintab"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -11,19 +12,5 @@ func TestFrames(t *testing.T) {
 		"evaluate": sdk.PhaseEval, "evaluation_loop": sdk.PhaseEval, "prediction_step": sdk.PhaseEval,
 		"predict": sdk.PhaseEval, "training_step": sdk.PhaseTrain, "_inner_training_loop": sdk.PhaseTrain,
 	}
-	got := map[string]sdk.Phase{}
-	for _, f := range Frames() {
-		if _, dup := got[f.Name]; dup {
-			t.Errorf("frame %q declared twice", f.Name)
-		}
-		if f.Phase != sdk.PhaseEval && f.Phase != sdk.PhaseTrain {
-			t.Errorf("frame %q: phase %q is not train or eval", f.Name, f.Phase)
-		}
-		got[f.Name] = f.Phase
-	}
-	for name, phase := range want {
-		if got[name] != phase {
-			t.Errorf("frame %q: phase %q, want %q", name, got[name], phase)
-		}
-	}
+	plugintab.WantFrames(t, Frames(), want)
 }
