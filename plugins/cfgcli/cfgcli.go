@@ -94,12 +94,22 @@ func Int(v string) *int {
 	return &n
 }
 
-// IntOr is the key's whole number, def when unset or not a number.
+// IntOr is the key's whole number, def when unset; nil when it is set to
+// something that is not a number (an interpolation, "auto"): unknown.
 func (v Values) IntOr(key string, def int) *int {
 	if s, ok := v[key]; ok && s != "" {
 		return Int(s)
 	}
 	return sdk.Int(def)
+}
+
+// Count is a count key's value (devices, nodes, responses per prompt): 1
+// when unset, not a whole number or below 1.
+func (v Values) Count(key string) int {
+	if n := Int(v[key]); n != nil && *n > 1 {
+		return *n
+	}
+	return 1
 }
 
 // On says a boolean key is true (false when unset or not a boolean).

@@ -25,3 +25,12 @@ func TestSetOverride(t *testing.T) {
 		t.Errorf("SetOverride changed its input: %q", args)
 	}
 }
+
+func TestCount(t *testing.T) {
+	v := Values{"n": "4", "auto": "auto", "zero": "0", "neg": "-1", "ref": "${oc.env:N}"}
+	for key, want := range map[string]int{"n": 4, "auto": 1, "zero": 1, "neg": 1, "ref": 1, "unset": 1} {
+		if got := v.Count(key); got != want {
+			t.Errorf("Count(%s) = %d, want %d", key, got, want)
+		}
+	}
+}

@@ -162,7 +162,7 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 	a := sdk.AnalyzeResponse{Framework: Name, Launcher: c.inv.Launcher, Script: c.inv.Script, WorldSize: max(c.inv.WorldSize, 1)}
 	if n := cfgcli.Int(v["trainer.n_gpus_per_node"]); n != nil && *n > 0 {
 		// verl's Ray trainers start their own workers.
-		a.WorldSize = *n * max(*v.IntOr("trainer.nnodes", 1), 1)
+		a.WorldSize = *n * v.Count("trainer.nnodes")
 	}
 	micro := c.micro()
 	a.Knobs.BatchSize = micro
@@ -179,7 +179,7 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 	if global != nil && micro != nil && *micro > 0 {
 		g := *global
 		if key, ok := globalTimes[t.name]; ok {
-			g *= max(*v.IntOr(key, 1), 1)
+			g *= v.Count(key)
 		}
 		// What the tool derives per GPU; the global batch is the truth.
 		a.Knobs.GradAccumulation = sdk.Int(max(g/a.WorldSize / *micro, 1))

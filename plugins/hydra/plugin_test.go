@@ -18,6 +18,8 @@ func TestToolsAndTheirMicroKeys(t *testing.T) {
 		// verl PPO steps over ppo_mini_batch_size x rollout.n (its shipped mini-batch 256 when the command leaves it).
 		"python3 -m verl.trainer.main_ppo actor_rollout_ref.actor.ppo_mini_batch_size=128 actor_rollout_ref.rollout.n=2 actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=128 trainer.n_gpus_per_node=1": `"batch_size":128,"grad_accumulation":2`,
 		"python3 -m verl.trainer.main_ppo actor_rollout_ref.rollout.n=4 actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16 trainer.n_gpus_per_node=8":                                                  `"batch_size":16,"grad_accumulation":8`,
+		// A count given by an interpolation reads as one (it once dereferenced nil).
+		"python3 -m verl.trainer.main_ppo actor_rollout_ref.rollout.n=${oc.env:N} actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16 trainer.n_gpus_per_node=8 trainer.nnodes=${oc.env:NODES}": `"batch_size":16,"grad_accumulation":2`,
 		// verl SFT's shipped data.train_batch_size (256) when the command leaves it.
 		"torchrun --nproc_per_node=2 -m verl.trainer.fsdp_sft_trainer data.micro_batch_size_per_gpu=8": `"batch_size":8,"grad_accumulation":16`,
 	} {

@@ -163,7 +163,7 @@ func (c *command) criticCut(old *int, micro, world int) string {
 		mini = c.vals.IntOr(u.miniFrom, c.tool.globalDefault)
 	}
 	if mini != nil {
-		per := *mini * c.num(u.times) / max(world/c.num(u.sp), 1)
+		per := *mini * c.vals.Count(u.times) / max(world/c.vals.Count(u.sp), 1)
 		for per > 0 && want > 1 && per%want != 0 {
 			want--
 		}
@@ -172,12 +172,4 @@ func (c *command) criticCut(old *int, micro, world int) string {
 		return ""
 	}
 	return u.micro + "=" + strconv.Itoa(want)
-}
-
-// num is a count key's value: 1 when unset, not a number or below 1.
-func (c *command) num(key string) int {
-	if n := cfgcli.Int(c.vals[key]); n != nil && *n > 1 {
-		return *n
-	}
-	return 1
 }

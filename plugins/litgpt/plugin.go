@@ -88,7 +88,7 @@ func (c *command) args() []string { return c.s.Inv.Args[1:] }
 
 // world is devices × num_nodes.
 func (c *command) world() int {
-	return *c.vals.IntOr("devices", 1) * *c.vals.IntOr("num_nodes", 1)
+	return c.vals.Count("devices") * c.vals.Count("num_nodes")
 }
 
 // Analyze reads the knobs as the tool merges them.

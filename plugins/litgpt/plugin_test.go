@@ -41,6 +41,10 @@ func TestGlobalBatchIsTheTruth(t *testing.T) {
 		"--train.micro_batch_size 2 (train.global_batch_size stays; litgpt derives the accumulation)")
 	_, err := plugintab.Apply(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
 	plugintab.WantUnsupported(t, err, sdk.FixMixedPrecision, "already in bf16 (precision bf16-true)")
+	// --devices auto (or -1, every GPU) says no count: the world is taken as one, as unset.
+	if a := plugintab.Analyze(t, New(), cmd("litgpt finetune_lora --config lora.yaml --devices auto", files)); a.WorldSize != 1 {
+		t.Errorf("--devices auto: world %d, want 1", a.WorldSize)
+	}
 	if got := plugintab.Recognize(t, New(), cmd("litgpt chat checkpoints/x", nil)); got.Confidence != 0 {
 		t.Errorf("litgpt chat claimed")
 	}
