@@ -10,6 +10,17 @@ import (
 
 var trialFix = sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"}
 
+// wantTrial applies the trial fix (scratch folder /s) to argv and checks
+// the command it makes.
+func wantTrial(t *testing.T, argv, want string) sdk.ApplyResponse {
+	t.Helper()
+	got := plugintab.MustApply(t, New(), plugintab.Command(argv, nil), trialFix)
+	if plugintab.ArgvText(got.Argv) != want {
+		t.Errorf("%s\n got %s\nwant %s", argv, plugintab.ArgvText(got.Argv), want)
+	}
+	return got
+}
+
 func TestVerlTrialsWriteToTheScratchFolder(t *testing.T) {
 	const verlOff = " trainer.default_local_dir=/s hydra.run.dir=/s/hydra trainer.default_hdfs_dir=null trainer.save_freq=-1 trainer.test_freq=-1 trainer.logger=[console]"
 	for argv, want := range map[string]string{
@@ -23,21 +34,15 @@ func TestVerlTrialsWriteToTheScratchFolder(t *testing.T) {
 		"python3 -m verl.trainer.main_ppo actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 trainer.rollout_data_dir=dump": "python3 -m verl.trainer.main_ppo actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 trainer.rollout_data_dir=null" +
 			verlOff + " ++trainer.resume_mode=disable trainer.val_before_train=false",
 	} {
-		got := plugintab.MustApply(t, New(), plugintab.Command(argv, nil), trialFix)
-		if plugintab.ArgvText(got.Argv) != want {
-			t.Errorf("%s\n got %s\nwant %s", argv, plugintab.ArgvText(got.Argv), want)
-		}
+		wantTrial(t, argv, want)
 	}
 }
 
 func TestNeMoTrialsLogToTheScratchFolder(t *testing.T) {
 	const argv = "python megatron_gpt_pretraining.py model.micro_batch_size=1 exp_manager.create_mlflow_logger=true exp_manager.create_wandb_logger=True exp_manager.resume_from_checkpoint=ck/last.ckpt"
-	got := plugintab.MustApply(t, New(), plugintab.Command(argv, nil), trialFix)
 	want := "python megatron_gpt_pretraining.py model.micro_batch_size=1 exp_manager.create_mlflow_logger=false exp_manager.create_wandb_logger=false exp_manager.resume_from_checkpoint=null" +
 		" ++exp_manager.explicit_log_dir=/s ++exp_manager.create_checkpoint_callback=false ++exp_manager.resume_if_exists=false ++exp_manager.create_tensorboard_logger=false"
-	if plugintab.ArgvText(got.Argv) != want {
-		t.Errorf("argv\n got %s\nwant %s", plugintab.ArgvText(got.Argv), want)
-	}
+	wantTrial(t, argv, want)
 }
 
 func TestNeMo2TrialsAppendTheirKeysLast(t *testing.T) {
@@ -54,22 +59,15 @@ func TestNeMo2TrialsAppendTheirKeysLast(t *testing.T) {
 		// resume=None reads nothing back: no resume keys to set on it.
 		"nemo llm finetune -f llama3_8b resume=None resume.path=x data.micro_batch_size=2": "nemo llm finetune -f llama3_8b resume=None resume.path=x data.micro_batch_size=2" + off,
 	} {
-		got := plugintab.MustApply(t, New(), plugintab.Command(argv, nil), trialFix)
-		if plugintab.ArgvText(got.Argv) != want {
-			t.Errorf("%s\n got %s\nwant %s", argv, plugintab.ArgvText(got.Argv), want)
-		}
+		wantTrial(t, argv, want)
 	}
 }
 
 func TestMegatronBridgeTrialsSaveOnlyToScratch(t *testing.T) {
 	const argv = "torchrun --nproc_per_node=2 examples/recipes/llama/pretrain_llama3_8b.py --config-file c.yaml train.micro_batch_size=2 checkpoint.save_interval=100 +logger.wandb_project=p logger.mlflow_experiment=e checkpoint.ckpt_step=10"
-	got := plugintab.MustApply(t, New(), plugintab.Command(argv, nil), trialFix)
 	want := "torchrun --nproc_per_node=2 examples/recipes/llama/pretrain_llama3_8b.py --config-file c.yaml train.micro_batch_size=2 checkpoint.save_interval=null +logger.wandb_project=null logger.mlflow_experiment=null checkpoint.ckpt_step=null" +
 		" checkpoint.save=/s/checkpoints checkpoint.load=null logger.tensorboard_dir=null"
-	if plugintab.ArgvText(got.Argv) != want {
-		t.Errorf("argv\n got %s\nwant %s", plugintab.ArgvText(got.Argv), want)
-	}
-	if !strings.HasPrefix(got.Summary, "checkpoint.save=/s/checkpoints checkpoint.save_interval=null ") {
+	if got := wantTrial(t, argv, want); !strings.HasPrefix(got.Summary, "checkpoint.save=/s/checkpoints checkpoint.save_interval=null ") {
 		t.Errorf("summary %q", got.Summary)
 	}
 }
