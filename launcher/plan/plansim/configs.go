@@ -210,9 +210,8 @@ func TuneMode(j ConfigJob) ConfigOutcome {
 		s := State{Micro: c.Micro, Allocator: true, Ckpt: c.Checkpointing, Q8: c.Optimizer8bit}
 		tr := plan.Trial{Candidate: c}
 		if jb := j.job(s); jb.Fits(s.Micro) {
-			need := float64(jb.Fixed+jb.PerSample*int64(s.Micro)) * (1 + jb.Waste)
 			tr.Fits, tr.SamplesPerS = true, j.Speed(s)
-			tr.Point = plan.Point{Demand: int64(need), Usable: jb.Capacity, PreStep: j.preStep(s)}
+			tr.Point = plan.Point{Demand: int64(jb.Demand(s.Micro)), Usable: jb.Capacity, PreStep: j.preStep(s)}
 		} else {
 			obs := plan.ObservationFrom(jb.OOM(s.Micro), 0, 0)
 			tr.OOM, tr.Point = true, plan.Point{Demand: obs.Demand, Usable: obs.Usable, PreStep: j.preStep(s)}

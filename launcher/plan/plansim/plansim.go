@@ -55,10 +55,14 @@ func WithLoaded(jobs []Job, share float64) []Job {
 	return out
 }
 
-// Fits reports whether micro-batch b fits.
-func (j Job) Fits(b int) bool {
-	return float64(j.Fixed+j.PerSample*int64(b))*(1+j.Waste) <= float64(j.Capacity)
+// Demand is the memory a step at micro-batch b takes, the allocator's
+// waste included: what NVML's peak shows when it fits.
+func (j Job) Demand(b int) float64 {
+	return float64(j.Fixed+j.PerSample*int64(b)) * (1 + j.Waste)
 }
+
+// Fits reports whether micro-batch b fits.
+func (j Job) Fits(b int) bool { return j.Demand(b) <= float64(j.Capacity) }
 
 // Largest is the largest micro-batch that fits (0 when none does).
 func (j Job) Largest() int {

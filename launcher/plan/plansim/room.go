@@ -25,8 +25,7 @@ type RoomCheck struct {
 // RoomGain is negative): SummarizeRooms applies room_gain.
 func roomAtEnd(p *plan.Planner, j ConfigJob, s State, below int) *RoomCheck {
 	jb := j.job(s)
-	peak := int64(float64(jb.Fixed+jb.PerSample*int64(s.Micro)) * (1 + jb.Waste))
-	at := plan.Point{Size: s.Micro, Demand: peak, Usable: jb.Capacity, PreStep: j.preStep(s)}
+	at := plan.Point{Size: s.Micro, Demand: int64(jb.Demand(s.Micro)), Usable: jb.Capacity, PreStep: j.preStep(s)}
 	fit, ok := p.Room(at, j.Effective/s.Micro, below)
 	if !ok {
 		return nil
