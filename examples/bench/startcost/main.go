@@ -39,32 +39,35 @@ import (
 type probe struct {
 	name    string
 	imports []string
+	// part says the packages are vramrun's dependencies (net/http is
+	// measured alone, as what go-plugin brings); required that the run
+	// path needs them whatever the layout (go-nvml, cobra, viper).
+	part, required bool
 }
 
 // probes are the dependencies vramrun's main binary links that have
-// package initialisation worth measuring, one a row, then all together.
+// package initialisation worth measuring, one a row, then all together,
+// then the required ones alone: what a run path would link if
+// external-plugin hosting and report drawing were separate executables,
+// the floor of that layout decision.
 func probes() []probe {
-	all := []string{}
 	list := []probe{
-		{name: "go-nvml (cgo)", imports: []string{"github.com/NVIDIA/go-nvml/pkg/nvml"}},
-		{name: "cobra", imports: []string{"github.com/spf13/cobra"}},
-		{name: "viper", imports: []string{"github.com/spf13/viper"}},
-		{name: "gonum/plot (SVG)", imports: []string{"gonum.org/v1/plot", "gonum.org/v1/plot/vg/vgsvg"}},
+		{name: "go-nvml (cgo)", imports: []string{"github.com/NVIDIA/go-nvml/pkg/nvml"}, part: true, required: true},
+		{name: "cobra", imports: []string{"github.com/spf13/cobra"}, part: true, required: true},
+		{name: "viper", imports: []string{"github.com/spf13/viper"}, part: true, required: true},
+		{name: "gonum/plot (SVG)", imports: []string{"gonum.org/v1/plot", "gonum.org/v1/plot/vg/vgsvg"}, part: true},
 		{name: "net/http alone", imports: []string{"net/http"}},
-		{name: "go-plugin (gRPC, protobuf, net/http)", imports: []string{"github.com/hashicorp/go-plugin"}},
+		{name: "go-plugin (gRPC, protobuf, net/http)", imports: []string{"github.com/hashicorp/go-plugin"}, part: true},
 	}
-	var required []string
+	var all, required []string
 	for _, p := range list {
-		if p.name != "net/http alone" {
+		if p.part {
 			all = append(all, p.imports...)
 		}
-		if p.name == "go-nvml (cgo)" || p.name == "cobra" || p.name == "viper" {
+		if p.required {
 			required = append(required, p.imports...)
 		}
 	}
-	// The required dependencies alone are what a run path would link if
-	// external-plugin hosting and report drawing were separate
-	// executables: the floor of that layout decision.
 	return append(list, probe{name: "all of the above", imports: all},
 		probe{name: "go-nvml, cobra and viper only (no plugin hosting, no report drawing)", imports: required})
 }
