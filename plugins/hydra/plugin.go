@@ -144,11 +144,14 @@ func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 
 // micro is the micro-batch the command trains at: its key, or the tool's
 // default; nil when unknown.
-func (c *command) micro() *int {
-	if m := cfgcli.Int(c.vals[c.tool.micro]); m != nil || c.tool.microDefault == 0 {
-		return m
+func (c *command) micro() *int { return c.keyOr(c.tool.micro, c.tool.microDefault) }
+
+// keyOr is key's whole number, else the tool's default def (0: none, nil).
+func (c *command) keyOr(key string, def int) *int {
+	if n := cfgcli.Int(c.vals[key]); n != nil || def == 0 {
+		return n
 	}
-	return sdk.Int(c.tool.microDefault)
+	return sdk.Int(def)
 }
 
 // Analyze reads the knobs the command gives; every fix is the apply's to
@@ -172,10 +175,7 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 	if passes, ok := evalPasses[t.name]; ok {
 		a.Knobs.EvalBatchSize = c.evalBatch(passes)
 	}
-	global := cfgcli.Int(v[t.global])
-	if global == nil && t.globalDefault > 0 {
-		global = sdk.Int(t.globalDefault)
-	}
+	global := c.keyOr(t.global, t.globalDefault)
 	if global != nil && micro != nil && *micro > 0 {
 		g := *global
 		if key, ok := globalTimes[t.name]; ok {
