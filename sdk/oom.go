@@ -144,4 +144,41 @@ func (r RejectionPattern) Validate() error {
 type Frame struct {
 	Name  string `json:"name"`
 	Phase Phase  `json:"phase"`
+	// Package, when set, is the Python package the function must be in
+	// ("verl", "transformers", "keras.src"): the frame counts only when its
+	// file lies in that package's folder (verl/ in the traceback's path),
+	// so that a name scripts also use ("compute_log_prob", "predict") does
+	// not tell the phase when the user's own function has it. Empty: any
+	// file.
+	Package string `json:"package,omitempty"`
+}
+
+// Validate checks the name, the phase and the package's dotted form.
+func (f Frame) Validate() error {
+	if f.Name == "" {
+		return fmt.Errorf("traceback frame with an empty name (phase %q)", f.Phase)
+	}
+	if f.Phase != PhaseTrain && f.Phase != PhaseEval {
+		return fmt.Errorf("traceback frame %q: phase %q is not %q or %q", f.Name, f.Phase, PhaseTrain, PhaseEval)
+	}
+	if f.Package != "" && !dottedName(f.Package) {
+		return fmt.Errorf("traceback frame %q: package %q is not a dotted Python name", f.Name, f.Package)
+	}
+	return nil
+}
+
+// dottedName says whether s is a Python package's import name: identifiers
+// joined by dots.
+func dottedName(s string) bool {
+	for _, part := range strings.Split(s, ".") {
+		if part == "" || (part[0] >= '0' && part[0] <= '9') {
+			return false
+		}
+		for _, r := range part {
+			if r != '_' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -62,11 +62,8 @@ func (d DescribeResponse) Validate() error {
 		seenProgress[p.ID] = true
 	}
 	for _, f := range d.Frames {
-		if f.Name == "" {
-			return fmt.Errorf("traceback frame with an empty name (phase %q)", f.Phase)
-		}
-		if f.Phase != PhaseTrain && f.Phase != PhaseEval {
-			return fmt.Errorf("traceback frame %q: phase %q is not %q or %q", f.Name, f.Phase, PhaseTrain, PhaseEval)
+		if err := f.Validate(); err != nil {
+			return err
 		}
 	}
 	return nil

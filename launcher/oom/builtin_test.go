@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/vramrun/vramrun/launcher/oom"
+	"github.com/vramrun/vramrun/plugins/hydra"
 	"github.com/vramrun/vramrun/plugins/jax"
 	"github.com/vramrun/vramrun/plugins/lightning"
 	"github.com/vramrun/vramrun/plugins/pytorch"
@@ -25,7 +26,7 @@ func builtinPatterns() []sdk.OOMPattern {
 
 func builtinFrames() []sdk.Frame {
 	var out []sdk.Frame
-	for _, fs := range [][]sdk.Frame{pytorch.Frames(), tensorflow.Frames(), transformers.Frames(), lightning.Frames()} {
+	for _, fs := range [][]sdk.Frame{pytorch.Frames(), tensorflow.Frames(), transformers.Frames(), lightning.Frames(), hydra.Frames()} {
 		out = append(out, fs...)
 	}
 	return out

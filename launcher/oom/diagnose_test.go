@@ -30,7 +30,9 @@ func acmeMatcher(t *testing.T) *oom.Matcher {
 			Regexp: `peer (?P<pid>\d+) uses (?P<used>` + size + `)`},
 		{ID: "other.crash", Framework: "other", Kind: sdk.KindGPU, Regexp: `OTHER CRASH want (?P<tried>` + size + `)`},
 		{ID: "acme.ram", Framework: "acme", Kind: sdk.KindHost, Regexp: `ACME RAM GONE`},
-	}, []sdk.Frame{{Name: "run_eval", Phase: sdk.PhaseEval}, {Name: "run_train", Phase: sdk.PhaseTrain}})
+	}, []sdk.Frame{{Name: "run_eval", Phase: sdk.PhaseEval}, {Name: "run_train", Phase: sdk.PhaseTrain},
+		{Name: "score", Phase: sdk.PhaseEval, Package: "acme"}, {Name: "score_all", Phase: sdk.PhaseEval, Package: "acme.metrics"},
+		{Name: "step", Phase: sdk.PhaseTrain, Package: "acme"}, {Name: "step", Phase: sdk.PhaseEval, Package: "acme.eval"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,6 +300,16 @@ func TestPhase(t *testing.T) {
 		{"traceback beyond the window", tb("/lib/acme.py:run_train") + lines(1999, "noise %d") + "ACME CRASH\n", "", sdk.PhaseUnknown},
 		{"traceback at the window's edge", tb("/lib/acme.py:run_train") + lines(1998, "noise %d") + "ACME CRASH\n", "", sdk.PhaseTrain},
 		{"a deep stack keeps its header", tb(deepStack(1200)...) + "ACME CRASH\n", "", sdk.PhaseEval},
+		// Frames declared in a package count only in its folder.
+		{"packaged frame in its package", tb("/opt/py/site-packages/acme/workers.py:score") + "ACME CRASH\n", "", sdk.PhaseEval},
+		{"packaged frame in the user's file", tb("/home/u/train.py:score") + "ACME CRASH\n", "train.py", sdk.PhaseUnknown},
+		{"packaged frame in a folder the name begins", tb("/opt/py/site-packages/acmex/workers.py:score") + "ACME CRASH\n", "", sdk.PhaseUnknown},
+		{"packaged frame, a relative path", tb("acme/workers.py:score") + "ACME CRASH\n", "", sdk.PhaseEval},
+		{"dotted package in its folder", tb("/src/acme/metrics/core.py:score_all") + "ACME CRASH\n", "", sdk.PhaseEval},
+		{"dotted package, the parent's folder", tb("/src/acme/core.py:score_all") + "ACME CRASH\n", "", sdk.PhaseUnknown},
+		{"a name in two packages", tb("/src/acme/trainer.py:step") + "ACME CRASH\n", "", sdk.PhaseTrain},
+		{"a name in two packages, the eval one", tb("/src/acme/eval/loop.py:step") + "ACME CRASH\n", "", sdk.PhaseEval},
+		{"a Windows path", "Traceback (most recent call last):\n  File \"C:\\py\\Lib\\site-packages\\acme\\workers.py\", line 3, in score\nACME CRASH\n", "", sdk.PhaseEval},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -370,6 +382,7 @@ func TestCompileErrors(t *testing.T) {
 		{"too many follows", with(func(p *sdk.OOMPattern) { p.Follow = make([]string, 33) }), nil, "acme.crash"},
 		{"frame phase", nil, []sdk.Frame{{Name: "run", Phase: sdk.PhaseUnknown}}, `"run"`},
 		{"frame name", nil, []sdk.Frame{{Phase: sdk.PhaseEval}}, "empty name"},
+		{"frame package", nil, []sdk.Frame{{Name: "run", Phase: sdk.PhaseEval, Package: "acme/workers"}}, `package "acme/workers"`},
 	}
 	for _, tc := range tests {
 		_, err := oom.Compile(tc.patterns, tc.frames)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/vramrun/vramrun/sdk"
@@ -38,10 +39,38 @@ type Matcher struct {
 	// of the work of compiling, a run compiles before its job may start,
 	// and a job that prints no OOM text and little output needs neither.
 	filters func() *filters
-	// evalFrames and trainFrames are the declared frame names; a name may be
-	// in both when plugins disagree, and evaluation wins.
-	evalFrames  map[string]bool
-	trainFrames map[string]bool
+	// frames are the declared frames by function name; a name may have
+	// both phases when plugins disagree, and evaluation wins.
+	frames map[string][]frameRule
+}
+
+// frameRule is one declared frame of a name: its phase, and the folder
+// (verl/workers/ for package verl.workers) its file must lie in, "" for
+// any.
+type frameRule struct {
+	phase  sdk.Phase
+	folder string
+}
+
+// phaseOf is the phase a frame tells: eval when any rule for its name and
+// path says so, else train when one does, else unknown. path uses / or \.
+func (m *Matcher) phaseOf(path, fn string) sdk.Phase {
+	rules := m.frames[fn]
+	if len(rules) == 0 {
+		return sdk.PhaseUnknown
+	}
+	path = "/" + strings.ReplaceAll(path, "\\", "/")
+	phase := sdk.PhaseUnknown
+	for _, r := range rules {
+		if r.folder != "" && !strings.Contains(path, r.folder) {
+			continue
+		}
+		if r.phase == sdk.PhaseEval {
+			return sdk.PhaseEval
+		}
+		phase = r.phase
+	}
+	return phase
 }
 
 // filters are a Matcher's prefilters.
@@ -84,7 +113,7 @@ type compiledPattern struct {
 // skipped, so that a plugin listed earlier overrides a later one's text.
 // Patterns keep their order: a line takes the first one that matches.
 func Compile(patterns []sdk.OOMPattern, frames []sdk.Frame) (*Matcher, error) {
-	m := &Matcher{evalFrames: map[string]bool{}, trainFrames: map[string]bool{}}
+	m := &Matcher{frames: map[string][]frameRule{}}
 	seen := map[string]bool{}
 	for _, p := range patterns {
 		if err := p.Validate(); err != nil {
@@ -112,17 +141,14 @@ func Compile(patterns []sdk.OOMPattern, frames []sdk.Frame) (*Matcher, error) {
 	}
 	m.filters = sync.OnceValue(func() *filters { return buildFilters(m.patterns) })
 	for _, f := range frames {
-		if f.Name == "" {
-			return nil, fmt.Errorf("traceback frame with an empty name (phase %q)", f.Phase)
+		if err := f.Validate(); err != nil {
+			return nil, err
 		}
-		switch f.Phase {
-		case sdk.PhaseEval:
-			m.evalFrames[f.Name] = true
-		case sdk.PhaseTrain:
-			m.trainFrames[f.Name] = true
-		default:
-			return nil, fmt.Errorf("traceback frame %q: phase %q is not %q or %q", f.Name, f.Phase, sdk.PhaseTrain, sdk.PhaseEval)
+		rule := frameRule{phase: f.Phase}
+		if f.Package != "" {
+			rule.folder = "/" + strings.ReplaceAll(f.Package, ".", "/") + "/"
 		}
+		m.frames[f.Name] = append(m.frames[f.Name], rule)
 	}
 	return m, nil
 }

@@ -46,10 +46,14 @@ func (t *traceback) observe(line []byte, lineNo int, m *Matcher, script string) 
 	}
 	t.last = lineNo
 	path, fn := string(sub[1]), string(sub[2])
-	switch {
-	case m.evalFrames[fn] || isUserEvalFunction(path, fn, script):
+	if isUserEvalFunction(path, fn, script) {
 		t.eval = true
-	case m.trainFrames[fn]:
+		return
+	}
+	switch m.phaseOf(path, fn) {
+	case sdk.PhaseEval:
+		t.eval = true
+	case sdk.PhaseTrain:
 		t.train = true
 	}
 }

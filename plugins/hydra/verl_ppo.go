@@ -23,12 +23,13 @@ import (
 // (generate_sequences) and scores, and is neither.
 //
 // vramrun matches frame names over every plugin's declarations, whichever
-// plugin claimed the command, so these apply to any traceback:
-// compute_ref_log_prob is verl's alone; compute_log_prob and
-// compute_values are what an RL trainer calls its no-gradient passes.
+// plugin claimed the command, and compute_log_prob and compute_values are
+// what any RL trainer may call its passes, with or without gradients: each
+// counts only in verl's own files, so that a user's script of the same
+// names keeps its phase from its other frames.
 func Frames() []sdk.Frame {
-	eval := func(name string) sdk.Frame { return sdk.Frame{Name: name, Phase: sdk.PhaseEval} }
-	train := func(name string) sdk.Frame { return sdk.Frame{Name: name, Phase: sdk.PhaseTrain} }
+	eval := func(name string) sdk.Frame { return sdk.Frame{Name: name, Phase: sdk.PhaseEval, Package: "verl"} }
+	train := func(name string) sdk.Frame { return sdk.Frame{Name: name, Phase: sdk.PhaseTrain, Package: "verl"} }
 	return []sdk.Frame{
 		eval("compute_log_prob"),
 		eval("compute_ref_log_prob"),

@@ -18,6 +18,12 @@ func TestVerlPPOFrames(t *testing.T) {
 		"update_actor": sdk.PhaseTrain, "update_policy": sdk.PhaseTrain, "update_critic": sdk.PhaseTrain,
 	}
 	got := plugintab.WantFrames(t, Frames(), want)
+	// Names RL scripts also use: each counts in verl's own files only.
+	for _, f := range Frames() {
+		if f.Package != "verl" {
+			t.Errorf("frame %q: package %q, want verl", f.Name, f.Package)
+		}
+	}
 	// Shared by the updates and the passes, or verl's validation: never a
 	// frame, so that neither update nor validation reads as the other.
 	for _, name := range []string{"_forward_micro_batch", "_validate", "generate_sequences", "fit", "func"} {

@@ -51,13 +51,21 @@ func Patterns() []sdk.OOMPattern {
 }
 
 // Frames are the Keras/TensorFlow traceback functions that tell the phase.
+// fit, evaluate and predict are Model's methods, and names any script may
+// use for its own functions: they count in Keras's files only (keras/ of
+// Keras 2 and 3, TensorFlow's own tensorflow/python/keras/, tf_keras/).
+// The step methods are what a Model subclass overrides in the user's file,
+// so they count anywhere.
 func Frames() []sdk.Frame {
-	return []sdk.Frame{
-		{Name: "evaluate", Phase: sdk.PhaseEval},
-		{Name: "predict", Phase: sdk.PhaseEval},
-		{Name: "test_step", Phase: sdk.PhaseEval},
-		{Name: "predict_step", Phase: sdk.PhaseEval},
-		{Name: "fit", Phase: sdk.PhaseTrain},
-		{Name: "train_step", Phase: sdk.PhaseTrain},
+	var frames []sdk.Frame
+	for _, pkg := range []string{"keras", "tf_keras"} {
+		frames = append(frames,
+			sdk.Frame{Name: "evaluate", Phase: sdk.PhaseEval, Package: pkg},
+			sdk.Frame{Name: "predict", Phase: sdk.PhaseEval, Package: pkg},
+			sdk.Frame{Name: "fit", Phase: sdk.PhaseTrain, Package: pkg})
 	}
+	return append(frames,
+		sdk.Frame{Name: "test_step", Phase: sdk.PhaseEval},
+		sdk.Frame{Name: "predict_step", Phase: sdk.PhaseEval},
+		sdk.Frame{Name: "train_step", Phase: sdk.PhaseTrain})
 }

@@ -54,7 +54,7 @@ func descriptionToPB(d sdk.DescribeResponse) *pluginpb.DescribeResponse {
 		m.Patterns = append(m.Patterns, pm)
 	}
 	for _, f := range d.Frames {
-		m.Frames = append(m.Frames, &pluginpb.Frame{Name: f.Name, Phase: string(f.Phase)})
+		m.Frames = append(m.Frames, &pluginpb.Frame{Name: f.Name, Phase: string(f.Phase), Package: f.Package})
 	}
 	for _, r := range d.Rejections {
 		m.Rejections = append(m.Rejections, &pluginpb.RejectionPattern{Id: r.ID, Regexp: r.Regexp})
@@ -80,7 +80,7 @@ func descriptionFromPB(m *pluginpb.DescribeResponse) sdk.DescribeResponse {
 		d.Patterns = append(d.Patterns, p)
 	}
 	for _, f := range m.GetFrames() {
-		d.Frames = append(d.Frames, sdk.Frame{Name: f.GetName(), Phase: sdk.Phase(f.GetPhase())})
+		d.Frames = append(d.Frames, sdk.Frame{Name: f.GetName(), Phase: sdk.Phase(f.GetPhase()), Package: f.GetPackage()})
 	}
 	for _, r := range m.GetRejections() {
 		d.Rejections = append(d.Rejections, sdk.RejectionPattern{ID: r.GetId(), Regexp: r.GetRegexp()})

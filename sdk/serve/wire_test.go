@@ -65,7 +65,7 @@ func fullRecorder() *recorder {
 			Patterns: []sdk.OOMPattern{{ID: "mine.oom", Framework: "mine", Kind: sdk.KindGPU,
 				Regexp: `wanted (?P<tried>\S+ GiB)`, Follow: []string{`free (?P<free>\S+ GiB)`}, Detail: true,
 				DTypeSizes: map[string]int{"f16": 2, "f32": 4}}},
-			Frames:     []sdk.Frame{{Name: "evaluate", Phase: sdk.PhaseEval}, {Name: "backward", Phase: sdk.PhaseTrain}},
+			Frames:     []sdk.Frame{{Name: "evaluate", Phase: sdk.PhaseEval, Package: "acme.trainer"}, {Name: "backward", Phase: sdk.PhaseTrain}},
 			Rejections: []sdk.RejectionPattern{{ID: "mine.unknown_flag", Regexp: `unknown flag (?P<name>\S+)`}},
 			Progress: []sdk.ProgressPattern{{ID: "mine.rate", Regexp: `(?P<per_s>[0-9.]+) samples/s`, Unit: sdk.UnitSample,
 				PerProcess: true, Summary: true}}},

@@ -233,7 +233,10 @@ type Frame struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// phase is "train" or "eval".
-	Phase         string `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	Phase string `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	// package, when set, is the Python package ("verl", "keras.src") whose
+	// folder the frame's file must lie in; empty: any file.
+	Package       string `protobuf:"bytes,3,opt,name=package,proto3" json:"package,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,6 +281,13 @@ func (x *Frame) GetName() string {
 func (x *Frame) GetPhase() string {
 	if x != nil {
 		return x.Phase
+	}
+	return ""
+}
+
+func (x *Frame) GetPackage() string {
+	if x != nil {
+		return x.Package
 	}
 	return ""
 }
@@ -1282,10 +1292,11 @@ const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"dtypeSizes\x1a=\n" +
 	"\x0fDtypeSizesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"1\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"K\n" +
 	"\x05Frame\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05phase\x18\x02 \x01(\tR\x05phase\":\n" +
+	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x18\n" +
+	"\apackage\x18\x03 \x01(\tR\apackage\":\n" +
 	"\x10RejectionPattern\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06regexp\x18\x02 \x01(\tR\x06regexp\"\x88\x01\n" +
