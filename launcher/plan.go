@@ -34,6 +34,8 @@ type PlanOptions struct {
 	OOMLog string
 	// BF16 is whether the GPU supports bf16; nil when unknown.
 	BF16 *bool
+	// GPUs is how many GPUs the job would see, 0 when unknown.
+	GPUs int
 	// Stderr takes vramrun's warnings (a plugin dropped) and, at Verbosity
 	// 1, which plugin claimed the command; nil discards them. Verbosity -1
 	// says nothing but failures.
@@ -63,7 +65,7 @@ func MakePlan(ctx context.Context, o PlanOptions) (*present.Plan, error) {
 	l := &loop{
 		cfg:     loopConfig{argv: o.Argv, dir: o.Dir, max: MaxPlanSteps + 1, policy: policyOf(o.Settings), now: time.Now},
 		plugins: o.Plugins,
-		cmd:     rewrite.New(o.Argv, o.Dir, rewrite.Merge(o.Env, o.Settings.Env), o.Settings.Flags),
+		cmd:     rewrite.New(o.Argv, o.Dir, rewrite.Merge(o.Env, o.Settings.Env), o.Settings.Flags).WithGPUs(o.GPUs),
 		planner: plan.New(plan.FromSettings(o.Settings, o.BF16)),
 		sup:     &alwaysOOM{first: first, later: later},
 		learner: noLearning{},

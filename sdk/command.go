@@ -20,6 +20,12 @@ type Command struct {
 	// Flags is the project's own flags mapping (profile key flags:), keyed by
 	// the names of ProfileFlagKeys.
 	Flags map[string]string `json:"flags,omitempty"`
+	// GPUs is how many GPUs the job sees on this machine (NVML's, after
+	// the job's CUDA_VISIBLE_DEVICES); 0 when vramrun cannot tell. A
+	// launcher told to start one process per GPU (torchrun --nproc-per-node
+	// gpu, deepspeed without --num_gpus, litgpt --devices auto) starts this
+	// many on each node.
+	GPUs int `json:"gpus,omitempty"`
 }
 
 // ProfileFlagKeys are the keys a profile's flags: mapping may use.

@@ -64,13 +64,14 @@ func (s *session) printPlan(ctx context.Context, loaded profiles.Loaded, plugins
 		return usageError("%v", err)
 	}
 	var bf16 *bool
+	var gpus int
 	if g := s.openGPU(-1); g != nil {
-		bf16 = gpuview.BF16Of(g, s.env)
+		bf16, gpus = gpuview.BF16Of(g, s.env), gpuview.CountOf(g, s.env)
 		g.Close()
 	}
 	p, err := launcher.MakePlan(ctx, launcher.PlanOptions{
 		Argv: opts.argv, Settings: loaded.Settings, Dir: s.dir, Env: s.env, Plugins: plugins,
-		PlanDir: store.PlanDir(), OOMLog: opts.oomLog, BF16: bf16, Stderr: s.stderr,
+		PlanDir: store.PlanDir(), OOMLog: opts.oomLog, BF16: bf16, GPUs: gpus, Stderr: s.stderr,
 		Verbosity: verbosity(opts.quiet, opts.verbose),
 	})
 	if err != nil {

@@ -149,10 +149,23 @@ def rank_env(base, rank, local_rank, world, local_world, master_addr, master_por
     return env
 
 
+def visible_gpus():
+    """torch.cuda.device_count() on the simulated machine: its SIMGPU_COUNT GPUs (1), or as many of them as
+    CUDA_VISIBLE_DEVICES lists (CUDA stops at the first entry that names none; the sim takes each as one)."""
+    try:
+        count = max(int(os.environ.get("SIMGPU_COUNT", "1")), 1)
+    except ValueError:
+        count = 1
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is None:
+        return count
+    return min(len([e for e in listed.split(",") if e.strip()]), count)
+
+
 def count_processes(text, flag):
-    """A process count: an integer >= 1, or gpu/auto (the simulated machine's GPUs: SIMGPU_COUNT, 1)."""
+    """A process count: an integer >= 1, or gpu/auto (the GPUs the simulated machine shows the job)."""
     if text in ("gpu", "auto", "cuda", "-1"):
-        text = os.environ.get("SIMGPU_COUNT", "1")
+        text = str(max(visible_gpus(), 1))
     if text == "cpu":
         text = "1"
     try:

@@ -110,6 +110,15 @@ class LaunchTest(unittest.TestCase):
     def launch(self, name, *args, env=None):
         return run(os.path.join("bin", name), *args, env=env)
 
+    def test_a_process_per_visible_gpu(self):
+        # --nproc-per-node gpu is torch.cuda.device_count(): the machine's GPUs, or those CUDA_VISIBLE_DEVICES lists.
+        for extra, want in (({"SIMGPU_COUNT": "4"}, "32"), ({"SIMGPU_COUNT": "4", "CUDA_VISIBLE_DEVICES": "2,3"}, "16"),
+                            ({"SIMGPU_COUNT": "2", "CUDA_VISIBLE_DEVICES": "0,1,2"}, "16")):
+            proc = self.launch("torchrun", "--nproc-per-node", "gpu", "examples/simtrain/train.py", "-b", "8",
+                               "--steps", "1", env=extra)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual(done_line(proc.stdout)["effective"], want, extra)
+
     def test_torchrun_ranks_keep_the_effective_batch(self):
         proc = self.launch("torchrun", "--nproc-per-node", "2", "examples/simtrain/train.py", "-b", "8",
                            "--grad-accum-steps", "2", "--steps", "2")

@@ -81,6 +81,9 @@ func (v *View) Key() profiles.GPUKey {
 // BF16 is whether every visible GPU supports bf16; nil when unknown.
 func (v *View) BF16() *bool { return bf16Of(v.devices) }
 
+// Count is how many GPUs the job sees, 0 when unknown (no NVML).
+func (v *View) Count() int { return len(v.devices) }
+
 func bf16Of(devs []gpu.Device) *bool {
 	if len(devs) == 0 {
 		return nil
@@ -103,6 +106,16 @@ func BF16Of(g *gpu.GPUs, env map[string]string) *bool {
 		return nil
 	}
 	return bf16Of(devs)
+}
+
+// CountOf is how many GPUs a job with env would see, 0 when NVML cannot
+// tell, for vramrun plan.
+func CountOf(g *gpu.GPUs, env map[string]string) int {
+	devs, err := g.Visible(env)
+	if err != nil {
+		return 0
+	}
+	return len(devs)
 }
 
 // Capacity is the first visible GPU's memory, 0 when unknown.

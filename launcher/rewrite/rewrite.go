@@ -29,6 +29,8 @@ type Command struct {
 	// the job reads instead.
 	inputs map[string]string
 	fixes  []string
+	// gpus is how many GPUs the job sees, 0 when unknown (sdk.Command.GPUs).
+	gpus int
 }
 
 // New starts from the command as typed, run in dir with the environment
@@ -36,6 +38,12 @@ type Command struct {
 func New(argv []string, dir string, base, flags map[string]string) *Command {
 	return &Command{dir: dir, flags: flags, base: base, set: map[string]string{},
 		argv: append([]string(nil), argv...), files: map[string]string{}, fixes: []string{}}
+}
+
+// WithGPUs says how many GPUs the job sees (0: unknown), for the plugins.
+func (c *Command) WithGPUs(n int) *Command {
+	c.gpus = max(n, 0)
+	return c
 }
 
 // Clone is a copy of the command as it is now, to go back to.
@@ -58,7 +66,7 @@ func (c *Command) Argv() []string { return append([]string(nil), c.argv...) }
 
 // SDK is the command as a plugin sees it, a copy of its own.
 func (c *Command) SDK() sdk.Command {
-	return sdk.Command{Argv: append([]string(nil), c.argv...), Env: c.Env(), Dir: c.dir, Flags: c.flags}
+	return sdk.Command{Argv: append([]string(nil), c.argv...), Env: c.Env(), Dir: c.dir, Flags: c.flags, GPUs: c.gpus}
 }
 
 // Env is the job's whole environment.

@@ -51,7 +51,7 @@ type command struct {
 func (c *command) Why() string { return c.why }
 
 func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil {
 		return nil, false
 	}

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/vramrun/vramrun/sdk"
 )
 
 // Invocation is a command line split into its wrappers, its launcher and
@@ -77,7 +79,13 @@ type Launch struct {
 	// starts; 1 for a single process; 0 when it cannot be told from the
 	// command line (--nproc-per-node gpu, a node range, deepspeed without
 	// --num_gpus, accelerate --multi_gpu without --num_processes).
+	// ParseCommand fills in a launcher that starts one process per GPU
+	// from the GPUs the job sees.
 	WorldSize int
+	// perGPU, when the launcher starts one process per GPU it sees
+	// (torchrun --nproc-per-node gpu, deepspeed without --num_gpus), is the
+	// number of nodes it does so on; 0 otherwise.
+	perGPU int
 }
 
 // ScriptCall is the training script and the arguments it is given.
@@ -129,7 +137,23 @@ func Parse(argv []string) (Invocation, error) {
 		world *= n
 	}
 	inv.WorldSize = world
+	if len(p.wrapperTasks) == 0 {
+		// Under srun the launcher runs on nodes whose GPUs vramrun does
+		// not see.
+		inv.perGPU = p.perGPU
+	}
 	return inv, nil
+}
+
+// ParseCommand is Parse of the command's argv, with the world of a
+// launcher that starts one process per GPU taken from the GPUs the job sees
+// (cmd.GPUs; left 0 when that is unknown).
+func ParseCommand(cmd sdk.Command) (Invocation, error) {
+	inv, err := Parse(cmd.Argv)
+	if err == nil && inv.WorldSize == 0 && inv.perGPU > 0 && cmd.GPUs > 0 {
+		inv.WorldSize = inv.perGPU * cmd.GPUs
+	}
+	return inv, err
 }
 
 // parser walks argv from the outermost wrapper to the script.
@@ -138,6 +162,7 @@ type parser struct {
 	inv           Invocation
 	wrapperTasks  []int // processes each srun wrapper starts per command it runs
 	launcherWorld int   // processes the innermost launcher starts
+	perGPU        int   // nodes it starts a process per GPU on, when it does
 }
 
 var pythonName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^python[0-9.]*$`) })

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/vramrun/vramrun/sdk"
 )
 
 // want is what a test expects Parse to find; Args is implied by
@@ -370,6 +372,33 @@ func TestLauncherOption(t *testing.T) {
 		v, ok := inv.LauncherOption(tt.option)
 		if v != tt.value || ok != tt.ok {
 			t.Errorf("%s: LauncherOption(%q) = %q, %v; want %q, %v", tt.argv, tt.option, v, ok, tt.value, tt.ok)
+		}
+	}
+}
+
+// TestParseCommandCountsTheGPUsSeen: a launcher that starts a process per
+// GPU takes its world from the GPUs the job sees; unknown stays 0, and so
+// does a launcher under srun, which runs where vramrun does not look.
+func TestParseCommandCountsTheGPUsSeen(t *testing.T) {
+	for argv, want := range map[string][2]int{
+		"torchrun --nproc-per-node gpu train.py":                    {0, 4},
+		"torchrun --nproc_per_node=auto --nnodes 2 train.py":        {0, 8},
+		"python -m torch.distributed.run --nproc_per_node gpu x.py": {0, 4},
+		"torchrun --nproc_per_node 2 train.py":                      {2, 2},
+		"torchrun train.py":                                         {1, 1},
+		"deepspeed train.py --deepspeed ds.json":                    {0, 4},
+		"deepspeed --num_nodes 2 train.py":                          {0, 8},
+		"deepspeed --num_gpus 2 train.py":                           {2, 2},
+		"deepspeed --include localhost:0,1 train.py":                {2, 2},
+		"srun --ntasks 2 torchrun --nproc-per-node gpu train.py":    {0, 0},
+		"accelerate launch --multi_gpu train.py":                    {0, 0},
+		"python train.py":                                           {1, 1},
+	} {
+		for i, gpus := range []int{0, 4} {
+			inv, err := ParseCommand(sdk.Command{Argv: strings.Fields(argv), GPUs: gpus})
+			if err != nil || inv.WorldSize != want[i] {
+				t.Errorf("%s with %d GPUs seen: world %d (%v), want %d", argv, gpus, inv.WorldSize, err, want[i])
+			}
 		}
 	}
 }

@@ -24,11 +24,11 @@ func (p *parser) argparseLauncher(launcherAt, optsAt int, name string, t *option
 	p.inv.table = t
 	switch name {
 	case "torchrun":
-		p.launcherWorld = torchrunWorld(res.opts)
+		p.launcherWorld, p.perGPU = torchrunWorld(res.opts)
 	case "accelerate":
 		p.launcherWorld = accelerateWorld(res.opts)
 	case "deepspeed":
-		p.launcherWorld = deepspeedWorld(res.opts)
+		p.launcherWorld, p.perGPU = deepspeedWorld(res.opts)
 	default:
 		p.launcherWorld = 1
 	}
@@ -36,16 +36,21 @@ func (p *parser) argparseLauncher(launcherAt, optsAt int, name string, t *option
 }
 
 // torchrunWorld is --nproc-per-node (default 1) times --nnodes (default 1,
-// "N" or "MIN:MAX" with MIN == MAX).
-func torchrunWorld(opts []scannedOption) int {
+// "N" or "MIN:MAX" with MIN == MAX). With --nproc-per-node gpu or auto
+// (one process per GPU, on a GPU machine) the world is 0 and perGPU the
+// nodes.
+func torchrunWorld(opts []scannedOption) (world, perGPU int) {
 	perNode, nodes := 1, 1
 	if o, ok := last(opts, "--nproc-per-node"); ok {
 		perNode = positive(o.value)
+		if v := strings.TrimSpace(o.value); v == "gpu" || v == "auto" {
+			perGPU = 1
+		}
 	}
 	if o, ok := last(opts, "--nnodes"); ok {
 		nodes = positiveRange(o.value, ":")
 	}
-	return perNode * nodes
+	return perNode * nodes, perGPU * nodes
 }
 
 // accelerateWorld is --num_processes (the total over all machines); 1
@@ -61,22 +66,27 @@ func accelerateWorld(opts []scannedOption) int {
 }
 
 // deepspeedWorld is --num_gpus times --num_nodes, or the slots an
-// --include list names; 0 when deepspeed is left to use every GPU.
-func deepspeedWorld(opts []scannedOption) int {
+// --include list names; 0 when deepspeed is left to use every GPU, and
+// then perGPU is the nodes (--num_nodes, 1 without it: with no hostfile
+// deepspeed runs on this machine alone).
+func deepspeedWorld(opts []scannedOption) (world, perGPU int) {
 	if o, ok := last(opts, "--include"); ok {
-		return includeSlots(o.value)
+		return includeSlots(o.value), 0
 	}
-	gpus := 0
+	gpus, counted := 0, false
 	if o, ok := last(opts, "--num_gpus"); ok {
-		gpus = positive(o.value)
+		gpus, counted = positive(o.value), true
 	} else if o, ok := last(opts, "--num_accelerators"); ok {
-		gpus = positive(o.value)
+		gpus, counted = positive(o.value), true
 	}
 	nodes := 1
 	if o, ok := last(opts, "--num_nodes"); ok {
 		nodes = positive(o.value)
 	}
-	return gpus * nodes
+	if !counted {
+		return 0, nodes
+	}
+	return gpus * nodes, 0
 }
 
 // includeSlots counts the slots of a deepspeed -i list

@@ -123,7 +123,7 @@ type command struct {
 func (c *command) Why() string { return c.tool.name + " (Hydra overrides)" }
 
 func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil {
 		return nil, false
 	}

@@ -121,7 +121,7 @@ func analyzeCLI(c *cliCommand) pyscript.Analysis {
 	k := c.knobs()
 	if a.WorldSize == 1 && (c.s.Inv.Launcher == "python" || c.s.Inv.Launcher == "python -m" || c.s.Inv.Launcher == "") {
 		// Lightning starts its own processes for devices > 1.
-		a.WorldSize = devicesCount(k.devices) * max(1, valueOr(intPtr(k.nodes.value), 1))
+		a.WorldSize = devicesCount(k.devices, c.s.Cmd.GPUs) * max(1, valueOr(intPtr(k.nodes.value), 1))
 	}
 
 	a.Knobs.BatchSize = intPtr(k.batch.value)
@@ -197,9 +197,11 @@ func valueOr(p *int, def int) int {
 }
 
 // devicesCount is the number of processes Trainer(devices=...) starts on
-// one node: a count, or the length of a list of device ids; 1 for "auto",
-// -1 (every device) and anything else it cannot tell.
-func devicesCount(src source) int {
+// one node: a count, or the length of a list of device ids; for "auto" and
+// -1 (every device) the GPUs the job sees (gpus, 1 when unknown); 1 for
+// anything else it cannot tell, and when unset (Lightning 2's default is
+// "auto", 1.x's one device: left at one).
+func devicesCount(src source, gpus int) int {
 	if n := resolve(src.node); n != nil && n.Kind == yaml.SequenceNode {
 		return max(1, len(n.Content))
 	}
@@ -215,6 +217,9 @@ func devicesCount(src source) int {
 	}
 	if n, ok := atoi(v); ok && n > 0 {
 		return n
+	}
+	if v == "auto" || v == "-1" {
+		return max(gpus, 1)
 	}
 	return 1
 }

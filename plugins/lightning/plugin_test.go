@@ -537,3 +537,23 @@ func TestCheckpointsAndResumeCLI(t *testing.T) {
 	_, err := plugintab.Apply(t, New(), plugintab.Command("python main.py validate", files), sdk.Fix{ID: sdk.FixResume, Checkpoint: ckpt})
 	plugintab.WantUnsupported(t, err, sdk.FixResume, "only LightningCLI's fit resumes (--ckpt_path)")
 }
+
+// TestDevicesAutoIsEveryGPUSeen: Trainer(devices="auto") and -1 start a
+// process per GPU the job sees; without a count of those, one.
+func TestDevicesAutoIsEveryGPUSeen(t *testing.T) {
+	for argv, want := range map[string][2]int{
+		"python main.py fit --trainer.devices auto --data.batch_size 8":                        {1, 4},
+		"python main.py fit --trainer.devices=-1 --trainer.num_nodes 2 --data.batch_size 8":    {2, 8},
+		"python main.py fit --trainer.devices 2 --data.batch_size 8":                           {2, 2},
+		"python main.py fit --data.batch_size 8":                                               {1, 1},
+		"torchrun --nproc_per_node gpu main.py fit --trainer.devices auto --data.batch_size 8": {1, 4},
+	} {
+		for i, gpus := range []int{0, 4} {
+			cmd := command(argv, map[string]string{"main.py": mainPy})
+			cmd.GPUs = gpus
+			if a := plugintab.Analyze(t, New(), cmd); a.WorldSize != want[i] {
+				t.Errorf("%s with %d GPUs seen: world %d, want %d", argv, gpus, a.WorldSize, want[i])
+			}
+		}
+	}
+}

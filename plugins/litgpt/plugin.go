@@ -50,7 +50,7 @@ type command struct {
 func (c *command) Why() string { return "litgpt " + c.sub }
 
 func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil || filepath.Base(inv.Script) != "litgpt" || inv.Module || len(inv.Args) == 0 || !subcommands[inv.Args[0]] {
 		return nil, false
 	}
@@ -86,9 +86,17 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 
 func (c *command) args() []string { return c.s.Inv.Args[1:] }
 
-// world is devices × num_nodes.
+// world is devices × num_nodes. devices auto or -1 is every GPU the job
+// sees (litgpt's parse_devices: torch.cuda.device_count() or 1), and
+// pretrain's default is auto (the finetune commands' is 1); 1 when vramrun
+// cannot tell how many the job sees.
 func (c *command) world() int {
-	return c.vals.Count("devices") * c.vals.Count("num_nodes")
+	devices := c.vals.Count("devices")
+	v, set := c.vals["devices"]
+	if (!set && c.sub == "pretrain") || (set && (v == "auto" || v == "-1")) {
+		devices = max(c.s.Cmd.GPUs, 1)
+	}
+	return devices * c.vals.Count("num_nodes")
 }
 
 // Analyze reads the knobs as the tool merges them.

@@ -41,9 +41,27 @@ func TestGlobalBatchIsTheTruth(t *testing.T) {
 		"--train.micro_batch_size 2 (train.global_batch_size stays; litgpt derives the accumulation)")
 	_, err := plugintab.Apply(t, New(), c, sdk.Fix{ID: sdk.FixMixedPrecision, Precision: "bf16"})
 	plugintab.WantUnsupported(t, err, sdk.FixMixedPrecision, "already in bf16 (precision bf16-true)")
-	// --devices auto (or -1, every GPU) says no count: the world is taken as one, as unset.
-	if a := plugintab.Analyze(t, New(), cmd("litgpt finetune_lora --config lora.yaml --devices auto", files)); a.WorldSize != 1 {
-		t.Errorf("--devices auto: world %d, want 1", a.WorldSize)
+	// --devices auto (or -1) is every GPU the job sees; one when vramrun
+	// cannot tell how many. pretrain's default is auto, finetune's 1.
+	for argv, want := range map[string][2]int{
+		"litgpt finetune_lora --config lora.yaml --devices auto": {1, 4},
+		"litgpt finetune_lora --config lora.yaml --devices=-1":   {1, 4},
+		"litgpt finetune_lora --config lora.yaml":                {1, 1},
+		"litgpt pretrain pythia-14m --train.micro_batch_size 2":  {1, 4},
+		"litgpt pretrain pythia-14m --devices 2":                 {2, 2},
+	} {
+		for i, gpus := range []int{0, 4} {
+			c := cmd(argv, files)
+			c.GPUs = gpus
+			if a := plugintab.Analyze(t, New(), c); a.WorldSize != want[i] {
+				t.Errorf("%s with %d GPUs seen: world %d, want %d", argv, gpus, a.WorldSize, want[i])
+			}
+		}
+	}
+	seen := cmd("litgpt finetune_lora --config lora.yaml --devices auto", files)
+	seen.GPUs = 4
+	if got := plugintab.KnobsText(plugintab.Analyze(t, New(), seen).Knobs); !strings.Contains(got, `"grad_accumulation":1`) {
+		t.Errorf("--devices auto on 4 GPUs: knobs %s, want accumulation 16/4/4 = 1", got)
 	}
 	if got := plugintab.Recognize(t, New(), cmd("litgpt chat checkpoints/x", nil)); got.Confidence != 0 {
 		t.Errorf("litgpt chat claimed")

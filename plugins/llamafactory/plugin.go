@@ -54,7 +54,7 @@ func (c *command) Why() string { return c.why }
 
 // load reads the command when it is LLaMA-Factory's.
 func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil {
 		return nil, false
 	}

@@ -76,7 +76,7 @@ type command struct {
 func (c *command) Why() string { return c.s.Inv.Script }
 
 func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil || !inv.Module || !strings.HasPrefix(inv.Script, "openrlhf.cli.train_") {
 		return nil, false
 	}

@@ -54,7 +54,7 @@ func CheckFixes(t testing.TB, f sdk.Framework, cmd sdk.Command, fixFor FixFor, w
 func refusals(t testing.TB, f sdk.Framework, cmd sdk.Command, fixFor FixFor) map[sdk.FixID]string {
 	t.Helper()
 	a := Analyze(t, f, cmd)
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil {
 		t.Fatalf("cmdline.Parse(%q): %v", cmd.Argv, err)
 	}

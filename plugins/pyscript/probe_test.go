@@ -18,7 +18,7 @@ import (
 func probeScript(t *testing.T, path, pythonPath, dir string) *Script {
 	t.Helper()
 	cmd := sdk.Command{Argv: []string{"tune", "run"}, Dir: dir, Env: map[string]string{"PATH": path, "PYTHONPATH": pythonPath}}
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ type Script struct {
 // script at all (cmdline.Parse failed); a script that cannot be read still
 // gives a Script, with no source.
 func Load(cmd sdk.Command) (*Script, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil {
 		return nil, false
 	}

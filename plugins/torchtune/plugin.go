@@ -72,7 +72,7 @@ func (c *command) Why() string { return "tune run " + c.recipe }
 var torchrunSwitches = map[string]bool{"--standalone": true, "--no-python": true, "--no_python": true, "--run-path": true, "--run_path": true, "-m": true, "--module": true}
 
 func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil || filepath.Base(inv.Script) != "tune" || inv.Module || len(inv.Args) < 2 || inv.Args[0] != "run" {
 		return nil, false
 	}

@@ -51,7 +51,7 @@ type command struct {
 func (c *command) Why() string { return "trl " + c.sub }
 
 func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil || filepath.Base(inv.Script) != "trl" || inv.Module || len(inv.Args) == 0 || !subcommands[inv.Args[0]] {
 		return nil, false
 	}

@@ -48,7 +48,7 @@ type command struct {
 func (c *command) Why() string { return "unsloth train" }
 
 func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
-	inv, err := cmdline.Parse(cmd.Argv)
+	inv, err := cmdline.ParseCommand(cmd)
 	if err != nil || filepath.Base(inv.Script) != "unsloth" || inv.Module || len(inv.Args) == 0 || inv.Args[0] != "train" {
 		return nil, false
 	}

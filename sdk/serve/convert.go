@@ -11,7 +11,7 @@ import (
 // way.
 
 func commandToPB(c sdk.Command) *pluginpb.Command {
-	return &pluginpb.Command{Argv: c.Argv, Env: c.Env, Dir: c.Dir, Files: c.Files, Flags: c.Flags}
+	return &pluginpb.Command{Argv: c.Argv, Env: c.Env, Dir: c.Dir, Files: c.Files, Flags: c.Flags, Gpus: int64(c.GPUs)}
 }
 
 func commandFromPB(m *pluginpb.Command) sdk.Command {
@@ -21,6 +21,7 @@ func commandFromPB(m *pluginpb.Command) sdk.Command {
 		Dir:   m.GetDir(),
 		Files: filesFromPB(m.GetFiles()),
 		Flags: nilIfEmptyMap(m.GetFlags()),
+		GPUs:  int(max(m.GetGpus(), 0)),
 	}
 }
 

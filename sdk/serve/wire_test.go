@@ -102,7 +102,7 @@ func dial(t *testing.T, impl sdk.Framework) sdk.Framework {
 
 var sampleCmd = sdk.Command{Argv: []string{"python", "train.py", "--mb", "64"}, Env: map[string]string{"HOME": "/h"},
 	Dir: "/work", Files: map[string][]byte{"train.py": []byte("import mine\n"), "empty.cfg": {}},
-	Flags: map[string]string{"batch_size": "--mb"}}
+	Flags: map[string]string{"batch_size": "--mb"}, GPUs: 4}
 
 func TestWireCarriesEveryField(t *testing.T) {
 	impl := fullRecorder()

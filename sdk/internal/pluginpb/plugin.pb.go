@@ -63,7 +63,9 @@ type Command struct {
 	// files hold contents that take the place of the disk for these paths.
 	Files map[string][]byte `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// flags is the profile's flags: mapping (sdk.ProfileFlagKeys).
-	Flags         map[string]string `protobuf:"bytes,5,rep,name=flags,proto3" json:"flags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Flags map[string]string `protobuf:"bytes,5,rep,name=flags,proto3" json:"flags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// gpus is how many GPUs the job sees on this machine; 0: not known.
+	Gpus          int64 `protobuf:"varint,6,opt,name=gpus,proto3" json:"gpus,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -131,6 +133,13 @@ func (x *Command) GetFlags() map[string]string {
 		return x.Flags
 	}
 	return nil
+}
+
+func (x *Command) GetGpus() int64 {
+	if x != nil {
+		return x.Gpus
+	}
+	return 0
 }
 
 // OOMPattern is one out-of-memory text a runtime prints (sdk.OOMPattern).
@@ -1262,13 +1271,14 @@ var File_vramrun_plugin_v2_plugin_proto protoreflect.FileDescriptor
 
 const file_vramrun_plugin_v2_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x1evramrun/plugin/v2/plugin.proto\x12\x11vramrun.plugin.v2\"\x8c\x03\n" +
+	"\x1evramrun/plugin/v2/plugin.proto\x12\x11vramrun.plugin.v2\"\xa0\x03\n" +
 	"\aCommand\x12\x12\n" +
 	"\x04argv\x18\x01 \x03(\tR\x04argv\x125\n" +
 	"\x03env\x18\x02 \x03(\v2#.vramrun.plugin.v2.Command.EnvEntryR\x03env\x12\x10\n" +
 	"\x03dir\x18\x03 \x01(\tR\x03dir\x12;\n" +
 	"\x05files\x18\x04 \x03(\v2%.vramrun.plugin.v2.Command.FilesEntryR\x05files\x12;\n" +
-	"\x05flags\x18\x05 \x03(\v2%.vramrun.plugin.v2.Command.FlagsEntryR\x05flags\x1a6\n" +
+	"\x05flags\x18\x05 \x03(\v2%.vramrun.plugin.v2.Command.FlagsEntryR\x05flags\x12\x12\n" +
+	"\x04gpus\x18\x06 \x01(\x03R\x04gpus\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a8\n" +
