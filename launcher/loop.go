@@ -104,12 +104,14 @@ type between struct {
 }
 
 // fitted is an attempt that fit: its micro-batch and accumulation (0 no
-// knob), NVML peak and level before its first step, and measured speed (0
-// unknown).
+// knob), NVML peak and level before its first step, measured speed (0
+// unknown), and why its peak is not known to be a step's ("" it is; see
+// notStepPeak).
 type fitted struct {
 	micro, accum  int
 	peak, preStep int64
 	samplesPerS   float64
+	notStep       string
 }
 
 type claim struct {
@@ -248,7 +250,7 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	if res.Memory.PreStepBytes != nil {
 		preStep = *res.Memory.PreStepBytes
 	}
-	l.noteFit(v, shape, res.Peak, preStep, pace)
+	l.noteFit(v, shape, res, pace)
 	a := record.Attempt{N: n, Launch: launch, Started: res.Started, Ended: res.Facts.Ended,
 		Changes: record.Changes{Fix: before.fix, Also: before.also, Skipped: before.skips, Resumed: resumed}, Outcome: v.Attempt, Exit: res.Exit,
 		OOMs:   record.OOMs{OOMAt: v.OOMAt, SurvivedOOMs: v.Survived},
@@ -275,9 +277,10 @@ func (l *loop) end(n, status int, outcome string, why record.Stop) (int, error) 
 	if why.Kind == record.StopInterrupted || why.Kind == record.StopInterruptedBefore {
 		l.interrupted = syscall.Signal(why.Signal)
 	}
+	room, withheld := l.room(outcome)
 	l.bus.Emit(record.RunEnded{
 		End: record.End{Outcome: outcome, ExitStatus: status, FinalArgv: l.cmd.Launch().Argv,
-			FinalEnv: l.cmd.Launch().Env, Fixes: l.cmd.Fixes(), Room: l.room(outcome)},
+			FinalEnv: l.cmd.Launch().Env, Fixes: l.cmd.Fixes(), Room: room, RoomWithheld: withheld},
 		Ended: l.cfg.now(), Why: why, Attempts: n,
 	})
 	return status, nil
@@ -323,55 +326,6 @@ func resumeOf(s profiles.Settings) resumeConfig {
 
 func policyOf(s profiles.Settings) outcome.Policy {
 	return outcome.Policy{Grace: s.Grace, FixProbable: s.ProbableOOM == "fix"}
-}
-
-// room is the larger micro-batch the last fitting attempt leaves room for,
-// when the run ended well after cutting the batch; nil otherwise.
-func (l *loop) room(outcome string) *record.Room {
-	f := l.fit
-	if outcome != record.OutcomeOK || f.peak <= 0 || l.cfg.memory <= 0 || l.cfg.trial != nil {
-		return nil
-	}
-	below := l.oomBelow[l.otherFixes()]
-	at := plan.Point{Size: f.micro, Demand: f.peak, Usable: l.cfg.memory, PreStep: f.preStep}
-	fit, ok := l.planner.Room(at, f.accum, below)
-	if !ok {
-		return nil
-	}
-	r := &record.Room{Micro: fit.Micro, Accumulation: fit.Accum, At: f.micro, PeakBytes: f.peak,
-		PredictedBytes: fit.Need, UsableBytes: l.cfg.memory, PredictedGain: fit.Gain, PreStepBytes: fit.PreStep}
-	if f.samplesPerS > 0 {
-		r.AtSamplesPerS, r.PredictedSamplesPerS = f.samplesPerS, f.samplesPerS*(1+fit.Gain)
-	}
-	return r
-}
-
-// noteFit keeps what the room at the end needs of an attempt: its size,
-// NVML peak and level before its first step when it fit, its size when it
-// ran out of memory.
-func (l *loop) noteFit(v outcome.Verdict, shape *record.Shape, peak, preStep int64, pace *record.Speed) {
-	if shape == nil || shape.BatchSize == nil {
-		return
-	}
-	micro := *shape.BatchSize
-	switch {
-	case v.Attempt == record.AttemptOK && peak > 0:
-		l.fit = fitted{micro: micro, peak: peak, preStep: preStep}
-		if pace != nil && pace.SamplesPerS != nil {
-			l.fit.samplesPerS = *pace.SamplesPerS
-		}
-		if shape.GradAccumulation != nil {
-			l.fit.accum = *shape.GradAccumulation
-		}
-	case v.Attempt == record.AttemptOOM || v.Attempt == record.AttemptHung:
-		if l.oomBelow == nil {
-			l.oomBelow = map[string]int{}
-		}
-		key := l.otherFixes()
-		if below, ok := l.oomBelow[key]; !ok || micro < below {
-			l.oomBelow[key] = micro
-		}
-	}
 }
 
 // otherFixes names the fixes of the command as it runs, the batch aside.

@@ -243,6 +243,16 @@ class UsageReport:
         except OSError:
             self.path = ""  # the folder went away: stop reporting, keep training
 
+    def vanish(self):
+        """Publish nothing from now on and take the usage file away: vramrun's simulated NVML lists the
+        process no more, as NVML would a job that ended before its next sample (--sim-unseen-step)."""
+        if self.path:
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
+        self.held = True
+
     def wait_seen(self, timeout=10.0, times=1):
         """Wait until vramrun's simulated NVML has read the current value in `times` process listings
         in a row, one a sampler's tick (it writes the value it read and that count to <pid>.seen), and

@@ -27,6 +27,9 @@ changing the command a launcher sees. The flag wins over the variable.
   --sim-long-batch K:F      SIMTRAIN_LONG_BATCH        at optimizer step K (>= 1) every micro-batch's training
                                                        activations are F (> 1) times their size: a rare long
                                                        batch, an OOM late in the run when that does not fit
+  --sim-unseen-step         SIMTRAIN_UNSEEN_STEP       once vramrun's simulated NVML has seen the loaded level,
+                                                       publish nothing more: NVML sees the job as gone, as it
+                                                       would a short job that trained and ended between two samples
 """
 
 import os
@@ -51,6 +54,7 @@ OPTIONS = {
     "dataloader-killed": ("bool", "SIMTRAIN_DATALOADER_KILLED", False),
     "xid": ("count", "SIMTRAIN_XID", None),
     "long-batch": ("longbatch", "SIMTRAIN_LONG_BATCH", None),
+    "unseen-step": ("bool", "SIMTRAIN_UNSEEN_STEP", False),
 }
 ALIASES = {"--step-time": "step-time"}
 _TRUE = {"1", "true", "yes", "on"}

@@ -377,6 +377,8 @@ class Driver:
         self._begin_clock(step)
         if step == self.start + 1:
             self.session.device.loaded()
+            if options.unseen_step:
+                self.session.device.usage.vanish()
             self.show_bar(self.start, initial=True)
         if step == 2 and options.sigkill_self:
             sys.stdout.flush()

@@ -286,7 +286,10 @@ class SimOptionsTest(unittest.TestCase):
         self.assertEqual((opts.workers, opts.fail, opts.step_time, opts.format, opts.survive_oom, opts.hang_after_oom),
                          (2, True, 0.5, "jax", 3, True))
         opts, _ = simgpu_proc.parse([], {}, "tensorflow")
-        self.assertEqual((opts.format, opts.workers, opts.big_output, opts.step_time), ("tensorflow", 0, None, 0.005))
+        self.assertEqual((opts.format, opts.workers, opts.big_output, opts.step_time, opts.unseen_step),
+                         ("tensorflow", 0, None, 0.005, False))
+        opts, _ = simgpu_proc.parse(["--sim-unseen-step"], {}, "pytorch")
+        self.assertTrue(opts.unseen_step)
 
     def test_bad_options(self):
         for argv, env, text in ((["--sim-workers", "x"], {}, "--sim-workers: expected an integer"),
@@ -544,6 +547,21 @@ class SilentOOMTest(unittest.TestCase):
             with open(os.path.join(folder, "%d.mem" % os.getpid())) as f:
                 self.assertEqual(int(f.read()), device.peak)
             self.assertEqual(device.peak, device.spec.reserved(16 * (128 << 20)))
+
+    def test_vanish_leaves_nvml_nothing_to_see(self):
+        """--sim-unseen-step: after the loaded level, no step and no peak reach the usage file."""
+        with tempfile.TemporaryDirectory() as folder:
+            env = {"VRAMRUN_SIMGPU": folder}
+            device = simgpu_model.Device(simgpu_model.GPUSpec(env, "pytorch"), env)
+            device.allocate(128 << 20)
+            mem = os.path.join(folder, "%d.mem" % os.getpid())
+            self.assertTrue(os.path.exists(mem))
+            device.usage.vanish()
+            self.assertFalse(os.path.exists(mem))
+            for _ in range(16):
+                device.allocate(128 << 20)
+            device.finished()
+            self.assertFalse(os.path.exists(mem), "nothing published after vanishing")
 
     def test_loaded_publishes_what_the_job_holds_before_its_first_step(self):
         with tempfile.TemporaryDirectory() as folder:

@@ -110,3 +110,51 @@ func TestPreStepLevelSurvivesThinning(t *testing.T) {
 		t.Errorf("kept %d samples, want the timeline thinned to 8", kept)
 	}
 }
+
+// PeakAt is when the last sample at the peak was taken, a stray
+// workspace's tolerance aside: a job's reserve holds the step's memory to
+// its end, and a job that ended between two samples was last seen at its
+// loaded level.
+func TestPeakAtIsTheLastSampleAtThePeak(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		levels []int64
+		want   int // the sample's index
+	}{
+		{"the step's reserve held to the end", []int64{-1, 500, 6000, 6000, 20000, 20000, 20000, -1}, 6},
+		{"within the tolerance", []int64{6000, 20050, 20000, -1}, 2},
+		{"a later, higher peak", []int64{6000, 20000, 20000, 36000, 20000}, 3},
+		{"seen only loaded", []int64{500, 6000, 6000, -1, -1}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			at, known := sampleJob(t, c.levels...).PeakAt()
+			want := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(c.want) * time.Second)
+			if !known || !at.Equal(want) {
+				t.Errorf("PeakAt() = %v, %v; want %v", at, known, want)
+			}
+		})
+	}
+}
+
+// With the devices' figures (container pids), PeakAt follows their peak:
+// the job's end lowers them.
+func TestPeakAtOfTheDeviceFigures(t *testing.T) {
+	m := gputest.New("550", a100("GPU-aaaa", 0))
+	g := openFake(t, m, nil)
+	job := &jobTree{}
+	job.set(12)
+	s := NewSampler(g, devicesOf(t, g), time.Second, job.get)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s.TickAt(base)
+	for i, used := range []uint64{6, 20, 20, 0} {
+		if used == 0 {
+			setProcs(m, 0, 0)
+		} else {
+			setProcs(m, 0, used*gib, gputest.Proc(777123, used*gib))
+		}
+		s.TickAt(base.Add(time.Duration(i+1) * time.Second))
+	}
+	if at, known := s.PeakAt(); !known || !at.Equal(base.Add(3*time.Second)) {
+		t.Errorf("PeakAt() = %v, %v; want the third second", at, known)
+	}
+}

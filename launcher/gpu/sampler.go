@@ -78,13 +78,15 @@ type recentWindow struct {
 	capacity map[string]uint64
 }
 
-// peaks are the highest figures seen and which of them Peak can report;
-// the Sampler's mu guards them.
+// peaks are the highest figures seen, when each was last seen (see
+// PeakAt), and which of them Peak can report; the Sampler's mu guards them.
 type peaks struct {
 	jobPeak         uint64
 	jobPeakKnown    bool
+	jobPeakAt       time.Time
 	devicePeak      uint64
 	devicePeakKnown bool
+	devicePeakAt    time.Time
 	containerPIDs   bool
 }
 
@@ -256,17 +258,15 @@ func (s *Sampler) record(sample Sample, totals map[string]uint64, failures []str
 	if figureMissing {
 		s.note("NVML does not report per-process GPU memory here: GPU memory figures are for the whole device, other processes included")
 	}
-	if sample.JobUsedKnown && (!s.jobPeakKnown || sample.JobUsed > s.jobPeak) {
-		s.jobPeak, s.jobPeakKnown = sample.JobUsed, true
+	if sample.JobUsedKnown {
+		s.jobPeakAt = atPeak(sample.JobUsed, sample.Time, &s.jobPeak, &s.jobPeakKnown, s.jobPeakAt)
 	}
 	if len(sample.DeviceUsed) > 0 {
 		var sum uint64
 		for _, u := range sample.DeviceUsed {
 			sum += u
 		}
-		if !s.devicePeakKnown || sum > s.devicePeak {
-			s.devicePeak, s.devicePeakKnown = sum, true
-		}
+		s.devicePeakAt = atPeak(sum, sample.Time, &s.devicePeak, &s.devicePeakKnown, s.devicePeakAt)
 	}
 	if len(s.early) < earlyTicks {
 		var level uint64
@@ -286,6 +286,21 @@ func (s *Sampler) record(sample Sample, totals map[string]uint64, failures []str
 		}
 	}
 	s.ticks++
+}
+
+// atPeak raises *peak to level and returns when the peak was last seen:
+// at, when level is it (to within 1/flatShare: a held reserve moves by a
+// stray workspace), else last. The peak only rises, and a rise is seen at
+// once, so the last sample near the peak as it stood then is the last near
+// the final one.
+func atPeak(level uint64, at time.Time, peak *uint64, known *bool, last time.Time) time.Time {
+	if !*known || level > *peak {
+		*peak, *known = level, true
+	}
+	if level >= *peak-*peak/flatShare {
+		return at
+	}
+	return last
 }
 
 // thin halves the kept samples, keeping every other one, and from then on
@@ -321,6 +336,21 @@ func (s *Sampler) Peak() (bytes uint64, known bool) {
 		return s.jobPeak, s.jobPeak > 0
 	}
 	return s.devicePeak, s.devicePeakKnown
+}
+
+// PeakAt is when the last sample at Peak's figure (to within 1/flatShare
+// of it) was taken: the peak was held until then at least. A caching
+// allocator keeps a step's memory reserved until the process ends, so a
+// sample at the peak after the first step means the peak holds the step's
+// memory; one that saw only the loaded level, the job ending between two
+// samples, says nothing of it. known as Peak's.
+func (s *Sampler) PeakAt() (at time.Time, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jobPeakKnown && !s.containerPIDs {
+		return s.jobPeakAt, s.jobPeak > 0
+	}
+	return s.devicePeakAt, s.devicePeakKnown
 }
 
 // JobAttributed reports whether Peak is the job's own figure rather than

@@ -189,6 +189,8 @@ func (v *View) WaitFree(ctx context.Context, d time.Duration) {
 // Samples is what an attempt's sampling found.
 type Samples struct {
 	Peak, Capacity *int64
+	// PeakAt is when a sample last saw the peak; zero when Peak is nil.
+	PeakAt time.Time
 	// PreStep is the job's level before its first step; nil unknown.
 	PreStep *int64
 	// File is the samples' file in the run folder, "" when none.
@@ -269,6 +271,7 @@ func (a *Sampler) Stop(runDir string, n int) Samples {
 	if peak, ok := a.s.Peak(); ok {
 		p := int64(peak)
 		out.Peak = &p
+		out.PeakAt, _ = a.s.PeakAt()
 	}
 	if level, ok := a.s.PreStepLevel(); ok {
 		l := int64(level)

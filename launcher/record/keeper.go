@@ -51,6 +51,7 @@ func (k *Keeper) On(ev Event) {
 	case RunEnded:
 		r.Ended = ev.Ended
 		r.Outcome, r.ExitStatus = ev.End.Outcome, ev.End.ExitStatus
+		r.Room, r.RoomWithheld = ev.End.Room, ev.End.RoomWithheld
 	default:
 		return
 	}

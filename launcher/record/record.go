@@ -65,8 +65,11 @@ type End struct {
 	// Fixes are the fix ids applied in this run, in order.
 	Fixes []string `json:"fixes"`
 	// Room is a larger micro-batch that the last attempt's peak leaves
-	// room for, after the run cut it; nil none.
-	Room *Room `json:"room,omitempty"`
+	// room for, after the run cut it; nil none. RoomWithheld says why
+	// none was named where the peak would have named one: it is not known
+	// to hold a training step's memory.
+	Room         *Room  `json:"room,omitempty"`
+	RoomWithheld string `json:"room_withheld,omitempty"`
 }
 
 // Room is a larger micro-batch, the effective batch kept, that a fitting

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/sdk"
@@ -95,13 +96,16 @@ type Readings struct {
 	// readings after the warm-up (see Enough); nil when nobody asked.
 	enough chan struct{}
 	want   int
+	// now stamps each series' first reading (see Began).
+	now func() time.Time
 }
 
-// series is one pattern's readings: how many came, the first few (the
-// warm-up) and the latest window, in units a second.
+// series is one pattern's readings: how many came, when the first did,
+// and the latest window, in units a second.
 type series struct {
 	key    string
 	count  int
+	first  time.Time
 	latest [window]float64
 }
 
@@ -109,9 +113,13 @@ type series struct {
 // set, not one per anything.
 const maxKeys = 4
 
-// NewReadings starts the readings of one attempt.
-func (s *Set) NewReadings() *Readings {
-	r := &Readings{set: s}
+// NewReadings starts the readings of one attempt, on the system clock
+// (the one NVML's samples are stamped with, see Began).
+func (s *Set) NewReadings() *Readings { return s.NewReadingsAt(time.Now) }
+
+// NewReadingsAt is NewReadings on the clock now.
+func (s *Set) NewReadingsAt(now func() time.Time) *Readings {
+	r := &Readings{set: s, now: now}
 	if s != nil {
 		r.per = make([][]series, len(s.patterns))
 	}
@@ -130,6 +138,9 @@ func (r *Readings) add(i int, key string, v float64) {
 		at = len(r.per[i]) - 1
 	}
 	sr := &r.per[i][at]
+	if sr.count == 0 {
+		sr.first = r.now()
+	}
 	sr.latest[sr.count%window] = v
 	sr.count++
 	if r.enough != nil && r.want > 0 && sr.count >= r.want+WarmUp && !r.set.patterns[i].decl.Summary {

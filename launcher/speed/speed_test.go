@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vramrun/vramrun/launcher/speed"
 	"github.com/vramrun/vramrun/sdk"
@@ -289,4 +290,40 @@ func TestThousandsSeparatorsAreDropped(t *testing.T) {
 	tps := sdk.ProgressPattern{ID: "t.tps", Regexp: `tps: (?P<per_s>[0-9][0-9,]*)`, Unit: sdk.UnitToken, PerProcess: true}
 	r := readAll(t, []sdk.ProgressPattern{tps}, "step:  1  tps: 12,345  tflops: 1.0\n")
 	near(t, "tokens/s", r.Speed(speed.Shape{Micro: 1, Accumulation: 1, World: 2}).TokensPerS, 2*12345)
+}
+
+// Began is when the series the speed is read from first told: the
+// training bar's, not a loading bar's before it. A redraw is read when the
+// next one ends its line, so the first tick's time is the second's.
+func TestBeganIsTheFirstReadingOfTheSpeedsSeries(t *testing.T) {
+	keyed := sdk.ProgressPattern{ID: "t.keyed", Regexp: `\| *[0-9]+/(?P<of>[0-9?]+) \[[^<\]]*<[^,\]]*, *(?P<per_s>[0-9.]+)it/s`, Unit: sdk.UnitStep}
+	set, err := speed.Compile([]sdk.ProgressPattern{keyed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := loaded
+	r := set.NewReadingsAt(func() time.Time { return clock })
+	if _, ok := r.Began(); ok {
+		t.Fatal("Began() known before any reading")
+	}
+	m := r.Meter()
+	m.Write([]byte("\rLoading checkpoint shards: 100%|##| 2/2 [00:03<00:00, 0.66it/s]\n"))
+	clock = loaded.Add(10 * time.Second)
+	for i := 1; i <= 5; i++ {
+		clock = clock.Add(time.Second)
+		fmt.Fprintf(m, "\r  5%%|5  | %d/200 [00:01<00:09, 4.00it/s]", i)
+	}
+	m.Close()
+	if at, ok := r.Began(); !ok || !at.Equal(loaded.Add(12*time.Second)) {
+		t.Fatalf("Began() = %v, %v; want the training bar's first tick read, 12s after the loading bar", at, ok)
+	}
+	var none *speed.Readings
+	if _, ok := none.Began(); ok {
+		t.Fatal("nil readings Began")
+	}
+	// A summary comes when training is over: it tells nothing of when it began.
+	if at, ok := readAll(t, []sdk.ProgressPattern{barRate, final}, "{'train_samples_per_second': 812.5}\n").Began(); ok {
+		t.Fatalf("Began() = %v from a summary alone", at)
+	}
 }

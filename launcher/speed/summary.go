@@ -3,6 +3,7 @@ package speed
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/sdk"
@@ -37,11 +38,37 @@ func ShapeOf(k sdk.Knobs, world int) Shape {
 // order, with readings (summary patterns only when no other has any). Nil
 // when no line told.
 func (r *Readings) Speed(shape Shape) *record.Speed {
-	if r == nil || r.set.Empty() {
+	if r == nil {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if i, s, ok := r.pick(); ok {
+		return speedOf(r.set.patterns[i].decl, s, shape)
+	}
+	return nil
+}
+
+// Began is when the series the speed is read from (see Speed) had its
+// first reading: training had begun by then, since a bar tells a rate
+// only once a unit is done. A summary is not taken: it comes once
+// training is over, and says nothing of when it began. ok is false when
+// no line but a summary told.
+func (r *Readings) Began() (at time.Time, ok bool) {
+	if r == nil {
+		return time.Time{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, s, ok := r.pick()
+	return s.first, ok && !r.set.patterns[i].decl.Summary
+}
+
+// pick is the pattern and series the speed is read from; r.mu held.
+func (r *Readings) pick() (int, series, bool) {
+	if r.set.Empty() {
+		return 0, series{}, false
+	}
 	for _, summaries := range []bool{false, true} {
 		for i, p := range r.set.patterns {
 			if p.decl.Summary != summaries || len(r.per[i]) == 0 {
@@ -49,11 +76,10 @@ func (r *Readings) Speed(shape Shape) *record.Speed {
 			}
 			// The key value read most: the training bar, ticking more often
 			// than any evaluation bar between its ticks.
-			most := slices.MaxFunc(r.per[i], func(a, b series) int { return cmp.Compare(a.count, b.count) })
-			return speedOf(p.decl, most, shape)
+			return i, slices.MaxFunc(r.per[i], func(a, b series) int { return cmp.Compare(a.count, b.count) }), true
 		}
 	}
-	return nil
+	return 0, series{}, false
 }
 
 func speedOf(d sdk.ProgressPattern, s series, shape Shape) *record.Speed {

@@ -132,9 +132,11 @@ type Result struct {
 	Started time.Time
 	Output  record.Output
 	Memory  record.Memory
-	// Peak is the NVML peak in bytes, 0 when unknown.
-	Peak  int64
-	Notes []string
+	// Peak is the NVML peak in bytes, 0 when unknown; PeakAt when a
+	// sample last saw it.
+	Peak   int64
+	PeakAt time.Time
+	Notes  []string
 	// Rejections are the lines at the output's end with which the job
 	// rejected something (the loop tells whether it was the last fix).
 	Rejections []rejection.Finding
@@ -458,7 +460,7 @@ func (s *Supervisor) result(w watched, samples gpuview.Samples, c *clock, starte
 			TrialEnded: w.trial != ""},
 	}
 	if samples.Peak != nil {
-		out.Peak = *samples.Peak
+		out.Peak, out.PeakAt = *samples.Peak, samples.PeakAt
 	}
 	if len(res.Reaped) > 0 {
 		note := fmt.Sprintf("ended %d leftover process(es) of the job: %v", len(res.Reaped), res.Reaped)
