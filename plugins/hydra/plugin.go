@@ -60,6 +60,12 @@ type tool struct {
 // over five times the typed mini-batch.
 var globalTimes = map[string]string{"verl PPO": "actor_rollout_ref.rollout.n"}
 
+// rayGPUsDefault is trainer.n_gpus_per_node's default for the tools whose
+// Ray trainer starts a worker per GPU itself (verl/trainer/config/
+// ppo_trainer.yaml: 8): a command that leaves it runs on that many, or
+// waits for them.
+var rayGPUsDefault = map[string]int{"verl PPO": 8}
+
 func moduleIs(name string) func(cmdline.Invocation) bool {
 	return func(inv cmdline.Invocation) bool { return inv.Module && inv.Script == name }
 }
@@ -163,7 +169,7 @@ func (c *command) Analyze() pyscript.Analysis {
 func (c *command) analysis() sdk.AnalyzeResponse {
 	t, v := c.tool, c.vals
 	a := sdk.AnalyzeResponse{Framework: Name, Launcher: c.inv.Launcher, Script: c.inv.Script, WorldSize: max(c.inv.WorldSize, 1)}
-	if n := cfgcli.Int(v["trainer.n_gpus_per_node"]); n != nil && *n > 0 {
+	if n := c.keyOr("trainer.n_gpus_per_node", rayGPUsDefault[t.name]); n != nil && *n > 0 {
 		// verl's Ray trainers start their own workers.
 		a.WorldSize = *n * v.Count("trainer.nnodes")
 	}

@@ -111,3 +111,15 @@ func TestVerlPPOBatchFixCutsTheCriticToo(t *testing.T) {
 		}
 	}
 }
+
+// TestVerlPPOWorldDefaultsToTheConfigs: without trainer.n_gpus_per_node
+// verl's Ray trainer asks for ppo_trainer.yaml's 8 GPUs a node.
+func TestVerlPPOWorldDefaultsToTheConfigs(t *testing.T) {
+	const base = "python3 -m verl.trainer.main_ppo actor_rollout_ref.actor.ppo_mini_batch_size=256 actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8"
+	for args, want := range map[string]int{"": 8, " trainer.nnodes=2": 16, " trainer.n_gpus_per_node=2": 2} {
+		a := plugintab.Analyze(t, New(), plugintab.Command(base+args, nil))
+		if a.WorldSize != want || a.Knobs.GradAccumulation == nil || *a.Knobs.GradAccumulation != 256/want/8 {
+			t.Errorf("%q: world %d accumulation %v, want %d and %d", args, a.WorldSize, a.Knobs.GradAccumulation, want, 256/want/8)
+		}
+	}
+}
