@@ -137,20 +137,22 @@ func Parse(argv []string) (Invocation, error) {
 		world *= n
 	}
 	inv.WorldSize = world
-	if len(p.wrapperTasks) == 0 {
-		// Under srun the launcher runs on nodes whose GPUs vramrun does
-		// not see.
-		inv.perGPU = p.perGPU
-	}
+	inv.perGPU = p.perGPU
 	return inv, nil
 }
+
+// PerGPUUncounted says the launcher starts a process per GPU it sees and
+// nothing told how many that is: the world is unknown.
+func (inv Invocation) PerGPUUncounted() bool { return inv.WorldSize == 0 && inv.perGPU > 0 }
 
 // ParseCommand is Parse of the command's argv, with the world of a
 // launcher that starts one process per GPU taken from the GPUs the job sees
 // (cmd.GPUs; left 0 when that is unknown).
 func ParseCommand(cmd sdk.Command) (Invocation, error) {
 	inv, err := Parse(cmd.Argv)
-	if err == nil && inv.WorldSize == 0 && inv.perGPU > 0 && cmd.GPUs > 0 {
+	// Under srun (a wrapper) the launcher runs on nodes whose GPUs vramrun
+	// does not see.
+	if err == nil && inv.WorldSize == 0 && inv.perGPU > 0 && cmd.GPUs > 0 && len(inv.Wrappers) == 0 {
 		inv.WorldSize = inv.perGPU * cmd.GPUs
 	}
 	return inv, err

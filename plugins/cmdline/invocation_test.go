@@ -402,3 +402,19 @@ func TestParseCommandCountsTheGPUsSeen(t *testing.T) {
 		}
 	}
 }
+
+func TestPerGPUUncounted(t *testing.T) {
+	for argv, want := range map[string][2]bool{
+		"torchrun --nproc-per-node gpu train.py":                 {true, false},
+		"srun --ntasks 2 torchrun --nproc-per-node gpu train.py": {true, true},
+		"deepspeed --num_gpus 2 train.py":                        {false, false},
+		"accelerate launch --multi_gpu train.py":                 {false, false},
+	} {
+		for i, gpus := range []int{0, 4} {
+			inv, _ := ParseCommand(sdk.Command{Argv: strings.Fields(argv), GPUs: gpus})
+			if inv.PerGPUUncounted() != want[i] {
+				t.Errorf("%s with %d GPUs seen: uncounted %v, want %v", argv, gpus, inv.PerGPUUncounted(), want[i])
+			}
+		}
+	}
+}

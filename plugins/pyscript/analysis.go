@@ -17,19 +17,25 @@ type Analysis struct {
 
 // LauncherNotes are the notes on how the command's launcher and vramrun go
 // together, for AnalyzeResponse.Notes; every built-in plugin that claims a
-// command gives these same notes. Today there is one: torchrun started with
-// restarts of its own (--max_restarts N > 0, or PET_MAX_RESTARTS) restarts
-// the failed workers unchanged (the same batch, so the same OOM), printing
-// nothing of the restart itself at its default log level; when the new
-// workers stay silent past --grace after the OOM text (CUDA start-up, a
-// slow rendezvous), vramrun takes that for a hang and ends torchrun.
+// command gives these same notes. torchrun started with restarts of its
+// own (--max_restarts N > 0, or PET_MAX_RESTARTS) restarts the failed
+// workers unchanged (the same batch, so the same OOM), printing nothing of
+// the restart itself at its default log level; when the new workers stay
+// silent past --grace after the OOM text (CUDA start-up, a slow
+// rendezvous), vramrun takes that for a hang and ends torchrun. A launcher
+// that starts a process per GPU, where vramrun cannot count the GPUs the
+// job sees, makes every effective batch vramrun reports one process's.
 func (s *Script) LauncherNotes() []string {
-	n, source := s.Inv.TorchrunRestarts(s.Cmd.Env)
-	if n <= 0 {
-		return nil
+	var notes []string
+	if n, source := s.Inv.TorchrunRestarts(s.Cmd.Env); n > 0 {
+		notes = append(notes, fmt.Sprintf("torchrun restarts failed workers itself (%s); vramrun relaunches with a fix instead, "+
+			"and may end torchrun during one of its restarts: pass --max_restarts 0 to let vramrun alone decide", source))
 	}
-	return []string{fmt.Sprintf("torchrun restarts failed workers itself (%s); vramrun relaunches with a fix instead, "+
-		"and may end torchrun during one of its restarts: pass --max_restarts 0 to let vramrun alone decide", source)}
+	if s.Inv.PerGPUUncounted() {
+		notes = append(notes, s.Inv.Launcher+" starts a process per GPU, and vramrun cannot count the GPUs the job sees "+
+			"(no NVML, or behind srun): the effective batch it reports is one process's")
+	}
+	return notes
 }
 
 // Lacks turns down each of ids the analysis has no word on yet, with

@@ -40,6 +40,9 @@ func TestTorchrunRestartsNoteIsShared(t *testing.T) {
 		{"torchrun --max_restarts 2", "torchrun --nproc_per_node 2 --max_restarts 2 train.py fit", note},
 		{"torchrun --max_restarts 0", "torchrun --nproc_per_node 2 --max_restarts 0 train.py fit", nil},
 		{"torchrun's default", "torchrun --nproc_per_node 2 train.py fit", nil},
+		// A process per GPU, and nothing counted them (no GPUs in the command).
+		{"a process per GPU, uncounted", "torchrun --nproc_per_node gpu train.py fit", []string{"torchrun starts a process per GPU, " +
+			"and vramrun cannot count the GPUs the job sees (no NVML, or behind srun): the effective batch it reports is one process's"}},
 	}
 	for name, p := range plugins {
 		for _, tt := range tests {
