@@ -119,6 +119,15 @@ class LaunchTest(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertEqual(done_line(proc.stdout)["effective"], want, extra)
 
+    def test_accelerate_without_a_config_starts_a_process_per_gpu(self):
+        # No config file and no --num_processes: torch.cuda.device_count() processes; --cpu one.
+        proc = self.launch("accelerate", "launch", "examples/simtrain/train.py", "-b", "4", "--steps", "1",
+                           env={"SIMGPU_COUNT": "2"})
+        self.assertEqual(done_line(proc.stdout)["effective"], "8", proc.stderr)
+        proc = self.launch("accelerate", "launch", "--cpu", "examples/simtrain/train.py", "-b", "4", "--steps", "1",
+                           env={"SIMGPU_COUNT": "2"})
+        self.assertEqual(done_line(proc.stdout)["effective"], "4", proc.stderr)
+
     def test_torchrun_ranks_keep_the_effective_batch(self):
         proc = self.launch("torchrun", "--nproc-per-node", "2", "examples/simtrain/train.py", "-b", "8",
                            "--grad-accum-steps", "2", "--steps", "2")

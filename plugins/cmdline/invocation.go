@@ -150,12 +150,25 @@ func (inv Invocation) PerGPUUncounted() bool { return inv.WorldSize == 0 && inv.
 // (cmd.GPUs; left 0 when that is unknown).
 func ParseCommand(cmd sdk.Command) (Invocation, error) {
 	inv, err := Parse(cmd.Argv)
+	if err != nil {
+		return inv, err
+	}
+	if _, typed := inv.LauncherOption("--num_processes"); inv.Launcher == "accelerate" && !typed && len(inv.Wrappers) == 0 {
+		n, perGPU := accelerateProcesses(cmd, inv)
+		if n > 0 || perGPU {
+			// A process per GPU, uncounted: unknown (0), as torchrun's.
+			inv.WorldSize = n
+		}
+		if perGPU {
+			inv.perGPU = 1
+		}
+	}
 	// Under srun (a wrapper) the launcher runs on nodes whose GPUs vramrun
 	// does not see.
-	if err == nil && inv.WorldSize == 0 && inv.perGPU > 0 && cmd.GPUs > 0 && len(inv.Wrappers) == 0 {
+	if inv.WorldSize == 0 && inv.perGPU > 0 && cmd.GPUs > 0 && len(inv.Wrappers) == 0 {
 		inv.WorldSize = inv.perGPU * cmd.GPUs
 	}
-	return inv, err
+	return inv, nil
 }
 
 // parser walks argv from the outermost wrapper to the script.

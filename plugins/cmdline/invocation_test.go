@@ -418,3 +418,34 @@ func TestPerGPUUncounted(t *testing.T) {
 		}
 	}
 }
+
+// TestAccelerateWorld: without --num_processes accelerate launch starts its
+// config's num_processes (the named file, else the default config), and
+// with no config file at all one process per GPU it sees.
+func TestAccelerateWorld(t *testing.T) {
+	cfg := "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_processes: 8\n"
+	tests := []struct {
+		argv  string
+		files map[string][]byte
+		gpus  int
+		want  int
+	}{
+		{"accelerate launch --config_file c.yaml train.py", map[string][]byte{"c.yaml": []byte(cfg)}, 0, 8},
+		{"accelerate launch --num_processes 2 --config_file c.yaml train.py", map[string][]byte{"c.yaml": []byte(cfg)}, 4, 2},
+		{"accelerate launch train.py", map[string][]byte{"/hf/accelerate/default_config.yaml": []byte(cfg)}, 4, 8},
+		{"accelerate launch train.py", nil, 4, 4},
+		{"accelerate launch train.py", nil, 0, 0},
+		{"accelerate launch --multi_gpu train.py", nil, 0, 0},
+		{"accelerate launch --cpu train.py", nil, 4, 1},
+		// A config accelerate would refuse, or one without the key: unknown, as before.
+		{"accelerate launch --config_file c.yaml train.py", map[string][]byte{"c.yaml": []byte("mixed_precision: bf16\n")}, 4, 1},
+		{"accelerate launch --config_file gone.yaml train.py", nil, 4, 1},
+	}
+	for _, tt := range tests {
+		cmd := sdk.Command{Argv: strings.Fields(tt.argv), Env: map[string]string{"HF_HOME": "/hf"}, Files: tt.files, GPUs: tt.gpus}
+		inv, err := ParseCommand(cmd)
+		if err != nil || inv.WorldSize != tt.want {
+			t.Errorf("%s (%d GPUs seen, files %v): world %d (%v), want %d", tt.argv, tt.gpus, len(tt.files), inv.WorldSize, err, tt.want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package transformers
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -143,7 +142,7 @@ func accelerateConfigFile(cmd sdk.Command, inv cmdline.Invocation) (accelerateCo
 	var cfg accelerateConfig
 	path, named := inv.LauncherOption(accConfigFile)
 	if !named {
-		path = defaultAccelerateConfig(cmd.Env)
+		path = cmdline.AccelerateDefaultConfig(cmd.Env)
 	}
 	if path == "" {
 		return cfg, ""
@@ -162,21 +161,6 @@ func accelerateConfigFile(cmd sdk.Command, inv cmdline.Invocation) (accelerateCo
 		return accelerateConfig{}, unread
 	}
 	return cfg, path
-}
-
-func defaultAccelerateConfig(env map[string]string) string {
-	home := env["HF_HOME"]
-	if home == "" {
-		cache := env["XDG_CACHE_HOME"]
-		if cache == "" {
-			if env["HOME"] == "" {
-				return ""
-			}
-			cache = filepath.Join(env["HOME"], ".cache")
-		}
-		home = filepath.Join(cache, "huggingface")
-	}
-	return filepath.Join(home, "accelerate", "default_config.yaml")
 }
 
 // precisionWord maps accelerate's mixed-precision values to the knob's:

@@ -135,7 +135,8 @@ func TestAnalyze(t *testing.T) {
 			unsupported: map[sdk.FixID]string{sdk.FixMixedPrecision: supported, sdk.FixBatchSize: supported,
 				sdk.FixGradCheckpointing: "no gradient-checkpointing flag in run_glue_no_trainer.py",
 				sdk.FixOptimizer8bit:     "no optimizer flag", sdk.FixCPUOffload: "needs DeepSpeed"},
-			launcher: "accelerate", world: 1, configs: []string{"cfg.yaml"},
+			// The config's num_processes is the world, as accelerate starts it.
+			launcher: "accelerate", world: 2, configs: []string{"cfg.yaml"},
 		},
 		{
 			name:        "accelerate config already in bf16",
