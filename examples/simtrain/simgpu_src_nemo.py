@@ -521,6 +521,69 @@ def _validate_config(
 '''
 
 SOURCES["megatron/core/num_microbatches_calculator.py"] = '''
+_GLOBAL_NUM_MICROBATCHES_CALCULATOR = None
+
+
+def get_num_microbatches():
+    """Get number of microbatches."""
+    return _GLOBAL_NUM_MICROBATCHES_CALCULATOR.get()
+
+
+def init_num_microbatches_calculator(
+    rank,
+    rampup_batch_size,
+    global_batch_size,
+    micro_batch_size,
+    data_parallel_size,
+    decrease_batch_size_if_needed=False,
+):
+    """Initialize number of microbatches calculator. Supporting backward compatibility.
+
+    Args:
+        rank (int): Rank of the GPU, only rank 0 will log the information.
+        rampup_batch_size (Optional[List[int]]): Rampup batch size, should be in format of [start_global_batch_size, batch_size_increment, ramup_samples].
+        global_batch_size (int): Global batch size for the model.
+        micro_batch_size (int): Micro batch size at initialization.
+        data_parallel_size (int): Data parallel size.
+        decrease_batch_size_if_needed (bool, optional): If true, scale down batch size to ensure divisibility by DP size * microbatch size. Defaults to False.
+    """
+    _configure_global_num_microbatches_calculator(
+        rank,
+        rampup_batch_size,
+        global_batch_size,
+        micro_batch_size,
+        data_parallel_size,
+        decrease_batch_size_if_needed,
+        init=True,
+    )
+
+
+def _configure_global_num_microbatches_calculator(
+    rank,
+    rampup_batch_size,
+    global_batch_size,
+    micro_batch_size,
+    data_parallel_size,
+    decrease_batch_size_if_needed=False,
+    init=False,
+):
+    global _GLOBAL_NUM_MICROBATCHES_CALCULATOR
+
+    if init:
+        assert (
+            _GLOBAL_NUM_MICROBATCHES_CALCULATOR is None
+        ), 'num microbatches calculator is already initialized.'
+
+    _GLOBAL_NUM_MICROBATCHES_CALCULATOR = build_num_microbatches_calculator(
+        rank,
+        rampup_batch_size,
+        global_batch_size,
+        micro_batch_size,
+        data_parallel_size,
+        decrease_batch_size_if_needed,
+    )
+
+
 def build_num_microbatches_calculator(
     rank,
     rampup_batch_size,

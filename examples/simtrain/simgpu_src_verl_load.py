@@ -378,7 +378,7 @@ class Override:
         return self.prefix == "++"
 
     def is_hydra_override(self):
-        return self.key_or_group == "hydra" or self.key_or_group.startswith("hydra.")
+        return self.key_or_group == "hydra" or self.key_or_group.startswith(("hydra.", "hydra/"))
 
 
 def _split_top(text):
@@ -620,6 +620,30 @@ def _primary(search_path, name, seen=()):
     return out
 
 
+# Hydra's hydra/job_logging options (hydra/conf/hydra/job_logging/*.yaml), cut to their handlers: the default
+# one also logs to <output_dir>/<job name>.log; NeMo's hydra_runner picks stdout, which writes no file.
+JOB_LOGGING = {
+    "default": {"version": 1, "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"},
+                                            "file": {"class": "logging.FileHandler",
+                                                     "filename": "${hydra.runtime.output_dir}/${hydra.job.name}.log"}}},
+    "stdout": {"version": 1, "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}}},
+    "disabled": {"version": 1, "handlers": {}},
+    "none": {"version": 1, "handlers": {}},
+}
+HYDRA_GROUPS = {"hydra/job_logging": JOB_LOGGING, "hydra/hydra_logging": {"default": {}, "disabled": {}, "none": {}}}
+
+
+def _choose_group(cfg, override):
+    """A choice of one of Hydra's own config groups (hydra/job_logging=stdout)."""
+    group, options = override.key_or_group, HYDRA_GROUPS.get(override.key_or_group)
+    if options is None or override.value not in options:
+        available = "".join("\n\t%s" % name for name in sorted(options or ()))
+        raise MissingConfigException("Could not find '%s/%s'\nAvailable options in '%s':%s"
+                                     % (group, override.value, group, available))
+    if group == "hydra/job_logging":
+        cfg.hydra._content["job_logging"] = _wrap(copy.deepcopy(options[override.value]), "hydra.job_logging")
+
+
 def _hydra_node(overrides):
     now = datetime.datetime.now()
     return {
@@ -630,7 +654,7 @@ def _hydra_node(overrides):
         "runtime": {"output_dir": None},
         "overrides": {"task": [o.input_line for o in overrides if not o.is_hydra_override()],
                       "hydra": [o.input_line for o in overrides if o.is_hydra_override()]},
-        "job_logging": {}, "verbose": False,
+        "job_logging": copy.deepcopy(JOB_LOGGING["default"]), "verbose": False,
         "help": {"app_name": TASK_NAME},
     }
 
@@ -651,6 +675,8 @@ class ConfigLoaderImpl:
                     value = RunMode[value]
                 if override.is_delete():
                     apply_overrides(cfg, [override])
+                elif "/" in override.key_or_group:
+                    _choose_group(cfg, override)
                 else:
                     _update(cfg, override.key_or_group, value, force_add=True)
         cfg._set_struct(True)
@@ -714,10 +740,11 @@ def _save_config(cfg, filename, output_dir):
 
 
 def configure_log(log_config, verbose_config=False):
-    """Hydra's job logging writes <output_dir>/<job name>.log (the sim's stays empty)."""
+    """Hydra's default job logging writes <output_dir>/<job name>.log (the sim's stays empty)."""
     runtime = HydraConfig.instance().cfg
     output_dir = _select(runtime, "hydra.runtime.output_dir") if runtime is not None else None
-    if output_dir:
+    handlers = _select(log_config, "handlers") if isinstance(log_config, DictConfig) else None
+    if output_dir and isinstance(handlers, DictConfig) and "file" in handlers:
         open(os.path.join(output_dir, TASK_NAME + ".log"), "a").close()
 
 

@@ -5,10 +5,11 @@
 // (`nemo llm ... --factory R`) and Megatron-Bridge recipes.
 //
 // Only the command line is read: these tools' defaults live in their
-// packages and recipes, so a knob is known when the command overrides it.
-// A batch fix lowers only the micro key; the accumulation the tool derives
-// keeps the global batch, and the new micro-batch divides the per-GPU
-// share, as each tool asserts.
+// packages and recipes, so a knob is known when the command overrides it,
+// or from the config a tool ships (verl's trainer configs, NeMo 1's
+// megatron_gpt_config.yaml; see shippedConfigs). A batch fix lowers only
+// the micro key; the accumulation the tool derives keeps the global batch,
+// and the new micro-batch divides the per-GPU share, as each tool asserts.
 package hydra
 
 import (
@@ -81,28 +82,34 @@ var tools = []tool{
 		checkpointingOn:   "actor_rollout_ref.model.enable_gradient_checkpointing",
 		offload:           []string{"actor_rollout_ref.actor.fsdp_config.param_offload=true", "actor_rollout_ref.actor.fsdp_config.optimizer_offload=true"},
 		activationOffload: []string{"actor_rollout_ref.model.enable_activation_offload=true"}},
+	// Megatron-Core's cpu_offloading moves activations (and, with
+	// cpu_offloading_weights, the layers' weights) to the host, layer by
+	// layer: an activation offload, not an optimizer-state one.
 	{name: "NeMo 2", is: func(inv cmdline.Invocation) bool {
 		return filepath.Base(inv.Script) == "nemo" && len(inv.Args) > 0 && inv.Args[0] == "llm"
 	}, micro: "data.micro_batch_size", global: "data.global_batch_size",
-		checkpointing: []string{"model.config.recompute_granularity=full", "model.config.recompute_method=uniform", "model.config.recompute_num_layers=1"},
-		offload:       []string{"model.config.cpu_offloading=True"}},
+		checkpointing:     []string{"model.config.recompute_granularity=full", "model.config.recompute_method=uniform", "model.config.recompute_num_layers=1"},
+		activationOffload: []string{"model.config.cpu_offloading=True"}},
 	{name: "Megatron-Bridge", is: argHas("train.micro_batch_size="), micro: "train.micro_batch_size", global: "train.global_batch_size",
-		checkpointing: []string{"model.recompute_granularity=full", "model.recompute_method=uniform", "model.recompute_num_layers=1"},
-		offload:       []string{"model.cpu_offloading=True"}},
-	{name: "NeMo", is: argHas("model.micro_batch_size="), micro: "model.micro_batch_size", global: "model.global_batch_size",
+		checkpointing:     []string{"model.recompute_granularity=full", "model.recompute_method=uniform", "model.recompute_num_layers=1"},
+		activationOffload: []string{"model.cpu_offloading=True"}},
+	// NeMo 1's GPT pretraining validates at model.micro_batch_size too
+	// (its validation data loader is built with it).
+	{name: "NeMo", is: isNemo1, micro: "model.micro_batch_size", global: "model.global_batch_size", evalIsMicro: true,
 		checkpointing: []string{"model.activations_checkpoint_granularity=full", "model.activations_checkpoint_method=uniform",
 			"model.activations_checkpoint_num_layers=1"},
-		offload: []string{"model.cpu_offloading=True"}, precision: "trainer.precision"},
+		activationOffload: []string{"model.cpu_offloading=True"}, precision: "trainer.precision"},
 }
 
-// argHas says a python script's arguments hold an override starting so.
+// argHas says a python script's arguments hold an override starting so,
+// in any of Hydra's spellings (key=, +key=, ++key=).
 func argHas(prefix string) func(cmdline.Invocation) bool {
 	return func(inv cmdline.Invocation) bool {
 		if !strings.HasSuffix(inv.Script, ".py") && !inv.Module {
 			return false
 		}
 		for _, a := range inv.Args {
-			if strings.HasPrefix(a, prefix) {
+			if strings.HasPrefix(strings.TrimLeft(a, "+"), prefix) {
 				return true
 			}
 		}
@@ -139,8 +146,9 @@ func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 		}
 		c := &command{cmd: cmd, inv: inv, tool: t, vals: cfgcli.Values{}}
 		for _, a := range inv.Args {
-			if k, v, ok := strings.Cut(a, "="); ok && !strings.HasPrefix(a, "-") {
-				c.vals[strings.TrimLeft(k, "+~")] = cfgcli.Scalar(v)
+			if k, ok := hydraKey(a); ok {
+				_, v, _ := strings.Cut(a, "=")
+				c.vals[k] = cfgcli.Scalar(v)
 			}
 		}
 		return c, true
@@ -149,8 +157,17 @@ func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 }
 
 // micro is the micro-batch the command trains at: its key, or the tool's
-// default; nil when unknown.
-func (c *command) micro() *int { return c.keyOr(c.tool.micro, c.tool.microDefault) }
+// default (a NeMo 1 script's shipped config's); nil when unknown.
+func (c *command) micro() *int {
+	s, _ := c.shipped()
+	return c.keyOr(c.tool.micro, max(c.tool.microDefault, s.micro))
+}
+
+// global is the global batch: its key, or the tool's default.
+func (c *command) global() *int {
+	s, _ := c.shipped()
+	return c.keyOr(c.tool.global, max(c.tool.globalDefault, s.global))
+}
 
 // keyOr is key's whole number, else the tool's default def (0: none, nil).
 func (c *command) keyOr(key string, def int) *int {
@@ -173,6 +190,10 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 		// verl's Ray trainers start their own workers.
 		a.WorldSize = *n * v.Count("trainer.nnodes")
 	}
+	if w, ok := lightningWorlds[t.name]; ok {
+		a.WorldSize = c.dataParallel(w, c.inv.WorldSize)
+	}
+	c.knobsFromMegatron(&a)
 	micro := c.micro()
 	a.Knobs.BatchSize = micro
 	if t.evalIsMicro {
@@ -181,7 +202,7 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 	if passes, ok := evalPasses[t.name]; ok {
 		a.Knobs.EvalBatchSize = c.evalBatch(passes)
 	}
-	global := c.keyOr(t.global, t.globalDefault)
+	global := c.global()
 	if global != nil && micro != nil && *micro > 0 {
 		g := *global
 		if key, ok := globalTimes[t.name]; ok {
@@ -204,49 +225,19 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 // Apply writes the fix as the tool takes it.
 func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sdk.ApplyResponse, error) {
 	t := c.tool
-	var add []string
 	switch fix.ID {
 	case sdk.FixAllocator:
 		return pytorch.AllocatorFix(c.cmd.Argv, c.cmd.Env)
 	case sdk.FixTrial:
 		return c.trial(fix)
-	case sdk.FixBatchSize:
-		add = []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
-		if cut := c.criticCut(c.micro(), fix.BatchSize, c.analysis().WorldSize); cut != "" {
-			add = append(add, cut)
-		}
 	case sdk.FixEvalBatchSize:
 		if passes, ok := evalPasses[t.name]; ok {
 			return c.applyNoGrad(fix, passes)
 		}
-		if !t.evalIsMicro {
-			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no evaluation batch override vramrun knows for %s", t.name)
-		}
-		// The same key: training's micro-batch comes down with it, and the
-		// global batch stays.
-		add = []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
-	case sdk.FixGradCheckpointing:
-		if on, _ := cfgcli.Bool(c.vals[t.checkpointingOn]); on && t.checkpointingOn != "" {
-			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "already on (%s)", t.checkpointingOn)
-		}
-		add = t.checkpointing
-	case sdk.FixCPUOffload:
-		add = t.offload
-	case sdk.FixActivationOffload:
-		for _, kv := range t.activationOffload {
-			key, _, _ := strings.Cut(kv, "=")
-			if on, _ := cfgcli.Bool(c.vals[key]); on {
-				return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "already on (%s)", key)
-			}
-		}
-		add = t.activationOffload
-	case sdk.FixMixedPrecision:
-		if t.precision == "" {
-			return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "%s sets its precision in its config or recipe, not with one override vramrun knows", t.name)
-		}
-		add = []string{t.precision + "=" + fix.Precision}
-	default:
-		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no %s override vramrun knows for %s", fix.ID, t.name)
+	}
+	add, err := c.overrides(fix)
+	if err != nil {
+		return sdk.ApplyResponse{}, err
 	}
 	if len(add) == 0 {
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "no %s override vramrun knows for %s", fix.ID, t.name)
@@ -265,4 +256,45 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sd
 		summary += ")"
 	}
 	return sdk.ApplyResponse{Argv: c.inv.WithArgs(args), Summary: summary}, nil
+}
+
+// overrides are the key=value words of fix, or why the tool has none.
+func (c *command) overrides(fix sdk.Fix) ([]string, error) {
+	t := c.tool
+	if why := c.mcoreConflict(fix.ID); why != "" {
+		return nil, sdk.Unsupported(fix.ID, "%s", why)
+	}
+	switch fix.ID {
+	case sdk.FixBatchSize:
+		add := []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}
+		if cut := c.criticCut(c.micro(), fix.BatchSize, c.analysis().WorldSize); cut != "" {
+			add = append(add, cut)
+		}
+		return add, nil
+	case sdk.FixEvalBatchSize:
+		if !t.evalIsMicro {
+			return nil, sdk.Unsupported(fix.ID, "no evaluation batch override vramrun knows for %s", t.name)
+		}
+		// The same key: training's micro-batch comes down with it, and the
+		// global batch stays.
+		return []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}, nil
+	case sdk.FixGradCheckpointing:
+		if on, _ := cfgcli.Bool(c.vals[t.checkpointingOn]); on && t.checkpointingOn != "" {
+			return nil, sdk.Unsupported(fix.ID, "already on (%s)", t.checkpointingOn)
+		}
+		return t.checkpointing, nil
+	case sdk.FixCPUOffload:
+		return t.offload, nil
+	case sdk.FixActivationOffload:
+		for _, kv := range t.activationOffload {
+			key, _, _ := strings.Cut(kv, "=")
+			if on, _ := cfgcli.Bool(c.vals[key]); on {
+				return nil, sdk.Unsupported(fix.ID, "already on (%s)", key)
+			}
+		}
+		return t.activationOffload, nil
+	case sdk.FixMixedPrecision:
+		return c.precisionFix(fix)
+	}
+	return nil, sdk.Unsupported(fix.ID, "no %s override vramrun knows for %s", fix.ID, t.name)
 }

@@ -100,6 +100,16 @@ func (c *command) nemoTrial(scratch string) []override {
 	// them on.
 	set = c.whereNamed(set, "false", "exp_manager.create_mlflow_logger", "exp_manager.create_dllogger_logger",
 		"exp_manager.create_clearml_logger", "exp_manager.create_neptune_logger")
+	// Lightning's own checkpoint callback and logger, where the command turns
+	// them on: its checkpoints would still be saved (under the log folder),
+	// and exp_manager refuses a trainer's logger with explicit_log_dir.
+	set = c.whereNamed(set, "false", "trainer.enable_checkpointing", "trainer.logger")
+	if _, named := c.vals["model.resume_from_checkpoint"]; named {
+		// megatron_gpt_config.yaml's exp_manager.resume_from_checkpoint is
+		// ${model.resume_from_checkpoint}: the trial would restore the
+		// user's checkpoint, and its step.
+		return append(set, override{key: "exp_manager.resume_from_checkpoint", value: "null", force: true})
+	}
 	return c.whereNamed(set, "null", "exp_manager.resume_from_checkpoint")
 }
 

@@ -43,6 +43,14 @@ func TestNeMoTrialsLogToTheScratchFolder(t *testing.T) {
 	want := "python megatron_gpt_pretraining.py model.micro_batch_size=1 exp_manager.create_mlflow_logger=false exp_manager.create_wandb_logger=false exp_manager.resume_from_checkpoint=null" +
 		" ++exp_manager.explicit_log_dir=/s ++exp_manager.create_checkpoint_callback=false ++exp_manager.resume_if_exists=false ++exp_manager.create_tensorboard_logger=false"
 	wantTrial(t, argv, want)
+	// A checkpoint named on the model reaches exp_manager by the shipped
+	// config's interpolation: the simulated NeMo 1 trial restored the
+	// user's checkpoint and its step. Lightning's own checkpoint callback
+	// and logger go off where the command turns them on.
+	const own = "python megatron_gpt_pretraining.py model.micro_batch_size=1 model.resume_from_checkpoint=ck/last trainer.enable_checkpointing=True trainer.logger=True"
+	wantTrial(t, own, "python megatron_gpt_pretraining.py model.micro_batch_size=1 model.resume_from_checkpoint=ck/last trainer.enable_checkpointing=false trainer.logger=false"+
+		" ++exp_manager.explicit_log_dir=/s ++exp_manager.create_checkpoint_callback=false ++exp_manager.resume_if_exists=false ++exp_manager.create_tensorboard_logger=false"+
+		" ++exp_manager.create_wandb_logger=false ++exp_manager.resume_from_checkpoint=null")
 }
 
 func TestNeMo2TrialsAppendTheirKeysLast(t *testing.T) {
