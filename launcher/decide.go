@@ -50,7 +50,7 @@ func (l *loop) claimCommand(ctx context.Context, identify bool) {
 		}
 		l.take(claim{plugin: c.Plugin, framework: c.Recognition.Framework, analysis: a}, identify)
 		l.bus.Emit(record.Claimed{Plugin: c.Plugin.Name(), Framework: c.Recognition.Framework, Reason: c.Recognition.Reason,
-			Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, Answers: c.Others, Notes: a.Notes})
+			Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, WorldSize: a.WorldSize, Answers: c.Others, Notes: a.Notes})
 		return
 	}
 }
@@ -93,7 +93,7 @@ func (l *loop) claimByOOM(ctx context.Context, d oom.Diagnosis) bool {
 			}
 			l.take(claim{plugin: p, framework: fw, analysis: a}, true)
 			l.bus.Emit(record.Claimed{Plugin: p.Name(), Framework: fw, Reason: "its out-of-memory text",
-				Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, ByOOM: true, Notes: a.Notes})
+				Launcher: a.Launcher, Script: a.Script, Knobs: a.Knobs, WorldSize: a.WorldSize, ByOOM: true, Notes: a.Notes})
 			return true
 		}
 	}

@@ -15,10 +15,13 @@ import (
 // Plan is what `vramrun plan` shows: every attempt a run would make if each
 // one before it ran out of memory. `plan --json` prints it as is.
 type Plan struct {
-	Framework string    `json:"framework"`
-	Launcher  string    `json:"launcher"`
-	Script    string    `json:"script"`
-	Argv      []string  `json:"argv"`
+	Framework string   `json:"framework"`
+	Launcher  string   `json:"launcher"`
+	Script    string   `json:"script"`
+	Argv      []string `json:"argv"`
+	// WorldSize is the processes the command starts, as the plugin reads
+	// it (1 when it cannot tell); the effective batch counts each.
+	WorldSize int       `json:"world_size"`
 	Knobs     sdk.Knobs `json:"knobs"`
 	// Notes are the claiming plugin's notes on the command.
 	Notes []string `json:"notes,omitempty"`
@@ -65,7 +68,7 @@ func (p *Plan) On(ev record.Event) {
 	switch ev := ev.(type) {
 	case record.Claimed:
 		if ev.Plugin != "" {
-			p.Framework, p.Launcher, p.Script, p.Knobs = ev.Framework, ev.Launcher, ev.Script, ev.Knobs
+			p.Framework, p.Launcher, p.Script, p.Knobs, p.WorldSize = ev.Framework, ev.Launcher, ev.Script, ev.Knobs, ev.WorldSize
 			p.Notes = ev.Notes
 		}
 	case record.FixSkipped:
@@ -109,7 +112,10 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "framework: %s", p.Framework)
-	if p.Launcher != "" {
+	switch {
+	case p.Launcher != "" && p.WorldSize > 1:
+		fmt.Fprintf(&b, " (launcher %s, %d processes)", p.Launcher, p.WorldSize)
+	case p.Launcher != "":
 		fmt.Fprintf(&b, " (launcher %s)", p.Launcher)
 	}
 	if p.Script != "" {

@@ -49,7 +49,9 @@ type Claimed struct {
 	Plugin, Framework, Reason string
 	Launcher, Script          string
 	Knobs                     sdk.Knobs
-	ByOOM                     bool
+	// WorldSize is the processes the command starts, as the plugin reads it.
+	WorldSize int
+	ByOOM     bool
 	// Notes are the plugin's notes on the command (sdk.AnalyzeResponse).
 	Notes []string
 	// Answers are every plugin's answer, for -v.
