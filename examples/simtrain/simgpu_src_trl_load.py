@@ -39,7 +39,7 @@ from simgpu_model import SIM_DIR
 
 SITE = simgpu_frames.SITE
 COMMANDS = ("sft", "dpo", "grpo")
-ACCELERATE_CONFIGS = os.path.join(SIM_DIR, "trl_accelerate_configs")
+ACCELERATE_CONFIGS = os.path.join(SIM_DIR, "pkgs", "trl", "accelerate_configs")
 
 
 class _State:
@@ -543,8 +543,8 @@ def _load_cli(names):
 
 
 def _device_count():
-    text = os.environ.get("SIMGPU_COUNT", "1").strip() or "1"
-    return int(text) if text.isdigit() and int(text) > 0 else 1
+    # torch.cuda.device_count(): the simulated GPUs CUDA_VISIBLE_DEVICES leaves the job.
+    return simlaunch.visible_gpus()
 
 
 def _cli_excepthook(exc_type, exc, tb):

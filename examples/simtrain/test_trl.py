@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -132,6 +133,24 @@ class TestTrlCommandLine(TrlTest):
         self.assertEqual(res.returncode, 1)
         self.assertIn("ValueError: Accelerate config zero9 is neither a file nor a valid config in the `trl` package.",
                       res.stderr)
+
+    def test_processes_are_the_visible_gpus(self):
+        # No config: accelerate's torch.cuda.device_count(), the GPUs CUDA_VISIBLE_DEVICES leaves.
+        args = ("sft", "--dataset_name", "d", "--max_steps", "1", "--per_device_train_batch_size", "4")
+        four = self.trl(*args, env={"SIMGPU_COUNT": "4"})
+        self.assertEqual(four.returncode, 0, four.stderr)
+        self.assertEqual(done_line(four.stdout)["effective"], "16")
+        two = self.trl(*args, env={"SIMGPU_COUNT": "4", "CUDA_VISIBLE_DEVICES": "1,3"})
+        self.assertEqual(done_line(two.stdout)["effective"], "8")
+
+    def test_bundled_configs_are_where_the_jobs_python_finds_trl(self):
+        pkgs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pkgs")
+        spec = "import importlib.util; print(list(importlib.util.find_spec('trl').submodule_search_locations)[0])"
+        out = subprocess.run([sys.executable, "-c", spec], capture_output=True, text=True, cwd=self.dir, check=True,
+                             env=dict(os.environ, PYTHONPATH=pkgs)).stdout
+        folder = os.path.join(out.strip(), "accelerate_configs")
+        self.assertEqual(sorted(os.listdir(folder)),
+                         ["fsdp1.yaml", "fsdp2.yaml", "multi_gpu.yaml", "zero1.yaml", "zero2.yaml", "zero3.yaml"])
 
 
 class TestTrlGrpo(TrlTest):

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vramrun/vramrun/plugins/cfgcli"
 	"github.com/vramrun/vramrun/plugins/pyscript"
 	"github.com/vramrun/vramrun/plugins/pytorch"
 	"github.com/vramrun/vramrun/plugins/transformers"
@@ -35,8 +34,9 @@ const (
 // Analyze reads the knobs as the tool merges them.
 func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
-	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher,
-		Script: c.s.Inv.Script, WorldSize: c.world(), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
+	launched, notes := c.world()
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: launched.Launcher,
+		Script: c.s.Inv.Script, WorldSize: max(launched.WorldSize, 1), Notes: notes}, Unsupported: map[sdk.FixID]string{}}
 	if c.cfg != "" {
 		a.ConfigFiles = []string{c.cfg}
 	}
@@ -150,28 +150,6 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 	resp.Argv = c.s.Inv.WithArgs(args)
 	resp.Summary = strings.Join(parts, ", ")
 	return resp, nil
-}
-
-// world is the processes the command trains with: on llamafactory-cli's
-// torchrun path NPROC_PER_NODE (else the visible GPUs) times NNODES, else
-// what the launcher in front starts.
-func (c *command) world() int {
-	env := c.s.Cmd.Env
-	if !c.torchrunPath() {
-		return max(c.s.Inv.WorldSize, 1)
-	}
-	per := 0
-	if n := cfgcli.Int(env["NPROC_PER_NODE"]); n != nil {
-		per = *n
-	} else if v := env["CUDA_VISIBLE_DEVICES"]; v != "" {
-		per = strings.Count(v, ",") + 1
-	}
-	nodes := 1
-	if n := cfgcli.Int(env["NNODES"]); n != nil && *n > 0 {
-		nodes = *n
-	}
-	// 0: the GPUs on the machine, which the command line does not tell.
-	return max(per*nodes, 1)
 }
 
 // analyzeModelFixes: Liger's kernels (enable_liger_kernel) are the fused

@@ -47,6 +47,9 @@ type command struct {
 	// err says why the config could not be read.
 	err error
 	why string
+	// cli says the command is llamafactory-cli's (or lmf's) train, which
+	// relaunches itself under torchrun on several GPUs.
+	cli bool
 }
 
 // Why says what gave the command away.
@@ -63,7 +66,7 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	c := &command{probes: probes, s: s, cfgAt: -1}
 	switch {
 	case (base == "llamafactory-cli" || base == "lmf") && len(inv.Args) > 0 && inv.Args[0] == "train":
-		c.why = base + " train"
+		c.why, c.cli = base+" train", true
 		if len(inv.Args) > 1 && cfgcli.IsConfig(inv.Args[1]) {
 			c.cfgAt = 1
 		}
@@ -121,29 +124,10 @@ func (c *command) allocatorUnsupported() string {
 	if reason := pytorch.AllocatorUnsupported(c.s.Cmd.Env); reason != "" {
 		return reason
 	}
-	if c.torchrunPath() && optimTorch(c.s.Cmd.Env) {
+	if c.torchrunPath() && c.enabled("OPTIM_TORCH", "1") {
 		return "already in force: on its torchrun path llamafactory-cli sets PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True itself (OPTIM_TORCH is on)"
 	}
 	return ""
-}
-
-// torchrunPath says llamafactory-cli will re-run itself under torchrun:
-// FORCE_TORCHRUN, or more than one GPU visible.
-func (c *command) torchrunPath() bool {
-	env := c.s.Cmd.Env
-	if on, _ := cfgcli.Bool(env["FORCE_TORCHRUN"]); on {
-		return true
-	}
-	return strings.Count(env["CUDA_VISIBLE_DEVICES"], ",") > 0
-}
-
-func optimTorch(env map[string]string) bool {
-	v, set := env["OPTIM_TORCH"]
-	if !set || v == "" {
-		return true
-	}
-	on, _ := cfgcli.Bool(v)
-	return on
 }
 
 // resumeCheck is the Trainer's own check before a resume (#43708).

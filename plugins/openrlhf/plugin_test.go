@@ -143,3 +143,20 @@ func TestADottedCommandNamingNoBackendGetsNoBackendFlag(t *testing.T) {
 		plugintab.CheckFixes(t, New(), c, plugintab.PlanFix, a.Analyze().Unsupported)
 	}
 }
+
+// TestWorldCountsTheGPUs: deepspeed without --num_gpus, and torchrun
+// --nproc-per-node gpu, start a process per GPU the job sees, and the
+// accumulation OpenRLHF derives divides by them all.
+func TestWorldCountsTheGPUs(t *testing.T) {
+	for argv, want := range map[string]int{
+		"deepspeed --module openrlhf.cli.train_sft --train.micro_batch_size 8 --train.batch_size 256":               4,
+		"torchrun --nproc-per-node gpu -m openrlhf.cli.train_sft --train.micro_batch_size 8 --train.batch_size 256": 4,
+	} {
+		c := cmd(argv)
+		c.GPUs = 4
+		a := plugintab.Analyze(t, New(), c)
+		if got := plugintab.KnobsText(a.Knobs); a.WorldSize != want || !strings.Contains(got, `"grad_accumulation":8`) {
+			t.Errorf("%s (4 GPUs): world %d knobs %s, want %d and 256 / 8 / 4 = 8", argv, a.WorldSize, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -25,17 +26,32 @@ type Analysis struct {
 // rendezvous), vramrun takes that for a hang and ends torchrun. A launcher
 // that starts a process per GPU, where vramrun cannot count the GPUs the
 // job sees, makes every effective batch vramrun reports one process's.
-func (s *Script) LauncherNotes() []string {
+func (s *Script) LauncherNotes() []string { return s.launcherNotes(s.Inv.Launcher) }
+
+// LaunchedNotes are the LauncherNotes of the launcher a CLI runs in its own
+// place (cmdline.Launched), the per-GPU one naming it as who ("tune run's
+// torchrun").
+func LaunchedNotes(cmd sdk.Command, inv cmdline.Invocation, who string) []string {
+	return (&Script{Cmd: cmd, Inv: inv}).launcherNotes(who)
+}
+
+func (s *Script) launcherNotes(who string) []string {
 	var notes []string
 	if n, source := s.Inv.TorchrunRestarts(s.Cmd.Env); n > 0 {
 		notes = append(notes, fmt.Sprintf("torchrun restarts failed workers itself (%s); vramrun relaunches with a fix instead, "+
 			"and may end torchrun during one of its restarts: pass --max_restarts 0 to let vramrun alone decide", source))
 	}
 	if s.Inv.PerGPUUncounted() {
-		notes = append(notes, s.Inv.Launcher+" starts a process per GPU, and vramrun cannot count the GPUs the job sees "+
-			"(no NVML, or behind srun): the effective batch it reports is one process's")
+		notes = append(notes, PerGPUNote(who))
 	}
 	return notes
+}
+
+// PerGPUNote says that what ("torchrun", "axolotl train's accelerate
+// launch") starts a process per GPU that vramrun could not count.
+func PerGPUNote(what string) string {
+	return what + " starts a process per GPU, and vramrun cannot count the GPUs the job sees " +
+		"(no NVML, or behind srun): the effective batch it reports is one process's"
 }
 
 // Lacks turns down each of ids the analysis has no word on yet, with

@@ -124,8 +124,9 @@ func (c *command) dp(world int) int {
 // Analyze reads the knobs as the tool merges them.
 func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
-	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher, Script: c.s.Inv.Script,
-		WorldSize: max(c.s.Inv.WorldSize, 1)}, Unsupported: map[sdk.FixID]string{}}
+	launched, notes := c.world()
+	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: launched.Launcher, Script: c.s.Inv.Script,
+		WorldSize: max(launched.WorldSize, 1), Notes: notes}, Unsupported: map[sdk.FixID]string{}}
 	if c.cfg != "" {
 		a.ConfigFiles = []string{c.cfg}
 	}

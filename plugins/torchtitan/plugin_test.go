@@ -37,10 +37,10 @@ func TestLocalBatchWithTheGlobalPinned(t *testing.T) {
 	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing},
 		"torchrun --nproc_per_node=8 -m torchtitan.train --job.config_file llama3_8b.toml --training.local_batch_size 4 --activation_checkpoint.mode full", nil,
 		"--activation_checkpoint.mode full")
-	sh := cmd("./run_train.sh --training.global_batch_size 64", files, "CONFIG_FILE", "llama3_8b.toml")
+	sh := cmd("./run_train.sh --training.global_batch_size 64", files, "CONFIG_FILE", "llama3_8b.toml", "NGPU", "1")
 	a = plugintab.Analyze(t, New(), sh)
 	if got := plugintab.KnobsText(a.Knobs); !strings.Contains(got, `"batch_size":8`) || !strings.Contains(got, `"grad_accumulation":8`) {
-		t.Errorf("run_train.sh knobs %s, want local 8 from CONFIG_FILE and accumulation 64/8", got)
+		t.Errorf("run_train.sh knobs %s, want local 8 from CONFIG_FILE and accumulation 64/8 on NGPU=1", got)
 	}
 }
 

@@ -60,9 +60,10 @@ type command struct {
 	installed, unread string
 	vals              cfgcli.Values
 	// file is what the config file itself sets, before the overrides.
-	file  cfgcli.Values
-	err   error
-	world int
+	file cfgcli.Values
+	err  error
+	// launch is what tune run starts (world.go).
+	launch launch
 }
 
 // Why says what gave the command away.
@@ -76,7 +77,7 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 	if err != nil || filepath.Base(inv.Script) != "tune" || inv.Module || len(inv.Args) < 2 || inv.Args[0] != "run" {
 		return nil, false
 	}
-	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, recipeAt: -1, vals: cfgcli.Values{}, world: 1}
+	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, recipeAt: -1, vals: cfgcli.Values{}}
 	args := inv.Args
 	for i := 1; i < len(args); i++ {
 		a := args[i]
@@ -84,20 +85,15 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 			c.recipeAt, c.recipe = i, a
 			break
 		}
-		name, value, eq := strings.Cut(a, "=")
-		if !eq && !torchrunSwitches[name] && i+1 < len(args) {
-			value = args[i+1]
+		_, _, eq := strings.Cut(a, "=")
+		if !eq && !torchrunSwitches[a] && i+1 < len(args) {
 			i++
-		}
-		if name == "--nproc_per_node" || name == "--nproc-per-node" {
-			if n := cfgcli.Int(value); n != nil && *n > 0 {
-				c.world = *n
-			}
 		}
 	}
 	if c.recipeAt < 0 {
 		return nil, false
 	}
+	c.readWorld()
 	if f, ok := cmdline.FindFlag(args[c.recipeAt+1:], "--config"); ok && f.HasValue {
 		c.config = f.Value
 		if cfgcli.IsConfig(c.config) {
@@ -144,7 +140,7 @@ func (c *command) distributed() bool { return strings.Contains(c.recipe, "distri
 func (c *command) Analyze() pyscript.Analysis {
 	v := c.vals
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "tune run", Script: c.recipe,
-		WorldSize: c.world}, Unsupported: map[sdk.FixID]string{}}
+		WorldSize: c.launch.world, Notes: c.launch.notes}, Unsupported: map[sdk.FixID]string{}}
 	switch {
 	case c.installed != "":
 		a.ConfigFiles = []string{c.installed}

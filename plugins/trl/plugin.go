@@ -45,6 +45,10 @@ type command struct {
 	cfg    string
 	vals   cfgcli.Values
 	err    error
+	// procs are the processes its accelerate launch starts (1 when that
+	// cannot be told); notes say what vramrun could not count.
+	procs int
+	notes []string
 }
 
 // Why says what gave the command away.
@@ -62,6 +66,7 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 			c.vals = cfgcli.Values{}
 		}
 	}
+	c.readWorld(context.Background())
 	return c, true
 }
 
@@ -97,20 +102,13 @@ func (c *command) intOr(field string, def int) *int {
 	return sdk.Int(def)
 }
 
-// world is the processes accelerate starts (--num_processes), 1 else.
-func (c *command) world() int {
-	if v, ok := c.value("num_processes"); ok {
-		if n := cfgcli.Int(v); n != nil && *n > 0 {
-			return *n
-		}
-	}
-	return 1
-}
+// world is the processes trl's accelerate launch starts (readWorld).
+func (c *command) world() int { return c.procs }
 
 // Analyze reads the knobs as the tool merges them.
 func (c *command) Analyze() pyscript.Analysis {
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: "accelerate",
-		Script: "trl " + c.sub, WorldSize: c.world(), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
+		Script: "trl " + c.sub, WorldSize: c.world(), Notes: append(c.s.LauncherNotes(), c.notes...)}, Unsupported: map[sdk.FixID]string{}}
 	if c.cfg != "" {
 		a.ConfigFiles = []string{c.cfg}
 	}

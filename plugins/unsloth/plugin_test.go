@@ -53,3 +53,13 @@ func TestTrialsWriteToTheScratchFolder(t *testing.T) {
 		"unsloth train --model m --output-dir /s --save-steps 0 --no-enable-wandb --no-enable-tensorboard", nil,
 		"--output-dir /s --save-steps 0 --no-enable-wandb --no-enable-tensorboard")
 }
+
+// TestOneProcessWhateverTheGPUs: Unsloth's CLI trains in one worker
+// process, on one GPU, however many the job sees.
+func TestOneProcessWhateverTheGPUs(t *testing.T) {
+	c := plugintab.Command("unsloth train --config cfg.yaml", map[string]string{"cfg.yaml": cfgYAML})
+	c.GPUs = 4
+	if a := plugintab.Analyze(t, New(), c); a.WorldSize != 1 {
+		t.Errorf("world %d, want 1", a.WorldSize)
+	}
+}
