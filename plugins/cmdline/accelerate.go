@@ -42,7 +42,7 @@ func accelerateProcesses(cmd sdk.Command, inv Invocation) (n int, perGPU bool) {
 	}
 	path, named := inv.LauncherOption("--config_file")
 	if !named {
-		path = AccelerateDefaultConfig(jobEnv(cmd, inv))
+		path = AccelerateDefaultConfig(JobEnv(cmd, inv))
 	}
 	if path == "" {
 		return 0, false

@@ -23,14 +23,14 @@ func Launched(cmd sdk.Command, inv Invocation, launcher ...string) (Invocation, 
 	}
 	launched := cmd
 	// The env assignments srun's program carries are not in the prefix.
-	launched.Env = jobEnv(cmd, inv)
+	launched.Env = JobEnv(cmd, inv)
 	launched.Argv = append(append([]string{}, prefix...), launcher...)
 	return ParseCommand(launched)
 }
 
-// jobEnv is the command's environment with its own `env NAME=VALUE`
+// JobEnv is the command's environment with its own `env NAME=VALUE`
 // assignments on top: what the launcher sees.
-func jobEnv(cmd sdk.Command, inv Invocation) map[string]string {
+func JobEnv(cmd sdk.Command, inv Invocation) map[string]string {
 	if len(inv.Env) == 0 {
 		return cmd.Env
 	}

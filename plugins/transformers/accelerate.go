@@ -142,7 +142,7 @@ func accelerateConfigFile(cmd sdk.Command, inv cmdline.Invocation) (accelerateCo
 	var cfg accelerateConfig
 	path, named := inv.LauncherOption(accConfigFile)
 	if !named {
-		path = cmdline.AccelerateDefaultConfig(cmd.Env)
+		path = cmdline.AccelerateDefaultConfig(cmdline.JobEnv(cmd, inv))
 	}
 	if path == "" {
 		return cfg, ""

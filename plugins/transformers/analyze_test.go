@@ -146,6 +146,13 @@ func TestAnalyze(t *testing.T) {
 			unsupported: map[sdk.FixID]string{sdk.FixMixedPrecision: "already in bf16"},
 		},
 		{
+			name:        "accelerate default config under an env HF_HOME= prefix",
+			argv:        "env HF_HOME=/hf accelerate launch run_glue_no_trainer.py --task_name mrpc",
+			files:       map[string]string{"run_glue_no_trainer.py": runGlueNoTrainer, "/hf/accelerate/default_config.yaml": "mixed_precision: bf16\n"},
+			knobs:       sdk.Knobs{BatchSize: intp(8), GradAccumulation: intp(1), EvalBatchSize: intp(8), Precision: strp("bf16")},
+			unsupported: map[sdk.FixID]string{sdk.FixMixedPrecision: "already in bf16"},
+		},
+		{
 			name: "accelerate's default config under HF_HOME", argv: "accelerate launch run_glue_no_trainer.py",
 			files:       map[string]string{"run_glue_no_trainer.py": runGlueNoTrainer, "/hf/accelerate/default_config.yaml": "mixed_precision: fp16\n"},
 			env:         map[string]string{"HF_HOME": "/hf"},
