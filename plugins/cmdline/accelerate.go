@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -55,10 +56,27 @@ func accelerateProcesses(cmd sdk.Command, inv Invocation) (n int, perGPU bool) {
 		return 0, false
 	}
 	var cfg struct {
-		NumProcesses int `yaml:"num_processes"`
+		NumProcesses    int    `yaml:"num_processes"`
+		DistributedType string `yaml:"distributed_type"`
 	}
 	if yaml.Unmarshal(raw, &cfg) != nil || cfg.NumProcesses < 1 {
 		return 0, false
 	}
+	if strings.EqualFold(cfg.DistributedType, "NO") && !inv.multiProcessFlag() {
+		// A config that distributes nothing runs accelerate's simple
+		// launcher: one process, whatever num_processes says.
+		return 1, false
+	}
 	return cfg.NumProcesses, false
+}
+
+// multiProcessFlag says the accelerate command asks for a launcher that
+// starts several processes whatever its config's distributed_type.
+func (inv Invocation) multiProcessFlag() bool {
+	for _, flag := range []string{"--multi_gpu", "--use_deepspeed", "--use_fsdp", "--use_megatron_lm"} {
+		if _, on := inv.LauncherOption(flag); on {
+			return true
+		}
+	}
+	return false
 }

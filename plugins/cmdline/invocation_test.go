@@ -437,6 +437,9 @@ func TestAccelerateWorld(t *testing.T) {
 		{"accelerate launch train.py", nil, 0, 0},
 		{"accelerate launch --multi_gpu train.py", nil, 0, 0},
 		{"accelerate launch --cpu train.py", nil, 4, 1},
+		// distributed_type NO is accelerate's simple launcher: one process.
+		{"accelerate launch --config_file c.yaml train.py", map[string][]byte{"c.yaml": []byte("distributed_type: 'NO'\nnum_processes: 2\n")}, 4, 1},
+		{"accelerate launch --multi_gpu --config_file c.yaml train.py", map[string][]byte{"c.yaml": []byte("distributed_type: 'NO'\nnum_processes: 2\n")}, 4, 2},
 		// A config accelerate would refuse, or one without the key: unknown, as before.
 		{"accelerate launch --config_file c.yaml train.py", map[string][]byte{"c.yaml": []byte("mixed_precision: bf16\n")}, 4, 1},
 		{"accelerate launch --config_file gone.yaml train.py", nil, 4, 1},
