@@ -597,9 +597,22 @@ def check_devices(trainer_cfg):
         if devices > _gpu_count():
             raise MisconfigurationException("You requested gpu: %s\n But your machine only has: %s"
                                             % (list(range(devices)), list(range(_gpu_count()))))
-        simgpu_run.fail_usage("trainer.devices=%d: the sim does not launch Lightning's subprocesses; run it under "
-                              "torchrun --nproc-per-node %d --no-python nemo ..." % (devices, devices))
+        if num_nodes > 1:
+            simgpu_run.fail_usage("trainer.num_nodes=%d: the sim runs on one node" % num_nodes)
     return devices, num_nodes
+
+
+def _launcher(devices, num_nodes):
+    """Lightning's _SubprocessScriptLauncher (NeMo 1's sim's): the other ranks run the same command. They take
+    rank 0's resume decision, made before they started, where a real run's ranks decide at the same moment."""
+    import simgpu_src_nemo1_load as lightning_launch
+
+    class Launcher(lightning_launch._Launcher):
+        def launch(self, function, *args, **kwargs):
+            os.environ["SIMTRAIN_RESUME_FROM"] = STATE.outputs.resume_from or ""
+            return super().launch(function, *args, **kwargs)
+
+    return Launcher(devices, num_nodes)
 
 
 # --- the session on the simulated GPU ---------------------------------------------------------------------
@@ -1015,6 +1028,10 @@ def _nemo_classes(fw, modules, names):
             precision_of(cfg)  # Lightning's accelerator connector: precision vs plugins
             self.num_devices, self.num_nodes = check_devices(cfg)
             self.strategy = Strategy(cfg.get("strategy"), cfg.get("plugins"), cfg)
+            if self.num_devices * self.num_nodes > 1 and "WORLD_SIZE" not in os.environ:
+                # MegatronStrategy is Lightning's DDPStrategy: without torchrun its launcher starts the other
+                # ranks with the same command (NeMo 1's sim has Lightning's launcher).
+                self.strategy.launcher = _launcher(self.num_devices, self.num_nodes)
             self.state = _TrainerState()
             self.max_steps = cfg.get("max_steps")
             self.min_steps = cfg.get("min_steps")
@@ -1105,6 +1122,9 @@ def console_main():
             simgpu_proc.hang_forever()
         sys.stdout.flush()
         return ex.exit_code
+    launched = sys.modules.get("simgpu_src_nemo1_load")
+    if launched is not None:
+        launched.finish()  # the other ranks end first (a collective), as under Lightning's launcher
     if STATE.session is not None:
         STATE.session.finish()
     return 0

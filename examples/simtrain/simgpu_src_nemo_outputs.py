@@ -96,6 +96,9 @@ class Outputs:
     # --- AutoResume.setup ---------------------------------------------------------------------------
 
     def resume_setup(self, trainer, model=None):
+        if os.environ.get("RANK", "0") != "0" and "SIMTRAIN_RESUME_FROM" in os.environ:
+            self.resume_from = os.environ["SIMTRAIN_RESUME_FROM"] or None
+            return
         resume = self.resume
         path = _get(resume, "resume_from_path")
         if path:

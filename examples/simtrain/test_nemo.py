@@ -158,6 +158,17 @@ class ChecksTest(NemoRun):
         done = DONE.match([line for line in out.splitlines() if line.startswith("done:")][0]).groupdict()
         self.assertEqual((done["micro"], done["accum"], done["effective"]), ("2", "4", "16"))
 
+    def test_lightning_launches_the_other_ranks(self):
+        # Without torchrun, MegatronStrategy (Lightning's DDPStrategy) starts trainer.devices processes itself.
+        code, out, err = self.finetune("trainer.devices=2", "data.micro_batch_size=2", "data.global_batch_size=16",
+                                       "trainer.max_steps=2", env={"SIMGPU_COUNT": "2"})
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.count("done:"), 1)
+        done = DONE.match([line for line in out.splitlines() if line.startswith("done:")][0]).groupdict()
+        self.assertEqual((done["micro"], done["accum"], done["effective"]), ("2", "4", "16"))
+        code, out, err = self.finetune("trainer.devices=2", env={"SIMGPU_COUNT": "1"})
+        self.assertIn("You requested gpu: [0, 1]\n But your machine only has: [0]", err)
+
     def test_accumulate_grad_batches_must_stay_1(self):
         code, out, err = self.finetune("trainer.accumulate_grad_batches=4")
         self.assertEqual(code, 1)

@@ -7,9 +7,10 @@
 // Only the command line is read: these tools' defaults live in their
 // packages and recipes, so a knob is known when the command overrides it,
 // or from the config a tool ships (verl's trainer configs, NeMo 1's
-// megatron_gpt_config.yaml; see shippedConfigs). A batch fix lowers only
-// the micro key; the accumulation the tool derives keeps the global batch,
-// and the new micro-batch divides the per-GPU share, as each tool asserts.
+// megatron_gpt_config.yaml, Megatron-Bridge's recipes; see
+// shippedConfigs). A batch fix lowers only the micro key; the accumulation
+// the tool derives keeps the global batch, and the new micro-batch divides
+// the per-GPU share, as each tool asserts.
 package hydra
 
 import (
@@ -90,9 +91,12 @@ var tools = []tool{
 	}, micro: "data.micro_batch_size", global: "data.global_batch_size",
 		checkpointing:     []string{"model.config.recompute_granularity=full", "model.config.recompute_method=uniform", "model.config.recompute_num_layers=1"},
 		activationOffload: []string{"model.config.cpu_offloading=True"}},
-	{name: "Megatron-Bridge", is: argHas("train.micro_batch_size="), micro: "train.micro_batch_size", global: "train.global_batch_size",
+	// Megatron-Bridge validates at train.micro_batch_size too (training/
+	// eval.py runs the global batch in micro-batches of it), and its
+	// precision is a mixed_precision preset (training/mixed_precision.py).
+	{name: "Megatron-Bridge", is: isBridge, micro: "train.micro_batch_size", global: "train.global_batch_size", evalIsMicro: true,
 		checkpointing:     []string{"model.recompute_granularity=full", "model.recompute_method=uniform", "model.recompute_num_layers=1"},
-		activationOffload: []string{"model.cpu_offloading=True"}},
+		activationOffload: []string{"model.cpu_offloading=True"}, precision: "mixed_precision"},
 	// NeMo 1's GPT pretraining validates at model.micro_batch_size too
 	// (its validation data loader is built with it).
 	{name: "NeMo", is: isNemo1, micro: "model.micro_batch_size", global: "model.global_batch_size", evalIsMicro: true,
@@ -116,6 +120,11 @@ func argHas(prefix string) func(cmdline.Invocation) bool {
 		return false
 	}
 }
+
+// Frames are the functions whose frames tell an OOM's phase: verl PPO's
+// worker methods and Megatron-Bridge's training loop (their own loops, not
+// Lightning's).
+func Frames() []sdk.Frame { return append(verlFrames(), bridgeFrames()...) }
 
 // New returns the plugin; the OOM texts are PyTorch's, the speed lines
 // the tools' own (Progress).
@@ -157,7 +166,8 @@ func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 }
 
 // micro is the micro-batch the command trains at: its key, or the tool's
-// default (a NeMo 1 script's shipped config's); nil when unknown.
+// default (a NeMo 1 script's shipped config's, a Megatron-Bridge recipe's);
+// nil when unknown.
 func (c *command) micro() *int {
 	s, _ := c.shipped()
 	return c.keyOr(c.tool.micro, max(c.tool.microDefault, s.micro))
@@ -190,7 +200,7 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 		// verl's Ray trainers start their own workers.
 		a.WorldSize = *n * v.Count("trainer.nnodes")
 	}
-	if w, ok := lightningWorlds[t.name]; ok {
+	if w, ok := parallelWorlds[t.name]; ok {
 		a.WorldSize = c.dataParallel(w, c.inv.WorldSize)
 	}
 	c.knobsFromMegatron(&a)
@@ -253,9 +263,33 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sd
 		if len(add) > 1 {
 			summary += "; the critic's update micro-batch comes down by the same ratio, to a divisor of its mini-batch"
 		}
+		if fix.ID == sdk.FixEvalBatchSize && c.shareDivisor(fix.BatchSize) != fix.BatchSize {
+			summary += "; " + strconv.Itoa(c.shareDivisor(fix.BatchSize)) + ", not " + strconv.Itoa(fix.BatchSize) +
+				": it must divide each GPU's share of the global batch"
+		}
 		summary += ")"
 	}
 	return sdk.ApplyResponse{Argv: c.inv.WithArgs(args), Summary: summary}, nil
+}
+
+// shareDivisor is the largest micro-batch up to n that divides each GPU's
+// share of the global batch (n itself when the share is unknown).
+func (c *command) shareDivisor(n int) int {
+	g := c.global()
+	if g == nil {
+		return n
+	}
+	share := *g
+	if key, ok := globalTimes[c.tool.name]; ok {
+		share *= c.vals.Count(key)
+	}
+	share /= c.analysis().WorldSize
+	for d := min(n, share); d >= 1; d-- {
+		if share%d == 0 {
+			return d
+		}
+	}
+	return n
 }
 
 // overrides are the key=value words of fix, or why the tool has none.
@@ -276,8 +310,10 @@ func (c *command) overrides(fix sdk.Fix) ([]string, error) {
 			return nil, sdk.Unsupported(fix.ID, "no evaluation batch override vramrun knows for %s", t.name)
 		}
 		// The same key: training's micro-batch comes down with it, and the
-		// global batch stays.
-		return []string{t.micro + "=" + strconv.Itoa(fix.BatchSize)}, nil
+		// global batch stays, so it must divide each GPU's share of it, as
+		// the tool asserts (Megatron-Core's "global batch size (256) is not
+		// divisible by micro batch size (102) times data parallel size (1)").
+		return []string{t.micro + "=" + strconv.Itoa(c.shareDivisor(fix.BatchSize))}, nil
 	case sdk.FixGradCheckpointing:
 		if on, _ := cfgcli.Bool(c.vals[t.checkpointingOn]); on && t.checkpointingOn != "" {
 			return nil, sdk.Unsupported(fix.ID, "already on (%s)", t.checkpointingOn)
@@ -286,13 +322,7 @@ func (c *command) overrides(fix sdk.Fix) ([]string, error) {
 	case sdk.FixCPUOffload:
 		return t.offload, nil
 	case sdk.FixActivationOffload:
-		for _, kv := range t.activationOffload {
-			key, _, _ := strings.Cut(kv, "=")
-			if on, _ := cfgcli.Bool(c.vals[key]); on {
-				return nil, sdk.Unsupported(fix.ID, "already on (%s)", key)
-			}
-		}
-		return t.activationOffload, nil
+		return c.activationOffload(fix.ID)
 	case sdk.FixMixedPrecision:
 		return c.precisionFix(fix)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/vramrun/vramrun/sdk"
 )
 
-// Frames are verl PPO's worker methods that tell the phase, read in
+// verlFrames are verl PPO's worker methods that tell the phase, read in
 // volcengine/verl's verl/workers/fsdp_workers.py (commit 004c888001c8),
 // verl/workers/actor/dp_actor.py and verl/workers/critic/dp_critic.py. A
 // PPO iteration's no-gradient passes are its evaluation phase: the old
@@ -27,7 +27,7 @@ import (
 // what any RL trainer may call its passes, with or without gradients: each
 // counts only in verl's own files, so that a user's script of the same
 // names keeps its phase from its other frames.
-func Frames() []sdk.Frame {
+func verlFrames() []sdk.Frame {
 	eval := func(name string) sdk.Frame { return sdk.Frame{Name: name, Phase: sdk.PhaseEval, Package: "verl"} }
 	train := func(name string) sdk.Frame { return sdk.Frame{Name: name, Phase: sdk.PhaseTrain, Package: "verl"} }
 	return []sdk.Frame{

@@ -17,9 +17,9 @@ func TestVerlPPOFrames(t *testing.T) {
 		"compute_log_prob": sdk.PhaseEval, "compute_ref_log_prob": sdk.PhaseEval, "compute_values": sdk.PhaseEval,
 		"update_actor": sdk.PhaseTrain, "update_policy": sdk.PhaseTrain, "update_critic": sdk.PhaseTrain,
 	}
-	got := plugintab.WantFrames(t, Frames(), want)
+	got := plugintab.WantFrames(t, verlFrames(), want)
 	// Names RL scripts also use: each counts in verl's own files only.
-	for _, f := range Frames() {
+	for _, f := range verlFrames() {
 		if f.Package != "verl" {
 			t.Errorf("frame %q: package %q, want verl", f.Name, f.Package)
 		}
