@@ -43,7 +43,12 @@ var parallelWorlds = map[string]parallelWorld{
 func (c *command) dataParallel(w parallelWorld, launched int) int {
 	processes := launched
 	if processes <= 1 && w.devices != "" {
-		processes = c.vals.Count(w.devices) * c.vals.Count(w.nodes)
+		devices := c.vals.Count(w.devices)
+		if v := c.vals[w.devices]; v == "-1" || v == "auto" {
+			// Lightning's every GPU: those the job sees (1 unknown).
+			devices = max(c.cmd.GPUs, 1)
+		}
+		processes = devices * c.vals.Count(w.nodes)
 	}
 	split := 1
 	for _, key := range w.modelParallel {

@@ -39,6 +39,20 @@ func TestNeMo1WorldIsLightningsDevices(t *testing.T) {
 		"model.micro_batch_size=1 (model.global_batch_size stays: NeMo derives the accumulation)")
 }
 
+// TestNeMo1DevicesEveryGPU: trainer.devices=-1 (or auto) is every GPU the
+// job sees; one when vramrun cannot tell how many.
+func TestNeMo1DevicesEveryGPU(t *testing.T) {
+	for _, devices := range []string{"-1", "auto"} {
+		for gpus, want := range map[int]int{0: 1, 4: 4} {
+			c := plugintab.Command(gpt+"model.micro_batch_size=2 model.global_batch_size=64 trainer.devices="+devices, nil)
+			c.GPUs = gpus
+			if a := plugintab.Analyze(t, New(), c); a.WorldSize != want {
+				t.Errorf("trainer.devices=%s with %d GPUs seen: world %d, want %d", devices, gpus, a.WorldSize, want)
+			}
+		}
+	}
+}
+
 // TestNeMo1ShippedConfig: megatron_gpt_pretraining.py without overrides
 // trains at megatron_gpt_config.yaml's micro-batch 4 of 8, in bf16; a
 // command that names another config is read from its words alone.
