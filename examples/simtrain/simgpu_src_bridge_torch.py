@@ -16,6 +16,7 @@ from types import SimpleNamespace as NS
 
 import simgpu
 import simgpu_run
+import simgpu_src_megatron_load as megatron
 import simgpu_src_verl_load as hydra
 
 class _State:
@@ -33,16 +34,7 @@ class _State:
 STATE = _State()
 
 
-def _env_int(name, default=0):
-    text = os.environ.get(name, "")
-    return int(text) if text.strip().isdigit() else default
-
-
-def _gpu_count():
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([e for e in visible.split(",") if e.strip()])
-    return _env_int("SIMGPU_COUNT", 1)
+_env_int, _gpu_count = megatron.env_int, megatron.gpu_count
 
 
 def get_rank_safe():

@@ -23,9 +23,18 @@ def _compile(relpath, names):
     return NS(**load_source(relpath, simgpu_src_nemo.SOURCES[relpath], names))
 
 
-def _env_int(name, default):
+def env_int(name, default=0):
+    """A whole number from the environment; default when unset or not one."""
     text = os.environ.get(name, "")
     return int(text) if text.strip().isdigit() else default
+
+
+def gpu_count():
+    """torch.cuda.device_count() as the Megatron sims see it: CUDA_VISIBLE_DEVICES' entries, else SIMGPU_COUNT."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([e for e in visible.split(",") if e.strip()])
+    return env_int("SIMGPU_COUNT", 1)
 
 
 class _Base:
@@ -115,7 +124,7 @@ def compile_stack(fw):
     ntorch.matmul = lambda a, b: fw._linear(a, b)
     ntorch.is_tensor = lambda obj: isinstance(obj, Tensor)
     ntorch.autocast = lambda *a, **k: contextlib.nullcontext()
-    ntorch.cuda = NS(current_device=lambda: _env_int("LOCAL_RANK", 0), empty_cache=lambda: None)
+    ntorch.cuda = NS(current_device=lambda: env_int("LOCAL_RANK", 0), empty_cache=lambda: None)
     parallel_state = NS(is_pipeline_last_stage=lambda ignore_virtual=False: True,
                         is_pipeline_first_stage=lambda ignore_virtual=False: True,
                         get_pipeline_model_parallel_world_size=lambda: 1)

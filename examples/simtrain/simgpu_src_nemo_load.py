@@ -503,16 +503,7 @@ def _is_torchrun():
     return "WORLD_SIZE" in os.environ and int(os.environ.get("WORLD_SIZE") or 0) > 1
 
 
-def _env_int(name, default):
-    text = os.environ.get(name, "")
-    return int(text) if text.strip().isdigit() else default
-
-
-def _gpu_count():
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([e for e in visible.split(",") if e.strip()])
-    return _env_int("SIMGPU_COUNT", 1)
+_env_int, _gpu_count = megatron.env_int, megatron.gpu_count
 
 
 def _build_transformer_config(modules, cfg):
