@@ -41,6 +41,44 @@ class _Base:
     pass
 
 
+def automatic_optimization(base):
+    """Lightning's automatic optimization (base: the compiled _AutomaticOptimization) as the Megatron sims run it: each
+    closure call is one training step of the loop, and its result the step's loss."""
+
+    class ClosureResult:
+        loss = None
+
+        @classmethod
+        def from_training_step_output(cls, output, normalize=1):
+            result = cls()
+            result.loss = output
+            return result
+
+        def asdict(self):
+            return {"loss": self.loss}
+
+    class AutomaticOptimization(base):
+        output_result_cls = ClosureResult
+
+        def _make_closure(self, kwargs, optimizer, batch_idx):
+            loop = self
+
+            class Closure:
+                _result = None
+
+                def __call__(self, *args, **kw):
+                    self._result = loop._training_step(kwargs)
+                    return self._result.loss
+
+                def consume_result(self):
+                    result, self._result = self._result or ClosureResult(), None
+                    return result
+
+            return Closure()
+
+    return AutomaticOptimization
+
+
 def _ctx():
     return NS(save_for_backward=lambda *tensors: None)
 

@@ -15,7 +15,7 @@ import simgpu_src_nemo1_conf as conf
 import simgpu_src_nemo1_load as load
 import simgpu_src_nemo1_outputs as outputs
 from simgpu_model import LAYERS
-from simgpu_src_megatron_load import MisconfigurationException, _Loop, _TrainerState
+from simgpu_src_megatron_load import MisconfigurationException, _Loop, _TrainerState, automatic_optimization
 
 
 def _driver():
@@ -142,36 +142,7 @@ def _loops(fw, stack):
             for inputs, targets in _driver().micro_batches():
                 yield _batch(fw, inputs, targets)
 
-    class ClosureResult:
-        loss = None
-
-        @classmethod
-        def from_training_step_output(cls, output, normalize=1):
-            result = cls()
-            result.loss = output
-            return result
-
-        def asdict(self):
-            return {"loss": self.loss}
-
-    class AutomaticOptimization(ns.automatic._AutomaticOptimization):
-        output_result_cls = ClosureResult
-
-        def _make_closure(self, kwargs, optimizer, batch_idx):
-            loop = self
-
-            class Closure:
-                _result = None
-
-                def __call__(self, *args, **kw):
-                    self._result = loop._training_step(kwargs)
-                    return self._result.loss
-
-                def consume_result(self):
-                    result, self._result = self._result or ClosureResult(), None
-                    return result
-
-            return Closure()
+    AutomaticOptimization = automatic_optimization(ns.automatic._AutomaticOptimization)
 
     class EvaluationLoop(_Loop):
         def run(self):

@@ -746,37 +746,7 @@ def _nemo_classes(fw, modules, names):
                 yield dict(tokens=inputs, position_ids=fw.tensor(), labels=targets, loss_mask=fw.tensor(),
                            attention_mask=fw.tensor())
 
-    class ClosureResult:
-        loss = None
-
-        @classmethod
-        def from_training_step_output(cls, output, normalize=1):
-            result = cls()
-            result.loss = output
-            return result
-
-        def asdict(self):
-            return {"loss": self.loss}
-
-    class MegatronAutomaticOptimization(ns.automatic._AutomaticOptimization):
-        output_result_cls = ClosureResult
-
-        def _make_closure(self, kwargs, optimizer, batch_idx):
-            loop = self
-
-            class Closure:
-                _result = None
-
-                def __call__(self, *args, **kw):
-                    self._result = loop._training_step(kwargs)
-                    return self._result.loss
-
-                def consume_result(self):
-                    result, self._result = self._result or ClosureResult(), None
-                    return result
-
-            return Closure()
-
+    class MegatronAutomaticOptimization(megatron.automatic_optimization(ns.automatic._AutomaticOptimization)):
         def _build_kwargs(self, kwargs, batch, batch_idx):
             kwargs["batch"] = batch
             return kwargs
