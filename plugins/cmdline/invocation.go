@@ -141,6 +141,16 @@ func Parse(argv []string) (Invocation, error) {
 	return inv, nil
 }
 
+// EveryGPU reads a trainer's devices value: "auto" and "-1" (Lightning's,
+// litgpt's and NeMo's every device) are a process per GPU the job sees,
+// gpus of them, 1 when vramrun cannot tell; ok is false for anything else.
+func EveryGPU(devices string, gpus int) (n int, ok bool) {
+	if v := strings.TrimSpace(devices); v == "auto" || v == "-1" {
+		return max(gpus, 1), true
+	}
+	return 0, false
+}
+
 // PerGPUUncounted says the launcher starts a process per GPU it sees and
 // nothing told how many that is: the world is unknown.
 func (inv Invocation) PerGPUUncounted() bool { return inv.WorldSize == 0 && inv.perGPU > 0 }

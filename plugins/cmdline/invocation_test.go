@@ -452,3 +452,16 @@ func TestAccelerateWorld(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryGPU(t *testing.T) {
+	for _, tt := range []struct {
+		devices string
+		gpus    int
+		n       int
+		ok      bool
+	}{{"auto", 4, 4, true}, {" -1 ", 2, 2, true}, {"auto", 0, 1, true}, {"2", 4, 0, false}, {"", 4, 0, false}, {"gpu", 4, 0, false}} {
+		if n, ok := EveryGPU(tt.devices, tt.gpus); n != tt.n || ok != tt.ok {
+			t.Errorf("EveryGPU(%q, %d) = %d, %v; want %d, %v", tt.devices, tt.gpus, n, ok, tt.n, tt.ok)
+		}
+	}
+}

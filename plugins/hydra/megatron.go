@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vramrun/vramrun/plugins/cmdline"
 	"github.com/vramrun/vramrun/sdk"
 )
 
@@ -44,9 +45,8 @@ func (c *command) dataParallel(w parallelWorld, launched int) int {
 	processes := launched
 	if processes <= 1 && w.devices != "" {
 		devices := c.vals.Count(w.devices)
-		if v := c.vals[w.devices]; v == "-1" || v == "auto" {
-			// Lightning's every GPU: those the job sees (1 unknown).
-			devices = max(c.cmd.GPUs, 1)
+		if n, every := cmdline.EveryGPU(c.vals[w.devices], c.cmd.GPUs); every {
+			devices = n
 		}
 		processes = devices * c.vals.Count(w.nodes)
 	}

@@ -218,8 +218,8 @@ func devicesCount(src source, gpus int) int {
 	if n, ok := atoi(v); ok && n > 0 {
 		return n
 	}
-	if v == "auto" || v == "-1" {
-		return max(gpus, 1)
+	if n, every := cmdline.EveryGPU(v, gpus); every {
+		return n
 	}
 	return 1
 }

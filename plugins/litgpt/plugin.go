@@ -93,8 +93,11 @@ func (c *command) args() []string { return c.s.Inv.Args[1:] }
 func (c *command) world() int {
 	devices := c.vals.Count("devices")
 	v, set := c.vals["devices"]
-	if (!set && c.sub == "pretrain") || (set && (v == "auto" || v == "-1")) {
-		devices = max(c.s.Cmd.GPUs, 1)
+	if !set && c.sub == "pretrain" {
+		v = "auto"
+	}
+	if n, every := cmdline.EveryGPU(v, c.s.Cmd.GPUs); every {
+		devices = n
 	}
 	return devices * c.vals.Count("num_nodes")
 }
