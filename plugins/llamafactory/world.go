@@ -15,10 +15,7 @@ const launcherModule = "llamafactory/launcher.py"
 // getenv is a variable as the job gets it: the command's own env prefix,
 // else its environment.
 func (c *command) getenv(name string) (string, bool) {
-	if v, ok := c.s.Inv.Env[name]; ok {
-		return v, true
-	}
-	v, ok := c.s.Cmd.Env[name]
+	v, ok := cmdline.JobEnv(c.s.Cmd, c.s.Inv)[name]
 	return v, ok
 }
 
