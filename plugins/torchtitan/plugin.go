@@ -64,7 +64,7 @@ func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 		c.why = "-m torchtitan.train"
 	case filepath.Base(inv.Script) == "run_train.sh":
 		c.why = "torchtitan's run_train.sh"
-		c.cfg = envOf(cmd, inv, "CONFIG_FILE")
+		c.cfg = cmdline.JobEnv(cmd, inv)["CONFIG_FILE"]
 	default:
 		return nil, false
 	}
@@ -98,15 +98,6 @@ func load(cmd sdk.Command, _ *pyscript.Probes) (*command, bool) {
 		c.vals[key] = cfgcli.Scalar(value)
 	}
 	return c, true
-}
-
-// envOf is a variable as the job gets it: the command's own env prefix,
-// else its environment.
-func envOf(cmd sdk.Command, inv cmdline.Invocation, name string) string {
-	if v, ok := inv.Env[name]; ok {
-		return v
-	}
-	return cmd.Env[name]
 }
 
 // dp is the data-parallel degree: the processes torchrun starts, less

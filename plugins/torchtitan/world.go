@@ -20,7 +20,7 @@ func (c *command) world() (cmdline.Invocation, []string) {
 	if filepath.Base(own.Script) != "run_train.sh" {
 		return own, c.s.LauncherNotes()
 	}
-	ngpu := envOf(c.s.Cmd, own, "NGPU")
+	ngpu := cmdline.JobEnv(c.s.Cmd, own)["NGPU"]
 	if ngpu == "" {
 		ngpu = defaultNGPU
 	}
