@@ -51,6 +51,9 @@ func (c *command) Analyze() pyscript.Analysis {
 		}
 		return a
 	}
+	if v.On(transformers.AutoFindField) {
+		a.Notes = append(a.Notes, transformers.AutoFindNote(transformers.AutoFindField))
+	}
 	a.Knobs.BatchSize = v.IntOr(keyMicro, 1)
 	a.Knobs.GradAccumulation = v.IntOr(keyAccum, 1)
 	a.Knobs.EvalBatchSize = a.Knobs.BatchSize
@@ -181,6 +184,10 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 		}
 		set("output_dir", fix.Scratch)
 		set("wandb_mode", "disabled")
+		if c.vals.On(transformers.AutoFindField) {
+			// Its silent retries would measure another micro-batch.
+			set(transformers.AutoFindField, "false")
+		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for axolotl")
 	}

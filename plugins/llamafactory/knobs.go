@@ -46,6 +46,9 @@ func (c *command) Analyze() pyscript.Analysis {
 		}
 		return a
 	}
+	if v.On(transformers.AutoFindField) {
+		a.Notes = append(a.Notes, transformers.AutoFindNote(transformers.AutoFindField))
+	}
 	a.Knobs.BatchSize = v.IntOr(keyBatch, defaultBatch)
 	a.Knobs.GradAccumulation = v.IntOr(keyAccum, 1)
 	a.Knobs.EvalBatchSize = v.IntOr(keyEval, defaultBatch)
@@ -143,6 +146,10 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 		for _, kv := range [][2]string{{"output_dir", fix.Scratch}, {"save_strategy", `"no"`}, {"eval_strategy", `"no"`},
 			{"report_to", "none"}, {"push_to_hub", "false"}} {
 			set(kv[0], kv[1])
+		}
+		if c.vals.On(transformers.AutoFindField) {
+			// Its silent retries would measure another micro-batch.
+			set(transformers.AutoFindField, "false")
 		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for llamafactory-cli")

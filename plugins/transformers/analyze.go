@@ -31,6 +31,7 @@ func (j *job) analyze() pyscript.Analysis {
 	j.analyzeOptimizer(&a)
 	j.analyzeOffload(&a)
 	j.analyzeModelFixes(&a)
+	j.analyzeAutoFind(&a)
 	a.Checkpoints = j.checkpoints()
 	if j.jsonMode && j.argsJSON.err != nil {
 		// Nothing is known of what the file sets, and every fix but the
@@ -48,6 +49,21 @@ func (j *job) analyze() pyscript.Analysis {
 		j.s.ProfileTemplates(&a)
 	}
 	return a
+}
+
+// analyzeAutoFind notes the Trainer's own batch search (AutoFindField),
+// which hides the OOMs vramrun would fix.
+func (j *job) analyzeAutoFind(a *pyscript.Analysis) {
+	if !j.trainer && !j.jsonMode {
+		return
+	}
+	if on, _, _ := j.boolField(AutoFindField); on {
+		named := "--" + AutoFindField
+		if j.jsonMode {
+			named = AutoFindField + " (" + j.argsJSON.named + ")"
+		}
+		a.Notes = append(a.Notes, AutoFindNote(named))
+	}
 }
 
 func (j *job) analyzeBatch(a *pyscript.Analysis) {

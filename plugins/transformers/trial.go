@@ -20,8 +20,10 @@ var trialFields = []struct {
 
 // trialOffWhereNamed are the booleans a trial turns off when the command
 // names them: load_best_model_at_end, which the Trainer refuses without
-// evaluation and saving, and do_eval.
-var trialOffWhereNamed = []string{"load_best_model_at_end", "do_eval"}
+// evaluation and saving, do_eval, and auto_find_batch_size, whose silent
+// retries at a smaller batch would have the trial measure another
+// configuration than the one vramrun set.
+var trialOffWhereNamed = []string{"load_best_model_at_end", "do_eval", AutoFindField}
 
 // trial rewrites the command for one of `vramrun tune`'s short trials.
 func (r *rewrite) trial(fix sdk.Fix) error {

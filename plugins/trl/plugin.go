@@ -118,6 +118,9 @@ func (c *command) Analyze() pyscript.Analysis {
 		}
 		return a
 	}
+	if c.on(transformers.AutoFindField, false) {
+		a.Notes = append(a.Notes, transformers.AutoFindNote(transformers.AutoFindField))
+	}
 	a.Knobs.BatchSize = c.intOr("per_device_train_batch_size", defaultMicroTRL)
 	a.Knobs.GradAccumulation = c.intOr("gradient_accumulation_steps", 1)
 	a.Knobs.EvalBatchSize = c.intOr("per_device_eval_batch_size", 8)
@@ -224,6 +227,10 @@ func (c *command) Apply(ctx context.Context, fix sdk.Fix, a pyscript.Analysis) (
 		for _, kv := range [][2]string{{"output_dir", fix.Scratch}, {"save_strategy", "no"}, {"eval_strategy", "no"},
 			{"report_to", "none"}, {"push_to_hub", "False"}} {
 			set(kv[0], kv[1])
+		}
+		if c.on(transformers.AutoFindField, false) {
+			// Its silent retries would measure another micro-batch.
+			set(transformers.AutoFindField, "False")
 		}
 	default:
 		return sdk.ApplyResponse{}, sdk.Unsupported(fix.ID, "not supported for the trl CLI")
