@@ -4,11 +4,13 @@
 //
 // The global batch is OpenRLHF's truth: the accumulation is derived from
 // train.batch_size ÷ micro-batch ÷ world (openrlhf/utils/deepspeed), so a
-// batch fix sets only the micro-batch. The flags were renamed to a dotted
-// form in 2026 (--train.micro_batch_size; before, --micro_train_batch_size),
-// and later the DeepSpeed section (--ds.*) gave way to an FSDP2 one
-// (--fsdp.*, openrlhf/utils/fsdp/strategy.py): vramrun writes the spelling
-// the command uses.
+// batch fix sets only the micro-batch. A Ray trainer's world is its
+// actor's data-parallel processes, which Ray starts itself (ray.go). The
+// flags were renamed to a dotted form in 2026 (--train.micro_batch_size;
+// before, --micro_train_batch_size), and later the DeepSpeed section
+// (--ds.*) gave way to an FSDP2 one (--fsdp.*,
+// openrlhf/utils/fsdp/strategy.py): vramrun writes the spelling the
+// command uses.
 package openrlhf
 
 import (
@@ -43,26 +45,30 @@ func New() *cfgcli.Plugin {
 // none). dtype is the default of the precision flag where it takes a value
 // (bf16 in both dotted generations, choices bf16 and fp16); unknown, where
 // set, is why the backend's own flags (precision, offload, Liger) are not
-// written: a dotted command that names neither backend section.
+// written: a dotted command that names neither backend section. actor is
+// where a Ray trainer's actor trains.
 type spelling struct {
 	micro, global, ckptSFT, ckptPPO, precision, offload, liger string
 	dtype, unknown                                             string
+	actor                                                      rayActor
 }
 
 var (
 	dotted = spelling{micro: "--train.micro_batch_size", global: "--train.batch_size", ckptSFT: "--model.gradient_checkpointing_enable",
 		ckptPPO: "--actor.gradient_checkpointing_enable", precision: "--ds.param_dtype", offload: "--ds.adam_offload", liger: "--ds.use_liger_kernel",
-		dtype: "bf16"}
+		dtype: "bf16", actor: dottedRay}
 	// fsdp is the FSDP2 (NeMo Automodel) generation: its --fsdp.cpu_offload
 	// is FSDP2's CPUOffloadPolicy (parameters, gradients and optimizer state
 	// together); it has no ZeRO stage (FSDP2 always shards fully) and no
 	// optimizer-only offload.
 	fsdp = spelling{micro: dotted.micro, global: dotted.global, ckptSFT: dotted.ckptSFT, ckptPPO: dotted.ckptPPO,
-		precision: "--fsdp.param_dtype", offload: "--fsdp.cpu_offload", liger: "--fsdp.use_liger_kernel", dtype: "bf16"}
+		precision: "--fsdp.param_dtype", offload: "--fsdp.cpu_offload", liger: "--fsdp.use_liger_kernel", dtype: "bf16",
+		actor: fsdpRay}
 	dottedBare = spelling{micro: dotted.micro, global: dotted.global, ckptSFT: dotted.ckptSFT, ckptPPO: dotted.ckptPPO, dtype: "bf16",
-		unknown: "give a --ds.* or --fsdp.* flag: OpenRLHF's DeepSpeed and FSDP releases spell this knob differently"}
+		unknown: "give a --ds.* or --fsdp.* flag: OpenRLHF's DeepSpeed and FSDP releases spell this knob differently", actor: dottedBareRay}
 	legacy = spelling{micro: "--micro_train_batch_size", global: "--train_batch_size", ckptSFT: "--gradient_checkpointing",
-		ckptPPO: "--gradient_checkpointing", precision: "--bf16", offload: "--adam_offload", liger: "--use_liger_kernel"}
+		ckptPPO: "--gradient_checkpointing", precision: "--bf16", offload: "--adam_offload", liger: "--use_liger_kernel",
+		actor: legacyRay}
 )
 
 type command struct {
@@ -70,6 +76,7 @@ type command struct {
 	s      *pyscript.Script
 	names  spelling
 	ppo    bool
+	ray    bool
 }
 
 // Why says what gave the command away.
@@ -81,7 +88,7 @@ func load(cmd sdk.Command, probes *pyscript.Probes) (*command, bool) {
 		return nil, false
 	}
 	c := &command{probes: probes, s: &pyscript.Script{Cmd: cmd, Inv: inv, Imports: map[string]bool{}}, names: generation(inv.Args),
-		ppo: strings.Contains(inv.Script, "ppo")}
+		ppo: strings.Contains(inv.Script, "ppo"), ray: isRay(inv.Script)}
 	return c, true
 }
 
@@ -140,6 +147,14 @@ func (c *command) Analyze() pyscript.Analysis {
 	n := c.names
 	a := pyscript.Analysis{AnalyzeResponse: sdk.AnalyzeResponse{Framework: Name, Launcher: c.s.Inv.Launcher, Script: c.s.Inv.Script,
 		WorldSize: max(c.s.Inv.WorldSize, 1), Notes: c.s.LauncherNotes()}, Unsupported: map[sdk.FixID]string{}}
+	if c.ray {
+		// Ray starts the actor's processes; the driver is one process.
+		world, note := c.rayWorld()
+		a.WorldSize = world
+		if note != "" {
+			a.Notes = append(a.Notes, note)
+		}
+	}
 	micro, global := c.num(n.micro), c.num(n.global)
 	a.Knobs.BatchSize = micro
 	if micro == nil {

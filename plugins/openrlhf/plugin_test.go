@@ -1,6 +1,7 @@
 package openrlhf
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -158,5 +159,57 @@ func TestWorldCountsTheGPUs(t *testing.T) {
 		if got := plugintab.KnobsText(a.Knobs); a.WorldSize != want || !strings.Contains(got, `"grad_accumulation":8`) {
 			t.Errorf("%s (4 GPUs): world %d knobs %s, want %d and 256 / 8 / 4 = 8", argv, a.WorldSize, got, want)
 		}
+	}
+}
+
+// TestRayWorldIsTheActors: Ray starts a Ray trainer's actor processes
+// itself, actor nodes × GPUs per node of them (1 × 8 when the command
+// leaves them, openrlhf/cli/train_ppo_ray.py in every generation), and
+// the processes of one model-parallel group share a micro-batch, so the
+// accumulation OpenRLHF derives is train batch ÷ micro ÷ (world ÷ the
+// model-parallel sizes); a defaulted count is said in a note.
+func TestRayWorldIsTheActors(t *testing.T) {
+	const ppo, grpo = "python3 -m openrlhf.cli.train_ppo_ray ", "python3 -m openrlhf.cli.train_grpo_ray "
+	for _, tc := range []struct {
+		name, argv  string
+		world, accu int
+		note        string // "" for no note
+	}{
+		{"legacy, both defaulted", ppo + "--micro_train_batch_size 4 --train_batch_size 128", 8, 4,
+			"on --actor_num_nodes 1 × --actor_num_gpus_per_node 8 GPUs (OpenRLHF's default for --actor_num_nodes and --actor_num_gpus_per_node, " +
+				"which the command does not give): vramrun counts 8 data-parallel processes; give them if the actor runs on other GPUs"},
+		{"legacy, explicit", ppo + "--actor_num_nodes 2 --actor_num_gpus_per_node 4 --micro_train_batch_size 2 --train_batch_size 128", 8, 8, ""},
+		{"legacy, nodes defaulted", ppo + "--actor_num_gpus_per_node=4 --micro_train_batch_size 4 --train_batch_size 128", 4, 8,
+			"(OpenRLHF's default for --actor_num_nodes, which the command does not give): vramrun counts 4 data-parallel processes; give it if"},
+		{"legacy, ring attention and tensor parallel", ppo + "--actor_num_nodes 1 --actor_num_gpus_per_node 8 --ring_attn_size 2 " +
+			"--ds_tensor_parallel_size 2 --micro_train_batch_size 2 --train_batch_size 128", 2, 32, ""},
+		{"legacy, GRPO", grpo + "--micro_train_batch_size 4 --train_batch_size 128", 8, 4, "--actor_num_gpus_per_node 8 GPUs"},
+		{"dotted DeepSpeed, defaulted, ring attention", ppo + "--train.micro_batch_size 2 --train.batch_size 128 --ds.ring_attn_size 2", 4, 16,
+			"vramrun counts 8 ÷ 2 (--ds.ring_attn_size 2) = 4 data-parallel processes"},
+		{"dotted DeepSpeed, explicit, tensor parallel", ppo + "--actor.num_nodes 1 --actor.num_gpus_per_node 4 --ds.tensor_parallel_size 2 " +
+			"--train.micro_batch_size 2 --train.batch_size 128", 2, 32, ""},
+		{"FSDP, explicit, tp × cp (ep splits no batch)", ppo + "--actor.num_nodes 2 --actor.num_gpus_per_node 8 --fsdp.tp_size 2 --fsdp.cp_size 2 " +
+			"--fsdp.ep_size 4 --train.micro_batch_size 2 --train.batch_size 128", 4, 16, ""},
+		{"FSDP, defaulted", ppo + "--fsdp.cp_size 2 --train.micro_batch_size 1 --train.batch_size 64", 4, 16,
+			"on --actor.num_nodes 1 × --actor.num_gpus_per_node 8 GPUs (OpenRLHF's default for --actor.num_nodes and --actor.num_gpus_per_node"},
+		{"dotted, no backend section", ppo + "--actor.num_gpus_per_node 2 --train.micro_batch_size 2 --train.batch_size 64", 2, 16,
+			"(OpenRLHF's default for --actor.num_nodes, which"},
+		// Not Ray trainers: the launcher's processes, as before.
+		{"SFT", "deepspeed --num_gpus 4 --module openrlhf.cli.train_sft --train.micro_batch_size 8 --train.batch_size 256 --ds.ring_attn_size 2", 4, 8, ""},
+		{"PPO without Ray", "deepspeed --num_gpus 2 --module openrlhf.cli.train_ppo --micro_train_batch_size 4 --train_batch_size 64", 2, 8, ""},
+	} {
+		a := plugintab.Analyze(t, New(), cmd(tc.argv))
+		knobs := plugintab.KnobsText(a.Knobs)
+		if a.WorldSize != tc.world || !strings.Contains(knobs, `"grad_accumulation":`+strconv.Itoa(tc.accu)+",") {
+			t.Errorf("%s: world %d, knobs %s; want world %d, accumulation %d", tc.name, a.WorldSize, knobs, tc.world, tc.accu)
+		}
+		notes := strings.Join(a.Notes, "\n")
+		if tc.note == "" && strings.Contains(notes, "Ray") || !strings.Contains(notes, tc.note) {
+			t.Errorf("%s: notes %q, want one with %q", tc.name, a.Notes, tc.note)
+		}
+	}
+	// ES trains no actor group: no Ray world to count.
+	if a := plugintab.Analyze(t, New(), cmd("python3 -m openrlhf.cli.train_es_ray --vllm_num_engines 4")); a.WorldSize != 1 || len(a.Notes) != 0 {
+		t.Errorf("train_es_ray: world %d, notes %q; want 1 and none", a.WorldSize, a.Notes)
 	}
 }
