@@ -135,6 +135,7 @@ func FuzzArgparseDefs(f *testing.F) {
 	f.Add([]byte("p.add_argument('-b', '--batch-size', type=int, default=128,\n help='x (y, z)')\n"))
 	f.Add([]byte("x = 5 * 8\ny: int = -3\nimport a.b as c\ntry: from d import e\nexcept: pass\n"))
 	f.Add([]byte("s = r'''\\'''\nadd_argument(\"--a\", default=f\"{x}\", dest='q')\n\\\n"))
+	f.Add([]byte("d = {'devices': [0, 1], **b}\nL.Trainer(devices=d, x=dict(a=1, *z), **kw)\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		lines := strings.Count(string(src), "\n") + 1
 		for _, d := range ArgparseDefs(src) {
@@ -153,6 +154,11 @@ func FuzzArgparseDefs(f *testing.F) {
 		for _, m := range Imports(src) {
 			if m == "" || strings.Contains(m, ".") {
 				t.Fatalf("import %q is not a top-level name", m)
+			}
+		}
+		for _, c := range PythonCalls(src, "") {
+			if c.Callee == "" || c.Line < 1 || c.Line > lines {
+				t.Fatalf("call %+v: no callee, or line outside 1..%d", c, lines)
 			}
 		}
 	})

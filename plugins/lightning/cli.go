@@ -1,6 +1,7 @@
 package lightning
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -39,6 +40,12 @@ type cliCommand struct {
 	sub     string
 	subAt   int
 	configs []*configFile
+	// defaults are the literal entries of the script's
+	// LightningCLI(trainer_defaults=...), the Trainer's defaults below
+	// every config file and flag; defaultsUnread says why some of them
+	// cannot be read ("" when all can, or there are none).
+	defaults       map[string]cmdline.PyValue
+	defaultsUnread string
 }
 
 // configFile is one -c/--config argument and what could be read of it.
@@ -105,6 +112,7 @@ func parseCLI(s *pyscript.Script) *cliCommand {
 			c.sub, c.subAt = tok, i
 		}
 	}
+	c.defaults, c.defaultsUnread = trainerDefaults(s)
 	for _, cf := range c.configs {
 		if c.subAt >= 0 && cf.flag.Index < c.subAt {
 			cf.prefix = []string{c.sub}
@@ -169,10 +177,11 @@ func dotted(key string) setting {
 type sourceKind int
 
 const (
-	fromNone   sourceKind = iota
-	fromCLI               // a flag on the command line
-	fromConfig            // a config file
-	fromScript            // the default in the script's own class
+	fromNone     sourceKind = iota
+	fromCLI                 // a flag on the command line
+	fromConfig              // a config file
+	fromScript              // the default in the script's own class
+	fromDefaults            // the script's LightningCLI(trainer_defaults=...)
 )
 
 // source is where a setting's current value comes from.
@@ -212,6 +221,8 @@ func (c *cliCommand) lookup(st setting) source {
 	if src.kind == fromNone {
 		if v, ok := initDefault(c.s.Source, st.key); ok {
 			src = source{kind: fromScript, value: v}
+		} else if v, ok := c.trainerDefault(st.key); ok {
+			src = source{kind: fromDefaults, value: v}
 		}
 	}
 	return src
@@ -226,6 +237,8 @@ func (src source) where() string {
 		return src.cfg.path()
 	case fromScript:
 		return "the script's default"
+	case fromDefaults:
+		return "the script's trainer_defaults"
 	}
 	return ""
 }
@@ -311,4 +324,44 @@ func paramDefault(body, param string) (string, bool) {
 		return "", false
 	}
 	return strings.Trim(m[1], `"'`), true
+}
+
+// trainerDefaults reads the script's LightningCLI(trainer_defaults=...)
+// (or a subclass's call with that keyword): a dict literal, dict(...), or
+// a name assigned one. unread says why entries may be missing: a value
+// that is not such a dict, or one that unpacks another (**base).
+func trainerDefaults(s *pyscript.Script) (entries map[string]cmdline.PyValue, unread string) {
+	if s.Source == nil {
+		return nil, ""
+	}
+	for _, call := range cmdline.PythonCalls(s.Source, "") {
+		v, ok := call.Keywords["trainer_defaults"]
+		switch {
+		case !ok || v.Literal && v.Text == "None":
+			continue
+		case v.Dict == nil:
+			unread = fmt.Sprintf("trainer_defaults=%s (line %d) is not a dict vramrun can read", v.Text, call.Line)
+			continue
+		case v.Unpacked:
+			unread = fmt.Sprintf("trainer_defaults (line %d) takes entries vramrun cannot read", call.Line)
+		default:
+			unread = ""
+		}
+		return v.Dict, unread
+	}
+	return nil, unread
+}
+
+// trainerDefault is a trainer.* key's literal value in the script's
+// trainer_defaults.
+func (c *cliCommand) trainerDefault(key string) (string, bool) {
+	param, ok := strings.CutPrefix(key, "trainer.")
+	if !ok || strings.Contains(param, ".") {
+		return "", false
+	}
+	v, ok := c.defaults[param]
+	if !ok || !v.Literal {
+		return "", false
+	}
+	return v.Text, true
 }

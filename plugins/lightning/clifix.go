@@ -22,7 +22,6 @@ type cliKnobs struct {
 	// command, or named by the profile.
 	evalKnown                  bool
 	precision, strategy, optim source
-	devices, nodes             source
 }
 
 // The Trainer settings the fixes set as flags.
@@ -84,7 +83,6 @@ func (c *cliCommand) knobs() cliKnobs {
 	}
 	k.precision, k.strategy = c.lookup(precisionSetting()), c.lookup(strategySetting())
 	k.optim = c.lookup(dotted("optimizer"))
-	k.devices, k.nodes = c.lookup(dotted("trainer.devices")), c.lookup(dotted("trainer.num_nodes"))
 	return k
 }
 
@@ -119,10 +117,6 @@ func analyzeCLI(c *cliCommand) pyscript.Analysis {
 	}
 	a.Checkpoints = cliCheckpoints(c)
 	k := c.knobs()
-	if a.WorldSize == 1 && (c.s.Inv.Launcher == "python" || c.s.Inv.Launcher == "python -m" || c.s.Inv.Launcher == "") {
-		// Lightning starts its own processes for devices > 1.
-		a.WorldSize = devicesCount(k.devices, c.s.Cmd.GPUs) * max(1, valueOr(intPtr(k.nodes.value), 1))
-	}
 
 	a.Knobs.BatchSize = intPtr(k.batch.value)
 	a.Knobs.GradAccumulation = sdk.Int(1)
@@ -199,8 +193,8 @@ func valueOr(p *int, def int) int {
 // devicesCount is the number of processes Trainer(devices=...) starts on
 // one node: a count, or the length of a list of device ids; for "auto" and
 // -1 (every device) the GPUs the job sees (gpus, 1 when unknown); 1 for
-// anything else it cannot tell, and when unset (Lightning 2's default is
-// "auto", 1.x's one device: left at one).
+// anything else it cannot tell. An unset devices is Lightning's default
+// (defaultDevices).
 func devicesCount(src source, gpus int) int {
 	if n := resolve(src.node); n != nil && n.Kind == yaml.SequenceNode {
 		return max(1, len(n.Content))
@@ -252,7 +246,7 @@ func newCLIEdit(c *cliCommand) *cliEdit {
 // nothing sets is added to addTo's copy when given, else as a flag.
 func (e *cliEdit) set(src source, st setting, value, defaultFrom string, addTo *configFile) {
 	from := src.value
-	if src.kind == fromNone || src.kind == fromScript {
+	if src.kind == fromNone || src.kind == fromScript || src.kind == fromDefaults {
 		if from == "" {
 			from = defaultFrom
 		}
@@ -388,7 +382,7 @@ func applyCLI(c *cliCommand, fix sdk.Fix, copyDir string) (sdk.ApplyResponse, er
 		if dtype != "bf16" {
 			dtype = "fp16"
 		}
-		short := c.s.ImportsAny("pytorch_lightning.utilities.cli") // Lightning 1.x
+		short := legacyAPI(c.s) != "" // Lightning 1.x
 		e.setFlag(k.precision, precisionSetting(), mixedValue(dtype, short))
 	case sdk.FixCPUOffload:
 		target, _ := offloadStrategy(k.strategy.value)

@@ -78,17 +78,24 @@ func (*Plugin) Recognize(_ context.Context, req sdk.RecognizeRequest) (sdk.Recog
 	return rec, nil
 }
 
-// Analyze finds the command's knobs.
-func (*Plugin) Analyze(_ context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
+// Analyze finds the command's knobs, and under plain python the processes
+// Lightning starts itself (countProcesses).
+func (p *Plugin) Analyze(ctx context.Context, req sdk.AnalyzeRequest) (sdk.AnalyzeResponse, error) {
 	cmd := req.Command
 	s, ok := pyscript.Load(cmd)
 	if !ok {
 		return sdk.AnalyzeResponse{}, fmt.Errorf("cannot find the script in %q", strings.Join(cmd.Argv, " "))
 	}
 	if c := parseCLI(s); looksLikeCLI(s, c) {
-		return analyzeCLI(c).AnalyzeResponse, nil
+		a := analyzeCLI(c)
+		p.countProcesses(ctx, s, c.cliDevices(), &a)
+		return a.AnalyzeResponse, nil
 	}
-	return analyzePlain(s).AnalyzeResponse, nil
+	a := analyzePlain(s)
+	if t, ok := plainDevices(s); ok {
+		p.countProcesses(ctx, s, t, &a)
+	}
+	return a.AnalyzeResponse, nil
 }
 
 // Apply rewrites the command for one fix. The input is never changed: the

@@ -538,14 +538,16 @@ func TestCheckpointsAndResumeCLI(t *testing.T) {
 	plugintab.WantUnsupported(t, err, sdk.FixResume, "only LightningCLI's fit resumes (--ckpt_path)")
 }
 
-// TestDevicesAutoIsEveryGPUSeen: Trainer(devices="auto") and -1 start a
-// process per GPU the job sees; without a count of those, one.
+// TestDevicesAutoIsEveryGPUSeen: Trainer(devices="auto") and -1, and
+// Lightning 2's default when devices is unset, start a process per GPU the
+// job sees; without a count of those, one (world_test.go has the unset
+// cases).
 func TestDevicesAutoIsEveryGPUSeen(t *testing.T) {
 	for argv, want := range map[string][2]int{
 		"python main.py fit --trainer.devices auto --data.batch_size 8":                        {1, 4},
 		"python main.py fit --trainer.devices=-1 --trainer.num_nodes 2 --data.batch_size 8":    {2, 8},
 		"python main.py fit --trainer.devices 2 --data.batch_size 8":                           {2, 2},
-		"python main.py fit --data.batch_size 8":                                               {1, 1},
+		"python main.py fit --data.batch_size 8":                                               {1, 4},
 		"torchrun --nproc_per_node gpu main.py fit --trainer.devices auto --data.batch_size 8": {1, 4},
 	} {
 		for i, gpus := range []int{0, 4} {

@@ -42,7 +42,8 @@ type Probe struct {
 	// Why says what was found, in words ("deepspeed is not installed in
 	// python3").
 	Why string
-	// Version is the package's __version__ (Version probes only).
+	// Version is the package's __version__ (Version probes), or the
+	// installed distribution's version (Installed probes).
 	Version string
 	// Location is where the module is (Locate probes only): a package's
 	// folder, a module's file.
@@ -57,6 +58,7 @@ const (
 	probeImport
 	probeVersion
 	probeLocate
+	probeInstalled
 )
 
 type probeKey struct {
@@ -94,6 +96,25 @@ func (p *Probes) Version(ctx context.Context, s *Script, module string) Probe {
 func (p *Probes) Locate(ctx context.Context, s *Script, module string) Probe {
 	return p.probe(ctx, s, module, probeLocate)
 }
+
+// Installed reads the version of the distribution dist that the job's
+// Python has installed, from its metadata (importlib.metadata.version):
+// it imports nothing of the package, so it is cheap and runs none of its
+// code. Version is the release ("2.4.0"); There is false when no such
+// distribution is installed.
+func (p *Probes) Installed(ctx context.Context, s *Script, dist string) Probe {
+	return p.probe(ctx, s, dist, probeInstalled)
+}
+
+// installedScript prints sys.argv[1]'s installed version, and exits 3
+// when it is not installed.
+const installedScript = `import sys
+from importlib import metadata
+try:
+    v = metadata.version(sys.argv[1])
+except metadata.PackageNotFoundError:
+    sys.exit(3)
+sys.stdout.write(v or "")`
 
 // locateScript prints where find_spec finds sys.argv[1], and exits 3 when
 // it finds nothing.
@@ -147,6 +168,8 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 		args = []string{"-c", "import sys, " + module + " as m; sys.stdout.write(str(getattr(m, '__version__', '')))"}
 	case probeLocate:
 		args = []string{"-c", locateScript, module}
+	case probeInstalled:
+		args = []string{"-c", installedScript, module}
 	}
 	c := exec.CommandContext(ctx, python, args...)
 	c.Dir = clean
@@ -155,7 +178,7 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 	}
 	var out strings.Builder
 	switch mode {
-	case probeVersion:
+	case probeVersion, probeInstalled:
 		c.Stdout = &limited{w: &out, left: 256}
 	case probeLocate:
 		c.Stdout = &limited{w: &out, left: 4096}
@@ -169,6 +192,12 @@ func runProbe(ctx context.Context, python, shown string, env map[string]string, 
 			return Probe{Known: true, There: true, Why: module + " imports in " + shown + " but has no __version__"}
 		}
 		return Probe{Known: true, There: true, Version: v, Why: module + " " + v + " in " + shown}
+	case err == nil && mode == probeInstalled:
+		v := strings.TrimSpace(out.String())
+		if v == "" {
+			return Probe{Known: true, There: true, Why: module + " is installed in " + shown + " without a version"}
+		}
+		return Probe{Known: true, There: true, Version: v, Why: module + " " + v + " is installed in " + shown}
 	case err == nil && mode == probeLocate:
 		return located(module, shown, out.String())
 	case err == nil && mode == probeImport:

@@ -82,6 +82,41 @@ func TestLocateFindsWithoutImporting(t *testing.T) {
 	}
 }
 
+// TestInstalledReadsMetadataWithoutImporting: the job's own python3 reads
+// a distribution's version from its metadata, without importing the
+// package (one that raises on import leaves no mark), and says when no
+// such distribution is installed.
+func TestInstalledReadsMetadataWithoutImporting(t *testing.T) {
+	out, err := exec.Command("python3", "-c", "import sys; sys.stdout.write(sys.executable)").Output()
+	if err != nil {
+		t.Fatalf("the probe's test needs a python3 on PATH: %v", err)
+	}
+	python := string(out)
+	if filepath.Base(python) != "python3" {
+		link := filepath.Join(t.TempDir(), "python3")
+		if err := os.Symlink(python, link); err != nil {
+			t.Fatal(err)
+		}
+		python = link
+	}
+	site := t.TempDir()
+	mark := filepath.Join(site, "imported")
+	writeFile(t, site, "pytorch_lightning/__init__.py", "open("+strconv.Quote(mark)+", 'w').close()\nraise ImportError('no torch')\n")
+	writeFile(t, site, "pytorch_lightning-1.9.5.dist-info/METADATA", "Metadata-Version: 2.1\nName: pytorch-lightning\nVersion: 1.9.5\n")
+	s := probeScript(t, filepath.Dir(python), site, t.TempDir())
+	probes := NewProbes()
+	got := probes.Installed(context.Background(), s, "pytorch_lightning")
+	if !got.Known || !got.There || got.Version != "1.9.5" || got.Why != "pytorch_lightning 1.9.5 is installed in python3" {
+		t.Errorf("pytorch_lightning: %+v, want 1.9.5", got)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Errorf("reading the version imported the package")
+	}
+	if got := probes.Installed(context.Background(), s, "no_such_dist_vramrun"); !got.Known || got.There || got.Version != "" {
+		t.Errorf("a distribution not installed: %+v", got)
+	}
+}
+
 // TestLocateTrustsOnlyAbsolutePaths: an answer that is no absolute path
 // (a relative one, from a folder the probe has already removed) tells
 // nothing; no Python tells nothing; an answer is kept for the next ask.
