@@ -8,8 +8,8 @@ _pretrain_common, recipes/llama/llama3.py's llama3_8b_pretrain_config).
 Shaped after NVIDIA-NeMo/Megatron-Bridge's 0.2-era sources (read: training/config.py, training/
 mixed_precision.py, training/utils/omegaconf_utils.py, recipes/common.py, recipes/llama/llama3.py and the
 older recipes/llama/llama3_8b.py), cut to the fields and checks a pretraining run goes through. Where the
-releases differ the sim takes the one whose recipes set train.eval_interval (newer ones move it to
-validation.eval_interval).
+releases differ these are the one whose recipes set train.eval_interval; simgpu_src_bridge_newer edits them into
+the newer release's (validation.eval_interval), which SIMTRAIN_BRIDGE_RELEASE=0.4 selects.
 """
 
 SOURCES = {}

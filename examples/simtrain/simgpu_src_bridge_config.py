@@ -2,8 +2,11 @@
 simgpu_src_bridge): the sub-configs with the fields a pretraining run reads (their defaults as Bridge's, or
 Megatron-Core's where Bridge inherits them), ConfigContainer.validate (data-parallel size, the model
 config's deferred Megatron-Core checks, sequence lengths, scheduler steps) and runtime_config_update (the
-mixed-precision preset applied, then validate), shaped after the 0.2-era release whose TrainingConfig still
-holds eval_interval and eval_iters.
+mixed-precision preset applied, then validate, with the distributed optimizer's sync and the optimizer's
+precision check, _validate_mixed_precision_consistency, read in the newer sources), shaped after the 0.2-era
+release whose TrainingConfig still holds eval_interval and eval_iters (simgpu_src_bridge_newer edits it into the
+newer release's). OptimizerConfig.finalize has Megatron-Core's __post_init__ checks of the precision-aware
+optimizer (megatron/core/optimizer/optimizer_config.py), which the optimizer CPU offload needs.
 """
 
 SOURCES = {}
@@ -58,7 +61,8 @@ class TrainingConfig:
 
 @dataclass
 class OptimizerConfig:
-    """Megatron Core OptimizerConfig (the fields the recipes set)."""
+    """Megatron Core OptimizerConfig (the fields the recipes and the optimizer offload set) with deferred
+    post-init: finalize runs its checks."""
 
     optimizer: str = "adam"
     lr: Optional[float] = None
@@ -76,8 +80,22 @@ class OptimizerConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-08
     use_distributed_optimizer: bool = False
+    use_precision_aware_optimizer: bool = False
+    decoupled_weight_decay: bool = True
+    optimizer_cpu_offload: bool = False
+    optimizer_offload_fraction: float = 0.0
     clip_grad: float = 1.0
     barrier_with_L1_time: bool = False
+
+    def finalize(self) -> None:
+        """Execute the deferred MCore post-init logic."""
+        if self.use_precision_aware_optimizer:
+            assert (
+                self.optimizer == 'adam'
+            ), '--use-precision-aware-optimizer only supported with adam'
+            assert (
+                self.use_distributed_optimizer
+            ), '--use-precision-aware-optimizer only supported with distributed optimizer'
 
 
 @dataclass
@@ -241,6 +259,7 @@ class ConfigContainer:
         Calculates dependent values like data_parallel_size and scheduler steps.
         Ensures compatibility between different configuration settings.
         """
+        self.optimizer.finalize()
         self.model.finalize()
         self.checkpoint.finalize()
 
@@ -261,6 +280,10 @@ class ConfigContainer:
                 f"Sequence length in dataset config: {data_seq_length}"
             )
 
+        # Run validations
+        _validate_and_sync_distributed_optimizer_settings(self)
+        _validate_mixed_precision_consistency(self)
+
         # Scheduler
         if self.scheduler.lr_decay_iters is None:
             self.scheduler.lr_decay_iters = self.train.train_iters
@@ -277,6 +300,49 @@ class ConfigContainer:
     def print_yaml(self) -> None:
         """Print the config container as YAML to stdout."""
         print(self.to_yaml())
+
+
+def _validate_and_sync_distributed_optimizer_settings(config: ConfigContainer) -> None:
+    """Validate and synchronize distributed optimizer settings between DDP and optimizer configs."""
+    ddp_setting = config.ddp.use_distributed_optimizer
+    optimizer_setting = config.optimizer.use_distributed_optimizer
+
+    if ddp_setting or optimizer_setting:
+        if ddp_setting != optimizer_setting:
+            warn_rank_0(
+                f"Distributed optimizer settings were not in sync: "
+                f"ddp.use_distributed_optimizer={ddp_setting}, "
+                f"optimizer.use_distributed_optimizer={optimizer_setting}. "
+                f"Automatically enabling distributed optimizer for both settings."
+            )
+        config.ddp.use_distributed_optimizer = True
+        config.optimizer.use_distributed_optimizer = True
+
+
+def _validate_mixed_precision_consistency(config: ConfigContainer) -> None:
+    """Validate that mixed precision settings are consistent between model and optimizer configs."""
+    model_cfg = config.model
+    optimizer_cfg = config.optimizer
+
+    # Validate across model and optimizer configs
+    if optimizer_cfg.use_precision_aware_optimizer:
+        # For bf16 training: optimizer.bf16 must match model.bf16
+        if model_cfg.bf16:
+            assert optimizer_cfg.bf16, (
+                "optimizer.bf16=True must be set when model.bf16=True and use_precision_aware_optimizer=True."
+            )
+        # For fp16 training: optimizer.fp16 must match model.fp16
+        if model_cfg.fp16:
+            assert optimizer_cfg.fp16, (
+                "optimizer.fp16=True must be set when model.fp16=True and use_precision_aware_optimizer=True."
+            )
+        # For fp32 training (neither bf16 nor fp16 on model)
+        if not model_cfg.bf16 and not model_cfg.fp16:
+            assert not optimizer_cfg.bf16 and not optimizer_cfg.fp16, (
+                "optimizer.bf16 and optimizer.fp16 must both be False when "
+                "model is using fp32 precision (model.bf16=False, model.fp16=False) and "
+                "use_precision_aware_optimizer=True."
+            )
 
 
 def runtime_config_update(cfg: ConfigContainer) -> None:

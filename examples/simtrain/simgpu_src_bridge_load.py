@@ -11,8 +11,11 @@ accumulation train.global_batch_size / (micro x dp) (Megatron's number of microb
 evaluation eval_iters x the accumulation micro-batches at the micro-batch, precision from mixed_precision
 (bf16_mixed -> bf16, fp16_mixed -> fp16, null -> fp32), checkpointing model.recompute_granularity=full,
 optimizer state divided by dp with ddp.use_distributed_optimizer, weights divided by the tensor-parallel
-size and activations by tensor x context parallel, and model.cpu_offloading keeping (L-K)/L of the
-activations on the GPU (K = model.cpu_offloading_num_layers, 0 by default: nothing offloads).
+size and activations by tensor x context parallel, model.cpu_offloading keeping (L-K)/L of the
+activations on the GPU (K = model.cpu_offloading_num_layers, 0 by default: nothing offloads), and
+optimizer.optimizer_cpu_offload with optimizer_offload_fraction 1 keeping the optimizer state off it. In the
+0.4 release (SIMTRAIN_BRIDGE_RELEASE, simgpu_src_bridge_newer) evaluation is ValidationConfig's: its eval_iters,
+eval_interval, and micro-batch and global batch (the training ones unless set).
 """
 
 import dataclasses
@@ -27,6 +30,7 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from types import SimpleNamespace as NS
 from typing import Any, Optional, Union
@@ -36,6 +40,7 @@ import simgpu_run
 import simgpu_src_bridge
 import simgpu_src_bridge_config
 import simgpu_src_bridge_eval
+import simgpu_src_bridge_newer
 import simgpu_src_bridge_setup
 import simgpu_src_bridge_step
 import simgpu_src_bridge_train
@@ -45,7 +50,7 @@ from simgpu_model import LAYERS
 from simgpu_src_bridge_torch import (
     STATE, ConfigLoaderImpl, OmegaConf, OverridesParser, SummaryWriter, Timers, _barrier, _barrier_dir,
     _bridge_torch, _dist_load, _dist_save, _Num, _wandb_init, atomic_print, barrier_and_log, experimental_fn,
-    get_local_rank_preinit, get_rank_safe, get_world_size_safe, print_rank_0, print_rank_last,
+    get_local_rank_preinit, get_rank_safe, get_world_size_safe, print_rank_0, print_rank_last, warn_rank_0,
 )
 
 TASK_NAME = "pretrain_llama3_8b"
@@ -90,16 +95,41 @@ def _open_session():
                    SIMGPU_EVAL_ACT=str(eval_act // (tp * cp)))
     accumulation = STATE.stack.calculator.get_num_microbatches()
     precision = "bf16" if model.bf16 else "fp16" if model.fp16 else "fp32"
-    eval_iters = cfg.train.eval_iters or 0
+    evaluation = _evaluation(cfg)
     job = simgpu.Job(
         TASK_NAME, micro_batch=cfg.train.micro_batch_size, accumulation=accumulation,
-        eval_batch=cfg.train.micro_batch_size, precision=precision, checkpointing=model.recompute_granularity == "full",
-        optimizer="adam", optimizer_kind="adam", zero_stage=1 if cfg.ddp.use_distributed_optimizer else 0,
-        steps=cfg.train.train_iters, eval_every=cfg.train.eval_interval or 0, eval_at_end=eval_iters > 0,
-        eval_batches=max(1, eval_iters) * accumulation, env=dict(sim.env, WORLD_SIZE=str(cfg.data_parallel_size)))
+        eval_batch=evaluation.micro, precision=precision, checkpointing=model.recompute_granularity == "full",
+        optimizer="adam", optimizer_kind="adam", offload=_offloaded(cfg.optimizer),
+        zero_stage=1 if cfg.ddp.use_distributed_optimizer else 0, steps=cfg.train.train_iters,
+        eval_every=evaluation.interval, eval_at_end=evaluation.iters > 0,
+        eval_batches=max(1, evaluation.iters) * evaluation.micro_batches,
+        env=dict(sim.env, WORLD_SIZE=str(cfg.data_parallel_size)))
     STATE.session = session = sim.session(job)
     session.driver.progress.enabled = False
     return session
+
+
+def _evaluation(cfg):
+    """The evaluation as the release reads it: iterations a pass, interval, micro-batch and micro-batches an
+    iteration (0.2: TrainingConfig's, at the training micro-batch; 0.4: ValidationConfig's, at its batch sizes)."""
+    if STATE.release == "0.2":
+        return NS(iters=cfg.train.eval_iters or 0, interval=cfg.train.eval_interval or 0,
+                  micro=cfg.train.micro_batch_size, micro_batches=STATE.stack.calculator.get_num_microbatches())
+    v = cfg.validation
+    return NS(iters=v.eval_iters or 0, interval=v.eval_interval or 0, micro=v.eval_micro_batch_size,
+              micro_batches=v.eval_global_batch_size // (v.eval_micro_batch_size * cfg.data_parallel_size))
+
+
+def _offloaded(config):
+    """Whether Megatron-Core's HybridDeviceOptimizer keeps the optimizer state on the host: all of it at
+    optimizer_offload_fraction 1, none at 0 (its default); a share between is not simulated."""
+    if not config.optimizer_cpu_offload:
+        return False
+    fraction = float(config.optimizer_offload_fraction)
+    if 0 < fraction < 1:
+        simgpu_run.fail_usage("optimizer.optimizer_offload_fraction=%r: a share of the optimizer state on the host is "
+                              "not simulated (use 0 or 1)" % config.optimizer_offload_fraction)
+    return fraction >= 1
 
 
 def get_model(provider, ddp_config=None, wrap_with_ddp=True, **kwargs):
@@ -188,6 +218,11 @@ class _Scheduler:
 
 
 def setup_optimizer(optimizer_config, scheduler_config, model, use_gloo_process_groups=True):
+    if optimizer_config.optimizer_cpu_offload:
+        # megatron/core/optimizer/__init__.py, before it builds the HybridDeviceOptimizer.
+        assert (
+            optimizer_config.decoupled_weight_decay
+        ), "CPU offloading only supported with decoupled_weight_decay enabled (AdamW mode)."
     optimizer = _MegatronOptimizer(model, optimizer_config, scheduler_config)
     return optimizer, _Scheduler(optimizer, scheduler_config)
 
@@ -248,7 +283,7 @@ def setup_data_iterators(cfg, train_state, model_length, train_valid_test_datase
     Megatron's dataset builders synchronise the ranks; so does the sim here."""
     _barrier()
     train_state.do_train = bool(cfg.train.train_iters)
-    train_state.do_valid = train_state.do_test = bool(cfg.train.eval_iters)
+    train_state.do_valid = train_state.do_test = _evaluation(cfg).iters > 0
     valid = _EvalIterator() if train_state.do_valid else None
     test = _EvalIterator() if train_state.do_test else None
     return _TrainIterator(), valid, test
@@ -276,7 +311,8 @@ def _compile(relpath, names):
     for module in (simgpu_src_bridge, simgpu_src_bridge_config, simgpu_src_bridge_setup, simgpu_src_bridge_eval,
                    simgpu_src_bridge_train, simgpu_src_bridge_step):
         if relpath in module.SOURCES:
-            return NS(**load_source(relpath, module.SOURCES[relpath], names))
+            text = simgpu_src_bridge_newer.source(relpath, module.SOURCES[relpath], STATE.release)
+            return NS(**load_source(relpath, text, names))
     raise KeyError(relpath)
 
 
@@ -308,6 +344,7 @@ def load(fw):
     calc = stack.calculator
     base = dict(print=atomic_print, torch=torch, os=os, sys=sys, time=time, math=math, gc=gc, signal=signal,
                 inspect=inspect, functools=functools, dataclasses=dataclasses, datetime=datetime, dataclass=dataclass, field=field,
+                fields=dataclasses.fields, warnings=warnings, warn_rank_0=warn_rank_0,
                 Any=Any, Optional=Optional, Union=Union, print_rank_0=print_rank_0, print_rank_last=print_rank_last,
                 get_rank_safe=get_rank_safe, get_world_size_safe=get_world_size_safe, OmegaConf=OmegaConf,
                 barrier_and_log=barrier_and_log, get_num_microbatches=calc.get_num_microbatches,
@@ -393,6 +430,10 @@ def bridge():
     --sim-* options taken out of sys.argv, which the script's own argparse and overrides then read)."""
     sim = simgpu.start(argv=sys.argv[1:], default_format="pytorch", script=TASK_NAME)
     STATE.sim = sim
+    STATE.release = sim.env.get("SIMTRAIN_BRIDGE_RELEASE", "") or "0.2"
+    if STATE.release not in simgpu_src_bridge_newer.RELEASES:
+        simgpu_run.fail_usage("SIMTRAIN_BRIDGE_RELEASE=%r: the simulated releases are %s"
+                              % (STATE.release, ", ".join(simgpu_src_bridge_newer.RELEASES)))
     STATE.fw = sim.frameworks
     modules = load(sim.frameworks)
     sys.argv[1:] = sim.argv

@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from types import SimpleNamespace as NS
 
 import simgpu
@@ -29,6 +30,8 @@ class _State:
     ddp = None
     distributed = False
     eval_iterators = []
+    # The simulated release (SIMTRAIN_BRIDGE_RELEASE): "0.2" or "0.4" (simgpu_src_bridge_newer).
+    release = "0.2"
 
 
 STATE = _State()
@@ -64,6 +67,12 @@ def print_rank_0(message):
 def print_rank_last(message):
     if get_rank_safe() == get_world_size_safe() - 1:
         atomic_print(message, flush=True)
+
+
+def warn_rank_0(message):
+    """megatron/bridge/utils/common_utils.py's warn_rank_0."""
+    if get_rank_safe() == 0:
+        warnings.warn(message)
 
 
 def barrier_and_log(string):

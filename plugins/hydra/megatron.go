@@ -216,7 +216,9 @@ func (c *command) mcoreConflict(id sdk.FixID) string {
 }
 
 // knobsFromMegatron fills what the Megatron-Core keys say: recomputation
-// on or off where the command names it, and the precision.
+// on or off where the command names it, the precision, and
+// Megatron-Bridge's optimizer offload where the command names it (on
+// when all of the state goes).
 func (c *command) knobsFromMegatron(a *sdk.AnalyzeResponse) {
 	if key := recomputeKeys[c.tool.name]; key != "" {
 		if _, named := c.vals[key]; named {
@@ -225,6 +227,9 @@ func (c *command) knobsFromMegatron(a *sdk.AnalyzeResponse) {
 	}
 	if p, _ := c.precisionNow(); p != "" {
 		a.Knobs.Precision = sdk.Str(p)
+	}
+	if _, named := c.vals["optimizer.optimizer_cpu_offload"]; named && c.tool.name == "Megatron-Bridge" {
+		a.Knobs.Offload = sdk.Bool(c.vals.On("optimizer.optimizer_cpu_offload") && c.offloadFraction() >= 1)
 	}
 }
 

@@ -212,6 +212,9 @@ func (c *command) analysis() sdk.AnalyzeResponse {
 	if passes, ok := evalPasses[t.name]; ok {
 		a.Knobs.EvalBatchSize = c.evalBatch(passes)
 	}
+	if n := c.bridgeEvalMicro(); n != nil {
+		a.Knobs.EvalBatchSize = n
+	}
 	global := c.global()
 	if global != nil && micro != nil && *micro > 0 {
 		g := *global
@@ -243,6 +246,9 @@ func (c *command) Apply(_ context.Context, fix sdk.Fix, _ pyscript.Analysis) (sd
 	case sdk.FixEvalBatchSize:
 		if passes, ok := evalPasses[t.name]; ok {
 			return c.applyNoGrad(fix, passes)
+		}
+		if t.name == "Megatron-Bridge" && c.bridgeEvalBatches() {
+			return c.bridgeEvalBatch(fix)
 		}
 	}
 	add, err := c.overrides(fix)
@@ -283,13 +289,7 @@ func (c *command) shareDivisor(n int) int {
 	if key, ok := globalTimes[c.tool.name]; ok {
 		share *= c.vals.Count(key)
 	}
-	share /= c.analysis().WorldSize
-	for d := min(n, share); d >= 1; d-- {
-		if share%d == 0 {
-			return d
-		}
-	}
-	return n
+	return divisorUpTo(share/c.analysis().WorldSize, n)
 }
 
 // overrides are the key=value words of fix, or why the tool has none.
@@ -320,6 +320,9 @@ func (c *command) overrides(fix sdk.Fix) ([]string, error) {
 		}
 		return t.checkpointing, nil
 	case sdk.FixCPUOffload:
+		if t.name == "Megatron-Bridge" {
+			return c.bridgeOptimizerOffloadFix(fix.ID)
+		}
 		return t.offload, nil
 	case sdk.FixActivationOffload:
 		return c.activationOffload(fix.ID)

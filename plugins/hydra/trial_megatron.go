@@ -56,7 +56,8 @@ func isNone(v string) bool {
 // so a trial would resume the user's run), no TensorBoard (state.py opens
 // a SummaryWriter only for a tensorboard_dir) and no W&B (only for a
 // wandb_project); newer releases' MLflow, config file and non-persistent
-// checkpoints off where the command names them.
+// checkpoints off where the command names them; and no evaluation, in the
+// spelling of the command's release (bridgeEvalOff).
 func (c *command) bridgeTrial(scratch string) []override {
 	set := []override{
 		{key: "checkpoint.save", value: filepath.Join(scratch, "checkpoints")},
@@ -65,6 +66,7 @@ func (c *command) bridgeTrial(scratch string) []override {
 		{key: "logger.tensorboard_dir", value: "null"},
 		{key: "logger.wandb_project", value: "null"},
 	}
-	return c.whereNamed(set, "null", "checkpoint.non_persistent_save_interval", "checkpoint.ckpt_step",
+	set = c.whereNamed(set, "null", "checkpoint.non_persistent_save_interval", "checkpoint.ckpt_step",
 		"logger.mlflow_experiment", "logger.save_config_filepath")
+	return append(set, c.bridgeEvalOff()...)
 }

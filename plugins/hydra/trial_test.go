@@ -74,7 +74,7 @@ func TestNeMo2TrialsAppendTheirKeysLast(t *testing.T) {
 func TestMegatronBridgeTrialsSaveOnlyToScratch(t *testing.T) {
 	const argv = "torchrun --nproc_per_node=2 examples/recipes/llama/pretrain_llama3_8b.py --config-file c.yaml train.micro_batch_size=2 checkpoint.save_interval=100 +logger.wandb_project=p logger.mlflow_experiment=e checkpoint.ckpt_step=10"
 	want := "torchrun --nproc_per_node=2 examples/recipes/llama/pretrain_llama3_8b.py --config-file c.yaml train.micro_batch_size=2 checkpoint.save_interval=null +logger.wandb_project=null logger.mlflow_experiment=null checkpoint.ckpt_step=null" +
-		" checkpoint.save=/s/checkpoints checkpoint.load=null logger.tensorboard_dir=null"
+		" checkpoint.save=/s/checkpoints checkpoint.load=null logger.tensorboard_dir=null train.eval_iters=0"
 	if got := wantTrial(t, argv, want); !strings.HasPrefix(got.Summary, "checkpoint.save=/s/checkpoints checkpoint.save_interval=null ") {
 		t.Errorf("summary %q", got.Summary)
 	}
