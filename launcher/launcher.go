@@ -131,6 +131,9 @@ func prepare(o Options, listen bool) (*prepared, error) {
 	if len(o.Argv) == 0 {
 		return nil, &ExitError{StatusFailure, errors.New("no command given: usage is vramrun [flags] -- COMMAND [ARGS...]")}
 	}
+	if err := host.Unwatchable(o.Argv); err != nil {
+		return nil, &ExitError{StatusFailure, err}
+	}
 	say := present.NewLines(o.Streams.Stderr, o.Verbosity)
 	matcher, err := oom.Compile(o.Plugins.Patterns(), o.Plugins.Frames())
 	if err != nil {

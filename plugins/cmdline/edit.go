@@ -4,14 +4,15 @@ import "strings"
 
 // WithArgs returns the full command line with args in place of the
 // script's arguments; every token up to and including the script is kept
-// byte for byte.
+// byte for byte (only a `ray job submit` typed without a "--" before its
+// entrypoint gets one, when args give the entrypoint an option).
 func (inv Invocation) WithArgs(args []string) []string {
 	if len(inv.argv) == 0 {
 		return append([]string{}, args...)
 	}
 	out := make([]string, 0, inv.ScriptIndex+1+len(args))
 	out = append(out, inv.argv[:inv.ScriptIndex+1]...)
-	return append(out, args...)
+	return inv.guarded(append(out, args...))
 }
 
 // Argv returns a copy of the command line Parse read.
@@ -79,7 +80,7 @@ func (inv Invocation) SetLauncherOption(name, value string) []string {
 		default:
 			out[o.valueTok] = value
 		}
-		return out
+		return inv.guarded(out)
 	}
 	var add []string
 	switch ar {
@@ -93,5 +94,5 @@ func (inv Invocation) SetLauncherOption(name, value string) []string {
 	res := make([]string, 0, len(out)+len(add))
 	res = append(res, out[:inv.insertAt]...)
 	res = append(res, add...)
-	return append(res, out[inv.insertAt:]...)
+	return inv.guarded(append(res, out[inv.insertAt:]...))
 }

@@ -37,6 +37,8 @@ func FuzzParse(f *testing.F) {
 		"./distributed_train.sh 8 --amp",
 		"srun -n 2 env A=1 nice bash -x train.sh 8",
 		"srun -N 2 srun -n 3 -- python3 -m pkg.train",
+		"ray job submit --address=http://h:8265 --no-wait -- python3 -m pkg.train --lr 1",
+		"ray job submit --working-dir . torchrun train.py cfg.yaml",
 	} {
 		f.Add(strings.ReplaceAll(seed, " ", "\x00"))
 	}

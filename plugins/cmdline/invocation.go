@@ -1,7 +1,7 @@
 // Package cmdline reads and edits training command lines for vramrun's
 // framework plugins: where the training script begins behind launchers
-// and wrappers (python, torchrun, accelerate launch, deepspeed, srun, env,
-// uv run, ...), the script's own flags (argparse- and HfArgumentParser-
+// and wrappers (python, torchrun, accelerate launch, deepspeed, srun, ray
+// job submit, env, uv run, ...), the script's own flags (argparse- and HfArgumentParser-
 // style), and, statically, a Python script's argparse definitions, simple
 // module globals and imports.
 //
@@ -36,12 +36,23 @@ type Invocation struct {
 type Wrapping struct {
 	// Prefix holds the wrappers before the launcher, as typed: `env A=1`,
 	// `uv run [uv options]`, `srun [srun options]` (when srun starts a
-	// launcher of its own), `nice -n 5`, `nohup`, ...
+	// launcher of its own), `ray job submit [ray options] --`, `nice -n
+	// 5`, `nohup`, ...
 	Prefix []string
 	// Wrappers are the outer launchers, outermost first: ["srun"] for
 	// `srun torchrun ... train.py`; nil for `srun python train.py`, where
-	// srun is the launcher.
+	// srun is the launcher; ["ray job submit"] for `ray job submit --
+	// python3 -m pkg.train`, whatever the entrypoint (Ray runs it on its
+	// cluster). Under any of them the launcher runs on machines whose
+	// GPUs vramrun does not see: the job's GPU count (sdk.Command.GPUs)
+	// says nothing of it.
 	Wrappers []string
+	// Detached is the option of a wrapper that hands the job on and
+	// returns at once, without waiting for it or passing its output
+	// through, as typed: "--no-wait" of `ray job submit --no-wait`; ""
+	// when none does. vramrun would see no OOM of such a command (see
+	// Wrapping.Unwatched).
+	Detached string
 	// Env holds the NAME=VALUE assignments of `env` wrappers; nil when
 	// there are none.
 	Env map[string]string
@@ -116,6 +127,9 @@ type layout struct {
 	// table describes the launcher's options; nil when it has none that
 	// SetLauncherOption can edit.
 	table *optionTable
+	// bareAt is the index of the entrypoint of a `ray job submit` typed
+	// without a "--" before it; 0 when there is none.
+	bareAt int
 }
 
 // Parse splits argv, program first, into wrappers, launcher and script. It
@@ -173,8 +187,8 @@ func ParseCommand(cmd sdk.Command) (Invocation, error) {
 			inv.perGPU = 1
 		}
 	}
-	// Under srun (a wrapper) the launcher runs on nodes whose GPUs vramrun
-	// does not see.
+	// Under a wrapper (srun, ray job submit) the launcher runs on nodes
+	// whose GPUs vramrun does not see.
 	if inv.WorldSize == 0 && inv.perGPU > 0 && cmd.GPUs > 0 && len(inv.Wrappers) == 0 {
 		inv.WorldSize = inv.perGPU * cmd.GPUs
 	}
@@ -216,6 +230,8 @@ func (p *parser) program(i int, parent string) error {
 		return p.uv(i)
 	case base == "srun":
 		return p.srun(i)
+	case base == "ray" && isRayJobSubmit(p.argv, i):
+		return p.rayJob(i)
 	case base == "torchrun":
 		return p.argparseLauncher(i, i+1, "torchrun", torchrunTable(), "")
 	case base == "accelerate":

@@ -21,11 +21,12 @@ type want struct {
 	ScriptIndex  int
 	WorldSize    int
 	Env          map[string]string
+	Detached     string
 }
 
 func got(inv Invocation) want {
 	return want{inv.Prefix, inv.Wrappers, inv.Launcher, inv.LauncherArgs, inv.Interpreter, inv.Script,
-		inv.Module, inv.ScriptIndex, inv.WorldSize, inv.Env}
+		inv.Module, inv.ScriptIndex, inv.WorldSize, inv.Env, inv.Detached}
 }
 
 // w splits a command line written with single spaces.

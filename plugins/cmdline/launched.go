@@ -11,11 +11,11 @@ import (
 // tune run's `torchrun OPTS RECIPE`, run_train.sh's torchrun), as
 // ParseCommand reads one typed: launcher is that command, from the
 // launcher's name on, with a script for it to run. It runs behind the
-// command's own wrappers and environment (env NAME=VALUE, uv run, and srun
-// with its options when srun starts the tool), so that its world counts
-// as a typed one does: srun's tasks times the launcher's processes, a
-// process per GPU from cmd.GPUs, the accelerate config the job's
-// environment names.
+// command's own wrappers and environment (env NAME=VALUE, uv run, ray job
+// submit, and srun with its options when srun starts the tool), so that
+// its world counts as a typed one does: srun's tasks times the launcher's
+// processes, a process per GPU from cmd.GPUs (not behind srun or ray job
+// submit), the accelerate config the job's environment names.
 func Launched(cmd sdk.Command, inv Invocation, launcher ...string) (Invocation, error) {
 	prefix := inv.Prefix
 	if inv.Launcher == "srun" {
@@ -24,7 +24,7 @@ func Launched(cmd sdk.Command, inv Invocation, launcher ...string) (Invocation, 
 	launched := cmd
 	// The env assignments srun's program carries are not in the prefix.
 	launched.Env = JobEnv(cmd, inv)
-	launched.Argv = append(append([]string{}, prefix...), launcher...)
+	launched.Argv = inv.guarded(append(append([]string{}, prefix...), launcher...))
 	return ParseCommand(launched)
 }
 

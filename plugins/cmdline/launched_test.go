@@ -10,7 +10,8 @@ import (
 // TestLaunched: the launcher command a tool builds counts as a typed one
 // behind the command's own wrappers: a process per GPU seen, the
 // accelerate config the job's env names, srun's tasks (whose GPUs vramrun
-// does not see) times the launcher's, a shell that runs the tool dropped.
+// does not see) times the launcher's, ray job submit (whose GPUs vramrun
+// does not see either), a shell that runs the tool dropped.
 func TestLaunched(t *testing.T) {
 	cfg := map[string][]byte{"/h/accelerate/default_config.yaml": []byte("distributed_type: MULTI_GPU\nnum_processes: 8\n")}
 	accelerate := strings.Fields("accelerate launch -m axolotl.cli.train cfg.yml")
@@ -28,6 +29,11 @@ func TestLaunched(t *testing.T) {
 		{"env HF_HOME=/h axolotl train cfg.yml", cfg, accelerate, 4, 8, "accelerate"},
 		{"srun -n 2 axolotl train cfg.yml", nil, accelerate, 4, 2, "accelerate"},
 		{"srun -n 2 -- axolotl train cfg.yml", nil, strings.Fields("torchrun --nproc_per_node 3 x.py"), 4, 6, "torchrun"},
+		// Ray runs the job on its cluster: no GPU of this machine counts,
+		// and a launcher that gets options behind a bare ray job submit
+		// gets the "--" that keeps them from ray.
+		{"ray job submit -- axolotl train cfg.yml", nil, accelerate, 4, 1, "accelerate"},
+		{"ray job submit ./run_train.sh", nil, strings.Fields("torchrun --nproc_per_node=gpu -m torchtitan.train"), 8, 0, "torchrun"},
 		{"bash run_train.sh", nil, strings.Fields("torchrun --nproc_per_node=auto -m torchtitan.train"), 2, 2, "torchrun"},
 		{"env NGPU=4 ./run_train.sh", nil, strings.Fields("torchrun --nproc_per_node=4 -m torchtitan.train"), 8, 4, "torchrun"},
 	}

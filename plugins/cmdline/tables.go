@@ -157,6 +157,31 @@ var srunTable = sync.OnceValue(func() *optionTable {
 	}
 })
 
+// rayJobSubmitTable: `ray job submit` of Ray 2.x
+// (python/ray/dashboard/modules/job/cli.py, the submit command, with
+// cli_utils.py's add_common_job_options and cli_logger.py's logging
+// options). click: --no-wait (is_flag), -v/--verbose (a count) and --help
+// take no value; every other option takes one, --verify too (a bool or a
+// certificate path, not a flag). click matches no abbreviations, and an
+// option missing here (a newer release's) is taken to need a value, as
+// all of submit's others do.
+var rayJobSubmitTable = sync.OnceValue(func() *optionTable {
+	return &optionTable{
+		program: "ray job submit",
+		long: arities(
+			[]string{"no-wait", "verbose", "help"},
+			[]string{"address", "job-id", "submission-id", "runtime-env", "runtime-env-json", "working-dir",
+				"metadata-json", "entrypoint-num-cpus", "entrypoint-num-gpus", "entrypoint-memory",
+				"entrypoint-resources", "entrypoint-label-selector", "verify", "headers", "header",
+				"log-style", "log-color"},
+			nil),
+		short:        shortArities("v", "", ""),
+		alias:        map[string]string{"-v": "--verbose"},
+		unknownLong:  needsValue,
+		unknownShort: noValue,
+	}
+})
+
 // uvTable: `uv run` (and uv's global options, which may come before or
 // after `run`), from uv's documented command-line reference. clap: no
 // abbreviations; an option missing here is taken as a flag.

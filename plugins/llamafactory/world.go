@@ -72,7 +72,7 @@ func (c *command) world() (cmdline.Invocation, []string) {
 	if !c.torchrunPath() {
 		notes := c.s.LauncherNotes()
 		if c.cli && c.gpus() == 0 && !c.elsewhere() {
-			notes = append(notes, pyscript.PerGPUNote("llamafactory-cli train (under torchrun when it sees more than one GPU)"))
+			notes = append(notes, pyscript.PerGPUNoteIn("llamafactory-cli train (under torchrun when it sees more than one GPU)", c.s.Inv))
 		}
 		return c.s.Inv, notes
 	}

@@ -213,3 +213,34 @@ func TestRayWorldIsTheActors(t *testing.T) {
 		t.Errorf("train_es_ray: world %d, notes %q; want 1 and none", a.WorldSize, a.Notes)
 	}
 }
+
+// TestUnderRayJobSubmit: OpenRLHF's documented launch, `ray job submit
+// [ray options] -- python3 -m openrlhf.cli.train_ppo_ray ...`, is the
+// trainer behind a wrapper: recognised, its Ray world counted from its
+// flags, and each fix rewrites the trainer's flags with ray's part kept as
+// typed.
+func TestUnderRayJobSubmit(t *testing.T) {
+	const prefix = `ray job submit --address=http://127.0.0.1:8265 --runtime-env-json={"working_dir":"/openrlhf"} -- `
+	const trainer = "python3 -m openrlhf.cli.train_ppo_ray --actor.num_nodes 1 --actor.num_gpus_per_node 4 --train.micro_batch_size 8 --train.batch_size 128 --ds.param_dtype bf16"
+	c := cmd(prefix + trainer)
+	if got := plugintab.Recognize(t, New(), c); got.Confidence != 95 || got.Reason != "openrlhf.cli.train_ppo_ray" {
+		t.Errorf("recognize %+v", got)
+	}
+	a := plugintab.Analyze(t, New(), c)
+	if knobs := plugintab.KnobsText(a.Knobs); a.WorldSize != 4 || a.Launcher != "python -m" || !strings.Contains(knobs, `"grad_accumulation":4,`) {
+		t.Errorf("world %d, launcher %q, knobs %s; want 4 actor processes, python -m, 128 / 8 / 4 = 4", a.WorldSize, a.Launcher, knobs)
+	}
+	if len(a.Notes) != 0 {
+		t.Errorf("notes %q, want none", a.Notes)
+	}
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixBatchSize, BatchSize: 4, GradAccumulation: 8},
+		prefix+strings.Replace(trainer, "--train.micro_batch_size 8", "--train.micro_batch_size 4", 1), nil,
+		"--train.micro_batch_size 4 (train.batch_size stays; OpenRLHF derives the accumulation)")
+	plugintab.WantApplied(t, New(), c, sdk.Fix{ID: sdk.FixGradCheckpointing}, prefix+trainer+" --actor.gradient_checkpointing_enable", nil,
+		"--actor.gradient_checkpointing_enable")
+	// --no-wait: vramrun refuses to run it; a plan says why.
+	a = plugintab.Analyze(t, New(), cmd("ray job submit --no-wait -- "+trainer))
+	if notes := strings.Join(a.Notes, "\n"); !strings.Contains(notes, "ray job submit --no-wait returns once the job is submitted") {
+		t.Errorf("--no-wait: notes %q, want the one that says vramrun would see no OOM", a.Notes)
+	}
+}

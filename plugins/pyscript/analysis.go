@@ -2,6 +2,7 @@ package pyscript
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vramrun/vramrun/plugins/cmdline"
@@ -25,7 +26,9 @@ type Analysis struct {
 // silent past --grace after the OOM text (CUDA start-up, a slow
 // rendezvous), vramrun takes that for a hang and ends torchrun. A launcher
 // that starts a process per GPU, where vramrun cannot count the GPUs the
-// job sees, makes every effective batch vramrun reports one process's.
+// job sees, makes every effective batch vramrun reports one process's. A
+// `ray job submit --no-wait` returns without the job's output, which
+// vramrun refuses to run (the note says so in a plan).
 func (s *Script) LauncherNotes() []string { return s.launcherNotes(s.Inv.Launcher) }
 
 // LaunchedNotes are the LauncherNotes of the launcher a CLI runs in its own
@@ -42,7 +45,10 @@ func (s *Script) launcherNotes(who string) []string {
 			"and may end torchrun during one of its restarts: pass --max_restarts 0 to let vramrun alone decide", source))
 	}
 	if s.Inv.PerGPUUncounted() {
-		notes = append(notes, PerGPUNote(who))
+		notes = append(notes, PerGPUNoteIn(who, s.Inv))
+	}
+	if why := s.Inv.Unwatched(); why != "" {
+		notes = append(notes, why)
 	}
 	return notes
 }
@@ -52,6 +58,17 @@ func (s *Script) launcherNotes(who string) []string {
 func PerGPUNote(what string) string {
 	return what + " starts a process per GPU, and vramrun cannot count the GPUs the job sees " +
 		"(no NVML, or behind srun): the effective batch it reports is one process's"
+}
+
+// PerGPUNoteIn is PerGPUNote for a command behind inv's wrappers: behind
+// ray job submit, the job runs on the Ray cluster's GPUs, which vramrun
+// does not see.
+func PerGPUNoteIn(what string, inv cmdline.Invocation) string {
+	if !slices.Contains(inv.Wrappers, "ray job submit") {
+		return PerGPUNote(what)
+	}
+	return what + " starts a process per GPU, and vramrun cannot count the GPUs the job sees " +
+		"(behind ray job submit, it runs on the Ray cluster's): the effective batch it reports is one process's"
 }
 
 // Lacks turns down each of ids the analysis has no word on yet, with

@@ -27,7 +27,8 @@ var scripts = map[string]string{
 
 // TestTorchrunRestartsNoteIsShared: every built-in plugin that may claim a
 // torchrun command says the same about torchrun's own restarts, in the
-// same words, and nothing when torchrun does not restart.
+// same words, and nothing when torchrun does not restart; the same holds
+// for the notes on the launcher's GPUs and on ray job submit --no-wait.
 func TestTorchrunRestartsNoteIsShared(t *testing.T) {
 	plugins := map[string]sdk.Framework{"pytorch": pytorch.New(), "transformers": transformers.New(),
 		"lightning": lightning.New(), "tensorflow": tensorflow.New(), "jax": jax.New(), "generic": generic.New()}
@@ -43,6 +44,14 @@ func TestTorchrunRestartsNoteIsShared(t *testing.T) {
 		// A process per GPU, and nothing counted them (no GPUs in the command).
 		{"a process per GPU, uncounted", "torchrun --nproc_per_node gpu train.py fit", []string{"torchrun starts a process per GPU, " +
 			"and vramrun cannot count the GPUs the job sees (no NVML, or behind srun): the effective batch it reports is one process's"}},
+		// Ray runs the job on its cluster's GPUs, which vramrun does not see.
+		{"a process per GPU behind ray job submit", "ray job submit --address=http://h:8265 -- torchrun --nproc_per_node gpu train.py fit",
+			[]string{"torchrun starts a process per GPU, and vramrun cannot count the GPUs the job sees " +
+				"(behind ray job submit, it runs on the Ray cluster's): the effective batch it reports is one process's"}},
+		// What vramrun refuses to run, said in a plan.
+		{"ray job submit --no-wait", "ray job submit --no-wait -- torchrun --nproc_per_node 2 train.py fit",
+			[]string{"ray job submit --no-wait returns once the job is submitted, without waiting for it or streaming its logs, " +
+				"so vramrun would see no OOM: drop --no-wait to run it under vramrun"}},
 	}
 	for name, p := range plugins {
 		for _, tt := range tests {
