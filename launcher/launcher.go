@@ -188,7 +188,7 @@ func prepare(o Options, listen bool) (*prepared, error) {
 	l := &loop{
 		cfg:     runConfig(o, id, view),
 		plugins: o.Plugins,
-		cmd:     rewrite.New(o.Argv, o.Dir, base, o.Settings.Flags).WithGPUs(view.Count()),
+		cmd:     rewrite.New(o.Argv, o.Dir, base, o.Settings.Flags).WithGPUs(host.JobGPUs(o.Argv, view.Count())),
 		planner: plan.New(plan.FromSettings(o.Settings, view.BF16())),
 		sup:     supervise.New(superviseConfig(o, runDir, parts{matcher, rejections}, view, say)),
 		learner: learner,

@@ -65,7 +65,7 @@ func MakePlan(ctx context.Context, o PlanOptions) (*present.Plan, error) {
 	l := &loop{
 		cfg:     loopConfig{argv: o.Argv, dir: o.Dir, max: MaxPlanSteps + 1, policy: policyOf(o.Settings), now: time.Now},
 		plugins: o.Plugins,
-		cmd:     rewrite.New(o.Argv, o.Dir, rewrite.Merge(o.Env, o.Settings.Env), o.Settings.Flags).WithGPUs(o.GPUs),
+		cmd:     rewrite.New(o.Argv, o.Dir, rewrite.Merge(o.Env, o.Settings.Env), o.Settings.Flags).WithGPUs(host.JobGPUs(o.Argv, o.GPUs)),
 		planner: plan.New(plan.FromSettings(o.Settings, o.BF16)),
 		sup:     &alwaysOOM{first: first, later: later},
 		learner: noLearning{},

@@ -123,7 +123,7 @@ func (p *Plugin) defaultDevices(ctx context.Context, s *pyscript.Script, t train
 	var note string
 	switch {
 	case gpus == 0:
-		note = pyscript.PerGPUNote(t.label + " unset: Lightning 2's default devices=auto")
+		note = pyscript.PerGPUNoteIn(t.label+" unset: Lightning 2's default devices=auto", s.Inv)
 	case gpus > 1:
 		note = fmt.Sprintf("%s unset: Lightning's default devices=auto starts one process per GPU the job sees (%d)", t.label, gpus)
 	}
