@@ -127,17 +127,7 @@ func TestModelFixes(t *testing.T) {
 // TestAutoFindNotedAndOffInTrials: the Trainer's own batch search hides
 // OOMs and would have a trial measure a micro-batch vramrun did not set.
 func TestAutoFindNotedAndOffInTrials(t *testing.T) {
-	files := map[string]string{"cfg.yml": loraYAML + "auto_find_batch_size: true\n"}
-	c := cmd("axolotl train cfg.yml", files)
-	if a := plugintab.Analyze(t, New(), c); !strings.Contains(strings.Join(a.Notes, "\n"), "auto_find_batch_size is on: ") {
-		t.Errorf("notes %q say nothing of auto_find_batch_size", a.Notes)
-	}
-	got := plugintab.MustApply(t, New(), c, sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"})
-	if text := plugintab.ArgvText(got.Argv); !strings.Contains(text, "--auto-find-batch-size=false") {
-		t.Errorf("trial %s keeps auto_find_batch_size on", text)
-	}
-	plain := cmd("axolotl train cfg.yml", map[string]string{"cfg.yml": loraYAML})
-	if a := plugintab.Analyze(t, New(), plain); strings.Contains(strings.Join(a.Notes, "\n"), "auto_find_batch_size") {
-		t.Errorf("notes %q name auto_find_batch_size, which is off", a.Notes)
-	}
+	on := cmd("axolotl train cfg.yml", map[string]string{"cfg.yml": loraYAML + "auto_find_batch_size: true\n"})
+	off := cmd("axolotl train cfg.yml", map[string]string{"cfg.yml": loraYAML})
+	plugintab.WantSetting(t, New(), on, off, "auto_find_batch_size", "auto_find_batch_size is on: ", "--auto-find-batch-size=false")
 }

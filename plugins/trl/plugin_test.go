@@ -107,20 +107,7 @@ func TestGRPOKeepsItsDivisibility(t *testing.T) {
 // TestAutoFindNotedAndOffInTrials: the Trainer's own batch search hides
 // OOMs and would have a trial measure a micro-batch vramrun did not set.
 func TestAutoFindNotedAndOffInTrials(t *testing.T) {
-	files := map[string]string{"sft.yaml": sftYAML + "auto_find_batch_size: true\n"}
-	c := cmd("trl sft --config sft.yaml", files)
-	if a := plugintab.Analyze(t, New(), c); !strings.Contains(strings.Join(a.Notes, "\n"), "auto_find_batch_size is on: ") {
-		t.Errorf("notes %q say nothing of auto_find_batch_size", a.Notes)
-	}
-	got := plugintab.MustApply(t, New(), c, sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"})
-	if text := plugintab.ArgvText(got.Argv); !strings.Contains(text, "--auto_find_batch_size False") {
-		t.Errorf("trial %s keeps auto_find_batch_size on", text)
-	}
-	plain := cmd("trl sft --config sft.yaml", map[string]string{"sft.yaml": sftYAML})
-	if a := plugintab.Analyze(t, New(), plain); strings.Contains(strings.Join(a.Notes, "\n"), "auto_find_batch_size") {
-		t.Errorf("notes %q name auto_find_batch_size, which is off", a.Notes)
-	}
-	if text := plugintab.ArgvText(plugintab.MustApply(t, New(), plain, sdk.Fix{ID: sdk.FixTrial, Scratch: "/s"}).Argv); strings.Contains(text, "auto_find") {
-		t.Errorf("trial %s writes auto_find_batch_size, which is off", text)
-	}
+	on := cmd("trl sft --config sft.yaml", map[string]string{"sft.yaml": sftYAML + "auto_find_batch_size: true\n"})
+	off := cmd("trl sft --config sft.yaml", map[string]string{"sft.yaml": sftYAML})
+	plugintab.WantSetting(t, New(), on, off, "auto_find_batch_size", "auto_find_batch_size is on: ", "--auto_find_batch_size False")
 }
