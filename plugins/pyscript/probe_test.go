@@ -44,20 +44,7 @@ func writeFile(t *testing.T, dir, rel, text string) string {
 // leaves no mark), and that a module is not there; a package in the
 // job's working folder is not the job's (the probe runs elsewhere).
 func TestLocateFindsWithoutImporting(t *testing.T) {
-	// The interpreter itself, not a shim that needs more of PATH.
-	out, err := exec.Command("python3", "-c", "import sys; sys.stdout.write(sys.executable)").Output()
-	if err != nil {
-		t.Fatalf("the probe's test needs a python3 on PATH: %v", err)
-	}
-	python := string(out)
-	if filepath.Base(python) != "python3" {
-		// The job's python3 is what the probe runs.
-		link := filepath.Join(t.TempDir(), "python3")
-		if err := os.Symlink(python, link); err != nil {
-			t.Fatal(err)
-		}
-		python = link
-	}
+	python := realPython3(t)
 	site, work := t.TempDir(), t.TempDir()
 	mark := filepath.Join(site, "imported")
 	writeFile(t, site, "recipes/__init__.py", "open("+strconv.Quote(mark)+", 'w').close()\nraise ModuleNotFoundError('not a package')\n")
@@ -87,18 +74,7 @@ func TestLocateFindsWithoutImporting(t *testing.T) {
 // package (one that raises on import leaves no mark), and says when no
 // such distribution is installed.
 func TestInstalledReadsMetadataWithoutImporting(t *testing.T) {
-	out, err := exec.Command("python3", "-c", "import sys; sys.stdout.write(sys.executable)").Output()
-	if err != nil {
-		t.Fatalf("the probe's test needs a python3 on PATH: %v", err)
-	}
-	python := string(out)
-	if filepath.Base(python) != "python3" {
-		link := filepath.Join(t.TempDir(), "python3")
-		if err := os.Symlink(python, link); err != nil {
-			t.Fatal(err)
-		}
-		python = link
-	}
+	python := realPython3(t)
 	site := t.TempDir()
 	mark := filepath.Join(site, "imported")
 	writeFile(t, site, "pytorch_lightning/__init__.py", "open("+strconv.Quote(mark)+", 'w').close()\nraise ImportError('no torch')\n")
@@ -143,4 +119,24 @@ func TestLocateTrustsOnlyAbsolutePaths(t *testing.T) {
 	if got := probes.Locate(context.Background(), probeScript(t, "/nonexistent-vramrun-test", "", dir), "recipes"); got.Known {
 		t.Errorf("no python: %+v", got)
 	}
+}
+
+// realPython3 is the path of a python3 that is the interpreter itself,
+// not a shim that needs more of PATH: the job's python3 is what the
+// probes run.
+func realPython3(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("python3", "-c", "import sys; sys.stdout.write(sys.executable)").Output()
+	if err != nil {
+		t.Fatalf("the probe's test needs a python3 on PATH: %v", err)
+	}
+	python := string(out)
+	if filepath.Base(python) != "python3" {
+		link := filepath.Join(t.TempDir(), "python3")
+		if err := os.Symlink(python, link); err != nil {
+			t.Fatal(err)
+		}
+		python = link
+	}
+	return python
 }
