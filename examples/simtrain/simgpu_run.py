@@ -459,18 +459,21 @@ class Driver:
             job.eval_at_end and self.step == job.steps
         )
 
-    def eval_batches(self):
-        """Evaluation batches, on top of the weights alone (see the memory model)."""
+    def eval_batches(self, count=None, sanity=False):
+        """Evaluation batches, on top of the weights alone (see the memory model): count of them (the job's
+        eval_batches unless given). sanity: Lightning's sanity check before the first step, which reports
+        its batches on a 'Sanity Checking' line rather than an eval line."""
         session = self.session
         device = session.device
-        if self.step:
+        count = self.job.eval_batches if count is None else count
+        if self.step and not sanity:
             # The step is over when its evaluation starts: report it first, as trainers log.
             self.end_step(self.step)
         session.free_activations()
         saved, session.phase = device.allocated, "eval"
         device.allocated = sum(session.plan.weights)
         preds = []
-        for n in range(self.job.eval_batches):
+        for n in range(count):
             session.free_activations()
             yield session.batch("eval")
             preds.append(self._gather_predictions(n))
@@ -479,6 +482,11 @@ class Driver:
         session.free_activations()
         self._release(preds)
         device.allocated, session.phase = saved, "train"
+        if sanity:
+            if session.main:
+                sys.stderr.write("Sanity Checking DataLoader 0: %d validation batches before the first step\n" % count)
+                sys.stderr.flush()
+            return
         self.evals += 1
         if session.main:
             sys.stdout.write("eval after step %d: loss %.3f\n" % (self.step, eval_loss_at(self.step)))

@@ -99,14 +99,52 @@ class _Loop:
         self._restarting = False
         self.skip = False
         self.done = False
+        self._data_source = NS(is_defined=lambda: True)
+        self._should_reload_train_dl = False
         self.batch_progress = NS(increment_ready=lambda: None, increment_started=lambda: None,
-                                 increment_processed=lambda: None)
+                                 increment_processed=lambda: None, is_last_batch=False)
         self.optim_progress = NS(optimizer=NS(step=NS(increment_ready=lambda: None, increment_completed=lambda: None)))
 
     def __getattr__(self, name):
         if name.startswith("on_") or name in ("reset", "setup_data"):
             return lambda *args, **kwargs: None
         raise AttributeError(name)
+
+
+class _DataLoaderIterDataFetcher:
+    """Lightning's fetcher for steps that take the dataloader iterator (NeMo's Megatron steps): done once it has
+    fetched as many batches as a sized loader has (length; None for a loader without one)."""
+
+    def __init__(self, length=None):
+        self.length = length
+        self.fetched = 0
+
+    @property
+    def done(self):
+        return self.length is not None and self.fetched >= self.length
+
+
+class _CombinedLoader:
+    """Lightning's CombinedLoader around the one train dataloader; sized_len is its length (None: unsized)."""
+
+    def __init__(self, iterables, mode="max_size_cycle"):
+        self.iterables = iterables
+        self._mode = mode
+
+
+def sized_len(combined_loader):
+    try:
+        return len(combined_loader.iterables)
+    except TypeError:
+        return None
+
+
+def is_overridden(method_name, instance=None, parent=None):
+    return callable(getattr(instance, method_name, None))
+
+
+RunningStage = NS(TRAINING="train", SANITY_CHECKING="sanity_check", VALIDATING="validate", TESTING="test",
+                  PREDICTING="predict")
 
 
 class _TrainerState:
@@ -237,7 +275,10 @@ def compile_stack(fw):
               _call_configure_model=_call_configure_model, _call_callback_hooks=lambda *a, **k: None,
               _call_lightning_module_hook=_call_lightning_module_hook)
     loop_names = dict(base, _Loop=_Loop, call=call, _block_parallel_sync_behavior=lambda *a, **k: contextlib.nullcontext(),
-                      _SUPPORTED_MODES=("max_size_cycle", "min_size", "max_size", "sequential"))
+                      _SUPPORTED_MODES=("max_size_cycle", "min_size", "max_size", "sequential"),
+                      _DataLoaderIterDataFetcher=_DataLoaderIterDataFetcher, CombinedLoader=_CombinedLoader,
+                      sized_len=sized_len, is_overridden=is_overridden, MisconfigurationException=MisconfigurationException,
+                      _request_dataloader=lambda source: source.dataloader())
     automatic = _compile("lightning/pytorch/loops/optimization/automatic.py", loop_names)
     epoch_mod = _compile("lightning/pytorch/loops/training_epoch_loop.py", loop_names)
     fit_mod = _compile("lightning/pytorch/loops/fit_loop.py", loop_names)
@@ -246,9 +287,28 @@ def compile_stack(fw):
         _verify_strategy_supports_compile=lambda m, s: None, LightningDataModule=LightningDataModule,
         _parse_loop_limits=lambda min_steps, max_steps, min_epochs, max_epochs, trainer: (None, max_epochs),
         parsing=NS(clean_namespace=lambda hparams: None), _verify_loop_configurations=lambda trainer: None,
-        isolate_rng=contextlib.nullcontext))
+        isolate_rng=contextlib.nullcontext, is_overridden=is_overridden, RunningStage=RunningStage))
+    flags = dict(base, MisconfigurationException=MisconfigurationException)
+    setup_mod = _compile("lightning/pytorch/trainer/setup.py", flags)
+    connector_mod = _compile("lightning/pytorch/trainer/connectors/data_connector.py", flags)
 
     return NS(**locals())
+
+
+def init_trainer_flags(ns, trainer, k):
+    """What Lightning's Trainer.__init__ does with its validation and limit arguments (k: the arguments with
+    Lightning's defaults): the data connector's checks of check_val_every_n_epoch and val_check_interval, the
+    default two sanity steps, and _init_debugging_flags' batch limits. ns is compile_stack's namespace."""
+    num_sanity_val_steps = k.get("num_sanity_val_steps")
+    if num_sanity_val_steps is None:
+        num_sanity_val_steps = 2
+    ns.connector_mod._DataConnector(trainer).on_trainer_init(
+        k.get("val_check_interval"), k.get("reload_dataloaders_every_n_epochs", 0), k.get("check_val_every_n_epoch", 1))
+    ns.setup_mod._init_debugging_flags(
+        trainer, k.get("limit_train_batches"), k.get("limit_val_batches"), k.get("limit_test_batches"),
+        k.get("limit_predict_batches"), k.get("fast_dev_run", False), k.get("overfit_batches", 0.0),
+        k.get("val_check_interval"), num_sanity_val_steps)
+    trainer.should_stop = False
 
 
 def mcore_classes(fw, ns):

@@ -963,10 +963,202 @@ class Trainer:
                 self.fit_loop.run()
             return None
         raise RuntimeError(f"Unexpected state {self.state}")
+
+    def _run_sanity_check(self):
+        val_loop = self.fit_loop.epoch_loop.val_loop
+
+        should_sanity_check = (
+            self.enable_validation
+            and self.num_sanity_val_steps > 0
+            # do not sanity check if restarting because it would mess up the loaded state
+            and not val_loop.restarting
+        )
+
+        # run tiny validation (if validation defined)
+        # to make sure program won't crash during val
+        if should_sanity_check:
+            stage = self.state.stage
+            self.sanity_checking = True
+
+            call._call_callback_hooks(self, "on_sanity_check_start")
+
+            # run eval step
+            val_loop.run()
+
+            call._call_callback_hooks(self, "on_sanity_check_end")
+
+            # restore the previous stage when the sanity check if finished
+            self.state.stage = stage
+
+    @property
+    def enable_validation(self):
+        """Check if we should run validation during training."""
+        return (
+            self.fit_loop.epoch_loop.val_loop._data_source.is_defined()
+            and is_overridden("validation_step", self.lightning_module)
+            and self.limit_val_batches > 0
+        )
+
+    @property
+    def sanity_checking(self):
+        """Whether sanity checking is running.
+
+        Useful to disable some hooks, logging or callbacks during the sanity checking.
+
+        """
+        return self.state.stage == RunningStage.SANITY_CHECKING
+
+    @sanity_checking.setter
+    def sanity_checking(self, val):
+        if val:
+            self.state.stage = RunningStage.SANITY_CHECKING
+        elif self.sanity_checking:
+            self.state.stage = None
+'''
+
+SOURCES["lightning/pytorch/trainer/setup.py"] = '''
+def _init_debugging_flags(
+    trainer,
+    limit_train_batches,
+    limit_val_batches,
+    limit_test_batches,
+    limit_predict_batches,
+    fast_dev_run,
+    overfit_batches,
+    val_check_interval,
+    num_sanity_val_steps,
+):
+    # init debugging flags
+    if isinstance(fast_dev_run, int) and (fast_dev_run < 0):
+        raise MisconfigurationException(
+            f"fast_dev_run={fast_dev_run!r} is not a valid configuration. It should be >= 0."
+        )
+    trainer.fast_dev_run = fast_dev_run
+
+    # set fast_dev_run=True when it is 1, used while logging
+    if fast_dev_run == 1:
+        trainer.fast_dev_run = True
+
+    trainer.overfit_batches = _determine_batch_limits(overfit_batches, "overfit_batches")
+    overfit_batches_enabled = overfit_batches > 0
+
+    if fast_dev_run:
+        raise NotImplementedError("simtrain: trainer.fast_dev_run is not simulated")
+    else:
+        if not overfit_batches_enabled:
+            trainer.limit_train_batches = _determine_batch_limits(limit_train_batches, "limit_train_batches")
+            trainer.limit_val_batches = _determine_batch_limits(limit_val_batches, "limit_val_batches")
+        trainer.limit_test_batches = _determine_batch_limits(limit_test_batches, "limit_test_batches")
+        trainer.limit_predict_batches = _determine_batch_limits(limit_predict_batches, "limit_predict_batches")
+        trainer.num_sanity_val_steps = float("inf") if num_sanity_val_steps == -1 else num_sanity_val_steps
+        trainer.val_check_interval = _determine_batch_limits(val_check_interval, "val_check_interval")
+
+    if overfit_batches_enabled:
+        trainer.limit_train_batches = overfit_batches
+        trainer.limit_val_batches = overfit_batches
+
+
+def _determine_batch_limits(batches, name):
+    if batches is None:
+        # batches is optional to know if the user passed a value so that we can show the above info messages only to the
+        # users that set a value explicitly
+        return 1.0
+
+    if 0 <= batches <= 1:
+        return batches
+    if batches > 1 and batches % 1.0 == 0:
+        return int(batches)
+    raise MisconfigurationException(
+        f"You have passed invalid value {batches} for {name}, it has to be in [0.0, 1.0] or an int."
+    )
+'''
+
+SOURCES["lightning/pytorch/trainer/connectors/data_connector.py"] = '''
+class _DataConnector:
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_trainer_init(
+        self,
+        val_check_interval,
+        reload_dataloaders_every_n_epochs,
+        check_val_every_n_epoch,
+    ):
+        self.trainer.datamodule = None
+
+        if check_val_every_n_epoch is not None and not isinstance(check_val_every_n_epoch, int):
+            raise MisconfigurationException(
+                f"`check_val_every_n_epoch` should be an integer, found {check_val_every_n_epoch!r}."
+            )
+
+        if check_val_every_n_epoch is None and isinstance(val_check_interval, float):
+            raise MisconfigurationException(
+                "`val_check_interval` should be an integer when `check_val_every_n_epoch=None`,"
+                f" found {val_check_interval!r}."
+            )
+
+        self.trainer.check_val_every_n_epoch = check_val_every_n_epoch
+
+        if not isinstance(reload_dataloaders_every_n_epochs, int) or (reload_dataloaders_every_n_epochs < 0):
+            raise MisconfigurationException(
+                f"`reload_dataloaders_every_n_epochs` should be an int >= 0, got {reload_dataloaders_every_n_epochs}."
+            )
+
+        self.trainer.reload_dataloaders_every_n_epochs = reload_dataloaders_every_n_epochs
 '''
 
 SOURCES["lightning/pytorch/loops/fit_loop.py"] = '''
 class _FitLoop(_Loop):
+    def setup_data(self):
+        if self._combined_loader is not None and not self._should_reload_train_dl:
+            return
+
+        trainer = self.trainer
+        pl_module = trainer.lightning_module
+        if trainer.limit_train_batches == 0 or not is_overridden("training_step", pl_module):
+            return
+
+        log.debug(f"{self.__class__.__name__}: resetting train dataloader")
+
+        source = self._data_source
+        train_dataloader = _request_dataloader(source)
+        trainer.strategy.barrier("train_dataloader()")
+
+        combined_loader = CombinedLoader(train_dataloader, "max_size_cycle")
+        self._combined_loader = combined_loader
+
+        max_batches = sized_len(combined_loader)
+        self.max_batches = max_batches if max_batches is not None else float("inf")
+        has_len_all_ranks_ = max_batches is not None
+
+        if self.max_batches == 0:
+            return
+
+        # store epoch of dataloader reset for reload_dataloaders_every_n_epochs
+        self._last_train_dl_reload_epoch = trainer.current_epoch
+
+        if isinstance(trainer.val_check_interval, int):
+            trainer.val_check_batch = trainer.val_check_interval
+            if trainer.val_check_batch > self.max_batches and trainer.check_val_every_n_epoch is not None:
+                raise ValueError(
+                    f" `val_check_interval` ({trainer.val_check_interval}) must be less than or equal"
+                    f" to the number of the training batches ({self.max_batches})."
+                    " If you want to disable validation set `limit_val_batches` to 0.0 instead."
+                    " If you want to validate based on the total training batches, set `check_val_every_n_epoch=None`."
+                )
+        elif not has_len_all_ranks_:
+            if trainer.val_check_interval == 1.0:
+                trainer.val_check_batch = float("inf")
+            else:
+                raise MisconfigurationException(
+                    "When using an IterableDataset for `train_dataloader`,"
+                    " `Trainer(val_check_interval)` must be `1.0` or an int. An int k specifies"
+                    " checking validation every k training batches."
+                )
+        else:
+            trainer.val_check_batch = int(self.max_batches * trainer.val_check_interval)
+            trainer.val_check_batch = max(1, trainer.val_check_batch)
+
     def run(self):
         self.setup_data()
         if self.skip:
@@ -1032,6 +1224,8 @@ class _TrainingEpochLoop(_Loop):
         dataloader_iter = next(data_fetcher)
         batch = data_fetcher._batch
         batch_idx = data_fetcher._batch_idx
+        # Note: `is_last_batch` is not yet determined if data fetcher is a `_DataLoaderIterDataFetcher`
+        self.batch_progress.is_last_batch = data_fetcher.done
 
         self.batch_progress.increment_ready()
 
@@ -1046,6 +1240,9 @@ class _TrainingEpochLoop(_Loop):
 
         self.batch_progress.increment_processed()
 
+        # update `is_last_batch` again after dataloader_iter was fetched in `training_step()`
+        self.batch_progress.is_last_batch = data_fetcher.done
+
     def on_advance_end(self, data_fetcher):
         # -----------------------------------------
         # VALIDATE IF NEEDED
@@ -1056,6 +1253,40 @@ class _TrainingEpochLoop(_Loop):
             self.trainer.validating = True
             self.val_loop.run()
             self.trainer.training = True
+
+    def _should_check_val_epoch(self):
+        return self.trainer.enable_validation and (
+            self.trainer.check_val_every_n_epoch is None
+            or (self.trainer.current_epoch + 1) % self.trainer.check_val_every_n_epoch == 0
+        )
+
+    def _should_check_val_fx(self, data_fetcher):
+        """Decide if we should run validation."""
+        if not self._should_check_val_epoch():
+            return False
+
+        # val_check_batch is inf for iterable datasets with no length defined
+        is_infinite_dataset = self.trainer.val_check_batch == float("inf")
+        is_last_batch = self.batch_progress.is_last_batch
+        if is_last_batch and (is_infinite_dataset or isinstance(data_fetcher, _DataLoaderIterDataFetcher)):
+            return True
+
+        if self.trainer.should_stop and self.trainer.fit_loop._can_stop_early:
+            # allow validation if requesting to stop early through `Trainer.should_stop` (e.g. by early stopping)
+            # and when the loop allows to stop (min_epochs/steps met)
+            return True
+
+        # TODO: let training/eval loop handle logic around limit_*_batches and val_check_batch
+        is_val_check_batch = is_last_batch
+        if isinstance(self.trainer.limit_train_batches, int) and is_infinite_dataset:
+            is_val_check_batch = (self.batch_idx + 1) % self.trainer.limit_train_batches == 0
+        elif self.trainer.val_check_batch != float("inf"):
+            # if `check_val_every_n_epoch is `None`, run a validation loop every n training batches
+            # else condition it based on the batch_idx of the current epoch
+            current_iteration = self.total_batch_idx if self.trainer.check_val_every_n_epoch is None else self.batch_idx
+            is_val_check_batch = (current_iteration + 1) % self.trainer.val_check_batch == 0
+
+        return is_val_check_batch
 '''
 
 SOURCES["lightning/pytorch/loops/optimization/automatic.py"] = '''

@@ -13,6 +13,7 @@ launcher, the loggers, the checkpoint callback's files, datasets, the session on
 supplied by simgpu_src_nemo1_load, whose frames are hidden from tracebacks.
 """
 
+import simgpu_src_nemo1_data
 import simgpu_src_nemo1_exp
 import simgpu_src_nemo1_gpt
 
@@ -347,6 +348,59 @@ class MegatronBaseModel(NLPModel):
         if vp_size is not None:
             raise NotImplementedError("virtual pipeline parallelism is not simulated")
 
+    def _reconfigure_limit_batches(self, limit_batches, dataloader, mode):
+        """
+        Reconfigure trainer.limit_val_batches for pretraining
+        """
+        # Override limit_batches in terms of num microbatches and so there are limit_batches//num_micro_batches num of global batches
+        if isinstance(limit_batches, int):
+            limit_batches *= get_num_microbatches()
+        else:
+            assert isinstance(limit_batches, float)
+            # Don't reconfigure if limit_batches is 0.0 or if there's no dataloader
+            if limit_batches == 0.0 or dataloader is None:
+                return
+            # len(dataloader) returns len as num of microbatches
+            dl_len_in_micro_batches = len(dataloader)
+            if len(dataloader) != float("inf"):
+                if limit_batches == 1.0:
+                    limit_batches = dl_len_in_micro_batches
+                else:
+                    limit_micro_batches = int(dl_len_in_micro_batches * limit_batches)
+                    if limit_micro_batches == 0 and limit_batches > 0.0:
+                        min_percentage = 1.0 / len(dataloader)
+                        raise MisconfigurationException(
+                            f"You requested to check {limit_batches} of the val_dataloader but"
+                            f" {limit_batches} * {len(dataloader)} < 1. Please increase the"
+                            f" `limit_val_batches` argument. Try at least"
+                            f" `limit_val_batches={min_percentage}`"
+                        )
+                    # Make sure trainer.limit_val_batches is a multiple of num of microbatches
+                    if limit_micro_batches < get_num_microbatches():
+                        limit_batches = get_num_microbatches()
+                    else:
+                        limit_batches = limit_micro_batches - limit_micro_batches % get_num_microbatches()
+
+        if mode == 'train':
+            self.trainer.limit_train_batches = limit_batches
+        else:
+            self.trainer.limit_val_batches = limit_batches
+
+        # Override num sanity steps to be a multiple of num of microbatches
+        self.trainer.num_sanity_val_steps *= get_num_microbatches()
+
+    def compute_consumed_samples(self, steps_since_resume=0):
+        app_state = AppState()
+
+        if self.cfg.get('rampup_batch_size', None):
+            raise NotImplementedError("rampup_batch_size is not simulated")
+        else:
+            consumed_samples = (
+                self.init_consumed_samples
+                + steps_since_resume * app_state.data_parallel_size * self.cfg.micro_batch_size * get_num_microbatches()
+            )
+        return int(consumed_samples)
+
     def backward(self, *args, **kwargs):
         """LightningModule hook to do backward.
         We want this to do nothing since we run backward in the fwd/bwd functions from megatron-core.
@@ -402,4 +456,5 @@ class MegatronBaseModel(NLPModel):
 '''
 
 SOURCES.update(simgpu_src_nemo1_gpt.SOURCES)
+SOURCES.update(simgpu_src_nemo1_data.SOURCES)
 SOURCES.update(simgpu_src_nemo1_exp.SOURCES)

@@ -11,11 +11,11 @@ import re
 import sys
 from types import SimpleNamespace as NS
 
-import simgpu_src_nemo1_conf as conf
 import simgpu_src_nemo1_load as load
 import simgpu_src_nemo1_outputs as outputs
 from simgpu_model import LAYERS
-from simgpu_src_megatron_load import MisconfigurationException, _Loop, _TrainerState, automatic_optimization
+from simgpu_src_megatron_load import (MisconfigurationException, _DataLoaderIterDataFetcher, _Loop, _TrainerState,
+                                      automatic_optimization, init_trainer_flags)
 
 
 def _driver():
@@ -46,9 +46,9 @@ def _trainer_class(fw, stack):
             if k["enable_checkpointing"] in (None, True):
                 self.callbacks.append(outputs.ModelCheckpoint())
             self._default_root_dir = k["default_root_dir"] or os.getcwd()
-            for key in ("max_steps", "min_steps", "max_epochs", "val_check_interval", "limit_val_batches",
-                        "accumulate_grad_batches", "fast_dev_run", "check_val_every_n_epoch"):
+            for key in ("max_steps", "min_steps", "max_epochs", "accumulate_grad_batches"):
                 setattr(self, key, k[key])
+            init_trainer_flags(ns, self, k)
             self.min_epochs = None
             self.ckpt_path = None
             self.state = _TrainerState()
@@ -109,9 +109,6 @@ def _trainer_class(fw, stack):
         def _Trainer__setup_profiler(self):
             pass
 
-        def _run_sanity_check(self):
-            pass  # the sim skips Lightning's sanity check
-
         def _teardown(self):
             pass
 
@@ -126,8 +123,13 @@ def _trainer_class(fw, stack):
 def _loops(fw, stack):
     ns = stack
 
-    class DataFetcher:
-        def __init__(self):
+    class DataFetcher(_DataLoaderIterDataFetcher):
+        """The training steps' micro-batches, fetched from the simulated GPU's driver; done (Lightning's last
+        batch) once the train dataloader's length of them has been fetched (a resumed fit's dataloader starts
+        after the consumed samples, and its length counts the rest)."""
+
+        def __init__(self, length):
+            super().__init__(length)
             self._steps, self._batch, self._batch_idx = None, None, -1
 
         def __next__(self):
@@ -140,17 +142,38 @@ def _loops(fw, stack):
 
         def _micro_batches(self):
             for inputs, targets in _driver().micro_batches():
+                self.fetched += 1
                 yield _batch(fw, inputs, targets)
 
     AutomaticOptimization = automatic_optimization(ns.automatic._AutomaticOptimization)
 
     class EvaluationLoop(_Loop):
+        """Lightning's _EvaluationLoop over NeMo's validation dataloader: min(its length, limit_val_batches)
+        micro-batches (int(length x limit) for a fraction; NeMo's setup made the limits multiples of the
+        microbatches), at most num_sanity_val_steps of them in the sanity check; each validation_step runs a
+        global batch of them. The sanity check's results are discarded, as Lightning resets them."""
+
+        def max_batches(self):
+            trainer = self.trainer
+            length = len(trainer.lightning_module._validation_dl)
+            limit = trainer.limit_val_batches
+            batches = min(length, limit) if isinstance(limit, int) else int(length * limit)
+            if trainer.sanity_checking:
+                batches = min(trainer.num_sanity_val_steps, batches)
+            return batches
+
         def run(self):
             trainer = self.trainer
-            batches = iter(_batch(fw, inputs, targets) for inputs, targets in _driver().eval_batches())
-            ns.call._call_strategy_hook(trainer, "validation_step", batches)
+            sanity = trainer.sanity_checking
+            count = self.max_batches()
+            batches = iter(_batch(fw, inputs, targets) for inputs, targets in _driver().eval_batches(count, sanity))
+            for _ in range(count // _driver().job.accumulation):
+                ns.call._call_strategy_hook(trainer, "validation_step", batches)
             for _ in batches:  # the driver ends the evaluation (and reports it) when its batches run out
                 pass
+            if sanity:
+                trainer.lightning_module.validation_step_outputs.clear()
+                return
             trainer.lightning_module.on_validation_epoch_end()
             for callback in trainer.callbacks:
                 if isinstance(callback, outputs.ModelCheckpoint):
@@ -180,8 +203,9 @@ def _loops(fw, stack):
             kwargs["dataloader_iter"] = batch
             return kwargs
 
-        def _should_check_val_fx(self, data_fetcher):
-            return _driver().eval_due()
+        # Lightning's batch counters: the sim's fit is one epoch, and a resumed one carries on the count.
+        batch_idx = property(lambda self: _driver().step - 1)
+        total_batch_idx = batch_idx
 
         def on_iteration_done(self):
             pass
@@ -190,15 +214,16 @@ def _loops(fw, stack):
         def __init__(self, trainer):
             _Loop.__init__(self, trainer)
             self.epoch_loop = TrainingEpochLoop(trainer)
-            self._combined_loader = NS(_mode="max_size_cycle")
+            self._combined_loader = None
+            self._data_source = NS(dataloader=lambda: trainer.lightning_module._train_dl)
             self._data_fetcher = None
             self.min_epochs = self.max_epochs = None
 
         def on_run_start(self):
-            self._data_fetcher = DataFetcher()
+            self._data_fetcher = DataFetcher(None if self.max_batches == float("inf") else self.max_batches)
 
         def on_advance_end(self):
-            self.done = True  # the sim's data is one epoch longer than max_steps
+            self.done = True  # one epoch: max_steps ends it (or the data, which is at least max_steps long)
 
         def on_run_end(self):
             for callback in self.trainer.callbacks:
@@ -326,15 +351,6 @@ def _model_classes(fw, stack, core, calc):
         def _extract_consumed_samples_from_ckpt(self, path):
             match = re.search(r"consumed_samples=([0-9.]+)", str(path))
             return int(float(match.group(1))) if match else 0
-
-        def build_train_valid_test_datasets(self):
-            conf.mandatory(self.cfg.data, "data_prefix", "model.data.data_prefix")
-            load.outputs.LOGGING.info("Building GPT datasets.")
-
-        def setup_training_data(self, cfg):
-            pass
-
-        setup_validation_data = setup_test_data = setup_training_data
 
         def configure_model(self):
             pass

@@ -32,6 +32,7 @@ import simgpu_src_megatron_load as megatron
 import simgpu_src_nemo
 import simgpu_src_nemo1
 import simgpu_src_nemo1_conf as conf
+import simgpu_src_nemo1_data as data
 import simgpu_src_nemo1_outputs as outputs
 import simgpu_src_verl_load as hydra
 from simgpu_frames import load_source
@@ -150,10 +151,6 @@ def open_session(cfg, trainer, calculator):
     micro = _positive(cfg.get("micro_batch_size"), "model.micro_batch_size")
     steps = _positive(trainer.max_steps, "trainer.max_steps")
     optim = cfg.get("optim") or {}
-    interval, limit = trainer.val_check_interval, trainer.limit_val_batches
-    eval_every = interval if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0 else 0
-    if limit in (0, 0.0):
-        eval_every = 0
     env = dict(sim.env, WORLD_SIZE=str(trainer.world_size), RANK=str(trainer.global_rank),
                LOCAL_RANK=str(trainer.local_rank))
     if cfg.get("cpu_offloading") and cfg.get("cpu_offloading_activations", True):
@@ -165,7 +162,7 @@ def open_session(cfg, trainer, calculator):
         TASK_NAME, micro_batch=micro, accumulation=calculator.get(), eval_batch=micro,
         precision=PRECISIONS[trainer.precision], checkpointing=cfg.get("activations_checkpoint_granularity") == "full",
         optimizer="adam", optimizer_kind="adam", zero_stage=1 if optim.get("name") == "distributed_fused_adam" else 0,
-        steps=steps, eval_every=eval_every, eval_batches=calculator.get(), env=env)
+        steps=steps, eval_batches=calculator.get(), env=env)  # Lightning's loops decide the validations
     STATE.session = session = sim.session(job)
     STATE.metrics = outputs.BarMetrics(session.driver, cfg.get("global_batch_size"))
     if any(type(c).__name__ == "CustomProgressBar" for c in trainer.callbacks):
@@ -259,6 +256,7 @@ def load(fw):
     TransformerConfig, fields = _transformer_config(stack)
     base_model = _compile("nemo/collections/nlp/models/language_modeling/megatron_base_model.py", dict(
         base, NLPModel=classes.NLPModel, HAVE_MEGATRON_CORE=True, HAVE_FLASH_ATTENTION=True,
+        get_num_microbatches=calc.get_num_microbatches, MisconfigurationException=megatron.MisconfigurationException,
         AppState=lambda: app_state, NEMO_MEGATRON_MODEL_PARALLEL_APPSTATE_OVERRIDE="NEMO_MEGATRON_MODEL_PARALLEL_APPSTATE_OVERRIDE",
         initialize_model_parallel_for_nemo=init.initialize_model_parallel_for_nemo, open_dict=hydra.open_dict,
         utils_funcs=NS(torch_dtype_from_precision=_dtype_from_precision), TransformerConfig=TransformerConfig,
@@ -269,7 +267,10 @@ def load(fw):
         MCoreGPTModel=classes.MCoreGPTModel, get_specs=lambda name: None,
         get_forward_backward_func=lambda: stack.schedules.forward_backward_no_pipelining,
         get_num_microbatches=calc.get_num_microbatches, average_losses_across_data_parallel_group=lambda l: fw.tensor(),
-        parallel_state=NS(get_pipeline_model_parallel_rank=lambda: 0, get_tensor_model_parallel_rank=lambda: 0)))
+        parallel_state=NS(get_pipeline_model_parallel_rank=lambda: 0, get_tensor_model_parallel_rank=lambda: 0,
+                          get_data_parallel_rank=lambda: _env_int("RANK"),
+                          get_data_parallel_world_size=lambda: app_state.data_parallel_size),
+        DictConfig=hydra.DictConfig, **_data_names(base)))
     exp = _compile("nemo/utils/exp_manager.py", dict(
         base, NeMoBaseException=type("NeMoBaseException", (Exception,), {}), Callback=object, Path=Path,
         timers=NS(NamedTimer=_NamedTimer), OmegaConf=conf.OmegaConf, DictConfig=hydra.DictConfig,
@@ -289,6 +290,27 @@ def load(fw):
     return NS(hydra_runner=runner.hydra_runner, MegatronTrainerBuilder=builder.MegatronTrainerBuilder,
               exp_manager=exp.exp_manager, MegatronGPTModel=gpt.MegatronGPTModel, OmegaConf=conf.OmegaConf,
               open_dict=hydra.open_dict, logging=outputs.LOGGING)
+
+
+def _data_names(base):
+    """What megatron_gpt_model.py imports to build its datasets and dataloaders: Megatron-Core's builder and
+    NeMo's samplers compiled, the config, GPTDataset and DataLoader the sim's (simgpu_src_nemo1_data)."""
+    names = dict(base, logging=__import__("logging"), Split=data.SplitEnum, normalize=data.normalize, MegatronDataset=data.MegatronDataset,
+                 numpy=NS(isclose=lambda a, b: abs(a - b) <= 1e-8), math=__import__("math"),
+                 log_single_rank=lambda logger, level, message: logger.log(level, message))
+    names["torch"] = NS(**vars(base["torch"]))
+    names["torch"].utils = NS(data=NS(Dataset=object, DataLoader=data.DataLoader))
+    blended = _compile("megatron/core/datasets/blended_dataset.py", names)
+    builder = _compile("megatron/core/datasets/blended_megatron_dataset_builder.py",
+                       dict(names, BlendedDataset=blended.BlendedDataset))
+    samplers = _compile("nemo/collections/nlp/data/language_modeling/megatron/data_samplers.py", base)
+    return dict(BlendedMegatronDatasetBuilder=builder.BlendedMegatronDatasetBuilder, GPTDataset=data.GPTDataset,
+                MockGPTDataset=data.MockGPTDataset, GPTDatasetConfig=data.GPTDatasetConfig,
+                # model.data.data_prefix is ??? in the shipped config: OmegaConf fails reading it
+                get_blend_from_list=lambda blend: data.get_blend_from_list(
+                    conf.mandatory({"data_prefix": blend}, "data_prefix", "model.data.data_prefix")),
+                MegatronPretrainingSampler=samplers.MegatronPretrainingSampler,
+                MegatronCorePretrainingSampler=samplers.MegatronCorePretrainingSampler, torch=names["torch"])
 
 
 def _calculator(calc):

@@ -34,7 +34,8 @@ import simgpu_src_nemo
 import simgpu_src_nemo_outputs
 from simgpu_frames import load_source
 from simgpu_model import LAYERS
-from simgpu_src_megatron_load import MisconfigurationException, _Loop, _TrainerState
+from simgpu_src_megatron_load import (MisconfigurationException, _DataLoaderIterDataFetcher, _Loop, _TrainerState,
+                                      init_trainer_flags)
 
 SCRIPT = "nemo"
 NEMO_RUN_VERSION = "0.5.0"
@@ -48,6 +49,7 @@ class _State:
     trainer = None
     calculator = None
     outputs = None
+    eval_count = 0  # the micro-batches of the validation_step running
 
 
 STATE = _State()
@@ -623,11 +625,7 @@ def open_session(task):
     accumulation = global_batch // (micro * world)
     distributed = bool(optim_config.get("use_distributed_optimizer")) if optim_config is not None else False
     offload = bool(optim_config.get("optimizer_cpu_offload")) if optim_config is not None else False
-    interval = trainer_cfg.get("val_check_interval")
     limit = trainer_cfg.get("limit_val_batches")
-    eval_every = interval if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0 else 0
-    if limit == 0 or limit == 0.0:
-        eval_every = 0
     eval_batches = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else 2
     if model_config.get("cpu_offloading") and model_config.get("cpu_offloading_activations", True):
         layers = model_config.get("num_layers") or 1
@@ -637,7 +635,7 @@ def open_session(task):
     job = simgpu.Job(
         SCRIPT, micro_batch=micro, accumulation=accumulation, eval_batch=micro, precision=precision_of(trainer_cfg),
         checkpointing=model_config.get("recompute_granularity") == "full", optimizer="adam", optimizer_kind="adam",
-        offload=offload, zero_stage=1 if distributed else 0, steps=steps, eval_every=eval_every,
+        offload=offload, zero_stage=1 if distributed else 0, steps=steps,
         eval_batches=min(eval_batches, 2), env=sim.env)
     STATE.session = sim.session(job)
     STATE.outputs.global_batch = global_batch
@@ -720,6 +718,27 @@ def _not_simulated(what):
     return fail
 
 
+class _SizedLoader:
+    """A train dataloader Lightning can size: NeMo's Megatron sampler counts micro-batches."""
+
+    def __init__(self, length):
+        self.length = length
+
+    def __len__(self):
+        return self.length
+
+
+def _train_dataloader(trainer):
+    """The data module's train dataloader as Lightning's fit loop sizes it: MockDataModule's num_train_samples
+    (data.num_train_samples, 10M in the recipes) in global batches of micro-batches; the finetune data modules'
+    the sim does not size (an unsized loader: Lightning takes it as endless)."""
+    data = STATE.task.params["data"]
+    samples = data.get("num_train_samples") if data.target == "MockDataModule" else None
+    if not isinstance(samples, int) or isinstance(samples, bool):
+        return object()
+    return _SizedLoader(samples // data.get("global_batch_size") * STATE.calculator.get())
+
+
 def _nemo_classes(fw, modules, names):
     """The classes tying the compiled modules to the sim: trainer, strategy, model, data, loops."""
     torch = fw.torch
@@ -727,8 +746,9 @@ def _nemo_classes(fw, modules, names):
     ns = NS(**names)
     driver = lambda: STATE.session.driver  # noqa: E731
 
-    class DataFetcher:
-        def __init__(self):
+    class DataFetcher(_DataLoaderIterDataFetcher):
+        def __init__(self, length):
+            super().__init__(length)
             self._steps = None
             self._batch = None
             self._batch_idx = -1
@@ -743,6 +763,7 @@ def _nemo_classes(fw, modules, names):
 
         def _micro_batches(self):
             for inputs, targets in driver().micro_batches():
+                self.fetched += 1
                 yield dict(tokens=inputs, position_ids=fw.tensor(), labels=targets, loss_mask=fw.tensor(),
                            attention_mask=fw.tensor())
 
@@ -752,13 +773,22 @@ def _nemo_classes(fw, modules, names):
             return kwargs
 
     class EvaluationLoop(_Loop):
+        """The sim's validation: the job's evaluation batches in one validation_step (at most
+        num_sanity_val_steps of them in Lightning's sanity check, whose results are discarded)."""
+
         def run(self):
+            sanity = self.trainer.sanity_checking
+            count = driver().job.eval_batches
+            if sanity:
+                count = min(self.trainer.num_sanity_val_steps, count)
+            STATE.eval_count = count
             batches = iter(dict(tokens=inputs, position_ids=fw.tensor(), labels=targets, loss_mask=fw.tensor(),
-                                attention_mask=fw.tensor()) for inputs, targets in driver().eval_batches())
+                                attention_mask=fw.tensor()) for inputs, targets in driver().eval_batches(count, sanity))
             ns.call._call_strategy_hook(self.trainer, "validation_step", batches)
             for _ in batches:  # the driver ends the evaluation (and reports it) when its batches run out
                 pass
-            STATE.outputs.on_validation_end(driver().step)
+            if not sanity:
+                STATE.outputs.on_validation_end(driver().step)
 
     class TrainingEpochLoop(ns.epoch_mod._TrainingEpochLoop):
         def __init__(self, trainer):
@@ -770,8 +800,9 @@ def _nemo_classes(fw, modules, names):
             kwargs["dataloader_iter"] = batch
             return kwargs
 
-        def _should_check_val_fx(self, data_fetcher):
-            return driver().eval_due()
+        # Lightning's batch counters: the sim's fit is one epoch, and a resumed one carries on the count.
+        batch_idx = property(lambda self: driver().step - 1)
+        total_batch_idx = batch_idx
 
         def on_iteration_done(self):
             pass
@@ -780,12 +811,13 @@ def _nemo_classes(fw, modules, names):
         def __init__(self, trainer):
             _Loop.__init__(self, trainer)
             self.epoch_loop = TrainingEpochLoop(trainer)
-            self._combined_loader = NS(_mode="max_size_cycle")
+            self._combined_loader = None
+            self._data_source = NS(dataloader=lambda: _train_dataloader(trainer))
             self._data_fetcher = None
             self.min_epochs = self.max_epochs = None
 
         def on_run_start(self):
-            self._data_fetcher = DataFetcher()
+            self._data_fetcher = DataFetcher(None if self.max_batches == float("inf") else self.max_batches)
 
         def on_advance_end(self):
             self.done = True  # the sim's data is one epoch
@@ -911,7 +943,7 @@ def _nemo_classes(fw, modules, names):
             step.data_iterator = data
             step.model = [pipeline.module]
             session = STATE.session
-            step.num_microbatches = session.job.eval_batches if forward_only else STATE.calculator.get()
+            step.num_microbatches = STATE.eval_count if forward_only else STATE.calculator.get()
             step.micro_batch_size = session.job.micro_batch
             step.seq_length = STATE.task.params["data"].get("seq_length")
             step.forward_only = forward_only
@@ -998,6 +1030,7 @@ def _nemo_classes(fw, modules, names):
             self.min_steps = cfg.get("min_steps")
             self.max_epochs = cfg.get("max_epochs")
             self.min_epochs = None
+            init_trainer_flags(ns, self, cfg.params)
             self.fit_loop = FitLoop(self)
             self.profiler = NS(profile=lambda name: contextlib.nullcontext())
             self._data_connector = NS(attach_data=self._attach_data, prepare_data=lambda: None)
@@ -1005,7 +1038,6 @@ def _nemo_classes(fw, modules, names):
             self._callback_connector = NS(_attach_model_callbacks=lambda: None,
                                           _attach_model_logging_functions=lambda: None)
             self._detect_anomaly = False
-            self.num_sanity_val_steps = 0
             self.optimizers = []
             self.current_epoch = 0
             self.global_step = 0
@@ -1027,9 +1059,6 @@ def _nemo_classes(fw, modules, names):
 
         def _Trainer__setup_profiler(self):
             pass
-
-        def _run_sanity_check(self):
-            pass  # the sim skips Lightning's sanity check
 
         def _teardown(self):
             pass

@@ -211,6 +211,35 @@ class ChecksTest(NemoRun):
         self.assertEqual(done_line(out)["accum"], "2")
 
 
+class ValidationTest(NemoRun):
+    """Lightning's validation under NeMo 2: the sanity check before the first step (num_sanity_val_steps, 2
+    unless set), validation every val_check_interval steps, and none at all with limit_val_batches 0."""
+
+    def pretrain(self, *overrides):
+        return self.nemo("llm", "pretrain", "--factory", "llama3_8b", "-y", "data.global_batch_size=8",
+                         "trainer.max_steps=4", "trainer.val_check_interval=2", *overrides)
+
+    def test_sanity_check_interval_and_switch(self):
+        code, out, err = self.pretrain()
+        self.assertEqual(code, 0, err)
+        self.assertIn("Sanity Checking DataLoader 0: 2 validation batches before the first step\n", err)
+        self.assertEqual(re.findall(r"^eval after step (\d+): ", out, re.M), ["2", "4"])
+        code, out, err = self.pretrain("trainer.num_sanity_val_steps=0", "resume.resume_if_exists=False")
+        self.assertEqual(code, 0, err)
+        self.assertNotIn("Sanity Checking", err)
+        self.assertIn("eval after step 2: ", out)
+        # vramrun's trial: Lightning's switch, in either spelling (MockDataModule sizes its validation set apart)
+        for zero in ("0", "0.0"):
+            code, out, err = self.pretrain("trainer.limit_val_batches=" + zero, "resume.resume_if_exists=False")
+            self.assertEqual(code, 0, err)
+            self.assertNotIn("Sanity Checking", err)
+            self.assertNotIn("eval after step", out)
+        code, out, err = self.pretrain("trainer.limit_val_batches=1.5")
+        self.assertEqual(code, 1)
+        self.assertIn("You have passed invalid value 1.5 for limit_val_batches, it has to be in [0.0, 1.0] or an int.",
+                      out + err)
+
+
 class OOMTest(NemoRun):
     def test_big_micro_batch_runs_out_smaller_fits_with_the_same_global_batch(self):
         code, out, err = self.finetune("data.micro_batch_size=128", "trainer.max_steps=2")

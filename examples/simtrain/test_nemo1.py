@@ -17,7 +17,12 @@ import simgpu  # noqa: E402
 import simgpu_speed  # noqa: E402
 
 SCRIPT = os.path.join(HERE, "nemo1", "examples", "nlp", "language_modeling", "megatron_gpt_pretraining.py")
-DATA = "model.data.data_prefix=[1.0,/data/gpt_text_document]"
+# A prefix without a weight: whole epochs of the sim's corpus, much longer than the runs (a weighted blend holds
+# max_steps global batches, which ValidationTest shows).
+DATA = "model.data.data_prefix=[/data/gpt_text_document]"
+WEIGHTED = "model.data.data_prefix=[1.0,/data/gpt_text_document]"
+# The shipped config leaves num_sanity_val_steps to Lightning (2): not a key of it.
+NO_SANITY = "+trainer.num_sanity_val_steps=0"
 # TimingCallback's figure as vramrun's hydra plugin reads it (plugins/hydra/progress.go).
 STEP_TIMING = re.compile(r"train_step_timing in s(?:=|: )(?P<s_per>[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)")
 BAR = re.compile(r"Epoch 0: : +(\d+)%\|[^|]*\| (\d+)/(\d+) \[[0-9:]+<[0-9:?]+(?:, ([^\]\r]*))?\]")
@@ -142,22 +147,29 @@ class MemoryTest(Nemo1):
         return err
 
     def peak(self, *overrides):
-        code, out, err = self.gpt("trainer.max_steps=2", *overrides)
+        """The training's peak: no sanity check, whose validation peaks apart from the fixes."""
+        code, out, err = self.gpt("trainer.max_steps=2", NO_SANITY, *overrides)
         self.assertEqual(code, 0, err)
         return int(done_line(out)["peak"])
 
     def test_micro_batch_and_fixes(self):
+        # Lightning's sanity check validates first, at the micro-batch, and runs out of memory there.
         err = self.oom("model.micro_batch_size=128", "model.global_batch_size=256")
+        for frame in ("in _run_sanity_check\n    val_loop.run()",
+                      "in validation_step\n    loss = self.fwd_bwd_step(dataloader_iter, True)"):
+            self.assertIn(frame, err)
+        err = self.oom("model.micro_batch_size=128", "model.global_batch_size=256", NO_SANITY)
         for frame in ("in training_step\n    loss_mean = self.fwd_bwd_step(dataloader_iter, False)",
                       "megatron/core/pipeline_parallel/schedules.py", "in forward_backward_no_pipelining"):
             self.assertIn(frame, err)
+        self.assertNotIn("in _run_sanity_check", err)
         at64 = self.peak("model.micro_batch_size=64", "model.global_batch_size=256")
         at32 = self.peak("model.micro_batch_size=32", "model.global_batch_size=256")
         self.assertLess(at32, at64)
         recompute = ("model.activations_checkpoint_granularity=full", "model.activations_checkpoint_method=uniform",
                      "model.activations_checkpoint_num_layers=1")
         code, out, err = self.gpt("model.micro_batch_size=128", "model.global_batch_size=256", "trainer.max_steps=2",
-                                  *recompute)
+                                  NO_SANITY, *recompute)
         self.assertEqual(code, 0, err)
         self.assertEqual(done_line(out)["checkpointing"], "true")
         self.assertLess(self.peak("model.micro_batch_size=64", "model.global_batch_size=256", "model.cpu_offloading=True"),
@@ -198,6 +210,82 @@ class ProgressTest(Nemo1):
             self.assertAlmostEqual(got / (factor * self.steady(4, 8)), 1, places=2)
         self.assertIn("eval after step 2: loss", out)
         self.assertIn("eval after step 4: loss", out)
+
+
+class ValidationTest(Nemo1):
+    """Lightning's validation as NeMo 1 sets it up: the sanity check before the first step, validation every
+    val_check_interval steps over limit_val_batches global batches, and the split MegatronGPTModel sizes by them."""
+
+    def job(self, *overrides, data=DATA):
+        """A run that resumes nothing (each test's runs share a folder)."""
+        return self.gpt(data, "exp_manager.resume_if_exists=false", *overrides, data=False)
+
+    def evals(self, out):
+        return re.findall(r"^eval after step (\d+): ", out, re.M)
+
+    def test_sanity_check_and_interval(self):
+        code, out, err = self.job("trainer.max_steps=4", "trainer.val_check_interval=2")
+        self.assertEqual(code, 0, err)
+        # Lightning's 2 steps, which NeMo multiplies by the microbatches (2) for each of the train and validation
+        # limits it reconfigures.
+        self.assertIn("Sanity Checking DataLoader 0: 8 validation batches before the first step\n", err)
+        self.assertEqual(self.evals(out), ["2", "4"])
+        code, out, err = self.job("trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.limit_val_batches=1")
+        self.assertIn("Sanity Checking DataLoader 0: 2 validation batches before the first step\n", err)
+        code, out, err = self.job("trainer.max_steps=4", "trainer.val_check_interval=2", NO_SANITY)
+        self.assertNotIn("Sanity Checking", err)
+        self.assertEqual(self.evals(out), ["2", "4"])
+
+    def test_the_trial_overrides_validate_nothing(self):
+        # vramrun's trial: the interval past the run (null check_val_every_n_epoch lets it pass the data's end) and
+        # no sanity check; limit_val_batches as configured.
+        code, out, err = self.job("trainer.max_steps=4", "trainer.val_check_interval=1000000000",
+                                  "++trainer.check_val_every_n_epoch=null", NO_SANITY)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.evals(out), [])
+        self.assertNotIn("Sanity Checking", err)
+        code, out, err = self.job("trainer.max_steps=4", "trainer.val_check_interval=1000000000")
+        self.failed_with(code, err, "ValueError:  `val_check_interval` (1000000000) must be less than or equal to the "
+                                    "number of the training batches (")
+        code, out, err = self.job("trainer.val_check_interval=0.5", "++trainer.check_val_every_n_epoch=null")
+        self.failed_with(code, err, "MisconfigurationException: `val_check_interval` should be an integer when "
+                                    "`check_val_every_n_epoch=None`, found 0.5.")
+
+    def test_limit_val_batches_zero(self):
+        # Lightning's switch, fine for a prefix without a weight: one epoch of its validation split is built.
+        for zero in ("0", "0.0"):
+            code, out, err = self.job("trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.limit_val_batches=" + zero)
+            self.assertEqual(code, 0, err)
+            self.assertEqual(self.evals(out), [])
+            self.assertNotIn("Sanity Checking", err)
+        # A weighted blend: 0 asks Megatron-Core for no validation samples, and NeMo's sampler refuses the empty
+        # split; a float asks for one epoch (None), which Megatron-Core refuses for weights.
+        code, out, err = self.job("trainer.max_steps=2", "trainer.val_check_interval=2",
+                                  "trainer.limit_val_batches=0", data=WEIGHTED)
+        self.failed_with(code, err, "RuntimeError: no sample to consume: 0")
+        self.assertIn("in setup_validation_data\n", err)
+        code, out, err = self.job("trainer.max_steps=2", "trainer.val_check_interval=2",
+                                  "trainer.limit_val_batches=0.0", data=WEIGHTED)
+        self.failed_with(code, err, "AssertionError: size_is_none => weights_are_none fails for valid split")
+        code, out, err = self.job("trainer.limit_val_batches=1.5")
+        self.failed_with(code, err, "MisconfigurationException: You have passed invalid value 1.5 for limit_val_batches, "
+                                    "it has to be in [0.0, 1.0] or an int.")
+        code, out, err = self.job("model.data.splits_string='1000,0,0'")
+        self.failed_with(code, err, "TypeError: object of type 'NoneType' has no len()")
+
+    def test_a_weighted_blend_ends_with_the_run(self):
+        # Its training split holds max_steps global batches (4 micro-batches here): Lightning refuses the shipped
+        # interval of 100 beyond them, and validates at the last batch NeMo's steps fetch.
+        code, out, err = self.job("trainer.max_steps=2", data=WEIGHTED)
+        self.failed_with(code, err, "ValueError:  `val_check_interval` (100) must be less than or equal to the number "
+                                    "of the training batches (4).")
+        code, out, err = self.job("trainer.max_steps=3", "trainer.val_check_interval=2", data=WEIGHTED)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.evals(out), ["2", "3"])
+        code, out, err = self.job("trainer.max_steps=2", "trainer.val_check_interval=1000000000",
+                                  "++trainer.check_val_every_n_epoch=null", NO_SANITY, data=WEIGHTED)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.evals(out), ["2"])
 
 
 class ExpManagerTest(Nemo1):

@@ -88,7 +88,8 @@ func (c *command) verlTrial(scratch string) []override {
 // turns the .hydra folder off, so Hydra writes nothing; exp_manager writes
 // the logs (and, with its callback, the checkpoints) under
 // explicit_log_dir. Every key is forced: a script's config may leave them
-// to ExpManagerConfig's defaults.
+// to ExpManagerConfig's defaults. Lightning's validation moves past the
+// trial (nemo1ValidationOff).
 func (c *command) nemoTrial(scratch string) []override {
 	set := []override{{key: "exp_manager.explicit_log_dir", value: scratch, force: true},
 		{key: "exp_manager.create_checkpoint_callback", value: "false", force: true},
@@ -104,6 +105,7 @@ func (c *command) nemoTrial(scratch string) []override {
 	// them on: its checkpoints would still be saved (under the log folder),
 	// and exp_manager refuses a trainer's logger with explicit_log_dir.
 	set = c.whereNamed(set, "false", "trainer.enable_checkpointing", "trainer.logger")
+	set = append(set, nemo1ValidationOff...)
 	if _, named := c.vals["model.resume_from_checkpoint"]; named {
 		// megatron_gpt_config.yaml's exp_manager.resume_from_checkpoint is
 		// ${model.resume_from_checkpoint}: the trial would restore the

@@ -16,7 +16,8 @@ import (
 // writes under the working folder (the Trainer's default_root_dir), as
 // NeMo's own scripts/llm/performance recipes set them; and AutoResume's
 // resume_if_exists (nemo/lightning/resume.py), off so that nothing is read
-// back. A finetune recipe's restore_config (the base model) stays.
+// back; and no validation (nemo2ValidationOff). A finetune recipe's
+// restore_config (the base model) stays.
 func (c *command) nemo2Trial(scratch string) trialPlan {
 	set := []override{
 		{key: "log.explicit_log_dir", value: scratch},
@@ -25,6 +26,7 @@ func (c *command) nemo2Trial(scratch string) trialPlan {
 		{key: "log.wandb", value: "None"},
 		{key: "trainer.enable_checkpointing", value: "False"},
 		{key: "trainer.logger", value: "False"},
+		nemo2ValidationOff,
 	}
 	// Newer NeMoLoggers' other loggers (MLflow and the like).
 	set = c.whereNamed(set, "[]", "log.extra_loggers")

@@ -38,10 +38,15 @@ func TestVerlTrialsWriteToTheScratchFolder(t *testing.T) {
 	}
 }
 
+// nemo1NoValidation is what a NeMo 1 trial adds to move Lightning's
+// validation past it, where the command names none of the keys.
+const nemo1NoValidation = " ++trainer.val_check_interval=1000000000 ++trainer.check_val_every_n_epoch=null ++trainer.num_sanity_val_steps=0"
+
 func TestNeMoTrialsLogToTheScratchFolder(t *testing.T) {
 	const argv = "python megatron_gpt_pretraining.py model.micro_batch_size=1 exp_manager.create_mlflow_logger=true exp_manager.create_wandb_logger=True exp_manager.resume_from_checkpoint=ck/last.ckpt"
 	want := "python megatron_gpt_pretraining.py model.micro_batch_size=1 exp_manager.create_mlflow_logger=false exp_manager.create_wandb_logger=false exp_manager.resume_from_checkpoint=null" +
-		" ++exp_manager.explicit_log_dir=/s ++exp_manager.create_checkpoint_callback=false ++exp_manager.resume_if_exists=false ++exp_manager.create_tensorboard_logger=false"
+		" ++exp_manager.explicit_log_dir=/s ++exp_manager.create_checkpoint_callback=false ++exp_manager.resume_if_exists=false ++exp_manager.create_tensorboard_logger=false" +
+		nemo1NoValidation
 	wantTrial(t, argv, want)
 	// A checkpoint named on the model reaches exp_manager by the shipped
 	// config's interpolation: the simulated NeMo 1 trial restored the
@@ -50,11 +55,29 @@ func TestNeMoTrialsLogToTheScratchFolder(t *testing.T) {
 	const own = "python megatron_gpt_pretraining.py model.micro_batch_size=1 model.resume_from_checkpoint=ck/last trainer.enable_checkpointing=True trainer.logger=True"
 	wantTrial(t, own, "python megatron_gpt_pretraining.py model.micro_batch_size=1 model.resume_from_checkpoint=ck/last trainer.enable_checkpointing=false trainer.logger=false"+
 		" ++exp_manager.explicit_log_dir=/s ++exp_manager.create_checkpoint_callback=false ++exp_manager.resume_if_exists=false ++exp_manager.create_tensorboard_logger=false"+
-		" ++exp_manager.create_wandb_logger=false ++exp_manager.resume_from_checkpoint=null")
+		" ++exp_manager.create_wandb_logger=false"+nemo1NoValidation+" ++exp_manager.resume_from_checkpoint=null")
+}
+
+func TestNeMoTrialsValidateNothing(t *testing.T) {
+	// The command's own interval and sanity steps are edited where typed
+	// (a "+" kept); limit_val_batches stays: MegatronGPTModel sizes the
+	// validation split by it, and 0 or 0.0 breaks a weighted blend.
+	const argv = "python megatron_gpt_pretraining.py model.micro_batch_size=1 trainer.val_check_interval=2 trainer.limit_val_batches=10 +trainer.num_sanity_val_steps=2"
+	got := wantTrial(t, argv, "python megatron_gpt_pretraining.py model.micro_batch_size=1 trainer.val_check_interval=1000000000 trainer.limit_val_batches=10 +trainer.num_sanity_val_steps=0"+
+		" ++exp_manager.explicit_log_dir=/s ++exp_manager.create_checkpoint_callback=false ++exp_manager.resume_if_exists=false ++exp_manager.create_tensorboard_logger=false"+
+		" ++exp_manager.create_wandb_logger=false ++trainer.check_val_every_n_epoch=null")
+	if !strings.Contains(got.Summary, "trainer.val_check_interval=1000000000 trainer.check_val_every_n_epoch=null trainer.num_sanity_val_steps=0") {
+		t.Errorf("summary %q", got.Summary)
+	}
+	// NeMo 2: Lightning's switch, the command's own limit dropped and the
+	// trial's appended (NeMo-Run applies the words in order).
+	wantTrial(t, "nemo llm pretrain -f llama3_8b trainer.limit_val_batches=32 trainer.val_check_interval=2",
+		"nemo llm pretrain -f llama3_8b trainer.val_check_interval=2 log.explicit_log_dir=/s log.ckpt=None log.tensorboard=None log.wandb=None"+
+			" trainer.enable_checkpointing=False trainer.logger=False trainer.limit_val_batches=0 resume.resume_if_exists=False")
 }
 
 func TestNeMo2TrialsAppendTheirKeysLast(t *testing.T) {
-	const off = " log.explicit_log_dir=/s log.ckpt=None log.tensorboard=None log.wandb=None trainer.enable_checkpointing=False trainer.logger=False"
+	const off = " log.explicit_log_dir=/s log.ckpt=None log.tensorboard=None log.wandb=None trainer.enable_checkpointing=False trainer.logger=False trainer.limit_val_batches=0"
 	for argv, want := range map[string]string{
 		// Nothing named: the keys and resume's switch at the end.
 		"nemo llm finetune --factory llama3_8b -y data.micro_batch_size=4": "nemo llm finetune --factory llama3_8b -y data.micro_batch_size=4" +
