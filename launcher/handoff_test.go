@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -65,4 +66,47 @@ func grep(lines []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// TestLoopHandsOffEachAttempt: each attempt of a command that hands its
+// job on tells the supervisor how to stop that job; a named submission id
+// is the first attempt's, and each relaunch gets one of its own (the
+// loop's command keeps the id as typed).
+func TestLoopHandsOffEachAttempt(t *testing.T) {
+	j := &job{ends: oomUnless(16)}
+	l, _ := newLoop(t, setup{plugin: toy{}, ladder: []sdk.FixID{sdk.FixBatchSize}}, j,
+		"ray job submit --address http://h:8265 --submission-id run1 -- python toy.py --bs 64 --accum 1")
+	if status, err := run(t, l); err != nil || status != 0 {
+		t.Fatalf("run = %d, %v", status, err)
+	}
+	if len(j.ran) < 2 {
+		t.Fatalf("ran %d attempts", len(j.ran))
+	}
+	for i, a := range j.ran {
+		id := "run1"
+		if i > 0 {
+			id = fmt.Sprintf("run1-vramrun-%d", i+1)
+		}
+		if !strings.Contains(strings.Join(a.Argv, " "), " --submission-id "+id+" -- ") {
+			t.Errorf("attempt %d ran %q, want --submission-id %s", i+1, a.Argv, id)
+		}
+		if a.HandOff == nil || a.HandOff.ID != id || a.HandOff.Find == nil {
+			t.Fatalf("attempt %d: hand-off %+v", i+1, a.HandOff)
+		}
+		if got := strings.Join(a.HandOff.Stop(id), " "); got != "ray job stop --address=http://h:8265 "+id {
+			t.Errorf("attempt %d stops with %q", i+1, got)
+		}
+	}
+	if got := strings.Join(l.cmd.Argv(), " "); !strings.Contains(got, "--submission-id run1 --") {
+		t.Errorf("the loop's command became %q", got)
+	}
+
+	j = &job{ends: oomUnless(64)}
+	l, _ = newLoop(t, setup{plugin: toy{}}, j, "python toy.py --bs 64 --accum 1")
+	if _, err := run(t, l); err != nil {
+		t.Fatal(err)
+	}
+	if j.ran[0].HandOff != nil {
+		t.Errorf("a command that runs its job itself has a hand-off: %+v", j.ran[0].HandOff)
+	}
 }

@@ -132,3 +132,39 @@ func TestJobViewSeesRuntimeEnv(t *testing.T) {
 		t.Errorf("JobEnv of a plain command: %v", env)
 	}
 }
+
+// TestHandedOff: a command behind ray job submit hands its job on: the id
+// comes from Ray's "submitted successfully" line (as cli_logger prints it
+// outside a terminal, and coloured in one) or from --submission-id, and
+// `ray job stop` carries the command's address, headers and verify.
+func TestHandedOff(t *testing.T) {
+	if _, ok := HandedOff(fields("python3 train.py")); ok {
+		t.Error("a plain command hands its job on")
+	}
+	h, ok := HandedOff(fields("env RAY_ADDRESS=http://h:8265 ray job submit --verify false -- python3 -m verl.trainer.main_ppo"))
+	if !ok || h.ID != "" {
+		t.Fatalf("HandedOff = %+v, %v", h, ok)
+	}
+	for _, line := range []string{
+		"2026-12-03 10:00:00,123\tSUCC cli.py:277 -- Job 'raysubmit_4LamXRuQpYdSMg7J' submitted successfully",
+		"\x1b[32mJob 'raysubmit_4LamXRuQpYdSMg7J' submitted successfully\x1b[39m",
+	} {
+		if m := h.Find.FindStringSubmatch(line); len(m) < 2 || m[1] != "raysubmit_4LamXRuQpYdSMg7J" {
+			t.Errorf("%q: found %q", line, m)
+		}
+	}
+	if got := strings.Join(h.Stop("raysubmit_X"), " "); got != "env RAY_ADDRESS=http://h:8265 ray job stop --verify=false raysubmit_X" {
+		t.Errorf("stop %q", got)
+	}
+	named, _ := HandedOff(fields("ray job submit --submission-id=run1 -- python3 train.py"))
+	if named.ID != "run1" {
+		t.Errorf("named id %q", named.ID)
+	}
+	argv := fields("ray job submit --submission-id=run1 -- python3 train.py")
+	if got, changed := AttemptArgv(argv, 2); !changed || got[3] != "--submission-id=run1-vramrun-2" {
+		t.Errorf("AttemptArgv(2) = %q, %v", got, changed)
+	}
+	if got, changed := AttemptArgv(fields("python3 train.py --submission-id x"), 2); changed || len(got) != 4 {
+		t.Errorf("a plain command's attempt 2: %q, %v", got, changed)
+	}
+}
