@@ -190,13 +190,14 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
-// lastLine is the last line with text, without terminal colours.
+// lastLine is the last line with text, without terminal colours, its
+// runs of blanks (a log record's tabs) one space each.
 func (t *tailBuffer) lastLine() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	lines := strings.Split(ansiEscape.ReplaceAllString(string(t.b), ""), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
-		if line := strings.TrimSpace(lines[i]); line != "" {
+		if line := strings.Join(strings.Fields(lines[i]), " "); line != "" {
 			return human.Printable(line)
 		}
 	}
