@@ -285,6 +285,11 @@ func (l *loop) apply(ctx context.Context, before int, step plan.Step, learned bo
 		l.drop(p, callError("Apply "+string(step.Fix.ID), err))
 		return nil, "", nil
 	}
+	// The environment goes where the job reads it: not always the
+	// environment of the command vramrun runs.
+	if resp, err = host.PlaceEnv(l.cmd.SDK(), resp, copyDir); err != nil {
+		return nil, err.Error(), nil
+	}
 	if err := l.cmd.Take(step.Fix.ID, resp, copyDir); err != nil {
 		return nil, "", &ExitError{StatusFailure, err}
 	}

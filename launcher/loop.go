@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vramrun/vramrun/launcher/human"
 	"github.com/vramrun/vramrun/launcher/oom"
 	"github.com/vramrun/vramrun/launcher/outcome"
 	"github.com/vramrun/vramrun/launcher/plan"
@@ -219,11 +220,11 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	if before.resume != nil {
 		cmd, resumed = before.resume.cmd, &before.resume.rec
 	}
-	launch := cmd.Launch()
+	launch, handOff := l.launchOf(n, cmd)
 	l.bus.Emit(record.AttemptStarted{N: n, Max: l.cfg.max, Launch: launch, Framework: l.framework()})
 	var late atomic.Bool
 	res, err := l.sup.Run(ctx, supervise.Attempt{
-		N: n, Argv: launch.Argv, Env: cmd.Env(), Dir: l.cfg.dir,
+		N: n, Argv: launch.Argv, Env: cmd.Env(), Dir: l.cfg.dir, HandOff: handOff,
 		Marker: fmt.Sprintf("%s/%d", l.cfg.runID, n), Script: l.claim.analysis.Script,
 		Progress: l.progressSet(),
 		Trial:    l.cfg.trial,
@@ -270,6 +271,23 @@ func (l *loop) attempt(ctx context.Context, n int, before pending) (ended, error
 	}
 	return ended{verdict: v, diagnosis: d, status: res.Exit.ExitStatus, signal: sig, peak: res.Peak, preStep: preStep,
 		rejection: res.Facts.Rejection, oomAt: oomAt, late: late.Load(), analysis: analysis, pace: pace}, nil
+}
+
+// launchOf is what attempt n of cmd runs, and the job it hands on (nil
+// when it runs its job itself): a command whose job runs elsewhere under
+// an id may need an id of its own for each attempt (host.AttemptArgv).
+func (l *loop) launchOf(n int, cmd *rewrite.Command) (record.Launch, *supervise.HandOff) {
+	launch := cmd.Launch()
+	argv, changed := host.AttemptArgv(launch.Argv, n)
+	if changed {
+		launch.Argv = argv
+		l.say.Verbose("attempt %d runs as %s", n, human.Join(argv))
+	}
+	h, ok := host.HandedOff(launch.Argv)
+	if !ok {
+		return launch, nil
+	}
+	return launch, &supervise.HandOff{ID: h.ID, Find: h.Find, Stop: h.Stop}
 }
 
 // end reports the end of the run after attempt n and returns status.

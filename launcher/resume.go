@@ -11,6 +11,7 @@ import (
 	"github.com/vramrun/vramrun/launcher/checkpoint"
 	"github.com/vramrun/vramrun/launcher/record"
 	"github.com/vramrun/vramrun/launcher/rewrite"
+	"github.com/vramrun/vramrun/plugins/host"
 	"github.com/vramrun/vramrun/profiles"
 	"github.com/vramrun/vramrun/sdk"
 )
@@ -147,6 +148,9 @@ func (l *loop) resumeAnswer(ctx context.Context, cmd *rewrite.Command, c checkpo
 		// A plugin that fails resume keeps the command: the job starts
 		// fresh, as it would without resuming.
 		return resp, "the plugin failed: " + err.Error()
+	}
+	if resp, err = host.PlaceEnv(cmd.SDK(), resp, l.resumeDir(next)); err != nil {
+		return resp, err.Error()
 	}
 	return resp, ""
 }

@@ -56,6 +56,9 @@ type Timing struct {
 	// WaitFree is how long to wait for other processes to release the GPU
 	// before each attempt; 0 not at all.
 	WaitFree time.Duration
+	// HandOffStop bounds the command that stops a job the attempt's
+	// command handed on (see HandOff); 0 is DefaultHandOffStop.
+	HandOffStop time.Duration
 }
 
 // Config is what the attempts of one run share.
@@ -116,6 +119,9 @@ type Attempt struct {
 	// Trial, when set, makes the attempt one of `vramrun tune`'s short
 	// trials: the supervisor ends it once its speed is known.
 	Trial *Trial
+	// HandOff, when set, is the job the command hands on, to stop when
+	// the command does not end of itself.
+	HandOff *HandOff
 }
 
 // Trial is when a trial has run long enough: Readings progress readings
@@ -176,7 +182,8 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	env, devices := s.preflight(ctx, a.Env)
 	readings := a.Progress.NewReadings()
 	trial := a.Trial.end(readings)
-	w := s.wire(mode, logw, readings)
+	found := newFinders(a.HandOff, 2)
+	w := s.wire(mode, logw, readings, found)
 	spec := runner.Spec{
 		Argv: a.Argv, Env: envList(env), Dir: a.Dir, Mode: mode,
 		Stdin: cfg.Streams.Stdin, Stdout: w.stdout, Stderr: w.stderr,
@@ -234,13 +241,25 @@ func (s *Supervisor) Run(ctx context.Context, a Attempt) (Result, error) {
 	if err := <-closed; err != nil {
 		cfg.Say.Warn("attempt log: %v", err)
 	}
+	s.ended(&out, watched, a, found, env)
+	return out, nil
+}
+
+// ended stops the job the attempt's command handed on, when the command
+// did not end of itself, and notes how the attempt ended where vramrun
+// ended it or something killed it.
+func (s *Supervisor) ended(out *Result, watched watched, a Attempt, found finders, env map[string]string) {
 	if watched.trial != "" {
 		out.Notes = append(out.Notes, "vramrun ended the trial: "+watched.trial)
+	}
+	if a.HandOff != nil && !exitedByItself(watched) {
+		if note := s.stopHandedOff(a.HandOff, found.id(), env, a.Dir); note != "" {
+			out.Notes = append(out.Notes, note)
+		}
 	}
 	if watched.res.Signal == syscall.SIGKILL && !watched.hung && watched.trial == "" && !out.Facts.Diagnosis.OOM {
 		out.Notes = append(out.Notes, record.NoteKilled)
 	}
-	return out, nil
 }
 
 // preflight names who holds the job's GPUs, moves the job to the freest
@@ -277,7 +296,7 @@ type wiring struct {
 // the job's output before the copy waits for them.
 const scanLag = 1 << 20
 
-func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *speed.Readings) *wiring {
+func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *speed.Readings, found finders) *wiring {
 	w := &wiring{clock: newClock(s.cfg.Now), queue: newBehind(scanLag), midLine: &atomic.Bool{}}
 	// Until the next attempt's wiring, vramrun's lines end what this one's
 	// output left unfinished (its last lines come after the job ended).
@@ -287,7 +306,7 @@ func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *sp
 	// queue, in the order of the copies. The log is not on the copy path:
 	// a slow disk under .vramrun must not slow the job's output, until the
 	// log is a whole queue behind.
-	stream := func(to io.Writer, shared bool) io.Writer {
+	stream := func(to io.Writer, shared bool, find *idFinder) io.Writer {
 		if shared {
 			to = lineEnd{w: to, mid: w.midLine}
 		}
@@ -298,17 +317,21 @@ func (s *Supervisor) wire(mode runner.Mode, logw *record.CappedLog, readings *sp
 		if to == nil {
 			to = fanout{}
 		}
-		return &streamWriter{clock: w.clock, to: to, queue: w.queue.writer(fanout{logw, sc, m})}
+		tee := fanout{logw, sc, m}
+		if find != nil {
+			tee = append(tee, find)
+		}
+		return &streamWriter{clock: w.clock, to: to, queue: w.queue.writer(tee)}
 	}
 	st := s.cfg.Streams
 	if mode == runner.PTY {
 		// One stream: the pty merges stdout and stderr.
-		w.stdout = stream(st.Stdout, sameFile(st.Stdout, st.Stderr))
+		w.stdout = stream(st.Stdout, sameFile(st.Stdout, st.Stderr), found.writer(0))
 		w.stderr = clockWriter{w.clock, fanout{}}
 		return w
 	}
-	w.stdout = stream(st.Stdout, sameFile(st.Stdout, st.Stderr))
-	w.stderr = stream(st.Stderr, true)
+	w.stdout = stream(st.Stdout, sameFile(st.Stdout, st.Stderr), found.writer(0))
+	w.stderr = stream(st.Stderr, true, found.writer(1))
 	return w
 }
 

@@ -130,6 +130,9 @@ type layout struct {
 	// bareAt is the index of the entrypoint of a `ray job submit` typed
 	// without a "--" before it; 0 when there is none.
 	bareAt int
+	// ray is the outermost `ray job submit` the command runs behind; nil
+	// when there is none.
+	ray *RaySubmit
 }
 
 // Parse splits argv, program first, into wrappers, launcher and script. It

@@ -36,6 +36,9 @@ func (p *parser) rayJob(i int) error {
 		}
 		p.inv.bareAt = res.next
 	}
+	if p.inv.ray == nil {
+		p.inv.ray = &RaySubmit{argv: append([]string(nil), p.argv...), at: i, res: res}
+	}
 	p.wrapperTasks = append(p.wrapperTasks, 1)
 	p.inv.Wrappers = append(p.inv.Wrappers, "ray job submit")
 	return p.program(res.next, "ray job submit")

@@ -45,6 +45,10 @@ type Set struct {
 	Notes []string
 }
 
+// Every plugin of a set sees each command with the environment its job
+// starts with (JobEnv: behind ray job submit, the runtime env's env_vars
+// too).
+
 // NewSet describes each framework and returns the set. A built-in that fails
 // to describe itself is a bug, so it is an error.
 func NewSet(ctx context.Context, builtins []sdk.Framework) (*Set, error) {
@@ -54,13 +58,16 @@ func NewSet(ctx context.Context, builtins []sdk.Framework) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("built-in plugin: %w", err)
 		}
-		s.plugins = append(s.plugins, &Plugin{Framework: f, Desc: desc, Source: SourceBuiltin, Protocol: serve.ProtocolVersion, order: 1 << 20})
+		s.plugins = append(s.plugins, &Plugin{Framework: jobView{f}, Desc: desc, Source: SourceBuiltin, Protocol: serve.ProtocolVersion, order: 1 << 20})
 	}
 	return s, nil
 }
 
 // Add puts an external plugin in the set, before the built-ins for ties.
 func (s *Set) Add(p *Plugin) {
+	if _, ok := p.Framework.(jobView); !ok {
+		p.Framework = jobView{p.Framework}
+	}
 	p.order = len(s.plugins)
 	for _, q := range s.plugins {
 		if q.Source != SourceBuiltin && q.order >= p.order {

@@ -28,7 +28,8 @@ type Analysis struct {
 // that starts a process per GPU, where vramrun cannot count the GPUs the
 // job sees, makes every effective batch vramrun reports one process's. A
 // `ray job submit --no-wait` returns without the job's output, which
-// vramrun refuses to run (the note says so in a plan).
+// vramrun refuses to run (the note says so in a plan); one that names its
+// --submission-id has each relaunch submitted under an id of its own.
 func (s *Script) LauncherNotes() []string { return s.launcherNotes(s.Inv.Launcher) }
 
 // LaunchedNotes are the LauncherNotes of the launcher a CLI runs in its own
@@ -49,6 +50,9 @@ func (s *Script) launcherNotes(who string) []string {
 	}
 	if why := s.Inv.Unwatched(); why != "" {
 		notes = append(notes, why)
+	}
+	if ray, ok := s.Inv.RaySubmit(); ok && ray.RelaunchNote() != "" {
+		notes = append(notes, ray.RelaunchNote())
 	}
 	return notes
 }
