@@ -13,6 +13,9 @@ real defaults, so that a large batch first fails in training: trainer.max_steps 
 unless trainer.val_check_interval is set, trainer.num_sanity_val_steps 0. data.val_batch_size
 defaults to data.batch_size. No ModelCheckpoint unless one is given in trainer.callbacks (Lightning
 adds a default one); then checkpoints go to <default_root_dir>/lightning_logs/version_<v>/checkpoints.
+[--trainer.devices auto|N|-1|"0,1"|[0, 1]] [--trainer.accelerator auto|gpu|cuda|cpu] [--trainer.num_nodes 1]:
+the Trainer starts trainer.devices processes as Lightning's subprocess launcher does (this one is rank 0 and
+runs the command again for the others; none under torchrun), and the done line counts them all.
 Also takes simtrain's --sim-* options (see README.md).
 """
 
@@ -273,7 +276,7 @@ def parse(argv):
         elif flag in ("--trainer.callbacks", "--trainer.callbacks+") or flag.startswith("--trainer.callbacks."):
             add_callbacks(config, flag, value)
         elif flag.startswith("--") and "." in flag:
-            set_key(config, flag[2:], simgpu.parse_yaml_scalar(value), flag)
+            set_key(config, flag[2:], flow_value(value), flag)
         else:
             fail("Unrecognized arguments: %s" % arg)
     return subcommand, config
@@ -338,25 +341,34 @@ def make_job(config):
     )
 
 
+def open_session(sim, job, strategy):
+    """The job on this process's simulated GPU, once the Trainer has started its processes (devices x num_nodes,
+    the ones after the first re-running this command): its world size, its rank and its GPU."""
+    job.world_size, job.rank = strategy.world_size, strategy.global_rank
+    job.local_rank = strategy.root_device.index  # the Session's cuda:<index>
+    return sim.session(job)
+
+
 def main():
     sim = simgpu.start(default_format="pytorch", frameworks=FW)
     subcommand, config = parse(sim.argv)
     if subcommand != "fit":
         fail("the simulated CLI runs only 'fit', not %r" % subcommand)
     job = make_job(config)
-    session = sim.session(job)
+    L.open_session = lambda strategy: open_session(sim, job, strategy)
     trainer_config = config["trainer"]
     model = SimLanguageModel(**config["model"])
     datamodule = SimDataModule(**config["data"])
     trainer = L.Trainer(
-        precision=trainer_config["precision"], accumulate_grad_batches=job.accumulation,
-        strategy=trainer_config["strategy"], max_steps=job.steps,
+        accelerator=trainer_config["accelerator"], devices=trainer_config["devices"],
+        num_nodes=trainer_config["num_nodes"], precision=trainer_config["precision"],
+        accumulate_grad_batches=job.accumulation, strategy=trainer_config["strategy"], max_steps=job.steps,
         num_sanity_val_steps=trainer_config["num_sanity_val_steps"], val_check_interval=job.eval_every or None,
         callbacks=make_callbacks(config), logger=trainer_config["logger"],
         default_root_dir=trainer_config["default_root_dir"],
     )
     trainer.fit(model, datamodule=datamodule, ckpt_path=config["ckpt_path"])
-    session.finish()
+    FW.session.finish()
 
 
 if __name__ == "__main__":

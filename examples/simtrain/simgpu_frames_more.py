@@ -13,6 +13,8 @@ import types
 from collections import OrderedDict
 from types import SimpleNamespace as NS
 
+import simgpu_ranks
+import simgpu_run
 import simgpu_src_keras
 import simgpu_speed
 import simgpu_src_lightning
@@ -207,11 +209,55 @@ class Checkpoint(Callback):
     """lightning.pytorch.callbacks.Checkpoint: the base of ModelCheckpoint."""
 
 
-class MisconfigurationException(Exception):
-    pass
+MisconfigurationException = simgpu_ranks.MisconfigurationException
 
 
-MisconfigurationException.__module__ = "lightning.fabric.utilities.exceptions"
+def _strategy_processes(fw, lightning, Strategy):
+    """The Strategy's processes (simgpu_ranks): which ones there are, which one this is, starting the others, and
+    the job on the simulated GPU once they have started; and the _AcceleratorConnector that decides them."""
+    ranks = lightning.ranks
+
+    def setup_environment(strategy):
+        # DDP's process group; then the job opens on this rank's simulated GPU (lightning.open_session, which the
+        # script sets), where each step ends with an all-reduce.
+        ranks.joined(strategy.global_rank, strategy.world_size)
+        if lightning.open_session is not None:
+            lightning.open_session(strategy)
+        fw.session.driver.step_end_hooks.append(lambda step: ranks.collective())
+
+    def ranks_of(strategy):
+        return simgpu_ranks.process_ranks(len(strategy.parallel_devices), strategy.num_nodes)
+
+    def root_device(strategy):
+        devices, rank = strategy.parallel_devices, strategy.local_rank
+        return NS(type=strategy.accelerator, index=devices[rank] if rank < len(devices) else rank)
+
+    for name, value in {"setup_environment": setup_environment, "teardown": lambda self: ranks.wait(),
+                        "launcher": property(lambda self: self._launcher), "_launcher": None,
+                        "world_size": property(lambda self: ranks_of(self)[0]),
+                        "global_rank": property(lambda self: ranks_of(self)[1]),
+                        "local_rank": property(lambda self: ranks_of(self)[2]),
+                        "node_rank": property(lambda self: ranks_of(self)[3]),
+                        "root_device": property(root_device)}.items():
+        setattr(Strategy, name, value)
+
+    class _AcceleratorConnector:
+        """lightning.pytorch.trainer.connectors.accelerator_connector: the accelerator, the devices and the
+        strategy, with Lightning's launcher where the Trainer starts the processes itself (DDPStrategy's
+        _configure_launcher: not where torchrun, srun or Lightning's launcher started this process)."""
+
+        def __init__(self, devices="auto", num_nodes=1, accelerator="auto", strategy="auto", precision="32-true"):
+            flag, ids = simgpu_ranks.lightning_devices(accelerator, devices, num_nodes)
+            self._accelerator_flag, self._parallel_devices, self._num_nodes_flag = flag, ids, num_nodes
+            self.strategy = Strategy(precision)
+            self.strategy.accelerator, self.strategy.parallel_devices, self.strategy.num_nodes = flag, ids, num_nodes
+            if len(ids) * num_nodes > 1 and not simgpu_ranks.started_outside():
+                if num_nodes > 1:
+                    simgpu_run.fail_usage("trainer.num_nodes=%d: the sim runs on one node (start each node's "
+                                          "processes with srun or torchrun)" % num_nodes)
+                self.strategy._launcher = simgpu_ranks.Launcher(len(ids), num_nodes, ranks)
+
+    return _AcceleratorConnector
 
 
 def load_lightning(fw):
@@ -336,8 +382,9 @@ def load_lightning(fw):
                             src["lightning/pytorch/trainer/connectors/checkpoint_connector.py"],
                             dict(io_names, call=call, pl_legacy_patch=nullcontext_factory,
                                  _pl_migrate_checkpoint=lambda checkpoint, path: checkpoint))
+    lightning = NS(ranks=simgpu_ranks.Ranks(), open_session=None)
     Trainer = load_source("lightning/pytorch/trainer/trainer.py", src["lightning/pytorch/trainer/trainer.py"],
-                          dict(io_names, call=call, Strategy=Strategy,
+                          dict(io_names, call=call, _AcceleratorConnector=_strategy_processes(fw, lightning, Strategy),
                                PassThroughProfiler=lambda: NS(profile=nullcontext_factory),
                                TrainerState=lambda: NS(fn=None, status=None, stage=None),
                                _CheckpointConnector=connector["_CheckpointConnector"],
@@ -352,9 +399,16 @@ def load_lightning(fw):
     Trainer.current_epoch = 0
     Trainer.global_step = property(lambda self: fw.session.driver.step)
     Trainer.testing = False
-    return NS(LightningModule=LightningModule, LightningDataModule=module["LightningDataModule"], Trainer=Trainer,
-              ModelCheckpoint=ModelCheckpoint, Callback=Callback, TensorBoardLogger=TensorBoardLogger,
-              MisconfigurationException=MisconfigurationException)
+    Trainer._teardown = lambda self: self.strategy.teardown()
+    for name in ("world_size", "global_rank", "local_rank", "node_rank", "is_global_zero"):
+        setattr(Trainer, name, property(lambda self, name=name: getattr(self.strategy, name)))
+    Trainer.num_devices = property(lambda self: len(self.strategy.parallel_devices))
+    Trainer.num_nodes = property(lambda self: self.strategy.num_nodes)
+    vars(lightning).update(
+        LightningModule=LightningModule, LightningDataModule=module["LightningDataModule"], Trainer=Trainer,
+        ModelCheckpoint=ModelCheckpoint, Callback=Callback, TensorBoardLogger=TensorBoardLogger,
+        MisconfigurationException=MisconfigurationException)
+    return lightning
 
 
 def load_keras(fw):

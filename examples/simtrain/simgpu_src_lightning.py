@@ -43,6 +43,8 @@ class LightningDataModule:
 SOURCES["lightning/pytorch/trainer/call.py"] = '''
 def _call_and_handle_interrupt(trainer, trainer_fn, *args, **kwargs):
     try:
+        if trainer.strategy.launcher is not None:
+            return trainer.strategy.launcher.launch(trainer_fn, *args, trainer=trainer, **kwargs)
         return trainer_fn(*args, **kwargs)
 
     except _TunerExitException:
@@ -140,13 +142,20 @@ def _call_strategy_hook(trainer, hook_name, *args, **kwargs):
 
 SOURCES["lightning/pytorch/trainer/trainer.py"] = '''
 class Trainer:
-    def __init__(self, *, precision="32-true", accumulate_grad_batches=1, strategy="auto", max_steps=-1,
-                 num_sanity_val_steps=2, val_check_interval=None, logger=None, callbacks=None,
-                 enable_checkpointing=None, check_val_every_n_epoch=1, fast_dev_run=False,
-                 default_root_dir=None, **kwargs):
+    def __init__(self, *, accelerator="auto", strategy="auto", devices="auto", num_nodes=1, precision="32-true",
+                 accumulate_grad_batches=1, max_steps=-1, num_sanity_val_steps=2, val_check_interval=None,
+                 logger=None, callbacks=None, enable_checkpointing=None, check_val_every_n_epoch=1,
+                 fast_dev_run=False, default_root_dir=None, **kwargs):
         self.precision = precision
         self.accumulate_grad_batches = accumulate_grad_batches
-        self.strategy = Strategy(precision)
+        self._accelerator_connector = _AcceleratorConnector(
+            devices=devices,
+            accelerator=accelerator,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            precision=precision,
+        )
+        self.strategy = self._accelerator_connector.strategy
         self.max_steps = max_steps
         self.num_sanity_val_steps = num_sanity_val_steps
         self.val_check_interval = val_check_interval
@@ -208,6 +217,12 @@ class Trainer:
         self._run(model, ckpt_path=ckpt_path)
 
     def _run(self, model, ckpt_path=None):
+        # ----------------------------
+        # SET UP THE TRAINER
+        # ----------------------------
+        log.debug(f"{self.__class__.__name__}: setting up strategy environment")
+        self.strategy.setup_environment()
+
         self.strategy.model_to_device()
         call._call_setup_hook(self)  # allow user to set up LightningModule in accelerator environment
 
@@ -230,6 +245,13 @@ class Trainer:
         self._checkpoint_connector.resume_end()
 
         results = self._run_stage()
+
+        # ----------------------------
+        # POST-Training CLEAN UP
+        # ----------------------------
+        log.debug(f"{self.__class__.__name__}: trainer tearing down")
+        self._teardown()
+
         return results
 
     def save_checkpoint(self, filepath, weights_only=False, storage_options=None):

@@ -21,11 +21,7 @@ import os
 import pathlib
 import pprint
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
 import types
 import typing
@@ -34,6 +30,7 @@ from types import SimpleNamespace as NS
 
 import simgpu
 import simgpu_frames
+import simgpu_ranks
 import simgpu_run
 import simgpu_src_litgpt
 import simgpu_yaml
@@ -69,8 +66,7 @@ class _State:
     train = None
     devices = 1
     num_nodes = 1
-    children = []
-    parent = None
+    ranks = simgpu_ranks.Ranks()
     optimizer = "AdamW"
     resume_iter = 0
     resume_step = 0
@@ -668,81 +664,16 @@ def _import(name, globals=None, locals=None, fromlist=(), level=0):
 
 # --- Fabric: connector, strategies, ranks -----------------------------------------------------------------
 
-def _free_port():
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Launcher:
+class _Launcher(simgpu_ranks.Launcher):
     """Fabric's _SubprocessScriptLauncher: this process is rank 0, the others run the same command line."""
 
     def __init__(self, devices, num_nodes):
-        self.devices = devices
-        self.num_nodes = num_nodes
-
-    def launch(self, function, *args, **kwargs):
-        world = self.devices * self.num_nodes
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
-        os.environ["NODE_RANK"] = "0"
-        os.environ["WORLD_SIZE"] = str(world)
-        os.environ["LOCAL_RANK"] = "0"
-        os.environ["RANK"] = "0"
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for rank in range(1, world):
-            env = dict(os.environ, LOCAL_RANK=str(rank % self.devices), NODE_RANK=str(rank // self.devices),
-                       RANK=str(rank), WORLD_SIZE=str(world))
-            STATE.children.append(subprocess.Popen([sys.executable] + sys.argv, env=env))
-        _Observer(STATE.children).start()
-        return function(*args, **kwargs)
-
-
-class _Observer(threading.Thread):
-    """Lightning's _ChildProcessObserver: when a child fails, terminate all the processes (SIGTERM)."""
-
-    def __init__(self, children, sleep_period=5):
-        super().__init__(daemon=True, name="child-process-observer")
-        self.children = children
-        self.sleep_period = sleep_period
-        self.finished = False
-
-    def run(self):
-        while not self.finished:
-            time.sleep(self.sleep_period)
-            self.finished = self._run()
-
-    def _run(self):
-        for proc in self.children:
-            proc.poll()
-        codes = [proc.returncode for proc in self.children]
-        if all(code == 0 for code in codes):
-            return True
-        for i, proc in enumerate(self.children):
-            if proc.returncode:
-                _info("[rank: %d] Child process with PID %d terminated with code %d. Forcefully terminating all other "
-                      "processes to avoid zombies \U0001f9df" % (i + 1, proc.pid, proc.returncode))
-                for p in self.children:
-                    if p.poll() is None:
-                        p.send_signal(signal.SIGTERM)
-                os.kill(os.getpid(), signal.SIGTERM)
-                return True
-        return False
+        super().__init__(devices, num_nodes, STATE.ranks, argv=sys.argv)
 
 
 def _collective():
     """An all-reduce: with a peer gone, it never completes (NCCL waits; Lightning's observer ends rank 0)."""
-    lost = False
-    if STATE.children:
-        lost = any(p.poll() not in (None, 0) for p in STATE.children)
-    elif STATE.parent is not None:
-        lost = os.getppid() != STATE.parent
-    if lost:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        while True:
-            time.sleep(1)
+    STATE.ranks.collective()
 
 
 class _Callback:
@@ -797,13 +728,7 @@ def _strategy_class(fw, Strategy, Precision):
             return NS(type="cuda", index=self.local_rank)
 
         def setup_environment(self):
-            if self.world_size > 1:
-                _info("Initializing distributed: GLOBAL_RANK: %d, MEMBER: %d/%d"
-                      % (self.global_rank, self.global_rank + 1, self.world_size))
-                if self.global_rank == 0:
-                    _info("-" * 100 + "\ndistributed_backend=nccl\nAll distributed processes registered. Starting "
-                          "with %d processes\n" % self.world_size + "-" * 100 + "\n")
-                STATE.parent = os.getppid() if self.global_rank else None
+            STATE.ranks.joined(self.global_rank, self.world_size)
 
         def setup_module(self, module):
             return module
@@ -1096,9 +1021,7 @@ class _PPrint:
 
 def _finish():
     """The end of the run: rank 0 waits for the other ranks (a collective), then the done line."""
-    while STATE.children and any(p.poll() is None for p in STATE.children):
-        time.sleep(0.02)
-    _collective()
+    STATE.ranks.wait()
     if STATE.session is not None:
         STATE.session.finish()
 

@@ -264,14 +264,7 @@ def _strategy_class(fw, stack):
             self._lightning_module = model
 
         def setup_environment(self):
-            trainer = self.trainer
-            if trainer.world_size > 1:
-                sys.stderr.write("Initializing distributed: GLOBAL_RANK: %d, MEMBER: %d/%d\n"
-                                 % (trainer.global_rank, trainer.global_rank + 1, trainer.world_size))
-                if trainer.global_rank == 0:
-                    sys.stderr.write("-" * 100 + "\ndistributed_backend=nccl\nAll distributed processes registered. "
-                                     "Starting with %d processes\n" % trainer.world_size + "-" * 100 + "\n\n")
-                load.STATE.parent = os.getppid() if trainer.global_rank else None
+            load.STATE.ranks.joined(self.trainer.global_rank, self.trainer.world_size)
 
         def setup(self, trainer):
             if self.optimizers:

@@ -17,16 +17,14 @@ GPU (K = model.cpu_offloading_num_layers of L = model.num_layers).
 
 import os
 import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from shutil import copy, move
 from types import SimpleNamespace as NS
 
 import simgpu
+import simgpu_ranks
 import simgpu_run
 import simgpu_src_megatron_load as megatron
 import simgpu_src_nemo
@@ -60,8 +58,7 @@ class _State:
     fw = None
     session = None
     metrics = None
-    children = []
-    parent = None
+    ranks = simgpu_ranks.Ranks()
 
 
 STATE = _State()
@@ -77,61 +74,16 @@ def _compile(relpath, names):
 
 # --- Lightning's DDP launcher: this process is rank 0, the others run the same command -----------------------
 
-class _Launcher:
+class _Launcher(simgpu_ranks.Launcher):
     """Lightning's _SubprocessScriptLauncher (the DDP strategy's, started by Trainer.fit)."""
 
     def __init__(self, devices, num_nodes):
-        self.devices, self.num_nodes = devices, num_nodes
-
-    def launch(self, function, *args, trainer=None, **kwargs):
-        world = self.devices * self.num_nodes
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", "29500")
-        os.environ.update(NODE_RANK="0", WORLD_SIZE=str(world), LOCAL_RANK="0", RANK="0")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for rank in range(1, world):
-            env = dict(os.environ, LOCAL_RANK=str(rank % self.devices), NODE_RANK=str(rank // self.devices),
-                       RANK=str(rank), WORLD_SIZE=str(world))
-            STATE.children.append(subprocess.Popen([sys.executable] + ORIGINAL_ARGV, env=env))
-        _Observer(STATE.children).start()
-        return function(*args, **kwargs)
-
-
-class _Observer(threading.Thread):
-    """Lightning's _ChildProcessObserver: when a child fails, SIGTERM every process."""
-
-    def __init__(self, children, sleep_period=5):
-        super().__init__(daemon=True, name="child-process-observer")
-        self.children, self.sleep_period, self.finished = children, sleep_period, False
-
-    def run(self):
-        while not self.finished:
-            time.sleep(self.sleep_period)
-            codes = [p.poll() for p in self.children]
-            if all(code == 0 for code in codes):
-                return
-            for i, proc in enumerate(self.children):
-                if proc.returncode:
-                    sys.stderr.write("[rank: %d] Child process with PID %d terminated with code %d. Forcefully "
-                                     "terminating all other processes to avoid zombies \U0001f9df\n"
-                                     % (i + 1, proc.pid, proc.returncode))
-                    for p in self.children:
-                        if p.poll() is None:
-                            p.send_signal(signal.SIGTERM)
-                    os.kill(os.getpid(), signal.SIGTERM)
-                    return
+        super().__init__(devices, num_nodes, STATE.ranks, argv=ORIGINAL_ARGV, port=29500)
 
 
 def _collective():
     """A step's all-reduce: with a peer gone it never completes (NCCL waits; the observer ends rank 0)."""
-    lost = any(p.poll() not in (None, 0) for p in STATE.children) if STATE.children else (
-        STATE.parent is not None and os.getppid() != STATE.parent)
-    if lost:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        while True:
-            time.sleep(1)
+    STATE.ranks.collective()
 
 
 # --- the session on the simulated GPU ---------------------------------------------------------------------
@@ -366,9 +318,7 @@ def nemo():
 
 def finish():
     """The end of fit: rank 0 waits for the other ranks (a collective), then the done line."""
-    while STATE.children and any(p.poll() is None for p in STATE.children):
-        time.sleep(0.02)
-    _collective()
+    STATE.ranks.wait()
     if STATE.session is not None:
         STATE.session.finish()
 
