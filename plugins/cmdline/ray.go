@@ -65,14 +65,7 @@ func (inv Invocation) guarded(out []string) []string {
 // Unwatchable says why vramrun cannot supervise argv at all, "" when it
 // can (see Wrapping.Unwatched). It reads the wrappers also of a command
 // whose script it cannot find.
-func Unwatchable(argv []string) string {
-	if len(argv) == 0 {
-		return ""
-	}
-	p := &parser{argv: argv}
-	_ = p.program(0, "command")
-	return p.inv.Unwatched()
-}
+func Unwatchable(argv []string) string { return wrappersOf(argv).Unwatched() }
 
 // Unwatched says why vramrun cannot supervise the command, "" when it
 // can: a wrapper that hands the job on and returns at once, without

@@ -21,14 +21,7 @@ type RaySubmit struct {
 // behind, reading its wrappers as Parse does, also in a command whose
 // script vramrun cannot find. false when there is none, or when Ray would
 // not read it as typed.
-func FindRaySubmit(argv []string) (RaySubmit, bool) {
-	if len(argv) == 0 {
-		return RaySubmit{}, false
-	}
-	p := &parser{argv: argv}
-	_ = p.program(0, "command")
-	return p.inv.RaySubmit()
-}
+func FindRaySubmit(argv []string) (RaySubmit, bool) { return wrappersOf(argv).RaySubmit() }
 
 // RaySubmit is the `ray job submit` the command runs behind; false when
 // there is none.

@@ -59,9 +59,11 @@ func (s *Script) launcherNotes(who string) []string {
 
 // PerGPUNote says that what ("torchrun", "axolotl train's accelerate
 // launch") starts a process per GPU that vramrun could not count.
-func PerGPUNote(what string) string {
-	return what + " starts a process per GPU, and vramrun cannot count the GPUs the job sees " +
-		"(no NVML, or behind srun): the effective batch it reports is one process's"
+func PerGPUNote(what string) string { return perGPUNote(what, "no NVML, or behind srun") }
+
+func perGPUNote(what, why string) string {
+	return what + " starts a process per GPU, and vramrun cannot count the GPUs the job sees (" + why +
+		"): the effective batch it reports is one process's"
 }
 
 // PerGPUNoteIn is PerGPUNote for a command behind inv's wrappers: behind
@@ -71,8 +73,7 @@ func PerGPUNoteIn(what string, inv cmdline.Invocation) string {
 	if !slices.Contains(inv.Wrappers, "ray job submit") {
 		return PerGPUNote(what)
 	}
-	return what + " starts a process per GPU, and vramrun cannot count the GPUs the job sees " +
-		"(behind ray job submit, it runs on the Ray cluster's): the effective batch it reports is one process's"
+	return perGPUNote(what, "behind ray job submit, it runs on the Ray cluster's")
 }
 
 // Lacks turns down each of ids the analysis has no word on yet, with
